@@ -1,0 +1,148 @@
+// The admin socket's API: JSON-RPC 2.0 lines, like the plugin protocol, over the daemon's
+// admin socket. hostctl, the daemon and the tests share these types.
+public import ConnectorProtocol
+
+public enum BuildInfo {
+    /// The version of connector-hostd and hostctl built from this tree.
+    public static let version = "0.1.0"
+}
+
+public enum AdminMethod {
+    public static let hello = "hello"
+    public static let status = "status"
+    public static let connectors = "connectors"
+    public static let health = "health"
+    public static let restart = "restart"
+    public static let pause = "pause"
+    public static let resume = "resume"
+    public static let reload = "reload"
+}
+
+public struct HelloParams: Codable, Sendable {
+    public var clientVersion: String
+    public init(clientVersion: String) { self.clientVersion = clientVersion }
+    enum CodingKeys: String, CodingKey { case clientVersion = "client_version" }
+}
+
+public struct HelloResult: Codable, Sendable {
+    public var daemonVersion: String
+    public init(daemonVersion: String) { self.daemonVersion = daemonVersion }
+    enum CodingKeys: String, CodingKey { case daemonVersion = "daemon_version" }
+}
+
+/// One connector instance as the operator sees it.
+public struct ConnectorStatus: Codable, Sendable, Equatable {
+    public var id: String
+    public var plugin: String
+    public var tenant: String?
+    public var entity: String?
+    /// starting, running, paused, backoff, stopping, stopped or failed.
+    public var state: String
+    public var pid: Int32?
+    public var uptimeSeconds: Double?
+    public var restarts: Int
+    public var lastError: String?
+    public var paused: Bool
+    public var protocolErrors: Int
+    public var pluginVersion: String?
+    public var protocolVersion: Int?
+
+    public init(id: String, plugin: String, tenant: String?, entity: String?, state: String, pid: Int32?, uptimeSeconds: Double?, restarts: Int, lastError: String?, paused: Bool, protocolErrors: Int, pluginVersion: String?, protocolVersion: Int?) {
+        self.id = id
+        self.plugin = plugin
+        self.tenant = tenant
+        self.entity = entity
+        self.state = state
+        self.pid = pid
+        self.uptimeSeconds = uptimeSeconds
+        self.restarts = restarts
+        self.lastError = lastError
+        self.paused = paused
+        self.protocolErrors = protocolErrors
+        self.pluginVersion = pluginVersion
+        self.protocolVersion = protocolVersion
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, plugin, tenant, entity, state, pid, restarts, paused
+        case uptimeSeconds = "uptime_seconds"
+        case lastError = "last_error"
+        case protocolErrors = "protocol_errors"
+        case pluginVersion = "plugin_version"
+        case protocolVersion = "protocol_version"
+    }
+}
+
+public struct StatusResult: Codable, Sendable {
+    public var daemonVersion: String
+    public var pid: Int32
+    public var uptimeSeconds: Double
+    public var configPath: String
+    public var health: String
+    /// Connector count by state.
+    public var connectors: [String: Int]
+
+    public init(daemonVersion: String, pid: Int32, uptimeSeconds: Double, configPath: String, health: String, connectors: [String: Int]) {
+        self.daemonVersion = daemonVersion
+        self.pid = pid
+        self.uptimeSeconds = uptimeSeconds
+        self.configPath = configPath
+        self.health = health
+        self.connectors = connectors
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case pid, health, connectors
+        case daemonVersion = "daemon_version"
+        case uptimeSeconds = "uptime_seconds"
+        case configPath = "config_path"
+    }
+}
+
+public struct HealthResult: Codable, Sendable {
+    /// `healthy` or `degraded`.
+    public var status: String
+    public var problems: [String]
+
+    public init(status: String, problems: [String]) {
+        self.status = status
+        self.problems = problems
+    }
+}
+
+public struct ConnectorTarget: Codable, Sendable {
+    public var id: String
+    public init(id: String) { self.id = id }
+}
+
+public struct RestartParams: Codable, Sendable {
+    public var id: String?
+    /// Restart every connector in state `failed`.
+    public var failed: Bool
+    public init(id: String?, failed: Bool) {
+        self.id = id
+        self.failed = failed
+    }
+}
+
+public struct AffectedConnectors: Codable, Sendable {
+    public var ids: [String]
+    public init(ids: [String]) { self.ids = ids }
+}
+
+public struct ReloadResult: Codable, Sendable {
+    public var started: [String]
+    public var stopped: [String]
+    public var restarted: [String]
+    public var unchanged: [String]
+    /// Changes that need a daemon restart to apply (state_dir, admin_socket, …).
+    public var warnings: [String]
+
+    public init(started: [String], stopped: [String], restarted: [String], unchanged: [String], warnings: [String]) {
+        self.started = started
+        self.stopped = stopped
+        self.restarted = restarted
+        self.unchanged = unchanged
+        self.warnings = warnings
+    }
+}

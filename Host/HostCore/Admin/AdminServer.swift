@@ -1,0 +1,171 @@
+import CHostSupport
+public import ConnectorProtocol
+import Foundation
+import HostAdmin
+public import Logging
+import NIOCore
+import NIOPosix
+public import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The admin socket: JSON-RPC lines from hostctl, answered from the supervisor's state.
+/// Peers must be root, the daemon's user, or in the daemon's group.
+public struct AdminServer: Service {
+    let path: String
+    let supervisor: Supervisor
+    let configPath: String
+    let logger: Logger
+
+    public init(path: String, supervisor: Supervisor, configPath: String, logger: Logger) {
+        self.path = path
+        self.supervisor = supervisor
+        self.configPath = configPath
+        self.logger = logger
+    }
+
+    /// Removes a stale socket left by a daemon that died; refuses to touch a live one.
+    public static func claim(path: String) throws(HostError) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard (info.st_mode & S_IFMT) == S_IFSOCK else {
+            throw HostError(.adminSocketInUse, "\(path) exists and is not a socket; remove it or choose another admin_socket")
+        }
+        if let client = try? AdminClient(socketPath: path, timeoutSeconds: 2) {
+            _ = client
+            throw HostError(.adminSocketInUse, "another connector-hostd is running on \(path)")
+        }
+        unlink(path)
+    }
+
+    public func run() async throws {
+        try Self.claim(path: path)
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(unixDomainSocketPath: path) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLineBytes: 1 << 20)))
+                    return try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        chmod(path, 0o660)
+        logger.info("admin socket listening", metadata: ["admin.socket": "\(path)"])
+        defer { unlink(path) }
+        try await cancelWhenGracefulShutdown {
+            try await server.executeThenClose { inbound in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in inbound {
+                        group.addTask { await self.handle(connection) }
+                    }
+                }
+            }
+        }
+    }
+
+    private func handle(_ connection: NIOAsyncChannel<Frame, ByteBuffer>) async {
+        do {
+            let peer = try await ConnectorInstance.peerCredentials(connection.channel)
+            try await connection.executeThenClose { inbound, outbound in
+                let codec = RPCCodec()
+                guard Self.isAllowed(uid: peer.uid, pid: peer.pid) else {
+                    logger.warning("admin connection refused", metadata: ["admin.peer_uid": "\(peer.uid)"])
+                    let error = ConnectorError(.auth, "uid \(peer.uid) may not use the admin socket: be root or in the daemon's group")
+                    try await outbound.write(ByteBuffer(bytes: codec.errorResponse(id: nil, error: error)))
+                    return
+                }
+                for try await frame in inbound {
+                    guard case .line(let buffer) = frame else {
+                        try await outbound.write(ByteBuffer(bytes: codec.parseErrorLine(ConnectorError(.protocol, "request too large"))))
+                        continue
+                    }
+                    let answer = await answer(Data(buffer), codec: codec)
+                    try await outbound.write(ByteBuffer(bytes: answer))
+                }
+            }
+        } catch {
+            logger.debug("admin connection ended", metadata: ["admin.error": "\(error)"])
+        }
+    }
+
+    static func isAllowed(uid: uid_t, pid: pid_t) -> Bool {
+        if uid == 0 || uid == geteuid() { return true }
+        // Group membership: the peer's primary and supplementary groups, read from /proc.
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return false }
+        let daemonGroup = getegid()
+        for line in status.split(separator: "\n") where line.hasPrefix("Groups:") || line.hasPrefix("Gid:") {
+            let ids = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().compactMap { gid_t($0) }
+            if ids.contains(daemonGroup) { return true }
+        }
+        return false
+    }
+
+    private func answer(_ line: Data, codec: RPCCodec) async -> Data {
+        let message: RPCMessage
+        do {
+            message = try codec.decode(line: line)
+        } catch {
+            return codec.parseErrorLine(error)
+        }
+        guard case .request(let id, let method) = message.kind else {
+            return codec.errorResponse(id: nil, error: ConnectorError(.protocol, "the admin socket takes requests only"))
+        }
+        do {
+            switch method {
+            case AdminMethod.hello:
+                let params = try codec.params(HelloParams.self, of: message)
+                if params.clientVersion != BuildInfo.version {
+                    logger.notice("hostctl version differs", metadata: ["hostctl.version": "\(params.clientVersion)"])
+                }
+                return try codec.response(id: id, result: HelloResult(daemonVersion: BuildInfo.version))
+            case AdminMethod.status:
+                let connectors = supervisor.connectors
+                return try codec.response(id: id, result: StatusResult(
+                    daemonVersion: BuildInfo.version,
+                    pid: getpid(),
+                    uptimeSeconds: ConnectorInstance.seconds(supervisor.uptime),
+                    configPath: configPath,
+                    health: supervisor.health.status,
+                    connectors: Dictionary(grouping: connectors, by: \.state).mapValues(\.count)
+                ))
+            case AdminMethod.connectors:
+                return try codec.response(id: id, result: supervisor.connectors)
+            case AdminMethod.health:
+                return try codec.response(id: id, result: supervisor.health)
+            case AdminMethod.restart:
+                let params = try codec.params(RestartParams.self, of: message)
+                if params.failed {
+                    return try codec.response(id: id, result: AffectedConnectors(ids: supervisor.restartFailed()))
+                }
+                guard let target = params.id else {
+                    throw ConnectorError(.protocol, "restart needs an id or failed=true")
+                }
+                try supervisor.restart(id: target)
+                return try codec.response(id: id, result: AffectedConnectors(ids: [target]))
+            case AdminMethod.pause, AdminMethod.resume:
+                let target = try codec.params(ConnectorTarget.self, of: message).id
+                if method == AdminMethod.pause { try supervisor.pause(id: target) } else { try supervisor.resume(id: target) }
+                logger.notice("operator \(method)d connector", metadata: ["connector.id": "\(target)"])
+                return try codec.response(id: id, result: AffectedConnectors(ids: [target]))
+            case AdminMethod.reload:
+                return try codec.response(id: id, result: try supervisor.reload())
+            default:
+                return codec.errorResponse(id: id, error: RPCErrorObject(
+                    code: RPCErrorObject.methodNotFound, message: "unknown admin method \"\(method)\"",
+                    data: .init(errorClass: ConnectorError.Code.notSupported.name)
+                ))
+            }
+        } catch let error as ConnectorError {
+            return codec.errorResponse(id: id, error: error)
+        } catch let error as HostError {
+            return codec.errorResponse(id: id, error: ConnectorError(.permanent, error.message, details: ["code": .string(error.code.description)]))
+        } catch let error as ConfigError {
+            return codec.errorResponse(id: id, error: ConnectorError(
+                .permanent, "configuration has errors; nothing was changed:\n\(error.description)",
+                details: ["code": "config"]
+            ))
+        } catch {
+            return codec.errorResponse(id: id, error: ConnectorError(.transient, "\(error)"))
+        }
+    }
+}

@@ -1,0 +1,366 @@
+public import ConnectorProtocol
+import Crypto
+import Foundation
+import TOMLKit
+
+/// One thing wrong with the configuration, located as precisely as the file allows.
+public struct ConfigProblem: Sendable, Equatable, CustomStringConvertible {
+    public var file: String
+    public var line: Int?
+    /// The key's path, e.g. `connector[2].plugin` (empty for a syntax error).
+    public var key: String
+    public var message: String
+
+    public var description: String {
+        let location = line.map { "\(file):\($0)" } ?? file
+        return key.isEmpty ? "\(location): \(message)" : "\(location): \(key): \(message)"
+    }
+}
+
+/// The configuration could not be used; every problem found is listed.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public var problems: [ConfigProblem]
+    public var description: String { problems.map(\.description).joined(separator: "\n") }
+}
+
+/// Reads `host.toml` and its `connectors.d/*.toml` drop-ins, checks every key, finds each plugin's
+/// executable and verifies pinned hashes. Errors name the file, the line and the key.
+public enum ConfigLoader {
+    public static func load(path: String) throws(ConfigError) -> HostConfig {
+        var problems: [ConfigProblem] = []
+        let hostURL = URL(fileURLWithPath: path).standardizedFileURL
+        let baseDirectory = hostURL.deletingLastPathComponent().path
+        guard let host = ParsedFile.read(hostURL.path, problems: &problems) else {
+            throw ConfigError(problems: problems)
+        }
+
+        var root = TableReader(file: host, section: .root, problems: problems)
+        let stateDirectory = resolve(root.string("state_dir") ?? HostConfig.defaultStateDirectory, against: baseDirectory)
+        let runtimeDirectory = resolve(root.string("runtime_dir") ?? HostConfig.defaultRuntimeDirectory, against: baseDirectory)
+        let pluginDirectories = (root.stringArray("plugin_dirs") ?? HostConfig.defaultPluginDirectories)
+            .map { resolve($0, against: baseDirectory) }
+        let adminSocket = resolve(root.string("admin_socket") ?? "\(runtimeDirectory)/admin.sock", against: baseDirectory)
+        let logLevel = root.string("log_level", allowed: ["trace", "debug", "info", "notice", "warning", "error", "critical"]) ?? "info"
+        var supervisor = SupervisorSettings()
+        if let table = root.table("supervisor") {
+            var reader = TableReader(file: host, section: .table("supervisor"), values: table, problems: root.problems)
+            supervisor.handshakeTimeoutMilliseconds = reader.positiveInt("handshake_timeout_ms") ?? supervisor.handshakeTimeoutMilliseconds
+            supervisor.pingIntervalMilliseconds = reader.positiveInt("ping_interval_ms") ?? supervisor.pingIntervalMilliseconds
+            supervisor.pingTimeoutMilliseconds = reader.positiveInt("ping_timeout_ms") ?? supervisor.pingTimeoutMilliseconds
+            supervisor.restartBackoffMilliseconds = reader.positiveInt("restart_backoff_ms") ?? supervisor.restartBackoffMilliseconds
+            supervisor.restartBackoffMaxMilliseconds = reader.positiveInt("restart_backoff_max_ms") ?? supervisor.restartBackoffMaxMilliseconds
+            supervisor.crashLimit = reader.positiveInt("crash_limit") ?? supervisor.crashLimit
+            supervisor.crashWindowSeconds = reader.positiveInt("crash_window_s") ?? supervisor.crashWindowSeconds
+            supervisor.stableAfterSeconds = reader.positiveInt("stable_after_s") ?? supervisor.stableAfterSeconds
+            supervisor.shutdownGraceMilliseconds = reader.positiveInt("shutdown_grace_ms") ?? supervisor.shutdownGraceMilliseconds
+            reader.rejectUnknownKeys(allowed: [
+                "handshake_timeout_ms", "ping_interval_ms", "ping_timeout_ms", "restart_backoff_ms",
+                "restart_backoff_max_ms", "crash_limit", "crash_window_s", "stable_after_s", "shutdown_grace_ms",
+            ])
+            root.problems = reader.problems
+        }
+        var connectorTables: [(ParsedFile, Int, [String: JSONValue])] = []
+        for (index, table) in (root.tableArray("connector") ?? []).enumerated() {
+            connectorTables.append((host, index, table))
+        }
+        root.rejectUnknownKeys(allowed: ["state_dir", "runtime_dir", "plugin_dirs", "admin_socket", "log_level", "supervisor", "connector"])
+        problems = root.problems
+
+        // Drop-ins, in name order, may only define connectors.
+        let dropInDirectory = URL(fileURLWithPath: baseDirectory).appendingPathComponent("connectors.d")
+        let dropIns = ((try? FileManager.default.contentsOfDirectory(atPath: dropInDirectory.path)) ?? [])
+            .filter { $0.hasSuffix(".toml") }
+            .sorted()
+        for name in dropIns {
+            guard let file = ParsedFile.read(dropInDirectory.appendingPathComponent(name).path, problems: &problems) else { continue }
+            var reader = TableReader(file: file, section: .root, problems: problems)
+            for (index, table) in (reader.tableArray("connector") ?? []).enumerated() {
+                connectorTables.append((file, index, table))
+            }
+            reader.rejectUnknownKeys(allowed: ["connector"], hint: "a drop-in may only hold [[connector]] tables; host keys belong in host.toml")
+            problems = reader.problems
+        }
+
+        var connectors: [ConnectorConfig] = []
+        var seen: [String: String] = [:]
+        for (file, index, table) in connectorTables {
+            var reader = TableReader(file: file, section: .arrayElement("connector", index), values: table, problems: problems)
+            let id = reader.string("id", required: true, pattern: isValidID, patternHint: "letters, digits, '.', '_' or '-', at most 64, starting with a letter or digit")
+            let plugin = reader.string("plugin", required: true, pattern: isValidPluginName, patternHint: "lowercase letters, digits, '_' or '-'")
+            let tenant = reader.string("tenant")
+            let entity = reader.string("entity")
+            let sha256 = reader.string("sha256", pattern: { $0.count == 64 && $0.allSatisfy(\.isHexDigit) }, patternHint: "64 hex digits")
+            let config = reader.table("config") ?? [:]
+            reader.rejectUnknownKeys(allowed: ["id", "plugin", "tenant", "entity", "sha256", "config"])
+            let origin = "\(file.path):\(reader.line(for: nil) ?? 0)"
+            if let id, let earlier = seen[id] {
+                reader.problem("id", "connector id \"\(id)\" is already defined at \(earlier)")
+            }
+            if let id { seen[id] = seen[id] ?? origin }
+            var executable: String?
+            if let plugin {
+                executable = findPlugin(plugin, in: pluginDirectories)
+                if executable == nil {
+                    reader.problem("plugin", "no executable connector-\(plugin) in plugin_dirs (\(pluginDirectories.joined(separator: ", ")))")
+                }
+            }
+            if let executable, let sha256 {
+                switch fileSHA256(executable) {
+                case .some(let actual) where actual != sha256.lowercased():
+                    reader.problem("sha256", "\(executable) has sha256 \(actual), the pin says \(sha256.lowercased())")
+                case .none:
+                    reader.problem("sha256", "cannot read \(executable) to check its sha256")
+                default: break
+                }
+            }
+            problems = reader.problems
+            if let id, let plugin, let executable {
+                connectors.append(ConnectorConfig(
+                    id: id, plugin: plugin, tenant: tenant, entity: entity, sha256: sha256?.lowercased(),
+                    config: .object(config), executable: executable, origin: origin
+                ))
+            }
+        }
+        if !problems.isEmpty { throw ConfigError(problems: problems) }
+        return HostConfig(
+            stateDirectory: stateDirectory,
+            runtimeDirectory: runtimeDirectory,
+            pluginDirectories: pluginDirectories,
+            adminSocket: adminSocket,
+            logLevel: logLevel,
+            supervisor: supervisor,
+            connectors: connectors
+        )
+    }
+
+    static func findPlugin(_ name: String, in directories: [String]) -> String? {
+        for directory in directories {
+            let candidate = "\(directory)/connector-\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+
+    static func fileSHA256(_ path: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func isValidID(_ id: String) -> Bool {
+        func isAlphanumeric(_ scalar: Unicode.Scalar) -> Bool {
+            ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
+        }
+        guard let first = id.unicodeScalars.first, id.count <= 64, isAlphanumeric(first) else { return false }
+        return id.unicodeScalars.allSatisfy { isAlphanumeric($0) || "._-".unicodeScalars.contains($0) }
+    }
+
+    static func isValidPluginName(_ name: String) -> Bool {
+        !name.isEmpty && name.count <= 64
+            && name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-" }
+    }
+
+    static func resolve(_ path: String, against base: String) -> String {
+        path.hasPrefix("/") ? path : URL(fileURLWithPath: base).appendingPathComponent(path).standardizedFileURL.path
+    }
+}
+
+/// A TOML file read and parsed, with its text kept for locating keys.
+struct ParsedFile {
+    let path: String
+    let root: [String: JSONValue]
+    let locator: KeyLocator
+
+    static func read(_ path: String, problems: inout [ConfigProblem]) -> ParsedFile? {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            problems.append(ConfigProblem(file: path, line: nil, key: "", message: "cannot read the file"))
+            return nil
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            problems.append(ConfigProblem(file: path, line: nil, key: "", message: "the file is not valid UTF-8"))
+            return nil
+        }
+        do {
+            let table = try TOMLTable(string: text)
+            return ParsedFile(path: path, root: jsonObject(table), locator: KeyLocator(text: text))
+        } catch let error as TOMLParseError {
+            problems.append(ConfigProblem(
+                file: path, line: error.source.begin.line, key: "",
+                message: "TOML syntax error at column \(error.source.begin.column): \(error.description)"
+            ))
+        } catch {
+            problems.append(ConfigProblem(file: path, line: nil, key: "", message: "\(error)"))
+        }
+        return nil
+    }
+
+    static func jsonObject(_ table: TOMLTable) -> [String: JSONValue] {
+        var object: [String: JSONValue] = [:]
+        for key in table.keys {
+            if let value = table[key] { object[key] = json(value) }
+        }
+        return object
+    }
+
+    static func json(_ value: any TOMLValueConvertible) -> JSONValue {
+        switch value.type {
+        case .table: return .object(jsonObject(value.table!))
+        case .array: return .array(value.array!.map { json($0) })
+        case .string: return .string(value.string!)
+        case .int: return .int(Int64(value.int!))
+        case .double: return .double(value.double!)
+        case .bool: return .bool(value.bool!)
+        default: return .string(value.debugDescription)
+        }
+    }
+}
+
+/// Reads typed values from one table, recording problems with the key's file and line.
+struct TableReader {
+    enum Section {
+        case root
+        case table(String)
+        case arrayElement(String, Int)
+    }
+
+    let file: ParsedFile
+    let section: Section
+    let values: [String: JSONValue]
+    var problems: [ConfigProblem]
+
+    init(file: ParsedFile, section: Section, values: [String: JSONValue]? = nil, problems: [ConfigProblem]) {
+        self.file = file
+        self.section = section
+        self.values = values ?? file.root
+        self.problems = problems
+    }
+
+    func keyPath(_ key: String) -> String {
+        switch section {
+        case .root: key
+        case .table(let name): "\(name).\(key)"
+        case .arrayElement(let name, let index): "\(name)[\(index)].\(key)"
+        }
+    }
+
+    func line(for key: String?) -> Int? {
+        switch section {
+        case .root: file.locator.line(key: key, table: nil, index: nil)
+        case .table(let name): file.locator.line(key: key, table: name, index: nil)
+        case .arrayElement(let name, let index): file.locator.line(key: key, table: name, index: index)
+        }
+    }
+
+    mutating func problem(_ key: String, _ message: String) {
+        problems.append(ConfigProblem(file: file.path, line: line(for: key) ?? line(for: nil), key: keyPath(key), message: message))
+    }
+
+    mutating func string(
+        _ key: String, required: Bool = false, allowed: [String]? = nil,
+        pattern: ((String) -> Bool)? = nil, patternHint: String = ""
+    ) -> String? {
+        guard let value = values[key] else {
+            if required { problem(key, "is required") }
+            return nil
+        }
+        guard let string = value.stringValue else {
+            problem(key, "must be a string")
+            return nil
+        }
+        if let allowed, !allowed.contains(string) {
+            problem(key, "\"\(string)\" is not one of \(allowed.joined(separator: ", "))")
+            return nil
+        }
+        if let pattern, !pattern(string) {
+            problem(key, "\"\(string)\" is not valid: \(patternHint)")
+            return nil
+        }
+        return string
+    }
+
+    mutating func positiveInt(_ key: String) -> Int? {
+        guard let value = values[key] else { return nil }
+        guard case .int(let int) = value, int > 0, int <= Int64(Int32.max) else {
+            problem(key, "must be a positive integer")
+            return nil
+        }
+        return Int(int)
+    }
+
+    mutating func stringArray(_ key: String) -> [String]? {
+        guard let value = values[key] else { return nil }
+        guard let array = value.arrayValue, array.allSatisfy({ $0.stringValue != nil }) else {
+            problem(key, "must be a list of strings")
+            return nil
+        }
+        return array.compactMap(\.stringValue)
+    }
+
+    mutating func table(_ key: String) -> [String: JSONValue]? {
+        guard let value = values[key] else { return nil }
+        guard let object = value.objectValue else {
+            problem(key, "must be a table")
+            return nil
+        }
+        return object
+    }
+
+    mutating func tableArray(_ key: String) -> [[String: JSONValue]]? {
+        guard let value = values[key] else { return nil }
+        guard let array = value.arrayValue, array.allSatisfy({ $0.objectValue != nil }) else {
+            problem(key, "must be written as [[\(key)]] tables")
+            return nil
+        }
+        return array.compactMap(\.objectValue)
+    }
+
+    mutating func rejectUnknownKeys(allowed: [String], hint: String? = nil) {
+        let allowed = Set(allowed)
+        for key in values.keys.sorted() where !allowed.contains(key) {
+            problem(key, "unknown key" + (hint.map { ": \($0)" } ?? ""))
+        }
+    }
+}
+
+/// Finds the line of a key in TOML text. TOMLKit reports positions for syntax errors only, so
+/// semantic errors are located by scanning table headers and `key =` lines.
+struct KeyLocator {
+    private let lines: [Substring]
+
+    init(text: String) {
+        lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    }
+
+    /// The 1-based line of `key` in the root (`table` nil), in `[table]`, or in the `index`-th
+    /// `[[table]]`. With `key` nil, the table's header line.
+    func line(key: String?, table: String?, index: Int?) -> Int? {
+        var current = ""
+        var arrayCounts: [String: Int] = [:]
+        var headerLine: Int?
+        for (offset, raw) in lines.enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("[") {
+                let isArray = line.hasPrefix("[[")
+                let name = line.trimmingCharacters(in: CharacterSet(charactersIn: "[] \t"))
+                    .split(separator: "#").first.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "[] \t")) } ?? ""
+                current = name
+                if isArray { arrayCounts[name, default: 0] += 1 }
+                if inTarget(current, arrayCounts, table: table, index: index), current == (table ?? "") {
+                    headerLine = offset + 1
+                    if key == nil { return headerLine }
+                }
+                continue
+            }
+            guard let key, current == (table ?? ""), inTarget(current, arrayCounts, table: table, index: index) else { continue }
+            for candidate in [key, "\"\(key)\"", "'\(key)'"] where line.hasPrefix(candidate) {
+                let rest = line.dropFirst(candidate.count).drop(while: { $0 == " " || $0 == "\t" })
+                if rest.hasPrefix("=") { return offset + 1 }
+            }
+        }
+        return headerLine
+    }
+
+    private func inTarget(_ current: String, _ counts: [String: Int], table: String?, index: Int?) -> Bool {
+        guard let table, let index else { return true }
+        return counts[table, default: 0] == index + 1
+    }
+}

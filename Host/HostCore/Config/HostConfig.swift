@@ -1,0 +1,49 @@
+public import ConnectorProtocol
+
+/// The daemon's configuration: `host.toml` plus every `connectors.d/*.toml` beside it.
+public struct HostConfig: Sendable, Equatable {
+    public var stateDirectory: String
+    public var runtimeDirectory: String
+    public var pluginDirectories: [String]
+    public var adminSocket: String
+    public var logLevel: String
+    public var supervisor: SupervisorSettings
+    public var connectors: [ConnectorConfig]
+
+    public static let defaultPath = "/etc/connector-host/host.toml"
+    public static let defaultStateDirectory = "/var/lib/connector-host"
+    public static let defaultRuntimeDirectory = "/run/connector-host"
+    public static let defaultPluginDirectories = ["/usr/lib/connector-host/plugins", "/usr/local/lib/connector-host/plugins"]
+}
+
+/// One `[[connector]]` table: a plugin instance.
+public struct ConnectorConfig: Sendable, Equatable {
+    public var id: String
+    public var plugin: String
+    public var tenant: String?
+    public var entity: String?
+    /// Expected sha256 of the plugin binary, lowercase hex; the host refuses to start a binary that differs.
+    public var sha256: String?
+    /// The `[connector.config]` table, handed to the plugin in `initialize`.
+    public var config: JSONValue
+    /// The executable found for `plugin` in the plugin directories.
+    public var executable: String
+    /// Where the table was defined, for messages.
+    public var origin: String
+}
+
+/// Timings of supervision; the `[supervisor]` table of host.toml.
+public struct SupervisorSettings: Sendable, Equatable {
+    public var handshakeTimeoutMilliseconds = 5_000
+    public var pingIntervalMilliseconds = 5_000
+    public var pingTimeoutMilliseconds = 3_000
+    public var restartBackoffMilliseconds = 200
+    public var restartBackoffMaxMilliseconds = 30_000
+    public var crashLimit = 5
+    public var crashWindowSeconds = 60
+    /// A run longer than this resets the backoff.
+    public var stableAfterSeconds = 30
+    public var shutdownGraceMilliseconds = 3_000
+
+    public init() {}
+}

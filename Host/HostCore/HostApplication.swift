@@ -1,0 +1,67 @@
+import Foundation
+public import Logging
+import ServiceLifecycle
+import UnixSignals
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The daemon assembled: supervisor, admin socket and systemd notifications in one ServiceGroup,
+/// shut down in reverse order on SIGTERM or SIGINT.
+public struct HostApplication {
+    public let config: HostConfig
+    public let configPath: String
+    public let logger: Logger
+
+    public init(config: HostConfig, configPath: String, logger: Logger) {
+        self.config = config
+        self.configPath = configPath
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        signal(SIGPIPE, SIG_IGN)
+        // Sockets and files we create are ours alone unless we say otherwise (the admin socket is 0660).
+        umask(0o077)
+        for directory in [config.stateDirectory, config.runtimeDirectory] {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw HostError(.io, "cannot create \(directory)", cause: error)
+            }
+        }
+        try AdminServer.claim(path: config.adminSocket)
+        removeStalePluginSockets()
+
+        let supervisor = Supervisor(config: config, configPath: configPath, logger: logger)
+        let admin = AdminServer(path: config.adminSocket, supervisor: supervisor, configPath: configPath, logger: logger)
+        let systemd = SystemdService(supervisor: supervisor, logger: logger)
+        // Started in this order, stopped in reverse: systemd hears STOPPING=1 first, the admin socket
+        // closes next, and the supervisor stops the plugins last.
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: supervisor),
+                    .init(service: admin),
+                    .init(service: systemd),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        logger.info("connector-hostd starting", metadata: [
+            "config.path": "\(configPath)", "connectors.count": "\(config.connectors.count)",
+        ])
+        try await group.run()
+        logger.info("connector-hostd stopped")
+    }
+
+    /// Plugin sockets of a previous daemon (its admin socket was just found dead, so they are too).
+    private func removeStalePluginSockets() {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: config.runtimeDirectory)) ?? []
+        for name in names where name.hasPrefix("plugin-") && name.hasSuffix(".sock") {
+            unlink("\(config.runtimeDirectory)/\(name)")
+        }
+    }
+}

@@ -1,0 +1,207 @@
+import ArgumentParser
+import ConnectorProtocol
+import Foundation
+import HostAdmin
+
+@main
+struct Hostctl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hostctl",
+        abstract: "Operate a running connector-hostd through its admin socket.",
+        version: BuildInfo.version,
+        subcommands: [Status.self, Health.self, Connectors.self, Restart.self, Pause.self, Resume.self, Reload.self]
+    )
+}
+
+/// Options every subcommand takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Admin socket of the daemon.", discussion: "Default: $CONNECTOR_HOST_SOCKET, else /run/connector-host/admin.sock."))
+    var socket: String?
+
+    @Flag(name: .long, help: "Print JSON instead of a table.")
+    var json = false
+
+    var socketPath: String {
+        socket ?? ProcessInfo.processInfo.environment[AdminClient.socketEnvironment] ?? AdminClient.defaultSocket
+    }
+
+    /// Connects and exchanges versions; warns on stderr when hostctl and the daemon differ.
+    func connect() throws -> AdminClient {
+        do {
+            let client = try AdminClient(socketPath: socketPath)
+            let hello = try client.call(AdminMethod.hello, HelloParams(clientVersion: BuildInfo.version), as: HelloResult.self)
+            if hello.daemonVersion != BuildInfo.version {
+                warn("warning: hostctl \(BuildInfo.version) talks to connector-hostd \(hello.daemonVersion); output may be incomplete")
+            }
+            return client
+        } catch {
+            warn("hostctl: \(error)")
+            throw ExitCode(2)
+        }
+    }
+
+    func call<P: Encodable, R: Decodable>(_ client: AdminClient, _ method: String, _ params: P, as type: R.Type) throws -> R {
+        do {
+            return try client.call(method, params, as: type)
+        } catch AdminClientError.unreachable(let message) {
+            warn("hostctl: cannot reach connector-hostd: \(message)")
+            throw ExitCode(2)
+        } catch {
+            warn("hostctl: \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    func printJSON<T: Encodable>(_ value: T) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        if let data = try? encoder.encode(value), let text = String(data: data, encoding: .utf8) {
+            print(text)
+        }
+    }
+}
+
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Columns padded to their widest cell.
+func table(_ header: [String], _ rows: [[String]]) -> String {
+    let widths = header.indices.map { column in
+        ([header] + rows).map { $0[column].count }.max() ?? 0
+    }
+    return ([header] + rows).map { row in
+        row.enumerated().map { column, cell in
+            column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+        }.joined(separator: "  ")
+    }.joined(separator: "\n")
+}
+
+func duration(_ seconds: Double?) -> String {
+    guard let seconds else { return "-" }
+    let total = Int(seconds)
+    if total < 60 { return "\(total)s" }
+    if total < 3600 { return "\(total / 60)m\(total % 60)s" }
+    if total < 86400 { return "\(total / 3600)h\(total % 3600 / 60)m" }
+    return "\(total / 86400)d\(total % 86400 / 3600)h"
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Daemon version, uptime, health and connectors by state.")
+    @OptionGroup var options: GlobalOptions
+
+    func run() throws {
+        let client = try options.connect()
+        let status = try options.call(client, AdminMethod.status, EmptyParams(), as: StatusResult.self)
+        if options.json { return options.printJSON(status) }
+        print("connector-hostd \(status.daemonVersion), pid \(status.pid), up \(duration(status.uptimeSeconds))")
+        print("config:     \(status.configPath)")
+        print("health:     \(status.health)")
+        let states = status.connectors.keys.sorted().map { "\(status.connectors[$0]!) \($0)" }
+        print("connectors: \(states.isEmpty ? "none" : states.joined(separator: ", "))")
+    }
+}
+
+struct Health: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Exit 0 when healthy, 1 when degraded, 2 when the daemon cannot be reached.",
+        discussion: "Degraded means a connector is not running: failed, restarting, or paused by an operator."
+    )
+    @OptionGroup var options: GlobalOptions
+
+    func run() throws {
+        let client = try options.connect()
+        let health = try options.call(client, AdminMethod.health, EmptyParams(), as: HealthResult.self)
+        if options.json {
+            options.printJSON(health)
+        } else {
+            print(health.status)
+            for problem in health.problems { print("  \(problem)") }
+        }
+        if health.status != "healthy" { throw ExitCode(1) }
+    }
+}
+
+struct Connectors: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Every connector: plugin, state, pid, uptime, restarts, last error.")
+    @OptionGroup var options: GlobalOptions
+
+    func run() throws {
+        let client = try options.connect()
+        let connectors = try options.call(client, AdminMethod.connectors, EmptyParams(), as: [ConnectorStatus].self)
+        if options.json { return options.printJSON(connectors) }
+        if connectors.isEmpty { return print("no connectors configured") }
+        print(table(
+            ["ID", "PLUGIN", "STATE", "PID", "UPTIME", "RESTARTS", "LAST ERROR"],
+            connectors.map {
+                [$0.id, $0.plugin, $0.state, $0.pid.map(String.init) ?? "-", duration($0.uptimeSeconds), String($0.restarts), $0.lastError ?? "-"]
+            }
+        ))
+    }
+}
+
+struct Restart: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Restart a connector's plugin (also revives a failed one), or every failed connector."
+    )
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "Connector id.") var id: String?
+    @Flag(name: .long, help: "Restart every connector in state failed.") var failed = false
+
+    func validate() throws {
+        if (id == nil) == !failed { throw ValidationError("give a connector id or --failed") }
+    }
+
+    func run() throws {
+        let client = try options.connect()
+        let result = try options.call(client, AdminMethod.restart, RestartParams(id: id, failed: failed), as: AffectedConnectors.self)
+        if options.json { return options.printJSON(result) }
+        print(result.ids.isEmpty ? "no failed connectors" : "restarting: \(result.ids.joined(separator: ", "))")
+    }
+}
+
+struct Pause: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop giving a connector work; its plugin keeps running.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "Connector id.") var id: String
+
+    func run() throws {
+        let client = try options.connect()
+        let result = try options.call(client, AdminMethod.pause, ConnectorTarget(id: id), as: AffectedConnectors.self)
+        if options.json { return options.printJSON(result) }
+        print("paused: \(id)")
+    }
+}
+
+struct Resume: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Give a paused connector work again.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "Connector id.") var id: String
+
+    func run() throws {
+        let client = try options.connect()
+        let result = try options.call(client, AdminMethod.resume, ConnectorTarget(id: id), as: AffectedConnectors.self)
+        if options.json { return options.printJSON(result) }
+        print("resumed: \(id)")
+    }
+}
+
+struct Reload: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Re-read the configuration: start added connectors, stop removed ones, restart changed ones.",
+        discussion: "An invalid configuration changes nothing; its problems are printed and hostctl exits 1."
+    )
+    @OptionGroup var options: GlobalOptions
+
+    func run() throws {
+        let client = try options.connect()
+        let result = try options.call(client, AdminMethod.reload, EmptyParams(), as: ReloadResult.self)
+        if options.json { return options.printJSON(result) }
+        func list(_ ids: [String]) -> String { ids.isEmpty ? "-" : ids.joined(separator: ", ") }
+        print("started:   \(list(result.started))")
+        print("stopped:   \(list(result.stopped))")
+        print("restarted: \(list(result.restarted))")
+        print("unchanged: \(list(result.unchanged))")
+        for warning in result.warnings { warn("warning: \(warning)") }
+    }
+}

@@ -1,0 +1,142 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// One list of settings for every target (as swift-log and hummingbird do).
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "connector-host",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "connector-hostd", targets: ["connector-hostd"]),
+        .executable(name: "hostctl", targets: ["hostctl"]),
+        .executable(name: "connector-sample", targets: ["connector-sample"]),
+        .library(name: "ConnectorKit", targets: ["ConnectorKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // MARK: Protocol — the wire format; imports nothing of ours.
+        .target(
+            name: "ConnectorProtocol",
+            path: "Protocol/ConnectorProtocol",
+            swiftSettings: swiftSettings
+        ),
+        // The plugin SDK: every connector executable links this and never the host.
+        .target(
+            name: "ConnectorKit",
+            dependencies: [
+                "ConnectorProtocol",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Protocol/ConnectorKit",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Host
+        .systemLibrary(
+            name: "CSystemd",
+            path: "Host/CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        .target(
+            name: "CHostSupport",
+            path: "Host/CHostSupport"
+        ),
+        // The admin socket's typed API and client, shared by hostctl, the daemon and the tests.
+        .target(
+            name: "HostAdmin",
+            dependencies: ["ConnectorProtocol"],
+            path: "Host/HostAdmin",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "HostCore",
+            dependencies: [
+                "ConnectorProtocol",
+                "HostAdmin",
+                "CSystemd",
+                "CHostSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            path: "Host/HostCore",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "connector-hostd",
+            dependencies: [
+                "HostCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Host/connector-hostd",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "hostctl",
+            dependencies: [
+                "HostAdmin",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Host/hostctl",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Plugins — connector executables (not SwiftPM package plugins).
+        .executableTarget(
+            name: "connector-sample",
+            dependencies: ["ConnectorKit"],
+            path: "Plugins/Sample",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Benchmarks
+        .executableTarget(
+            name: "protocol-bench",
+            dependencies: ["ConnectorKit", "HostCore"],
+            path: "Tests/Benchmarks/ProtocolBench",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Tests
+        .testTarget(
+            name: "ConnectorProtocolTests",
+            dependencies: ["ConnectorProtocol"],
+            path: "Tests/ConnectorProtocolTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HostCoreTests",
+            dependencies: [
+                "HostCore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/HostCoreTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["HostAdmin", "ConnectorProtocol"],
+            path: "Tests/EndToEndTests",
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

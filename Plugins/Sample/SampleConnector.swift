@@ -1,0 +1,295 @@
+import ConnectorKit
+import ConnectorProtocol
+import Foundation
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The sample connector: a synthetic source, an idempotent sink that records effects in a file, and
+/// fault knobs. Tests, benchmarks and the demo run it as a real plugin process.
+///
+/// `[connector.config]` keys:
+/// - `emit`: how many synthetic events the `synthetic` stream produces in all (stable ids: re-polling
+///   from an old cursor yields the same events).
+/// - `effects_file`: as a sink, one line per *new* idempotency key; a key already applied writes nothing.
+/// - `effects_fsync`: fsync each effect before answering (default true: an answered effect is durable).
+/// - `faults`: a list of fault directives (below), active from start.
+/// - `faults_file`: a file of directives, one per line, re-read whenever it changes; lets a test change
+///   behaviour while the plugin runs.
+///
+/// Directives: `crash-on-start`, `crash-after-ms N`, `hang` (no request is answered), `hang-pings`,
+/// `slow MS` (every answer waits), `garbage KIND` once after start (KIND: malformed, oversized,
+/// invalid-utf8, unknown-method, stray-response), `fail CLASS [N]` (sink.deliver fails with CLASS for
+/// attempts 1…N, or always), `poll-fail CLASS`.
+struct SampleConnector: Connector {
+    static let plugin = PluginInfo(name: "sample", version: "0.1.0")
+    static let capabilities = Capabilities(
+        streams: [StreamInfo(name: "synthetic", eventTypes: ["customer.upserted", "invoice.finalized", "payment.succeeded"])],
+        webhooks: false,
+        sinkEventTypes: ["*"]
+    )
+
+    let connector: ConnectorInfo
+    let emit: Int
+    let logger: Logger
+    let faults: Faults
+    let effects: EffectsFile?
+
+    init(context: ConnectorContext) async throws {
+        connector = context.connector
+        logger = context.logger
+        let config = context.config
+        emit = Int(config["emit"]?.intValue ?? 0)
+        faults = Faults(
+            fixed: (config["faults"]?.arrayValue ?? []).compactMap(\.stringValue),
+            file: config["faults_file"]?.stringValue
+        )
+        if let path = config["effects_file"]?.stringValue {
+            effects = try EffectsFile(path: path, fsync: config["effects_fsync"]?.boolValue ?? true)
+        } else {
+            effects = nil
+        }
+        let active = faults.current()
+        if active.crashOnStart {
+            logger.error("fault: crash-on-start")
+            exit(3)
+        }
+        if let delay = active.crashAfterMilliseconds {
+            Thread.detachNewThread {
+                usleep(UInt32(delay) * 1000)
+                exit(4)
+            }
+        }
+        for kind in active.garbage {
+            try Garbage.write(kind, to: context.host)
+        }
+        logger.info("sample connector ready", metadata: ["sample.emit": "\(emit)"])
+    }
+
+    func ping() async throws {
+        let active = faults.current()
+        if active.hang || active.hangPings { try await hangForever() }
+        try await slow(active)
+    }
+
+    func check() async throws -> CheckResult {
+        try await before()
+        return CheckResult(ok: true, message: "sample connector: emit=\(emit)")
+    }
+
+    func poll(_ params: PollParams) async throws -> PollResult {
+        let active = try await before()
+        if let errorClass = active.pollFailure {
+            throw ConnectorError(errorClass, "fault: poll-fail \(errorClass)")
+        }
+        guard params.stream == "synthetic" else {
+            throw ConnectorError(.permanent, "unknown stream \"\(params.stream)\"")
+        }
+        let start = params.cursor.flatMap(Int.init) ?? 0
+        let end = min(emit, start + max(params.maxEvents, 1))
+        let events = (start..<max(start, end)).map { SyntheticEvents.event(index: $0, connector: connector) }
+        return PollResult(events: events, cursor: String(max(start, end)), hasMore: end < emit)
+    }
+
+    func deliver(_ params: DeliverParams) async throws -> DeliverResult {
+        let active = try await before()
+        if let failure = active.deliverFailure, failure.attempts.map({ params.attempt <= $0 }) ?? true {
+            throw ConnectorError(
+                failure.errorClass,
+                "fault: fail \(failure.errorClass) on attempt \(params.attempt)",
+                retryAfterMilliseconds: failure.errorClass == .rateLimited ? 50 : nil,
+                details: ["idempotency_key": .string(params.idempotencyKey)]
+            )
+        }
+        let isNew = try effects?.apply(params.idempotencyKey) ?? true
+        return DeliverResult(externalID: "sample-\(params.idempotencyKey)", duplicate: !isNew)
+    }
+
+    /// Common fault handling before any answer.
+    @discardableResult
+    private func before() async throws -> Faults.Active {
+        let active = faults.current()
+        if active.hang { try await hangForever() }
+        try await slow(active)
+        return active
+    }
+
+    private func slow(_ active: Faults.Active) async throws {
+        if let delay = active.slowMilliseconds { try await Task.sleep(for: .milliseconds(delay)) }
+    }
+
+    private func hangForever() async throws -> Never {
+        logger.warning("fault: hanging")
+        while true { try await Task.sleep(for: .seconds(3600)) }
+    }
+}
+
+/// The synthetic stream: event `i` is a customer, an invoice or a payment in turn, for customer `i / 3`.
+enum SyntheticEvents {
+    static let eur = CurrencyCode("EUR")!
+
+    static func event(index: Int, connector: ConnectorInfo) -> Event {
+        let customerID = "cus_\(index / 3)"
+        let customer = RecordRef(objectType: "customer", objectID: customerID)
+        let record: Record
+        let type: String
+        let objectType: String
+        switch index % 3 {
+        case 0:
+            type = "customer.upserted"
+            objectType = "customer"
+            record = .customer(Customer(name: "Customer \(index / 3)", email: "c\(index / 3)@example.com", isCompany: true, address: Address(city: "Lyon", country: "FR"), currency: eur))
+        case 1:
+            type = "invoice.finalized"
+            objectType = "invoice"
+            let amount: Int64 = 10_000 + Int64(index % 97) * 100
+            record = .invoice(Invoice(
+                number: "INV-\(index)", customer: customer, status: .open, currency: eur,
+                lines: [InvoiceLine(description: "Subscription", quantity: "1", unitAmountMinor: amount, amountMinor: amount, taxes: [TaxLine(rate: "20", amountMinor: amount / 5)])],
+                subtotalMinor: amount, taxMinor: amount / 5, totalMinor: amount + amount / 5, amountDueMinor: amount + amount / 5
+            ))
+        default:
+            type = "payment.succeeded"
+            objectType = "payment"
+            let amount: Int64 = 10_000 + Int64((index - 1) % 97) * 100
+            record = .payment(Payment(
+                customer: customer, invoice: RecordRef(objectType: "invoice", objectID: "in_\(index - 1)"),
+                amount: Money(amountMinor: amount + amount / 5, currency: eur), fee: Money(amountMinor: 30 + amount / 50, currency: eur),
+                status: .succeeded, method: "card"
+            ))
+        }
+        let objectID = objectType == "customer" ? customerID : (objectType == "invoice" ? "in_\(index)" : "py_\(index)")
+        return Event(
+            type: type,
+            source: SourceRef(objectType: objectType, objectID: objectID, version: "1"),
+            tenant: connector.tenant,
+            entity: connector.entity,
+            correlationID: "sample-\(connector.id)-\(index)",
+            occurredAt: "2026-01-01T00:00:00Z",
+            orderingKey: customerID,
+            record: record
+        )
+    }
+}
+
+/// The sink's effects: a set of applied keys, mirrored in an append-only file.
+final class EffectsFile: Sendable {
+    private struct State {
+        var applied: Set<String>
+        let fd: Int32
+    }
+    private let state: Mutex<State>
+    private let fsync: Bool
+
+    init(path: String, fsync: Bool) throws {
+        let existing = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        let applied = Set(existing.split(separator: "\n").map(String.init))
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw ConnectorError(.permanent, "cannot open effects_file \(path): \(String(cString: strerror(errno)))")
+        }
+        self.state = Mutex(State(applied: applied, fd: fd))
+        self.fsync = fsync
+    }
+
+    /// Records the key once. Returns false when it was already applied.
+    func apply(_ key: String) throws -> Bool {
+        try state.withLock { state in
+            guard !state.applied.contains(key) else { return false }
+            let line = Array((key + "\n").utf8)
+            let written = line.withUnsafeBytes { write(state.fd, $0.baseAddress, $0.count) }
+            guard written == line.count else {
+                throw ConnectorError(.transient, "effects_file write failed: \(String(cString: strerror(errno)))")
+            }
+            if fsync, fdatasync(state.fd) != 0 {
+                throw ConnectorError(.transient, "effects_file fsync failed: \(String(cString: strerror(errno)))")
+            }
+            state.applied.insert(key)
+            return true
+        }
+    }
+}
+
+/// Fault directives from the config and from `faults_file`.
+final class Faults: Sendable {
+    struct Active: Sendable {
+        var crashOnStart = false
+        var crashAfterMilliseconds: Int?
+        var hang = false
+        var hangPings = false
+        var slowMilliseconds: Int?
+        var garbage: [String] = []
+        var deliverFailure: (errorClass: ConnectorError.Code, attempts: Int?)?
+        var pollFailure: ConnectorError.Code?
+    }
+
+    private let fixed: [String]
+    private let file: String?
+    private let cache = Mutex<(mtime: timespec, active: Active)?>(nil)
+
+    init(fixed: [String], file: String?) {
+        self.fixed = fixed
+        self.file = file
+    }
+
+    func current() -> Active {
+        var lines = fixed
+        if let file {
+            var info = stat()
+            if stat(file, &info) == 0 {
+                if let cached = cache.withLock({ $0 }), cached.mtime.tv_sec == info.st_mtim.tv_sec, cached.mtime.tv_nsec == info.st_mtim.tv_nsec {
+                    return cached.active
+                }
+                let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+                lines += text.split(separator: "\n").map(String.init)
+                let active = Self.parse(lines)
+                cache.withLock { $0 = (info.st_mtim, active) }
+                return active
+            }
+        }
+        return Self.parse(lines)
+    }
+
+    static func parse(_ lines: [String]) -> Active {
+        var active = Active()
+        for line in lines {
+            let words = line.split(separator: " ").map(String.init)
+            guard let directive = words.first else { continue }
+            let argument = words.count > 1 ? words[1] : nil
+            switch directive {
+            case "crash-on-start": active.crashOnStart = true
+            case "crash-after-ms": active.crashAfterMilliseconds = argument.flatMap(Int.init)
+            case "hang": active.hang = true
+            case "hang-pings": active.hangPings = true
+            case "slow": active.slowMilliseconds = argument.flatMap(Int.init)
+            case "garbage": if let argument { active.garbage.append(argument) }
+            case "fail":
+                if let code = argument.flatMap(ConnectorError.Code.init(name:)) {
+                    active.deliverFailure = (code, words.count > 2 ? Int(words[2]) : nil)
+                }
+            case "poll-fail": active.pollFailure = argument.flatMap(ConnectorError.Code.init(name:))
+            default: continue
+            }
+        }
+        return active
+    }
+}
+
+/// Lines that break the protocol on purpose, so tests can check that the host survives them.
+enum Garbage {
+    static func write(_ kind: String, to host: HostConnection) throws {
+        let line: [UInt8]
+        switch kind {
+        case "malformed": line = Array("{this is not json\n".utf8)
+        case "oversized": line = Array(repeating: UInt8(ascii: "x"), count: 17 * 1024 * 1024) + [0x0A]
+        case "invalid-utf8": line = Array(#"{"jsonrpc":"2.0","method":"log","params":{"level":"info","message":""#.utf8) + [0xFF, 0xFE] + Array("\"}}\n".utf8)
+        case "unknown-method": line = Array(#"{"jsonrpc":"2.0","id":"x1","method":"no.such.method","params":{}}"#.utf8) + [0x0A]
+        case "stray-response": line = Array(#"{"jsonrpc":"2.0","id":987654,"result":{}}"#.utf8) + [0x0A]
+        default: return
+        }
+        try host.writeLine(Data(line))
+    }
+}

@@ -1,0 +1,65 @@
+public import ConnectorProtocol
+public import Logging
+
+/// What a plugin author implements. Conform a type, then write a one-line `main`:
+///
+/// ```swift
+/// @main enum Main { static func main() async { await ConnectorRunner.serve(MyConnector.self) } }
+/// ```
+///
+/// The SDK connects to the host, performs the handshake, decodes each request into the method's
+/// params, calls the matching method here and encodes the answer. Throw a ``ConnectorError`` to
+/// tell the host what kind of failure happened; any other error is reported as `transient`.
+public protocol Connector: Sendable {
+    /// Name and version, sent in `initialize`.
+    static var plugin: PluginInfo { get }
+    /// What the plugin can do, sent in `initialize` before the host hands over the configuration.
+    static var capabilities: Capabilities { get }
+
+    /// Called once after the handshake with the connector's identity and `[connector.config]` table.
+    /// Throwing here makes the plugin exit; the host's supervisor logs the error and restarts it.
+    init(context: ConnectorContext) async throws
+
+    /// Liveness probe. The default answers at once.
+    func ping() async throws
+    /// Whether the configuration and credentials work (`hostctl` and start-up diagnostics).
+    func check() async throws -> CheckResult
+    /// One page of events from a stream, after `cursor`.
+    func poll(_ params: PollParams) async throws -> PollResult
+    /// Applies one event to the target system, idempotently by `params.idempotencyKey`.
+    func deliver(_ params: DeliverParams) async throws -> DeliverResult
+    /// Called when the host asks the plugin to stop; finish or abandon work, then return.
+    func shutdown() async
+}
+
+extension Connector {
+    public func ping() async throws {}
+
+    public func check() async throws -> CheckResult {
+        CheckResult(ok: true, message: "no check implemented")
+    }
+
+    public func poll(_ params: PollParams) async throws -> PollResult {
+        throw ConnectorError(.notSupported, "\(Self.plugin.name) is not a polling source")
+    }
+
+    public func deliver(_ params: DeliverParams) async throws -> DeliverResult {
+        throw ConnectorError(.notSupported, "\(Self.plugin.name) is not a sink")
+    }
+
+    public func shutdown() async {}
+}
+
+/// What a connector gets from the host at start.
+public struct ConnectorContext: Sendable {
+    /// This instance's id, plugin name, tenant and legal entity.
+    public let connector: ConnectorInfo
+    /// The `[connector.config]` table, as JSON.
+    public let config: JSONValue
+    /// The protocol version the host picked.
+    public let protocolVersion: Int
+    /// Logs sent to the host, which writes them under this connector's id.
+    public let logger: Logger
+    /// The connection to the host, for plugin → host requests.
+    public let host: HostConnection
+}

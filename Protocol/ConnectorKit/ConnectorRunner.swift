@@ -1,0 +1,234 @@
+public import ConnectorProtocol
+import Foundation
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Runs a ``Connector`` as a plugin process: connect, handshake, serve requests until `shutdown`
+/// or until the host closes the socket.
+public enum ConnectorRunner {
+    /// The plugin's whole `main`. Never returns: exits 0 after a clean shutdown, 1 when the host
+    /// cannot be reached or the handshake fails, 0 when the host closes the connection.
+    public static func serve<C: Connector>(_ type: C.Type) async -> Never {
+        signal(SIGPIPE, SIG_IGN)
+        let environment = ProcessInfo.processInfo.environment
+        guard let socketPath = environment[PluginEnvironment.socket], let token = environment[PluginEnvironment.token]
+        else {
+            fail("\(C.plugin.name): \(PluginEnvironment.socket) and \(PluginEnvironment.token) are not set; plugins are started by connector-hostd")
+        }
+        let connection: HostConnection
+        do {
+            connection = try HostConnection(socketPath: socketPath)
+        } catch {
+            fail("\(C.plugin.name): cannot reach the host: \(error)")
+        }
+        let session = Session<C>(connection: connection)
+        await session.run(token: token)
+    }
+
+    static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+        exit(1)
+    }
+}
+
+/// One connection's life: the handshake, then dispatch of every request to its own task.
+final class Session<C: Connector>: Sendable {
+    private let connection: HostConnection
+    private let ready = ReadyGate<C>()
+    private let inFlight = Mutex<[RPCID: Task<Void, Never>]>([:])
+
+    init(connection: HostConnection) {
+        self.connection = connection
+    }
+
+    func run(token: String) async -> Never {
+        let incoming = connection.incoming()
+        let handshake = Task { await self.handshake(token: token) }
+        for await output in incoming {
+            switch output {
+            case .oversized(let bytes):
+                try? connection.writeLine(
+                    connection.codec.parseErrorLine(ConnectorError(.protocol, "line of \(bytes) bytes exceeds the limit of \(connection.maxLineBytes)"))
+                )
+            case .line(let line):
+                await receive(line)
+            }
+        }
+        // The host closed the socket: it stopped or died. Nothing can be delivered any more.
+        handshake.cancel()
+        connection.failAllPending(ConnectorError(.transient, "host closed the connection"))
+        exit(0)
+    }
+
+    private func handshake(token: String) async {
+        let params = InitializeParams(
+            protocolVersions: ProtocolVersion.supported,
+            plugin: C.plugin,
+            capabilities: C.capabilities,
+            token: token
+        )
+        do {
+            let result = try await connection.request(Method.initialize, params, as: InitializeResult.self)
+            guard ProtocolVersion.supported.contains(result.protocolVersion) else {
+                ConnectorRunner.fail("\(C.plugin.name): host picked protocol version \(result.protocolVersion), this plugin speaks \(ProtocolVersion.supported)")
+            }
+            let logLevel = result.config["log_level"]?.stringValue.flatMap(Logger.Level.init(rawValue:)) ?? .info
+            let connection = self.connection
+            var logger = Logger(label: result.connector.id) { _ in HostLogHandler(connection: connection) }
+            logger.logLevel = logLevel
+            let context = ConnectorContext(
+                connector: result.connector,
+                config: result.config,
+                protocolVersion: result.protocolVersion,
+                logger: logger,
+                host: connection
+            )
+            ready.open(try await C(context: context))
+        } catch {
+            ConnectorRunner.fail("\(C.plugin.name): handshake failed: \(error)")
+        }
+    }
+
+    private func receive(_ line: Data) async {
+        let codec = connection.codec
+        let message: RPCMessage
+        do {
+            message = try codec.decode(line: line)
+        } catch {
+            try? connection.writeLine(codec.parseErrorLine(error))
+            return
+        }
+        switch message.kind {
+        case .response(let id):
+            _ = connection.resolve(message, id: id)
+        case .errorResponse(let id?, _):
+            _ = connection.resolve(message, id: id)
+        case .errorResponse(nil, let error):
+            // The host could not parse something we sent. Log it locally; there is nothing to answer.
+            FileHandle.standardError.write(Data("\(C.plugin.name): host reported: \(error.message)\n".utf8))
+        case .notification(Method.cancel):
+            if let params = try? codec.params(CancelParams.self, of: message) {
+                inFlight.withLock { $0[params.id] }?.cancel()
+            }
+        case .notification:
+            break  // Unknown notifications are ignored, as JSON-RPC allows.
+        case .request(let id, Method.shutdown):
+            let deadline = (try? codec.params(ShutdownParams.self, of: message))?.deadlineMilliseconds ?? 5000
+            if let connector = ready.current {
+                _ = await withTaskGroup(of: Bool.self) { group in
+                    group.addTask { await connector.shutdown(); return true }
+                    group.addTask { try? await Task.sleep(for: .milliseconds(deadline)); return false }
+                    let first = await group.next()
+                    group.cancelAll()
+                    return first
+                }
+            }
+            try? connection.writeLine(try codec.response(id: id, result: EmptyParams()))
+            exit(0)
+        case .request(let id, let method):
+            let task = Task {
+                let answer = await self.answer(id: id, method: method, message: message)
+                self.inFlight.withLock { _ = $0.removeValue(forKey: id) }
+                try? self.connection.writeLine(answer)
+            }
+            inFlight.withLock { $0[id] = task }
+        }
+    }
+
+    private func answer(id: RPCID, method: String, message: RPCMessage) async -> Data {
+        let codec = connection.codec
+        do {
+            let connector = try await ready.wait()
+            switch method {
+            case Method.ping:
+                try await connector.ping()
+                return try codec.response(id: id, result: PingResult(inFlight: inFlight.withLock { $0.count }))
+            case Method.check:
+                return try codec.response(id: id, result: try await connector.check())
+            case Method.sourcePoll:
+                let params = try codec.params(PollParams.self, of: message)
+                return try codec.response(id: id, result: try await connector.poll(params))
+            case Method.sinkDeliver:
+                let params = try codec.params(DeliverParams.self, of: message)
+                return try codec.response(id: id, result: try await connector.deliver(params))
+            default:
+                return codec.errorResponse(
+                    id: id,
+                    error: RPCErrorObject(code: RPCErrorObject.methodNotFound, message: "unknown method \"\(method)\"", data: .init(errorClass: ConnectorError.Code.notSupported.name))
+                )
+            }
+        } catch let error as ConnectorError {
+            return codec.errorResponse(id: id, error: error)
+        } catch is CancellationError {
+            return codec.errorResponse(id: id, error: ConnectorError(.cancelled, "request \(id) was cancelled"))
+        } catch {
+            return codec.errorResponse(id: id, error: ConnectorError(.transient, "\(error)"))
+        }
+    }
+}
+
+/// Holds the connector once the handshake made it; requests that arrive earlier wait for it.
+final class ReadyGate<C: Sendable>: Sendable {
+    private enum State {
+        case waiting([CheckedContinuation<C, Never>])
+        case ready(C)
+    }
+    private let state = Mutex<State>(.waiting([]))
+
+    var current: C? {
+        state.withLock { if case .ready(let value) = $0 { value } else { nil } }
+    }
+
+    func open(_ value: C) {
+        let waiters = state.withLock { state -> [CheckedContinuation<C, Never>] in
+            guard case .waiting(let waiters) = state else { return [] }
+            state = .ready(value)
+            return waiters
+        }
+        for waiter in waiters { waiter.resume(returning: value) }
+    }
+
+    func wait() async throws -> C {
+        if let value = current { return value }
+        return await withCheckedContinuation { continuation in
+            let value: C? = state.withLock { state in
+                switch state {
+                case .ready(let value): return value
+                case .waiting(var waiters):
+                    waiters.append(continuation)
+                    state = .waiting(waiters)
+                    return nil
+                }
+            }
+            if let value { continuation.resume(returning: value) }
+        }
+    }
+}
+
+/// A swift-log handler that sends each record to the host as a `log` notification.
+struct HostLogHandler: LogHandler {
+    let connection: HostConnection
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var fields: [String: String] = [:]
+        for (key, value) in metadata { fields[key] = "\(value)" }
+        for (key, value) in event.metadata ?? [:] { fields[key] = "\(value)" }
+        let params = LogParams(level: event.level.rawValue, message: "\(event.message)", metadata: fields)
+        if (try? connection.notify(Method.log, params)) == nil {
+            FileHandle.standardError.write(Data("[\(event.level)] \(event.message)\n".utf8))
+        }
+    }
+}

@@ -1,0 +1,144 @@
+public import ConnectorProtocol
+public import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The plugin's end of its Unix socket: writes whole lines under a lock, reads on a thread of its
+/// own, and matches responses to the requests this side sent.
+///
+/// Blocking sockets instead of SwiftNIO keep plugin binaries small; one reader thread per plugin is
+/// all the concurrency the transport needs.
+public final class HostConnection: Sendable {
+    private let fd: Int32
+    private let writeLock = Mutex<Void>(())
+    private let pending = Mutex<[RPCID: CheckedContinuation<RPCMessage, any Error>]>([:])
+    private let nextID = Atomic<Int64>(1)
+    let codec = RPCCodec()
+    let maxLineBytes: Int
+
+    init(socketPath: String, maxLineBytes: Int = RPCCodec.defaultMaxLineBytes) throws(ConnectorError) {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw ConnectorError(.transient, "socket(): \(String(cString: strerror(errno)))") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard socketPath.utf8.count < capacity else {
+            close(fd)
+            throw ConnectorError(.protocol, "socket path longer than \(capacity - 1) bytes: \(socketPath)")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: socketPath.utf8)
+            raw[socketPath.utf8.count] = 0
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard result == 0 else {
+            let message = String(cString: strerror(errno))
+            close(fd)
+            throw ConnectorError(.transient, "connect(\(socketPath)): \(message)")
+        }
+        self.fd = fd
+        self.maxLineBytes = maxLineBytes
+    }
+
+    deinit { close(fd) }
+
+    // MARK: Sending
+
+    /// Writes one complete line (it must end in "\n"). Lines from concurrent callers never interleave.
+    public func writeLine(_ data: Data) throws(ConnectorError) {
+        let failure: Int32? = writeLock.withLock { _ in
+            data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) -> Int32? in
+                var offset = 0
+                while offset < buffer.count {
+                    let written = send(fd, buffer.baseAddress! + offset, buffer.count - offset, Int32(MSG_NOSIGNAL))
+                    if written < 0 {
+                        if errno == EINTR { continue }
+                        return errno
+                    }
+                    offset += written
+                }
+                return nil
+            }
+        }
+        if let failure {
+            throw ConnectorError(.transient, "write to host failed: \(String(cString: strerror(failure)))")
+        }
+    }
+
+    /// Sends a request to the host and waits for its answer.
+    public func request<P: Encodable, R: Decodable>(_ method: String, _ params: P, as: R.Type) async throws -> R {
+        let id = RPCID.number(nextID.wrappingAdd(1, ordering: .relaxed).oldValue)
+        let line = try codec.request(id: id, method: method, params: params)
+        let message = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<RPCMessage, any Error>) in
+            pending.withLock { $0[id] = continuation }
+            do {
+                try writeLine(line)
+            } catch {
+                if let continuation = pending.withLock({ $0.removeValue(forKey: id) }) {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+        if case .errorResponse(_, let error) = message.kind {
+            throw error.connectorError
+        }
+        return try codec.result(R.self, of: message)
+    }
+
+    /// Sends a notification (no answer expected).
+    public func notify<P: Encodable>(_ method: String, _ params: P) throws {
+        try writeLine(try codec.notification(method: method, params: params))
+    }
+
+    // MARK: Receiving
+
+    /// Hands a response to the request waiting for it. Returns false for an unknown id.
+    func resolve(_ message: RPCMessage, id: RPCID) -> Bool {
+        guard let continuation = pending.withLock({ $0.removeValue(forKey: id) }) else { return false }
+        continuation.resume(returning: message)
+        return true
+    }
+
+    /// Fails every request still waiting (the host went away).
+    func failAllPending(_ error: ConnectorError) {
+        let waiting = pending.withLock { table in
+            defer { table.removeAll() }
+            return Array(table.values)
+        }
+        for continuation in waiting { continuation.resume(throwing: error) }
+    }
+
+    /// Starts the reader thread; lines and oversize reports arrive on the returned stream, which
+    /// finishes when the host closes the socket.
+    func incoming() -> AsyncStream<LineFramer.Output> {
+        let (stream, continuation) = AsyncStream.makeStream(of: LineFramer.Output.self)
+        let fd = self.fd
+        let maxLineBytes = self.maxLineBytes
+        let thread = Thread {
+            var framer = LineFramer(maxLineBytes: maxLineBytes)
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 1)
+            defer { buffer.deallocate() }
+            while true {
+                let count = read(fd, buffer.baseAddress, buffer.count)
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                for output in framer.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<count])) {
+                    continuation.yield(output)
+                }
+            }
+            continuation.finish()
+        }
+        thread.name = "host-socket-reader"
+        thread.start()
+        return stream
+    }
+}

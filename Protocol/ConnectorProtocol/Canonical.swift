@@ -1,0 +1,500 @@
+// The canonical model: what every source maps into and every sink maps out of.
+// Money is always integer minor units plus an ISO 4217 currency code.
+
+/// An ISO 4217 alphabetic currency code, e.g. `EUR`.
+public struct CurrencyCode: Codable, Sendable, Hashable, CustomStringConvertible {
+    public let code: String
+
+    public init?(_ code: String) {
+        guard code.utf8.count == 3, code.utf8.allSatisfy({ $0 >= 0x41 && $0 <= 0x5A }) else { return nil }
+        self.code = code
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let raw = try container.decode(String.self)
+        guard let code = CurrencyCode(raw.uppercased()) else {
+            throw DecodingError.dataCorruptedError(
+                in: container,
+                debugDescription: "\"\(raw)\" is not an ISO 4217 currency code"
+            )
+        }
+        self = code
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(code)
+    }
+
+    public var description: String { code }
+}
+
+/// An amount of money: integer minor units (cents for EUR, yen for JPY) and its currency.
+public struct Money: Codable, Sendable, Hashable {
+    public var amountMinor: Int64
+    public var currency: CurrencyCode
+
+    public init(amountMinor: Int64, currency: CurrencyCode) {
+        self.amountMinor = amountMinor
+        self.currency = currency
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case currency
+        case amountMinor = "amount_minor"
+    }
+}
+
+/// Where an event came from. With the connector id, it makes the idempotency key.
+public struct SourceRef: Codable, Sendable, Hashable {
+    /// The host's connector id. Set by the host on ingest; a plugin may leave it out.
+    public var connector: String?
+    /// The object's kind in the source system, e.g. `invoice`, `in` (Stripe's prefix) or `account.move`.
+    public var objectType: String
+    /// The object's id in the source system.
+    public var objectID: String
+    /// The object's version or the source's event id: what makes this change distinct from others.
+    public var version: String?
+
+    public init(connector: String? = nil, objectType: String, objectID: String, version: String?) {
+        self.connector = connector
+        self.objectType = objectType
+        self.objectID = objectID
+        self.version = version
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case connector, version
+        case objectType = "object_type"
+        case objectID = "object_id"
+    }
+}
+
+/// A reference to another record of the same source (an invoice's customer, a payment's invoice).
+public struct RecordRef: Codable, Sendable, Hashable {
+    public var objectType: String
+    public var objectID: String
+
+    public init(objectType: String, objectID: String) {
+        self.objectType = objectType
+        self.objectID = objectID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case objectType = "object_type"
+        case objectID = "object_id"
+    }
+}
+
+/// A business event in canonical form, as sources emit it and sinks receive it.
+public struct Event: Codable, Sendable, Hashable {
+    public static let currentSchemaVersion = 1
+
+    public var schemaVersion: Int
+    /// `<record kind>.<what happened>`, e.g. `invoice.finalized`, `payment.succeeded`, `customer.upserted`.
+    public var type: String
+    public var source: SourceRef
+    public var tenant: String?
+    /// The legal entity (company) the record belongs to.
+    public var entity: String?
+    /// Follows the event through deliveries, attempts, logs and audit records.
+    public var correlationID: String
+    /// When it happened at the source, RFC 3339.
+    public var occurredAt: String
+    /// Events with the same key are delivered in order, one at a time (normally the customer).
+    public var orderingKey: String?
+    public var record: Record
+
+    public init(
+        schemaVersion: Int = Event.currentSchemaVersion,
+        type: String,
+        source: SourceRef,
+        tenant: String? = nil,
+        entity: String? = nil,
+        correlationID: String,
+        occurredAt: String,
+        orderingKey: String? = nil,
+        record: Record
+    ) {
+        self.schemaVersion = schemaVersion
+        self.type = type
+        self.source = source
+        self.tenant = tenant
+        self.entity = entity
+        self.correlationID = correlationID
+        self.occurredAt = occurredAt
+        self.orderingKey = orderingKey
+        self.record = record
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case type, source, tenant, entity, record
+        case schemaVersion = "schema_version"
+        case correlationID = "correlation_id"
+        case occurredAt = "occurred_at"
+        case orderingKey = "ordering_key"
+    }
+
+    /// Source connector + object type + object id + version: equal keys are the same change,
+    /// however often it is polled or pushed.
+    public func idempotencyKey(connector: String) -> String {
+        "\(connector):\(source.objectType):\(source.objectID):\(source.version ?? "-")"
+    }
+}
+
+/// The payload of an event: one canonical record. On the wire, `{"kind": "invoice", "invoice": {…}}`.
+public enum Record: Sendable, Hashable {
+    case customer(Customer)
+    case product(Product)
+    case invoice(Invoice)
+    case creditNote(Invoice)
+    case payment(Payment)
+    case refund(Refund)
+    case subscription(Subscription)
+
+    public var kind: String {
+        switch self {
+        case .customer: "customer"
+        case .product: "product"
+        case .invoice: "invoice"
+        case .creditNote: "credit_note"
+        case .payment: "payment"
+        case .refund: "refund"
+        case .subscription: "subscription"
+        }
+    }
+}
+
+extension Record: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case kind, customer, product, invoice, payment, refund, subscription
+        case creditNote = "credit_note"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let kind = try container.decode(String.self, forKey: .kind)
+        switch kind {
+        case "customer": self = .customer(try container.decode(Customer.self, forKey: .customer))
+        case "product": self = .product(try container.decode(Product.self, forKey: .product))
+        case "invoice": self = .invoice(try container.decode(Invoice.self, forKey: .invoice))
+        case "credit_note": self = .creditNote(try container.decode(Invoice.self, forKey: .creditNote))
+        case "payment": self = .payment(try container.decode(Payment.self, forKey: .payment))
+        case "refund": self = .refund(try container.decode(Refund.self, forKey: .refund))
+        case "subscription": self = .subscription(try container.decode(Subscription.self, forKey: .subscription))
+        default:
+            throw DecodingError.dataCorruptedError(
+                forKey: .kind,
+                in: container,
+                debugDescription: "unknown record kind \"\(kind)\""
+            )
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(kind, forKey: .kind)
+        switch self {
+        case .customer(let value): try container.encode(value, forKey: .customer)
+        case .product(let value): try container.encode(value, forKey: .product)
+        case .invoice(let value): try container.encode(value, forKey: .invoice)
+        case .creditNote(let value): try container.encode(value, forKey: .creditNote)
+        case .payment(let value): try container.encode(value, forKey: .payment)
+        case .refund(let value): try container.encode(value, forKey: .refund)
+        case .subscription(let value): try container.encode(value, forKey: .subscription)
+        }
+    }
+}
+
+public struct Address: Codable, Sendable, Hashable {
+    public var line1: String?
+    public var line2: String?
+    public var city: String?
+    public var postalCode: String?
+    public var state: String?
+    /// ISO 3166-1 alpha-2.
+    public var country: String?
+
+    public init(line1: String? = nil, line2: String? = nil, city: String? = nil, postalCode: String? = nil, state: String? = nil, country: String? = nil) {
+        self.line1 = line1
+        self.line2 = line2
+        self.city = city
+        self.postalCode = postalCode
+        self.state = state
+        self.country = country
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case line1, line2, city, state, country
+        case postalCode = "postal_code"
+    }
+}
+
+public struct Customer: Codable, Sendable, Hashable {
+    public var name: String
+    public var email: String?
+    public var phone: String?
+    public var isCompany: Bool
+    /// VAT or other tax id.
+    public var vat: String?
+    public var address: Address?
+    public var currency: CurrencyCode?
+
+    public init(name: String, email: String? = nil, phone: String? = nil, isCompany: Bool = false, vat: String? = nil, address: Address? = nil, currency: CurrencyCode? = nil) {
+        self.name = name
+        self.email = email
+        self.phone = phone
+        self.isCompany = isCompany
+        self.vat = vat
+        self.address = address
+        self.currency = currency
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, email, phone, vat, address, currency
+        case isCompany = "is_company"
+    }
+}
+
+public struct Recurrence: Codable, Sendable, Hashable {
+    /// day, week, month or year.
+    public var interval: String
+    public var intervalCount: Int
+
+    public init(interval: String, intervalCount: Int) {
+        self.interval = interval
+        self.intervalCount = intervalCount
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case interval
+        case intervalCount = "interval_count"
+    }
+}
+
+public struct Product: Codable, Sendable, Hashable {
+    public var name: String
+    public var sku: String?
+    public var description: String?
+    public var unitPrice: Money?
+    public var recurring: Recurrence?
+    public var active: Bool
+
+    public init(name: String, sku: String? = nil, description: String? = nil, unitPrice: Money? = nil, recurring: Recurrence? = nil, active: Bool = true) {
+        self.name = name
+        self.sku = sku
+        self.description = description
+        self.unitPrice = unitPrice
+        self.recurring = recurring
+        self.active = active
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, sku, description, recurring, active
+        case unitPrice = "unit_price"
+    }
+}
+
+public struct TaxLine: Codable, Sendable, Hashable {
+    public var name: String?
+    /// Percentage as a decimal string, e.g. `"20"` or `"5.5"`: never a float.
+    public var rate: String
+    public var amountMinor: Int64
+    /// Whether the line amount already includes this tax.
+    public var inclusive: Bool
+
+    public init(name: String? = nil, rate: String, amountMinor: Int64, inclusive: Bool = false) {
+        self.name = name
+        self.rate = rate
+        self.amountMinor = amountMinor
+        self.inclusive = inclusive
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, rate, inclusive
+        case amountMinor = "amount_minor"
+    }
+}
+
+public struct InvoiceLine: Codable, Sendable, Hashable {
+    public var description: String
+    public var product: RecordRef?
+    /// A decimal string, e.g. `"1"` or `"2.5"`.
+    public var quantity: String
+    public var unitAmountMinor: Int64
+    /// The line's amount before tax, in the invoice's currency.
+    public var amountMinor: Int64
+    public var taxes: [TaxLine]
+
+    public init(description: String, product: RecordRef? = nil, quantity: String, unitAmountMinor: Int64, amountMinor: Int64, taxes: [TaxLine] = []) {
+        self.description = description
+        self.product = product
+        self.quantity = quantity
+        self.unitAmountMinor = unitAmountMinor
+        self.amountMinor = amountMinor
+        self.taxes = taxes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case description, product, quantity, taxes
+        case unitAmountMinor = "unit_amount_minor"
+        case amountMinor = "amount_minor"
+    }
+}
+
+/// An invoice, or (as ``Record/creditNote(_:)``) a credit note, whose `original` names the invoice it credits.
+public struct Invoice: Codable, Sendable, Hashable {
+    public enum Status: String, Codable, Sendable, Hashable {
+        case draft, open, paid, void, uncollectible
+    }
+
+    public var number: String?
+    public var customer: RecordRef
+    public var status: Status
+    public var currency: CurrencyCode
+    /// RFC 3339 dates.
+    public var issuedAt: String?
+    public var dueAt: String?
+    public var lines: [InvoiceLine]
+    public var subtotalMinor: Int64
+    public var taxMinor: Int64
+    public var totalMinor: Int64
+    public var amountPaidMinor: Int64
+    public var amountDueMinor: Int64
+    /// For a credit note: the invoice it credits.
+    public var original: RecordRef?
+    public var subscription: RecordRef?
+
+    public init(number: String? = nil, customer: RecordRef, status: Status, currency: CurrencyCode, issuedAt: String? = nil, dueAt: String? = nil, lines: [InvoiceLine], subtotalMinor: Int64, taxMinor: Int64, totalMinor: Int64, amountPaidMinor: Int64 = 0, amountDueMinor: Int64, original: RecordRef? = nil, subscription: RecordRef? = nil) {
+        self.number = number
+        self.customer = customer
+        self.status = status
+        self.currency = currency
+        self.issuedAt = issuedAt
+        self.dueAt = dueAt
+        self.lines = lines
+        self.subtotalMinor = subtotalMinor
+        self.taxMinor = taxMinor
+        self.totalMinor = totalMinor
+        self.amountPaidMinor = amountPaidMinor
+        self.amountDueMinor = amountDueMinor
+        self.original = original
+        self.subscription = subscription
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case number, customer, status, currency, lines, original, subscription
+        case issuedAt = "issued_at"
+        case dueAt = "due_at"
+        case subtotalMinor = "subtotal_minor"
+        case taxMinor = "tax_minor"
+        case totalMinor = "total_minor"
+        case amountPaidMinor = "amount_paid_minor"
+        case amountDueMinor = "amount_due_minor"
+    }
+}
+
+public struct Payment: Codable, Sendable, Hashable {
+    public enum Status: String, Codable, Sendable, Hashable {
+        case pending, succeeded, failed
+    }
+
+    public var customer: RecordRef?
+    public var invoice: RecordRef?
+    public var amount: Money
+    /// The processor's fee, when known (e.g. from Stripe's balance transaction).
+    public var fee: Money?
+    public var status: Status
+    /// card, sepa_debit, bank_transfer, …
+    public var method: String?
+    public var paidAt: String?
+
+    public init(customer: RecordRef? = nil, invoice: RecordRef? = nil, amount: Money, fee: Money? = nil, status: Status, method: String? = nil, paidAt: String? = nil) {
+        self.customer = customer
+        self.invoice = invoice
+        self.amount = amount
+        self.fee = fee
+        self.status = status
+        self.method = method
+        self.paidAt = paidAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case customer, invoice, amount, fee, status, method
+        case paidAt = "paid_at"
+    }
+}
+
+public struct Refund: Codable, Sendable, Hashable {
+    public enum Status: String, Codable, Sendable, Hashable {
+        case pending, succeeded, failed, canceled
+    }
+
+    public var payment: RecordRef
+    public var invoice: RecordRef?
+    public var amount: Money
+    public var reason: String?
+    public var status: Status
+    public var refundedAt: String?
+
+    public init(payment: RecordRef, invoice: RecordRef? = nil, amount: Money, reason: String? = nil, status: Status, refundedAt: String? = nil) {
+        self.payment = payment
+        self.invoice = invoice
+        self.amount = amount
+        self.reason = reason
+        self.status = status
+        self.refundedAt = refundedAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case payment, invoice, amount, reason, status
+        case refundedAt = "refunded_at"
+    }
+}
+
+public struct Subscription: Codable, Sendable, Hashable {
+    public enum Status: String, Codable, Sendable, Hashable {
+        case trialing, active, pastDue = "past_due", paused, canceled, unpaid, incomplete
+    }
+
+    public struct Item: Codable, Sendable, Hashable {
+        public var product: RecordRef
+        public var quantity: String
+        public var unitAmount: Money?
+
+        public init(product: RecordRef, quantity: String, unitAmount: Money? = nil) {
+            self.product = product
+            self.quantity = quantity
+            self.unitAmount = unitAmount
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case product, quantity
+            case unitAmount = "unit_amount"
+        }
+    }
+
+    public var customer: RecordRef
+    public var status: Status
+    public var items: [Item]
+    public var currentPeriodStart: String?
+    public var currentPeriodEnd: String?
+    public var cancelAt: String?
+
+    public init(customer: RecordRef, status: Status, items: [Item], currentPeriodStart: String? = nil, currentPeriodEnd: String? = nil, cancelAt: String? = nil) {
+        self.customer = customer
+        self.status = status
+        self.items = items
+        self.currentPeriodStart = currentPeriodStart
+        self.currentPeriodEnd = currentPeriodEnd
+        self.cancelAt = cancelAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case customer, status, items
+        case currentPeriodStart = "current_period_start"
+        case currentPeriodEnd = "current_period_end"
+        case cancelAt = "cancel_at"
+    }
+}

@@ -1,0 +1,338 @@
+public import Foundation
+
+/// A JSON-RPC 2.0 request id: a number or a string.
+public enum RPCID: Hashable, Sendable, Codable, CustomStringConvertible {
+    case number(Int64)
+    case string(String)
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let number = try? container.decode(Int64.self) {
+            self = .number(number)
+        } else {
+            self = .string(try container.decode(String.self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .number(let number): try container.encode(number)
+        case .string(let string): try container.encode(string)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .number(let number): String(number)
+        case .string(let string): string
+        }
+    }
+}
+
+/// One line received from a peer, classified but with its `params` or `result` not decoded yet:
+/// the receiver knows from the method (or from the request it sent) which type to decode them as.
+public struct RPCMessage: Sendable {
+    public enum Kind: Sendable, Equatable {
+        case request(id: RPCID, method: String)
+        case notification(method: String)
+        case response(id: RPCID)
+        case errorResponse(id: RPCID?, error: RPCErrorObject)
+    }
+
+    public let kind: Kind
+    /// The whole line, without its terminating newline.
+    public let line: Data
+}
+
+/// Params of a message that takes none. Encodes as `{}`; decodes from `{}`, `[]` or absent params.
+public struct EmptyParams: Codable, Sendable, Hashable {
+    public init() {}
+    public init(from decoder: any Decoder) throws {}
+    public func encode(to encoder: any Encoder) throws {
+        _ = encoder.container(keyedBy: RPCCodec.AnyKey.self)
+    }
+}
+
+/// Encodes and decodes JSON-RPC 2.0 messages as single lines (see PROTOCOL.md, "Framing").
+///
+/// Decoding is done in two steps: ``decode(line:)`` reads the envelope (id, method, error) and
+/// ``params(_:of:)`` or ``result(_:of:)`` read the payload as the type the caller expects.
+public struct RPCCodec: Sendable {
+    /// The largest line either side accepts, newline excluded. Longer lines are a protocol error.
+    public static let defaultMaxLineBytes = 16 * 1024 * 1024
+
+    private let encoder: JSONEncoder
+    private let decoder: JSONDecoder
+
+    public init() {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        self.encoder = encoder
+        self.decoder = JSONDecoder()
+    }
+
+    // MARK: Decoding
+
+    /// Classifies one line. Throws a `protocol` ``ConnectorError`` for anything that is not a valid
+    /// JSON-RPC 2.0 message; the caller answers a request it cannot parse with ``parseErrorLine(_:)``.
+    public func decode(line: Data) throws(ConnectorError) -> RPCMessage {
+        let head: Head
+        do {
+            head = try decoder.decode(Head.self, from: line)
+        } catch let error as ConnectorError {
+            throw error
+        } catch {
+            throw ConnectorError(.protocol, "malformed JSON-RPC line: \(Self.describe(error))")
+        }
+        guard head.jsonrpc == "2.0" else {
+            throw ConnectorError(.protocol, "missing or wrong \"jsonrpc\" member: expected \"2.0\"")
+        }
+        if let method = head.method {
+            if let id = head.id {
+                return RPCMessage(kind: .request(id: id, method: method), line: line)
+            }
+            return RPCMessage(kind: .notification(method: method), line: line)
+        }
+        if let error = head.error {
+            return RPCMessage(kind: .errorResponse(id: head.id, error: error), line: line)
+        }
+        if head.hasResult, let id = head.id {
+            return RPCMessage(kind: .response(id: id), line: line)
+        }
+        throw ConnectorError(.protocol, "a message needs a \"method\", a \"result\" or an \"error\"")
+    }
+
+    /// Decodes the `params` of a request or notification as `P`.
+    public func params<P: Decodable>(_ type: P.Type, of message: RPCMessage) throws(ConnectorError) -> P {
+        do {
+            return try decoder.decode(ParamsBody<P>.self, from: message.line).params
+        } catch {
+            throw ConnectorError(.protocol, "invalid params: \(Self.describe(error))")
+        }
+    }
+
+    /// Decodes the `result` of a response as `R`.
+    public func result<R: Decodable>(_ type: R.Type, of message: RPCMessage) throws(ConnectorError) -> R {
+        do {
+            return try decoder.decode(ResultBody<R>.self, from: message.line).result
+        } catch {
+            throw ConnectorError(.protocol, "invalid result: \(Self.describe(error))")
+        }
+    }
+
+    // MARK: Encoding (each line ends with "\n")
+
+    public func request<P: Encodable>(id: RPCID, method: String, params: P) throws -> Data {
+        try line(Outgoing(id: id, method: method, params: params, result: Never?.none, error: nil))
+    }
+
+    public func notification<P: Encodable>(method: String, params: P) throws -> Data {
+        try line(Outgoing(id: nil, method: method, params: params, result: Never?.none, error: nil))
+    }
+
+    public func response<R: Encodable>(id: RPCID, result: R) throws -> Data {
+        try line(Outgoing(id: id, method: nil, params: Never?.none, result: result, error: nil))
+    }
+
+    public func errorResponse(id: RPCID?, error: RPCErrorObject) -> Data {
+        // Cannot fail: every member is a plain string, number or JSONValue.
+        (try? line(Outgoing(id: id, method: nil, params: Never?.none, result: Never?.none, error: error)))
+            ?? Data(#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"unencodable error"}}"#.utf8 + [0x0A])
+    }
+
+    public func errorResponse(id: RPCID?, error: ConnectorError) -> Data {
+        errorResponse(id: id, error: RPCErrorObject(error))
+    }
+
+    /// The answer to a line that could not be parsed at all (JSON-RPC's -32700, with `id: null`).
+    public func parseErrorLine(_ error: ConnectorError) -> Data {
+        errorResponse(
+            id: nil,
+            error: RPCErrorObject(
+                code: RPCErrorObject.parseError,
+                message: error.message,
+                data: .init(errorClass: ConnectorError.Code.protocol.name, retryAfterMilliseconds: nil, details: nil)
+            )
+        )
+    }
+
+    /// Encodes any value as compact JSON (used for JSON inside JSON, e.g. config handed to plugins).
+    public func json<T: Encodable>(_ value: T) throws -> Data {
+        try encoder.encode(value)
+    }
+
+    /// Decodes any value from JSON.
+    public func decodeJSON<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+        try decoder.decode(type, from: data)
+    }
+
+    private func line<P: Encodable, R: Encodable>(_ message: Outgoing<P, R>) throws -> Data {
+        var data = try encoder.encode(message)
+        data.append(0x0A)
+        return data
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.dataCorrupted(let context):
+            return context.underlyingError.map { "\(context.debugDescription) (\($0))" } ?? context.debugDescription
+        case DecodingError.keyNotFound(let key, let context):
+            return "missing \(path(context.codingPath + [key]))"
+        case DecodingError.typeMismatch(let type, let context):
+            return "\(path(context.codingPath)) is not a \(type)"
+        case DecodingError.valueNotFound(let type, let context):
+            return "\(path(context.codingPath)) is null, expected \(type)"
+        default:
+            return "\(error)"
+        }
+    }
+
+    private static func path(_ keys: [any CodingKey]) -> String {
+        let joined = keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+        return joined.isEmpty ? "the message" : "\"\(joined.dropFirst())\""
+    }
+
+    struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int?
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { return nil }
+    }
+}
+
+private enum EnvelopeKeys: String, CodingKey {
+    case jsonrpc, id, method, params, result, error
+}
+
+private struct Head: Decodable {
+    var jsonrpc: String?
+    var id: RPCID?
+    var method: String?
+    var hasResult: Bool
+    var error: RPCErrorObject?
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: EnvelopeKeys.self)
+        jsonrpc = try container.decodeIfPresent(String.self, forKey: .jsonrpc)
+        do {
+            id = try container.decodeIfPresent(RPCID.self, forKey: .id)
+        } catch {
+            throw ConnectorError(.protocol, "\"id\" must be a number, a string or null")
+        }
+        method = try container.decodeIfPresent(String.self, forKey: .method)
+        hasResult = container.contains(.result)
+        error = try container.decodeIfPresent(RPCErrorObject.self, forKey: .error)
+    }
+}
+
+private struct ParamsBody<P: Decodable>: Decodable {
+    var params: P
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: EnvelopeKeys.self)
+        if P.self == EmptyParams.self {
+            params = EmptyParams() as! P
+        } else if let params = try container.decodeIfPresent(P.self, forKey: .params) {
+            self.params = params
+        } else {
+            throw DecodingError.keyNotFound(
+                EnvelopeKeys.params,
+                .init(codingPath: [], debugDescription: "params are required")
+            )
+        }
+    }
+}
+
+private struct ResultBody<R: Decodable>: Decodable {
+    var result: R
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: EnvelopeKeys.self)
+        if R.self == EmptyParams.self {
+            result = EmptyParams() as! R
+        } else {
+            result = try container.decode(R.self, forKey: .result)
+        }
+    }
+}
+
+private struct Outgoing<P: Encodable, R: Encodable>: Encodable {
+    var id: RPCID?
+    var method: String?
+    var params: P?
+    var result: R?
+    var error: RPCErrorObject?
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: EnvelopeKeys.self)
+        try container.encode("2.0", forKey: .jsonrpc)
+        if let method {
+            try container.encode(method, forKey: .method)
+            if let id { try container.encode(id, forKey: .id) }
+            if let params { try container.encode(params, forKey: .params) }
+        } else {
+            // Responses always carry an id; `null` when the request's id could not be read.
+            if let id { try container.encode(id, forKey: .id) } else { try container.encodeNil(forKey: .id) }
+            if let error {
+                try container.encode(error, forKey: .error)
+            } else if let result {
+                try container.encode(result, forKey: .result)
+            }
+        }
+    }
+}
+
+/// Splits a byte stream into lines with a bound on their length. Used by the plugin SDK and by
+/// hostctl; the host's NIO pipeline has its own decoder with the same rules.
+public struct LineFramer: Sendable {
+    public enum Output: Sendable, Equatable {
+        case line(Data)
+        /// A line longer than the bound was dropped; `bytes` counts what was discarded.
+        case oversized(bytes: Int)
+    }
+
+    public let maxLineBytes: Int
+    private var buffer: [UInt8] = []
+    private var discarding = 0
+
+    public init(maxLineBytes: Int = RPCCodec.defaultMaxLineBytes) {
+        self.maxLineBytes = maxLineBytes
+    }
+
+    /// Feeds bytes and returns the complete lines (and oversize reports) they finish.
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [Output] {
+        var outputs: [Output] = []
+        var start = bytes.startIndex
+        while start < bytes.endIndex {
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[start...])
+            guard let newline = rest.firstIndex(of: 0x0A) else {
+                append(rest)
+                break
+            }
+            append(UnsafeRawBufferPointer(rebasing: bytes[start..<newline]))
+            if discarding > 0 {
+                outputs.append(.oversized(bytes: discarding))
+                discarding = 0
+            } else {
+                var line = buffer
+                if line.last == 0x0D { line.removeLast() }
+                outputs.append(.line(Data(line)))
+            }
+            buffer.removeAll(keepingCapacity: true)
+            start = newline + 1
+        }
+        return outputs
+    }
+
+    private mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        if discarding > 0 {
+            discarding += bytes.count
+        } else if buffer.count + bytes.count > maxLineBytes {
+            discarding = buffer.count + bytes.count
+            buffer.removeAll(keepingCapacity: false)
+        } else {
+            buffer.append(contentsOf: bytes)
+        }
+    }
+}

@@ -1,0 +1,351 @@
+/// Protocol versions and the methods of the plugin protocol, with their params and results.
+/// PROTOCOL.md is the normative description; this file is its Swift mirror.
+public enum ProtocolVersion {
+    /// Versions this build speaks, newest first.
+    public static let supported: [Int] = [1]
+
+    /// The highest version both sides speak, or nil.
+    public static func negotiate(offered: [Int], supported: [Int] = supported) -> Int? {
+        Set(offered).intersection(supported).max()
+    }
+}
+
+/// Method names. Host → plugin unless marked otherwise.
+public enum Method {
+    /// Plugin → host, the first message on a connection.
+    public static let initialize = "initialize"
+    public static let ping = "ping"
+    public static let shutdown = "shutdown"
+    public static let check = "check"
+    public static let discover = "discover"
+    public static let sourcePoll = "source.poll"
+    public static let webhookHandle = "webhook.handle"
+    public static let sinkDeliver = "sink.deliver"
+    public static let reconcileSnapshot = "reconcile.snapshot"
+    /// Either direction, notification: stop working on request `id`.
+    public static let cancel = "cancel"
+    /// Plugin → host, notification.
+    public static let log = "log"
+    /// Plugin → host.
+    public static let credentialsGet = "credentials.get"
+    /// Plugin → host.
+    public static let credentialsUpdate = "credentials.update"
+    /// Plugin → host.
+    public static let linksLookup = "links.lookup"
+}
+
+/// Environment variables the host sets for a plugin process (its whole environment, with PATH and LANG).
+public enum PluginEnvironment {
+    /// Path of the Unix socket the plugin connects to.
+    public static let socket = "CONNECTOR_HOST_SOCKET"
+    /// One-time token the plugin presents in `initialize`.
+    public static let token = "CONNECTOR_HOST_TOKEN"
+    /// The connector instance id, for the plugin's own diagnostics before the handshake.
+    public static let connectorID = "CONNECTOR_ID"
+}
+
+// MARK: initialize
+
+public struct PluginInfo: Codable, Sendable, Hashable {
+    public var name: String
+    public var version: String
+    public init(name: String, version: String) {
+        self.name = name
+        self.version = version
+    }
+}
+
+/// A stream a source plugin can poll.
+public struct StreamInfo: Codable, Sendable, Hashable {
+    public var name: String
+    /// Event types the stream produces, e.g. `invoice.finalized`.
+    public var eventTypes: [String]
+
+    public init(name: String, eventTypes: [String]) {
+        self.name = name
+        self.eventTypes = eventTypes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name
+        case eventTypes = "event_types"
+    }
+}
+
+public struct Capabilities: Codable, Sendable, Hashable {
+    /// Streams the plugin can poll as a source (empty: not a polling source).
+    public var streams: [StreamInfo]
+    /// Whether the plugin verifies and maps webhooks (`webhook.handle`).
+    public var webhooks: Bool
+    /// Event-type patterns the plugin accepts as a sink (empty: not a sink).
+    public var sinkEventTypes: [String]
+    /// Whether the plugin answers `reconcile.snapshot`.
+    public var reconcile: Bool
+
+    public init(streams: [StreamInfo] = [], webhooks: Bool = false, sinkEventTypes: [String] = [], reconcile: Bool = false) {
+        self.streams = streams
+        self.webhooks = webhooks
+        self.sinkEventTypes = sinkEventTypes
+        self.reconcile = reconcile
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case streams, webhooks, reconcile
+        case sinkEventTypes = "sink_event_types"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        streams = try container.decodeIfPresent([StreamInfo].self, forKey: .streams) ?? []
+        webhooks = try container.decodeIfPresent(Bool.self, forKey: .webhooks) ?? false
+        sinkEventTypes = try container.decodeIfPresent([String].self, forKey: .sinkEventTypes) ?? []
+        reconcile = try container.decodeIfPresent(Bool.self, forKey: .reconcile) ?? false
+    }
+}
+
+public struct InitializeParams: Codable, Sendable, Hashable {
+    public var protocolVersions: [Int]
+    public var plugin: PluginInfo
+    public var capabilities: Capabilities
+    /// The one-time token from `CONNECTOR_HOST_TOKEN`.
+    public var token: String
+
+    public init(protocolVersions: [Int], plugin: PluginInfo, capabilities: Capabilities, token: String) {
+        self.protocolVersions = protocolVersions
+        self.plugin = plugin
+        self.capabilities = capabilities
+        self.token = token
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case plugin, capabilities, token
+        case protocolVersions = "protocol_versions"
+    }
+}
+
+public struct ConnectorInfo: Codable, Sendable, Hashable {
+    public var id: String
+    public var plugin: String
+    public var tenant: String?
+    public var entity: String?
+
+    public init(id: String, plugin: String, tenant: String? = nil, entity: String? = nil) {
+        self.id = id
+        self.plugin = plugin
+        self.tenant = tenant
+        self.entity = entity
+    }
+}
+
+public struct HostInfo: Codable, Sendable, Hashable {
+    public var name: String
+    public var version: String
+    public init(name: String, version: String) {
+        self.name = name
+        self.version = version
+    }
+}
+
+public struct Limits: Codable, Sendable, Hashable {
+    /// Longest line the host accepts, newline excluded.
+    public var maxLineBytes: Int
+    /// Most host → plugin requests in flight at once on this connection.
+    public var maxInFlight: Int
+
+    public init(maxLineBytes: Int, maxInFlight: Int) {
+        self.maxLineBytes = maxLineBytes
+        self.maxInFlight = maxInFlight
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case maxLineBytes = "max_line_bytes"
+        case maxInFlight = "max_in_flight"
+    }
+}
+
+public struct InitializeResult: Codable, Sendable, Hashable {
+    public var protocolVersion: Int
+    public var connector: ConnectorInfo
+    /// The connector's `[connector.config]` table.
+    public var config: JSONValue
+    public var host: HostInfo
+    public var limits: Limits
+
+    public init(protocolVersion: Int, connector: ConnectorInfo, config: JSONValue, host: HostInfo, limits: Limits) {
+        self.protocolVersion = protocolVersion
+        self.connector = connector
+        self.config = config
+        self.host = host
+        self.limits = limits
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case connector, config, host, limits
+        case protocolVersion = "protocol_version"
+    }
+}
+
+// MARK: ping, shutdown, check, cancel, log
+
+public struct PingResult: Codable, Sendable, Hashable {
+    /// Requests the plugin is working on, for the operator's view.
+    public var inFlight: Int
+    public init(inFlight: Int) { self.inFlight = inFlight }
+    enum CodingKeys: String, CodingKey { case inFlight = "in_flight" }
+}
+
+public struct ShutdownParams: Codable, Sendable, Hashable {
+    /// Time the plugin has to finish in-flight work and exit, after which it is sent SIGTERM.
+    public var deadlineMilliseconds: Int
+    public init(deadlineMilliseconds: Int) { self.deadlineMilliseconds = deadlineMilliseconds }
+    enum CodingKeys: String, CodingKey { case deadlineMilliseconds = "deadline_ms" }
+}
+
+public struct CheckResult: Codable, Sendable, Hashable {
+    public var ok: Bool
+    public var message: String
+    public init(ok: Bool, message: String) {
+        self.ok = ok
+        self.message = message
+    }
+}
+
+public struct CancelParams: Codable, Sendable, Hashable {
+    public var id: RPCID
+    public init(id: RPCID) { self.id = id }
+}
+
+public struct LogParams: Codable, Sendable, Hashable {
+    /// One of trace, debug, info, notice, warning, error, critical.
+    public var level: String
+    public var message: String
+    public var metadata: [String: String]
+
+    public init(level: String, message: String, metadata: [String: String] = [:]) {
+        self.level = level
+        self.message = message
+        self.metadata = metadata
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        level = try container.decode(String.self, forKey: .level)
+        message = try container.decode(String.self, forKey: .message)
+        metadata = try container.decodeIfPresent([String: String].self, forKey: .metadata) ?? [:]
+    }
+}
+
+// MARK: source.poll
+
+public struct PollParams: Codable, Sendable, Hashable {
+    public var stream: String
+    /// The cursor the plugin returned last time for this stream; nil on the first poll.
+    public var cursor: String?
+    /// Most events to return in one page.
+    public var maxEvents: Int
+
+    public init(stream: String, cursor: String?, maxEvents: Int) {
+        self.stream = stream
+        self.cursor = cursor
+        self.maxEvents = maxEvents
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case stream, cursor
+        case maxEvents = "max_events"
+    }
+}
+
+public struct PollResult: Codable, Sendable, Hashable {
+    public var events: [Event]
+    /// The cursor to send with the next poll. The host stores it in the same transaction as the events.
+    public var cursor: String?
+    /// More events are ready now: poll again without waiting for the interval.
+    public var hasMore: Bool
+
+    public init(events: [Event], cursor: String?, hasMore: Bool) {
+        self.events = events
+        self.cursor = cursor
+        self.hasMore = hasMore
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case events, cursor
+        case hasMore = "has_more"
+    }
+}
+
+// MARK: sink.deliver
+
+/// A known mapping between a canonical record and its id in one connector's system.
+public struct Link: Codable, Sendable, Hashable {
+    public var connector: String
+    public var objectType: String
+    /// The source object id (canonical side).
+    public var sourceID: String
+    /// The id in the target system.
+    public var externalID: String
+
+    public init(connector: String, objectType: String, sourceID: String, externalID: String) {
+        self.connector = connector
+        self.objectType = objectType
+        self.sourceID = sourceID
+        self.externalID = externalID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case connector
+        case objectType = "object_type"
+        case sourceID = "source_id"
+        case externalID = "external_id"
+    }
+}
+
+public struct DeliverParams: Codable, Sendable, Hashable {
+    public var event: Event
+    /// Stable across retries and replays: the sink uses it to make its write idempotent.
+    public var idempotencyKey: String
+    /// 1 for the first attempt.
+    public var attempt: Int
+    /// Links the host already knows for records this event refers to.
+    public var links: [Link]
+
+    public init(event: Event, idempotencyKey: String, attempt: Int, links: [Link]) {
+        self.event = event
+        self.idempotencyKey = idempotencyKey
+        self.attempt = attempt
+        self.links = links
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case event, attempt, links
+        case idempotencyKey = "idempotency_key"
+    }
+}
+
+public struct DeliverResult: Codable, Sendable, Hashable {
+    /// The id of the written record in the target system.
+    public var externalID: String?
+    /// True when the target already had this effect (a redelivery): nothing new was written.
+    public var duplicate: Bool
+    /// Further links the sink learned (e.g. the partner it created for an invoice's customer).
+    public var links: [Link]
+
+    public init(externalID: String?, duplicate: Bool = false, links: [Link] = []) {
+        self.externalID = externalID
+        self.duplicate = duplicate
+        self.links = links
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case duplicate, links
+        case externalID = "external_id"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        externalID = try container.decodeIfPresent(String.self, forKey: .externalID)
+        duplicate = try container.decodeIfPresent(Bool.self, forKey: .duplicate) ?? false
+        links = try container.decodeIfPresent([Link].self, forKey: .links) ?? []
+    }
+}
