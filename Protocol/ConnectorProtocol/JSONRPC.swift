@@ -303,11 +303,10 @@ public struct LineFramer: Sendable {
     /// Feeds bytes and returns the complete lines (and oversize reports) they finish.
     public mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [Output] {
         var outputs: [Output] = []
-        var start = bytes.startIndex
-        while start < bytes.endIndex {
-            let rest = UnsafeRawBufferPointer(rebasing: bytes[start...])
-            guard let newline = rest.firstIndex(of: 0x0A) else {
-                append(rest)
+        var start = 0
+        while start < bytes.count {
+            guard let newline = bytes[start...].firstIndex(of: 0x0A) else {
+                append(UnsafeRawBufferPointer(rebasing: bytes[start...]))
                 break
             }
             append(UnsafeRawBufferPointer(rebasing: bytes[start..<newline]))
@@ -315,9 +314,8 @@ public struct LineFramer: Sendable {
                 outputs.append(.oversized(bytes: discarding))
                 discarding = 0
             } else {
-                var line = buffer
-                if line.last == 0x0D { line.removeLast() }
-                outputs.append(.line(Data(line)))
+                if buffer.last == 0x0D { buffer.removeLast() }
+                outputs.append(.line(Data(buffer)))
             }
             buffer.removeAll(keepingCapacity: true)
             start = newline + 1

@@ -52,14 +52,18 @@ public struct AdminServer: Service {
         chmod(path, 0o660)
         logger.info("admin socket listening", metadata: ["admin.socket": "\(path)"])
         defer { unlink(path) }
-        try await cancelWhenGracefulShutdown {
-            try await server.executeThenClose { inbound in
-                try await withThrowingDiscardingTaskGroup { group in
-                    for try await connection in inbound {
-                        group.addTask { await self.handle(connection) }
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await server.executeThenClose { inbound in
+                    try await withThrowingDiscardingTaskGroup { group in
+                        for try await connection in inbound {
+                            group.addTask { await self.handle(connection) }
+                        }
                     }
                 }
             }
+        } catch is CancellationError {
+            // Graceful shutdown: stop accepting; hostctl sees the daemon go away.
         }
     }
 

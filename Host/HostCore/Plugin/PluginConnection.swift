@@ -16,20 +16,28 @@ public enum Frame: Sendable {
 public struct LineFrameDecoder: ByteToMessageDecoder {
     public typealias InboundOut = Frame
     let maxLineBytes: Int
+    /// Bytes of an oversized line thrown away so far.
     private var discarding = 0
+    /// Bytes at the front of the buffer already searched for a newline.
+    private var scanned = 0
 
     public init(maxLineBytes: Int = RPCCodec.defaultMaxLineBytes) {
         self.maxLineBytes = maxLineBytes
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let newline = buffer.readableBytesView.firstIndex(of: 0x0A) else {
+        let view = buffer.readableBytesView
+        guard let newline = view[(view.startIndex + scanned)...].firstIndex(of: 0x0A) else {
             if discarding > 0 || buffer.readableBytes > maxLineBytes {
                 discarding += buffer.readableBytes
                 buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+                scanned = 0
+            } else {
+                scanned = buffer.readableBytes
             }
             return .needMoreData
         }
+        scanned = 0
         let length = newline - buffer.readerIndex
         if discarding > 0 || length > maxLineBytes {
             let total = discarding + length
@@ -102,17 +110,28 @@ public final class RPCConnection: Sendable {
         return try codec.result(R.self, of: message)
     }
 
-    /// Hands a response to its waiting request. Returns false when no request has that id.
+    public enum Resolution: Sendable, Equatable {
+        /// Handed to the request waiting for it.
+        case delivered
+        /// An answer to a request this side sent but stopped waiting for (timed out or cancelled).
+        case late
+        /// This side never sent a request with that id: the peer is confused.
+        case unknown
+    }
+
+    /// Hands a response to its waiting request.
     @discardableResult
-    public func resolve(_ message: RPCMessage) -> Bool {
+    public func resolve(_ message: RPCMessage) -> Resolution {
         let id: RPCID?
         switch message.kind {
         case .response(let responseID): id = responseID
         case .errorResponse(let responseID, _): id = responseID
         default: id = nil
         }
-        guard let id else { return false }
-        return complete(id) { $0.succeed(message) }
+        guard let id else { return .unknown }
+        if complete(id, { $0.succeed(message) }) { return .delivered }
+        if case .number(let number) = id, number > 0, number < nextID.load(ordering: .relaxed) { return .late }
+        return .unknown
     }
 
     /// Fails every request still waiting (the peer went away).

@@ -226,7 +226,9 @@ public final class ConnectorInstance: Sendable {
                 switch event {
                 case .exited(let status):
                     group.cancelAll()
-                    return reason ?? .exited(status)
+                    // A closed connection is usually the first sign of an exit; the status says more.
+                    if reason == nil || reason == .connectionClosed { return .exited(status) }
+                    return reason!
                 case .ended(let why):
                     guard reason == nil else { continue }
                     reason = why
@@ -440,7 +442,11 @@ public final class ConnectorInstance: Sendable {
         }
         switch message.kind {
         case .response(let id), .errorResponse(.some(let id), _):
-            if !rpc.resolve(message) { protocolError("response to unknown request id \(id)") }
+            switch rpc.resolve(message) {
+            case .delivered: break
+            case .late: logger.debug("late answer from plugin", metadata: ["rpc.id": "\(id)"])
+            case .unknown: protocolError("response to unknown request id \(id)")
+            }
         case .errorResponse(.none, let error):
             logger.warning("plugin could not read a host message", metadata: ["plugin.error": "\(error.message)"])
         case .notification(Method.log):

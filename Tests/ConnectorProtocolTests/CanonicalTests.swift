@@ -1,0 +1,67 @@
+import ConnectorProtocol
+import Foundation
+import Testing
+
+@Suite struct CanonicalTests {
+    let codec = RPCCodec()
+    let eur = CurrencyCode("EUR")!
+
+    func invoiceEvent() -> Event {
+        Event(
+            type: "invoice.finalized",
+            source: SourceRef(objectType: "invoice", objectID: "in_1", version: "evt_9"),
+            tenant: "acme", entity: "acme-fr",
+            correlationID: "corr-1", occurredAt: "2026-11-22T10:00:00Z", orderingKey: "cus_1",
+            record: .invoice(Invoice(
+                number: "F-1", customer: RecordRef(objectType: "customer", objectID: "cus_1"), status: .open, currency: eur,
+                lines: [InvoiceLine(description: "Plan", quantity: "2", unitAmountMinor: 1999, amountMinor: 3998, taxes: [TaxLine(rate: "20", amountMinor: 800)])],
+                subtotalMinor: 3998, taxMinor: 800, totalMinor: 4798, amountDueMinor: 4798
+            ))
+        )
+    }
+
+    @Test func eventRoundTripsThroughJSON() throws {
+        let event = invoiceEvent()
+        let data = try codec.json(event)
+        #expect(try codec.decodeJSON(Event.self, from: data) == event)
+    }
+
+    @Test func moneyIsIntegerMinorUnitsOnTheWire() throws {
+        let payment = Payment(amount: Money(amountMinor: 123_456_789_012, currency: eur), fee: Money(amountMinor: 3, currency: eur), status: .succeeded)
+        let text = String(decoding: try codec.json(payment), as: UTF8.self)
+        #expect(text.contains(#""amount_minor":123456789012"#))
+        #expect(!text.contains("."), "no decimal point anywhere: \(text)")
+    }
+
+    @Test func recordKindIsTheDiscriminator() throws {
+        let text = String(decoding: try codec.json(invoiceEvent()), as: UTF8.self)
+        #expect(text.contains(#""kind":"invoice""#))
+        #expect(text.contains(#""schema_version":1"#))
+        let bad = Data(#"{"kind":"spaceship","spaceship":{}}"#.utf8)
+        #expect(throws: DecodingError.self) { try codec.decodeJSON(Record.self, from: bad) }
+    }
+
+    @Test func currencyCodesAreValidated() throws {
+        #expect(CurrencyCode("EUR") != nil)
+        #expect(CurrencyCode("eur") == nil)
+        #expect(CurrencyCode("EURO") == nil)
+        #expect(try codec.decodeJSON(Money.self, from: Data(#"{"amount_minor":1,"currency":"usd"}"#.utf8)).currency.code == "USD")
+        #expect(throws: DecodingError.self) { try codec.decodeJSON(Money.self, from: Data(#"{"amount_minor":1,"currency":"dollars"}"#.utf8)) }
+        #expect(throws: DecodingError.self) { try codec.decodeJSON(Money.self, from: Data(#"{"amount_minor":1.5,"currency":"USD"}"#.utf8)) }
+    }
+
+    @Test func idempotencyKeyNamesConnectorObjectAndVersion() {
+        let event = invoiceEvent()
+        #expect(event.idempotencyKey(connector: "stripe-eu") == "stripe-eu:invoice:in_1:evt_9")
+        var unversioned = event
+        unversioned.source.version = nil
+        #expect(unversioned.idempotencyKey(connector: "c") == "c:invoice:in_1:-")
+    }
+
+    @Test func jsonValueKeepsIntegersApartFromDoubles() throws {
+        let value = try codec.decodeJSON(JSONValue.self, from: Data(#"{"a":9007199254740993,"b":1.5,"c":[true,null,"x"]}"#.utf8))
+        #expect(value["a"] == .int(9_007_199_254_740_993))
+        #expect(value["b"] == .double(1.5))
+        #expect(value["c"] == [true, nil, "x"])
+    }
+}

@@ -1,0 +1,139 @@
+import ConnectorProtocol
+import Foundation
+import Testing
+
+@Suite struct RPCCodecTests {
+    let codec = RPCCodec()
+
+    func line(_ text: String) -> Data { Data(text.utf8) }
+
+    @Test func requestRoundTrip() throws {
+        let encoded = try codec.request(id: .number(7), method: Method.sourcePoll, params: PollParams(stream: "events", cursor: "c1", maxEvents: 100))
+        #expect(encoded.last == 0x0A)
+        #expect(!encoded.dropLast().contains(0x0A), "one message is one line")
+        let message = try codec.decode(line: encoded.dropLast())
+        #expect(message.kind == .request(id: .number(7), method: "source.poll"))
+        let params = try codec.params(PollParams.self, of: message)
+        #expect(params == PollParams(stream: "events", cursor: "c1", maxEvents: 100))
+    }
+
+    @Test func wireNamesAreSnakeCase() throws {
+        let encoded = try codec.request(id: .string("a"), method: Method.sourcePoll, params: PollParams(stream: "s", cursor: nil, maxEvents: 5))
+        let object = try JSONSerialization.jsonObject(with: encoded) as? [String: Any]
+        #expect(object?["jsonrpc"] as? String == "2.0")
+        let params = object?["params"] as? [String: Any]
+        #expect(params?["max_events"] as? Int == 5)
+    }
+
+    @Test func notificationHasNoID() throws {
+        let encoded = try codec.notification(method: Method.log, params: LogParams(level: "info", message: "hi"))
+        let message = try codec.decode(line: encoded.dropLast())
+        #expect(message.kind == .notification(method: "log"))
+        #expect(try codec.params(LogParams.self, of: message).message == "hi")
+    }
+
+    @Test func errorResponseCarriesClassAndRetryAfter() throws {
+        let error = ConnectorError(.rateLimited, "slow down", retryAfterMilliseconds: 1500, details: ["status": 429])
+        let encoded = codec.errorResponse(id: .number(3), error: error)
+        let message = try codec.decode(line: encoded.dropLast())
+        guard case .errorResponse(let id, let object) = message.kind else {
+            Issue.record("not an error response: \(message.kind)")
+            return
+        }
+        #expect(id == .number(3))
+        #expect(object.code == -32001)
+        #expect(object.data?.errorClass == "rate_limited")
+        #expect(object.connectorError == error)
+    }
+
+    @Test func errorWithoutClassIsJudgedByCode() {
+        let object = RPCErrorObject(code: -32002, message: "bad key", data: nil)
+        #expect(object.connectorError.code == .auth)
+        #expect(RPCErrorObject(code: -32601, message: "?", data: nil).connectorError.code == .notSupported)
+        #expect(RPCErrorObject(code: 12345, message: "?", data: nil).connectorError.code == .protocol)
+    }
+
+    @Test func everyErrorClassRoundTrips() throws {
+        for code in [ConnectorError.Code.transient, .rateLimited, .auth, .permanent, .dependency, .protocol, .cancelled, .notSupported] {
+            let encoded = codec.errorResponse(id: .number(1), error: ConnectorError(code, "x"))
+            guard case .errorResponse(_, let object) = try codec.decode(line: encoded.dropLast()).kind else {
+                Issue.record("not an error response")
+                continue
+            }
+            #expect(object.connectorError.code == code)
+            #expect(ConnectorError.Code(name: code.name) == code)
+        }
+    }
+
+    @Test(arguments: [
+        "{not json",
+        #"{"id":1,"method":"ping"}"#,
+        #"{"jsonrpc":"1.0","id":1,"method":"ping"}"#,
+        #"{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}"#,
+        #"{"jsonrpc":"2.0","id":1}"#,
+        "[]",
+        "",
+    ])
+    func malformedLinesAreProtocolErrors(_ text: String) {
+        #expect(throws: ConnectorError.self) { try codec.decode(line: line(text)) }
+        do {
+            _ = try codec.decode(line: line(text))
+        } catch {
+            #expect(error.code == .protocol)
+        }
+    }
+
+    @Test func invalidUTF8IsAProtocolError() {
+        var bytes = Data(#"{"jsonrpc":"2.0","method":"log","params":{"level":"info","message":""#.utf8)
+        bytes += Data([0xFF, 0xFE])
+        bytes += Data(#""}}"#.utf8)
+        #expect(throws: ConnectorError.self) {
+            let message = try codec.decode(line: bytes)
+            _ = try codec.params(LogParams.self, of: message)
+        }
+    }
+
+    @Test func parseErrorLineHasNullID() throws {
+        let encoded = codec.parseErrorLine(ConnectorError(.protocol, "bad"))
+        let object = try JSONSerialization.jsonObject(with: encoded) as? [String: Any]
+        #expect(object?["id"] is NSNull)
+        #expect((object?["error"] as? [String: Any])?["code"] as? Int == -32700)
+    }
+
+    @Test func missingParamsAreReported() throws {
+        let message = try codec.decode(line: line(#"{"jsonrpc":"2.0","id":1,"method":"source.poll"}"#))
+        #expect(throws: ConnectorError.self) { try codec.params(PollParams.self, of: message) }
+        let empty = try codec.decode(line: line(#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#))
+        #expect(try codec.params(EmptyParams.self, of: empty) == EmptyParams())
+    }
+
+    @Test func versionNegotiationPicksHighestCommon() {
+        #expect(ProtocolVersion.negotiate(offered: [1, 2, 3], supported: [1, 2]) == 2)
+        #expect(ProtocolVersion.negotiate(offered: [3], supported: [1, 2]) == nil)
+        #expect(ProtocolVersion.negotiate(offered: [1]) == 1)
+    }
+}
+
+@Suite struct LineFramerTests {
+    func feed(_ framer: inout LineFramer, _ text: String) -> [LineFramer.Output] {
+        Array(text.utf8).withUnsafeBytes { framer.feed($0) }
+    }
+
+    @Test func splitsAcrossReads() {
+        var framer = LineFramer(maxLineBytes: 100)
+        #expect(feed(&framer, "ab").isEmpty)
+        #expect(feed(&framer, "c\nde\r\nf") == [.line(Data("abc".utf8)), .line(Data("de".utf8))])
+        #expect(feed(&framer, "\n") == [.line(Data("f".utf8))])
+    }
+
+    @Test func oversizedLineIsDroppedAndTheNextOneSurvives() {
+        var framer = LineFramer(maxLineBytes: 8)
+        #expect(feed(&framer, "0123456789").isEmpty)
+        #expect(feed(&framer, "abc\nok\n") == [.oversized(bytes: 13), .line(Data("ok".utf8))])
+    }
+
+    @Test func lineOfExactlyTheLimitIsAccepted() {
+        var framer = LineFramer(maxLineBytes: 4)
+        #expect(feed(&framer, "abcd\nabcde\n") == [.line(Data("abcd".utf8)), .oversized(bytes: 5)])
+    }
+}

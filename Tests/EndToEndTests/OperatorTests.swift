@@ -1,0 +1,155 @@
+import ConnectorProtocol
+import Foundation
+import HostAdmin
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite(.serialized) struct OperatorTests {
+    @Test func healthExitCodesAreZeroOneTwo() throws {
+        let daemon = try DaemonHarness()
+        try daemon.writeConfig(connectors: DaemonHarness.sample("a"))
+        try daemon.start()
+        let healthy = try daemon.hostctl("health")
+        #expect(healthy.status == 0)
+        #expect(healthy.stdout.hasPrefix("healthy"))
+
+        #expect(try daemon.hostctl("pause", "a").status == 0)
+        #expect(try daemon.connector("a").state == "paused")
+        let degraded = try daemon.hostctl("health", "--json")
+        #expect(degraded.status == 1)
+        let health = try JSONDecoder().decode(HealthResult.self, from: Data(degraded.stdout.utf8))
+        #expect(health.status == "degraded")
+        #expect(health.problems == ["a: paused by operator"])
+        #expect(try daemon.hostctl("resume", "a").status == 0)
+        #expect(try daemon.hostctl("health").status == 0)
+
+        #expect(try daemon.stop() == 0)
+        let unreachable = try daemon.hostctl("health")
+        #expect(unreachable.status == 2)
+        #expect(unreachable.stderr.contains("cannot reach connector-hostd"))
+    }
+
+    @Test func connectorsAndStatusAsTableAndJSON() throws {
+        let daemon = try DaemonHarness()
+        try daemon.writeConfig(connectors: DaemonHarness.sample("alpha", "tenant = \"acme\"\nentity = \"acme-fr\""))
+        try daemon.start()
+        let table = try daemon.hostctl("connectors")
+        #expect(table.status == 0)
+        let lines = table.stdout.split(separator: "\n")
+        #expect(lines.first?.hasPrefix("ID") == true)
+        #expect(lines.count == 2)
+        #expect(lines.last?.contains("alpha") == true && lines.last?.contains("running") == true)
+
+        let json = try daemon.hostctl("connectors", "--json")
+        let objects = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        #expect(objects.count == 1)
+        for key in ["id", "plugin", "state", "pid", "restarts"] {
+            #expect(objects[0][key] != nil, "missing \(key)")
+        }
+        #expect(objects[0]["tenant"] as? String == "acme")
+
+        let status = try daemon.hostctl("status", "--json")
+        let decoded = try JSONDecoder().decode(StatusResult.self, from: Data(status.stdout.utf8))
+        #expect(decoded.connectors == ["running": 1])
+        #expect(decoded.health == "healthy")
+        #expect(decoded.pid == daemon.daemonPID)
+        #expect(try daemon.hostctl("status").stdout.contains("connectors: 1 running"))
+        #expect(try daemon.hostctl("restart", "nope").stderr.contains("no connector with id \"nope\""))
+        #expect(try daemon.stop() == 0)
+    }
+
+    @Test func badConfigExitsOneNamingFileLineAndKey() throws {
+        let daemon = try DaemonHarness()
+        try daemon.writeConfig(connectors: DaemonHarness.sample("a") + "[[connector]]\nid = \"b\"\nplugin = \"does-not-exist\"\n")
+        let check = try DaemonHarness.run("connector-hostd", ["--config", daemon.configPath, "--check-config"])
+        #expect(check.status == 1)
+        let lineOfPlugin = try #require(
+            try String(contentsOfFile: daemon.configPath, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+                .firstIndex(of: "plugin = \"does-not-exist\"")
+        ) + 1
+        #expect(check.stderr.contains("\(daemon.configPath):\(lineOfPlugin): connector[1].plugin: no executable connector-does-not-exist"), "\(check.stderr)")
+        // Without --check-config the daemon refuses to start the same way.
+        #expect(try DaemonHarness.run("connector-hostd", ["--config", daemon.configPath]).status == 1)
+
+        try daemon.writeConfig(connectors: DaemonHarness.sample("a"))
+        let good = try DaemonHarness.run("connector-hostd", ["--config", daemon.configPath, "--check-config"])
+        #expect(good.status == 0)
+        #expect(good.stdout.contains("1 connector(s)"))
+        let missing = try DaemonHarness.run("connector-hostd", ["--config", daemon.path("nope.toml"), "--check-config"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("nope.toml: cannot read the file"))
+    }
+
+    @Test func liveAdminSocketIsNeverTakenStaleOneIsReplaced() throws {
+        let first = try DaemonHarness()
+        try first.writeConfig(connectors: DaemonHarness.sample("a"))
+        try first.start()
+
+        // A second daemon on the same runtime directory must refuse and leave the first alone.
+        let second = try DaemonHarness.run("connector-hostd", ["--config", first.configPath])
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("another connector-hostd is running"))
+        #expect(try first.hostctl("health").status == 0)
+
+        // After a crash the socket file stays; the next daemon replaces it.
+        try first.stop(signal: SIGKILL)
+        #expect(FileManager.default.fileExists(atPath: first.adminSocket))
+        try first.start()
+        #expect(try first.hostctl("health").status == 0)
+        #expect(try first.stop() == 0)
+    }
+
+    @Test func systemdHearsReadyWatchdogStatusAndStopping() throws {
+        let daemon = try DaemonHarness()
+        try daemon.writeConfig(connectors: DaemonHarness.sample("a"))
+        let notify = try DatagramListener(path: daemon.path("notify.sock"))
+        daemon.extraEnvironment = ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "400000"]
+        try daemon.start()
+        var messages: [String] = []
+        try daemon.waitUntil("READY=1 and WATCHDOG=1 arrive") {
+            messages += notify.drain()
+            return messages.contains { $0.contains("READY=1") } && messages.contains("WATCHDOG=1")
+        }
+        let ready = try #require(messages.first { $0.contains("READY=1") })
+        #expect(ready.contains("STATUS=connectors: 1 running"))
+        #expect(try daemon.stop() == 0)
+        messages += notify.drain()
+        #expect(messages.contains { $0.hasPrefix("STOPPING=1") })
+    }
+}
+
+/// A Unix datagram socket standing in for systemd's NOTIFY_SOCKET.
+final class DatagramListener {
+    let path: String
+    private let fd: Int32
+
+    init(path: String) throws {
+        self.path = path
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: path.utf8)
+            raw[path.utf8.count] = 0
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard result == 0 else { throw HarnessError("bind \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    deinit { close(fd) }
+
+    func drain() -> [String] {
+        var messages: [String] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { return messages }
+            messages.append(String(decoding: buffer[0..<count], as: UTF8.self))
+        }
+    }
+}

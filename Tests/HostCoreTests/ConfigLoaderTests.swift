@@ -1,0 +1,174 @@
+import ConnectorProtocol
+import Foundation
+@testable import HostCore
+import Testing
+
+/// A temporary configuration directory with a fake plugin executable in it.
+struct ConfigFixture {
+    let directory: URL
+    var hostPath: String { directory.appendingPathComponent("host.toml").path }
+    var pluginDirectory: String { directory.appendingPathComponent("plugins").path }
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: directory.appendingPathComponent("plugins").path, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory.appendingPathComponent("connectors.d").path, withIntermediateDirectories: true)
+        let plugin = directory.appendingPathComponent("plugins/connector-fake").path
+        try "#!/bin/sh\nexit 0\n".write(toFile: plugin, atomically: true, encoding: .utf8)
+        chmod(plugin, 0o755)
+    }
+
+    func write(_ text: String, to name: String = "host.toml") throws {
+        try text.write(toFile: directory.appendingPathComponent(name).path, atomically: true, encoding: .utf8)
+    }
+
+    func problems() -> [ConfigProblem] {
+        do {
+            _ = try ConfigLoader.load(path: hostPath)
+            return []
+        } catch {
+            return error.problems
+        }
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: directory) }
+}
+
+@Suite struct ConfigLoaderTests {
+    @Test func validConfigWithDropIn() throws {
+        let fixture = try ConfigFixture()
+        defer { fixture.remove() }
+        try fixture.write("""
+            state_dir = "state"
+            runtime_dir = "/tmp/rt"
+            plugin_dirs = ["/nonexistent", "plugins"]
+
+            [supervisor]
+            ping_interval_ms = 250
+
+            [[connector]]
+            id = "stripe-eu"
+            plugin = "fake"
+            tenant = "acme"
+            entity = "acme-fr"
+            [connector.config]
+            emit = 5
+            nested = { a = [1, 2] }
+            """)
+        try fixture.write("[[connector]]\nid = \"odoo\"\nplugin = \"fake\"\n", to: "connectors.d/odoo.toml")
+        let config = try ConfigLoader.load(path: fixture.hostPath)
+        #expect(config.stateDirectory == fixture.directory.appendingPathComponent("state").standardizedFileURL.path)
+        #expect(config.runtimeDirectory == "/tmp/rt")
+        #expect(config.adminSocket == "/tmp/rt/admin.sock")
+        #expect(config.supervisor.pingIntervalMilliseconds == 250)
+        #expect(config.connectors.map(\.id) == ["stripe-eu", "odoo"])
+        let stripe = config.connectors[0]
+        #expect(stripe.tenant == "acme")
+        #expect(stripe.entity == "acme-fr")
+        #expect(stripe.config == ["emit": 5, "nested": ["a": [1, 2]]])
+        #expect(stripe.executable.hasSuffix("plugins/connector-fake"))
+    }
+
+    @Test func errorsNameFileLineAndKey() throws {
+        let fixture = try ConfigFixture()
+        defer { fixture.remove() }
+        try fixture.write("""
+            plugin_dirs = ["plugins"]
+            log_level = "loud"
+
+            [[connector]]
+            id = "a"
+            plugin = "fake"
+
+            [[connector]]
+            id = "b"
+            plugin = "missing"
+            colour = "blue"
+            """)
+        let problems = fixture.problems()
+        let text = problems.map(\.description)
+        #expect(problems.count == 3, "\(text)")
+        #expect(problems.contains { $0.key == "log_level" && $0.line == 2 && $0.message.contains("loud") }, "\(text)")
+        #expect(problems.contains { $0.key == "connector[1].plugin" && $0.line == 10 && $0.message.contains("connector-missing") }, "\(text)")
+        #expect(problems.contains { $0.key == "connector[1].colour" && $0.line == 11 && $0.message == "unknown key" }, "\(text)")
+        #expect(text.allSatisfy { $0.hasPrefix(fixture.hostPath + ":") })
+    }
+
+    @Test func syntaxErrorCarriesLine() throws {
+        let fixture = try ConfigFixture()
+        defer { fixture.remove() }
+        try fixture.write("plugin_dirs = [\"plugins\"]\n\n[[connector]]\nid = \"a\n")
+        let problems = fixture.problems()
+        #expect(problems.count == 1)
+        #expect(problems.first?.line == 4)
+        #expect(problems.first?.message.contains("TOML syntax error") == true)
+    }
+
+    @Test func duplicateIDAcrossFilesNamesTheFirst() throws {
+        let fixture = try ConfigFixture()
+        defer { fixture.remove() }
+        try fixture.write("plugin_dirs = [\"plugins\"]\n[[connector]]\nid = \"a\"\nplugin = \"fake\"\n")
+        try fixture.write("# second\n[[connector]]\nid = \"a\"\nplugin = \"fake\"\n", to: "connectors.d/dup.toml")
+        let problems = fixture.problems()
+        #expect(problems.count == 1)
+        #expect(problems.first?.file.hasSuffix("connectors.d/dup.toml") == true)
+        #expect(problems.first?.line == 3)
+        #expect(problems.first?.message.contains("host.toml:2") == true)
+    }
+
+    @Test func dropInMayNotSetHostKeys() throws {
+        let fixture = try ConfigFixture()
+        defer { fixture.remove() }
+        try fixture.write("plugin_dirs = [\"plugins\"]\n")
+        try fixture.write("state_dir = \"/x\"\n", to: "connectors.d/bad.toml")
+        let problems = fixture.problems()
+        #expect(problems.count == 1)
+        #expect(problems.first?.key == "state_dir")
+        #expect(problems.first?.message.contains("host.toml") == true)
+    }
+
+    @Test func sha256PinIsChecked() throws {
+        let fixture = try ConfigFixture()
+        defer { fixture.remove() }
+        let actual = ConfigLoader.fileSHA256(fixture.pluginDirectory + "/connector-fake")!
+        try fixture.write("plugin_dirs = [\"plugins\"]\n[[connector]]\nid = \"a\"\nplugin = \"fake\"\nsha256 = \"\(actual)\"\n")
+        #expect(fixture.problems().isEmpty)
+        let wrong = String(repeating: "0", count: 64)
+        try fixture.write("plugin_dirs = [\"plugins\"]\n[[connector]]\nid = \"a\"\nplugin = \"fake\"\nsha256 = \"\(wrong)\"\n")
+        let problems = fixture.problems()
+        #expect(problems.count == 1)
+        #expect(problems.first?.key == "connector[0].sha256")
+        #expect(problems.first?.line == 5)
+    }
+
+    @Test func typesAndRequiredKeysAreChecked() throws {
+        let fixture = try ConfigFixture()
+        defer { fixture.remove() }
+        try fixture.write("""
+            plugin_dirs = "plugins"
+            [supervisor]
+            crash_limit = -1
+            [[connector]]
+            plugin = "Bad Name"
+            """)
+        let keys = Set(fixture.problems().map(\.key))
+        #expect(keys == ["plugin_dirs", "supervisor.crash_limit", "connector[0].id", "connector[0].plugin"])
+    }
+
+    @Test func keyLocatorFindsKeysInTheRightTable() {
+        let locator = KeyLocator(text: """
+            id = "root"
+            [[connector]]
+            id = "a"
+            [connector.config]
+            id = "inner"
+            [[connector]]
+              "id" = "b"
+            """)
+        #expect(locator.line(key: "id", table: nil, index: nil) == 1)
+        #expect(locator.line(key: "id", table: "connector", index: 0) == 3)
+        #expect(locator.line(key: "id", table: "connector", index: 1) == 7)
+        #expect(locator.line(key: nil, table: "connector", index: 1) == 6)
+        #expect(locator.line(key: "missing", table: "connector", index: 1) == 6)
+    }
+}
