@@ -71,6 +71,24 @@ public struct ConnectorStatus: Codable, Sendable, Equatable {
         case pluginVersion = "plugin_version"
         case protocolVersion = "protocol_version"
     }
+
+    /// Every key is always present (null when unknown), so scripts can rely on the shape.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(plugin, forKey: .plugin)
+        try container.encode(tenant, forKey: .tenant)
+        try container.encode(entity, forKey: .entity)
+        try container.encode(state, forKey: .state)
+        try container.encode(pid, forKey: .pid)
+        try container.encode(uptimeSeconds, forKey: .uptimeSeconds)
+        try container.encode(restarts, forKey: .restarts)
+        try container.encode(lastError, forKey: .lastError)
+        try container.encode(paused, forKey: .paused)
+        try container.encode(protocolErrors, forKey: .protocolErrors)
+        try container.encode(pluginVersion, forKey: .pluginVersion)
+        try container.encode(protocolVersion, forKey: .protocolVersion)
+    }
 }
 
 public struct StatusResult: Codable, Sendable {
