@@ -17,6 +17,10 @@ import Glibc
         #expect(before.map(\.state) == ["running", "running"])
         let victim = try #require(before.first { $0.id == "a" }?.pid)
         let bystander = try #require(before.first { $0.id == "b" }?.pid)
+        // A plugin's socket takes one connection and is gone once the plugin is connected; the admin socket is 0660.
+        let sockets = try FileManager.default.contentsOfDirectory(atPath: daemon.path("run")).filter { $0.hasPrefix("plugin-") }
+        #expect(sockets.isEmpty, "\(sockets)")
+        #expect(try FileManager.default.attributesOfItem(atPath: daemon.adminSocket)[.posixPermissions] as? Int == 0o660)
 
         kill(victim, SIGKILL)
         try daemon.waitUntil("a runs again with a new pid") {

@@ -94,15 +94,24 @@ public final class RPCConnection: Sendable {
             self?.complete(id) { $0.fail(HostError(.timeout, "no answer to \(method) within \(timeout)")) }
         }
         defer { timer.cancel() }
-        let message: RPCMessage = try await withTaskCancellationHandler {
-            do {
-                try await send(line)
-            } catch {
-                complete(id) { $0.fail(error) }
+        let message: RPCMessage
+        do {
+            message = try await withTaskCancellationHandler {
+                do {
+                    try await send(line)
+                } catch {
+                    complete(id) { $0.fail(error) }
+                }
+                return try await promise.futureResult.get()
+            } onCancel: {
+                self.complete(id) { $0.fail(CancellationError()) }
             }
-            return try await promise.futureResult.get()
-        } onCancel: {
-            self.complete(id) { $0.fail(CancellationError()) }
+        } catch let error where error is CancellationError || (error as? HostError)?.code == .timeout {
+            // Tell the peer to stop working on it; a late answer is then only logged.
+            if let cancel = try? codec.notification(method: Method.cancel, params: CancelParams(id: id)) {
+                try? await send(cancel)
+            }
+            throw error
         }
         if case .errorResponse(_, let error) = message.kind {
             throw error.connectorError

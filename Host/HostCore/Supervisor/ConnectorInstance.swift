@@ -198,6 +198,10 @@ public final class ConnectorInstance: Sendable {
             PluginEnvironment.token: token,
             PluginEnvironment.connectorID: config.id,
         ]
+        if let pin = config.sha256, let actual = ConfigLoader.fileSHA256(config.executable), actual != pin {
+            try? await server.channel.close()
+            return .spawnFailed("\(config.executable) has sha256 \(actual), the pin says \(pin): refusing to start it")
+        }
         let spawned: ChildProcesses.Spawned
         do {
             spawned = try await ChildProcesses.shared.spawn(executable: config.executable, environment: environment)
