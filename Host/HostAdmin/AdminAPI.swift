@@ -46,6 +46,8 @@ public struct ConnectorStatus: Codable, Sendable, Equatable {
     public var protocolErrors: Int
     public var pluginVersion: String?
     public var protocolVersion: Int?
+    /// closed, open or half_open: the target's circuit breaker.
+    public var circuit: String?
 
     public init(id: String, plugin: String, tenant: String?, entity: String?, state: String, pid: Int32?, uptimeSeconds: Double?, restarts: Int, lastError: String?, paused: Bool, protocolErrors: Int, pluginVersion: String?, protocolVersion: Int?) {
         self.id = id
@@ -70,6 +72,7 @@ public struct ConnectorStatus: Codable, Sendable, Equatable {
         case protocolErrors = "protocol_errors"
         case pluginVersion = "plugin_version"
         case protocolVersion = "protocol_version"
+        case circuit
     }
 
     /// Every key is always present (null when unknown), so scripts can rely on the shape.
@@ -88,6 +91,7 @@ public struct ConnectorStatus: Codable, Sendable, Equatable {
         try container.encode(protocolErrors, forKey: .protocolErrors)
         try container.encode(pluginVersion, forKey: .pluginVersion)
         try container.encode(protocolVersion, forKey: .protocolVersion)
+        try container.encode(circuit, forKey: .circuit)
     }
 }
 

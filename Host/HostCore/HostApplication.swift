@@ -34,8 +34,16 @@ public struct HostApplication {
         try AdminServer.claim(path: config.adminSocket)
         removeStalePluginSockets()
 
+        let store: Store
+        let storePath = "\(config.stateDirectory)/connector-host.sqlite"
+        do {
+            store = try Store(path: storePath)
+        } catch {
+            throw HostError(.io, "cannot open the store \(storePath)", cause: error)
+        }
         let supervisor = Supervisor(config: config, configPath: configPath, logger: logger)
-        let admin = AdminServer(path: config.adminSocket, supervisor: supervisor, configPath: configPath, logger: logger)
+        let pipeline = Pipeline(store: store, supervisor: supervisor, logger: logger)
+        let admin = AdminServer(path: config.adminSocket, supervisor: supervisor, pipeline: pipeline, configPath: configPath, logger: logger)
         let systemd = SystemdService(supervisor: supervisor, logger: logger)
         // Started in this order, stopped in reverse: systemd hears STOPPING=1 first, the admin socket
         // closes next, and the supervisor stops the plugins last.
@@ -43,6 +51,7 @@ public struct HostApplication {
             configuration: .init(
                 services: [
                     .init(service: supervisor),
+                    .init(service: pipeline),
                     .init(service: admin),
                     .init(service: systemd),
                 ],

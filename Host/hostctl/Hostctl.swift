@@ -9,7 +9,10 @@ struct Hostctl: ParsableCommand {
         commandName: "hostctl",
         abstract: "Operate a running connector-hostd through its admin socket.",
         version: BuildInfo.version,
-        subcommands: [Status.self, Health.self, Connectors.self, Restart.self, Pause.self, Resume.self, Reload.self]
+        subcommands: [
+            Status.self, Health.self, Connectors.self, Restart.self, Pause.self, Resume.self, Reload.self,
+            Queue.self, DLQ.self, Trace.self,
+        ]
     )
 }
 
@@ -132,9 +135,10 @@ struct Connectors: ParsableCommand {
         if options.json { return options.printJSON(connectors) }
         if connectors.isEmpty { return print("no connectors configured") }
         print(table(
-            ["ID", "PLUGIN", "STATE", "PID", "UPTIME", "RESTARTS", "LAST ERROR"],
+            ["ID", "PLUGIN", "STATE", "PID", "UPTIME", "RESTARTS", "CIRCUIT", "LAST ERROR"],
             connectors.map {
-                [$0.id, $0.plugin, $0.state, $0.pid.map(String.init) ?? "-", duration($0.uptimeSeconds), String($0.restarts), $0.lastError ?? "-"]
+                [$0.id, $0.plugin, $0.state, $0.pid.map(String.init) ?? "-", duration($0.uptimeSeconds), String($0.restarts),
+                 $0.circuit ?? "-", $0.lastError ?? "-"]
             }
         ))
     }

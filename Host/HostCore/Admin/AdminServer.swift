@@ -16,12 +16,14 @@ import Glibc
 public struct AdminServer: Service {
     let path: String
     let supervisor: Supervisor
+    let pipeline: Pipeline
     let configPath: String
     let logger: Logger
 
-    public init(path: String, supervisor: Supervisor, configPath: String, logger: Logger) {
+    public init(path: String, supervisor: Supervisor, pipeline: Pipeline, configPath: String, logger: Logger) {
         self.path = path
         self.supervisor = supervisor
+        self.pipeline = pipeline
         self.configPath = configPath
         self.logger = logger
     }
@@ -92,6 +94,25 @@ public struct AdminServer: Service {
         }
     }
 
+    /// Connectors with the circuit state of their deliveries.
+    var connectorStatuses: [ConnectorStatus] {
+        supervisor.connectors.map { status in
+            var status = status
+            status.circuit = pipeline.circuitState(target: status.id).rawValue
+            return status
+        }
+    }
+
+    /// The supervisor's view plus the store and open circuits.
+    var health: HealthResult {
+        var problems = supervisor.health.problems
+        if let storeError = pipeline.storeError { problems.append("store: \(storeError)") }
+        for status in connectorStatuses where status.circuit != "closed" {
+            problems.append("\(status.id): circuit \(status.circuit ?? "?") after repeated transient failures")
+        }
+        return HealthResult(status: problems.isEmpty ? "healthy" : "degraded", problems: problems)
+    }
+
     static func isAllowed(uid: uid_t, pid: pid_t) -> Bool {
         if uid == 0 || uid == geteuid() { return true }
         // Group membership: the peer's primary and supplementary groups, read from /proc.
@@ -129,13 +150,40 @@ public struct AdminServer: Service {
                     pid: getpid(),
                     uptimeSeconds: ConnectorInstance.seconds(supervisor.uptime),
                     configPath: configPath,
-                    health: supervisor.health.status,
+                    health: health.status,
                     connectors: Dictionary(grouping: connectors, by: \.state).mapValues(\.count)
                 ))
             case AdminMethod.connectors:
-                return try codec.response(id: id, result: supervisor.connectors)
+                return try codec.response(id: id, result: connectorStatuses)
             case AdminMethod.health:
-                return try codec.response(id: id, result: supervisor.health)
+                return try codec.response(id: id, result: health)
+            case AdminMethod.queue:
+                let store = pipeline.store
+                return try codec.response(id: id, result: QueueResult(rows: try await store.queue(now: Store.now()), duplicates: try await store.duplicates()))
+            case AdminMethod.dlqList:
+                let params = try codec.params(DLQListParams.self, of: message)
+                return try codec.response(id: id, result: try await pipeline.store.deadLetters(route: params.route, limit: params.limit))
+            case AdminMethod.dlqShow:
+                let params = try codec.params(DLQShowParams.self, of: message)
+                guard let detail = try await pipeline.store.deadLetter(id: params.id) else {
+                    throw ConnectorError(.permanent, "no dead letter with id \(params.id)")
+                }
+                return try codec.response(id: id, result: detail)
+            case AdminMethod.dlqReplay:
+                let params = try codec.params(DLQActionParams.self, of: message)
+                guard params.ids != nil || params.route != nil else { throw ConnectorError(.protocol, "replay needs ids or a route") }
+                let replayed = try await pipeline.store.replay(ids: params.ids, route: params.route, actor: "operator")
+                for route in Set(supervisor.routes.map(\.id)) { pipeline.doorbell(route: route).ring() }
+                logger.notice("dead letters replayed", metadata: ["dlq.ids": "\(replayed)"])
+                return try codec.response(id: id, result: DLQActionResult(ids: replayed))
+            case AdminMethod.dlqDiscard:
+                let params = try codec.params(DLQActionParams.self, of: message)
+                let discarded = try await pipeline.store.discard(ids: params.ids ?? [], actor: "operator")
+                logger.notice("dead letters discarded", metadata: ["dlq.ids": "\(discarded)"])
+                return try codec.response(id: id, result: DLQActionResult(ids: discarded))
+            case AdminMethod.trace:
+                let params = try codec.params(TraceParams.self, of: message)
+                return try codec.response(id: id, result: try await pipeline.store.trace(correlationID: params.correlationID))
             case AdminMethod.restart:
                 let params = try codec.params(RestartParams.self, of: message)
                 if params.failed {

@@ -60,10 +60,14 @@ public enum ConfigLoader {
             root.problems = reader.problems
         }
         var connectorTables: [(ParsedFile, Int, [String: JSONValue])] = []
+        var routeTables: [(ParsedFile, Int, [String: JSONValue])] = []
         for (index, table) in (root.tableArray("connector") ?? []).enumerated() {
             connectorTables.append((host, index, table))
         }
-        root.rejectUnknownKeys(allowed: ["state_dir", "runtime_dir", "plugin_dirs", "admin_socket", "log_level", "supervisor", "connector"])
+        for (index, table) in (root.tableArray("route") ?? []).enumerated() {
+            routeTables.append((host, index, table))
+        }
+        root.rejectUnknownKeys(allowed: ["state_dir", "runtime_dir", "plugin_dirs", "admin_socket", "log_level", "supervisor", "connector", "route"])
         problems = root.problems
 
         // Drop-ins, in name order, may only define connectors.
@@ -77,7 +81,10 @@ public enum ConfigLoader {
             for (index, table) in (reader.tableArray("connector") ?? []).enumerated() {
                 connectorTables.append((file, index, table))
             }
-            reader.rejectUnknownKeys(allowed: ["connector"], hint: "a drop-in may only hold [[connector]] tables; host keys belong in host.toml")
+            for (index, table) in (reader.tableArray("route") ?? []).enumerated() {
+                routeTables.append((file, index, table))
+            }
+            reader.rejectUnknownKeys(allowed: ["connector", "route"], hint: "a drop-in may only hold [[connector]] and [[route]] tables; host keys belong in host.toml")
             problems = reader.problems
         }
 
@@ -91,7 +98,9 @@ public enum ConfigLoader {
             let entity = reader.string("entity")
             let sha256 = reader.string("sha256", pattern: { $0.count == 64 && $0.allSatisfy(\.isHexDigit) }, patternHint: "64 hex digits")
             let config = reader.table("config") ?? [:]
-            reader.rejectUnknownKeys(allowed: ["id", "plugin", "tenant", "entity", "sha256", "config"])
+            let pollInterval = reader.positiveInt("poll_interval_ms") ?? 5_000
+            let pollBatch = reader.positiveInt("poll_batch") ?? 500
+            reader.rejectUnknownKeys(allowed: ["id", "plugin", "tenant", "entity", "sha256", "config", "poll_interval_ms", "poll_batch"])
             let origin = "\(file.path):\(reader.line(for: nil) ?? 0)"
             if let id, let earlier = seen[id] {
                 reader.problem("id", "connector id \"\(id)\" is already defined at \(earlier)")
@@ -117,7 +126,48 @@ public enum ConfigLoader {
             if let id, let plugin, let executable {
                 connectors.append(ConnectorConfig(
                     id: id, plugin: plugin, tenant: tenant, entity: entity, sha256: sha256?.lowercased(),
-                    config: .object(config), executable: executable, origin: origin
+                    config: .object(config), executable: executable, origin: origin,
+                    pollIntervalMilliseconds: pollInterval, pollBatch: pollBatch
+                ))
+            }
+        }
+
+        var routes: [RouteConfig] = []
+        var routeIDs: [String: String] = [:]
+        for (file, index, table) in routeTables {
+            var reader = TableReader(file: file, section: .arrayElement("route", index), values: table, problems: problems)
+            let from = reader.string("from", required: true)
+            let to = reader.string("to", required: true)
+            for (key, id) in [("from", from), ("to", to)] {
+                if let id, seen[id] == nil { reader.problem(key, "no connector with id \"\(id)\"") }
+            }
+            let id = reader.string("id", pattern: isValidID, patternHint: "letters, digits, '.', '_' or '-'")
+                ?? from.flatMap { from in to.map { "\(from)->\($0)" } }
+            let events = reader.stringArray("events") ?? []
+            if events.isEmpty { reader.problem("events", "is required: a list of event-type patterns such as \"invoice.*\"") }
+            let tenant = reader.string("tenant")
+            let entity = reader.string("entity")
+            let maxAttempts = reader.positiveInt("max_attempts") ?? 10
+            let maxAge = reader.duration("max_age") ?? 7 * 86_400
+            let rateLimit = reader.rateLimit("rate_limit")
+            let concurrency = reader.positiveInt("concurrency") ?? 16
+            let retryBase = reader.positiveInt("retry_base_ms") ?? 1_000
+            let retryMax = reader.positiveInt("retry_max_ms") ?? 600_000
+            reader.rejectUnknownKeys(allowed: [
+                "id", "from", "to", "events", "tenant", "entity", "max_attempts", "max_age", "rate_limit", "concurrency",
+                "retry_base_ms", "retry_max_ms",
+            ])
+            let origin = "\(file.path):\(reader.line(for: nil) ?? 0)"
+            if let id, let earlier = routeIDs[id] {
+                reader.problem("id", "route id \"\(id)\" is already defined at \(earlier); give each route its own id")
+            }
+            if let id { routeIDs[id] = routeIDs[id] ?? origin }
+            problems = reader.problems
+            if let id, let from, let to, !events.isEmpty {
+                routes.append(RouteConfig(
+                    id: id, from: from, to: to, events: events, tenant: tenant, entity: entity,
+                    maxAttempts: maxAttempts, maxAgeSeconds: maxAge, rateLimit: rateLimit, concurrency: concurrency,
+                    retryBaseMilliseconds: retryBase, retryMaxMilliseconds: retryMax
                 ))
             }
         }
@@ -129,7 +179,8 @@ public enum ConfigLoader {
             adminSocket: adminSocket,
             logLevel: logLevel,
             supervisor: supervisor,
-            connectors: connectors
+            connectors: connectors,
+            routes: routes
         )
     }
 
@@ -284,6 +335,41 @@ struct TableReader {
             return nil
         }
         return Int(int)
+    }
+
+    /// A duration as seconds: an integer, or a string such as "90s", "15m", "24h", "7d".
+    mutating func duration(_ key: String) -> Int? {
+        guard let value = values[key] else { return nil }
+        if case .int(let seconds) = value, seconds > 0 { return Int(seconds) }
+        if let text = value.stringValue, let unit = text.last, let number = Int(text.dropLast()), number > 0 {
+            switch unit {
+            case "s": return number
+            case "m": return number * 60
+            case "h": return number * 3600
+            case "d": return number * 86_400
+            default: break
+            }
+        }
+        problem(key, "must be a duration such as \"90s\", \"15m\", \"24h\" or \"7d\"")
+        return nil
+    }
+
+    /// A rate such as "20/s", "600/m" or "10000/h".
+    mutating func rateLimit(_ key: String) -> RouteConfig.RateLimit? {
+        guard let value = values[key] else { return nil }
+        if let text = value.stringValue {
+            let parts = text.split(separator: "/")
+            if parts.count == 2, let count = Int(parts[0]), count > 0 {
+                switch parts[1] {
+                case "s": return .init(count: count, perSeconds: 1)
+                case "m": return .init(count: count, perSeconds: 60)
+                case "h": return .init(count: count, perSeconds: 3600)
+                default: break
+                }
+            }
+        }
+        problem(key, "must be a rate such as \"20/s\", \"600/m\" or \"10000/h\"")
+        return nil
     }
 
     mutating func stringArray(_ key: String) -> [String]? {

@@ -9,6 +9,7 @@ public struct HostConfig: Sendable, Equatable {
     public var logLevel: String
     public var supervisor: SupervisorSettings
     public var connectors: [ConnectorConfig]
+    public var routes: [RouteConfig]
 
     public static let defaultPath = "/etc/connector-host/host.toml"
     public static let defaultStateDirectory = "/var/lib/connector-host"
@@ -30,6 +31,46 @@ public struct ConnectorConfig: Sendable, Equatable {
     public var executable: String
     /// Where the table was defined, for messages.
     public var origin: String
+    /// How often a source is polled when it has nothing more to give.
+    public var pollIntervalMilliseconds: Int
+    /// Most events asked for in one `source.poll`.
+    public var pollBatch: Int
+}
+
+/// One `[[route]]` table: events from one connector, delivered to another.
+public struct RouteConfig: Sendable, Equatable {
+    public var id: String
+    public var from: String
+    public var to: String
+    /// Event-type patterns: `invoice.finalized`, `invoice.*`, `*`.
+    public var events: [String]
+    public var tenant: String?
+    public var entity: String?
+    public var maxAttempts: Int
+    public var maxAgeSeconds: Int
+    public var rateLimit: RateLimit?
+    public var concurrency: Int
+    /// First retry delay; doubles per attempt up to `retryMaxMilliseconds`.
+    public var retryBaseMilliseconds: Int
+    public var retryMaxMilliseconds: Int
+
+    public struct RateLimit: Sendable, Equatable {
+        public var count: Int
+        public var perSeconds: Int
+    }
+
+    /// Whether an event of this type, tenant and entity takes this route.
+    public func matches(type: String, tenant: String?, entity: String?) -> Bool {
+        if let wanted = self.tenant, wanted != tenant { return false }
+        if let wanted = self.entity, wanted != entity { return false }
+        return events.contains { Self.pattern($0, matches: type) }
+    }
+
+    static func pattern(_ pattern: String, matches type: String) -> Bool {
+        if pattern == "*" || pattern == type { return true }
+        if pattern.hasSuffix(".*") { return type.hasPrefix(pattern.dropLast()) }
+        return false
+    }
 }
 
 /// Timings of supervision; the `[supervisor]` table of host.toml.

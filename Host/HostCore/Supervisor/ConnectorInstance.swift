@@ -32,6 +32,8 @@ public final class ConnectorInstance: Sendable {
         var protocolErrors = 0
         var plugin: PluginInfo?
         var protocolVersion: Int?
+        var capabilities: Capabilities?
+        var pauseReason: String?
     }
 
     public let config: ConnectorConfig
@@ -70,7 +72,7 @@ public final class ConnectorInstance: Sendable {
                 id: config.id, plugin: config.plugin, tenant: config.tenant, entity: config.entity,
                 state: state, pid: snapshot.pid,
                 uptimeSeconds: snapshot.readyAt.map { Self.seconds($0.duration(to: .now)) },
-                restarts: lifecycle.restarts, lastError: lifecycle.lastError, paused: lifecycle.paused,
+                restarts: lifecycle.restarts, lastError: snapshot.pauseReason ?? lifecycle.lastError, paused: lifecycle.paused,
                 protocolErrors: snapshot.protocolErrors, pluginVersion: snapshot.plugin?.version,
                 protocolVersion: snapshot.protocolVersion
             )
@@ -78,6 +80,42 @@ public final class ConnectorInstance: Sendable {
     }
 
     var state: PluginLifecycle.State { snapshot.withLock { $0.lifecycle.state } }
+
+    /// Running, connected and not paused: ready for work.
+    var isAvailable: Bool {
+        snapshot.withLock { $0.lifecycle.state == .running && !$0.lifecycle.paused }
+    }
+
+    var capabilities: Capabilities? { snapshot.withLock { $0.capabilities } }
+
+    /// Pauses the connector because of what happened to its work (e.g. credentials rejected).
+    func pause(reason: String) {
+        let wasPaused = snapshot.withLock { snapshot -> Bool in
+            defer {
+                snapshot.lifecycle.setPaused(true)
+                snapshot.pauseReason = reason
+            }
+            return snapshot.lifecycle.paused
+        }
+        if !wasPaused { logger.error("connector paused", metadata: ["connector.pause_reason": "\(reason)"]) }
+    }
+
+    /// Sends a request to the plugin. Not connected, no answer in time, or a broken connection
+    /// are `transient` errors; the plugin's own errors keep their class.
+    func call<P: Encodable & Sendable, R: Decodable>(_ method: String, _ params: P, as type: R.Type, timeout: Duration) async throws -> R {
+        guard let connection = connection.withLock({ $0 }) else {
+            throw ConnectorError(.transient, "connector \(config.id) is not connected")
+        }
+        do {
+            return try await connection.request(method, params, as: type, timeout: timeout)
+        } catch let error as ConnectorError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw ConnectorError(.transient, "\(method) to \(config.id): \(error)")
+        }
+    }
 
     public func send(_ command: Command) { mailbox.post(command) }
 
@@ -166,7 +204,10 @@ public final class ConnectorInstance: Sendable {
     }
 
     private func setPaused(_ paused: Bool) {
-        snapshot.withLock { $0.lifecycle.setPaused(paused) }
+        snapshot.withLock {
+            $0.lifecycle.setPaused(paused)
+            $0.pauseReason = nil
+        }
         logger.notice(paused ? "connector paused" : "connector resumed")
     }
 
@@ -415,6 +456,7 @@ public final class ConnectorInstance: Sendable {
         snapshot.withLock {
             $0.plugin = params.plugin
             $0.protocolVersion = version
+            $0.capabilities = params.capabilities
         }
         logger.info("plugin connected", metadata: [
             "plugin.name": "\(params.plugin.name)", "plugin.version": "\(params.plugin.version)",

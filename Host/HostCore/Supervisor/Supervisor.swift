@@ -18,6 +18,8 @@ public final class Supervisor: Service, Sendable {
     private let launches: AsyncStream<ConnectorInstance>
     private let launch: AsyncStream<ConnectorInstance>.Continuation
     private let startedAt = ContinuousClock.now
+    /// Rung after each successful reload.
+    public let reloaded = Doorbell()
 
     public init(config: HostConfig, configPath: String, logger: Logger) {
         self.configPath = configPath
@@ -72,7 +74,7 @@ public final class Supervisor: Service, Sendable {
         let problems = connectors.compactMap { status -> String? in
             switch status.state {
             case "running": return nil
-            case "paused": return "\(status.id): paused by operator"
+            case "paused": return "\(status.id): paused" + (status.lastError.map { " (\($0)); fix it, then hostctl resume \(status.id)" } ?? " by operator")
             case "failed": return "\(status.id): failed (\(status.lastError ?? "no error recorded")); run hostctl restart \(status.id)"
             default: return "\(status.id): \(status.state)" + (status.lastError.map { " (last error: \($0))" } ?? "")
             }
@@ -85,6 +87,14 @@ public final class Supervisor: Service, Sendable {
         let parts = counts.keys.sorted().map { "\(counts[$0]!) \($0)" }
         return parts.isEmpty ? "no connectors configured" : "connectors: " + parts.joined(separator: ", ")
     }
+
+    /// The instance with this id, if configured.
+    func existingInstance(_ id: String) -> ConnectorInstance? {
+        state.withLock { $0.instances[id] }
+    }
+
+    var routes: [RouteConfig] { state.withLock { $0.config.routes } }
+    var connectorConfigs: [ConnectorConfig] { state.withLock { $0.config.connectors } }
 
     func instance(_ id: String) throws(HostError) -> ConnectorInstance {
         guard let instance = state.withLock({ $0.instances[id] }) else {
@@ -148,10 +158,15 @@ public final class Supervisor: Service, Sendable {
                 state.instances[connector.id] = instance
                 launch.yield(instance)
             }
+            if old.routes != new.routes {
+                result.warnings.append("routes changed: \(old.routes.count) → \(new.routes.count) routes applied")
+            }
             state.config.connectors = new.connectors
+            state.config.routes = new.routes
             state.config.supervisor = new.supervisor
             return result
         }
+        reloaded.ring()
         logger.notice("configuration reloaded", metadata: [
             "reload.started": "\(result.started)", "reload.stopped": "\(result.stopped)",
             "reload.restarted": "\(result.restarted)", "reload.unchanged": "\(result.unchanged.count)",

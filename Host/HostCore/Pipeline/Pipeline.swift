@@ -1,0 +1,293 @@
+public import ConnectorProtocol
+import Foundation
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// Moves events: polls sources into the store, and delivers each stored delivery to its route's
+/// target through the target's plugin, by the delivery policy's rules.
+public final class Pipeline: Service, Sendable {
+    let store: Store
+    let supervisor: Supervisor
+    let logger: Logger
+    private let doorbells = Mutex<[String: Doorbell]>([:])
+    private let breakers = Mutex<[String: CircuitBreaker]>([:])
+    private let storeProblem = Mutex<String?>(nil)
+
+    public init(store: Store, supervisor: Supervisor, logger: Logger) {
+        self.store = store
+        self.supervisor = supervisor
+        self.logger = logger
+    }
+
+    /// Why the store cannot take work right now (disk full, read-only), if so.
+    public var storeError: String? { storeProblem.withLock { $0 } }
+
+    public func circuitState(target: String) -> CircuitBreaker.State {
+        breakers.withLock { $0[target]?.state ?? .closed }
+    }
+
+    public func run() async throws {
+        do {
+            try await runUntilShutdown()
+        } catch is CancellationError {
+            // Graceful shutdown: in-flight deliveries stay pending and go out after the restart.
+        }
+        logger.info("pipeline stopped")
+    }
+
+    private func runUntilShutdown() async throws {
+        try await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                let routes = self.supervisor.routes
+                let sources = self.supervisor.connectorConfigs
+                await withTaskGroup(of: Void.self) { group in
+                    for route in routes {
+                        group.addTask { await RouteWorker(route: route, pipeline: self).run() }
+                    }
+                    for connector in sources {
+                        group.addTask { await self.pollForever(connector) }
+                    }
+                    // A reload sets pollers and route workers up anew.
+                    group.addTask { await self.supervisor.reloaded.wait(timeout: .seconds(1 << 40)) }
+                    await group.next()
+                    group.cancelAll()
+                }
+            }
+        }
+    }
+
+    func doorbell(route: String) -> Doorbell {
+        doorbells.withLock { bells in
+            if let bell = bells[route] { return bell }
+            let bell = Doorbell()
+            bells[route] = bell
+            return bell
+        }
+    }
+
+    func withBreaker<T>(_ target: String, _ body: (inout CircuitBreaker) -> T) -> T {
+        breakers.withLock { breakers in
+            var breaker = breakers[target] ?? CircuitBreaker()
+            defer { breakers[target] = breaker }
+            return body(&breaker)
+        }
+    }
+
+    // MARK: Ingest
+
+    /// Stores events and wakes the routes they feed. Throws when the store cannot take them.
+    @discardableResult
+    public func ingest(connector: String, stream: String?, events: [Event], cursor: String?) async throws -> Store.IngestResult {
+        let routes = supervisor.routes
+        do {
+            let result = try await store.ingest(connector: connector, stream: stream, events: events, cursor: cursor, routes: routes)
+            if storeProblem.withLock({ $0 }) != nil {
+                storeProblem.withLock { $0 = nil }
+                logger.notice("store accepts work again")
+            }
+            if !result.stored.isEmpty {
+                for route in routes where route.from == connector { doorbell(route: route.id).ring() }
+            }
+            if result.duplicates > 0 {
+                logger.info("duplicate events dropped", metadata: ["connector.id": "\(connector)", "events.duplicates": "\(result.duplicates)"])
+            }
+            return result
+        } catch {
+            let message = "store cannot take new work: \(error)"
+            if storeProblem.withLock({ $0 }) == nil {
+                logger.error("store cannot take new work; sources paused until it can", metadata: ["store.error": "\(error)"])
+            }
+            storeProblem.withLock { $0 = message }
+            throw error
+        }
+    }
+
+    /// Polls each stream of a source connector: a page and its cursor are stored together; the next
+    /// poll comes at once while the source says it has more, else after the poll interval.
+    private func pollForever(_ connector: ConnectorConfig) async {
+        var logger = self.logger
+        logger[metadataKey: "connector.id"] = "\(connector.id)"
+        var failures = 0
+        while !Task.isCancelled {
+            guard let instance = supervisor.existingInstance(connector.id), instance.isAvailable,
+                  let streams = instance.capabilities?.streams, !streams.isEmpty
+            else {
+                if supervisor.existingInstance(connector.id)?.capabilities.map({ $0.streams.isEmpty }) == true { return }
+                try? await Task.sleep(for: .milliseconds(200))
+                continue
+            }
+            var more = false
+            do {
+                for stream in streams {
+                    let cursor = try await store.cursor(connector: connector.id, stream: stream.name)
+                    let page = try await instance.call(
+                        Method.sourcePoll, PollParams(stream: stream.name, cursor: cursor, maxEvents: connector.pollBatch),
+                        as: PollResult.self, timeout: .seconds(60)
+                    )
+                    try await ingest(connector: connector.id, stream: stream.name, events: page.events, cursor: page.cursor)
+                    more = more || page.hasMore
+                }
+                failures = 0
+            } catch is CancellationError {
+                return
+            } catch {
+                failures += 1
+                logger.warning("poll failed", metadata: ["connector.error": "\(error)", "poll.failures": "\(failures)"])
+                if let connectorError = error as? ConnectorError, connectorError.code == .auth {
+                    instance.pause(reason: "auth: \(connectorError.message)")
+                }
+                try? await Task.sleep(for: .milliseconds(min(30_000, 250 << min(failures, 7))))
+                continue
+            }
+            if !more { try? await Task.sleep(for: .milliseconds(connector.pollIntervalMilliseconds)) }
+        }
+    }
+}
+
+/// Delivers one route's pending deliveries: a batch at a time (at most one per ordering key), up to
+/// the route's concurrency, paced by its token bucket and the target's circuit breaker.
+struct RouteWorker {
+    let route: RouteConfig
+    let pipeline: Pipeline
+
+    var policy: DeliveryPolicy {
+        var policy = DeliveryPolicy(maxAttempts: route.maxAttempts, maxAgeMilliseconds: Int64(route.maxAgeSeconds) * 1000)
+        policy.baseBackoffMilliseconds = Int64(route.retryBaseMilliseconds)
+        policy.maxBackoffMilliseconds = Int64(route.retryMaxMilliseconds)
+        policy.dependencyFloorMilliseconds = min(policy.dependencyFloorMilliseconds, Int64(route.retryBaseMilliseconds) * 5)
+        return policy
+    }
+
+    func run() async {
+        let bell = pipeline.doorbell(route: route.id)
+        var buckets: [String: TokenBucket] = [:]
+        var routeLogger = pipeline.logger
+        routeLogger[metadataKey: "route.id"] = "\(route.id)"
+        let logger = routeLogger
+        while !Task.isCancelled {
+            guard let target = pipeline.supervisor.existingInstance(route.to), target.isAvailable else {
+                await bell.wait(timeout: .milliseconds(200))
+                continue
+            }
+            if let wait = pipeline.withBreaker(route.to, { $0.admit(now: Self.seconds()) }) {
+                try? await Task.sleep(for: .milliseconds(Int(wait * 1000) + 1))
+                continue
+            }
+            let jobs: [DeliveryJob]
+            do {
+                jobs = try await pipeline.store.dueDeliveries(route: route.id, now: Store.now(), limit: max(64, route.concurrency * 8))
+            } catch {
+                if Task.isCancelled { return }
+                logger.error("cannot read the queue", metadata: ["store.error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+                continue
+            }
+            if jobs.isEmpty {
+                let next = (try? await pipeline.store.nextDue(route: route.id)) ?? nil
+                let wait = next.map { max(1, min(1000, $0 - Store.now())) } ?? 1000
+                await bell.wait(timeout: .milliseconds(wait))
+                continue
+            }
+            await withTaskGroup(of: Void.self) { group in
+                var inFlight = 0
+                for job in jobs {
+                    if inFlight >= route.concurrency {
+                        await group.next()
+                        inFlight -= 1
+                    }
+                    if let limit = route.rateLimit {
+                        await Self.pace(&buckets, tenant: job.tenant ?? "", limit: limit)
+                    }
+                    group.addTask { await deliver(job, to: target, logger: logger) }
+                    inFlight += 1
+                }
+            }
+        }
+    }
+
+    static func seconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+    /// Waits for a token of the (route, tenant) bucket.
+    static func pace(_ buckets: inout [String: TokenBucket], tenant: String, limit: RouteConfig.RateLimit) async {
+        while true {
+            var bucket = buckets[tenant] ?? TokenBucket(count: limit.count, perSeconds: limit.perSeconds)
+            let wait = bucket.take(now: seconds())
+            buckets[tenant] = bucket
+            if wait <= 0 { return }
+            try? await Task.sleep(for: .milliseconds(Int(wait * 1000) + 1))
+            if Task.isCancelled { return }
+        }
+    }
+
+    private func deliver(_ job: DeliveryJob, to target: ConnectorInstance, logger: Logger) async {
+        let started = Store.now()
+        let store = pipeline.store
+        let result: DeliveryOutcome.Result
+        do {
+            let event = try store.codec.decodeJSON(Event.self, from: job.payload)
+            let canonical = DeliveryOutcome.Canonical(
+                id: "\(job.sourceConnector):\(event.source.objectType):\(event.source.objectID)",
+                objectType: event.source.objectType, objectID: event.source.objectID
+            )
+            let links = try await store.links(target: route.to, canonicalIDs: Self.references(event, connector: job.sourceConnector))
+            let answer = try await target.call(
+                Method.sinkDeliver,
+                DeliverParams(event: event, idempotencyKey: job.idempotencyKey, attempt: job.attempts + 1, links: links),
+                as: DeliverResult.self, timeout: .seconds(30)
+            )
+            pipeline.withBreaker(route.to) { $0.succeeded() }
+            result = .delivered(externalID: answer.externalID, duplicate: answer.duplicate, links: answer.links, canonical: canonical)
+        } catch is CancellationError {
+            return  // Shutting down: the delivery stays pending and goes out after the restart.
+        } catch {
+            let failure = (error as? ConnectorError) ?? ConnectorError(.transient, "\(error)")
+            let unwell = failure.code == .transient || failure.code == .rateLimited
+            pipeline.withBreaker(route.to) { unwell ? $0.failed(now: Self.seconds()) : $0.neutral() }
+            let now = Store.now()
+            switch policy.decide(failure, attempt: job.attempts + 1, createdAt: job.createdAt, now: now, jitter: Double.random(in: 0.75...1.25)) {
+            case .retry(let at):
+                result = .failed(failure, .retry(at: at))
+            case .dead(let reason):
+                logger.warning("delivery dead-lettered", metadata: [
+                    "delivery.id": "\(job.deliveryID)", "event.correlation_id": "\(job.correlationID)",
+                    "error.class": "\(failure.code)", "error.message": "\(failure.message)",
+                ])
+                result = .failed(failure, .dead(reason: reason))
+            case .pauseTarget(let at):
+                target.pause(reason: "auth: \(failure.message)")
+                try? await store.audit(correlationID: job.correlationID, actor: "host", action: "connector.paused",
+                                       subject: route.to, detail: "credentials rejected: \(failure.message)")
+                result = .failed(failure, .retry(at: at))
+            }
+        }
+        do {
+            try await store.record(DeliveryOutcome(job: job, startedAt: started, finishedAt: Store.now(), result: result))
+        } catch {
+            logger.error("cannot record a delivery outcome; it will be retried", metadata: [
+                "delivery.id": "\(job.deliveryID)", "store.error": "\(error)",
+            ])
+        }
+    }
+
+    /// Canonical ids of the record an event carries and of the records it refers to.
+    static func references(_ event: Event, connector: String) -> [String] {
+        var refs = [RecordRef(objectType: event.source.objectType, objectID: event.source.objectID)]
+        switch event.record {
+        case .invoice(let invoice), .creditNote(let invoice):
+            refs.append(invoice.customer)
+            refs += invoice.lines.compactMap(\.product)
+            if let original = invoice.original { refs.append(original) }
+        case .payment(let payment):
+            refs += [payment.customer, payment.invoice].compactMap { $0 }
+        case .refund(let refund):
+            refs += [refund.payment, refund.invoice].compactMap { $0 }
+        case .subscription(let subscription):
+            refs.append(subscription.customer)
+            refs += subscription.items.map(\.product)
+        case .customer, .product:
+            break
+        }
+        return refs.map { "\(connector):\($0.objectType):\($0.objectID)" }
+    }
+}

@@ -1,0 +1,114 @@
+import GRDB
+
+/// Versioned migrations. A migration that has shipped is never edited: add a new one.
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                -- Every event that entered, once: the idempotency key is unique.
+                CREATE TABLE events (
+                    id INTEGER PRIMARY KEY,
+                    idempotency_key TEXT NOT NULL UNIQUE,
+                    connector TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    object_type TEXT NOT NULL,
+                    object_id TEXT NOT NULL,
+                    tenant TEXT,
+                    entity TEXT,
+                    correlation_id TEXT NOT NULL,
+                    ordering_key TEXT,
+                    received_at INTEGER NOT NULL,
+                    payload BLOB NOT NULL
+                );
+                CREATE INDEX events_by_correlation ON events(correlation_id);
+
+                -- The outbox: one row per event and matching route.
+                CREATE TABLE deliveries (
+                    id INTEGER PRIMARY KEY,
+                    event_id INTEGER NOT NULL REFERENCES events(id),
+                    route TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    tenant TEXT,
+                    ordering_key TEXT,
+                    state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead', 'discarded')),
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    last_error TEXT,
+                    last_error_class TEXT,
+                    external_id TEXT,
+                    UNIQUE (event_id, route)
+                );
+                CREATE INDEX deliveries_pending ON deliveries(route, id) WHERE state = 'pending';
+                CREATE INDEX deliveries_pending_order ON deliveries(route, ordering_key, id) WHERE state = 'pending';
+                CREATE INDEX deliveries_by_event ON deliveries(event_id);
+                CREATE INDEX deliveries_by_state ON deliveries(state, route);
+
+                -- Every attempt, with what the sink said.
+                CREATE TABLE attempts (
+                    id INTEGER PRIMARY KEY,
+                    delivery_id INTEGER NOT NULL REFERENCES deliveries(id),
+                    number INTEGER NOT NULL,
+                    started_at INTEGER NOT NULL,
+                    finished_at INTEGER NOT NULL,
+                    outcome TEXT NOT NULL,
+                    error TEXT,
+                    details TEXT
+                );
+                CREATE INDEX attempts_by_delivery ON attempts(delivery_id);
+
+                -- Deliveries parked for an operator, with why.
+                CREATE TABLE dead_letters (
+                    delivery_id INTEGER PRIMARY KEY REFERENCES deliveries(id),
+                    dead_at INTEGER NOT NULL,
+                    error_class TEXT NOT NULL,
+                    reason TEXT NOT NULL
+                );
+
+                CREATE TABLE cursors (
+                    connector TEXT NOT NULL,
+                    stream TEXT NOT NULL,
+                    cursor TEXT,
+                    updated_at INTEGER NOT NULL,
+                    PRIMARY KEY (connector, stream)
+                );
+
+                -- Canonical id (source connector:object type:object id) <-> id in a target connector.
+                CREATE TABLE links (
+                    connector TEXT NOT NULL,
+                    canonical_id TEXT NOT NULL,
+                    object_type TEXT NOT NULL,
+                    source_id TEXT NOT NULL,
+                    external_id TEXT NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    PRIMARY KEY (connector, canonical_id)
+                );
+
+                -- Duplicates dropped at ingest, per connector.
+                CREATE TABLE source_stats (
+                    connector TEXT PRIMARY KEY,
+                    duplicates INTEGER NOT NULL DEFAULT 0
+                );
+
+                -- Append-only; each row carries the hash of the previous one.
+                CREATE TABLE audit (
+                    id INTEGER PRIMARY KEY,
+                    at INTEGER NOT NULL,
+                    correlation_id TEXT,
+                    actor TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    detail TEXT NOT NULL,
+                    prev_hash TEXT NOT NULL,
+                    hash TEXT NOT NULL
+                );
+                CREATE INDEX audit_by_correlation ON audit(correlation_id);
+                CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+                CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,489 @@
+public import ConnectorProtocol
+import Crypto
+public import Foundation
+import GRDB
+public import HostAdmin
+import Synchronization
+
+/// The daemon's durable state on SQLite (WAL, `synchronous = FULL`): events, the delivery outbox,
+/// attempts, dead letters, cursors, links and the audit chain. All SQL lives in this file and
+/// Schema.swift; nothing else opens the database.
+public final class Store: Sendable {
+    private let pool: DatabasePool
+    private let committer: GroupCommitter
+    let codec = RPCCodec()
+
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Schema.migrator.migrate(pool)
+        committer = GroupCommitter(pool: pool)
+    }
+
+    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    // MARK: Ingest
+
+    public struct IngestResult: Sendable, Equatable {
+        public var stored: [Int64]
+        public var duplicates: Int
+    }
+
+    /// Stores a page of events from one source and its new cursor in one transaction, with one
+    /// delivery per matching route. An event whose idempotency key is already stored is dropped,
+    /// counted and audited.
+    public func ingest(
+        connector: String, stream: String?, events: [Event], cursor: String?, routes: [RouteConfig]
+    ) async throws -> IngestResult {
+        let rows = try events.map { event -> (Event, String, Data) in
+            var event = event
+            event.source.connector = connector
+            return (event, event.idempotencyKey(connector: connector), try codec.json(event))
+        }
+        let routes = routes.filter { $0.from == connector }
+        return try await committer.submit { db in
+            let now = Self.now()
+            var result = IngestResult(stored: [], duplicates: 0)
+            let insertEvent = try db.cachedStatement(sql: """
+                INSERT INTO events (idempotency_key, connector, type, object_type, object_id, tenant, entity,
+                                    correlation_id, ordering_key, received_at, payload)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING
+                """)
+            let insertDelivery = try db.cachedStatement(sql: """
+                INSERT INTO deliveries (event_id, route, target, tenant, ordering_key, state, next_attempt_at, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)
+                """)
+            for (event, key, payload) in rows {
+                try insertEvent.execute(arguments: [
+                    key, connector, event.type, event.source.objectType, event.source.objectID, event.tenant, event.entity,
+                    event.correlationID, event.orderingKey, now, payload,
+                ])
+                guard db.changesCount > 0 else {
+                    result.duplicates += 1
+                    try Self.appendAudit(db, at: now, correlationID: event.correlationID, actor: connector,
+                                         action: "event.duplicate", subject: key, detail: "dropped: already stored")
+                    continue
+                }
+                let eventID = db.lastInsertedRowID
+                result.stored.append(eventID)
+                for route in routes where route.matches(type: event.type, tenant: event.tenant, entity: event.entity) {
+                    try insertDelivery.execute(arguments: [eventID, route.id, route.to, event.tenant, event.orderingKey, now, now, now])
+                }
+            }
+            if result.duplicates > 0 {
+                try db.execute(sql: """
+                    INSERT INTO source_stats (connector, duplicates) VALUES (?, ?)
+                    ON CONFLICT (connector) DO UPDATE SET duplicates = duplicates + excluded.duplicates
+                    """, arguments: [connector, result.duplicates])
+            }
+            if let stream {
+                try db.execute(sql: """
+                    INSERT INTO cursors (connector, stream, cursor, updated_at) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (connector, stream) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at
+                    """, arguments: [connector, stream, cursor, now])
+            }
+            return result
+        }
+    }
+
+    public func cursor(connector: String, stream: String) async throws -> String? {
+        try await pool.read { db in
+            try String.fetchOne(db, sql: "SELECT cursor FROM cursors WHERE connector = ? AND stream = ?", arguments: [connector, stream])
+        }
+    }
+
+    // MARK: Delivery
+
+    /// Due deliveries of a route, at most one per ordering key: the oldest pending one. A key whose
+    /// oldest pending delivery is waiting for a retry holds back the later ones.
+    public func dueDeliveries(route: String, now: Int64, limit: Int) async throws -> [DeliveryJob] {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT d.id, d.event_id, d.target, d.attempts, d.created_at, d.ordering_key, d.tenant,
+                       e.correlation_id, e.idempotency_key, e.connector, e.payload
+                FROM deliveries d JOIN events e ON e.id = d.event_id
+                WHERE d.route = ? AND d.state = 'pending' AND d.next_attempt_at <= ?
+                  AND (d.ordering_key IS NULL OR NOT EXISTS (
+                      SELECT 1 FROM deliveries p
+                      WHERE p.route = d.route AND p.ordering_key = d.ordering_key AND p.state = 'pending' AND p.id < d.id))
+                ORDER BY d.id
+                LIMIT ?
+                """, arguments: [route, now, limit])
+            return rows.map { row in
+                DeliveryJob(
+                    deliveryID: row[0], eventID: row[1], route: route, target: row[2], attempts: row[3],
+                    createdAt: row[4], orderingKey: row[5], tenant: row[6], correlationID: row[7],
+                    idempotencyKey: row[8], sourceConnector: row[9], payload: row[10]
+                )
+            }
+        }
+    }
+
+    /// When the route's next pending delivery becomes due, if any.
+    public func nextDue(route: String) async throws -> Int64? {
+        try await pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT MIN(next_attempt_at) FROM deliveries WHERE route = ? AND state = 'pending'", arguments: [route])
+        }
+    }
+
+    /// Links the target already has for the records an event refers to.
+    public func links(target: String, canonicalIDs: [String]) async throws -> [Link] {
+        guard !canonicalIDs.isEmpty else { return [] }
+        return try await pool.read { db in
+            let marks = Array(repeating: "?", count: canonicalIDs.count).joined(separator: ",")
+            var arguments: [any DatabaseValueConvertible] = [target]
+            arguments += canonicalIDs
+            return try Row.fetchAll(db, sql: """
+                SELECT object_type, source_id, external_id FROM links WHERE connector = ? AND canonical_id IN (\(marks))
+                """, arguments: StatementArguments(arguments)).map {
+                Link(connector: target, objectType: $0[0], sourceID: $0[1], externalID: $0[2])
+            }
+        }
+    }
+
+    /// Records one attempt and what follows from it, in a group commit with other outcomes.
+    public func record(_ outcome: DeliveryOutcome) async throws {
+        try await committer.submit { db in
+            try Self.record(outcome, in: db)
+        }
+    }
+
+    private static func record(_ outcome: DeliveryOutcome, in db: Database) throws {
+        let job = outcome.job
+        let now = outcome.finishedAt
+        let attempt = job.attempts + 1
+        switch outcome.result {
+        case .delivered(let externalID, let duplicate, let links, let canonical):
+            try db.execute(sql: """
+                INSERT INTO attempts (delivery_id, number, started_at, finished_at, outcome) VALUES (?, ?, ?, ?, ?)
+                """, arguments: [job.deliveryID, attempt, outcome.startedAt, now, duplicate ? "duplicate" : "delivered"])
+            try db.execute(sql: """
+                UPDATE deliveries SET state = 'delivered', attempts = ?, updated_at = ?, external_id = ?, last_error = NULL, last_error_class = NULL
+                WHERE id = ? AND state = 'pending'
+                """, arguments: [attempt, now, externalID, job.deliveryID])
+            let upsert = try db.cachedStatement(sql: """
+                INSERT INTO links (connector, canonical_id, object_type, source_id, external_id, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (connector, canonical_id) DO UPDATE SET external_id = excluded.external_id, updated_at = excluded.updated_at
+                """)
+            if let externalID, let canonical {
+                try upsert.execute(arguments: [job.target, canonical.id, canonical.objectType, canonical.objectID, externalID, now])
+            }
+            for link in links {
+                let id = "\(job.sourceConnector):\(link.objectType):\(link.sourceID)"
+                try upsert.execute(arguments: [job.target, id, link.objectType, link.sourceID, link.externalID, now])
+            }
+        case .failed(let error, let next):
+            let details = try error.details.map { String(decoding: try RPCCodec().json($0), as: UTF8.self) }
+            try db.execute(sql: """
+                INSERT INTO attempts (delivery_id, number, started_at, finished_at, outcome, error, details) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [job.deliveryID, attempt, outcome.startedAt, now, error.code.name, error.message, details])
+            switch next {
+            case .retry(let at):
+                try db.execute(sql: """
+                    UPDATE deliveries SET attempts = ?, next_attempt_at = ?, updated_at = ?, last_error = ?, last_error_class = ?
+                    WHERE id = ? AND state = 'pending'
+                    """, arguments: [attempt, at, now, error.message, error.code.name, job.deliveryID])
+            case .dead(let reason):
+                try db.execute(sql: """
+                    UPDATE deliveries SET state = 'dead', attempts = ?, updated_at = ?, last_error = ?, last_error_class = ?
+                    WHERE id = ? AND state = 'pending'
+                    """, arguments: [attempt, now, error.message, error.code.name, job.deliveryID])
+                try db.execute(sql: """
+                    INSERT INTO dead_letters (delivery_id, dead_at, error_class, reason) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (delivery_id) DO UPDATE SET dead_at = excluded.dead_at, error_class = excluded.error_class, reason = excluded.reason
+                    """, arguments: [job.deliveryID, now, error.code.name, reason])
+                try appendAudit(db, at: now, correlationID: job.correlationID, actor: "host", action: "delivery.dead",
+                                subject: "delivery \(job.deliveryID) route \(job.route)", detail: "\(error.code.name): \(reason)")
+            }
+        }
+    }
+
+    // MARK: Operator views
+
+    public func queue(now: Int64) async throws -> [QueueRow] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT route, target, state, COUNT(*), MIN(CASE WHEN state = 'pending' THEN created_at END)
+                FROM deliveries GROUP BY route, target, state ORDER BY route, state
+                """).map { row in
+                QueueRow(route: row[0], target: row[1], state: row[2], count: row[3],
+                         oldestAgeSeconds: (row[4] as Int64?).map { Double(now - $0) / 1000 })
+            }
+        }
+    }
+
+    public func duplicates() async throws -> [String: Int] {
+        try await pool.read { db in
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT connector, duplicates FROM source_stats").map { ($0[0], $0[1]) })
+        }
+    }
+
+    public func deadLetters(route: String?, limit: Int) async throws -> [DeadLetterSummary] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT d.id, d.route, d.target, e.type, e.correlation_id, e.idempotency_key, l.error_class, l.reason, l.dead_at, d.attempts
+                FROM dead_letters l JOIN deliveries d ON d.id = l.delivery_id JOIN events e ON e.id = d.event_id
+                WHERE (? IS NULL OR d.route = ?) ORDER BY d.id LIMIT ?
+                """, arguments: [route, route, limit]).map(Self.deadLetter)
+        }
+    }
+
+    public func deadLetter(id: Int64) async throws -> DeadLetterDetail? {
+        try await pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT d.id, d.route, d.target, e.type, e.correlation_id, e.idempotency_key, l.error_class, l.reason, l.dead_at, d.attempts, e.payload
+                FROM dead_letters l JOIN deliveries d ON d.id = l.delivery_id JOIN events e ON e.id = d.event_id
+                WHERE d.id = ?
+                """, arguments: [id]) else { return nil }
+            let event = try RPCCodec().decodeJSON(JSONValue.self, from: row[10])
+            return DeadLetterDetail(summary: Self.deadLetter(row), event: event, attempts: try Self.attempts(db, deliveryID: id))
+        }
+    }
+
+    /// Puts dead letters back in the queue, same event, same idempotency key. Returns the ids replayed.
+    public func replay(ids: [Int64]?, route: String?, actor: String) async throws -> [Int64] {
+        try await committer.submit { db in
+            let now = Self.now()
+            let targets = try Self.deadIDs(db, ids: ids, route: route)
+            for id in targets {
+                try db.execute(sql: """
+                    UPDATE deliveries SET state = 'pending', next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'dead'
+                    """, arguments: [now, now, id])
+                try db.execute(sql: "DELETE FROM dead_letters WHERE delivery_id = ?", arguments: [id])
+                try Self.appendAudit(db, at: now, correlationID: try Self.correlation(db, deliveryID: id), actor: actor,
+                                     action: "dlq.replay", subject: "delivery \(id)", detail: "replayed by operator")
+            }
+            return targets
+        }
+    }
+
+    /// Gives up on dead letters for good. Returns the ids discarded.
+    public func discard(ids: [Int64], actor: String) async throws -> [Int64] {
+        try await committer.submit { db in
+            let now = Self.now()
+            let targets = try Self.deadIDs(db, ids: ids, route: nil)
+            for id in targets {
+                try db.execute(sql: "UPDATE deliveries SET state = 'discarded', updated_at = ? WHERE id = ? AND state = 'dead'", arguments: [now, id])
+                try db.execute(sql: "DELETE FROM dead_letters WHERE delivery_id = ?", arguments: [id])
+                try Self.appendAudit(db, at: now, correlationID: try Self.correlation(db, deliveryID: id), actor: actor,
+                                     action: "dlq.discard", subject: "delivery \(id)", detail: "discarded by operator")
+            }
+            return targets
+        }
+    }
+
+    /// Everything known about one correlation id, in order.
+    public func trace(correlationID: String) async throws -> TraceResult {
+        try await pool.read { db in
+            let events = try Row.fetchAll(db, sql: """
+                SELECT id, idempotency_key, connector, type, object_type, object_id, received_at FROM events
+                WHERE correlation_id = ? ORDER BY id
+                """, arguments: [correlationID])
+            var traced: [TraceResult.TracedEvent] = []
+            for event in events {
+                let eventID: Int64 = event[0]
+                let canonical = "\(event[2] as String):\(event[4] as String):\(event[5] as String)"
+                let deliveries = try Row.fetchAll(db, sql: """
+                    SELECT id, route, target, state, attempts, external_id, last_error FROM deliveries WHERE event_id = ? ORDER BY id
+                    """, arguments: [eventID]).map { row in
+                    TraceResult.TracedDelivery(
+                        id: row[0], route: row[1], target: row[2], state: row[3], attempts: try Self.attempts(db, deliveryID: row[0]),
+                        externalID: row[5], lastError: row[6]
+                    )
+                }
+                let links = try Row.fetchAll(db, sql: "SELECT connector, external_id FROM links WHERE canonical_id = ? ORDER BY connector", arguments: [canonical])
+                    .map { TraceResult.TracedLink(connector: $0[0], externalID: $0[1]) }
+                traced.append(.init(id: eventID, idempotencyKey: event[1], connector: event[2], type: event[3], receivedAt: event[6],
+                                    deliveries: deliveries, links: links))
+            }
+            let audit = try Row.fetchAll(db, sql: """
+                SELECT id, at, actor, action, subject, detail FROM audit WHERE correlation_id = ? ORDER BY id
+                """, arguments: [correlationID]).map {
+                AuditRecord(id: $0[0], at: $0[1], actor: $0[2], action: $0[3], subject: $0[4], detail: $0[5])
+            }
+            return TraceResult(correlationID: correlationID, events: traced, audit: audit)
+        }
+    }
+
+    /// An audit record for an operator or supervisor action.
+    public func audit(correlationID: String?, actor: String, action: String, subject: String, detail: String) async throws {
+        try await committer.submit { db in
+            try Self.appendAudit(db, at: Self.now(), correlationID: correlationID, actor: actor, action: action, subject: subject, detail: detail)
+        }
+    }
+
+    // MARK: Helpers
+
+    static func appendAudit(_ db: Database, at: Int64, correlationID: String?, actor: String, action: String, subject: String, detail: String) throws {
+        let previous = try String.fetchOne(db, sql: "SELECT hash FROM audit ORDER BY id DESC LIMIT 1") ?? ""
+        let material = [previous, String(at), correlationID ?? "", actor, action, subject, detail].joined(separator: "\u{1F}")
+        let hash = SHA256.hash(data: Data(material.utf8)).map { String(format: "%02x", $0) }.joined()
+        try db.execute(sql: """
+            INSERT INTO audit (at, correlation_id, actor, action, subject, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [at, correlationID, actor, action, subject, detail, previous, hash])
+    }
+
+    private static func deadIDs(_ db: Database, ids: [Int64]?, route: String?) throws -> [Int64] {
+        if let ids {
+            guard !ids.isEmpty else { return [] }
+            let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
+            return try Int64.fetchAll(db, sql: "SELECT delivery_id FROM dead_letters WHERE delivery_id IN (\(marks)) ORDER BY delivery_id",
+                                      arguments: StatementArguments(ids))
+        }
+        return try Int64.fetchAll(db, sql: """
+            SELECT l.delivery_id FROM dead_letters l JOIN deliveries d ON d.id = l.delivery_id WHERE d.route = ? ORDER BY l.delivery_id
+            """, arguments: [route])
+    }
+
+    private static func correlation(_ db: Database, deliveryID: Int64) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT e.correlation_id FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = ?", arguments: [deliveryID])
+    }
+
+    private static func attempts(_ db: Database, deliveryID: Int64) throws -> [AttemptRecord] {
+        try Row.fetchAll(db, sql: """
+            SELECT number, started_at, finished_at, outcome, error, details FROM attempts WHERE delivery_id = ? ORDER BY id
+            """, arguments: [deliveryID]).map {
+            AttemptRecord(number: $0[0], startedAt: $0[1], finishedAt: $0[2], outcome: $0[3], error: $0[4], details: $0[5])
+        }
+    }
+
+    private static func deadLetter(_ row: Row) -> DeadLetterSummary {
+        DeadLetterSummary(id: row[0], route: row[1], target: row[2], eventType: row[3], correlationID: row[4],
+                          idempotencyKey: row[5], errorClass: row[6], reason: row[7], deadAt: row[8], attempts: row[9])
+    }
+}
+
+/// A delivery handed to a worker.
+public struct DeliveryJob: Sendable {
+    public let deliveryID: Int64
+    public let eventID: Int64
+    public let route: String
+    public let target: String
+    /// Attempts made before this one.
+    public let attempts: Int
+    public let createdAt: Int64
+    public let orderingKey: String?
+    public let tenant: String?
+    public let correlationID: String
+    public let idempotencyKey: String
+    public let sourceConnector: String
+    public let payload: Data
+}
+
+public struct DeliveryOutcome: Sendable {
+    public struct Canonical: Sendable {
+        public var id: String
+        public var objectType: String
+        public var objectID: String
+    }
+
+    public enum Next: Sendable, Equatable {
+        case retry(at: Int64)
+        case dead(reason: String)
+    }
+
+    public enum Result: Sendable {
+        case delivered(externalID: String?, duplicate: Bool, links: [Link], canonical: Canonical?)
+        case failed(ConnectorError, Next)
+    }
+
+    public var job: DeliveryJob
+    public var startedAt: Int64
+    public var finishedAt: Int64
+    public var result: Result
+}
+
+/// Runs the work of many callers in one write transaction: durability costs one fsync per group,
+/// not per event. The first caller to find no commit running leads, in its own task, until the
+/// queue is empty; the others wait for their result.
+final class GroupCommitter: Sendable {
+    private struct Waiting {
+        var work: @Sendable (Database) throws -> any Sendable
+        var slot: ResultSlot
+    }
+    private let pool: DatabasePool
+    private let state = Mutex<(queue: [Waiting], leading: Bool)>(([], false))
+
+    init(pool: DatabasePool) {
+        self.pool = pool
+    }
+
+    func submit<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let slot = ResultSlot()
+        let lead = state.withLock { state -> Bool in
+            state.queue.append(Waiting(work: { try work($0) }, slot: slot))
+            if state.leading { return false }
+            state.leading = true
+            return true
+        }
+        if lead { await self.lead() }
+        return try await slot.value() as! T
+    }
+
+    /// Commits groups until no one is waiting.
+    private func lead() async {
+        while true {
+            let group = state.withLock { state -> [Waiting] in
+                defer { state.queue.removeAll() }
+                if state.queue.isEmpty { state.leading = false }
+                return state.queue
+            }
+            if group.isEmpty { return }
+            var results: [Result<any Sendable, any Error>]
+            do {
+                results = try await pool.write { db in
+                    var results: [Result<any Sendable, any Error>] = []
+                    for waiting in group {
+                        // Each caller's work in a savepoint: one failure does not undo the others.
+                        var outcome: Result<any Sendable, any Error> = .failure(CancellationError())
+                        try db.inSavepoint {
+                            do {
+                                outcome = .success(try waiting.work(db))
+                                return .commit
+                            } catch {
+                                outcome = .failure(error)
+                                return .rollback
+                            }
+                        }
+                        results.append(outcome)
+                    }
+                    return results
+                }
+            } catch {
+                results = Array(repeating: .failure(error), count: group.count)
+            }
+            for (waiting, result) in zip(group, results) {
+                waiting.slot.fill(result)
+            }
+        }
+    }
+}
+
+/// One result, filled once, awaited once.
+final class ResultSlot: Sendable {
+    private let state = Mutex<(result: Result<any Sendable, any Error>?, waiter: CheckedContinuation<any Sendable, any Error>?)>((nil, nil))
+
+    func fill(_ result: Result<any Sendable, any Error>) {
+        let waiter = state.withLock { state in
+            state.result = result
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(with: result)
+    }
+
+    func value() async throws -> any Sendable {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready = state.withLock { state in
+                if state.result == nil { state.waiter = continuation }
+                return state.result
+            }
+            if let ready { continuation.resume(with: ready) }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import ArgumentParser
+import ConnectorProtocol
+import Foundation
+import HostAdmin
+
+func timestamp(_ milliseconds: Int64) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+}
+
+struct Queue: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Deliveries by route and state, with the age of the oldest pending one.")
+    @OptionGroup var options: GlobalOptions
+
+    func run() throws {
+        let client = try options.connect()
+        let queue = try options.call(client, AdminMethod.queue, EmptyParams(), as: QueueResult.self)
+        if options.json { return options.printJSON(queue) }
+        if queue.rows.isEmpty {
+            print("no deliveries yet")
+        } else {
+            print(table(
+                ["ROUTE", "TARGET", "STATE", "COUNT", "OLDEST PENDING"],
+                queue.rows.map { [$0.route, $0.target, $0.state, String($0.count), duration($0.oldestAgeSeconds)] }
+            ))
+        }
+        for (connector, count) in queue.duplicates.sorted(by: { $0.key < $1.key }) {
+            print("duplicates dropped from \(connector): \(count)")
+        }
+    }
+}
+
+struct DLQ: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dlq",
+        abstract: "The dead-letter queue: deliveries that failed for good, kept with their event and every attempt.",
+        subcommands: [List.self, Show.self, Replay.self, Discard.self]
+    )
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Dead letters, oldest first.")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Only this route.") var route: String?
+        @Option(help: "At most this many.") var limit = 100
+
+        func run() throws {
+            let client = try options.connect()
+            let letters = try options.call(client, AdminMethod.dlqList, DLQListParams(route: route, limit: limit), as: [DeadLetterSummary].self)
+            if options.json { return options.printJSON(letters) }
+            if letters.isEmpty { return print("the dead-letter queue is empty") }
+            print(table(
+                ["ID", "ROUTE", "EVENT", "CORRELATION", "CLASS", "ATTEMPTS", "REASON"],
+                letters.map { [String($0.id), $0.route, $0.eventType, $0.correlationID, $0.errorClass, String($0.attempts), $0.reason] }
+            ))
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One dead letter: its event, and each attempt's error and context.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Dead letter id (the delivery id).") var id: Int64
+
+        func run() throws {
+            let client = try options.connect()
+            let detail = try options.call(client, AdminMethod.dlqShow, DLQShowParams(id: id), as: DeadLetterDetail.self)
+            if options.json { return options.printJSON(detail) }
+            let summary = detail.summary
+            print("dead letter \(summary.id): route \(summary.route) → \(summary.target)")
+            print("event:       \(summary.eventType), key \(summary.idempotencyKey)")
+            print("correlation: \(summary.correlationID)")
+            print("dead since:  \(timestamp(summary.deadAt)) (\(summary.errorClass)): \(summary.reason)")
+            print("attempts:")
+            for attempt in detail.attempts {
+                print("  #\(attempt.number) \(timestamp(attempt.startedAt)) \(attempt.outcome)\(attempt.error.map { ": \($0)" } ?? "")")
+                if let details = attempt.details { print("     context: \(details)") }
+            }
+            print("event payload:")
+            options.printJSON(detail.event)
+        }
+    }
+
+    struct Replay: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Send dead letters again, with the same idempotency key.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Dead letter ids.") var ids: [Int64] = []
+        @Option(help: "Replay every dead letter of this route.") var route: String?
+
+        func validate() throws {
+            if ids.isEmpty == (route == nil) { throw ValidationError("give dead letter ids or --route") }
+        }
+
+        func run() throws {
+            let client = try options.connect()
+            let result = try options.call(client, AdminMethod.dlqReplay, DLQActionParams(ids: ids.isEmpty ? nil : ids, route: route), as: DLQActionResult.self)
+            if options.json { return options.printJSON(result) }
+            print(result.ids.isEmpty ? "nothing to replay" : "replaying: \(result.ids.map(String.init).joined(separator: ", "))")
+        }
+    }
+
+    struct Discard: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Give up on dead letters for good (audited).")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Dead letter ids.") var ids: [Int64]
+
+        func run() throws {
+            let client = try options.connect()
+            let result = try options.call(client, AdminMethod.dlqDiscard, DLQActionParams(ids: ids, route: nil), as: DLQActionResult.self)
+            if options.json { return options.printJSON(result) }
+            print(result.ids.isEmpty ? "nothing discarded" : "discarded: \(result.ids.map(String.init).joined(separator: ", "))")
+        }
+    }
+}
+
+struct Trace: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Follow a correlation id: event, deliveries, attempts with errors, external ids, audit records."
+    )
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "Correlation id.") var correlationID: String
+
+    func run() throws {
+        let client = try options.connect()
+        let trace = try options.call(client, AdminMethod.trace, TraceParams(correlationID: correlationID), as: TraceResult.self)
+        if options.json { return options.printJSON(trace) }
+        if trace.events.isEmpty && trace.audit.isEmpty {
+            warn("nothing is known about correlation id \(correlationID)")
+            throw ExitCode(1)
+        }
+        for event in trace.events {
+            print("event \(event.id) \(event.type) from \(event.connector), received \(timestamp(event.receivedAt))")
+            print("  key \(event.idempotencyKey)")
+            for delivery in event.deliveries {
+                print("  delivery \(delivery.id) route \(delivery.route) → \(delivery.target): \(delivery.state)\(delivery.externalID.map { ", external id \($0)" } ?? "")")
+                for attempt in delivery.attempts {
+                    print("    attempt #\(attempt.number) \(timestamp(attempt.startedAt)) \(attempt.outcome)\(attempt.error.map { ": \($0)" } ?? "")")
+                }
+            }
+            for link in event.links { print("  link \(link.connector): \(link.externalID)") }
+        }
+        if !trace.audit.isEmpty { print("audit:") }
+        for record in trace.audit {
+            print("  \(timestamp(record.at)) \(record.actor) \(record.action) \(record.subject): \(record.detail)")
+        }
+    }
+}
