@@ -129,6 +129,7 @@ let package = Package(
             name: "HostCoreTests",
             dependencies: [
                 "HostCore",
+                "HostAdmin",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/HostCoreTests",

@@ -14,6 +14,8 @@ import Glibc
 /// `[connector.config]` keys:
 /// - `emit`: how many synthetic events the `synthetic` stream produces in all (stable ids: re-polling
 ///   from an old cursor yields the same events).
+/// - `replay_from_start`: ignore the cursor and serve the stream from the beginning on every poll, as a
+///   source that re-sends what it already sent (the host must drop the duplicates).
 /// - `effects_file`: as a sink, one line per *new* idempotency key; a key already applied writes nothing.
 /// - `effects_fsync`: fsync each effect before answering (default true: an answered effect is durable).
 /// - `faults`: a list of fault directives (below), active from start.
@@ -34,6 +36,7 @@ struct SampleConnector: Connector {
 
     let connector: ConnectorInfo
     let emit: Int
+    let replayFromStart: Bool
     let logger: Logger
     let faults: Faults
     let effects: EffectsFile?
@@ -43,6 +46,7 @@ struct SampleConnector: Connector {
         logger = context.logger
         let config = context.config
         emit = Int(config["emit"]?.intValue ?? 0)
+        replayFromStart = config["replay_from_start"]?.boolValue ?? false
         faults = Faults(
             fixed: (config["faults"]?.arrayValue ?? []).compactMap(\.stringValue),
             file: config["faults_file"]?.stringValue
@@ -88,10 +92,10 @@ struct SampleConnector: Connector {
         guard params.stream == "synthetic" else {
             throw ConnectorError(.permanent, "unknown stream \"\(params.stream)\"")
         }
-        let start = params.cursor.flatMap(Int.init) ?? 0
+        let start = replayFromStart ? 0 : params.cursor.flatMap(Int.init) ?? 0
         let end = min(emit, start + max(params.maxEvents, 1))
         let events = (start..<max(start, end)).map { SyntheticEvents.event(index: $0, connector: connector) }
-        return PollResult(events: events, cursor: String(max(start, end)), hasMore: end < emit)
+        return PollResult(events: events, cursor: String(max(start, end)), hasMore: !replayFromStart && end < emit)
     }
 
     func deliver(_ params: DeliverParams) async throws -> DeliverResult {

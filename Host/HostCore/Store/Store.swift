@@ -487,3 +487,10 @@ final class ResultSlot: Sendable {
         }
     }
 }
+
+extension Store {
+    /// Runs raw SQL; for tests that check what the schema refuses.
+    func rawExecuteForTests(_ sql: String) async throws {
+        try await pool.write { db in try db.execute(sql: sql) }
+    }
+}

@@ -1,0 +1,132 @@
+import ConnectorProtocol
+@testable import HostCore
+import Testing
+
+@Suite struct DeliveryPolicyTests {
+    var policy: DeliveryPolicy {
+        var policy = DeliveryPolicy(maxAttempts: 5, maxAgeMilliseconds: 60_000)
+        policy.baseBackoffMilliseconds = 100
+        policy.maxBackoffMilliseconds = 1_000
+        policy.dependencyFloorMilliseconds = 2_000
+        return policy
+    }
+
+    @Test func transientRetriesWithExponentialBackoff() {
+        let delays = (1...4).map { attempt -> Int64 in
+            guard case .retry(let at) = policy.decide(ConnectorError(.transient, "503"), attempt: attempt, createdAt: 0, now: 0, jitter: 1) else {
+                Issue.record("attempt \(attempt) should retry")
+                return -1
+            }
+            return at
+        }
+        #expect(delays == [100, 200, 400, 800])
+        #expect(policy.backoff(attempt: 10) == 1_000)
+    }
+
+    @Test func jitterScalesTheDelay() {
+        #expect(policy.decide(ConnectorError(.transient, "x"), attempt: 1, createdAt: 0, now: 0, jitter: 0.75) == .retry(at: 75))
+        #expect(policy.decide(ConnectorError(.transient, "x"), attempt: 1, createdAt: 0, now: 0, jitter: 1.25) == .retry(at: 125))
+    }
+
+    @Test func retryAfterIsHonoured() {
+        let limited = ConnectorError(.rateLimited, "429", retryAfterMilliseconds: 30_000)
+        #expect(policy.decide(limited, attempt: 1, createdAt: 0, now: 1_000, jitter: 1) == .retry(at: 31_000))
+    }
+
+    @Test func lastAttemptGoesToTheDeadLetterQueue() {
+        guard case .dead(let reason) = policy.decide(ConnectorError(.transient, "timeout"), attempt: 5, createdAt: 0, now: 0, jitter: 1) else {
+            Issue.record("should be dead")
+            return
+        }
+        #expect(reason.contains("gave up after 5 attempts"))
+        #expect(reason.contains("timeout"))
+    }
+
+    @Test func tooOldGoesToTheDeadLetterQueue() {
+        guard case .dead(let reason) = policy.decide(ConnectorError(.transient, "x"), attempt: 1, createdAt: 0, now: 59_950, jitter: 1) else {
+            Issue.record("should be dead")
+            return
+        }
+        #expect(reason.contains("max_age"))
+    }
+
+    @Test func permanentIsDeadAtOnce() {
+        #expect(policy.decide(ConnectorError(.permanent, "VAT invalid"), attempt: 1, createdAt: 0, now: 0, jitter: 1) == .dead(reason: "VAT invalid"))
+        #expect(policy.decide(ConnectorError(.notSupported, "no sink"), attempt: 1, createdAt: 0, now: 0, jitter: 1) == .dead(reason: "no sink"))
+    }
+
+    @Test func authPausesTheTarget() {
+        #expect(policy.decide(ConnectorError(.auth, "401"), attempt: 1, createdAt: 0, now: 7, jitter: 1) == .pauseTarget(retryAt: 7))
+    }
+
+    @Test func dependencyWaitsLongerButIsBounded() {
+        #expect(policy.decide(ConnectorError(.dependency, "invoice missing"), attempt: 1, createdAt: 0, now: 0, jitter: 1) == .retry(at: 2_000))
+        guard case .dead = policy.decide(ConnectorError(.dependency, "invoice missing"), attempt: 5, createdAt: 0, now: 0, jitter: 1) else {
+            Issue.record("dependency retries are bounded too")
+            return
+        }
+    }
+}
+
+@Suite struct TokenBucketTests {
+    @Test func allowsTheRateAndMakesTheRestWait() {
+        var bucket = TokenBucket(count: 10, perSeconds: 1, burst: 2)
+        #expect(bucket.take(now: 0) == 0)
+        #expect(bucket.take(now: 0) == 0)
+        let wait = bucket.take(now: 0)
+        #expect(abs(wait - 0.1) < 1e-9)
+        #expect(bucket.take(now: 0.1) == 0)
+    }
+
+    @Test func doesNotHoardBeyondTheBurst() {
+        var bucket = TokenBucket(count: 1, perSeconds: 1, burst: 1)
+        #expect(bucket.take(now: 0) == 0)
+        #expect(bucket.take(now: 100) == 0)
+        #expect(bucket.take(now: 100) > 0)
+    }
+
+    @Test func perMinuteRates() {
+        var bucket = TokenBucket(count: 60, perSeconds: 60)
+        #expect(bucket.rate == 1)
+        #expect(bucket.take(now: 0) == 0)
+        #expect(abs(bucket.take(now: 0) - 1) < 1e-9)
+    }
+}
+
+@Suite struct CircuitBreakerTests {
+    @Test func opensAfterConsecutiveFailuresAndProbesAfterCooldown() {
+        var breaker = CircuitBreaker(threshold: 3, cooldownSeconds: 1, maxCooldownSeconds: 8)
+        for _ in 0..<2 { breaker.failed(now: 0) }
+        #expect(breaker.state == .closed)
+        #expect(breaker.admit(now: 0) == nil)
+        breaker.failed(now: 0)
+        #expect(breaker.state == .open)
+        #expect(breaker.admit(now: 0.5) == 0.5)
+        #expect(breaker.admit(now: 1.0) == nil, "the probe goes through")
+        #expect(breaker.state == .halfOpen)
+        #expect(breaker.admit(now: 1.0) != nil, "only one probe at a time")
+        breaker.succeeded()
+        #expect(breaker.state == .closed)
+        #expect(breaker.admit(now: 1.0) == nil)
+    }
+
+    @Test func aFailedProbeDoublesTheCooldown() {
+        var breaker = CircuitBreaker(threshold: 1, cooldownSeconds: 1, maxCooldownSeconds: 3)
+        breaker.failed(now: 0)
+        #expect(breaker.admit(now: 1) == nil)
+        breaker.failed(now: 1)
+        #expect(breaker.state == .open)
+        #expect(breaker.admit(now: 2.5) == 0.5)
+        #expect(breaker.admit(now: 3) == nil)
+        breaker.failed(now: 3)
+        #expect(breaker.admit(now: 5.5) == 0.5, "capped at 3 s")
+    }
+
+    @Test func businessErrorsDoNotTripIt() {
+        var breaker = CircuitBreaker(threshold: 2)
+        breaker.failed(now: 0)
+        breaker.neutral()
+        breaker.failed(now: 0)
+        #expect(breaker.state == .closed)
+    }
+}
