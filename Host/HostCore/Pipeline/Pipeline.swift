@@ -74,6 +74,22 @@ public final class Pipeline: Service, Sendable {
         }
     }
 
+    func noteStoreProblem(_ message: String) {
+        let first = storeProblem.withLock { problem -> Bool in
+            defer { problem = problem ?? message }
+            return problem == nil
+        }
+        if first { logger.error("store cannot take new work; sources paused until it can", metadata: ["store.error": "\(message)"]) }
+    }
+
+    func noteStoreHealthy() {
+        let was = storeProblem.withLock { problem in
+            defer { problem = nil }
+            return problem
+        }
+        if was != nil { logger.notice("store accepts work again") }
+    }
+
     // MARK: Ingest
 
     /// Stores events and wakes the routes they feed. Throws when the store cannot take them.
@@ -82,10 +98,7 @@ public final class Pipeline: Service, Sendable {
         let routes = supervisor.routes
         do {
             let result = try await store.ingest(connector: connector, stream: stream, events: events, cursor: cursor, routes: routes)
-            if storeProblem.withLock({ $0 }) != nil {
-                storeProblem.withLock { $0 = nil }
-                logger.notice("store accepts work again")
-            }
+            noteStoreHealthy()
             if !result.stored.isEmpty {
                 for route in routes where route.from == connector { doorbell(route: route.id).ring() }
             }
@@ -94,11 +107,8 @@ public final class Pipeline: Service, Sendable {
             }
             return result
         } catch {
-            let message = "store cannot take new work: \(error)"
-            if storeProblem.withLock({ $0 }) == nil {
-                logger.error("store cannot take new work; sources paused until it can", metadata: ["store.error": "\(error)"])
-            }
-            storeProblem.withLock { $0 = message }
+            noteStoreProblem("store cannot take new work: \(error)")
+            storeProblem.withLock { $0 = "store cannot take new work: \(error)" }
             throw error
         }
     }
@@ -189,11 +199,12 @@ struct RouteWorker {
                 await bell.wait(timeout: .milliseconds(wait))
                 continue
             }
-            await withTaskGroup(of: Void.self) { group in
+            let unrecorded = await withTaskGroup(of: Bool.self) { group in
                 var inFlight = 0
+                var unrecorded = 0
                 for job in jobs {
                     if inFlight >= route.concurrency {
-                        await group.next()
+                        if await group.next() == false { unrecorded += 1 }
                         inFlight -= 1
                     }
                     if let limit = route.rateLimit {
@@ -202,6 +213,16 @@ struct RouteWorker {
                     group.addTask { await deliver(job, to: target, logger: logger) }
                     inFlight += 1
                 }
+                for await recorded in group where !recorded { unrecorded += 1 }
+                return unrecorded
+            }
+            if unrecorded > 0 {
+                // The store refuses writes (disk full, read-only): the deliveries stay pending and the
+                // sink's idempotency absorbs the repeat. Slow down instead of hammering the sink.
+                pipeline.noteStoreProblem("cannot record delivery outcomes")
+                try? await Task.sleep(for: .seconds(1))
+            } else {
+                pipeline.noteStoreHealthy()
             }
         }
     }
@@ -220,7 +241,8 @@ struct RouteWorker {
         }
     }
 
-    private func deliver(_ job: DeliveryJob, to target: ConnectorInstance, logger: Logger) async {
+    /// Returns false when the outcome could not be recorded.
+    private func deliver(_ job: DeliveryJob, to target: ConnectorInstance, logger: Logger) async -> Bool {
         let started = Store.now()
         let store = pipeline.store
         let result: DeliveryOutcome.Result
@@ -239,7 +261,7 @@ struct RouteWorker {
             pipeline.withBreaker(route.to) { $0.succeeded() }
             result = .delivered(externalID: answer.externalID, duplicate: answer.duplicate, links: answer.links, canonical: canonical)
         } catch is CancellationError {
-            return  // Shutting down: the delivery stays pending and goes out after the restart.
+            return true  // Shutting down: the delivery stays pending and goes out after the restart.
         } catch {
             let failure = (error as? ConnectorError) ?? ConnectorError(.transient, "\(error)")
             let unwell = failure.code == .transient || failure.code == .rateLimited
@@ -263,10 +285,12 @@ struct RouteWorker {
         }
         do {
             try await store.record(DeliveryOutcome(job: job, startedAt: started, finishedAt: Store.now(), result: result))
+            return true
         } catch {
             logger.error("cannot record a delivery outcome; it will be retried", metadata: [
                 "delivery.id": "\(job.deliveryID)", "store.error": "\(error)",
             ])
+            return false
         }
     }
 

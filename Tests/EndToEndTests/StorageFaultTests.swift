@@ -1,0 +1,86 @@
+import ConnectorProtocol
+import Foundation
+import HostAdmin
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Whether this machine lets us mount a small tmpfs (root with CAP_SYS_ADMIN, as on the CI machines).
+let canMountTmpfs: Bool = {
+    let probe = "/tmp/chd-mount-probe-\(getpid())"
+    try? FileManager.default.createDirectory(atPath: probe, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: probe) }
+    guard (try? DaemonHarness.shell("mount -t tmpfs -o size=1m tmpfs \(probe)")) == 0 else { return false }
+    _ = try? DaemonHarness.shell("umount \(probe)")
+    return true
+}()
+
+extension DaemonHarness {
+    @discardableResult
+    static func shell(_ command: String) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command + " 2>/dev/null"]
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
+
+@Suite(.serialized, .enabled(if: canMountTmpfs, "needs root to mount a small tmpfs as the state directory"))
+struct StorageFaultTests {
+    /// The state directory fills up: the daemon stops taking new work with a clear error, keeps
+    /// running, and resumes when space returns, with nothing lost, nothing duplicated and the
+    /// database intact.
+    @Test func fullStateDirectory() throws {
+        let daemon = try DaemonHarness()
+        let state = daemon.path("state")
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        #expect(try DaemonHarness.shell("mount -t tmpfs -o size=1500k tmpfs \(state)") == 0)
+        defer { _ = try? DaemonHarness.shell("umount -l \(state)") }
+        let total = 4000
+        try daemon.writeConfig(connectors:
+            DaemonHarness.sample("src", "poll_batch = 200\npoll_interval_ms = 200\n[connector.config]\nemit = \(total)")
+            + DaemonHarness.sample("erp", "[connector.config]\neffects_file = \"\(daemon.path("effects"))\"")
+            // Paced, so that deliveries are still being written when the store turns read-only.
+            + DaemonHarness.route("src", "erp", "rate_limit = \"400/s\""))
+        try daemon.start()
+
+        try daemon.waitUntil("the full disk is reported", timeout: 60) {
+            try daemon.client().call(AdminMethod.health, EmptyParams(), as: HealthResult.self).problems.contains { $0.hasPrefix("store:") }
+        }
+        let health = try daemon.hostctl("health")
+        #expect(health.status == 1)
+        #expect(health.stdout.contains("store: "))
+        #expect(daemon.log.contains("store cannot take new work; sources paused until it can"))
+        #expect(try daemon.connector("src").state == "running", "the daemon and its plugins keep running")
+
+        #expect(try DaemonHarness.shell("mount -o remount,size=64m \(state)") == 0)
+        try daemon.waitUntil("work resumes once there is space", timeout: 60) { try daemon.count("delivered") > 0 && daemon.hostctl("health").status == 0 }
+
+        try daemon.waitUntil("every event is delivered", timeout: 120) {
+            try daemon.count("delivered") == total && daemon.count("pending") == 0
+        }
+        let effects = daemon.effects("effects")
+        #expect(effects.count == total)
+        #expect(Set(effects).count == total)
+        #expect(try daemon.stop() == 0)
+        let check = try DaemonHarness.shell("python3 -c \"import sqlite3,sys; c=sqlite3.connect('\(state)/connector-host.sqlite'); sys.exit(0 if c.execute('PRAGMA integrity_check').fetchone()[0]=='ok' else 1)\"")
+        #expect(check == 0, "integrity_check failed")
+    }
+
+    /// A read-only state directory at start: the daemon refuses to run, naming the database.
+    @Test func readOnlyStateDirectoryAtStart() throws {
+        let daemon = try DaemonHarness()
+        let state = daemon.path("state")
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        #expect(try DaemonHarness.shell("mount -t tmpfs -o size=1m,ro tmpfs \(state)") == 0)
+        defer { _ = try? DaemonHarness.shell("umount -l \(state)") }
+        try daemon.writeConfig(connectors: DaemonHarness.sample("a"))
+        let run = try DaemonHarness.run("connector-hostd", ["--config", daemon.configPath])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("cannot open the store \(state)/connector-host.sqlite"), "\(run.stderr)")
+    }
+}
