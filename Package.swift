@@ -118,6 +118,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .executableTarget(
+            name: "pipeline-bench",
+            dependencies: [
+                "HostCore",
+                "ConnectorProtocol",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Tests/Benchmarks/PipelineBench",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Tests
         .testTarget(
             name: "ConnectorProtocolTests",

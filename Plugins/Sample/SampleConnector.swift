@@ -14,6 +14,8 @@ import Glibc
 /// `[connector.config]` keys:
 /// - `emit`: how many synthetic events the `synthetic` stream produces in all (stable ids: re-polling
 ///   from an old cursor yields the same events).
+/// - `emit_rate`: events per second: event `i` becomes available `i / emit_rate` seconds after start
+///   (for latency measurements at a fixed rate). Unset: all at once.
 /// - `replay_from_start`: ignore the cursor and serve the stream from the beginning on every poll, as a
 ///   source that re-sends what it already sent (the host must drop the duplicates).
 /// - `effects_file`: as a sink, one line per *new* idempotency key; a key already applied writes nothing.
@@ -37,6 +39,8 @@ struct SampleConnector: Connector {
     let connector: ConnectorInfo
     let emit: Int
     let replayFromStart: Bool
+    let emitRate: Double?
+    let startedAt = ContinuousClock.now
     let logger: Logger
     let faults: Faults
     let effects: EffectsFile?
@@ -47,6 +51,7 @@ struct SampleConnector: Connector {
         let config = context.config
         emit = Int(config["emit"]?.intValue ?? 0)
         replayFromStart = config["replay_from_start"]?.boolValue ?? false
+        emitRate = config["emit_rate"]?.doubleValue
         faults = Faults(
             fixed: (config["faults"]?.arrayValue ?? []).compactMap(\.stringValue),
             file: config["faults_file"]?.stringValue
@@ -93,9 +98,15 @@ struct SampleConnector: Connector {
             throw ConnectorError(.permanent, "unknown stream \"\(params.stream)\"")
         }
         let start = replayFromStart ? 0 : params.cursor.flatMap(Int.init) ?? 0
-        let end = min(emit, start + max(params.maxEvents, 1))
+        var end = min(emit, start + max(params.maxEvents, 1))
+        if let emitRate {
+            let elapsed = startedAt.duration(to: .now)
+            let due = Int((Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) * emitRate)
+            end = min(end, max(start, due))
+        }
         let events = (start..<max(start, end)).map { SyntheticEvents.event(index: $0, connector: connector) }
-        return PollResult(events: events, cursor: String(max(start, end)), hasMore: !replayFromStart && end < emit)
+        let more = !replayFromStart && end < emit && (emitRate == nil || end - start == params.maxEvents)
+        return PollResult(events: events, cursor: String(max(start, end)), hasMore: more)
     }
 
     func deliver(_ params: DeliverParams) async throws -> DeliverResult {

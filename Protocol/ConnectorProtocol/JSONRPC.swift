@@ -127,6 +127,18 @@ public struct RPCCodec: Sendable {
         try line(Outgoing(id: id, method: method, params: params, result: Never?.none, error: nil))
     }
 
+    /// A request whose params are already JSON (spliced in verbatim, e.g. a stored event).
+    public func request(id: RPCID, method: String, rawParams: Data) throws -> Data {
+        var line = Data(#"{"jsonrpc":"2.0","id":"#.utf8)
+        line += try encoder.encode(id)
+        line += Data(#","method":"#.utf8)
+        line += try encoder.encode(method)
+        line += Data(#","params":"#.utf8)
+        line += rawParams
+        line += Data("}\n".utf8)
+        return line
+    }
+
     public func notification<P: Encodable>(method: String, params: P) throws -> Data {
         try line(Outgoing(id: nil, method: method, params: params, result: Never?.none, error: nil))
     }

@@ -303,6 +303,8 @@ public struct Link: Codable, Sendable, Hashable {
 
 public struct DeliverParams: Codable, Sendable, Hashable {
     public var event: Event
+    /// The host's id of the connector the event came from (also set in `event.source.connector`).
+    public var sourceConnector: String?
     /// Stable across retries and replays: the sink uses it to make its write idempotent.
     public var idempotencyKey: String
     /// 1 for the first attempt.
@@ -310,8 +312,10 @@ public struct DeliverParams: Codable, Sendable, Hashable {
     /// Links the host already knows for records this event refers to.
     public var links: [Link]
 
-    public init(event: Event, idempotencyKey: String, attempt: Int, links: [Link]) {
+    public init(event: Event, sourceConnector: String? = nil, idempotencyKey: String, attempt: Int, links: [Link]) {
         self.event = event
+        self.sourceConnector = sourceConnector ?? event.source.connector
+        if self.event.source.connector == nil { self.event.source.connector = sourceConnector }
         self.idempotencyKey = idempotencyKey
         self.attempt = attempt
         self.links = links
@@ -319,7 +323,18 @@ public struct DeliverParams: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case event, attempt, links
+        case sourceConnector = "source_connector"
         case idempotencyKey = "idempotency_key"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        event = try container.decode(Event.self, forKey: .event)
+        sourceConnector = try container.decodeIfPresent(String.self, forKey: .sourceConnector)
+        idempotencyKey = try container.decode(String.self, forKey: .idempotencyKey)
+        attempt = try container.decode(Int.self, forKey: .attempt)
+        links = try container.decodeIfPresent([Link].self, forKey: .links) ?? []
+        if event.source.connector == nil { event.source.connector = sourceConnector }
     }
 }
 

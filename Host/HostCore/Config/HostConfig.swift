@@ -57,6 +57,29 @@ public struct RouteConfig: Sendable, Equatable {
     public struct RateLimit: Sendable, Equatable {
         public var count: Int
         public var perSeconds: Int
+
+        public init(count: Int, perSeconds: Int) {
+            self.count = count
+            self.perSeconds = perSeconds
+        }
+    }
+
+    public init(
+        id: String, from: String, to: String, events: [String], tenant: String?, entity: String?, maxAttempts: Int,
+        maxAgeSeconds: Int, rateLimit: RateLimit?, concurrency: Int, retryBaseMilliseconds: Int, retryMaxMilliseconds: Int
+    ) {
+        self.id = id
+        self.from = from
+        self.to = to
+        self.events = events
+        self.tenant = tenant
+        self.entity = entity
+        self.maxAttempts = maxAttempts
+        self.maxAgeSeconds = maxAgeSeconds
+        self.rateLimit = rateLimit
+        self.concurrency = concurrency
+        self.retryBaseMilliseconds = retryBaseMilliseconds
+        self.retryMaxMilliseconds = retryMaxMilliseconds
     }
 
     /// Whether an event of this type, tenant and entity takes this route.

@@ -94,10 +94,10 @@ public final class Pipeline: Service, Sendable {
 
     /// Stores events and wakes the routes they feed. Throws when the store cannot take them.
     @discardableResult
-    public func ingest(connector: String, stream: String?, events: [Event], cursor: String?) async throws -> Store.IngestResult {
+    public func ingest(connector: String, stream: String?, incoming: [Store.Incoming], cursor: String?) async throws -> Store.IngestResult {
         let routes = supervisor.routes
         do {
-            let result = try await store.ingest(connector: connector, stream: stream, events: events, cursor: cursor, routes: routes)
+            let result = try await store.ingest(connector: connector, stream: stream, incoming: incoming, cursor: cursor, routes: routes)
             noteStoreHealthy()
             if !result.stored.isEmpty {
                 for route in routes where route.from == connector { doorbell(route: route.id).ring() }
@@ -110,6 +110,17 @@ public final class Pipeline: Service, Sendable {
             noteStoreProblem("store cannot take new work: \(error)")
             storeProblem.withLock { $0 = "store cannot take new work: \(error)" }
             throw error
+        }
+    }
+
+    /// Pairs each decoded event with its bytes in the answer line, so the store keeps them verbatim.
+    static func verbatim(_ events: [Event], in line: Data) throws -> [Store.Incoming] {
+        guard let ranges = JSONSlicer.arrayElements(in: line, path: ["result", "events"]), ranges.count == events.count else {
+            throw ConnectorError(.protocol, "cannot locate the events in the source.poll answer")
+        }
+        let base = line.startIndex
+        return zip(events, ranges).map { event, range in
+            Store.Incoming(event: event, payload: Data(line[(base + range.lowerBound)..<(base + range.upperBound)]))
         }
     }
 
@@ -131,11 +142,12 @@ public final class Pipeline: Service, Sendable {
             do {
                 for stream in streams {
                     let cursor = try await store.cursor(connector: connector.id, stream: stream.name)
-                    let page = try await instance.call(
-                        Method.sourcePoll, PollParams(stream: stream.name, cursor: cursor, maxEvents: connector.pollBatch),
-                        as: PollResult.self, timeout: .seconds(60)
+                    let answer = try await instance.call(
+                        Method.sourcePoll, rawParams: try store.codec.json(PollParams(stream: stream.name, cursor: cursor, maxEvents: connector.pollBatch)),
+                        timeout: .seconds(60)
                     )
-                    try await ingest(connector: connector.id, stream: stream.name, events: page.events, cursor: page.cursor)
+                    let page = try store.codec.result(PollResult.self, of: answer)
+                    try await ingest(connector: connector.id, stream: stream.name, incoming: try Self.verbatim(page.events, in: answer.line), cursor: page.cursor)
                     more = more || page.hasMore
                 }
                 failures = 0
@@ -247,18 +259,19 @@ struct RouteWorker {
         let store = pipeline.store
         let result: DeliveryOutcome.Result
         do {
-            let event = try store.codec.decodeJSON(Event.self, from: job.payload)
-            let canonical = DeliveryOutcome.Canonical(
-                id: "\(job.sourceConnector):\(event.source.objectType):\(event.source.objectID)",
-                objectType: event.source.objectType, objectID: event.source.objectID
-            )
-            let links = try await store.links(target: route.to, canonicalIDs: Self.references(event, connector: job.sourceConnector))
-            let answer = try await target.call(
-                Method.sinkDeliver,
-                DeliverParams(event: event, idempotencyKey: job.idempotencyKey, attempt: job.attempts + 1, links: links),
-                as: DeliverResult.self, timeout: .seconds(30)
-            )
+            let codec = store.codec
+            let links = try await store.links(target: route.to, canonicalIDs: job.references)
+            // The stored event goes out byte for byte; only the envelope around it is encoded.
+            var params = Data(#"{"event":"#.utf8)
+            params += job.payload
+            params += Data(#","source_connector":"#.utf8) + (try codec.json(job.sourceConnector))
+            params += Data(#","idempotency_key":"#.utf8) + (try codec.json(job.idempotencyKey))
+            params += Data(#","attempt":\#(job.attempts + 1),"links":"#.utf8) + (try codec.json(links))
+            params += Data("}".utf8)
+            let message = try await target.call(Method.sinkDeliver, rawParams: params, timeout: .seconds(30))
+            let answer = try codec.result(DeliverResult.self, of: message)
             pipeline.withBreaker(route.to) { $0.succeeded() }
+            let canonical = DeliveryOutcome.Canonical(id: job.canonicalID, objectType: job.objectType, objectID: job.objectID)
             result = .delivered(externalID: answer.externalID, duplicate: answer.duplicate, links: answer.links, canonical: canonical)
         } catch is CancellationError {
             return true  // Shutting down: the delivery stays pending and goes out after the restart.
@@ -292,26 +305,5 @@ struct RouteWorker {
             ])
             return false
         }
-    }
-
-    /// Canonical ids of the record an event carries and of the records it refers to.
-    static func references(_ event: Event, connector: String) -> [String] {
-        var refs = [RecordRef(objectType: event.source.objectType, objectID: event.source.objectID)]
-        switch event.record {
-        case .invoice(let invoice), .creditNote(let invoice):
-            refs.append(invoice.customer)
-            refs += invoice.lines.compactMap(\.product)
-            if let original = invoice.original { refs.append(original) }
-        case .payment(let payment):
-            refs += [payment.customer, payment.invoice].compactMap { $0 }
-        case .refund(let refund):
-            refs += [refund.payment, refund.invoice].compactMap { $0 }
-        case .subscription(let subscription):
-            refs.append(subscription.customer)
-            refs += subscription.items.map(\.product)
-        case .customer, .product:
-            break
-        }
-        return refs.map { "\(connector):\($0.objectType):\($0.objectID)" }
     }
 }

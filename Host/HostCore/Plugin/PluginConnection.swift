@@ -86,8 +86,20 @@ public final class RPCConnection: Sendable {
     public func request<P: Encodable, R: Decodable>(
         _ method: String, _ params: P, as: R.Type, timeout: Duration
     ) async throws -> R {
+        let message = try await exchange(method, timeout: timeout) { try self.codec.request(id: $0, method: method, params: params) }
+        return try codec.result(R.self, of: message)
+    }
+
+    /// Sends a request whose params are JSON already and returns the whole response line, so the
+    /// caller can keep parts of it verbatim.
+    public func request(_ method: String, rawParams: Data, timeout: Duration) async throws -> RPCMessage {
+        try await exchange(method, timeout: timeout) { try self.codec.request(id: $0, method: method, rawParams: rawParams) }
+    }
+
+    /// Sends the line `encode` makes for a fresh id and waits for the answer; error answers throw.
+    public func exchange(_ method: String, timeout: Duration, encode: (RPCID) throws -> Data) async throws -> RPCMessage {
         let id = RPCID.number(nextID.wrappingAdd(1, ordering: .relaxed).oldValue)
-        let line = try codec.request(id: id, method: method, params: params)
+        let line = try encode(id)
         let promise = eventLoop.makePromise(of: RPCMessage.self)
         pending.withLock { $0[id] = promise }
         let timer = eventLoop.scheduleTask(in: TimeAmount(timeout)) { [weak self] in
@@ -116,7 +128,7 @@ public final class RPCConnection: Sendable {
         if case .errorResponse(_, let error) = message.kind {
             throw error.connectorError
         }
-        return try codec.result(R.self, of: message)
+        return message
     }
 
     public enum Resolution: Sendable, Equatable {

@@ -19,6 +19,9 @@ enum Schema {
                     correlation_id TEXT NOT NULL,
                     ordering_key TEXT,
                     received_at INTEGER NOT NULL,
+                    -- Canonical ids of the records the event refers to, one per line (for link lookups).
+                    refs TEXT NOT NULL,
+                    -- The event exactly as the source plugin sent it.
                     payload BLOB NOT NULL
                 );
                 CREATE INDEX events_by_correlation ON events(correlation_id);
@@ -38,13 +41,11 @@ enum Schema {
                     updated_at INTEGER NOT NULL,
                     last_error TEXT,
                     last_error_class TEXT,
-                    external_id TEXT,
-                    UNIQUE (event_id, route)
+                    external_id TEXT
                 );
                 CREATE INDEX deliveries_pending ON deliveries(route, id) WHERE state = 'pending';
                 CREATE INDEX deliveries_pending_order ON deliveries(route, ordering_key, id) WHERE state = 'pending';
                 CREATE INDEX deliveries_by_event ON deliveries(event_id);
-                CREATE INDEX deliveries_by_state ON deliveries(state, route);
 
                 -- Every attempt, with what the sink said.
                 CREATE TABLE attempts (

@@ -16,9 +16,11 @@ public final class Store: Sendable {
     public init(path: String) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
+        let extra = ProcessInfo.processInfo.environment["CONNECTOR_HOST_SQLITE_PRAGMAS"]
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
+            if let extra { try db.execute(sql: extra) }
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try Schema.migrator.migrate(pool)
@@ -34,16 +36,33 @@ public final class Store: Sendable {
         public var duplicates: Int
     }
 
+    /// An event with the bytes it arrived as: stored verbatim, never re-encoded.
+    public struct Incoming: Sendable {
+        public var event: Event
+        public var payload: Data
+        public init(event: Event, payload: Data) {
+            self.event = event
+            self.payload = payload
+        }
+    }
+
+    /// Stores events that exist only as values (tests, benchmarks): encodes them first.
+    public func ingest(
+        connector: String, stream: String?, events: [Event], cursor: String?, routes: [RouteConfig]
+    ) async throws -> IngestResult {
+        let incoming = try events.map { Incoming(event: $0, payload: try codec.json($0)) }
+        return try await ingest(connector: connector, stream: stream, incoming: incoming, cursor: cursor, routes: routes)
+    }
+
     /// Stores a page of events from one source and its new cursor in one transaction, with one
     /// delivery per matching route. An event whose idempotency key is already stored is dropped,
     /// counted and audited.
     public func ingest(
-        connector: String, stream: String?, events: [Event], cursor: String?, routes: [RouteConfig]
+        connector: String, stream: String?, incoming: [Incoming], cursor: String?, routes: [RouteConfig]
     ) async throws -> IngestResult {
-        let rows = try events.map { event -> (Event, String, Data) in
-            var event = event
-            event.source.connector = connector
-            return (event, event.idempotencyKey(connector: connector), try codec.json(event))
+        let rows = incoming.map { item -> (Event, String, Data, String) in
+            let refs = Self.references(item.event, connector: connector).joined(separator: "\n")
+            return (item.event, item.event.idempotencyKey(connector: connector), item.payload, refs)
         }
         let routes = routes.filter { $0.from == connector }
         return try await committer.submit { db in
@@ -51,18 +70,19 @@ public final class Store: Sendable {
             var result = IngestResult(stored: [], duplicates: 0)
             let insertEvent = try db.cachedStatement(sql: """
                 INSERT INTO events (idempotency_key, connector, type, object_type, object_id, tenant, entity,
-                                    correlation_id, ordering_key, received_at, payload)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING
+                                    correlation_id, ordering_key, received_at, refs, payload)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING
                 """)
             let insertDelivery = try db.cachedStatement(sql: """
                 INSERT INTO deliveries (event_id, route, target, tenant, ordering_key, state, next_attempt_at, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)
                 """)
-            for (event, key, payload) in rows {
-                try insertEvent.execute(arguments: [
+            for (event, key, payload, refs) in rows {
+                insertEvent.setUncheckedArguments([
                     key, connector, event.type, event.source.objectType, event.source.objectID, event.tenant, event.entity,
-                    event.correlationID, event.orderingKey, now, payload,
+                    event.correlationID, event.orderingKey, now, refs, payload,
                 ])
+                try insertEvent.execute()
                 guard db.changesCount > 0 else {
                     result.duplicates += 1
                     try Self.appendAudit(db, at: now, correlationID: event.correlationID, actor: connector,
@@ -72,7 +92,8 @@ public final class Store: Sendable {
                 let eventID = db.lastInsertedRowID
                 result.stored.append(eventID)
                 for route in routes where route.matches(type: event.type, tenant: event.tenant, entity: event.entity) {
-                    try insertDelivery.execute(arguments: [eventID, route.id, route.to, event.tenant, event.orderingKey, now, now, now])
+                    insertDelivery.setUncheckedArguments([eventID, route.id, route.to, event.tenant, event.orderingKey, now, now, now])
+                    try insertDelivery.execute()
                 }
             }
             if result.duplicates > 0 {
@@ -105,7 +126,7 @@ public final class Store: Sendable {
         try await pool.read { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT d.id, d.event_id, d.target, d.attempts, d.created_at, d.ordering_key, d.tenant,
-                       e.correlation_id, e.idempotency_key, e.connector, e.payload
+                       e.correlation_id, e.idempotency_key, e.connector, e.payload, e.object_type, e.object_id, e.refs
                 FROM deliveries d JOIN events e ON e.id = d.event_id
                 WHERE d.route = ? AND d.state = 'pending' AND d.next_attempt_at <= ?
                   AND (d.ordering_key IS NULL OR NOT EXISTS (
@@ -118,7 +139,8 @@ public final class Store: Sendable {
                 DeliveryJob(
                     deliveryID: row[0], eventID: row[1], route: route, target: row[2], attempts: row[3],
                     createdAt: row[4], orderingKey: row[5], tenant: row[6], correlationID: row[7],
-                    idempotencyKey: row[8], sourceConnector: row[9], payload: row[10]
+                    idempotencyKey: row[8], sourceConnector: row[9], payload: row[10],
+                    objectType: row[11], objectID: row[12], references: (row[13] as String).split(separator: "\n").map(String.init)
                 )
             }
         }
@@ -319,6 +341,29 @@ public final class Store: Sendable {
 
     // MARK: Helpers
 
+    /// Canonical ids (`connector:object type:object id`) of the record an event carries and of the
+    /// records it refers to: what link lookups at delivery need.
+    static func references(_ event: Event, connector: String) -> [String] {
+        var refs = [RecordRef(objectType: event.source.objectType, objectID: event.source.objectID)]
+        switch event.record {
+        case .invoice(let invoice), .creditNote(let invoice):
+            refs.append(invoice.customer)
+            refs += invoice.lines.compactMap(\.product)
+            if let original = invoice.original { refs.append(original) }
+            if let subscription = invoice.subscription { refs.append(subscription) }
+        case .payment(let payment):
+            refs += [payment.customer, payment.invoice].compactMap { $0 }
+        case .refund(let refund):
+            refs += [refund.payment, refund.invoice].compactMap { $0 }
+        case .subscription(let subscription):
+            refs.append(subscription.customer)
+            refs += subscription.items.map(\.product)
+        case .customer, .product:
+            break
+        }
+        return refs.map { "\(connector):\($0.objectType):\($0.objectID)" }
+    }
+
     static func appendAudit(_ db: Database, at: Int64, correlationID: String?, actor: String, action: String, subject: String, detail: String) throws {
         let previous = try String.fetchOne(db, sql: "SELECT hash FROM audit ORDER BY id DESC LIMIT 1") ?? ""
         let material = [previous, String(at), correlationID ?? "", actor, action, subject, detail].joined(separator: "\u{1F}")
@@ -372,7 +417,14 @@ public struct DeliveryJob: Sendable {
     public let correlationID: String
     public let idempotencyKey: String
     public let sourceConnector: String
+    /// The event as the source sent it.
     public let payload: Data
+    public let objectType: String
+    public let objectID: String
+    /// Canonical ids of the event's record and the records it refers to.
+    public let references: [String]
+
+    public var canonicalID: String { "\(sourceConnector):\(objectType):\(objectID)" }
 }
 
 public struct DeliveryOutcome: Sendable {

@@ -103,11 +103,25 @@ public final class ConnectorInstance: Sendable {
     /// Sends a request to the plugin. Not connected, no answer in time, or a broken connection
     /// are `transient` errors; the plugin's own errors keep their class.
     func call<P: Encodable & Sendable, R: Decodable>(_ method: String, _ params: P, as type: R.Type, timeout: Duration) async throws -> R {
+        let message = try await exchange(method, timeout: timeout) { connection, id in
+            try connection.codec.request(id: id, method: method, params: params)
+        }
+        return try RPCCodec().result(R.self, of: message)
+    }
+
+    /// Like ``call(_:_:as:timeout:)`` with params already encoded; returns the whole answer line.
+    func call(_ method: String, rawParams: Data, timeout: Duration) async throws -> RPCMessage {
+        try await exchange(method, timeout: timeout) { connection, id in
+            try connection.codec.request(id: id, method: method, rawParams: rawParams)
+        }
+    }
+
+    private func exchange(_ method: String, timeout: Duration, encode: (RPCConnection, RPCID) throws -> Data) async throws -> RPCMessage {
         guard let connection = connection.withLock({ $0 }) else {
             throw ConnectorError(.transient, "connector \(config.id) is not connected")
         }
         do {
-            return try await connection.request(method, params, as: type, timeout: timeout)
+            return try await connection.exchange(method, timeout: timeout) { try encode(connection, $0) }
         } catch let error as ConnectorError {
             throw error
         } catch is CancellationError {

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Daemon-level benchmarks: real connector-hostd, real sample plugins, real sockets, real SQLite.
+
+Prints, each with the configuration that made it:
+  ingest     events/s from a source plugin into the store (no routes: intake alone)
+  end-to-end events/s source -> sink with durability on (sink fsync on and off)
+  latency    p50/p99 ingest-to-delivery at a fixed 1,000 events/s
+  memory     daemon RSS with 1,000,000 events queued (sink paused)
+"""
+import argparse, json, os, shutil, signal, socket, sqlite3, subprocess, sys, tempfile, time
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--bin", required=True)
+parser.add_argument("--quick", action="store_true")
+args = parser.parse_args()
+BIN = os.path.abspath(args.bin)
+
+
+class Daemon:
+    def __init__(self, connectors):
+        self.dir = tempfile.mkdtemp(prefix="chbench-", dir="/tmp")
+        os.makedirs(f"{self.dir}/run", exist_ok=True)
+        with open(f"{self.dir}/host.toml", "w") as f:
+            f.write(f'state_dir = "state"\nruntime_dir = "run"\nplugin_dirs = ["{BIN}"]\nlog_level = "warning"\n\n{connectors}\n')
+        self.log = open(f"{self.dir}/daemon.log", "w")
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen([f"{BIN}/connector-hostd", "--config", f"{self.dir}/host.toml"], stdout=self.log, stderr=self.log)
+        deadline = time.time() + 20
+        while not os.path.exists(f"{self.dir}/state/connector-host.sqlite") or not os.path.exists(f"{self.dir}/run/admin.sock"):
+            if time.time() > deadline or self.proc.poll() is not None:
+                raise SystemExit("daemon did not start: " + open(f"{self.dir}/daemon.log").read()[-2000:])
+            time.sleep(0.02)
+
+    def admin(self, method, params=None):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(f"{self.dir}/run/admin.sock")
+        s.sendall((json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}) + "\n").encode())
+        data = b""
+        while not data.endswith(b"\n"):
+            data += s.recv(1 << 20)
+        s.close()
+        return json.loads(data)["result"]
+
+    def db(self):
+        return sqlite3.connect(f"file:{self.dir}/state/connector-host.sqlite?mode=ro", uri=True, timeout=30)
+
+    def count(self, sql):
+        with self.db() as c:
+            return c.execute(sql).fetchone()[0]
+
+    def rss_kib(self):
+        for line in open(f"/proc/{self.proc.pid}/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+
+    def wait(self, sql, target, timeout=600):
+        deadline = time.time() + timeout
+        while True:
+            n = self.count(sql)
+            if n >= target:
+                return time.monotonic() - self.started
+            if time.time() > deadline:
+                raise SystemExit(f"timed out: {sql} = {n} < {target}")
+            time.sleep(0.05)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def source(emit, extra=""):
+    return f'[[connector]]\nid = "src"\nplugin = "sample"\npoll_batch = 1000\npoll_interval_ms = 20\n[connector.config]\nemit = {emit}\n{extra}\n'
+
+
+def sink(directory_hint, fsync=True, extra=""):
+    return f'[[connector]]\nid = "sink"\nplugin = "sample"\n[connector.config]\neffects_file = "EFFECTS"\neffects_fsync = {"true" if fsync else "false"}\n{extra}\n'
+
+
+def route(extra=""):
+    return f'[[route]]\nfrom = "src"\nto = "sink"\nevents = ["*"]\nconcurrency = 32\n{extra}\n'
+
+
+def with_effects(d_text, path):
+    return d_text.replace("EFFECTS", path)
+
+
+results = {}
+N_INGEST = 50_000 if args.quick else 300_000
+N_E2E = 20_000 if args.quick else 100_000
+
+# Ingest: a source plugin, no routes.
+d = Daemon(source(N_INGEST))
+t = d.wait("SELECT COUNT(*) FROM events", N_INGEST)
+results["ingest"] = N_INGEST / t
+print(f"  ingest      {N_INGEST:>9,} events from the sample source plugin into the store: {N_INGEST / t:>9,.0f} events/s ({t:.1f} s, includes daemon start)")
+d.stop()
+
+# End to end, with the sink fsyncing each effect, then without.
+for fsync in (True, False):
+    tmp = tempfile.mkdtemp(prefix="chfx-", dir="/tmp")
+    d = Daemon(source(N_E2E) + with_effects(sink(tmp, fsync), f"{tmp}/effects") + route())
+    t = d.wait("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'", N_E2E)
+    lines = sum(1 for _ in open(f"{tmp}/effects"))
+    label = "sink fsyncs each effect" if fsync else "sink effects not fsynced"
+    results[f"e2e_fsync_{fsync}"] = N_E2E / t
+    print(f"  end-to-end  {N_E2E:>9,} events source -> host (durable) -> sink, {label}: {N_E2E / t:>9,.0f} events/s ({t:.1f} s; {lines:,} effects)")
+    d.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+# Latency at a fixed 1,000 events/s: received_at (stored) -> finished_at (delivery recorded).
+SECONDS = 10 if args.quick else 30
+tmp = tempfile.mkdtemp(prefix="chfx-", dir="/tmp")
+d = Daemon(source(1000 * SECONDS, "emit_rate = 1000") + with_effects(sink(tmp, False), f"{tmp}/effects") + route())
+d.wait("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'", 1000 * SECONDS, timeout=SECONDS * 4 + 30)
+with d.db() as c:
+    lat = sorted(r[0] for r in c.execute("SELECT a.finished_at - e.received_at FROM attempts a JOIN deliveries d ON d.id = a.delivery_id JOIN events e ON e.id = d.event_id WHERE a.outcome IN ('delivered','duplicate')"))
+p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
+results["latency_ms"] = {"p50": p(0.5), "p99": p(0.99), "max": lat[-1]}
+print(f"  latency     {len(lat):>9,} events at 1,000/s, stored -> delivered: p50 {p(0.5)} ms, p99 {p(0.99)} ms, max {lat[-1]} ms")
+d.stop()
+shutil.rmtree(tmp, ignore_errors=True)
+
+# Memory: 1,000,000 events queued for a paused sink.
+N_QUEUE = 100_000 if args.quick else 1_000_000
+tmp = tempfile.mkdtemp(prefix="chfx-", dir="/tmp")
+d = Daemon(source(N_QUEUE) + with_effects(sink(tmp, False), f"{tmp}/effects") + route())
+d.admin("pause", {"id": "sink"})
+d.wait("SELECT COUNT(*) FROM events", N_QUEUE, timeout=900)
+time.sleep(2)
+queued = d.count("SELECT COUNT(*) FROM deliveries WHERE state = 'pending'")
+rss = d.rss_kib()
+results["rss_mib_queued"] = rss / 1024
+print(f"  memory      {queued:>9,} deliveries queued (sink paused): daemon RSS {rss / 1024:.1f} MiB")
+d.stop()
+shutil.rmtree(tmp, ignore_errors=True)
+
+print(json.dumps(results))
