@@ -94,7 +94,7 @@ import Testing
         try await store.record(DeliveryOutcome(job: job, startedAt: 0, finishedAt: 1,
                                                result: .delivered(externalID: "account.move,42", duplicate: false, links: [partner], canonical: canonical)))
         let links = try await store.links(target: "erp", canonicalIDs: ["src:invoice:in_1", "src:customer:cus_0", "src:customer:nope"])
-        #expect(Set(links.map(\.externalID)) == ["account.move,42", "res.partner,7"])
+        #expect(Set(links.map(\.link.externalID)) == ["account.move,42", "res.partner,7"])
         let trace = try await store.trace(correlationID: job.correlationID)
         #expect(trace.events.first?.deliveries.first?.state == "delivered")
         #expect(trace.events.first?.links.map(\.externalID) == ["account.move,42"])

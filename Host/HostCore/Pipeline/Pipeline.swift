@@ -12,7 +12,7 @@ public final class Pipeline: Service, Sendable {
     let logger: Logger
     private let doorbells = Mutex<[String: Doorbell]>([:])
     private let breakers = Mutex<[String: CircuitBreaker]>([:])
-    private let storeProblem = Mutex<String?>(nil)
+    private let storeProblem = Mutex<[String: String]>([:])
 
     public init(store: Store, supervisor: Supervisor, logger: Logger) {
         self.store = store
@@ -21,7 +21,11 @@ public final class Pipeline: Service, Sendable {
     }
 
     /// Why the store cannot take work right now (disk full, read-only), if so.
-    public var storeError: String? { storeProblem.withLock { $0 } }
+    public var storeError: String? {
+        storeProblem.withLock { problems in
+            problems.isEmpty ? nil : problems.keys.sorted().compactMap { problems[$0] }.joined(separator: "; ")
+        }
+    }
 
     public func circuitState(target: String) -> CircuitBreaker.State {
         breakers.withLock { $0[target]?.state ?? .closed }
@@ -74,20 +78,21 @@ public final class Pipeline: Service, Sendable {
         }
     }
 
-    func noteStoreProblem(_ message: String) {
-        let first = storeProblem.withLock { problem -> Bool in
-            defer { problem = problem ?? message }
-            return problem == nil
+    /// What the store refused, by kind of write (`ingest`, `outcomes`): each clears on its next success.
+    func noteStoreProblem(_ kind: String, _ message: String) {
+        let first = storeProblem.withLock { problems -> Bool in
+            defer { problems[kind] = message }
+            return problems.isEmpty
         }
         if first { logger.error("store cannot take new work; sources paused until it can", metadata: ["store.error": "\(message)"]) }
     }
 
-    func noteStoreHealthy() {
-        let was = storeProblem.withLock { problem in
-            defer { problem = nil }
-            return problem
+    func noteStoreHealthy(_ kind: String) {
+        let recovered = storeProblem.withLock { problems -> Bool in
+            guard problems.removeValue(forKey: kind) != nil else { return false }
+            return problems.isEmpty
         }
-        if was != nil { logger.notice("store accepts work again") }
+        if recovered { logger.notice("store accepts work again") }
     }
 
     // MARK: Ingest
@@ -98,7 +103,7 @@ public final class Pipeline: Service, Sendable {
         let routes = supervisor.routes
         do {
             let result = try await store.ingest(connector: connector, stream: stream, incoming: incoming, cursor: cursor, routes: routes)
-            noteStoreHealthy()
+            noteStoreHealthy("ingest")
             if !result.stored.isEmpty {
                 for route in routes where route.from == connector { doorbell(route: route.id).ring() }
             }
@@ -107,8 +112,7 @@ public final class Pipeline: Service, Sendable {
             }
             return result
         } catch {
-            noteStoreProblem("store cannot take new work: \(error)")
-            storeProblem.withLock { $0 = "store cannot take new work: \(error)" }
+            noteStoreProblem("ingest", "store cannot take new work: \(error)")
             throw error
         }
     }
@@ -141,14 +145,27 @@ public final class Pipeline: Service, Sendable {
             var more = false
             do {
                 for stream in streams {
-                    let cursor = try await store.cursor(connector: connector.id, stream: stream.name)
-                    let answer = try await instance.call(
-                        Method.sourcePoll, rawParams: try store.codec.json(PollParams(stream: stream.name, cursor: cursor, maxEvents: connector.pollBatch)),
-                        timeout: .seconds(60)
-                    )
-                    let page = try store.codec.result(PollResult.self, of: answer)
-                    try await ingest(connector: connector.id, stream: stream.name, incoming: try Self.verbatim(page.events, in: answer.line), cursor: page.cursor)
-                    more = more || page.hasMore
+                    // While one page is being stored, the next one is asked for: the plugin's work and
+                    // the decoding overlap the write. Pages are still stored in order, each with its cursor.
+                    func fetch(_ cursor: String?) async throws -> (page: PollResult, incoming: [Store.Incoming]) {
+                        let answer = try await instance.call(
+                            Method.sourcePoll,
+                            rawParams: try store.codec.json(PollParams(stream: stream.name, cursor: cursor, maxEvents: connector.pollBatch)),
+                            timeout: .seconds(60)
+                        )
+                        let page = try store.codec.result(PollResult.self, of: answer)
+                        return (page, try Self.verbatim(page.events, in: answer.line))
+                    }
+                    var current = try await fetch(try await store.cursor(connector: connector.id, stream: stream.name))
+                    for _ in 0..<64 {
+                        let page = current
+                        async let stored = ingest(connector: connector.id, stream: stream.name, incoming: page.incoming, cursor: page.page.cursor)
+                        let next = page.page.hasMore ? try await fetch(page.page.cursor) : nil
+                        _ = try await stored
+                        guard let next else { break }
+                        current = next
+                    }
+                    more = more || current.page.hasMore
                 }
                 failures = 0
             } catch is CancellationError {
@@ -211,30 +228,46 @@ struct RouteWorker {
                 await bell.wait(timeout: .milliseconds(wait))
                 continue
             }
-            let unrecorded = await withTaskGroup(of: Bool.self) { group in
+            // The links every delivery of the batch needs, in one query.
+            let known = (try? await pipeline.store.links(target: route.to, canonicalIDs: Array(Set(jobs.flatMap(\.references))))) ?? []
+            let links = Dictionary(grouping: known, by: \.canonicalKey)
+            let outcomes = await withTaskGroup(of: DeliveryOutcome?.self) { group in
                 var inFlight = 0
-                var unrecorded = 0
+                var outcomes: [DeliveryOutcome] = []
                 for job in jobs {
                     if inFlight >= route.concurrency {
-                        if await group.next() == false { unrecorded += 1 }
+                        if let outcome = await group.next() ?? nil { outcomes.append(outcome) }
                         inFlight -= 1
                     }
                     if let limit = route.rateLimit {
                         await Self.pace(&buckets, tenant: job.tenant ?? "", limit: limit)
                     }
-                    group.addTask { await deliver(job, to: target, logger: logger) }
+                    let jobLinks = job.references.flatMap { links[$0]?.map(\.link) ?? [] }
+                    group.addTask { await deliver(job, links: jobLinks, to: target, logger: logger) }
                     inFlight += 1
                 }
-                for await recorded in group where !recorded { unrecorded += 1 }
-                return unrecorded
+                for await outcome in group { if let outcome { outcomes.append(outcome) } }
+                return outcomes
             }
-            if unrecorded > 0 {
+            // The batch's outcomes in one transaction: one fsync per batch, not per delivery. A crash
+            // before it commits only means the batch is delivered again, which sinks absorb.
+            var recorded = true
+            do {
+                try await pipeline.store.record(outcomes)
+            } catch {
+                if Task.isCancelled { return }
+                logger.error("cannot record delivery outcomes; they will be retried", metadata: [
+                    "store.error": "\(error)", "deliveries.count": "\(outcomes.count)",
+                ])
+                recorded = false
+            }
+            if !recorded {
                 // The store refuses writes (disk full, read-only): the deliveries stay pending and the
                 // sink's idempotency absorbs the repeat. Slow down instead of hammering the sink.
-                pipeline.noteStoreProblem("cannot record delivery outcomes")
+                pipeline.noteStoreProblem("outcomes", "cannot record delivery outcomes")
                 try? await Task.sleep(for: .seconds(1))
             } else {
-                pipeline.noteStoreHealthy()
+                pipeline.noteStoreHealthy("outcomes")
             }
         }
     }
@@ -253,14 +286,13 @@ struct RouteWorker {
         }
     }
 
-    /// Returns false when the outcome could not be recorded.
-    private func deliver(_ job: DeliveryJob, to target: ConnectorInstance, logger: Logger) async -> Bool {
+    /// Delivers one job; nil when cancelled by shutdown (it stays pending).
+    private func deliver(_ job: DeliveryJob, links: [Link], to target: ConnectorInstance, logger: Logger) async -> DeliveryOutcome? {
         let started = Store.now()
         let store = pipeline.store
         let result: DeliveryOutcome.Result
         do {
             let codec = store.codec
-            let links = try await store.links(target: route.to, canonicalIDs: job.references)
             // The stored event goes out byte for byte; only the envelope around it is encoded.
             var params = Data(#"{"event":"#.utf8)
             params += job.payload
@@ -274,7 +306,7 @@ struct RouteWorker {
             let canonical = DeliveryOutcome.Canonical(id: job.canonicalID, objectType: job.objectType, objectID: job.objectID)
             result = .delivered(externalID: answer.externalID, duplicate: answer.duplicate, links: answer.links, canonical: canonical)
         } catch is CancellationError {
-            return true  // Shutting down: the delivery stays pending and goes out after the restart.
+            return nil  // Shutting down: the delivery stays pending and goes out after the restart.
         } catch {
             let failure = (error as? ConnectorError) ?? ConnectorError(.transient, "\(error)")
             let unwell = failure.code == .transient || failure.code == .rateLimited
@@ -296,14 +328,6 @@ struct RouteWorker {
                 result = .failed(failure, .retry(at: at))
             }
         }
-        do {
-            try await store.record(DeliveryOutcome(job: job, startedAt: started, finishedAt: Store.now(), result: result))
-            return true
-        } catch {
-            logger.error("cannot record a delivery outcome; it will be retried", metadata: [
-                "delivery.id": "\(job.deliveryID)", "store.error": "\(error)",
-            ])
-            return false
-        }
+        return DeliveryOutcome(job: job, startedAt: started, finishedAt: Store.now(), result: result)
     }
 }

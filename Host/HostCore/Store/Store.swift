@@ -153,25 +153,43 @@ public final class Store: Sendable {
         }
     }
 
-    /// Links the target already has for the records an event refers to.
-    public func links(target: String, canonicalIDs: [String]) async throws -> [Link] {
+    /// A link with the canonical id it belongs to.
+    public struct KnownLink: Sendable {
+        public var canonicalKey: String
+        public var link: Link
+    }
+
+    /// Links the target already has for these canonical ids (the records events refer to).
+    public func links(target: String, canonicalIDs: [String]) async throws -> [KnownLink] {
         guard !canonicalIDs.isEmpty else { return [] }
         return try await pool.read { db in
-            let marks = Array(repeating: "?", count: canonicalIDs.count).joined(separator: ",")
-            var arguments: [any DatabaseValueConvertible] = [target]
-            arguments += canonicalIDs
-            return try Row.fetchAll(db, sql: """
-                SELECT object_type, source_id, external_id FROM links WHERE connector = ? AND canonical_id IN (\(marks))
-                """, arguments: StatementArguments(arguments)).map {
-                Link(connector: target, objectType: $0[0], sourceID: $0[1], externalID: $0[2])
+            var found: [KnownLink] = []
+            // In chunks: SQLite limits the number of bound parameters.
+            for start in stride(from: 0, to: canonicalIDs.count, by: 500) {
+                let chunk = canonicalIDs[start..<min(canonicalIDs.count, start + 500)]
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                var arguments: [any DatabaseValueConvertible] = [target]
+                arguments += Array(chunk)
+                found += try Row.fetchAll(db, sql: """
+                    SELECT canonical_id, object_type, source_id, external_id FROM links WHERE connector = ? AND canonical_id IN (\(marks))
+                    """, arguments: StatementArguments(arguments)).map {
+                    KnownLink(canonicalKey: $0[0], link: Link(connector: target, objectType: $0[1], sourceID: $0[2], externalID: $0[3]))
+                }
             }
+            return found
         }
     }
 
     /// Records one attempt and what follows from it, in a group commit with other outcomes.
     public func record(_ outcome: DeliveryOutcome) async throws {
+        try await record([outcome])
+    }
+
+    /// Records the outcomes of a batch in one transaction.
+    public func record(_ outcomes: [DeliveryOutcome]) async throws {
+        guard !outcomes.isEmpty else { return }
         try await committer.submit { db in
-            try Self.record(outcome, in: db)
+            for outcome in outcomes { try Self.record(outcome, in: db) }
         }
     }
 
@@ -181,13 +199,13 @@ public final class Store: Sendable {
         let attempt = job.attempts + 1
         switch outcome.result {
         case .delivered(let externalID, let duplicate, let links, let canonical):
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO attempts (delivery_id, number, started_at, finished_at, outcome) VALUES (?, ?, ?, ?, ?)
-                """, arguments: [job.deliveryID, attempt, outcome.startedAt, now, duplicate ? "duplicate" : "delivered"])
-            try db.execute(sql: """
+                """).execute(arguments: [job.deliveryID, attempt, outcome.startedAt, now, duplicate ? "duplicate" : "delivered"])
+            try db.cachedStatement(sql: """
                 UPDATE deliveries SET state = 'delivered', attempts = ?, updated_at = ?, external_id = ?, last_error = NULL, last_error_class = NULL
                 WHERE id = ? AND state = 'pending'
-                """, arguments: [attempt, now, externalID, job.deliveryID])
+                """).execute(arguments: [attempt, now, externalID, job.deliveryID])
             let upsert = try db.cachedStatement(sql: """
                 INSERT INTO links (connector, canonical_id, object_type, source_id, external_id, updated_at) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (connector, canonical_id) DO UPDATE SET external_id = excluded.external_id, updated_at = excluded.updated_at
