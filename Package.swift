@@ -113,7 +113,12 @@ let package = Package(
         // MARK: Benchmarks
         .executableTarget(
             name: "protocol-bench",
-            dependencies: ["ConnectorKit", "HostCore"],
+            dependencies: [
+                "HostCore",
+                "ConnectorProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             path: "Tests/Benchmarks/ProtocolBench",
             swiftSettings: swiftSettings
         ),

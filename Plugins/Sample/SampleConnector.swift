@@ -210,21 +210,24 @@ final class EffectsFile: Sendable {
         self.fsync = fsync
     }
 
-    /// Records the key once. Returns false when it was already applied.
+    /// Records the key once. Returns false when it was already applied. The effect is on disk before
+    /// this returns; concurrent callers share the flush, as a database's group commit does.
     func apply(_ key: String) throws -> Bool {
-        try state.withLock { state in
-            guard !state.applied.contains(key) else { return false }
+        let fd = try state.withLock { state -> Int32? in
+            guard !state.applied.contains(key) else { return nil }
             let line = Array((key + "\n").utf8)
             let written = line.withUnsafeBytes { write(state.fd, $0.baseAddress, $0.count) }
             guard written == line.count else {
                 throw ConnectorError(.transient, "effects_file write failed: \(String(cString: strerror(errno)))")
             }
-            if fsync, fdatasync(state.fd) != 0 {
-                throw ConnectorError(.transient, "effects_file fsync failed: \(String(cString: strerror(errno)))")
-            }
             state.applied.insert(key)
-            return true
+            return state.fd
         }
+        guard let fd else { return false }
+        if fsync, fdatasync(fd) != 0 {
+            throw ConnectorError(.transient, "effects_file fsync failed: \(String(cString: strerror(errno)))")
+        }
+        return true
     }
 }
 
