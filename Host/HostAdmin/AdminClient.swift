@@ -35,27 +35,10 @@ public final class AdminClient {
     private var nextID: Int64 = 1
 
     public init(socketPath: String, timeoutSeconds: Int = 30) throws(AdminClientError) {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw .unreachable(String(cString: strerror(errno))) }
-        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        guard socketPath.utf8.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            close(fd)
-            throw .unreachable("socket path too long: \(socketPath)")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: socketPath.utf8)
-            raw[socketPath.utf8.count] = 0
-        }
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard result == 0 else {
-            let message = "\(socketPath): \(String(cString: strerror(errno)))"
-            close(fd)
-            throw .unreachable(message)
+        do {
+            fd = try UnixSocket.connect(path: socketPath, receiveTimeoutSeconds: timeoutSeconds)
+        } catch {
+            throw .unreachable(error.message)
         }
     }
 
@@ -87,19 +70,9 @@ public final class AdminClient {
     }
 
     private func write(_ data: Data) throws(AdminClientError) {
-        let failed = data.withUnsafeBytes { buffer -> Bool in
-            var offset = 0
-            while offset < buffer.count {
-                let written = send(fd, buffer.baseAddress! + offset, buffer.count - offset, Int32(MSG_NOSIGNAL))
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return true
-                }
-                offset += written
-            }
-            return false
+        if let failure = data.withUnsafeBytes({ UnixSocket.writeAll(fd, $0) }) {
+            throw .unreachable("write failed: \(UnixSocket.errorText(failure))")
         }
-        if failed { throw .unreachable("write failed: \(String(cString: strerror(errno)))") }
     }
 
     private func readMessage() throws(AdminClientError) -> RPCMessage {

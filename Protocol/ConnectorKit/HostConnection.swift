@@ -22,30 +22,7 @@ public final class HostConnection: Sendable {
     let maxLineBytes: Int
 
     init(socketPath: String, maxLineBytes: Int = RPCCodec.defaultMaxLineBytes) throws(ConnectorError) {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ConnectorError(.transient, "socket(): \(String(cString: strerror(errno)))") }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard socketPath.utf8.count < capacity else {
-            close(fd)
-            throw ConnectorError(.protocol, "socket path longer than \(capacity - 1) bytes: \(socketPath)")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: socketPath.utf8)
-            raw[socketPath.utf8.count] = 0
-        }
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard result == 0 else {
-            let message = String(cString: strerror(errno))
-            close(fd)
-            throw ConnectorError(.transient, "connect(\(socketPath)): \(message)")
-        }
-        self.fd = fd
+        fd = try UnixSocket.connect(path: socketPath)
         self.maxLineBytes = maxLineBytes
     }
 
@@ -56,18 +33,7 @@ public final class HostConnection: Sendable {
     /// Writes one complete line (it must end in "\n"). Lines from concurrent callers never interleave.
     public func writeLine(_ data: Data) throws(ConnectorError) {
         let failure: Int32? = writeLock.withLock { _ in
-            data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) -> Int32? in
-                var offset = 0
-                while offset < buffer.count {
-                    let written = send(fd, buffer.baseAddress! + offset, buffer.count - offset, Int32(MSG_NOSIGNAL))
-                    if written < 0 {
-                        if errno == EINTR { continue }
-                        return errno
-                    }
-                    offset += written
-                }
-                return nil
-            }
+            data.withUnsafeBytes { UnixSocket.writeAll(fd, $0) }
         }
         if let failure {
             throw ConnectorError(.transient, "write to host failed: \(String(cString: strerror(failure)))")

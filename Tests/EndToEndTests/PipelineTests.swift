@@ -166,3 +166,29 @@ extension DaemonHarness {
         #expect(try daemon.stop() == 0)
     }
 }
+
+/// A plugin in another language, written from PROTOCOL.md: the protocol is not the Swift SDK's secret.
+@Suite(.serialized) struct ForeignPluginTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/plugins").path
+
+    @Test func pythonSinkReceivesEveryEventOnce() throws {
+        let daemon = try DaemonHarness()
+        try daemon.writeConfig(connectors:
+            DaemonHarness.sample("src", "[connector.config]\nemit = 60")
+            + "[[connector]]\nid = \"py\"\nplugin = \"pysink\"\n[connector.config]\neffects_file = \"\(daemon.path("effects"))\"\n"
+            + DaemonHarness.route("src", "py"))
+        // Both plugin directories: the built binaries and the Python fixture.
+        let text = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
+            .replacingOccurrences(of: "plugin_dirs = [\"", with: "plugin_dirs = [\"\(Self.fixtures)\", \"")
+        try text.write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        try daemon.start()
+        #expect(try daemon.connector("py").pluginVersion == "1.0")
+        try daemon.waitUntil("60 deliveries are done") { try daemon.count("delivered") == 60 }
+        #expect(Set(daemon.effects("effects")).count == 60)
+        #expect(daemon.log.contains("pysink ready"))
+        let trace = try daemon.client().call(AdminMethod.trace, TraceParams(correlationID: "sample-src-1"), as: TraceResult.self)
+        #expect(trace.events.first?.deliveries.first?.externalID == "py-invoice-in_1")
+        #expect(try daemon.stop() == 0)
+    }
+}

@@ -52,7 +52,7 @@ public final class Pipeline: Service, Sendable {
                     for connector in sources {
                         group.addTask { await self.pollForever(connector) }
                     }
-                    // A reload sets pollers and route workers up anew.
+                    // A reload sets pollers and route workers up anew. Only this child returns on its own.
                     group.addTask { await self.supervisor.reloaded.wait(timeout: .seconds(1 << 40)) }
                     await group.next()
                     group.cancelAll()
@@ -138,8 +138,10 @@ public final class Pipeline: Service, Sendable {
             guard let instance = supervisor.existingInstance(connector.id), instance.isAvailable,
                   let streams = instance.capabilities?.streams, !streams.isEmpty
             else {
-                if supervisor.existingInstance(connector.id)?.capabilities.map({ $0.streams.isEmpty }) == true { return }
-                try? await Task.sleep(for: .milliseconds(200))
+                // Not up yet, paused, or not a polling source (sinks have no streams): look again later.
+                // Never return: the first child of the pipeline's group to return restarts them all.
+                let isSink = supervisor.existingInstance(connector.id)?.capabilities.map { $0.streams.isEmpty } == true
+                try? await Task.sleep(for: .milliseconds(isSink ? 2_000 : 200))
                 continue
             }
             var more = false
