@@ -59,6 +59,7 @@ final class Session<C: Connector>: Sendable {
             case .line(let line):
                 await receive(line)
             }
+            connection.readCredits.signal()
         }
         // The host closed the socket: it stopped or died. Nothing can be delivered any more.
         handshake.cancel()
@@ -132,12 +133,15 @@ final class Session<C: Connector>: Sendable {
             try? connection.writeLine(try codec.response(id: id, result: EmptyParams()))
             exit(0)
         case .request(let id, let method):
-            let task = Task {
-                let answer = await self.answer(id: id, method: method, message: message)
-                self.inFlight.withLock { _ = $0.removeValue(forKey: id) }
-                try? self.connection.writeLine(answer)
+            // Created and registered under the lock: the task's own removal takes the same lock, so
+            // it can never run before the registration and leave a finished task in the table.
+            inFlight.withLock { table in
+                table[id] = Task {
+                    let answer = await self.answer(id: id, method: method, message: message)
+                    self.inFlight.withLock { _ = $0.removeValue(forKey: id) }
+                    try? self.connection.writeLine(answer)
+                }
             }
-            inFlight.withLock { $0[id] = task }
         }
     }
 

@@ -20,6 +20,9 @@ public final class HostConnection: Sendable {
     private let nextID = Atomic<Int64>(1)
     let codec = RPCCodec()
     let maxLineBytes: Int
+    /// Lines the reader may hand over before the consumer has taken them: beyond this the reader
+    /// stops reading, the socket fills, and the host's writes wait. Backpressure, not memory growth.
+    let readCredits = DispatchSemaphore(value: 256)
 
     init(socketPath: String, maxLineBytes: Int = RPCCodec.defaultMaxLineBytes) throws(ConnectorError) {
         fd = try UnixSocket.connect(path: socketPath)
@@ -89,6 +92,7 @@ public final class HostConnection: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: LineFramer.Output.self)
         let fd = self.fd
         let maxLineBytes = self.maxLineBytes
+        let credits = readCredits
         let thread = Thread {
             var framer = LineFramer(maxLineBytes: maxLineBytes)
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 1)
@@ -98,6 +102,7 @@ public final class HostConnection: Sendable {
                 if count < 0 && errno == EINTR { continue }
                 if count <= 0 { break }
                 for output in framer.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<count])) {
+                    credits.wait()
                     continuation.yield(output)
                 }
             }

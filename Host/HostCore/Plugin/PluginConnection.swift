@@ -109,12 +109,24 @@ public final class RPCConnection: Sendable {
         let message: RPCMessage
         do {
             message = try await withTaskCancellationHandler {
-                do {
-                    try await send(line)
-                } catch {
-                    complete(id) { $0.fail(error) }
+                // The deadline covers the write too: a peer that stops reading fills the socket, and
+                // the write must not outwait the timeout that detects exactly that.
+                try await withThrowingTaskGroup(of: RPCMessage?.self) { group in
+                    group.addTask {
+                        do {
+                            try await self.send(line)
+                        } catch {
+                            self.complete(id) { $0.fail(error) }
+                        }
+                        return nil
+                    }
+                    group.addTask { try await promise.futureResult.get() }
+                    defer { group.cancelAll() }
+                    while let result = try await group.next() {
+                        if let result { return result }
+                    }
+                    throw HostError(.connectionClosed, "no answer to \(method)")
                 }
-                return try await promise.futureResult.get()
             } onCancel: {
                 self.complete(id) { $0.fail(CancellationError()) }
             }

@@ -46,6 +46,7 @@ public final class ConnectorInstance: Sendable {
     private let snapshot: Mutex<Snapshot>
     private let connection = Mutex<RPCConnection?>(nil)
     private static let runCounter = Atomic<Int>(0)
+    private static let codec = RPCCodec()
 
     init(config: ConnectorConfig, settings: SupervisorSettings, runtimeDirectory: String, logger: Logger) {
         self.config = config
@@ -106,7 +107,7 @@ public final class ConnectorInstance: Sendable {
         let message = try await exchange(method, timeout: timeout) { connection, id in
             try connection.codec.request(id: id, method: method, params: params)
         }
-        return try RPCCodec().result(R.self, of: message)
+        return try Self.codec.result(R.self, of: message)
     }
 
     /// Like ``call(_:_:as:timeout:)`` with params already encoded; returns the whole answer line.
