@@ -68,7 +68,7 @@ struct SampleConnector: Connector {
         }
         if let delay = active.crashAfterMilliseconds {
             Thread.detachNewThread {
-                usleep(UInt32(delay) * 1000)
+                Thread.sleep(forTimeInterval: Double(delay) / 1000)
                 exit(4)
             }
         }

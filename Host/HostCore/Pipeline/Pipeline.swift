@@ -53,7 +53,7 @@ public final class Pipeline: Service, Sendable {
                         group.addTask { await self.pollForever(connector) }
                     }
                     // A reload sets pollers and route workers up anew. Only this child returns on its own.
-                    group.addTask { await self.supervisor.reloaded.wait(timeout: .seconds(1 << 40)) }
+                    group.addTask { await self.supervisor.reloaded.wait(timeout: .seconds(365 * 86_400)) }
                     await group.next()
                     group.cancelAll()
                 }
