@@ -217,7 +217,7 @@ struct RouteWorker {
             }
             let jobs: [DeliveryJob]
             do {
-                jobs = try await pipeline.store.dueDeliveries(route: route.id, now: Store.now(), limit: max(64, route.concurrency * 8))
+                jobs = try await pipeline.store.dueDeliveries(route: route.id, now: Store.now(), limit: max(512, route.concurrency * 16))
             } catch {
                 if Task.isCancelled { return }
                 logger.error("cannot read the queue", metadata: ["store.error": "\(error)"])
