@@ -391,8 +391,8 @@ public final class ConnectorInstance: Sendable {
                 try? await child.channel.close()
                 return .ended(.handshakeFailed("peer uid \(credentials.uid) is not the daemon's uid \(getuid())"))
             }
-            return try await child.executeThenClose { inbound, outbound in
-                let rpc = RPCConnection(outbound: outbound, eventLoop: child.channel.eventLoop)
+            return try await child.executeThenClose { inbound, _ in
+                let rpc = RPCConnection(channel: child.channel)
                 var frames = inbound.makeAsyncIterator()
                 guard let first = try await frames.next() else { return .ended(.connectionClosed) }
                 do {
@@ -411,10 +411,14 @@ public final class ConnectorInstance: Sendable {
                     connection.withLock { $0 = nil }
                     rpc.failAll(HostError(.connectionClosed, "plugin connection closed"))
                 }
-                while let frame = try await frames.next() {
-                    await receive(frame, rpc: rpc)
+                return try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { await rpc.expireRequests() }
+                    defer { group.cancelAll() }
+                    while let frame = try await frames.next() {
+                        await receive(frame, rpc: rpc)
+                    }
+                    return .ended(.connectionClosed)
                 }
-                return .ended(.connectionClosed)
             }
         } catch is CancellationError {
             return nil
@@ -427,7 +431,7 @@ public final class ConnectorInstance: Sendable {
     private func handshake(_ frame: Frame, rpc: RPCConnection, token: String, peerPID: pid_t) async throws(HostError) {
         let codec = rpc.codec
         func reject(_ id: RPCID?, _ error: ConnectorError) async -> HostError {
-            try? await rpc.send(codec.errorResponse(id: id, error: error))
+            rpc.write(codec.errorResponse(id: id, error: error))
             return HostError(.handshake, error.message)
         }
         guard case .line(let buffer) = frame else {
@@ -488,7 +492,7 @@ public final class ConnectorInstance: Sendable {
         case .oversized(let bytes):
             let error = ConnectorError(.protocol, "line of \(bytes) bytes exceeds the limit of \(RPCCodec.defaultMaxLineBytes) bytes")
             protocolError(error.message)
-            try? await rpc.send(codec.parseErrorLine(error))
+            rpc.write(codec.parseErrorLine(error))
             return
         case .line(let buffer):
             line = Data(buffer)
@@ -498,7 +502,7 @@ public final class ConnectorInstance: Sendable {
             message = try codec.decode(line: line)
         } catch {
             protocolError(error.message, excerpt: line)
-            try? await rpc.send(codec.parseErrorLine(error))
+            rpc.write(codec.parseErrorLine(error))
             return
         }
         switch message.kind {
@@ -522,7 +526,7 @@ public final class ConnectorInstance: Sendable {
             protocolError("unknown notification \"\(method)\"")
         case .request(let id, let method):
             protocolError("unknown method \"\(method)\"")
-            try? await rpc.send(codec.errorResponse(
+            rpc.write(codec.errorResponse(
                 id: id,
                 error: RPCErrorObject(
                     code: RPCErrorObject.methodNotFound, message: "unknown method \"\(method)\"",

@@ -144,8 +144,8 @@ enum PluginBench {
     private static func session(
         _ child: NIOAsyncChannel<Frame, ByteBuffer>, token: String, pid: pid_t, options: Options, lines: SampleLines
     ) async throws -> PluginFigures {
-        try await child.executeThenClose { inbound, outbound in
-            let rpc = RPCConnection(outbound: outbound, eventLoop: child.channel.eventLoop)
+        try await child.executeThenClose { inbound, _ in
+            let rpc = RPCConnection(channel: child.channel)
             let (handshakes, handshaken) = AsyncStream.makeStream(of: Result<Void, BenchError>.self)
             return try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -155,6 +155,7 @@ enum PluginBench {
                     }
                     try await receiveLoop(inbound, rpc: rpc, token: token, handshaken: handshaken)
                 }
+                group.addTask { await rpc.expireRequests() }
                 defer { group.cancelAll() }
 
                 let timer = Task {
@@ -285,8 +286,9 @@ enum PluginBench {
         // 3. One-way notifications, then one ping: the plugin reads lines in order, so its answer
         // means every notification before it was read and decoded.
         let start = monotonicNanoseconds()
-        for _ in 0..<options.oneWay {
-            try await rpc.send(lines.notification)
+        for index in 0..<options.oneWay {
+            // Queue writes as the daemon does, waiting for one in 1,024 to keep the queue bounded.
+            if index % 1024 == 1023 { try await rpc.send(lines.notification) } else { rpc.write(lines.notification) }
         }
         try await ping(rpc)
         let oneWay = OneWayFigure(
