@@ -44,14 +44,7 @@ public struct AdminServer: Service {
 
     public func run() async throws {
         try Self.claim(path: path)
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(unixDomainSocketPath: path) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLineBytes: 1 << 20)))
-                    return try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
-        chmod(path, 0o660)
+        let server = try await LineSocket.listen(path: path, mode: 0o660, maxLineBytes: 1 << 20, replacingExisting: false)
         logger.info("admin socket listening", metadata: ["admin.socket": "\(path)"])
         defer { unlink(path) }
         do {

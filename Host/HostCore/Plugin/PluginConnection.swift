@@ -2,6 +2,10 @@ public import ConnectorProtocol
 public import Foundation
 import Logging
 public import NIOCore
+import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// What the line decoder hands up the pipeline.
@@ -59,6 +63,27 @@ public struct LineFrameDecoder: ByteToMessageDecoder {
         // A last line without its newline is incomplete: drop it.
         buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
         return .needMoreData
+    }
+}
+
+/// A connection carrying bounded lines: what plugin and admin sockets accept.
+public typealias LineChannel = NIOAsyncChannel<Frame, ByteBuffer>
+
+public enum LineSocket {
+    /// Listens on a Unix socket at `path` (then set to `mode`) whose connections are split into lines
+    /// of at most `maxLineBytes`.
+    public static func listen(
+        path: String, mode: UInt32, maxLineBytes: Int = RPCCodec.defaultMaxLineBytes, replacingExisting: Bool
+    ) async throws -> NIOAsyncChannel<LineChannel, Never> {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: replacingExisting) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLineBytes: maxLineBytes)))
+                    return try LineChannel(wrappingChannelSynchronously: channel)
+                }
+            }
+        chmod(path, mode_t(mode))
+        return server
     }
 }
 

@@ -231,16 +231,9 @@ public final class ConnectorInstance: Sendable {
     private func runOnce() async -> PluginLifecycle.EndReason {
         let run = Self.runCounter.wrappingAdd(1, ordering: .relaxed).oldValue
         let socketPath = "\(runtimeDirectory)/plugin-\(config.id).\(run).sock"
-        let server: NIOAsyncChannel<NIOAsyncChannel<Frame, ByteBuffer>, Never>
+        let server: NIOAsyncChannel<LineChannel, Never>
         do {
-            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .bind(unixDomainSocketPath: socketPath, cleanupExistingSocketFile: true) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder()))
-                        return try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    }
-                }
-            chmod(socketPath, 0o600)
+            server = try await LineSocket.listen(path: socketPath, mode: 0o600, replacingExisting: true)
         } catch {
             return .spawnFailed("cannot listen on \(socketPath): \(error)")
         }

@@ -71,15 +71,8 @@ enum PluginBench {
 
         let server: NIOAsyncChannel<NIOAsyncChannel<Frame, ByteBuffer>, Never>
         do {
-            // The same pipeline as ConnectorInstance.runOnce.
-            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .bind(unixDomainSocketPath: socketPath, cleanupExistingSocketFile: true) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder()))
-                        return try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    }
-                }
-            chmod(socketPath, 0o600)
+            // The same listener as ConnectorInstance.runOnce.
+            server = try await LineSocket.listen(path: socketPath, mode: 0o600, replacingExisting: true)
         } catch {
             throw BenchError("cannot listen on \(socketPath): \(error)")
         }
