@@ -27,7 +27,8 @@ import Glibc
 /// Directives: `crash-on-start`, `crash-after-ms N`, `hang` (no request is answered), `hang-pings`,
 /// `slow MS` (every answer waits), `garbage KIND` once after start (KIND: malformed, oversized,
 /// invalid-utf8, unknown-method, stray-response), `fail CLASS [N]` (sink.deliver fails with CLASS for
-/// attempts 1…N, or always), `poll-fail CLASS`.
+/// attempts 1…N, or always), `fail-match TEXT CLASS` (deliveries whose idempotency key contains TEXT
+/// fail with CLASS), `poll-fail CLASS`.
 struct SampleConnector: Connector {
     static let plugin = PluginInfo(name: "sample", version: "0.1.0")
     static let capabilities = Capabilities(
@@ -118,6 +119,9 @@ struct SampleConnector: Connector {
                 retryAfterMilliseconds: failure.errorClass == .rateLimited ? 50 : nil,
                 details: ["idempotency_key": .string(params.idempotencyKey)]
             )
+        }
+        if let match = active.matchFailures.first(where: { params.idempotencyKey.contains($0.text) }) {
+            throw ConnectorError(match.errorClass, "fault: fail-match \(match.text) \(match.errorClass)")
         }
         let isNew = try effects?.apply(params.idempotencyKey) ?? true
         return DeliverResult(externalID: "sample-\(params.idempotencyKey)", duplicate: !isNew)
@@ -241,6 +245,8 @@ final class Faults: Sendable {
         var slowMilliseconds: Int?
         var garbage: [String] = []
         var deliverFailure: (errorClass: ConnectorError.Code, attempts: Int?)?
+        /// Deliveries whose idempotency key contains the text fail with the class, every attempt.
+        var matchFailures: [(text: String, errorClass: ConnectorError.Code)] = []
         var pollFailure: ConnectorError.Code?
     }
 
@@ -287,6 +293,10 @@ final class Faults: Sendable {
             case "fail":
                 if let code = argument.flatMap(ConnectorError.Code.init(name:)) {
                     active.deliverFailure = (code, words.count > 2 ? Int(words[2]) : nil)
+                }
+            case "fail-match":
+                if let argument, words.count > 2, let code = ConnectorError.Code(name: words[2]) {
+                    active.matchFailures.append((argument, code))
                 }
             case "poll-fail": active.pollFailure = argument.flatMap(ConnectorError.Code.init(name:))
             default: continue

@@ -28,6 +28,13 @@ public protocol Connector: Sendable {
     func poll(_ params: PollParams) async throws -> PollResult
     /// Applies one event to the target system, idempotently by `params.idempotencyKey`.
     func deliver(_ params: DeliverParams) async throws -> DeliverResult
+    /// Applies several events, each with its own answer in the same order. The default runs
+    /// ``deliver(_:)`` for all of them concurrently: the host never puts two events with the same
+    /// ordering key in one batch.
+    func deliverBatch(_ batch: [DeliverParams]) async -> [Result<DeliverResult, ConnectorError>]
+    /// Most deliveries taken in one `sink.deliver_batch`, announced in `initialize` as
+    /// `capabilities.sink_batch` unless ``capabilities`` sets it. 1 turns batches off.
+    static var deliverBatchLimit: Int { get }
     /// Called when the host asks the plugin to stop; finish or abandon work, then return.
     func shutdown() async
 }
@@ -46,6 +53,29 @@ extension Connector {
     public func deliver(_ params: DeliverParams) async throws -> DeliverResult {
         throw ConnectorError(.notSupported, "\(Self.plugin.name) is not a sink")
     }
+
+    public func deliverBatch(_ batch: [DeliverParams]) async -> [Result<DeliverResult, ConnectorError>] {
+        await withTaskGroup(of: (Int, Result<DeliverResult, ConnectorError>).self) { group in
+            for (index, params) in batch.enumerated() {
+                group.addTask {
+                    do {
+                        return (index, .success(try await deliver(params)))
+                    } catch let error as ConnectorError {
+                        return (index, .failure(error))
+                    } catch is CancellationError {
+                        return (index, .failure(ConnectorError(.cancelled, "delivery cancelled")))
+                    } catch {
+                        return (index, .failure(ConnectorError(.transient, "\(error)")))
+                    }
+                }
+            }
+            var results = [Result<DeliverResult, ConnectorError>](repeating: .failure(ConnectorError(.transient, "no answer")), count: batch.count)
+            for await (index, result) in group { results[index] = result }
+            return results
+        }
+    }
+
+    public static var deliverBatchLimit: Int { 64 }
 
     public func shutdown() async {}
 }

@@ -68,10 +68,14 @@ final class Session<C: Connector>: Sendable {
     }
 
     private func handshake(token: String) async {
+        var capabilities = C.capabilities
+        if !capabilities.sinkEventTypes.isEmpty && capabilities.sinkBatch == 0 {
+            capabilities.sinkBatch = C.deliverBatchLimit
+        }
         let params = InitializeParams(
             protocolVersions: ProtocolVersion.supported,
             plugin: C.plugin,
-            capabilities: C.capabilities,
+            capabilities: capabilities,
             token: token
         )
         do {
@@ -161,6 +165,10 @@ final class Session<C: Connector>: Sendable {
             case Method.sinkDeliver:
                 let params = try codec.params(DeliverParams.self, of: message)
                 return try codec.response(id: id, result: try await connector.deliver(params))
+            case Method.sinkDeliverBatch:
+                let params = try codec.params(DeliverBatchParams.self, of: message)
+                let results = await connector.deliverBatch(params.deliveries)
+                return try codec.response(id: id, result: DeliverBatchResult(results: results.map(DeliverItemResult.init)))
             default:
                 return codec.errorResponse(
                     id: id,

@@ -21,6 +21,8 @@ public enum Method {
     public static let sourcePoll = "source.poll"
     public static let webhookHandle = "webhook.handle"
     public static let sinkDeliver = "sink.deliver"
+    /// Several deliveries in one request, for sinks whose `capabilities.sink_batch` is above 1.
+    public static let sinkDeliverBatch = "sink.deliver_batch"
     public static let reconcileSnapshot = "reconcile.snapshot"
     /// Either direction, notification: stop working on request `id`.
     public static let cancel = "cancel"
@@ -81,17 +83,21 @@ public struct Capabilities: Codable, Sendable, Hashable {
     public var sinkEventTypes: [String]
     /// Whether the plugin answers `reconcile.snapshot`.
     public var reconcile: Bool
+    /// Most deliveries the plugin takes in one `sink.deliver_batch`; 0 or 1: one `sink.deliver` each.
+    public var sinkBatch: Int
 
-    public init(streams: [StreamInfo] = [], webhooks: Bool = false, sinkEventTypes: [String] = [], reconcile: Bool = false) {
+    public init(streams: [StreamInfo] = [], webhooks: Bool = false, sinkEventTypes: [String] = [], reconcile: Bool = false, sinkBatch: Int = 0) {
         self.streams = streams
         self.webhooks = webhooks
         self.sinkEventTypes = sinkEventTypes
         self.reconcile = reconcile
+        self.sinkBatch = sinkBatch
     }
 
     enum CodingKeys: String, CodingKey {
         case streams, webhooks, reconcile
         case sinkEventTypes = "sink_event_types"
+        case sinkBatch = "sink_batch"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -100,6 +106,7 @@ public struct Capabilities: Codable, Sendable, Hashable {
         webhooks = try container.decodeIfPresent(Bool.self, forKey: .webhooks) ?? false
         sinkEventTypes = try container.decodeIfPresent([String].self, forKey: .sinkEventTypes) ?? []
         reconcile = try container.decodeIfPresent(Bool.self, forKey: .reconcile) ?? false
+        sinkBatch = try container.decodeIfPresent(Int.self, forKey: .sinkBatch) ?? 0
     }
 }
 
@@ -362,5 +369,67 @@ public struct DeliverResult: Codable, Sendable, Hashable {
         externalID = try container.decodeIfPresent(String.self, forKey: .externalID)
         duplicate = try container.decodeIfPresent(Bool.self, forKey: .duplicate) ?? false
         links = try container.decodeIfPresent([Link].self, forKey: .links) ?? []
+    }
+}
+
+// MARK: sink.deliver_batch
+
+/// Deliveries of one route to one sink, each as `sink.deliver` would carry it. The host puts at most
+/// one delivery per ordering key in a batch, so the sink may apply them in any order or concurrently.
+public struct DeliverBatchParams: Codable, Sendable, Hashable {
+    public var deliveries: [DeliverParams]
+
+    public init(deliveries: [DeliverParams]) {
+        self.deliveries = deliveries
+    }
+}
+
+/// One answer per delivery, in the order of the request.
+public struct DeliverBatchResult: Codable, Sendable, Hashable {
+    public var results: [DeliverItemResult]
+
+    public init(results: [DeliverItemResult]) {
+        self.results = results
+    }
+}
+
+/// On the wire `{"ok": <sink.deliver result>}` or `{"error": <JSON-RPC error object>}`.
+public enum DeliverItemResult: Codable, Sendable, Hashable {
+    case ok(DeliverResult)
+    case error(RPCErrorObject)
+
+    public init(_ result: Result<DeliverResult, ConnectorError>) {
+        switch result {
+        case .success(let value): self = .ok(value)
+        case .failure(let error): self = .error(RPCErrorObject(error))
+        }
+    }
+
+    public var result: Result<DeliverResult, ConnectorError> {
+        switch self {
+        case .ok(let value): .success(value)
+        case .error(let error): .failure(error.connectorError)
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case ok, error
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        if let error = try container.decodeIfPresent(RPCErrorObject.self, forKey: .error) {
+            self = .error(error)
+        } else {
+            self = .ok(try container.decode(DeliverResult.self, forKey: .ok))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .ok(let value): try container.encode(value, forKey: .ok)
+        case .error(let error): try container.encode(error, forKey: .error)
+        }
     }
 }

@@ -137,3 +137,33 @@ import Testing
         #expect(feed(&framer, "abcd\nabcde\n") == [.line(Data("abcd".utf8)), .oversized(bytes: 5)])
     }
 }
+
+@Suite struct DeliverBatchWireTests {
+    let codec = RPCCodec()
+
+    @Test func itemResultsAreOkOrErrorObjects() throws {
+        let batch = DeliverBatchResult(results: [
+            DeliverItemResult(.success(DeliverResult(externalID: "x1"))),
+            DeliverItemResult(.failure(ConnectorError(.rateLimited, "slow down", retryAfterMilliseconds: 250))),
+        ])
+        let json = try JSONSerialization.jsonObject(with: try codec.json(batch)) as? [String: Any]
+        let results = try #require(json?["results"] as? [[String: Any]])
+        #expect((results[0]["ok"] as? [String: Any])?["external_id"] as? String == "x1")
+        let error = try #require(results[1]["error"] as? [String: Any])
+        #expect(error["code"] as? Int == -32001)
+        #expect((error["data"] as? [String: Any])?["class"] as? String == "rate_limited")
+
+        let decoded = try codec.decodeJSON(DeliverBatchResult.self, from: try codec.json(batch))
+        guard case .failure(let failure) = decoded.results[1].result else {
+            Issue.record("the second result should be a failure")
+            return
+        }
+        #expect(failure.code == .rateLimited)
+        #expect(failure.retryAfterMilliseconds == 250)
+    }
+
+    @Test func capabilitiesWithoutSinkBatchMeanOneByOne() throws {
+        let capabilities = try codec.decodeJSON(Capabilities.self, from: Data(#"{"sink_event_types":["*"]}"#.utf8))
+        #expect(capabilities.sinkBatch == 0)
+    }
+}

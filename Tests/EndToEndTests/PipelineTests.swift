@@ -134,6 +134,27 @@ extension DaemonHarness {
         #expect(try daemon.stop() == 0)
     }
 
+    /// Deliveries travel in `sink.deliver_batch` requests (route concurrency 32 → batches of 16): each
+    /// delivery of a batch succeeds or fails on its own.
+    @Test func eachDeliveryOfABatchHasItsOwnOutcome() throws {
+        let daemon = try DaemonHarness()
+        try daemon.writeConfig(connectors:
+            DaemonHarness.sample("src", "[connector.config]\nemit = 60")
+            + DaemonHarness.sample("erp", "[connector.config]\nfaults = [\"fail-match :payment: permanent\"]\neffects_file = \"\(daemon.path("effects"))\"")
+            + DaemonHarness.route("src", "erp", "concurrency = 32"))
+        try daemon.start()
+        try daemon.waitUntil("customers and invoices delivered, payments dead", timeout: 30) {
+            try daemon.count("delivered") == 40 && daemon.count("dead") == 20
+        }
+        let effects = daemon.effects("effects")
+        #expect(effects.count == 40)
+        #expect(!effects.contains { $0.contains(":payment:") })
+        let letters = try daemon.client().call(AdminMethod.dlqList, DLQListParams(route: nil, limit: 100), as: [DeadLetterSummary].self)
+        #expect(letters.count == 20)
+        #expect(letters.allSatisfy { $0.errorClass == "permanent" && $0.idempotencyKey.contains(":payment:") && $0.attempts == 1 })
+        #expect(try daemon.stop() == 0)
+    }
+
     /// The daemon is SIGKILLed at random moments while it delivers; at the end every event has been
     /// delivered and the sink holds each effect exactly once. CONNECTOR_HOST_FAULT_EVENTS sets the
     /// size (20000 for the full run; CI uses the default).

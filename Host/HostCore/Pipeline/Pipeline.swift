@@ -233,22 +233,43 @@ struct RouteWorker {
             // The links every delivery of the batch needs, in one query.
             let known = (try? await pipeline.store.links(target: route.to, canonicalIDs: Array(Set(jobs.flatMap(\.references))))) ?? []
             let links = Dictionary(grouping: known, by: \.canonicalKey)
-            let outcomes = await withTaskGroup(of: DeliveryOutcome?.self) { group in
+            let items = jobs.map { job in Item(job: job, links: job.references.flatMap { links[$0]?.map(\.link) ?? [] }) }
+            let size = Self.requestSize(sinkBatch: target.capabilities?.sinkBatch ?? 0, concurrency: route.concurrency)
+            let requests = max(1, route.concurrency / size)
+            let outcomes = await withTaskGroup(of: [DeliveryOutcome].self) { group in
                 var inFlight = 0
                 var outcomes: [DeliveryOutcome] = []
-                for job in jobs {
-                    if inFlight >= route.concurrency {
-                        if let outcome = await group.next() ?? nil { outcomes.append(outcome) }
+                var request: [Item] = []
+                var index = 0
+                while index < items.count || !request.isEmpty {
+                    var send = index == items.count
+                    if !send {
+                        let item = items[index]
+                        if let limit = route.rateLimit, !Self.take(&buckets, tenant: item.job.tenant ?? "", limit: limit) {
+                            // Out of tokens: send what is gathered now rather than hold it while waiting.
+                            if request.isEmpty {
+                                await Self.pace(&buckets, tenant: item.job.tenant ?? "", limit: limit)
+                            } else {
+                                send = true
+                            }
+                        }
+                        if !send {
+                            request.append(item)
+                            index += 1
+                            send = request.count == size || index == items.count
+                        }
+                    }
+                    guard send, !request.isEmpty else { continue }
+                    if inFlight >= requests {
+                        outcomes += await group.next() ?? []
                         inFlight -= 1
                     }
-                    if let limit = route.rateLimit {
-                        await Self.pace(&buckets, tenant: job.tenant ?? "", limit: limit)
-                    }
-                    let jobLinks = job.references.flatMap { links[$0]?.map(\.link) ?? [] }
-                    group.addTask { await deliver(job, links: jobLinks, to: target, logger: logger) }
+                    let batch = request
+                    request = []
+                    group.addTask { await deliver(batch, to: target, logger: logger) }
                     inFlight += 1
                 }
-                for await outcome in group { if let outcome { outcomes.append(outcome) } }
+                for await batch in group { outcomes += batch }
                 return outcomes
             }
             // The batch's outcomes in one transaction: one fsync per batch, not per delivery. A crash
@@ -276,6 +297,20 @@ struct RouteWorker {
 
     static func seconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
+    /// Deliveries per request: one `sink.deliver` each unless the sink takes batches; a batch holds
+    /// at most half the route's concurrency, so that two requests overlap.
+    static func requestSize(sinkBatch: Int, concurrency: Int) -> Int {
+        guard sinkBatch > 1, concurrency > 1 else { return 1 }
+        return max(1, min(sinkBatch, concurrency / 2))
+    }
+
+    /// Takes a token of the (route, tenant) bucket if one is there.
+    static func take(_ buckets: inout [String: TokenBucket], tenant: String, limit: RouteConfig.RateLimit) -> Bool {
+        var bucket = buckets[tenant] ?? TokenBucket(count: limit.count, perSeconds: limit.perSeconds)
+        defer { buckets[tenant] = bucket }
+        return bucket.take(now: seconds()) <= 0
+    }
+
     /// Waits for a token of the (route, tenant) bucket.
     static func pace(_ buckets: inout [String: TokenBucket], tenant: String, limit: RouteConfig.RateLimit) async {
         while true {
@@ -288,33 +323,81 @@ struct RouteWorker {
         }
     }
 
-    /// Delivers one job; nil when cancelled by shutdown (it stays pending).
-    private func deliver(_ job: DeliveryJob, links: [Link], to target: ConnectorInstance, logger: Logger) async -> DeliveryOutcome? {
+    /// A delivery with the links its target already has.
+    struct Item: Sendable {
+        var job: DeliveryJob
+        var links: [Link]
+    }
+
+    /// The `sink.deliver` params of one delivery: the stored event byte for byte, and the envelope.
+    private func params(_ item: Item, codec: RPCCodec) throws -> Data {
+        let job = item.job
+        var params = Data()
+        params.reserveCapacity(job.payload.count + 160)
+        params += Data(#"{"event":"#.utf8)
+        params += job.payload
+        params += Data(#","source_connector":"#.utf8)
+        JSONText.appendString(job.sourceConnector, to: &params)
+        params += Data(#","idempotency_key":"#.utf8)
+        JSONText.appendString(job.idempotencyKey, to: &params)
+        params += Data(#","attempt":\#(job.attempts + 1),"links":"#.utf8)
+        params += item.links.isEmpty ? Data("[]".utf8) : try codec.json(item.links)
+        params += Data("}".utf8)
+        return params
+    }
+
+    /// Delivers one request's worth: `sink.deliver` for one, `sink.deliver_batch` for several. A failed
+    /// request fails each of its deliveries. Empty when cancelled by shutdown (they stay pending).
+    private func deliver(_ items: [Item], to target: ConnectorInstance, logger: Logger) async -> [DeliveryOutcome] {
         let started = Store.now()
-        let store = pipeline.store
-        let result: DeliveryOutcome.Result
+        let codec = pipeline.store.codec
+        var results: [Result<DeliverResult, ConnectorError>]
         do {
-            let codec = store.codec
-            // The stored event goes out byte for byte; only the envelope around it is encoded.
-            var params = Data(#"{"event":"#.utf8)
-            params += job.payload
-            params += Data(#","source_connector":"#.utf8) + (try codec.json(job.sourceConnector))
-            params += Data(#","idempotency_key":"#.utf8) + (try codec.json(job.idempotencyKey))
-            params += Data(#","attempt":\#(job.attempts + 1),"links":"#.utf8) + (try codec.json(links))
-            params += Data("}".utf8)
-            let message = try await target.call(Method.sinkDeliver, rawParams: params, timeout: .seconds(30))
-            let answer = try codec.result(DeliverResult.self, of: message)
+            if items.count == 1 {
+                let message = try await target.call(Method.sinkDeliver, rawParams: try params(items[0], codec: codec), timeout: .seconds(30))
+                results = [.success(try codec.result(DeliverResult.self, of: message))]
+            } else {
+                var raw = Data(#"{"deliveries":["#.utf8)
+                for (index, item) in items.enumerated() {
+                    if index > 0 { raw.append(UInt8(ascii: ",")) }
+                    raw += try params(item, codec: codec)
+                }
+                raw += Data("]}".utf8)
+                let message = try await target.call(Method.sinkDeliverBatch, rawParams: raw, timeout: .seconds(60))
+                let answer = try codec.result(DeliverBatchResult.self, of: message)
+                guard answer.results.count == items.count else {
+                    throw ConnectorError(.protocol, "sink.deliver_batch answered \(answer.results.count) results for \(items.count) deliveries")
+                }
+                results = answer.results.map(\.result)
+            }
+        } catch is CancellationError {
+            return []  // Shutting down: the deliveries stay pending and go out after the restart.
+        } catch {
+            results = Array(repeating: .failure((error as? ConnectorError) ?? ConnectorError(.transient, "\(error)")), count: items.count)
+        }
+        let finished = Store.now()
+        var outcomes: [DeliveryOutcome] = []
+        for (item, result) in zip(items, results) {
+            outcomes.append(await outcome(item.job, result, startedAt: started, finishedAt: finished, target: target, logger: logger))
+        }
+        return outcomes
+    }
+
+    /// What follows from one delivery's answer, by the delivery policy.
+    private func outcome(
+        _ job: DeliveryJob, _ answer: Result<DeliverResult, ConnectorError>, startedAt: Int64, finishedAt: Int64,
+        target: ConnectorInstance, logger: Logger
+    ) async -> DeliveryOutcome {
+        let result: DeliveryOutcome.Result
+        switch answer {
+        case .success(let answer):
             pipeline.withBreaker(route.to) { $0.succeeded() }
             let canonical = DeliveryOutcome.Canonical(id: job.canonicalID, objectType: job.objectType, objectID: job.objectID)
             result = .delivered(externalID: answer.externalID, duplicate: answer.duplicate, links: answer.links, canonical: canonical)
-        } catch is CancellationError {
-            return nil  // Shutting down: the delivery stays pending and goes out after the restart.
-        } catch {
-            let failure = (error as? ConnectorError) ?? ConnectorError(.transient, "\(error)")
+        case .failure(let failure):
             let unwell = failure.code == .transient || failure.code == .rateLimited
             pipeline.withBreaker(route.to) { unwell ? $0.failed(now: Self.seconds()) : $0.neutral() }
-            let now = Store.now()
-            switch policy.decide(failure, attempt: job.attempts + 1, createdAt: job.createdAt, now: now, jitter: Double.random(in: 0.75...1.25)) {
+            switch policy.decide(failure, attempt: job.attempts + 1, createdAt: job.createdAt, now: finishedAt, jitter: Double.random(in: 0.75...1.25)) {
             case .retry(let at):
                 result = .failed(failure, .retry(at: at))
             case .dead(let reason):
@@ -324,12 +407,14 @@ struct RouteWorker {
                 ])
                 result = .failed(failure, .dead(reason: reason))
             case .pauseTarget(let at):
-                target.pause(reason: "auth: \(failure.message)")
-                try? await store.audit(correlationID: job.correlationID, actor: "host", action: "connector.paused",
-                                       subject: route.to, detail: "credentials rejected: \(failure.message)")
+                if !target.isPaused {
+                    target.pause(reason: "auth: \(failure.message)")
+                    try? await pipeline.store.audit(correlationID: job.correlationID, actor: "host", action: "connector.paused",
+                                                    subject: route.to, detail: "credentials rejected: \(failure.message)")
+                }
                 result = .failed(failure, .retry(at: at))
             }
         }
-        return DeliveryOutcome(job: job, startedAt: started, finishedAt: Store.now(), result: result)
+        return DeliveryOutcome(job: job, startedAt: startedAt, finishedAt: finishedAt, result: result)
     }
 }

@@ -89,6 +89,8 @@ public final class ConnectorInstance: Sendable {
 
     var capabilities: Capabilities? { snapshot.withLock { $0.capabilities } }
 
+    var isPaused: Bool { snapshot.withLock { $0.lifecycle.paused } }
+
     /// Pauses the connector because of what happened to its work (e.g. credentials rejected).
     func pause(reason: String) {
         let wasPaused = snapshot.withLock { snapshot -> Bool in
