@@ -41,6 +41,8 @@ struct SampleConnector: Connector {
     let emit: Int
     let replayFromStart: Bool
     let emitRate: Double?
+    /// Where `emit_rate` counts from: the first poll's cursor and time, so a restarted plugin goes on at the same pace.
+    let paceOrigin = PaceOrigin()
     let startedAt = ContinuousClock.now
     let logger: Logger
     let faults: Faults
@@ -101,8 +103,12 @@ struct SampleConnector: Connector {
         let start = replayFromStart ? 0 : params.cursor.flatMap(Int.init) ?? 0
         var end = min(emit, start + max(params.maxEvents, 1))
         if let emitRate {
-            let elapsed = startedAt.duration(to: .now)
-            let due = Int((Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) * emitRate)
+            let origin = paceOrigin.value.withLock { origin in
+                if origin == nil { origin = (start, .now) }
+                return origin!
+            }
+            let elapsed = origin.at.duration(to: .now)
+            let due = origin.cursor + Int((Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) * emitRate)
             end = min(end, max(start, due))
         }
         let events = (start..<max(start, end)).map { SyntheticEvents.event(index: $0, connector: connector) }
@@ -233,6 +239,11 @@ final class EffectsFile: Sendable {
         }
         return true
     }
+}
+
+/// Where `emit_rate` counts from, set by the first poll.
+final class PaceOrigin: Sendable {
+    let value = Mutex<(cursor: Int, at: ContinuousClock.Instant)?>(nil)
 }
 
 /// Fault directives from the config and from `faults_file`.

@@ -161,9 +161,11 @@ extension DaemonHarness {
     @Test func sigkillAtRandomMomentsLosesAndDuplicatesNothing() throws {
         let total = Int(ProcessInfo.processInfo.environment["CONNECTOR_HOST_FAULT_EVENTS"] ?? "") ?? 3000
         let kills = Int(ProcessInfo.processInfo.environment["CONNECTOR_HOST_FAULT_KILLS"] ?? "") ?? 8
+        // Paced so that the events keep flowing through all the kills (each round lasts ~0.7 s).
+        let rate = max(1000, total * 10 / (kills * 6))
         let daemon = try DaemonHarness()
         try daemon.writeConfig(connectors:
-            DaemonHarness.sample("src", "poll_batch = 250\n[connector.config]\nemit = \(total)")
+            DaemonHarness.sample("src", "poll_batch = 250\n[connector.config]\nemit = \(total)\nemit_rate = \(rate)")
             + DaemonHarness.sample("erp", "[connector.config]\neffects_file = \"\(daemon.path("effects"))\"")
             + DaemonHarness.route("src", "erp", "concurrency = 32"))
         var generator = SystemRandomNumberGenerator()
