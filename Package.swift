@@ -105,7 +105,7 @@ let package = Package(
         // MARK: Plugins — connector executables (not SwiftPM package plugins).
         .executableTarget(
             name: "connector-sample",
-            dependencies: ["ConnectorKit"],
+            dependencies: ["ConnectorKit", .product(name: "Crypto", package: "swift-crypto")],
             path: "Plugins/Sample",
             swiftSettings: swiftSettings
         ),

@@ -41,9 +41,12 @@ public struct HostApplication {
         } catch {
             throw HostError(.io, "cannot open the store \(storePath)", cause: error)
         }
-        let supervisor = Supervisor(config: config, configPath: configPath, logger: logger)
+        let keySource = Vault.KeySource.resolve(keyFile: config.vaultKeyFile, stateDirectory: config.stateDirectory,
+                                                environment: ProcessInfo.processInfo.environment)
+        let vault = try await Vault.open(store: store, source: keySource, logger: logger, onValue: registerSecret)
+        let supervisor = Supervisor(config: config, configPath: configPath, logger: logger, requests: VaultRequests(vault: vault))
         let pipeline = Pipeline(store: store, supervisor: supervisor, logger: logger)
-        let admin = AdminServer(path: config.adminSocket, supervisor: supervisor, pipeline: pipeline, configPath: configPath, logger: logger)
+        let admin = AdminServer(path: config.adminSocket, supervisor: supervisor, pipeline: pipeline, vault: vault, configPath: configPath, logger: logger)
         let systemd = SystemdService(supervisor: supervisor, logger: logger)
         // Started in this order, stopped in reverse: systemd hears STOPPING=1 first, the admin socket
         // closes next, and the supervisor stops the plugins last.
@@ -64,6 +67,11 @@ public struct HostApplication {
         ])
         try await group.run()
         logger.info("connector-hostd stopped")
+    }
+
+    /// Every secret value the vault opens or stores, so that logs never show it.
+    private var registerSecret: @Sendable (String) -> Void {
+        { _ in }
     }
 
     /// Plugin sockets of a previous daemon (its admin socket was just found dead, so they are too).

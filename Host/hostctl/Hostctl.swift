@@ -11,7 +11,7 @@ struct Hostctl: ParsableCommand {
         version: BuildInfo.version,
         subcommands: [
             Status.self, Health.self, Connectors.self, Restart.self, Pause.self, Resume.self, Reload.self,
-            Queue.self, DLQ.self, Trace.self,
+            Queue.self, DLQ.self, Trace.self, Secret.self, VaultCommand.self, Audit.self,
         ]
     )
 }

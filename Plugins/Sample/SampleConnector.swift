@@ -1,5 +1,6 @@
 import ConnectorKit
 import ConnectorProtocol
+import Crypto
 import Foundation
 import Logging
 import Synchronization
@@ -78,6 +79,7 @@ struct SampleConnector: Connector {
         for kind in active.garbage {
             try Garbage.write(kind, to: context.host)
         }
+        try await SecretProbe.run(config: config, host: context.host, logger: logger)
         logger.info("sample connector ready", metadata: ["sample.emit": "\(emit)"])
     }
 
@@ -238,6 +240,35 @@ final class EffectsFile: Sendable {
             throw ConnectorError(.transient, "effects_file fsync failed: \(String(cString: strerror(errno)))")
         }
         return true
+    }
+}
+
+/// Exercises the host's vault for tests, logging outcomes but never values:
+/// `secret_probe = "NAME:SHA256"` reads the secret and says whether its hash matches;
+/// `secret_probe_foreign = "CONNECTOR/NAME"` asks for another connector's secret (the host must refuse);
+/// `secret_refresh = "NAME"` with `secret_refresh_value` stores a value as a plugin refreshing an OAuth token would.
+enum SecretProbe {
+    static func run(config: JSONValue, host: HostConnection, logger: Logger) async throws {
+        if let probe = config["secret_probe"]?.stringValue {
+            let parts = probe.split(separator: ":", maxSplits: 1).map(String.init)
+            let name = parts[0]
+            let value = try await host.secret(name)
+            let digest = SHA256.hash(data: Data(value.utf8)).map { String(format: "%02x", $0) }.joined()
+            logger.info(digest == parts.last ? "secret probe: \(name) matches" : "secret probe: \(name) differs")
+        }
+        if let foreign = config["secret_probe_foreign"]?.stringValue {
+            let parts = foreign.split(separator: "/", maxSplits: 1).map(String.init)
+            do {
+                _ = try await host.request(Method.credentialsGet, CredentialsGetParams(name: parts[1], connector: parts[0]), as: CredentialsGetResult.self)
+                logger.error("secret probe: another connector's secret was handed out")
+            } catch let error as ConnectorError {
+                logger.info("secret probe: another connector's secret was refused: \(error.code)")
+            }
+        }
+        if let name = config["secret_refresh"]?.stringValue, let value = config["secret_refresh_value"]?.stringValue {
+            let version = try await host.storeSecret(name, value: value)
+            logger.info("secret probe: \(name) refreshed to version \(version)")
+        }
     }
 }
 

@@ -63,6 +63,18 @@ public final class HostConnection: Sendable {
         return try codec.result(R.self, of: message)
     }
 
+    /// One of this connector's secrets from the host's vault, by name. Keep the value in memory only:
+    /// never log it, never write it to disk.
+    public func secret(_ name: String) async throws -> String {
+        try await request(Method.credentialsGet, CredentialsGetParams(name: name), as: CredentialsGetResult.self).value
+    }
+
+    /// Stores a value the plugin obtained itself (a refreshed OAuth token) in the vault, sealed.
+    @discardableResult
+    public func storeSecret(_ name: String, value: String) async throws -> Int {
+        try await request(Method.credentialsUpdate, CredentialsUpdateParams(name: name, value: value), as: CredentialsUpdateResult.self).version
+    }
+
     /// Sends a notification (no answer expected).
     public func notify<P: Encodable>(_ method: String, _ params: P) throws {
         try writeLine(try codec.notification(method: method, params: params))

@@ -433,3 +433,45 @@ public enum DeliverItemResult: Codable, Sendable, Hashable {
         }
     }
 }
+
+// MARK: credentials.get / credentials.update (plugin → host)
+
+/// A plugin asks for one of its connector's secrets by name (as its config names it).
+public struct CredentialsGetParams: Codable, Sendable, Hashable {
+    public var name: String
+    /// Another connector's id: always refused with `auth`, and audited. Absent: the plugin's own.
+    public var connector: String?
+
+    public init(name: String, connector: String? = nil) {
+        self.name = name
+        self.connector = connector
+    }
+}
+
+public struct CredentialsGetResult: Codable, Sendable, Hashable {
+    public var name: String
+    public var value: String
+    public var version: Int
+
+    public init(name: String, value: String, version: Int) {
+        self.name = name
+        self.value = value
+        self.version = version
+    }
+}
+
+/// A plugin stores a value it obtained itself, e.g. a refreshed OAuth token.
+public struct CredentialsUpdateParams: Codable, Sendable, Hashable {
+    public var name: String
+    public var value: String
+
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+public struct CredentialsUpdateResult: Codable, Sendable, Hashable {
+    public var version: Int
+    public init(version: Int) { self.version = version }
+}

@@ -18,14 +18,25 @@ public struct AdminServer: Service {
     let supervisor: Supervisor
     let pipeline: Pipeline
     let configPath: String
+    let vault: Vault
     let logger: Logger
 
-    public init(path: String, supervisor: Supervisor, pipeline: Pipeline, configPath: String, logger: Logger) {
+    public init(path: String, supervisor: Supervisor, pipeline: Pipeline, vault: Vault, configPath: String, logger: Logger) {
         self.path = path
         self.supervisor = supervisor
         self.pipeline = pipeline
+        self.vault = vault
         self.configPath = configPath
         self.logger = logger
+    }
+
+    /// Operator actions go to the audit trail; a failure to record one is logged, not fatal.
+    private func audit(_ action: String, subject: String, detail: String) async {
+        do {
+            try await pipeline.store.audit(correlationID: nil, actor: "operator", action: action, subject: subject, detail: detail)
+        } catch {
+            logger.error("cannot write an audit record", metadata: ["audit.action": "\(action)", "store.error": "\(error)"])
+        }
     }
 
     /// Removes a stale socket left by a daemon that died; refuses to touch a live one.
@@ -186,14 +197,40 @@ public struct AdminServer: Service {
                     throw ConnectorError(.protocol, "restart needs an id or failed=true")
                 }
                 try supervisor.restart(id: target)
+                await audit("connector.restart", subject: target, detail: "restarted by operator")
                 return try codec.response(id: id, result: AffectedConnectors(ids: [target]))
             case AdminMethod.pause, AdminMethod.resume:
                 let target = try codec.params(ConnectorTarget.self, of: message).id
                 if method == AdminMethod.pause { try supervisor.pause(id: target) } else { try supervisor.resume(id: target) }
                 logger.notice("operator \(method)d connector", metadata: ["connector.id": "\(target)"])
+                await audit("connector.\(method)", subject: target, detail: "\(method)d by operator")
                 return try codec.response(id: id, result: AffectedConnectors(ids: [target]))
             case AdminMethod.reload:
-                return try codec.response(id: id, result: try supervisor.reload())
+                let result = try supervisor.reload()
+                await audit("config.reload", subject: configPath, detail: "started \(result.started), stopped \(result.stopped), restarted \(result.restarted)")
+                return try codec.response(id: id, result: result)
+            case AdminMethod.secretSet:
+                // The value is never logged; only the connector, name and version are.
+                let params = try codec.params(SecretSetParams.self, of: message)
+                let version = try await vault.set(connector: params.connector, name: params.name, value: params.value, rotate: params.rotate, actor: "operator")
+                let known = supervisor.connectorConfigs.contains { $0.id == params.connector }
+                return try codec.response(id: id, result: SecretSetResult(
+                    connector: params.connector, name: params.name, version: version,
+                    warning: known ? nil : "no connector \(params.connector) is configured; the secret is kept for when it is"
+                ))
+            case AdminMethod.secretList:
+                let params = try codec.params(SecretListParams.self, of: message)
+                return try codec.response(id: id, result: try await vault.list(connector: params.connector))
+            case AdminMethod.secretDelete:
+                let params = try codec.params(SecretRef.self, of: message)
+                guard try await vault.delete(connector: params.connector, name: params.name, actor: "operator") else {
+                    throw ConnectorError(.permanent, "no secret \(params.name) for connector \(params.connector)")
+                }
+                return try codec.response(id: id, result: params)
+            case AdminMethod.vaultRekey:
+                return try codec.response(id: id, result: try await vault.rekey(actor: "operator"))
+            case AdminMethod.auditVerify:
+                return try codec.response(id: id, result: try await pipeline.store.verifyAudit())
             default:
                 return codec.errorResponse(id: id, error: RPCErrorObject(
                     code: RPCErrorObject.methodNotFound, message: "unknown admin method \"\(method)\"",

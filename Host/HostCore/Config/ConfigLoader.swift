@@ -59,6 +59,19 @@ public enum ConfigLoader {
             ])
             root.problems = reader.problems
         }
+        let vaultKeyFile = resolve(root.string("vault_key_file") ?? "\(stateDirectory)/vault.key", against: baseDirectory)
+        var http: HTTPSettings?
+        if let table = root.table("http") {
+            var reader = TableReader(file: host, section: .table("http"), values: table, problems: root.problems)
+            var settings = HTTPSettings()
+            settings.listen = reader.address("listen")
+            settings.metricsListen = reader.address("metrics_listen")
+            settings.maxBodyBytes = reader.positiveInt("max_body_bytes") ?? settings.maxBodyBytes
+            settings.webhookRateLimit = reader.rateLimit("webhook_rate_limit") ?? settings.webhookRateLimit
+            reader.rejectUnknownKeys(allowed: ["listen", "metrics_listen", "max_body_bytes", "webhook_rate_limit"])
+            root.problems = reader.problems
+            http = settings
+        }
         var connectorTables: [(ParsedFile, Int, [String: JSONValue])] = []
         var routeTables: [(ParsedFile, Int, [String: JSONValue])] = []
         for (index, table) in (root.tableArray("connector") ?? []).enumerated() {
@@ -67,7 +80,7 @@ public enum ConfigLoader {
         for (index, table) in (root.tableArray("route") ?? []).enumerated() {
             routeTables.append((host, index, table))
         }
-        root.rejectUnknownKeys(allowed: ["state_dir", "runtime_dir", "plugin_dirs", "admin_socket", "log_level", "supervisor", "connector", "route"])
+        root.rejectUnknownKeys(allowed: ["state_dir", "runtime_dir", "plugin_dirs", "admin_socket", "log_level", "supervisor", "connector", "route", "vault_key_file", "http"])
         problems = root.problems
 
         // Drop-ins, in name order, may only define connectors.
@@ -180,7 +193,9 @@ public enum ConfigLoader {
             logLevel: logLevel,
             supervisor: supervisor,
             connectors: connectors,
-            routes: routes
+            routes: routes,
+            vaultKeyFile: vaultKeyFile,
+            http: http
         )
     }
 
@@ -355,6 +370,22 @@ struct TableReader {
     }
 
     /// A rate such as "20/s", "600/m" or "10000/h".
+    /// `"HOST:PORT"` with a numeric port; HOST may be an IPv4 address, `[IPv6]` or a name.
+    mutating func address(_ key: String) -> HTTPSettings.Address? {
+        guard let text = string(key) else { return nil }
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            problem(key, "\"\(text)\" is not HOST:PORT (e.g. \"127.0.0.1:8480\")")
+            return nil
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else {
+            problem(key, "\"\(text)\" has no host; use 127.0.0.1 for this machine only or 0.0.0.0 for every interface")
+            return nil
+        }
+        return HTTPSettings.Address(host: host, port: port)
+    }
+
     mutating func rateLimit(_ key: String) -> RouteConfig.RateLimit? {
         guard let value = values[key] else { return nil }
         if let text = value.stringValue {

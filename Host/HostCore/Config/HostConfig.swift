@@ -10,6 +10,10 @@ public struct HostConfig: Sendable, Equatable {
     public var supervisor: SupervisorSettings
     public var connectors: [ConnectorConfig]
     public var routes: [RouteConfig]
+    /// The vault's master key file, used unless systemd provides the `vault-master-key` credential.
+    public var vaultKeyFile: String = ""
+    /// The HTTP listener for webhooks, `/healthz` and `/metrics`; nil: none.
+    public var http: HTTPSettings?
 
     public static let defaultPath = "/etc/connector-host/host.toml"
     public static let defaultStateDirectory = "/var/lib/connector-host"
@@ -108,6 +112,26 @@ public struct SupervisorSettings: Sendable, Equatable {
     /// A run longer than this resets the backoff.
     public var stableAfterSeconds = 30
     public var shutdownGraceMilliseconds = 3_000
+
+    public init() {}
+}
+
+/// The `[http]` table of host.toml.
+public struct HTTPSettings: Sendable, Equatable {
+    public struct Address: Sendable, Equatable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+
+    /// Webhooks (`POST /hooks/{connector-id}`), `/healthz` and `/metrics`.
+    public var listen: Address?
+    /// A separate listener for `/metrics` and `/healthz` (e.g. loopback only while webhooks face the proxy).
+    public var metricsListen: Address?
+    /// Larger webhook bodies are refused with 413.
+    public var maxBodyBytes = 1 << 20
+    /// Per connector; beyond it webhooks get 429 with Retry-After.
+    public var webhookRateLimit = RouteConfig.RateLimit(count: 100, perSeconds: 1)
 
     public init() {}
 }

@@ -110,6 +110,43 @@ enum Schema {
                 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
                 """)
         }
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: """
+                -- Credentials, sealed with AES-256-GCM under the vault's master key; the associated data
+                -- binds each value to its connector, name and version. Only the current version is kept.
+                CREATE TABLE secrets (
+                    connector TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    sealed BLOB NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    updated_by TEXT NOT NULL,
+                    PRIMARY KEY (connector, name)
+                );
+
+                -- The vault's own sealed values: a check value that tells whether a master key is the
+                -- right one, and the key that authenticates audit rows.
+                CREATE TABLE vault_meta (
+                    name TEXT PRIMARY KEY,
+                    sealed BLOB NOT NULL
+                );
+
+                -- Audit rows from now on also carry an HMAC of their hash under the vault's audit key:
+                -- rewriting the chain needs that key, not just write access to the file.
+                ALTER TABLE audit ADD COLUMN mac TEXT;
+
+                -- Webhook deliveries already accepted, by the replay key the plugin derived from them
+                -- (e.g. Stripe's timestamp and signature): a second copy is a replay. Pruned by age.
+                CREATE TABLE webhook_replays (
+                    connector TEXT NOT NULL,
+                    replay_key TEXT NOT NULL,
+                    seen_at INTEGER NOT NULL,
+                    PRIMARY KEY (connector, replay_key)
+                );
+                CREATE INDEX webhook_replays_by_age ON webhook_replays(seen_at);
+                """)
+        }
         return migrator
     }
 }

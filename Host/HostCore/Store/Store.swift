@@ -12,6 +12,15 @@ public final class Store: Sendable {
     private let pool: DatabasePool
     private let committer: GroupCommitter
     let codec = RPCCodec()
+    /// Authenticates audit rows once the vault has opened (see ``useAuditKey(_:)``).
+    let auditKey = Mutex<SymmetricKey?>(nil)
+
+    /// For the store's other files: reads, and writes through the group committer.
+    var reader: DatabasePool { pool }
+
+    func submit<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await committer.submit(work)
+    }
 
     public init(path: String) throws {
         var configuration = Configuration()
@@ -85,7 +94,7 @@ public final class Store: Sendable {
                 try insertEvent.execute()
                 guard db.changesCount > 0 else {
                     result.duplicates += 1
-                    try Self.appendAudit(db, at: now, correlationID: event.correlationID, actor: connector,
+                    try self.appendAudit(db, at: now, correlationID: event.correlationID, actor: connector,
                                          action: "event.duplicate", subject: key, detail: "dropped: already stored")
                     continue
                 }
@@ -189,11 +198,11 @@ public final class Store: Sendable {
     public func record(_ outcomes: [DeliveryOutcome]) async throws {
         guard !outcomes.isEmpty else { return }
         try await committer.submit { db in
-            for outcome in outcomes { try Self.record(outcome, in: db) }
+            for outcome in outcomes { try self.record(outcome, in: db) }
         }
     }
 
-    private static func record(_ outcome: DeliveryOutcome, in db: Database) throws {
+    private func record(_ outcome: DeliveryOutcome, in db: Database) throws {
         let job = outcome.job
         let now = outcome.finishedAt
         let attempt = job.attempts + 1
@@ -295,7 +304,7 @@ public final class Store: Sendable {
                     UPDATE deliveries SET state = 'pending', next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'dead'
                     """, arguments: [now, now, id])
                 try db.execute(sql: "DELETE FROM dead_letters WHERE delivery_id = ?", arguments: [id])
-                try Self.appendAudit(db, at: now, correlationID: try Self.correlation(db, deliveryID: id), actor: actor,
+                try self.appendAudit(db, at: now, correlationID: try Self.correlation(db, deliveryID: id), actor: actor,
                                      action: "dlq.replay", subject: "delivery \(id)", detail: "replayed by operator")
             }
             return targets
@@ -310,7 +319,7 @@ public final class Store: Sendable {
             for id in targets {
                 try db.execute(sql: "UPDATE deliveries SET state = 'discarded', updated_at = ? WHERE id = ? AND state = 'dead'", arguments: [now, id])
                 try db.execute(sql: "DELETE FROM dead_letters WHERE delivery_id = ?", arguments: [id])
-                try Self.appendAudit(db, at: now, correlationID: try Self.correlation(db, deliveryID: id), actor: actor,
+                try self.appendAudit(db, at: now, correlationID: try Self.correlation(db, deliveryID: id), actor: actor,
                                      action: "dlq.discard", subject: "delivery \(id)", detail: "discarded by operator")
             }
             return targets
@@ -353,7 +362,7 @@ public final class Store: Sendable {
     /// An audit record for an operator or supervisor action.
     public func audit(correlationID: String?, actor: String, action: String, subject: String, detail: String) async throws {
         try await committer.submit { db in
-            try Self.appendAudit(db, at: Self.now(), correlationID: correlationID, actor: actor, action: action, subject: subject, detail: detail)
+            try self.appendAudit(db, at: Self.now(), correlationID: correlationID, actor: actor, action: action, subject: subject, detail: detail)
         }
     }
 
@@ -382,13 +391,34 @@ public final class Store: Sendable {
         return refs.map { "\(connector):\($0.objectType):\($0.objectID)" }
     }
 
-    static func appendAudit(_ db: Database, at: Int64, correlationID: String?, actor: String, action: String, subject: String, detail: String) throws {
+    /// Appends an audit row: its hash covers the previous row's hash and its own fields, and with the
+    /// vault's audit key an HMAC of that hash makes the chain impossible to rewrite without the key.
+    func appendAudit(_ db: Database, at: Int64, correlationID: String?, actor: String, action: String, subject: String, detail: String) throws {
         let previous = try String.fetchOne(db, sql: "SELECT hash FROM audit ORDER BY id DESC LIMIT 1") ?? ""
-        let material = [previous, String(at), correlationID ?? "", actor, action, subject, detail].joined(separator: "\u{1F}")
-        let hash = SHA256.hash(data: Data(material.utf8)).map { String(format: "%02x", $0) }.joined()
+        let hash = Self.auditHash(previous: previous, at: at, correlationID: correlationID, actor: actor, action: action, subject: subject, detail: detail)
+        let mac = auditKey.withLock { $0 }.map { Self.auditMAC(hash: hash, key: $0) }
         try db.execute(sql: """
-            INSERT INTO audit (at, correlation_id, actor, action, subject, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [at, correlationID, actor, action, subject, detail, previous, hash])
+            INSERT INTO audit (at, correlation_id, actor, action, subject, detail, prev_hash, hash, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [at, correlationID, actor, action, subject, detail, previous, hash, mac])
+    }
+
+    static func auditHash(previous: String, at: Int64, correlationID: String?, actor: String, action: String, subject: String, detail: String) -> String {
+        let material = [previous, String(at), correlationID ?? "", actor, action, subject, detail].joined(separator: "\u{1F}")
+        return Self.hex(SHA256.hash(data: Data(material.utf8)))
+    }
+
+    static func auditMAC(hash: String, key: SymmetricKey) -> String {
+        Self.hex(HMAC<SHA256>.authenticationCode(for: Data(hash.utf8), using: key))
+    }
+
+    static func hex<D: Sequence<UInt8>>(_ bytes: D) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     private static func deadIDs(_ db: Database, ids: [Int64]?, route: String?) throws -> [Int64] {
@@ -562,5 +592,12 @@ extension Store {
     /// Runs raw SQL; for tests that check what the schema refuses.
     func rawExecuteForTests(_ sql: String) async throws {
         try await pool.write { db in try db.execute(sql: sql) }
+    }
+}
+
+extension Store {
+    /// Every audit action in order (tests).
+    func auditActionsForTests() async throws -> [String] {
+        try await reader.read { db in try String.fetchAll(db, sql: "SELECT action FROM audit ORDER BY id") }
     }
 }

@@ -40,6 +40,8 @@ public final class ConnectorInstance: Sendable {
     let settings: SupervisorSettings
     let runtimeDirectory: String
     let logger: Logger
+    /// Answers the plugin's own requests (credentials); nil: the host offers none.
+    let requests: (any PluginRequestHandler)?
     let mailbox = Mailbox<Command>()
     /// Raised once the first run is up or has failed: the daemon is "ready" when every instance has settled.
     let settled = OneShot()
@@ -48,7 +50,8 @@ public final class ConnectorInstance: Sendable {
     private static let runCounter = Atomic<Int>(0)
     private static let codec = RPCCodec()
 
-    init(config: ConnectorConfig, settings: SupervisorSettings, runtimeDirectory: String, logger: Logger) {
+    init(config: ConnectorConfig, settings: SupervisorSettings, runtimeDirectory: String, logger: Logger, requests: (any PluginRequestHandler)? = nil) {
+        self.requests = requests
         self.config = config
         self.settings = settings
         self.runtimeDirectory = runtimeDirectory
@@ -519,6 +522,11 @@ public final class ConnectorInstance: Sendable {
             break  // The host runs no plugin-initiated work that could be cancelled yet.
         case .notification(let method):
             protocolError("unknown notification \"\(method)\"")
+        case .request(let id, let method) where requests?.methods.contains(method) == true:
+            let connector = config.id
+            Task { [requests] in
+                if let line = await requests?.answer(id: id, method: method, message: message, connector: connector) { rpc.write(line) }
+            }
         case .request(let id, let method):
             protocolError("unknown method \"\(method)\"")
             rpc.write(codec.errorResponse(

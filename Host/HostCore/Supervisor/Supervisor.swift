@@ -15,20 +15,22 @@ public final class Supervisor: Service, Sendable {
     private let configPath: String
     private let state: Mutex<State>
     private let logger: Logger
+    private let requests: (any PluginRequestHandler)?
     private let launches: AsyncStream<ConnectorInstance>
     private let launch: AsyncStream<ConnectorInstance>.Continuation
     private let startedAt = ContinuousClock.now
     /// Rung after each successful reload.
     public let reloaded = Doorbell()
 
-    public init(config: HostConfig, configPath: String, logger: Logger) {
+    public init(config: HostConfig, configPath: String, logger: Logger, requests: (any PluginRequestHandler)? = nil) {
         self.configPath = configPath
         self.logger = logger
+        self.requests = requests
         (launches, launch) = AsyncStream.makeStream(of: ConnectorInstance.self)
         var instances: [String: ConnectorInstance] = [:]
         for connector in config.connectors {
             instances[connector.id] = ConnectorInstance(
-                config: connector, settings: config.supervisor, runtimeDirectory: config.runtimeDirectory, logger: logger
+                config: connector, settings: config.supervisor, runtimeDirectory: config.runtimeDirectory, logger: logger, requests: requests
             )
         }
         state = Mutex(State(config: config, instances: instances))
@@ -153,7 +155,7 @@ public final class Supervisor: Service, Sendable {
                     result.started.append(connector.id)
                 }
                 let instance = ConnectorInstance(
-                    config: connector, settings: new.supervisor, runtimeDirectory: old.runtimeDirectory, logger: logger
+                    config: connector, settings: new.supervisor, runtimeDirectory: old.runtimeDirectory, logger: logger, requests: requests
                 )
                 state.instances[connector.id] = instance
                 launch.yield(instance)

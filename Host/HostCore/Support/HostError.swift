@@ -5,7 +5,8 @@ public struct HostError: Error, Sendable, CustomStringConvertible {
             case config, pluginNotFound = "plugin_not_found", pluginPin = "plugin_pin", spawn, handshake,
                 peerRejected = "peer_rejected", protocolViolation = "protocol_violation", timeout,
                 connectionClosed = "connection_closed", adminSocketInUse = "admin_socket_in_use", io,
-                unknownConnector = "unknown_connector"
+                unknownConnector = "unknown_connector", vault, secretNotFound = "secret_not_found",
+                secretDenied = "secret_denied"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -22,6 +23,9 @@ public struct HostError: Error, Sendable, CustomStringConvertible {
         public static let adminSocketInUse = Code(.adminSocketInUse)
         public static let io = Code(.io)
         public static let unknownConnector = Code(.unknownConnector)
+        public static let vault = Code(.vault)
+        public static let secretNotFound = Code(.secretNotFound)
+        public static let secretDenied = Code(.secretDenied)
 
         public var description: String { base.rawValue }
     }

@@ -1,0 +1,164 @@
+public import Crypto
+import Foundation
+import GRDB
+import Synchronization
+public import HostAdmin
+
+// The vault's and the audit trail's SQL. The cryptography is in Vault.swift: this file stores and
+// reads sealed bytes only.
+extension Store {
+    /// From now on audit rows carry an HMAC under this key.
+    public func useAuditKey(_ key: SymmetricKey) {
+        auditKey.withLock { $0 = key }
+    }
+
+    // MARK: Secrets
+
+    struct SealedSecret: Sendable {
+        var connector: String
+        var name: String
+        var version: Int
+        var sealed: Data
+    }
+
+    func sealedSecret(connector: String, name: String) async throws -> SealedSecret? {
+        try await reader.read { db in
+            try Row.fetchOne(db, sql: "SELECT version, sealed FROM secrets WHERE connector = ? AND name = ?", arguments: [connector, name])
+                .map { SealedSecret(connector: connector, name: name, version: $0[0], sealed: $0[1]) }
+        }
+    }
+
+    func allSealedSecrets() async throws -> [SealedSecret] {
+        try await reader.read { db in
+            try Row.fetchAll(db, sql: "SELECT connector, name, version, sealed FROM secrets ORDER BY connector, name")
+                .map { SealedSecret(connector: $0[0], name: $0[1], version: $0[2], sealed: $0[3]) }
+        }
+    }
+
+    /// Stores the next version of a secret, sealed by `seal(version)`, and audits it. `mustExist`:
+    /// rotation of an existing secret. Returns the version written.
+    func putSecret(
+        connector: String, name: String, mustExist: Bool, actor: String, action: String,
+        seal: @escaping @Sendable (Int) throws -> Data
+    ) async throws -> Int {
+        try await submit { db in
+            let now = Self.now()
+            let current = try Int.fetchOne(db, sql: "SELECT version FROM secrets WHERE connector = ? AND name = ?", arguments: [connector, name])
+            if mustExist, current == nil {
+                throw HostError(.secretNotFound, "no secret \(name) for connector \(connector) to rotate; set it first with hostctl secret set \(connector) \(name)")
+            }
+            let version = (current ?? 0) + 1
+            try db.execute(sql: """
+                INSERT INTO secrets (connector, name, version, sealed, created_at, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (connector, name) DO UPDATE SET version = excluded.version, sealed = excluded.sealed,
+                    updated_at = excluded.updated_at, updated_by = excluded.updated_by
+                """, arguments: [connector, name, version, try seal(version), now, now, actor])
+            try self.appendAudit(db, at: now, correlationID: nil, actor: actor, action: action,
+                                 subject: "secret \(connector)/\(name)", detail: "version \(version)")
+            return version
+        }
+    }
+
+    func deleteSecret(connector: String, name: String, actor: String) async throws -> Bool {
+        try await submit { db in
+            try db.execute(sql: "DELETE FROM secrets WHERE connector = ? AND name = ?", arguments: [connector, name])
+            guard db.changesCount > 0 else { return false }
+            try self.appendAudit(db, at: Self.now(), correlationID: nil, actor: actor, action: "secret.delete",
+                                 subject: "secret \(connector)/\(name)", detail: "deleted")
+            return true
+        }
+    }
+
+    public func secretInfos(connector: String?) async throws -> [SecretInfo] {
+        try await reader.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT connector, name, version, created_at, updated_at, updated_by FROM secrets
+                WHERE (? IS NULL OR connector = ?) ORDER BY connector, name
+                """, arguments: [connector, connector]).map {
+                SecretInfo(connector: $0[0], name: $0[1], version: $0[2], createdAt: $0[3], updatedAt: $0[4], updatedBy: $0[5])
+            }
+        }
+    }
+
+    func vaultMeta(_ name: String) async throws -> Data? {
+        try await reader.read { db in
+            try Data.fetchOne(db, sql: "SELECT sealed FROM vault_meta WHERE name = ?", arguments: [name])
+        }
+    }
+
+    func setVaultMeta(_ values: [String: Data]) async throws {
+        try await submit { db in
+            for (name, sealed) in values {
+                try db.execute(sql: """
+                    INSERT INTO vault_meta (name, sealed) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET sealed = excluded.sealed
+                    """, arguments: [name, sealed])
+            }
+        }
+    }
+
+    /// Replaces every sealed value at once (rekey): all or nothing.
+    func resealAll(secrets: [SealedSecret], meta: [String: Data], actor: String) async throws {
+        try await submit { db in
+            for secret in secrets {
+                try db.execute(sql: "UPDATE secrets SET sealed = ? WHERE connector = ? AND name = ? AND version = ?",
+                               arguments: [secret.sealed, secret.connector, secret.name, secret.version])
+                guard db.changesCount == 1 else {
+                    throw HostError(.vault, "secret \(secret.connector)/\(secret.name) changed during the rekey; run it again")
+                }
+            }
+            for (name, sealed) in meta {
+                try db.execute(sql: "UPDATE vault_meta SET sealed = ? WHERE name = ?", arguments: [sealed, name])
+            }
+            try self.appendAudit(db, at: Self.now(), correlationID: nil, actor: actor, action: "vault.rekey",
+                                 subject: "vault", detail: "\(secrets.count) secret(s) sealed under a new master key")
+        }
+    }
+
+    // MARK: Audit verification
+
+    /// Walks the audit chain: every row must hash to its stored hash, point at the row before it, follow
+    /// it without a gap in ids, and (once the vault authenticates rows) carry a valid HMAC.
+    public func verifyAudit() async throws -> AuditVerification {
+        let key = auditKey.withLock { $0 }
+        return try await reader.read { db in
+            var problems: [AuditVerification.Problem] = []
+            var rows = 0, authenticated = 0
+            var previousID: Int64?
+            var previousHash = ""
+            var sawMAC = false
+            let cursor = try Row.fetchCursor(db, sql: """
+                SELECT id, at, correlation_id, actor, action, subject, detail, prev_hash, hash, mac FROM audit ORDER BY id
+                """)
+            while let row = try cursor.next() {
+                rows += 1
+                let id: Int64 = row[0]
+                let prev: String = row[7], hash: String = row[8], mac: String? = row[9]
+                if let previousID, id != previousID + 1 {
+                    problems.append(.init(id: id, kind: "missing", message: "rows \(previousID + 1)…\(id - 1) are missing: deleted"))
+                }
+                if prev != previousHash {
+                    problems.append(.init(id: id, kind: "chain_broken", message: "row \(id) does not point at the row before it: a row before it was deleted, inserted or rewritten"))
+                }
+                let computed = Self.auditHash(previous: prev, at: row[1], correlationID: row[2], actor: row[3], action: row[4], subject: row[5], detail: row[6])
+                if computed != hash {
+                    problems.append(.init(id: id, kind: "edited", message: "row \(id)'s content does not match its hash: it was edited"))
+                }
+                if let mac {
+                    sawMAC = true
+                    if let key {
+                        if Self.auditMAC(hash: hash, key: key) == mac {
+                            authenticated += 1
+                        } else {
+                            problems.append(.init(id: id, kind: "forged", message: "row \(id)'s HMAC does not match: it was written without the vault's audit key"))
+                        }
+                    }
+                } else if sawMAC {
+                    problems.append(.init(id: id, kind: "unauthenticated", message: "row \(id) has no HMAC although rows before it have: it was inserted or its HMAC removed"))
+                }
+                previousID = id
+                previousHash = hash
+            }
+            return AuditVerification(rows: rows, authenticated: authenticated, problems: problems, headID: previousID, headHash: previousID == nil ? nil : previousHash)
+        }
+    }
+}

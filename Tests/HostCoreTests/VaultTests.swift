@@ -1,0 +1,154 @@
+import Crypto
+import Foundation
+import HostAdmin
+@testable import HostCore
+import Logging
+import Testing
+
+/// The vault and the audit chain on a real SQLite file and real key files.
+@Suite struct VaultTests {
+    let directory: URL
+    let store: Store
+    let logger = Logger(label: "test")
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("vault-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        store = try Store(path: directory.appendingPathComponent("state.sqlite").path)
+    }
+
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    var source: Vault.KeySource { Vault.KeySource.resolve(keyFile: path("vault.key"), stateDirectory: directory.path, environment: [:]) }
+
+    /// A value no test would contain by chance.
+    static func secretValue() -> String { "sk_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "") }
+
+    func databaseBytes() -> Data {
+        ["state.sqlite", "state.sqlite-wal"].compactMap { FileManager.default.contents(atPath: path($0)) }.reduce(Data(), +)
+    }
+
+    @Test func keyFileIsCreatedPrivateOnFirstOpen() async throws {
+        _ = try await Vault.open(store: store, source: source, logger: logger)
+        let attributes = try FileManager.default.attributesOfItem(atPath: path("vault.key"))
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        #expect((attributes[.size] as? Int) == 32)
+    }
+
+    @Test func secretsAreSealedAndReadOnlyByTheirConnector() async throws {
+        let vault = try await Vault.open(store: store, source: source, logger: logger)
+        let value = Self.secretValue()
+        #expect(try await vault.set(connector: "stripe", name: "api_key", value: value, rotate: false, actor: "operator") == 1)
+        let read = try await vault.read(connector: "stripe", name: "api_key", requester: "stripe")
+        #expect(read.value == value && read.version == 1)
+        await #expect(throws: HostError.self) { try await vault.read(connector: "stripe", name: "api_key", requester: "odoo") }
+        await #expect(throws: HostError.self) { try await vault.read(connector: "stripe", name: "missing", requester: "stripe") }
+        #expect(databaseBytes().range(of: Data(value.utf8)) == nil, "the database holds the secret in plain text")
+        #expect(try await vault.list(connector: nil).map(\.name) == ["api_key"])
+        let audit = try await store.auditActionsForTests()
+        #expect(audit.contains("secret.set") && audit.contains("secret.read") && audit.contains("secret.denied"))
+    }
+
+    @Test func aSealedValueMovedToAnotherSecretDoesNotOpen() async throws {
+        let vault = try await Vault.open(store: store, source: source, logger: logger)
+        _ = try await vault.set(connector: "a", name: "one", value: Self.secretValue(), rotate: false, actor: "operator")
+        _ = try await vault.set(connector: "b", name: "one", value: Self.secretValue(), rotate: false, actor: "operator")
+        try await store.rawExecuteForTests("UPDATE secrets SET sealed = (SELECT sealed FROM secrets WHERE connector = 'a') WHERE connector = 'b'")
+        await #expect(throws: (any Error).self) { try await vault.read(connector: "b", name: "one", requester: "b") }
+    }
+
+    @Test func rotationRequiresAnExistingSecretAndRaisesTheVersion() async throws {
+        let vault = try await Vault.open(store: store, source: source, logger: logger)
+        await #expect(throws: HostError.self) { try await vault.set(connector: "a", name: "k", value: "value-1", rotate: true, actor: "operator") }
+        _ = try await vault.set(connector: "a", name: "k", value: "value-1", rotate: false, actor: "operator")
+        #expect(try await vault.set(connector: "a", name: "k", value: "value-2", rotate: true, actor: "operator") == 2)
+        #expect(try await vault.read(connector: "a", name: "k", requester: "a").value == "value-2")
+    }
+
+    @Test func anotherMasterKeyDoesNotOpenTheVault() async throws {
+        _ = try await Vault.open(store: store, source: source, logger: logger)
+        try Vault.writeKeyFile(path("vault.key"), key: SymmetricKey(size: .bits256))
+        await #expect(throws: HostError.self) { try await Vault.open(store: store, source: source, logger: logger) }
+    }
+
+    @Test func aKeyFileOthersCanReadIsRefused() async throws {
+        _ = try await Vault.open(store: store, source: source, logger: logger)
+        chmod(path("vault.key"), 0o644)
+        await #expect(throws: HostError.self) { try await Vault.open(store: store, source: source, logger: logger) }
+    }
+
+    @Test func rekeySealsEverythingUnderANewKey() async throws {
+        let vault = try await Vault.open(store: store, source: source, logger: logger)
+        let value = Self.secretValue()
+        _ = try await vault.set(connector: "a", name: "k", value: value, rotate: false, actor: "operator")
+        let before = FileManager.default.contents(atPath: path("vault.key"))
+        let result = try await vault.rekey(actor: "operator")
+        #expect(result.secrets == 1)
+        #expect(FileManager.default.contents(atPath: path("vault.key")) != before)
+        #expect(!FileManager.default.fileExists(atPath: path("vault.key.new")))
+        let reopened = try await Vault.open(store: store, source: source, logger: logger)
+        #expect(try await reopened.read(connector: "a", name: "k", requester: "a").value == value)
+        #expect(try await store.verifyAudit().ok)
+    }
+
+    /// A crash after the database was resealed but before the new key replaced the old file.
+    @Test func aRekeyInterruptedBeforeTheKeyMovedIsFinishedOnOpen() async throws {
+        let vault = try await Vault.open(store: store, source: source, logger: logger)
+        let value = Self.secretValue()
+        _ = try await vault.set(connector: "a", name: "k", value: value, rotate: false, actor: "operator")
+        let oldKey = try #require(FileManager.default.contents(atPath: path("vault.key")))
+        _ = try await vault.rekey(actor: "operator")
+        try FileManager.default.moveItem(atPath: path("vault.key"), toPath: path("vault.key.new"))
+        FileManager.default.createFile(atPath: path("vault.key"), contents: oldKey, attributes: [.posixPermissions: 0o600])
+        let reopened = try await Vault.open(store: store, source: source, logger: logger)
+        #expect(try await reopened.read(connector: "a", name: "k", requester: "a").value == value)
+        #expect(!FileManager.default.fileExists(atPath: path("vault.key.new")))
+    }
+
+    @Test func aSystemdCredentialIsPreferredAndNeverCreated() throws {
+        let credentials = path("credentials")
+        try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)
+        let absent = Vault.KeySource.resolve(keyFile: path("vault.key"), stateDirectory: directory.path, environment: ["CREDENTIALS_DIRECTORY": credentials])
+        #expect(!absent.isCredential)
+        FileManager.default.createFile(atPath: "\(credentials)/vault-master-key", contents: Data(repeating: 7, count: 32))
+        let present = Vault.KeySource.resolve(keyFile: path("vault.key"), stateDirectory: directory.path, environment: ["CREDENTIALS_DIRECTORY": credentials])
+        #expect(present.isCredential && present.path == "\(credentials)/vault-master-key")
+    }
+
+    // MARK: Audit
+
+    func auditWithRows() async throws {
+        _ = try await Vault.open(store: store, source: source, logger: logger)
+        for index in 1...5 {
+            try await store.audit(correlationID: "c", actor: "operator", action: "act.\(index)", subject: "s", detail: "d\(index)")
+        }
+        let verification = try await store.verifyAudit()
+        #expect(verification.ok)
+        #expect(verification.authenticated == verification.rows)
+        // An attacker with write access to the file removes the append-only triggers first.
+        try await store.rawExecuteForTests("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete")
+    }
+
+    @Test func anEditedAuditRowIsFound() async throws {
+        try await auditWithRows()
+        try await store.rawExecuteForTests("UPDATE audit SET detail = 'nothing happened' WHERE action = 'act.3'")
+        #expect(try await store.verifyAudit().problems.map(\.kind) == ["edited"])
+    }
+
+    @Test func aDeletedAuditRowIsFound() async throws {
+        try await auditWithRows()
+        try await store.rawExecuteForTests("DELETE FROM audit WHERE action = 'act.3'")
+        #expect(Set(try await store.verifyAudit().problems.map(\.kind)) == ["missing", "chain_broken"])
+    }
+
+    @Test func anInsertedAuditRowIsFoundEvenWithARecomputedHash() async throws {
+        try await auditWithRows()
+        // Appended with a correct SHA-256 chain link, but without the vault's audit key.
+        let head = try #require(try await store.verifyAudit().headHash)
+        let hash = Store.auditHash(previous: head, at: 1, correlationID: nil, actor: "operator", action: "forged", subject: "s", detail: "d")
+        try await store.rawExecuteForTests("INSERT INTO audit (at, actor, action, subject, detail, prev_hash, hash) VALUES (1, 'operator', 'forged', 's', 'd', '\(head)', '\(hash)')")
+        #expect(try await store.verifyAudit().problems.map(\.kind) == ["unauthenticated"])
+        try await store.rawExecuteForTests("UPDATE audit SET mac = '00' WHERE action = 'forged'")
+        #expect(try await store.verifyAudit().problems.map(\.kind) == ["forged"])
+    }
+}
