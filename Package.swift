@@ -147,13 +147,14 @@ let package = Package(
                 "HostCore",
                 "HostAdmin",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/HostCoreTests",
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["HostAdmin", "ConnectorProtocol"],
+            dependencies: ["HostAdmin", "ConnectorProtocol", .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/EndToEndTests",
             swiftSettings: swiftSettings
         ),

@@ -137,14 +137,25 @@ final class DaemonHarness: @unchecked Sendable {
         try Self.run("hostctl", arguments + ["--socket", adminSocket])
     }
 
-    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    /// Runs hostctl with `input` on its standard input (secret values never go in argv).
+    func hostctl(input: String, _ arguments: String...) throws -> (status: Int32, stdout: String, stderr: String) {
+        try Self.run("hostctl", arguments + ["--socket", adminSocket], input: input)
+    }
+
+    static func run(_ executable: String, _ arguments: [String], input: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = binDirectory.appendingPathComponent(executable)
         process.arguments = arguments
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        let stdin = Pipe()
+        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
         try process.run()
+        if let input {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try stdin.fileHandleForWriting.close()
+        }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
