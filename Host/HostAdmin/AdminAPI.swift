@@ -103,18 +103,21 @@ public struct StatusResult: Codable, Sendable {
     public var health: String
     /// Connector count by state.
     public var connectors: [String: Int]
+    /// Where the HTTP listeners (webhooks, /healthz, /metrics) listen; empty when none is configured.
+    public var http: [String]?
 
-    public init(daemonVersion: String, pid: Int32, uptimeSeconds: Double, configPath: String, health: String, connectors: [String: Int]) {
+    public init(daemonVersion: String, pid: Int32, uptimeSeconds: Double, configPath: String, health: String, connectors: [String: Int], http: [String]? = nil) {
         self.daemonVersion = daemonVersion
         self.pid = pid
         self.uptimeSeconds = uptimeSeconds
         self.configPath = configPath
         self.health = health
         self.connectors = connectors
+        self.http = http
     }
 
     enum CodingKeys: String, CodingKey {
-        case pid, health, connectors
+        case pid, health, connectors, http
         case daemonVersion = "daemon_version"
         case uptimeSeconds = "uptime_seconds"
         case configPath = "config_path"

@@ -45,19 +45,23 @@ public struct HostApplication {
                                                 environment: ProcessInfo.processInfo.environment)
         let vault = try await Vault.open(store: store, source: keySource, logger: logger, onValue: registerSecret)
         let supervisor = Supervisor(config: config, configPath: configPath, logger: logger, requests: VaultRequests(vault: vault))
-        let pipeline = Pipeline(store: store, supervisor: supervisor, logger: logger)
-        let admin = AdminServer(path: config.adminSocket, supervisor: supervisor, pipeline: pipeline, vault: vault, configPath: configPath, logger: logger)
+        let metrics = HostMetrics()
+        let pipeline = Pipeline(store: store, supervisor: supervisor, metrics: metrics, logger: logger)
+        let listeners = HTTPListeners()
+        let admin = AdminServer(path: config.adminSocket, supervisor: supervisor, pipeline: pipeline, vault: vault, listeners: listeners,
+                                configPath: configPath, logger: logger)
         let systemd = SystemdService(supervisor: supervisor, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: supervisor), .init(service: pipeline)]
+        if let http = config.http {
+            services.append(.init(service: HTTPService(settings: http, supervisor: supervisor, pipeline: pipeline, metrics: metrics,
+                                                       listeners: listeners, health: { admin.health }, logger: logger)))
+        }
+        services += [.init(service: admin), .init(service: systemd)]
         // Started in this order, stopped in reverse: systemd hears STOPPING=1 first, the admin socket
-        // closes next, and the supervisor stops the plugins last.
+        // closes next, webhooks stop being accepted, and the supervisor stops the plugins last.
         let group = ServiceGroup(
             configuration: .init(
-                services: [
-                    .init(service: supervisor),
-                    .init(service: pipeline),
-                    .init(service: admin),
-                    .init(service: systemd),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

@@ -34,7 +34,7 @@ struct SampleConnector: Connector {
     static let plugin = PluginInfo(name: "sample", version: "0.1.0")
     static let capabilities = Capabilities(
         streams: [StreamInfo(name: "synthetic", eventTypes: ["customer.upserted", "invoice.finalized", "payment.succeeded"])],
-        webhooks: false,
+        webhooks: true,
         sinkEventTypes: ["*"]
     )
 
@@ -48,6 +48,10 @@ struct SampleConnector: Connector {
     let logger: Logger
     let faults: Faults
     let effects: EffectsFile?
+    /// Signing secrets for webhooks (from the vault, named by `webhook_secret`; `webhook_secret_next`
+    /// for a secret roll), and the timestamp tolerance in seconds.
+    let webhookSecrets: [String]
+    let webhookTolerance: Int
 
     init(context: ConnectorContext) async throws {
         connector = context.connector
@@ -65,6 +69,12 @@ struct SampleConnector: Connector {
         } else {
             effects = nil
         }
+        var secrets: [String] = []
+        for key in ["webhook_secret", "webhook_secret_next"] {
+            if let name = config[key]?.stringValue { secrets.append(try await context.host.secret(name)) }
+        }
+        webhookSecrets = secrets
+        webhookTolerance = Int(config["webhook_tolerance_s"]?.intValue ?? 300)
         let active = faults.current()
         if active.crashOnStart {
             logger.error("fault: crash-on-start")
@@ -133,6 +143,21 @@ struct SampleConnector: Connector {
         }
         let isNew = try effects?.apply(params.idempotencyKey) ?? true
         return DeliverResult(externalID: "sample-\(params.idempotencyKey)", duplicate: !isNew)
+    }
+
+    /// A webhook signed like Stripe's (`sample-signature: t=…,v1=…`) whose body is `{"emit": [i, …]}`:
+    /// the synthetic events with those indices, the same events (and idempotency keys) polling gives.
+    func handleWebhook(_ params: WebhookParams) async throws -> WebhookResult {
+        try await before()
+        let replayKey = try WebhookSignature.verifyTimestamped(
+            header: params.headers["sample-signature"], body: params.body, secrets: webhookSecrets, tolerance: webhookTolerance,
+            now: Date(timeIntervalSince1970: Double(params.receivedAtMilliseconds) / 1000)
+        )
+        struct Body: Decodable { var emit: [Int] }
+        guard let body = try? JSONDecoder().decode(Body.self, from: Data(params.body.utf8)) else {
+            throw ConnectorError(.permanent, "the webhook body is not {\"emit\": [indices]}", details: ["reason": "malformed"])
+        }
+        return WebhookResult(events: body.emit.map { SyntheticEvents.event(index: $0, connector: connector) }, replayKey: replayKey)
     }
 
     /// Common fault handling before any answer.

@@ -35,6 +35,9 @@ public protocol Connector: Sendable {
     /// Most deliveries taken in one `sink.deliver_batch`, announced in `initialize` as
     /// `capabilities.sink_batch` unless ``capabilities`` sets it. 1 turns batches off.
     static var deliverBatchLimit: Int { get }
+    /// Verifies a webhook the host received for this connector and maps it to events. Throw
+    /// `auth` for a forged or stale signature, `permanent` for a request that can never be accepted.
+    func handleWebhook(_ params: WebhookParams) async throws -> WebhookResult
     /// Called when the host asks the plugin to stop; finish or abandon work, then return.
     func shutdown() async
 }
@@ -76,6 +79,10 @@ extension Connector {
     }
 
     public static var deliverBatchLimit: Int { 64 }
+
+    public func handleWebhook(_ params: WebhookParams) async throws -> WebhookResult {
+        throw ConnectorError(.notSupported, "\(Self.plugin.name) does not take webhooks")
+    }
 
     public func shutdown() async {}
 }

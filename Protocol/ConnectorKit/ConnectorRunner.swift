@@ -165,6 +165,9 @@ final class Session<C: Connector>: Sendable {
             case Method.sinkDeliver:
                 let params = try codec.params(DeliverParams.self, of: message)
                 return try codec.response(id: id, result: try await connector.deliver(params))
+            case Method.webhookHandle:
+                let params = try codec.params(WebhookParams.self, of: message)
+                return try codec.response(id: id, result: try await connector.handleWebhook(params))
             case Method.sinkDeliverBatch:
                 let params = try codec.params(DeliverBatchParams.self, of: message)
                 let results = await connector.deliverBatch(params.deliveries)

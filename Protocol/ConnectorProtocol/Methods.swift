@@ -475,3 +475,50 @@ public struct CredentialsUpdateResult: Codable, Sendable, Hashable {
     public var version: Int
     public init(version: Int) { self.version = version }
 }
+
+// MARK: webhook.handle
+
+/// An HTTP request that arrived at `POST /hooks/{connector-id}`, for the plugin to verify and map.
+public struct WebhookParams: Codable, Sendable, Hashable {
+    /// Header names lower-cased; a repeated header's values joined with ", ".
+    public var headers: [String: String]
+    /// The body exactly as received (signatures are computed over these bytes).
+    public var body: String
+    /// When the host received it, milliseconds since the epoch (for timestamp tolerance checks).
+    public var receivedAtMilliseconds: Int64
+
+    public init(headers: [String: String], body: String, receivedAtMilliseconds: Int64) {
+        self.headers = headers
+        self.body = body
+        self.receivedAtMilliseconds = receivedAtMilliseconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case headers, body
+        case receivedAtMilliseconds = "received_at_ms"
+    }
+}
+
+/// The verified request's events. Errors instead: `auth` for a forged or stale signature (the host
+/// answers 401), `permanent` for a request that can never be accepted (400); `details.reason` names why.
+public struct WebhookResult: Codable, Sendable, Hashable {
+    public var events: [Event]
+    /// Identifies this very delivery (e.g. its signature): the host refuses a second copy as a replay.
+    public var replayKey: String?
+
+    public init(events: [Event], replayKey: String?) {
+        self.events = events
+        self.replayKey = replayKey
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case events
+        case replayKey = "replay_key"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        events = try container.decodeIfPresent([Event].self, forKey: .events) ?? []
+        replayKey = try container.decodeIfPresent(String.self, forKey: .replayKey)
+    }
+}

@@ -4,7 +4,7 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 # System libraries linked by the package (SwiftPM system-library targets) and tools the scripts use.
-APT_PACKAGES=(pkg-config libsystemd-dev libsqlite3-dev libcurl4-openssl-dev python3)
+APT_PACKAGES=(pkg-config libsystemd-dev libsqlite3-dev libcurl4-openssl-dev python3 python3-prometheus-client e2fsprogs)
 
 install_apt_packages() {
     local missing=()

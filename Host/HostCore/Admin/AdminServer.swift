@@ -19,10 +19,12 @@ public struct AdminServer: Service {
     let pipeline: Pipeline
     let configPath: String
     let vault: Vault
+    let listeners: HTTPListeners
     let logger: Logger
 
-    public init(path: String, supervisor: Supervisor, pipeline: Pipeline, vault: Vault, configPath: String, logger: Logger) {
+    public init(path: String, supervisor: Supervisor, pipeline: Pipeline, vault: Vault, listeners: HTTPListeners = HTTPListeners(), configPath: String, logger: Logger) {
         self.path = path
+        self.listeners = listeners
         self.supervisor = supervisor
         self.pipeline = pipeline
         self.vault = vault
@@ -155,7 +157,8 @@ public struct AdminServer: Service {
                     uptimeSeconds: ConnectorInstance.seconds(supervisor.uptime),
                     configPath: configPath,
                     health: health.status,
-                    connectors: Dictionary(grouping: connectors, by: \.state).mapValues(\.count)
+                    connectors: Dictionary(grouping: connectors, by: \.state).mapValues(\.count),
+                    http: listeners.current
                 ))
             case AdminMethod.connectors:
                 return try codec.response(id: id, result: connectorStatuses)

@@ -9,14 +9,16 @@ import Synchronization
 public final class Pipeline: Service, Sendable {
     let store: Store
     let supervisor: Supervisor
+    let metrics: HostMetrics
     let logger: Logger
     private let doorbells = Mutex<[String: Doorbell]>([:])
     private let breakers = Mutex<[String: CircuitBreaker]>([:])
     private let storeProblem = Mutex<[String: String]>([:])
 
-    public init(store: Store, supervisor: Supervisor, logger: Logger) {
+    public init(store: Store, supervisor: Supervisor, metrics: HostMetrics = HostMetrics(), logger: Logger) {
         self.store = store
         self.supervisor = supervisor
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -99,11 +101,12 @@ public final class Pipeline: Service, Sendable {
 
     /// Stores events and wakes the routes they feed. Throws when the store cannot take them.
     @discardableResult
-    public func ingest(connector: String, stream: String?, incoming: [Store.Incoming], cursor: String?) async throws -> Store.IngestResult {
+    public func ingest(connector: String, stream: String?, incoming: [Store.Incoming], cursor: String?, replayKey: String? = nil) async throws -> Store.IngestResult {
         let routes = supervisor.routes
         do {
-            let result = try await store.ingest(connector: connector, stream: stream, incoming: incoming, cursor: cursor, routes: routes)
+            let result = try await store.ingest(connector: connector, stream: stream, incoming: incoming, cursor: cursor, routes: routes, replayKey: replayKey)
             noteStoreHealthy("ingest")
+            metrics.ingested(connector: connector, stored: result.stored.count, duplicates: result.duplicates)
             if !result.stored.isEmpty {
                 for route in routes where route.from == connector { doorbell(route: route.id).ring() }
             }
@@ -111,6 +114,8 @@ public final class Pipeline: Service, Sendable {
                 logger.info("duplicate events dropped", metadata: ["connector.id": "\(connector)", "events.duplicates": "\(result.duplicates)"])
             }
             return result
+        } catch let replay as ReplayedDelivery {
+            throw replay
         } catch {
             noteStoreProblem("ingest", "store cannot take new work: \(error)")
             throw error
@@ -392,11 +397,15 @@ struct RouteWorker {
         switch answer {
         case .success(let answer):
             pipeline.withBreaker(route.to) { $0.succeeded() }
+            pipeline.metrics.attempt(route: route.id, outcome: answer.duplicate ? "duplicate" : "delivered")
+            pipeline.metrics.delivered(route: route.id, latencyMilliseconds: finishedAt - job.createdAt)
+            if !answer.duplicate { pipeline.metrics.business(eventType: job.eventType, target: route.to, tenant: job.tenant) }
             let canonical = DeliveryOutcome.Canonical(id: job.canonicalID, objectType: job.objectType, objectID: job.objectID)
             result = .delivered(externalID: answer.externalID, duplicate: answer.duplicate, links: answer.links, canonical: canonical)
         case .failure(let failure):
             let unwell = failure.code == .transient || failure.code == .rateLimited
             pipeline.withBreaker(route.to) { unwell ? $0.failed(now: Self.seconds()) : $0.neutral() }
+            pipeline.metrics.attempt(route: route.id, outcome: failure.code.name)
             switch policy.decide(failure, attempt: job.attempts + 1, createdAt: job.createdAt, now: finishedAt, jitter: Double.random(in: 0.75...1.25)) {
             case .retry(let at):
                 result = .failed(failure, .retry(at: at))
@@ -405,6 +414,7 @@ struct RouteWorker {
                     "delivery.id": "\(job.deliveryID)", "event.correlation_id": "\(job.correlationID)",
                     "error.class": "\(failure.code)", "error.message": "\(failure.message)",
                 ])
+                pipeline.metrics.deadLettered(route: route.id, errorClass: failure.code.name)
                 result = .failed(failure, .dead(reason: reason))
             case .pauseTarget(let at):
                 if !target.isPaused {

@@ -162,3 +162,11 @@ extension Store {
         }
     }
 }
+
+extension Store {
+    /// Forgets webhook replay keys older than the cut-off: senders do not replay that late, and a
+    /// signature that old fails the timestamp tolerance anyway.
+    func pruneWebhookReplays(olderThan cutoff: Int64) async throws {
+        try await submit { db in try db.execute(sql: "DELETE FROM webhook_replays WHERE seen_at < ?", arguments: [cutoff]) }
+    }
+}

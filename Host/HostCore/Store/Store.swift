@@ -67,7 +67,7 @@ public final class Store: Sendable {
     /// delivery per matching route. An event whose idempotency key is already stored is dropped,
     /// counted and audited.
     public func ingest(
-        connector: String, stream: String?, incoming: [Incoming], cursor: String?, routes: [RouteConfig]
+        connector: String, stream: String?, incoming: [Incoming], cursor: String?, routes: [RouteConfig], replayKey: String? = nil
     ) async throws -> IngestResult {
         let rows = incoming.map { item -> (Event, String, Data, String) in
             let refs = Self.references(item.event, connector: connector).joined(separator: "\n")
@@ -77,6 +77,12 @@ public final class Store: Sendable {
         return try await committer.submit { db in
             let now = Self.now()
             var result = IngestResult(stored: [], duplicates: 0)
+            if let replayKey {
+                // A webhook delivery seen before is a replay: nothing of it is stored.
+                try db.execute(sql: "INSERT INTO webhook_replays (connector, replay_key, seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                               arguments: [connector, replayKey, now])
+                guard db.changesCount > 0 else { throw ReplayedDelivery() }
+            }
             let insertEvent = try db.cachedStatement(sql: """
                 INSERT INTO events (idempotency_key, connector, type, object_type, object_id, tenant, entity,
                                     correlation_id, ordering_key, received_at, refs, payload)
@@ -135,7 +141,7 @@ public final class Store: Sendable {
         try await pool.read { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT d.id, d.event_id, d.target, d.attempts, d.created_at, d.ordering_key, d.tenant,
-                       e.correlation_id, e.idempotency_key, e.connector, e.payload, e.object_type, e.object_id, e.refs
+                       e.correlation_id, e.idempotency_key, e.connector, e.payload, e.object_type, e.object_id, e.refs, e.type
                 FROM deliveries d JOIN events e ON e.id = d.event_id
                 WHERE d.route = ? AND d.state = 'pending' AND d.next_attempt_at <= ?
                   AND (d.ordering_key IS NULL OR NOT EXISTS (
@@ -149,7 +155,8 @@ public final class Store: Sendable {
                     deliveryID: row[0], eventID: row[1], route: route, target: row[2], attempts: row[3],
                     createdAt: row[4], orderingKey: row[5], tenant: row[6], correlationID: row[7],
                     idempotencyKey: row[8], sourceConnector: row[9], payload: row[10],
-                    objectType: row[11], objectID: row[12], references: (row[13] as String).split(separator: "\n").map(String.init)
+                    objectType: row[11], objectID: row[12], references: (row[13] as String).split(separator: "\n").map(String.init),
+                    eventType: row[14]
                 )
             }
         }
@@ -451,6 +458,9 @@ public final class Store: Sendable {
     }
 }
 
+/// A webhook delivery whose replay key was already seen.
+public struct ReplayedDelivery: Error {}
+
 /// A delivery handed to a worker.
 public struct DeliveryJob: Sendable {
     public let deliveryID: Int64
@@ -471,6 +481,7 @@ public struct DeliveryJob: Sendable {
     public let objectID: String
     /// Canonical ids of the event's record and the records it refers to.
     public let references: [String]
+    public let eventType: String
 
     public var canonicalID: String { "\(sourceConnector):\(objectType):\(objectID)" }
 }

@@ -210,9 +210,8 @@ public final class Vault: Sendable {
     /// A key file holds the 32 key bytes, raw or as 64 hex digits.
     static func loadKey(_ path: String, checkMode: Bool = true) throws -> SymmetricKey {
         if checkMode {
-            var info = stat()
-            if stat(path, &info) == 0, info.st_mode & 0o077 != 0 {
-                throw HostError(.vault, "the vault key file \(path) is readable by others (mode \(String(info.st_mode & 0o777, radix: 8))): chmod 600 it")
+            if let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int, mode & 0o077 != 0 {
+                throw HostError(.vault, "the vault key file \(path) is readable by others (mode \(String(mode, radix: 8))): chmod 600 it")
             }
         }
         guard let data = FileManager.default.contents(atPath: path) else {

@@ -80,9 +80,7 @@ struct BenchError: Error, CustomStringConvertible {
 }
 
 func monotonicNanoseconds() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    DispatchTime.now().uptimeNanoseconds
 }
 
 /// Round-trip latencies, in microseconds.

@@ -1,0 +1,241 @@
+public import ConnectorProtocol
+import Foundation
+public import HostAdmin
+import HTTPTypes
+public import Hummingbird
+public import Logging
+import NIOCore
+
+public import Prometheus
+public import ServiceLifecycle
+import Synchronization
+
+/// Where the HTTP listeners actually listen (a configured port 0 becomes a real one), for `hostctl status`.
+public final class HTTPListeners: Sendable {
+    private let addresses = Mutex<[String]>([])
+    public init() {}
+    public var current: [String] { addresses.withLock { $0 } }
+    func add(_ address: String) { addresses.withLock { $0.append(address) } }
+}
+
+/// The daemon's HTTP side (Hummingbird): `POST /hooks/{connector-id}` for SaaS webhooks, `GET /healthz`
+/// and `GET /metrics` (Prometheus text format), on the `[http]` listeners of host.toml.
+public struct HTTPService: Service {
+    let settings: HTTPSettings
+    let ingress: WebhookIngress
+    let health: @Sendable () -> HealthResult
+    let metrics: HostMetrics
+    let listeners: HTTPListeners
+    let logger: Logger
+
+    public init(settings: HTTPSettings, supervisor: Supervisor, pipeline: Pipeline, metrics: HostMetrics, listeners: HTTPListeners,
+                health: @escaping @Sendable () -> HealthResult, logger: Logger) {
+        self.settings = settings
+        self.ingress = WebhookIngress(settings: settings, supervisor: supervisor, pipeline: pipeline, metrics: metrics, logger: logger)
+        self.health = health
+        self.metrics = metrics
+        self.listeners = listeners
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var applications: [any Service] = []
+        if let listen = settings.listen {
+            applications.append(application(listen, webhooks: true, observability: true))
+        }
+        if let listen = settings.metricsListen {
+            applications.append(application(listen, webhooks: false, observability: true))
+        }
+        try await withThrowingDiscardingTaskGroup { group in
+            for application in applications {
+                group.addTask { try await application.run() }
+            }
+        }
+    }
+
+    private func application(_ address: HTTPSettings.Address, webhooks: Bool, observability: Bool) -> some Service {
+        let router = Router()
+        if observability {
+            router.get("/healthz") { _, _ -> Response in
+                let health = self.health()
+                let body = try RPCCodec().json(health)
+                return Response(status: health.problems.isEmpty ? .ok : .serviceUnavailable,
+                                headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+            }
+            router.get("/metrics") { _, _ -> Response in
+                await self.ingress.sample()
+                return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                                body: .init(byteBuffer: ByteBuffer(bytes: self.metrics.registry.emitToBuffer())))
+            }
+        }
+        if webhooks {
+            router.post("/hooks/:connector") { request, context -> Response in
+                let started = ContinuousClock.now
+                let connector = context.parameters.get("connector") ?? ""
+                var headers: [String: String] = [:]
+                for field in request.headers {
+                    let name = field.name.canonicalName
+                    headers[name] = headers[name].map { "\($0), \(field.value)" } ?? field.value
+                }
+                var request = request
+                let body: ByteBuffer?
+                do {
+                    body = try await request.collectBody(upTo: settings.maxBodyBytes)
+                } catch {
+                    body = nil
+                }
+                let answer = await self.ingress.handle(connector: connector, headers: headers, body: body.map { Data($0.readableBytesView) })
+                self.metrics.webhookAcknowledged(connector: connector, after: started.duration(to: .now))
+                var responseHeaders: HTTPFields = [.contentType: "application/json"]
+                if let retryAfter = answer.retryAfterSeconds { responseHeaders[.retryAfter] = String(retryAfter) }
+                return Response(status: .init(code: answer.status), headers: responseHeaders,
+                                body: .init(byteBuffer: ByteBuffer(string: answer.body + "\n")))
+            }
+        }
+        let listeners = self.listeners
+        let logger = self.logger
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(address.host, port: address.port), serverName: "connector-hostd"),
+            onServerRunning: { channel in
+                let bound = channel.localAddress.map { "\(address.host):\($0.port ?? address.port)" } ?? address.description
+                listeners.add(bound)
+                logger.info("http listening", metadata: ["http.address": "\(bound)", "http.webhooks": "\(webhooks)"])
+            },
+            logger: logger
+        )
+    }
+}
+
+/// Turns a webhook into stored events, or into the right refusal. Verified events are stored before
+/// the 2xx; while the plugin or the store cannot take them, 503 with Retry-After makes the sender retry.
+struct WebhookIngress: Sendable {
+    let settings: HTTPSettings
+    let supervisor: Supervisor
+    let pipeline: Pipeline
+    let metrics: HostMetrics
+    let logger: Logger
+    private let buckets = RateLimiter()
+
+    init(settings: HTTPSettings, supervisor: Supervisor, pipeline: Pipeline, metrics: HostMetrics, logger: Logger) {
+        self.settings = settings
+        self.supervisor = supervisor
+        self.pipeline = pipeline
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    struct Answer: Sendable {
+        var status: Int
+        var body: String
+        var retryAfterSeconds: Int?
+    }
+
+    func handle(connector: String, headers: [String: String], body: Data?) async -> Answer {
+        guard supervisor.connectorConfigs.contains(where: { $0.id == connector }) else {
+            metrics.webhook(connector: "unknown", result: "unknown_connector")
+            return refuse(404, "unknown_connector", "no connector \(connector)")
+        }
+        guard let body else {
+            return await reject(connector, 413, "too_large", "the body exceeds \(settings.maxBodyBytes) bytes")
+        }
+        if let wait = buckets.take(connector, limit: settings.webhookRateLimit) {
+            metrics.webhook(connector: connector, result: "rate_limited")
+            return Answer(status: 429, body: Self.json(["error": "rate_limited", "message": "too many webhooks for \(connector)"]), retryAfterSeconds: wait)
+        }
+        if let problem = pipeline.storeError {
+            metrics.webhook(connector: connector, result: "unavailable")
+            return Answer(status: 503, body: Self.json(["error": "unavailable", "message": problem]), retryAfterSeconds: 30)
+        }
+        guard let instance = supervisor.existingInstance(connector), instance.isAvailable, let capabilities = instance.capabilities else {
+            metrics.webhook(connector: connector, result: "unavailable")
+            return Answer(status: 503, body: Self.json(["error": "unavailable", "message": "connector \(connector) is not running"]), retryAfterSeconds: 5)
+        }
+        guard capabilities.webhooks else {
+            metrics.webhook(connector: connector, result: "unsupported")
+            return refuse(404, "unsupported", "connector \(connector) does not take webhooks")
+        }
+        guard let text = String(validating: body, as: UTF8.self) else {
+            return await reject(connector, 400, "malformed", "the body is not UTF-8")
+        }
+        let codec = pipeline.store.codec
+        let incoming: [Store.Incoming], replayKey: String?
+        do {
+            let params = WebhookParams(headers: headers, body: text, receivedAtMilliseconds: Store.now())
+            let message = try await instance.call(Method.webhookHandle, rawParams: try codec.json(params), timeout: .seconds(10))
+            let result = try codec.result(WebhookResult.self, of: message)
+            incoming = try Pipeline.verbatim(result.events, in: message.line)
+            replayKey = result.replayKey
+        } catch let error as ConnectorError {
+            let reason = error.details?["reason"]?.stringValue
+            switch error.code {
+            case .auth: return await reject(connector, 401, reason == "stale" ? "stale" : "forged", error.message)
+            case .permanent, .protocol: return await reject(connector, 400, reason ?? "malformed", error.message)
+            case .notSupported: return refuse(404, "unsupported", error.message)
+            default:
+                metrics.webhook(connector: connector, result: "unavailable")
+                return Answer(status: 503, body: Self.json(["error": "unavailable", "message": error.message]), retryAfterSeconds: 10)
+            }
+        } catch {
+            metrics.webhook(connector: connector, result: "unavailable")
+            return Answer(status: 503, body: Self.json(["error": "unavailable", "message": "\(error)"]), retryAfterSeconds: 10)
+        }
+        do {
+            let stored = try await pipeline.ingest(connector: connector, stream: nil, incoming: incoming, cursor: nil, replayKey: replayKey)
+            metrics.webhook(connector: connector, result: "accepted")
+            return Answer(status: 200, body: "{\"accepted\":\(stored.stored.count),\"duplicates\":\(stored.duplicates)}", retryAfterSeconds: nil)
+        } catch is ReplayedDelivery {
+            return await reject(connector, 409, "replayed", "this delivery was accepted before")
+        } catch {
+            metrics.webhook(connector: connector, result: "unavailable")
+            return Answer(status: 503, body: Self.json(["error": "unavailable", "message": "the store cannot take work: \(error)"]), retryAfterSeconds: 30)
+        }
+    }
+
+    /// A refusal worth an audit record: forged, stale, replayed, malformed or oversized deliveries.
+    private func reject(_ connector: String, _ status: Int, _ reason: String, _ message: String) async -> Answer {
+        metrics.webhook(connector: connector, result: reason)
+        logger.warning("webhook rejected", metadata: ["connector.id": "\(connector)", "webhook.reason": "\(reason)", "webhook.message": "\(message)"])
+        try? await pipeline.store.audit(correlationID: nil, actor: "http", action: "webhook.rejected", subject: connector, detail: "\(reason): \(message)")
+        return refuse(status, reason, message)
+    }
+
+    private func refuse(_ status: Int, _ reason: String, _ message: String) -> Answer {
+        Answer(status: status, body: Self.json(["error": reason, "message": message]), retryAfterSeconds: nil)
+    }
+
+    static func json(_ fields: [String: String]) -> String {
+        (try? String(decoding: RPCCodec().json(fields), as: UTF8.self)) ?? "{}"
+    }
+
+    /// Refreshes the gauges that are sampled rather than counted, before a scrape.
+    func sample() async {
+        if let rows = try? await pipeline.store.queue(now: Store.now()) {
+            for row in rows {
+                metrics.queue(route: row.route, state: row.state, count: row.count)
+                if row.state == "pending" { metrics.oldestPending(route: row.route, seconds: row.oldestAgeSeconds ?? 0) }
+            }
+        }
+        for status in supervisor.connectors {
+            metrics.plugin(connector: status.id, up: status.state == "running", restarts: status.restarts)
+            metrics.circuit(target: status.id, state: pipeline.circuitState(target: status.id).rawValue)
+        }
+        metrics.storeAcceptsWork(pipeline.storeError == nil)
+        try? await pipeline.store.pruneWebhookReplays(olderThan: Store.now() - 7 * 86_400_000)
+    }
+}
+
+/// A token bucket per connector.
+final class RateLimiter: Sendable {
+    private let buckets = Mutex<[String: TokenBucket]>([:])
+
+    /// nil when a token was taken, else the seconds to wait.
+    func take(_ key: String, limit: RouteConfig.RateLimit) -> Int? {
+        buckets.withLock { buckets in
+            var bucket = buckets[key] ?? TokenBucket(count: limit.count, perSeconds: limit.perSeconds)
+            defer { buckets[key] = bucket }
+            let wait = bucket.take(now: RouteWorker.seconds())
+            return wait <= 0 ? nil : max(1, Int(wait.rounded(.up)))
+        }
+    }
+}

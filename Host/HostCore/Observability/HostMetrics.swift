@@ -1,0 +1,103 @@
+public import CoreMetrics
+import Foundation
+public import Prometheus
+import Synchronization
+
+/// The daemon's metrics: swift-metrics instruments backed by a Prometheus registry of our own (no
+/// global bootstrap), served as text at `GET /metrics`. Labels stay low-cardinality: route, connector,
+/// tenant, state and outcome class, never ids.
+public final class HostMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    let factory: PrometheusMetricsFactory
+    private let restartsSeen = Mutex<[String: Int]>([:])
+
+    public init() {
+        registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        let latency: [Duration] = [.milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+                                   .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5), .seconds(30), .seconds(300)]
+        factory.durationHistogramBuckets = [
+            "connector_host_delivery_latency_seconds": latency,
+            "connector_host_webhook_ack_seconds": latency,
+        ]
+        self.factory = factory
+    }
+
+    // MARK: Pipeline
+
+    func ingested(connector: String, stored: Int, duplicates: Int) {
+        if stored > 0 { Counter(label: "connector_host_events_ingested_total", dimensions: [("connector", connector)], factory: factory).increment(by: stored) }
+        if duplicates > 0 { Counter(label: "connector_host_events_duplicate_total", dimensions: [("connector", connector)], factory: factory).increment(by: duplicates) }
+    }
+
+    /// One attempt's outcome: `delivered`, `duplicate`, or the error class.
+    func attempt(route: String, outcome: String) {
+        Counter(label: "connector_host_delivery_attempts_total", dimensions: [("route", route), ("outcome", outcome)], factory: factory).increment()
+    }
+
+    /// From the event's arrival to its delivery.
+    func delivered(route: String, latencyMilliseconds: Int64) {
+        Timer(label: "connector_host_delivery_latency_seconds", dimensions: [("route", route)], factory: factory)
+            .recordMilliseconds(max(0, latencyMilliseconds))
+    }
+
+    func deadLettered(route: String, errorClass: String) {
+        Counter(label: "connector_host_dead_letters_total", dimensions: [("route", route), ("class", errorClass)], factory: factory).increment()
+    }
+
+    /// What finance cares about, per target connector and tenant: records written for the first time.
+    func business(eventType: String, target: String, tenant: String?) {
+        let name: String
+        switch eventType.split(separator: ".").first ?? "" {
+        case "customer": name = "connector_host_customers_upserted_total"
+        case "invoice", "credit_note": name = "connector_host_invoices_posted_total"
+        case "payment", "refund": name = "connector_host_payments_applied_total"
+        default: return
+        }
+        Counter(label: name, dimensions: [("connector", target), ("tenant", tenant ?? "")], factory: factory).increment()
+    }
+
+    // MARK: Webhooks
+
+    /// `accepted`, or why not: `forged`, `stale`, `replayed`, `malformed`, `too_large`, `rate_limited`,
+    /// `unavailable`, `unknown_connector`.
+    func webhook(connector: String, result: String) {
+        Counter(label: "connector_host_webhooks_total", dimensions: [("connector", connector), ("result", result)], factory: factory).increment()
+    }
+
+    func webhookAcknowledged(connector: String, after duration: Duration) {
+        Timer(label: "connector_host_webhook_ack_seconds", dimensions: [("connector", connector)], factory: factory).recordNanoseconds(
+            Int64(duration.components.seconds) * 1_000_000_000 + Int64(duration.components.attoseconds / 1_000_000_000)
+        )
+    }
+
+    // MARK: Sampled at scrape time
+
+    func queue(route: String, state: String, count: Int) {
+        Gauge(label: "connector_host_queue_deliveries", dimensions: [("route", route), ("state", state)], factory: factory).record(count)
+    }
+
+    func oldestPending(route: String, seconds: Double) {
+        Gauge(label: "connector_host_queue_oldest_pending_seconds", dimensions: [("route", route)], factory: factory).record(seconds)
+    }
+
+    func plugin(connector: String, up: Bool, restarts: Int) {
+        Gauge(label: "connector_host_plugin_up", dimensions: [("connector", connector)], factory: factory).record(up ? 1 : 0)
+        let delta = restartsSeen.withLock { seen -> Int in
+            defer { seen[connector] = restarts }
+            return max(0, restarts - (seen[connector] ?? 0))
+        }
+        let counter = Counter(label: "connector_host_plugin_restarts_total", dimensions: [("connector", connector)], factory: factory)
+        if delta > 0 { counter.increment(by: delta) }
+    }
+
+    /// 0 closed, 1 half-open, 2 open.
+    func circuit(target: String, state: String) {
+        let value = switch state { case "open": 2; case "half_open": 1; default: 0 }
+        Gauge(label: "connector_host_circuit_state", dimensions: [("target", target)], factory: factory).record(value)
+    }
+
+    func storeAcceptsWork(_ ok: Bool) {
+        Gauge(label: "connector_host_store_ok", dimensions: [], factory: factory).record(ok ? 1 : 0)
+    }
+}
