@@ -105,6 +105,19 @@ func http(_ method: String, _ url: String, headers: [String: String] = [:], body
         #expect(try daemon.stop() == 0)
     }
 
+    /// Beyond the per-connector rate limit a sender is told when to come back.
+    @Test func aFloodOfWebhooksIsRateLimited() throws {
+        let daemon = try DaemonHarness()
+        try daemon.writeConfig(connectors: "[http]\nlisten = \"127.0.0.1:0\"\nwebhook_rate_limit = \"2/m\"\n" + DaemonHarness.sample("hook"))
+        try daemon.start()
+        let base = "http://" + (try #require(try daemon.client().call(AdminMethod.status, EmptyParams(), as: StatusResult.self).http?.first))
+        let statuses = try (0..<4).map { _ in try http("POST", "\(base)/hooks/hook", body: #"{"emit":[1]}"#) }
+        // 2 a minute allow a burst of 1: the first is verified (and refused: unsigned), the rest wait ~30 s.
+        #expect(statuses.map(\.status) == [401, 429, 429, 429])
+        #expect(Int(statuses[3].headers["retry-after"] ?? "") ?? 0 >= 20)
+        #expect(try daemon.stop() == 0)
+    }
+
     /// `/metrics` in the Prometheus text format, read by the reference Python parser.
     @Test(.enabled(if: DaemonHarness.pythonHas("prometheus_client"), "needs the prometheus-client Python package (scripts/test installs it)"))
     func metricsAreValidPrometheusText() throws {
