@@ -13,11 +13,14 @@ public struct HostApplication {
     public let config: HostConfig
     public let configPath: String
     public let logger: Logger
+    /// Masks secret values in every log line; register each secret the daemon learns.
+    public let redactor: Redactor
 
-    public init(config: HostConfig, configPath: String, logger: Logger) {
+    public init(config: HostConfig, configPath: String, logger: Logger, redactor: Redactor) {
         self.config = config
         self.configPath = configPath
         self.logger = logger
+        self.redactor = redactor
     }
 
     public func run() async throws {

@@ -3,6 +3,10 @@ import Foundation
 import HostCore
 import Logging
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @main
 struct ConnectorHostd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -38,13 +42,44 @@ struct ConnectorHostd: AsyncParsableCommand {
             return
         }
         let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
-        let logger = Logger(label: "connector-hostd") { label in JSONLogHandler(label: label, level: level) }
+        // One redactor for the whole daemon: the vault registers every secret value it opens.
+        let redactor = Redactor()
+        let target = Self.logTarget(configuration.logTarget)
+        let logger = Logger(label: "connector-hostd") { label -> any LogHandler in
+            switch target {
+            case .journal: JournalLogHandler(label: label, level: level, redactor: redactor)
+            case .stderr: JSONLogHandler(label: label, level: level, redactor: redactor)
+            }
+        }
+        if configuration.logTarget == "journal", target == .stderr {
+            logger.warning("log_target is journal but there is no journal socket; logging to stderr", metadata: [
+                "journal.socket": "\(Self.journalSocket)",
+            ])
+        }
         do {
-            try await HostApplication(config: configuration, configPath: config, logger: logger).run()
+            try await HostApplication(config: configuration, configPath: config, logger: logger, redactor: redactor).run()
         } catch let error as HostError {
             logger.critical("daemon cannot run", metadata: ["error.code": "\(error.code)", "error.message": "\(error.description)"])
-            FileHandle.standardError.write(Data("connector-hostd: \(error.description)\n".utf8))
+            FileHandle.standardError.write(Data("connector-hostd: \(redactor.redact(error.description))\n".utf8))
             throw ExitCode(1)
+        }
+    }
+
+    enum LogTarget { case journal, stderr }
+
+    static let journalSocket = "/run/systemd/journal/socket"
+
+    /// `log_target` resolved: "auto" is the journal when systemd connected stderr to it
+    /// (`JOURNAL_STREAM` names stderr's device and inode). "journal" needs the journal socket:
+    /// libsystemd drops records silently without one, so stderr is used instead.
+    static func logTarget(_ setting: String) -> LogTarget {
+        switch setting {
+        case "stderr":
+            return .stderr
+        case "journal":
+            return access(journalSocket, F_OK) == 0 ? .journal : .stderr
+        default:
+            return JournalLogHandler.stderrIsJournalStream(environment: ProcessInfo.processInfo.environment) ? .journal : .stderr
         }
     }
 }

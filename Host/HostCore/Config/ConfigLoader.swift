@@ -41,6 +41,7 @@ public enum ConfigLoader {
             .map { resolve($0, against: baseDirectory) }
         let adminSocket = resolve(root.string("admin_socket") ?? "\(runtimeDirectory)/admin.sock", against: baseDirectory)
         let logLevel = root.string("log_level", allowed: ["trace", "debug", "info", "notice", "warning", "error", "critical"]) ?? "info"
+        let logTarget = root.string("log_target", allowed: ["auto", "journal", "stderr"]) ?? "auto"
         var supervisor = SupervisorSettings()
         if let table = root.table("supervisor") {
             var reader = TableReader(file: host, section: .table("supervisor"), values: table, problems: root.problems)
@@ -80,7 +81,7 @@ public enum ConfigLoader {
         for (index, table) in (root.tableArray("route") ?? []).enumerated() {
             routeTables.append((host, index, table))
         }
-        root.rejectUnknownKeys(allowed: ["state_dir", "runtime_dir", "plugin_dirs", "admin_socket", "log_level", "supervisor", "connector", "route", "vault_key_file", "http"])
+        root.rejectUnknownKeys(allowed: ["state_dir", "runtime_dir", "plugin_dirs", "admin_socket", "log_level", "log_target", "supervisor", "connector", "route", "vault_key_file", "http"])
         problems = root.problems
 
         // Drop-ins, in name order, may only define connectors.
@@ -191,6 +192,7 @@ public enum ConfigLoader {
             pluginDirectories: pluginDirectories,
             adminSocket: adminSocket,
             logLevel: logLevel,
+            logTarget: logTarget,
             supervisor: supervisor,
             connectors: connectors,
             routes: routes,

@@ -7,6 +7,9 @@ public struct HostConfig: Sendable, Equatable {
     public var pluginDirectories: [String]
     public var adminSocket: String
     public var logLevel: String
+    /// `log_target`: "journal", "stderr" (JSON lines), or "auto": the journal when stderr is the
+    /// journal stream systemd connected (`JOURNAL_STREAM`), stderr otherwise.
+    public var logTarget: String = "auto"
     public var supervisor: SupervisorSettings
     public var connectors: [ConnectorConfig]
     public var routes: [RouteConfig]
