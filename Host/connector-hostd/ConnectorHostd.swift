@@ -42,7 +42,8 @@ struct ConnectorHostd: AsyncParsableCommand {
             return
         }
         let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
-        // One redactor for the whole daemon: the vault registers every secret value it opens.
+        // One redactor for the whole daemon, handed to the application (`HostApplication.redactor`)
+        // so that every secret value the daemon learns is registered in it and masked in every log line.
         let redactor = Redactor()
         let target = Self.logTarget(configuration.logTarget)
         let logger = Logger(label: "connector-hostd") { label -> any LogHandler in
