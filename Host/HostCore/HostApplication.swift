@@ -78,7 +78,7 @@ public struct HostApplication {
 
     /// Every secret value the vault opens or stores, so that logs never show it.
     private var registerSecret: @Sendable (String) -> Void {
-        { _ in }
+        { [redactor] value in redactor.register(value) }
     }
 
     /// Plugin sockets of a previous daemon (its admin socket was just found dead, so they are too).

@@ -271,6 +271,7 @@ final class EffectsFile: Sendable {
 /// Exercises the host's vault for tests, logging outcomes but never values:
 /// `secret_probe = "NAME:SHA256"` reads the secret and says whether its hash matches;
 /// `secret_probe_foreign = "CONNECTOR/NAME"` asks for another connector's secret (the host must refuse);
+/// `secret_log = "NAME"` logs the value, as a careless plugin would (the host must redact it);
 /// `secret_refresh = "NAME"` with `secret_refresh_value` stores a value as a plugin refreshing an OAuth token would.
 enum SecretProbe {
     static func run(config: JSONValue, host: HostConnection, logger: Logger) async throws {
@@ -280,6 +281,12 @@ enum SecretProbe {
             let value = try await host.secret(name)
             let digest = SHA256.hash(data: Data(value.utf8)).map { String(format: "%02x", $0) }.joined()
             logger.info(digest == parts.last ? "secret probe: \(name) matches" : "secret probe: \(name) differs")
+        }
+        if let name = config["secret_log"]?.stringValue {
+            // A careless plugin: the host must mask the value wherever it logs it.
+            let value = try await host.secret(name)
+            logger.warning("secret probe: logging \(value) through the protocol")
+            FileHandle.standardError.write(Data("secret probe: printing \(value) on stderr\n".utf8))
         }
         if let foreign = config["secret_probe_foreign"]?.stringValue {
             let parts = foreign.split(separator: "/", maxSplits: 1).map(String.init)

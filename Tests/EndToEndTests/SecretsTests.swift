@@ -50,6 +50,7 @@ import Glibc
             emit = 30
             secret_probe = "api_key:\(Self.sha256(apiKey))"
             secret_probe_foreign = "b/api_key"
+            secret_log = "api_key"
             secret_refresh = "oauth_token"
             secret_refresh_value = "\(refreshed)"
             """)
@@ -59,6 +60,9 @@ import Glibc
         try daemon.waitUntil("the events flowed", timeout: 20) { try daemon.count("delivered") == 30 }
         #expect(daemon.log.contains("secret probe: another connector's secret was refused: auth"))
         #expect(daemon.log.contains("secret probe: oauth_token refreshed to version 1"))
+        try daemon.waitUntil("a plugin's careless log lines are redacted", timeout: 10) {
+            daemon.log.contains("secret probe: logging [redacted] through the protocol") && daemon.log.contains("secret probe: printing [redacted] on stderr")
+        }
 
         let list = try daemon.hostctl("secret", "list", "--json")
         outputs.append(list.stdout)
