@@ -36,11 +36,19 @@ let package = Package(
             path: "Protocol/ConnectorProtocol",
             swiftSettings: swiftSettings
         ),
+        // libcurl, for ConnectorKit's HTTP client (a thin binding of our own).
+        .systemLibrary(
+            name: "CCurl",
+            path: "Protocol/CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
         // The plugin SDK: every connector executable links this and never the host.
         .target(
             name: "ConnectorKit",
             dependencies: [
                 "ConnectorProtocol",
+                "CCurl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -142,6 +150,12 @@ let package = Package(
         ),
 
         // MARK: Tests
+        .testTarget(
+            name: "ConnectorKitTests",
+            dependencies: ["ConnectorKit", "ConnectorProtocol"],
+            path: "Tests/ConnectorKitTests",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ConnectorProtocolTests",
             dependencies: ["ConnectorProtocol"],

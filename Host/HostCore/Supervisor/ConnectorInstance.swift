@@ -94,6 +94,8 @@ public final class ConnectorInstance: Sendable {
 
     var isPaused: Bool { snapshot.withLock { $0.lifecycle.paused } }
 
+    static let proxyVariables = ["http_proxy", "https_proxy", "no_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"]
+
     /// Pauses the connector because of what happened to its work (e.g. credentials rejected).
     func pause(reason: String) {
         let wasPaused = snapshot.withLock { snapshot -> Bool in
@@ -245,13 +247,17 @@ public final class ConnectorInstance: Sendable {
         defer { unlink(socketPath) }
 
         let token = Self.makeToken()
-        let environment = [
+        var environment = [
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
             PluginEnvironment.socket: socketPath,
             PluginEnvironment.token: token,
             PluginEnvironment.connectorID: config.id,
         ]
+        // The only variables of the daemon's own environment a plugin inherits: how to reach the
+        // outside world (libcurl reads them).
+        let inherited = ProcessInfo.processInfo.environment
+        for name in Self.proxyVariables { environment[name] = inherited[name] }
         if let pin = config.sha256, let actual = ConfigLoader.fileSHA256(config.executable), actual != pin {
             try? await server.channel.close()
             return .spawnFailed("\(config.executable) has sha256 \(actual), the pin says \(pin): refusing to start it")
