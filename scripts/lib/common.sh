@@ -6,9 +6,14 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # System libraries linked by the package (SwiftPM system-library targets) and tools the scripts use.
 APT_PACKAGES=(pkg-config libsystemd-dev libsqlite3-dev libcurl4-openssl-dev python3 python3-prometheus-client e2fsprogs)
 
+# What building and checking the Debian package needs besides (scripts/package, scripts/test-package).
+PACKAGE_APT_PACKAGES=(dpkg-dev debhelper fakeroot binutils lintian systemd man-db adduser util-linux)
+
+# install_apt_packages [PACKAGE...]: installs the missing ones of the given packages (default: APT_PACKAGES).
 install_apt_packages() {
-    local missing=()
-    for package in "${APT_PACKAGES[@]}"; do
+    local wanted=("$@") missing=()
+    [ ${#wanted[@]} -gt 0 ] || wanted=("${APT_PACKAGES[@]}")
+    for package in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
