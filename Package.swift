@@ -125,6 +125,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "OdooKit",
+            dependencies: ["ConnectorKit", "ConnectorProtocol"],
+            path: "Plugins/Odoo/OdooKit",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Benchmarks
         .executableTarget(
             name: "protocol-bench",
@@ -154,6 +161,12 @@ let package = Package(
             name: "ConnectorKitTests",
             dependencies: ["ConnectorKit", "ConnectorProtocol"],
             path: "Tests/ConnectorKitTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OdooTests",
+            dependencies: ["OdooKit", "ConnectorKit", "ConnectorProtocol"],
+            path: "Tests/OdooTests",
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,135 @@
+public import ConnectorKit
+public import ConnectorProtocol
+public import Foundation
+import Synchronization
+
+/// Which of Odoo's external APIs to speak.
+public enum OdooProtocol: String, Sendable {
+    /// `/jsonrpc` + `execute_kw`, Odoo 16 to 19.
+    case jsonRPC = "jsonrpc"
+    /// `/json/2/<model>/<method>` with a bearer API key and named arguments, Odoo 19 and later.
+    case json2 = "json2"
+}
+
+/// How to reach one Odoo database.
+public struct OdooEndpoint: Sendable {
+    /// e.g. `https://erp.example.com` (no trailing slash needed).
+    public var url: String
+    public var database: String
+    /// The user the API key belongs to (`/jsonrpc` authenticates with login + key).
+    public var login: String
+    public var apiKey: String
+    /// nil: detect from the server's version (JSON-2 from 19 on).
+    public var preferred: OdooProtocol?
+    public var timeout: Duration
+
+    public init(url: String, database: String, login: String, apiKey: String, preferred: OdooProtocol?, timeout: Duration = .seconds(30)) {
+        self.url = url.hasSuffix("/") ? String(url.dropLast()) : url
+        self.database = database
+        self.login = login
+        self.apiKey = apiKey
+        self.preferred = preferred
+        self.timeout = timeout
+    }
+}
+
+/// Calls Odoo model methods with named arguments over either API. Record methods take `ids`;
+/// `create` takes `vals_list` and returns a list of ids on both.
+public final class OdooClient: Sendable {
+    public struct Session: Sendable {
+        public var serverVersion: String
+        public var major: Int
+        public var api: OdooProtocol
+        /// The user id (JSON-RPC needs it in every call).
+        public var uid: Int64
+    }
+
+    let endpoint: OdooEndpoint
+    let http: HTTPClient
+    private let session = Mutex<Session?>(nil)
+    private let nextID = Atomic<Int>(1)
+
+    public init(endpoint: OdooEndpoint, http: HTTPClient) {
+        self.endpoint = endpoint
+        self.http = http
+    }
+
+    /// Detects the version, picks the API and authenticates (once; again after a failure).
+    @discardableResult
+    public func connect() async throws -> Session {
+        if let current = session.withLock({ $0 }) { return current }
+        let version = try await jsonRPC(service: "common", method: "version", args: [])
+        let serverVersion = version["server_version"]?.stringValue ?? "?"
+        let major = Int(version["server_version_info"]?.arrayValue?.first?.intValue ?? 0)
+        let api = endpoint.preferred ?? (major >= 19 ? .json2 : .jsonRPC)
+        var uid: Int64 = 0
+        if api == .jsonRPC {
+            let answer = try await jsonRPC(service: "common", method: "authenticate",
+                                           args: [.string(endpoint.database), .string(endpoint.login), .string(endpoint.apiKey), .object([:])])
+            guard let id = answer.intValue, id > 0 else {
+                throw ConnectorError(.auth, "Odoo refused login \(endpoint.login) on database \(endpoint.database): check the API key and the login")
+            }
+            uid = id
+        } else {
+            // JSON-2 authenticates each request with the key; this proves it works and names the user.
+            uid = try await json2(model: "res.users", method: "context_get", body: [:])["uid"]?.intValue ?? 0
+        }
+        let made = Session(serverVersion: serverVersion, major: major, api: api, uid: uid)
+        session.withLock { $0 = made }
+        return made
+    }
+
+    /// Calls `model.method`. `ids` for methods on records; `arguments` by name (`vals`, `vals_list`,
+    /// `domain`, `fields`, `limit`, …); `context` e.g. `allowed_company_ids`.
+    public func call(model: String, method: String, ids: [Int64]? = nil, arguments: [String: JSONValue] = [:], context: [String: JSONValue] = [:]) async throws -> JSONValue {
+        let current = try await connect()
+        do {
+            switch current.api {
+            case .jsonRPC:
+                var kwargs = arguments
+                if !context.isEmpty { kwargs["context"] = .object(context) }
+                let args: [JSONValue] = ids.map { [.array($0.map { .int($0) })] } ?? []
+                return try await jsonRPC(service: "object", method: "execute_kw", args: [
+                    .string(endpoint.database), .int(current.uid), .string(endpoint.apiKey), .string(model), .string(method), .array(args), .object(kwargs),
+                ])
+            case .json2:
+                var body = arguments
+                if let ids { body["ids"] = .array(ids.map { .int($0) }) }
+                if !context.isEmpty { body["context"] = .object(context) }
+                return try await json2(model: model, method: method, body: body)
+            }
+        } catch let error as ConnectorError where error.code == .auth {
+            session.withLock { $0 = nil }  // a new key may have been set: authenticate again next time
+            throw error
+        }
+    }
+
+    // MARK: Transports
+
+    func jsonRPC(service: String, method: String, args: [JSONValue]) async throws -> JSONValue {
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let payload: JSONValue = [
+            "jsonrpc": "2.0", "method": "call", "id": .int(Int64(id)),
+            "params": ["service": .string(service), "method": .string(method), "args": .array(args)],
+        ]
+        let response = try await send(path: "/jsonrpc", body: payload, headers: [])
+        return try OdooAnswer.jsonRPC(status: response.status, body: response.body)
+    }
+
+    func json2(model: String, method: String, body: [String: JSONValue]) async throws -> JSONValue {
+        let response = try await send(path: "/json/2/\(model)/\(method)", body: .object(body), headers: [
+            ("Authorization", "bearer \(endpoint.apiKey)"), ("X-Odoo-Database", endpoint.database),
+        ])
+        return try OdooAnswer.json2(status: response.status, body: response.body)
+    }
+
+    private func send(path: String, body: JSONValue, headers: [(name: String, value: String)]) async throws -> HTTPResponse {
+        let request = HTTPRequest(method: "POST", url: endpoint.url + path, headers: [("Content-Type", "application/json")] + headers,
+                                  body: try JSONEncoder().encode(body), timeout: endpoint.timeout)
+        do {
+            return try await http.send(request)
+        } catch let error as HTTPClientError {
+            throw error.connectorError
+        }
+    }
+}
