@@ -1,0 +1,45 @@
+import ConnectorProtocol
+import OdooKit
+import Testing
+
+@Suite struct OdooSettingsTests {
+    let base: JSONValue = [
+        "url": "https://erp.example.test", "database": "prod", "login": "integration@example.test",
+        "companies": ["acme-fr": 1, "acme-us": 2],
+        "taxes": ["*": ["20": 5], "2": ["20": 12, "8.875": 13]],
+    ]
+
+    @Test func aCompleteTableIsRead() throws {
+        let settings = try OdooSettings(base)
+        #expect(settings.protocolChoice == nil && settings.apiKeySecret == "api_key" && settings.timeoutSeconds == 30)
+        #expect(try settings.company(forEntity: "acme-us") == 2)
+        #expect(settings.taxes(forCompany: 1) == ["20": 5])
+        #expect(settings.taxes(forCompany: 2) == ["20": 12, "8.875": 13])
+    }
+
+    @Test func problemsNameTheirKey() {
+        func problem(_ edit: (inout [String: JSONValue]) -> Void) -> String? {
+            var table = base.objectValue!
+            edit(&table)
+            do {
+                _ = try OdooSettings(.object(table))
+                return nil
+            } catch {
+                return error.description
+            }
+        }
+        #expect(problem { $0["url"] = nil } == "url: is required (a string)")
+        #expect(problem { $0["url"] = "erp.example.test" } == "url: \"erp.example.test\" is not an http:// or https:// address")
+        #expect(problem { $0["protocol"] = "xmlrpc" } == "protocol: \"xmlrpc\" is not one of auto, jsonrpc, json2")
+        #expect(problem { $0["companies"] = ["acme-fr": "one"] } == "companies.acme-fr: must be a positive Odoo id")
+        #expect(problem { $0["taxes"] = ["*": ["20": 0]] } == "taxes.*.20: must be an account.tax id")
+    }
+
+    @Test func anUnmappedLegalEntityIsAMappingError() throws {
+        let settings = try OdooSettings(base)
+        #expect(throws: OdooSettings.Problem.self) { try settings.company(forEntity: "acme-de") }
+        var single = base.objectValue!
+        single["companies"] = nil
+        #expect(try OdooSettings(.object(single)).company(forEntity: "anything") == nil)
+    }
+}
