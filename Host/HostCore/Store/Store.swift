@@ -93,11 +93,20 @@ public final class Store: Sendable {
                 VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)
                 """)
             for (event, key, payload, refs) in rows {
-                insertEvent.setUncheckedArguments([
-                    key, connector, event.type, event.source.objectType, event.source.objectID, event.tenant, event.entity,
-                    event.correlationID, event.orderingKey, now, refs, payload,
-                ])
-                try insertEvent.execute()
+                var insert = DirectStatement(insertEvent, in: db)
+                insert.bind(key)
+                insert.bind(connector)
+                insert.bind(event.type)
+                insert.bind(event.source.objectType)
+                insert.bind(event.source.objectID)
+                insert.bind(event.tenant)
+                insert.bind(event.entity)
+                insert.bind(event.correlationID)
+                insert.bind(event.orderingKey)
+                insert.bind(now)
+                insert.bind(refs)
+                insert.bind(payload)
+                try insert.execute()
                 guard db.changesCount > 0 else {
                     result.duplicates += 1
                     try self.appendAudit(db, at: now, correlationID: event.correlationID, actor: connector,
@@ -107,8 +116,16 @@ public final class Store: Sendable {
                 let eventID = db.lastInsertedRowID
                 result.stored.append(eventID)
                 for route in routes where route.matches(type: event.type, tenant: event.tenant, entity: event.entity) {
-                    insertDelivery.setUncheckedArguments([eventID, route.id, route.to, event.tenant, event.orderingKey, now, now, now])
-                    try insertDelivery.execute()
+                    var delivery = DirectStatement(insertDelivery, in: db)
+                    delivery.bind(eventID)
+                    delivery.bind(route.id)
+                    delivery.bind(route.to)
+                    delivery.bind(event.tenant)
+                    delivery.bind(event.orderingKey)
+                    delivery.bind(now)
+                    delivery.bind(now)
+                    delivery.bind(now)
+                    try delivery.execute()
                 }
             }
             if result.duplicates > 0 {
