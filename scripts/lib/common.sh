@@ -7,7 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 APT_PACKAGES=(pkg-config libsystemd-dev libsqlite3-dev libcurl4-openssl-dev python3 python3-prometheus-client e2fsprogs)
 
 # What building and checking the Debian package needs besides (scripts/package, scripts/test-package).
-PACKAGE_APT_PACKAGES=(dpkg-dev debhelper fakeroot binutils lintian systemd man-db adduser util-linux)
+PACKAGE_APT_PACKAGES=(dpkg-dev debhelper fakeroot binutils lintian systemd systemd-container man-db adduser util-linux)
 
 # install_apt_packages [PACKAGE...]: installs the missing ones of the given packages (default: APT_PACKAGES).
 install_apt_packages() {
