@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <sys/stat.h>
 #include "CHostSupport.h"
 
 #include <errno.h>
@@ -92,4 +93,12 @@ int ch_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid) {
 
 int ch_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC) == 0 ? 0 : errno;
+}
+
+int ch_file_identity(int fd, unsigned long long *device, unsigned long long *inode) {
+    struct stat status;
+    if (fstat(fd, &status) != 0) return -1;
+    *device = (unsigned long long)status.st_dev;
+    *inode = (unsigned long long)status.st_ino;
+    return 0;
 }

@@ -25,3 +25,6 @@ struct ch_ucred {
 
 /// pipe2(fds, O_CLOEXEC). Returns 0 or an errno value.
 int ch_pipe_cloexec(int fds[2]);
+
+/// fstat(2)'s st_dev and st_ino of an open file (the identity JOURNAL_STREAM names). 0 on success.
+int ch_file_identity(int fd, unsigned long long *device, unsigned long long *inode);

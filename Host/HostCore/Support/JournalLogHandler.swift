@@ -1,3 +1,4 @@
+import CHostSupport
 import CSystemd
 import Foundation
 public import Logging
@@ -189,8 +190,9 @@ public struct JournalLogHandler: LogHandler {
 
     /// fstat(2)'s `st_dev` and `st_ino` of an open file.
     static func fileIdentity(descriptor: Int32) -> (device: UInt64, inode: UInt64)? {
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else { return nil }
-        return (UInt64(status.st_dev), UInt64(status.st_ino))
+        // In C: which module Swift takes `struct stat` from depends on the build order (Glibc or CDispatch).
+        var device: UInt64 = 0, inode: UInt64 = 0
+        guard ch_file_identity(descriptor, &device, &inode) == 0 else { return nil }
+        return (device, inode)
     }
 }
