@@ -100,6 +100,7 @@ let package = Package(
         .executableTarget(
             name: "connector-hostd",
             dependencies: [
+                "HostAdmin",
                 "HostCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

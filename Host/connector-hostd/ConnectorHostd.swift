@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HostAdmin
 import HostCore
 import Logging
 
@@ -16,7 +17,7 @@ struct ConnectorHostd: AsyncParsableCommand {
             Reads host.toml and the connectors.d/*.toml drop-ins beside it, starts one plugin process \
             per [[connector]], and serves hostctl on the admin socket. Stops cleanly on SIGTERM or SIGINT.
             """,
-        version: "0.1.0"
+        version: BuildInfo.version
     )
 
     @Option(name: .long, help: "Path of host.toml.")
