@@ -1,0 +1,3004 @@
+#!/usr/bin/env python3
+"""A fake Odoo 17 / 19 server for the connector's tests and demo (stdlib only).
+
+Built from recordings of real Odoo Community 17.0 and 19.0 servers (see README.md and
+recordings/). It answers:
+
+* JSON-RPC ``POST /jsonrpc`` (services ``common``, ``db``, ``object``; errors with HTTP 200),
+* JSON-2 ``POST /json/2/<model>/<method>`` (only as version 19; bearer API key; real statuses),
+* ``GET /web/version`` and the JSON-RPC route ``/web/webclient/version_info``,
+* test controls under ``/__fake__/`` (state, faults, pay, reverse, reset, calls).
+
+Layout of this file, top to bottom:
+
+1. version profiles: everything that differs between 17 and 19;
+2. errors: Odoo's exception classes and how each transport serializes them;
+3. schema: the models and fields the fake knows;
+4. ORM: records, domains, ordering, read formatting, multi-company rules;
+5. business rules: partners, products, invoices, payments, external ids;
+6. faults: what a test queued for the next matching calls;
+7. transport: the HTTP handler for JSON-RPC, JSON-2 and the controls;
+8. main.
+
+Run ``python3 fake_odoo.py --help``. It binds 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as dt
+import inspect
+import json
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from decimal import ROUND_HALF_UP, Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+# ---------------------------------------------------------------------------------------------
+# 1. Version profiles
+# ---------------------------------------------------------------------------------------------
+
+
+class Profile:
+    """What differs between the Odoo versions, as the recordings show it."""
+
+    def __init__(self, major: int):
+        self.major = major
+        if major == 17:
+            self.server_version = "17.0-20240709"
+            self.version_info = [17, 0, 0, "final", 0, ""]
+            self.serie = "17.0"
+            self.rpc_error_code = 200
+            self.error_data_order = ("name", "debug", "message", "arguments", "context")
+            self.json2 = False
+            self.jsonrpc_bad_type_status = 400
+            self.draft_invoice_has_name = True  # 17 numbers drafts at once, 19 only on posting
+            self.payment_posted_state = "posted"
+            self.empty_post_message = "You need to add a line before posting."
+            self.sale_journal_name = "Customer Invoices"
+            self.purchase_journal_name = "Vendor Bills"
+            self.has_cash_journal = True
+            self.first_partner_id = 7
+            self.receivable_account = (6, "121000", "Account Receivable")
+            self.income_account = (24, "400000", "Product Sales")
+            self.account_display_with_code = True
+            self.manual_method_name = "Manual"
+            self.manual_method_with_journal = False
+            self.product_types = [["consu", "Consumable"], ["service", "Service"], ["product", "Storable Product"]]
+            self.payment_states = [["draft", "Draft"], ["posted", "Posted"], ["cancel", "Cancelled"]]
+            self.payment_ref_field = "ref"
+            self.invoice_payment_states = [
+                ["not_paid", "Not Paid"], ["in_payment", "In Payment"], ["paid", "Paid"],
+                ["partial", "Partially Paid"], ["reversed", "Reversed"],
+                ["invoicing_legacy", "Invoicing App Legacy"]]
+        elif major == 19:
+            self.server_version = "19.0"
+            self.version_info = [19, 0, 0, "final", 0, ""]
+            self.serie = "19.0"
+            self.rpc_error_code = 0
+            self.error_data_order = ("name", "message", "arguments", "context", "debug")
+            self.json2 = True
+            self.jsonrpc_bad_type_status = 415
+            self.draft_invoice_has_name = False
+            self.payment_posted_state = "paid"
+            self.empty_post_message = "Even magicians can't post nothing!"
+            self.sale_journal_name = "Sales"
+            self.purchase_journal_name = "Purchases"
+            self.has_cash_journal = False
+            self.first_partner_id = 6
+            self.receivable_account = (5, "121000", "Account Receivable")
+            self.income_account = (26, "400000", "Product Sales")
+            self.account_display_with_code = False
+            self.manual_method_name = "Manual Payment"
+            self.manual_method_with_journal = True
+            self.product_types = [["consu", "Goods"], ["service", "Service"], ["combo", "Combo"]]
+            self.payment_states = [["draft", "Draft"], ["in_process", "In Process"], ["paid", "Paid"],
+                                   ["canceled", "Canceled"], ["rejected", "Rejected"]]
+            self.payment_ref_field = "memo"
+            self.invoice_payment_states = [
+                ["not_paid", "Not Paid"], ["in_payment", "In Payment"], ["paid", "Paid"],
+                ["partial", "Partially Paid"], ["reversed", "Reversed"], ["blocked", "Blocked"],
+                ["invoicing_legacy", "Invoicing App Legacy"]]
+        else:
+            raise ValueError("only Odoo 17 and 19 are faked")
+
+    # -- messages that differ ------------------------------------------------------------------
+
+    def invalid_field_create(self, fname, model):
+        if self.major == 17:
+            return "builtins.ValueError", f"Invalid field {fname!r} on model {model!r}"
+        return "builtins.ValueError", f"Invalid field {fname!r} in {model!r}"
+
+    def invalid_field_write(self, fname, model):
+        if self.major == 17:
+            return "builtins.ValueError", f"Invalid field {fname!r} on model {model!r}"
+        if model == "res.partner":  # recorded: res.partner's own write() indexes the record
+            return "builtins.KeyError", fname
+        return "builtins.ValueError", f"Invalid field {fname!r} on model {model!r}"  # assumption
+
+    def invalid_leaf(self, model, fname, leaf):
+        word = "leaf" if self.major == 17 else "condition"
+        return f"Invalid field {model}.{fname} in {word} {leaf!r}"
+
+    def unknown_method(self, model, method):
+        if self.major == 17:
+            return f"The method '{method}' does not exist on the model '{model}'"
+        return f"The method '{model}.{method}' does not exist"
+
+    def private_method(self, model, method):
+        if self.major == 17:
+            return f"Private methods (such as {method}) cannot be called remotely."
+        return f"Private methods (such as '{model}.{method}') cannot be called remotely."
+
+    def required_missing(self, model_desc, model_name, field_string, field_name):
+        if self.major == 17:
+            return ("The operation cannot be completed:\n"
+                    "- Create/update: a mandatory field is not set.\n"
+                    "- Delete: another model requires the record being deleted. If possible, archive it instead.\n\n"
+                    f"Model: {model_desc} ({model_name})\nField: {field_string} ({field_name})\n")
+        return (f"The operation cannot be completed: Missing required value for the field '{field_string}' ({field_name}).\n"
+                f"Model: '{model_desc}' ({model_name})\n"
+                "- create/update: a mandatory field is not set\n"
+                "- delete: another model requires the record being deleted, you can archive it instead\n")
+
+    def unlink_posted(self, reconciled, move_name, move_id):
+        if self.major == 17:
+            if reconciled:
+                return ("You cannot do this modification on a reconciled journal entry. You can just change some "
+                        "non legal fields or you must unreconcile first.\n"
+                        f"Journal Entry (id): {move_name} ({move_id})")
+            return "You cannot delete an item linked to a posted entry."  # assumption (not recorded)
+        return ("You can't delete a posted journal item. Don\u2019t play games with your accounting records; "
+                "reset the journal entry to draft before deleting it.")
+
+    def incompatible_companies(self, lines):
+        # Not recorded: Odoo's models._check_company wording for each version (assumption).
+        if self.major == 17:
+            body = []
+            for rec, company, fstring, fname, values in lines:
+                body.append(f"- {rec!r} belongs to company {company!r} and {fstring!r} ({fname}: {values}) "
+                            "belongs to another company.")
+            return "Incompatible companies on records:\n" + "\n".join(body)
+        body = []
+        for rec, company, fstring, fname, values in lines:
+            body.append(f"- \u201c{rec}\u201d belongs to company \u201c{company}\u201d and \u201c{fstring}\u201d "
+                        f"({fname}: {values}) belongs to another company.")
+        return ("Uh-oh! You\u2019ve got some company inconsistencies here:\n" + "\n".join(body) + "\n"
+                "Double-check your company settings and ensure all records are correctly assigned to the right company.")
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Errors
+# ---------------------------------------------------------------------------------------------
+
+
+class OdooError(Exception):
+    """An exception as Odoo serializes it: ``name`` is the Python class path."""
+
+    json2_status = 500
+
+    def __init__(self, name: str, message: str, json2_status: int | None = None, arguments=None, debug=None):
+        super().__init__(message)
+        self.name = name
+        self.message = message
+        if json2_status is not None:
+            self.json2_status = json2_status
+        self.arguments = arguments if arguments is not None else [message]
+        self.debug = debug
+
+    def data(self, profile: Profile) -> dict:
+        short = self.name.split(".")[-1] if self.name.startswith("builtins.") else self.name
+        debug = self.debug
+        if debug is None:
+            debug = ("Traceback (most recent call last):\n"
+                     '  File "<odoo>/odoo/http.py", line 1, in _serve_db\n'
+                     "    (traceback not reproduced by the fake)\n"
+                     f"{short}: {self.message}\n")
+        values = {"name": self.name, "message": self.message, "arguments": self.arguments,
+                  "context": {}, "debug": debug}
+        return {k: values[k] for k in profile.error_data_order}
+
+
+def user_error(msg):
+    return OdooError("odoo.exceptions.UserError", msg, 422)
+
+
+def validation_error(msg):
+    return OdooError("odoo.exceptions.ValidationError", msg, 422)
+
+
+def access_error(msg):
+    return OdooError("odoo.exceptions.AccessError", msg, 403)
+
+
+def access_denied():
+    return OdooError("odoo.exceptions.AccessDenied", "Access Denied", 403,
+                     debug="odoo.exceptions.AccessDenied: Access Denied\n")
+
+
+def missing_error(model, ids, uid):
+    ids_repr = repr(tuple(ids))
+    return OdooError("odoo.exceptions.MissingError",
+                     f"Record does not exist or has been deleted.\n(Record: {model}{ids_repr}, User: {uid})", 404)
+
+
+def value_error(msg):
+    return OdooError("builtins.ValueError", msg)
+
+
+def key_error(msg):
+    return OdooError("builtins.KeyError", msg)
+
+
+def type_error(msg):
+    return OdooError("builtins.TypeError", msg)
+
+
+class HTTPError(Exception):
+    """A werkzeug HTTPException on /json/2: body {name, message, arguments: [msg, code], ...}."""
+
+    NAMES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+             405: "MethodNotAllowed", 415: "UnsupportedMediaType", 422: "UnprocessableEntity"}
+
+    def __init__(self, status: int, message: str, headers=None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+    def as_odoo_error(self) -> OdooError:
+        name = "werkzeug.exceptions." + self.NAMES.get(self.status, "HTTPException")
+        reason = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 422: "Unprocessable Entity",
+                  403: "Forbidden", 405: "Method Not Allowed", 415: "Unsupported Media Type"}.get(self.status, "")
+        debug = ("Traceback (most recent call last):\n"
+                 '  File "<odoo>/odoo/http.py", line 1, in _serve_db\n'
+                 "    (traceback not reproduced by the fake)\n"
+                 f"{name}: {self.status} {reason}: {self.message}\n")
+        return OdooError(name, self.message, self.status, arguments=[self.message, self.status], debug=debug)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Schema
+# ---------------------------------------------------------------------------------------------
+
+
+class Field:
+    def __init__(self, type_, string, required=False, readonly=False, relation=None, selection=None,
+                 default=None, inverse=None, compute=None, store=True, only_types=None):
+        self.type = type_
+        self.string = string
+        self.required = required
+        self.readonly = readonly
+        self.relation = relation
+        self.selection = selection
+        self.default = default      # value or callable(env, vals) -> raw value
+        self.inverse = inverse      # one2many: the many2one on the comodel
+        self.compute = compute      # callable(registry, env, rec) -> raw value (not stored)
+        self.store = store and compute is None
+        self.only_types = only_types  # one2many filter on display_type
+        self.name = None
+
+    @property
+    def relational(self):
+        return self.type in ("many2one", "one2many", "many2many")
+
+    def describe(self) -> dict:
+        d = {"readonly": self.readonly, "required": self.required, "string": self.string, "type": self.type,
+             "store": self.store, "searchable": True, "sortable": self.store and self.type not in ("one2many", "many2many")}
+        if self.relation:
+            d["relation"] = self.relation
+        if self.selection is not None:
+            d["selection"] = self.selection
+        return dict(sorted(d.items()))
+
+
+class ModelDef:
+    def __init__(self, name, description, order, fields, company_rule=False, rec_name="name", transient=False):
+        self.name = name
+        self.description = description
+        self.order = order
+        self.fields = {"id": Field("integer", "ID", readonly=True)}
+        self.fields.update(fields)
+        self.fields.setdefault("display_name", Field("char", "Display Name", readonly=True, compute=lambda r, e, rec: None))
+        self.fields.setdefault("create_date", Field("datetime", "Created on", readonly=True))
+        self.fields.setdefault("write_date", Field("datetime", "Last Updated on", readonly=True))
+        self.fields.setdefault("create_uid", Field("many2one", "Created by", readonly=True, relation="res.users"))
+        self.fields.setdefault("write_uid", Field("many2one", "Last Updated by", readonly=True, relation="res.users"))
+        for fname, f in self.fields.items():
+            f.name = fname
+        self.company_rule = company_rule
+        self.rec_name = rec_name
+        self.transient = transient
+
+
+def _today(env=None, vals=None):
+    return dt.date.today().isoformat()
+
+
+def _env_company(env, vals):
+    return env.company_id
+
+
+def build_schema(p: Profile) -> dict[str, ModelDef]:
+    F = Field
+    S = {}
+
+    def add(m):
+        S[m.name] = m
+
+    add(ModelDef("res.company", "Companies", "sequence, name", {
+        "name": F("char", "Company Name", required=True),
+        "partner_id": F("many2one", "Partner", required=True, relation="res.partner"),
+        "currency_id": F("many2one", "Currency", required=True, relation="res.currency"),
+        "country_id": F("many2one", "Country", relation="res.country"),
+        "chart_template": F("selection", "Chart Template", selection=[["generic_coa", "Generic Chart Template"]]),
+        "sequence": F("integer", "Sequence", default=10),
+        "vat": F("char", "Tax ID"),
+        "email": F("char", "Email"),
+        "parent_id": F("many2one", "Parent Company", relation="res.company"),
+        "active": F("boolean", "Active", default=True),
+        "account_sale_tax_id": F("many2one", "Default Sale Tax", relation="account.tax"),
+        "account_purchase_tax_id": F("many2one", "Default Purchase Tax", relation="account.tax"),
+    }))
+    add(ModelDef("res.users", "User", "name, login", {
+        "name": F("char", "Name", required=True),
+        "login": F("char", "Login", required=True),
+        "partner_id": F("many2one", "Related Partner", required=True, relation="res.partner"),
+        "company_id": F("many2one", "Company", required=True, relation="res.company"),
+        "company_ids": F("many2many", "Companies", relation="res.company"),
+        "active": F("boolean", "Active", default=True),
+        "lang": F("char", "Language", default="en_US"),
+        "tz": F("char", "Timezone"),
+    }))
+    add(ModelDef("res.currency", "Currency", "active desc, name", {
+        "name": F("char", "Currency", required=True),
+        "full_name": F("char", "Name"),
+        "symbol": F("char", "Symbol", required=True),
+        "rounding": F("float", "Rounding Factor", default=0.01),
+        "decimal_places": F("integer", "Decimal Places", default=2),
+        "position": F("selection", "Symbol Position", selection=[["after", "After Amount"], ["before", "Before Amount"]], default="after"),
+        "active": F("boolean", "Active", default=True),
+    }))
+    add(ModelDef("res.country", "Country", "name", {
+        "name": F("char", "Country Name", required=True),
+        "code": F("char", "Country Code"),
+        "currency_id": F("many2one", "Currency", relation="res.currency"),
+        "phone_code": F("integer", "Country Calling Code"),
+    }))
+    add(ModelDef("res.partner", "Contact", "complete_name ASC, id DESC", {
+        "name": F("char", "Name"),
+        "complete_name": F("char", "Complete Name", readonly=True, compute=lambda r, e, rec: r.partner_display(rec)),
+        "type": F("selection", "Address Type", selection=[["contact", "Contact"], ["invoice", "Invoice Address"], ["delivery", "Delivery Address"], ["other", "Other Address"]], default="contact"),
+        "is_company": F("boolean", "Is a Company", default=False),
+        "company_type": F("selection", "Company Type", selection=[["person", "Individual"], ["company", "Company"]],
+                          compute=lambda r, e, rec: "company" if rec.get("is_company") else "person"),
+        "parent_id": F("many2one", "Related Company", relation="res.partner"),
+        "child_ids": F("one2many", "Contact", relation="res.partner", inverse="parent_id"),
+        "commercial_partner_id": F("many2one", "Commercial Entity", readonly=True, relation="res.partner",
+                                   compute=lambda r, e, rec: r.commercial_partner(rec)),
+        "ref": F("char", "Reference"),
+        "vat": F("char", "Tax ID"),
+        "email": F("char", "Email"),
+        "phone": F("char", "Phone"),
+        "mobile": F("char", "Mobile"),
+        "website": F("char", "Website Link"),
+        "street": F("char", "Street"),
+        "street2": F("char", "Street2"),
+        "city": F("char", "City"),
+        "zip": F("char", "Zip"),
+        "country_id": F("many2one", "Country", relation="res.country"),
+        "company_id": F("many2one", "Company", relation="res.company"),
+        "lang": F("selection", "Language", selection=[["en_US", "English (US)"]], default="en_US"),
+        "comment": F("html", "Notes"),
+        "active": F("boolean", "Active", default=True),
+        "customer_rank": F("integer", "Customer Rank", default=0),
+        "supplier_rank": F("integer", "Supplier Rank", default=0),
+        "property_account_receivable_id": F("many2one", "Account Receivable", relation="account.account",
+                                            compute=lambda r, e, rec: r.company_account(e, "receivable")),
+        "property_account_payable_id": F("many2one", "Account Payable", relation="account.account",
+                                         compute=lambda r, e, rec: r.company_account(e, "payable")),
+    }, company_rule=True))
+    add(ModelDef("uom.uom", "Product Unit of Measure", "name", {
+        "name": F("char", "Unit of Measure", required=True),
+        "active": F("boolean", "Active", default=True),
+    }))
+    add(ModelDef("product.category", "Product Category", "complete_name", {
+        "name": F("char", "Name", required=True),
+        "complete_name": F("char", "Complete Name", compute=lambda r, e, rec: rec["name"]),
+    }))
+    product_fields = {
+        "name": F("char", "Name", required=True),
+        "default_code": F("char", "Internal Reference"),
+        "barcode": F("char", "Barcode"),
+        "list_price": F("float", "Sales Price", default=1.0),
+        "standard_price": F("float", "Cost", default=0.0),
+        "type": F("selection", "Product Type", required=True, selection=p.product_types, default="consu"),
+        "sale_ok": F("boolean", "Can be Sold", default=True),
+        "purchase_ok": F("boolean", "Can be Purchased", default=True),
+        "active": F("boolean", "Active", default=True),
+        "company_id": F("many2one", "Company", relation="res.company"),
+        "categ_id": F("many2one", "Product Category", relation="product.category", default=1),
+        "uom_id": F("many2one", "Unit", required=True, relation="uom.uom", default=1),
+        "taxes_id": F("many2many", "Sales Taxes", relation="account.tax"),
+        "supplier_taxes_id": F("many2many", "Purchase Taxes", relation="account.tax"),
+        "description_sale": F("text", "Sales Description"),
+    }
+    if p.major == 17:
+        product_fields["detailed_type"] = F("selection", "Product Type", required=True, selection=p.product_types, default="consu")
+    else:
+        product_fields["is_storable"] = F("boolean", "Track Inventory", default=False)
+    add(ModelDef("product.template", "Product", "priority desc, name", dict(
+        (k, copy.copy(v)) for k, v in product_fields.items()), company_rule=True))
+    pp = {k: copy.copy(v) for k, v in product_fields.items()}
+    pp["product_tmpl_id"] = F("many2one", "Product Template", required=True, readonly=True, relation="product.template")
+    pp["lst_price"] = F("float", "Sales Price", compute=lambda r, e, rec: rec.get("list_price"))
+    add(ModelDef("product.product", "Product Variant", "priority desc, default_code, name, id", pp, company_rule=True))
+
+    add(ModelDef("account.account", "Account", "code, company_id" if p.major == 17 else "code, id", {
+        "name": F("char", "Account Name", required=True),
+        "code": F("char", "Code"),
+        "account_type": F("selection", "Type", required=True, selection=[
+            ["asset_receivable", "Receivable"], ["asset_cash", "Bank and Cash"], ["asset_current", "Current Assets"],
+            ["liability_payable", "Payable"], ["liability_current", "Current Liabilities"], ["income", "Income"],
+            ["expense", "Expenses"]]),
+        "reconcile": F("boolean", "Allow Reconciliation", default=False),
+        "active": F("boolean", "Active", default=True),
+        **({"company_id": F("many2one", "Company", required=True, relation="res.company", default=_env_company)}
+           if p.major == 17 else
+           {"company_ids": F("many2many", "Companies", required=True, relation="res.company")}),
+    }, company_rule=True))
+    add(ModelDef("account.tax", "Tax", "sequence,id", {
+        "name": F("char", "Tax Name", required=True),
+        "amount": F("float", "Amount", required=True, default=0.0),
+        "amount_type": F("selection", "Tax Computation", required=True, selection=[
+            ["group", "Group of Taxes"], ["fixed", "Fixed"], ["percent", "Percentage"], ["division", "Percentage Tax Included"]],
+            default="percent"),
+        "type_tax_use": F("selection", "Tax Type", required=True, selection=[["sale", "Sales"], ["purchase", "Purchases"], ["none", "None"]], default="sale"),
+        "price_include": F("boolean", "Included in Price", default=False),
+        "description": F("char", "Label on Invoices"),
+        "sequence": F("integer", "Sequence", default=1),
+        "active": F("boolean", "Active", default=True),
+        "company_id": F("many2one", "Company", required=True, relation="res.company", default=_env_company),
+        "country_id": F("many2one", "Country", relation="res.country"),
+    }, company_rule=True))
+    add(ModelDef("account.journal", "Journal", "sequence, type, code", {
+        "name": F("char", "Journal Name", required=True),
+        "code": F("char", "Short Code", required=True),
+        "type": F("selection", "Type", required=True, selection=[
+            ["sale", "Sales"], ["purchase", "Purchase"], ["cash", "Cash"], ["bank", "Bank"], ["credit", "Credit Card"], ["general", "Miscellaneous"]]),
+        "company_id": F("many2one", "Company", required=True, relation="res.company", default=_env_company),
+        "currency_id": F("many2one", "Currency", relation="res.currency"),
+        "default_account_id": F("many2one", "Default Account", relation="account.account"),
+        "refund_sequence": F("boolean", "Dedicated Credit Note Sequence", default=False),
+        "sequence": F("integer", "Sequence", default=10),
+        "active": F("boolean", "Active", default=True),
+    }, company_rule=True))
+    add(ModelDef("account.payment.method.line", "Payment Methods", "sequence, id", {
+        "name": F("char", "Name"),
+        "journal_id": F("many2one", "Journal", relation="account.journal"),
+        "payment_type": F("selection", "Payment Type", selection=[["inbound", "Inbound"], ["outbound", "Outbound"]]),
+        "sequence": F("integer", "Sequence", default=10),
+    }))
+
+    move_types = [["entry", "Journal Entry"], ["out_invoice", "Customer Invoice"], ["out_refund", "Customer Credit Note"],
+                  ["in_invoice", "Vendor Bill"], ["in_refund", "Vendor Credit Note"], ["out_receipt", "Sales Receipt"],
+                  ["in_receipt", "Purchase Receipt"]]
+    # Field order follows account.move's definition order (fields_get answers in this order).
+    add(ModelDef("account.move", "Journal Entry", "date desc, name desc, id desc", {
+        "name": F("char", "Number"),
+        "ref": F("char", "Reference"),
+        "date": F("date", "Date", required=True),
+        "state": F("selection", "Status", required=True, readonly=True, selection=[["draft", "Draft"], ["posted", "Posted"], ["cancel", "Cancelled"]], default="draft"),
+        "move_type": F("selection", "Type", required=True, readonly=True, selection=move_types, default="entry"),
+        "journal_id": F("many2one", "Journal", required=True, relation="account.journal"),
+        "company_id": F("many2one", "Company", readonly=True, relation="res.company"),
+        "line_ids": F("one2many", "Journal Items", relation="account.move.line", inverse="move_id"),
+        "invoice_line_ids": F("one2many", "Invoice lines", relation="account.move.line", inverse="move_id",
+                              only_types=("product", "line_section", "line_note")),
+        "partner_id": F("many2one", "Partner", relation="res.partner"),
+        "commercial_partner_id": F("many2one", "Commercial Entity", readonly=True, relation="res.partner"),
+        "currency_id": F("many2one", "Currency", required=True, relation="res.currency"),
+        "amount_untaxed": F("monetary", "Untaxed Amount", readonly=True),
+        "amount_tax": F("monetary", "Tax", readonly=True),
+        "amount_total": F("monetary", "Total", readonly=True),
+        "amount_residual": F("monetary", "Amount Due", readonly=True),
+        "amount_untaxed_signed": F("monetary", "Untaxed Amount Signed", readonly=True),
+        "amount_total_signed": F("monetary", "Total Signed", readonly=True),
+        "amount_residual_signed": F("monetary", "Amount Due Signed", readonly=True),
+        "payment_state": F("selection", "Payment Status", readonly=True, selection=p.invoice_payment_states, default="not_paid"),
+        "invoice_date": F("date", "Invoice/Bill Date"),
+        "invoice_date_due": F("date", "Due Date"),
+        "invoice_origin": F("char", "Origin"),
+        "payment_reference": F("char", "Payment Reference"),
+        "narration": F("html", "Terms and Conditions"),
+        "reversed_entry_id": F("many2one", "Reversal of", relation="account.move"),
+        "posted_before": F("boolean", "Posted Before", readonly=True, default=False),
+    }, company_rule=True))
+    add(ModelDef("account.move.line", "Journal Item", "date desc, move_name desc, id", {
+        "move_id": F("many2one", "Journal Entry", required=True, relation="account.move"),
+        "move_name": F("char", "Number", readonly=True, compute=lambda r, e, rec: r.move_field(rec, "name")),
+        "name": F("char", "Label"),
+        "display_type": F("selection", "Display Type", selection=[
+            ["product", "Product"], ["cogs", "Cost of Goods Sold"], ["tax", "Tax"], ["discount", "Discount"], ["rounding", "Rounding"],
+            ["payment_term", "Payment Term"], ["line_section", "Section"], ["line_note", "Note"], ["epd", "Early Payment Discount"]], default="product"),
+        "product_id": F("many2one", "Product", relation="product.product"),
+        "quantity": F("float", "Quantity", default=1.0),
+        "price_unit": F("float", "Unit Price", default=0.0),
+        "discount": F("float", "Discount (%)", default=0.0),
+        "tax_ids": F("many2many", "Taxes", relation="account.tax"),
+        "account_id": F("many2one", "Account", relation="account.account"),
+        "partner_id": F("many2one", "Partner", relation="res.partner"),
+        "currency_id": F("many2one", "Currency", relation="res.currency"),
+        "company_id": F("many2one", "Company", readonly=True, relation="res.company"),
+        "date": F("date", "Date", readonly=True),
+        "parent_state": F("selection", "Status", readonly=True, selection=[["draft", "Draft"], ["posted", "Posted"], ["cancel", "Cancelled"]],
+                          compute=lambda r, e, rec: r.move_field(rec, "state")),
+        "debit": F("monetary", "Debit", default=0.0),
+        "credit": F("monetary", "Credit", default=0.0),
+        "balance": F("monetary", "Balance", default=0.0),
+        "price_subtotal": F("monetary", "Subtotal", readonly=True, default=0.0),
+        "price_total": F("monetary", "Total", readonly=True, default=0.0),
+        "amount_residual": F("monetary", "Residual Amount", readonly=True, default=0.0),
+        "reconciled": F("boolean", "Reconciled", readonly=True, default=False),
+    }, company_rule=True))
+    add(ModelDef("account.payment", "Payments", "date desc, name desc", {
+        "name": F("char", "Number", readonly=True),
+        "date": F("date", "Date", required=True, default=_today),
+        "state": F("selection", "Status", required=True, readonly=True, selection=p.payment_states, default="draft"),
+        "amount": F("monetary", "Amount", default=0.0),
+        "payment_type": F("selection", "Payment Type", required=True, selection=[["outbound", "Send"], ["inbound", "Receive"]], default="inbound"),
+        "partner_type": F("selection", "Partner Type", selection=[["customer", "Customer"], ["supplier", "Vendor"]], default="customer"),
+        "partner_id": F("many2one", "Customer/Vendor", relation="res.partner"),
+        "journal_id": F("many2one", "Journal", required=True, relation="account.journal"),
+        "payment_method_line_id": F("many2one", "Payment Method", relation="account.payment.method.line"),
+        "currency_id": F("many2one", "Currency", relation="res.currency"),
+        "company_id": F("many2one", "Company", readonly=True, relation="res.company"),
+        p.payment_ref_field: F("char", "Memo"),
+        "move_id": F("many2one", "Journal Entry", readonly=True, relation="account.move"),
+        "reconciled_invoice_ids": F("many2many", "Reconciled Invoices", readonly=True, relation="account.move"),
+        "is_reconciled": F("boolean", "Is Reconciled", readonly=True, default=False),
+        "is_matched": F("boolean", "Is Matched With a Bank Statement", readonly=True, default=False),
+    }, company_rule=True))
+    add(ModelDef("account.payment.register", "Pay" if p.major == 19 else "Register Payment", "id", {
+        "amount": F("monetary", "Amount"),
+        "payment_date": F("date", "Payment Date", required=True),
+        "journal_id": F("many2one", "Journal", relation="account.journal"),
+        "payment_method_line_id": F("many2one", "Payment Method", relation="account.payment.method.line"),
+        "communication": F("char", "Memo"),
+        "currency_id": F("many2one", "Currency", relation="res.currency"),
+        "partner_id": F("many2one", "Customer/Vendor", readonly=True, relation="res.partner"),
+        "company_id": F("many2one", "Company", readonly=True, relation="res.company"),
+        "payment_type": F("selection", "Payment Type", selection=[["outbound", "Send"], ["inbound", "Receive"]]),
+        "group_payment": F("boolean", "Group Payments", default=False),
+        "line_ids": F("many2many", "Journal items", readonly=True, relation="account.move.line"),
+        "can_edit_wizard": F("boolean", "Can Edit Wizard", readonly=True, default=True),
+    }, transient=True, rec_name="communication"))
+    add(ModelDef("ir.model.data", "Model Data", "module, model, name", {
+        "name": F("char", "External Identifier", required=True),
+        "complete_name": F("char", "Complete ID", compute=lambda r, e, rec: f"{rec.get('module') or ''}.{rec.get('name')}"),
+        "model": F("char", "Model Name", required=True),
+        "module": F("char", "Module", required=True, default=""),
+        "res_id": F("integer", "Record ID"),
+        "noupdate": F("boolean", "Non Updatable", default=False),
+    }, rec_name="complete_name"))
+    return S
+
+
+# Models on which a test can call business methods; used to reject unknown models.
+PUBLIC_MODELS = None  # filled from the schema at start
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. ORM: records, domains, ordering, read formatting, multi-company rules
+# ---------------------------------------------------------------------------------------------
+
+DT_FORMAT = "%Y-%m-%d %H:%M:%S"
+NEGATIVE_OPS = {"!=", "<>", "not in", "not like", "not ilike", "not =like", "not =ilike"}
+OPERATORS = {"=", "!=", "<>", "<", "<=", ">", ">=", "in", "not in", "like", "not like", "ilike", "not ilike",
+             "=like", "=ilike", "child_of", "parent_of"}
+
+
+def money(value) -> float:
+    """Round half-up to 2 decimals, as Odoo's float_round does for currencies with 0.01 rounding."""
+    return float(Decimal(repr(float(value))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def parse_datetime(value):
+    if isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str):
+        raise value_error(f"Invalid datetime value {value!r}")
+    text = value.strip().replace("T", " ")
+    for fmt in ("%Y-%m-%d %H:%M:%S.%f", DT_FORMAT, "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            return dt.datetime.strptime(text, fmt)
+        except ValueError:
+            pass
+    raise value_error(f"time data {value!r} does not match format '%Y-%m-%d %H:%M:%S'")
+
+
+def parse_date(value):
+    if not isinstance(value, str):
+        raise value_error(f"Invalid date value {value!r}")
+    try:
+        return dt.date.fromisoformat(value[:10]).isoformat()
+    except ValueError as exc:
+        raise value_error(str(exc)) from None
+
+
+def like_to_regex(pattern: str, case_insensitive: bool):
+    out = []
+    for ch in pattern:
+        if ch == "%":
+            out.append(".*")
+        elif ch == "_":
+            out.append(".")
+        else:
+            out.append(re.escape(ch))
+    return re.compile("^" + "".join(out) + "$", re.S | (re.I if case_insensitive else 0))
+
+
+class Env:
+    """Who calls and in which companies (``allowed_company_ids`` in the context)."""
+
+    def __init__(self, reg: "Registry", uid: int, context: dict | None):
+        self.reg = reg
+        self.uid = uid
+        self.context = dict(context or {})
+        user = reg.tables["res.users"][uid]
+        self.user = user
+        allowed = self.context.get("allowed_company_ids")
+        if allowed:
+            if (not isinstance(allowed, list) or not all(isinstance(c, int) and not isinstance(c, bool) for c in allowed)
+                    or any(c not in user["company_ids"] or c not in reg.tables["res.company"] for c in allowed)):
+                raise access_error("Access to unauthorized or invalid companies.")
+            self.company_ids = list(allowed)
+        else:
+            self.company_ids = [user["company_id"]]
+        self.company_id = self.company_ids[0]
+
+    @property
+    def active_test(self):
+        return self.context.get("active_test", True) is not False
+
+
+class Registry:
+    """The fake database: one dict of records per model, guarded by one lock."""
+
+    def __init__(self, profile: Profile, db: str, login: str, password: str, api_key: str, companies: int):
+        self.profile = profile
+        self.db = db
+        self.login = login
+        self.password = password
+        self.api_key = api_key
+        self.n_companies = companies
+        self.lock = threading.RLock()
+        self.schema = build_schema(profile)
+        self.inverses = {}
+        for mname, mdef in self.schema.items():
+            for f in mdef.fields.values():
+                if f.type == "one2many":
+                    self.inverses.setdefault((f.relation, f.inverse), None)
+        self.reset()
+
+    # -- storage -------------------------------------------------------------------------------
+
+    def reset(self):
+        self.tables = {name: {} for name in self.schema}
+        self.next_ids = {name: 1 for name in self.schema}
+        self.children = {key: {} for key in self.inverses}
+        self.sequences = {}
+        self.last_stamp = dt.datetime(2000, 1, 1)
+        seed(self)
+
+    def now(self) -> dt.datetime:
+        """UTC now with microseconds, strictly increasing (write_date cursors rely on it)."""
+        stamp = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        if stamp <= self.last_stamp:
+            stamp = self.last_stamp + dt.timedelta(microseconds=1)
+        self.last_stamp = stamp
+        return stamp
+
+    def insert(self, model: str, rec: dict, rec_id: int | None = None) -> int:
+        if rec_id is None:
+            rec_id = self.next_ids[model]
+        self.next_ids[model] = max(self.next_ids[model], rec_id + 1)
+        mdef = self.schema[model]
+        stamp = self.now()
+        full = {}
+        for fname, f in mdef.fields.items():
+            if not f.store:
+                continue
+            if f.type in ("one2many", "many2many"):
+                full[fname] = []
+            else:
+                full[fname] = f.default if f.default is not None and not callable(f.default) else None
+        full.update(rec)
+        full["id"] = rec_id
+        full.setdefault("create_date", stamp)
+        full["create_date"] = full["create_date"] or stamp
+        full["write_date"] = full.get("write_date") or stamp
+        full["create_uid"] = full.get("create_uid") or 2
+        full["write_uid"] = full.get("write_uid") or 2
+        for fname, f in mdef.fields.items():
+            if f.type == "one2many":
+                full.pop(fname, None)
+        self.tables[model][rec_id] = full
+        for (comodel, inv) in self.inverses:
+            if comodel == model and full.get(inv):
+                self.children[(comodel, inv)].setdefault(full[inv], []).append(rec_id)
+        return rec_id
+
+    def update(self, model: str, rec_id: int, changes: dict, touch=True):
+        rec = self.tables[model][rec_id]
+        for (comodel, inv) in self.inverses:
+            if comodel == model and inv in changes and changes[inv] != rec.get(inv):
+                if rec.get(inv):
+                    self.children[(comodel, inv)].get(rec[inv], []).remove(rec_id)
+                if changes[inv]:
+                    self.children[(comodel, inv)].setdefault(changes[inv], []).append(rec_id)
+        rec.update(changes)
+        if touch:
+            rec["write_date"] = self.now()
+
+    def delete(self, model: str, rec_id: int):
+        rec = self.tables[model].pop(rec_id)
+        for (comodel, inv) in self.inverses:
+            if comodel == model and rec.get(inv):
+                lst = self.children[(comodel, inv)].get(rec[inv], [])
+                if rec_id in lst:
+                    lst.remove(rec_id)
+        # like BaseModel.unlink: external ids of deleted records go too
+        imd = self.tables["ir.model.data"]
+        for xid in [i for i, r in imd.items() if r["model"] == model and r["res_id"] == rec_id]:
+            del imd[xid]
+
+    def o2m_ids(self, f: Field, rec_id: int) -> list:
+        ids = list(self.children.get((f.relation, f.inverse), {}).get(rec_id, []))
+        if f.only_types:
+            table = self.tables[f.relation]
+            ids = [i for i in ids if table[i].get("display_type") in f.only_types]
+        return sorted(ids)
+
+    # -- naming --------------------------------------------------------------------------------
+
+    def display_name(self, model: str, rec_id, env=None) -> str | bool:
+        rec = self.tables[model].get(rec_id)
+        if rec is None:
+            return False
+        p = self.profile
+        if model == "res.partner":
+            return self.partner_display(rec)
+        if model in ("product.product", "product.template"):
+            return f"[{rec['default_code']}] {rec['name']}" if rec.get("default_code") else rec["name"]
+        if model == "account.move":
+            if rec.get("name") and rec["name"] != "/":
+                return rec["name"]
+            label = {"out_invoice": "Draft Invoice", "out_refund": "Draft Credit Note", "in_invoice": "Draft Bill",
+                     "in_refund": "Draft Vendor Credit Note"}.get(rec["move_type"], "Draft Entry")
+            return f"{label} (* {rec_id})"
+        if model == "account.account":
+            return f"{rec['code']} {rec['name']}" if p.account_display_with_code and rec.get("code") else rec["name"]
+        if model == "account.payment.method.line":
+            if p.manual_method_with_journal and rec.get("journal_id"):
+                return f"{rec['name']} ({self.tables['account.journal'][rec['journal_id']]['name']})"
+            return rec["name"]
+        if model == "account.move.line":
+            move_name = self.tables["account.move"].get(rec["move_id"], {}).get("name")
+            return " ".join(x for x in (move_name, rec.get("name")) if x) or False
+        if model == "ir.model.data":
+            return f"{rec.get('module') or ''}.{rec['name']}"
+        if model == "product.category":
+            return rec["name"]
+        if model == "account.payment.register":
+            return rec.get("communication") or False
+        return rec.get("name") or False
+
+    def partner_display(self, rec) -> str:
+        name = rec.get("name") or ""
+        if rec.get("parent_id") and not rec.get("is_company"):
+            parent = self.tables["res.partner"].get(rec["parent_id"])
+            if parent:
+                if not name and rec.get("type") and rec["type"] != "contact":
+                    name = dict(self.schema["res.partner"].fields["type"].selection)[rec["type"]]
+                return f"{self.partner_display(parent)}, {name}"
+        return name
+
+    def commercial_partner(self, rec) -> int:
+        while rec.get("parent_id") and not rec.get("is_company"):
+            rec = self.tables["res.partner"][rec["parent_id"]]
+        return rec["id"]
+
+    def move_field(self, line, fname):
+        move = self.tables["account.move"].get(line.get("move_id"))
+        return move.get(fname) if move else None
+
+    def company_account(self, env, kind):
+        cid = env.company_id if env else 1
+        return self.accounts.get((cid, kind))
+
+    # -- multi-company rules -------------------------------------------------------------------
+
+    def record_companies(self, model: str, rec: dict):
+        """The companies a record belongs to; empty = shared by all companies."""
+        if model == "account.account" and "company_ids" in rec:
+            return rec["company_ids"]
+        if model == "account.move.line":
+            move = self.tables["account.move"].get(rec.get("move_id"))
+            return [move["company_id"]] if move and move.get("company_id") else []
+        cid = rec.get("company_id")
+        return [cid] if cid else []
+
+    def visible(self, env: Env, model: str, rec: dict) -> bool:
+        if not self.schema[model].company_rule:
+            return True
+        companies = self.record_companies(model, rec)
+        return not companies or any(c in env.company_ids for c in companies)
+
+    def check_access(self, env: Env, model: str, ids, operation: str):
+        table = self.tables[model]
+        hidden = [i for i in ids if i in table and not self.visible(env, model, table[i])]
+        if hidden:
+            mdef = self.schema[model]
+            lines = []
+            for i in hidden:
+                companies = self.record_companies(model, table[i])
+                cname = self.display_name("res.company", companies[0]) if companies else ""
+                lines.append(f"- {mdef.description}, {self.display_name(model, i)} ({model}: {i}, company={cname})")
+            raise access_error(
+                "Uh-oh! Looks like you have stumbled upon some top-secret records.\n\n"
+                f"Sorry, {env.user['name']} (id={env.uid}) doesn't have '{operation}' access to:\n"
+                + "\n".join(lines) + "\n\n"
+                f"Blame the following rules:\n- {mdef.description} multi-company\n\n"
+                "Note: this might be a multi-company issue. Switching company may help - in Odoo, not in real life!\n\n"
+                "If you really, really need access, perhaps you can win over your friendly administrator with a batch "
+                "of freshly baked cookies.")
+
+    def check_company(self, env, model, rec_id, company_id, refs):
+        """``refs``: [(field name, comodel, ids)]; each referenced record must be shared or in company_id."""
+        lines = []
+        mdef = self.schema[model]
+        for fname, comodel, ids in refs:
+            bad = [i for i in ids if i in self.tables[comodel]
+                   and self.record_companies(comodel, self.tables[comodel][i])
+                   and company_id not in self.record_companies(comodel, self.tables[comodel][i])]
+            if bad:
+                values = ", ".join(repr(self.display_name(comodel, i)) for i in bad)
+                lines.append((self.display_name(model, rec_id) if rec_id else "", self.display_name("res.company", company_id),
+                              mdef.fields[fname].string, fname, values))
+        if lines:
+            raise user_error(self.profile.incompatible_companies(lines))
+
+    # -- values --------------------------------------------------------------------------------
+
+    def raw(self, env, model, rec, fname):
+        f = self.schema[model].fields[fname]
+        if fname == "display_name":
+            return self.display_name(model, rec["id"], env)
+        if f.compute is not None:
+            return f.compute(self, env, rec)
+        if f.type == "one2many":
+            return self.o2m_ids(f, rec["id"])
+        return rec.get(fname)
+
+    def to_read(self, env, model, rec, fname, load="_classic_read"):
+        f = self.schema[model].fields[fname]
+        value = self.raw(env, model, rec, fname)
+        t = f.type
+        if t == "many2one":
+            if not value:
+                return False
+            if load != "_classic_read":
+                return value
+            return [value, self.display_name(f.relation, value, env)]
+        if t in ("one2many", "many2many"):
+            return list(value or [])
+        if t == "datetime":
+            return value.strftime(DT_FORMAT) if value else False
+        if t in ("float", "monetary"):
+            return float(value or 0.0)
+        if t == "integer":
+            return int(value or 0)
+        if t == "boolean":
+            return bool(value)
+        return value if value not in (None, "") else False
+
+    # -- domains -------------------------------------------------------------------------------
+
+    def normalize_domain(self, domain):
+        if domain is None:
+            return []
+        if not isinstance(domain, list):
+            raise value_error(f"Invalid domain: {domain!r}")
+        result, expected = [], 1
+        for item in domain:
+            if expected == 0:
+                result[0:0] = ["&"]
+                expected = 1
+            if isinstance(item, (list, tuple)):
+                expected -= 1
+                result.append(tuple(item))
+            elif item in ("&", "|"):
+                expected += 1
+                result.append(item)
+            elif item == "!":
+                result.append(item)
+            else:
+                raise value_error(f"Invalid leaf {item!r}")
+        return result
+
+    def check_domain(self, model, norm):
+        mdef = self.schema[model]
+        for item in norm:
+            if isinstance(item, tuple):
+                if len(item) != 3:
+                    raise value_error(f"Invalid leaf {item!r}")
+                path, op, _ = item
+                if path in (0, 1) or path is True or path is False:
+                    continue
+                if not isinstance(path, str):
+                    raise value_error(f"Invalid leaf {item!r}")
+                if op not in OPERATORS:
+                    raise value_error(f"Invalid leaf {item!r}")
+                self._check_path(model, path, item)
+
+    def _check_path(self, model, path, leaf):
+        mdef = self.schema[model]
+        head, _, rest = path.partition(".")
+        if head not in mdef.fields:
+            raise value_error(self.profile.invalid_leaf(model, head, leaf))
+        if rest:
+            f = mdef.fields[head]
+            if not f.relational:
+                raise value_error(self.profile.invalid_leaf(model, head, leaf))
+            self._check_path(f.relation, rest, leaf)
+
+    def match(self, env, model, rec, norm) -> bool:
+        if not norm:
+            return True
+        pos = [0]
+
+        def ev():
+            item = norm[pos[0]]
+            pos[0] += 1
+            if item == "&":
+                a = ev()
+                b = ev()
+                return a and b
+            if item == "|":
+                a = ev()
+                b = ev()
+                return a or b
+            if item == "!":
+                return not ev()
+            return self.leaf(env, model, rec, item)
+
+        result = True
+        while pos[0] < len(norm):
+            result = ev() and result
+        return result
+
+    def leaf(self, env, model, rec, leaf) -> bool:
+        path, op, value = leaf
+        if not isinstance(path, str):
+            return (path == value) if op == "=" else (path != value)
+        if op == "<>":
+            op = "!="
+        head, _, rest = path.partition(".")
+        mdef = self.schema[model]
+        f = mdef.fields[head]
+        raw = rec["id"] if head == "id" else self.raw(env, model, rec, head)
+        if rest:
+            ids = raw if isinstance(raw, list) else ([raw] if raw else [])
+            table = self.tables[f.relation]
+            sub = (rest, op, value)
+            if op in NEGATIVE_OPS:
+                positive = {"!=": "=", "not in": "in", "not like": "like", "not ilike": "ilike",
+                            "not =like": "=like", "not =ilike": "=ilike"}[op]
+                return not any(self.leaf(env, f.relation, table[i], (rest, positive, value)) for i in ids if i in table)
+            return any(self.leaf(env, f.relation, table[i], sub) for i in ids if i in table)
+        return self.compare(env, model, f, raw, op, value, rec)
+
+    def compare(self, env, model, f, raw, op, value, rec) -> bool:
+        t = f.type
+        if op in NEGATIVE_OPS:
+            positive = {"!=": "=", "not in": "in", "not like": "like", "not ilike": "ilike",
+                        "not =like": "=like", "not =ilike": "=ilike"}[op]
+            return not self.compare(env, model, f, raw, positive, value, rec)
+        if op == "child_of" or op == "parent_of":
+            targets = set(value if isinstance(value, list) else [value])
+            if op == "child_of":
+                cur = rec
+                while cur:
+                    if cur["id"] in targets:
+                        return True
+                    parent = cur.get("parent_id")
+                    cur = self.tables[model].get(parent) if parent else None
+                return False
+            return any(self.leaf(env, model, self.tables[model][t_], ("id", "child_of", [rec["id"]]))
+                       for t_ in targets if t_ in self.tables[model])
+        if t in ("one2many", "many2many"):
+            ids = set(raw or [])
+            if op == "=":
+                return (not ids) if value in (False, None) else (value in ids)
+            if op == "in":
+                vals = set(value if isinstance(value, list) else [value])
+                return bool(ids & vals) or (False in vals and not ids)
+            if op in ("like", "ilike", "=like", "=ilike"):
+                return any(self.compare(env, f.relation, Field("char", ""), self.display_name(f.relation, i), op, value, None)
+                           for i in ids)
+            return False
+        if t == "many2one" and isinstance(value, str) and op in ("=", "like", "ilike", "=like", "=ilike"):
+            if not raw:
+                return False
+            raw = self.display_name(f.relation, raw)
+            t = "char"
+        if op == "=":
+            if value is False or value is None:
+                return raw in (None, False, "") if t != "boolean" else not raw
+            if t == "boolean":
+                return bool(raw) == bool(value)
+            if t == "datetime":
+                return raw is not None and raw == parse_datetime(value)
+            if t in ("float", "monetary", "integer") and raw is None:
+                return value == 0
+            return raw == value
+        if op == "in":
+            vals = value if isinstance(value, (list, tuple)) else [value]
+            if t == "boolean":
+                return bool(raw) in [bool(v) for v in vals]
+            if raw in (None, False, ""):
+                return False in vals or None in vals
+            return raw in vals
+        if op in ("like", "ilike", "=like", "=ilike"):
+            if raw in (None, False):
+                return value in (False, None, "") and op in ("like", "ilike")
+            text = str(raw)
+            if op == "ilike":
+                return str(value).lower() in text.lower()
+            if op == "like":
+                return str(value) in text
+            return bool(like_to_regex(str(value), op == "=ilike").match(text))
+        if op in ("<", "<=", ">", ">="):
+            if raw in (None, False) and t not in ("integer", "float", "monetary"):
+                return False
+            if t == "datetime":
+                other = parse_datetime(value)
+            elif t in ("integer", "float", "monetary"):
+                raw = raw or 0
+                other = value
+            else:
+                other = value
+            try:
+                if op == "<":
+                    return raw < other
+                if op == "<=":
+                    return raw <= other
+                if op == ">":
+                    return raw > other
+                return raw >= other
+            except TypeError:
+                return False
+        raise value_error(f"Invalid leaf {(f.name, op, value)!r}")
+
+    def mentions_active(self, norm) -> bool:
+        return any(isinstance(i, tuple) and isinstance(i[0], str) and i[0].split(".")[0] == "active" for i in norm)
+
+    # -- ordering ------------------------------------------------------------------------------
+
+    def parse_order(self, model, order, strict):
+        mdef = self.schema[model]
+        specs = []
+        for part in (order or "").split(","):
+            words = part.strip().split()
+            if not words:
+                continue
+            fname = words[0]
+            direction = words[1].lower() if len(words) > 1 else "asc"
+            if direction not in ("asc", "desc") or len(words) > 4:
+                if strict:
+                    raise value_error(f'Invalid "order" specified ({order}). A valid "order" specification is a '
+                                      "comma-separated list of valid field names (optionally followed by asc/desc "
+                                      "for the direction)")
+                continue
+            nulls = " ".join(words[2:]).lower() if len(words) > 2 else ""
+            if fname not in mdef.fields:
+                if strict:
+                    raise value_error(f"Invalid field {fname!r} on model {model!r}")
+                continue
+            specs.append((fname, direction == "desc", nulls))
+        return specs
+
+    def sort_ids(self, env, model, ids, order):
+        specs = self.parse_order(model, order, strict=True) if order else self.parse_order(model, self.schema[model].order, strict=False)
+        table = self.tables[model]
+        mdef = self.schema[model]
+        ids = sorted(ids)
+        for fname, desc, nulls in reversed(specs):
+            f = mdef.fields[fname]
+            nulls_first = (nulls == "nulls first") if nulls else desc
+
+            def key(i, fname=fname, f=f):
+                v = i if fname == "id" else self.raw(env, model, table[i], fname)
+                if f.type == "many2one" and v:
+                    v = str(self.display_name(f.relation, v) or "")
+                if isinstance(v, list):
+                    v = len(v)
+                if isinstance(v, bool) and f.type == "boolean":
+                    v = int(v)
+                is_null = v is None or (v is False and f.type != "boolean")
+                return (is_null, 0 if is_null else v)
+
+            non_null = [i for i in ids if not key(i)[0]]
+            null = [i for i in ids if key(i)[0]]
+            non_null.sort(key=lambda i: key(i)[1], reverse=desc)
+            ids = null + non_null if nulls_first else non_null + null
+        return ids
+
+    def search_ids(self, env, model, domain, offset=0, limit=None, order=None):
+        norm = self.normalize_domain(domain)
+        self.check_domain(model, norm)
+        mdef = self.schema[model]
+        if "active" in mdef.fields and env.active_test and not self.mentions_active(norm):
+            norm = (["&"] if norm else []) + [("active", "=", True)] + norm
+        ids = [i for i, rec in self.tables[model].items()
+               if self.visible(env, model, rec) and self.match(env, model, rec, norm)]
+        ids = self.sort_ids(env, model, ids, order)
+        if offset:
+            ids = ids[int(offset):]
+        if limit:
+            ids = ids[:int(limit)]
+        return ids
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. Business rules: the models and their public methods
+# ---------------------------------------------------------------------------------------------
+
+
+def api_model(func):
+    """A public method called on the model (Odoo's @api.model): no ids."""
+    func._public = True
+    func._api_model = True
+    return func
+
+
+def public(func):
+    """A public method called on records."""
+    func._public = True
+    func._api_model = False
+    return func
+
+
+def as_ids(ids):
+    if ids is None or ids is False:
+        return []
+    if isinstance(ids, bool):
+        raise type_error("ids must be integers")
+    if isinstance(ids, int):
+        return [ids]
+    if isinstance(ids, (list, tuple)) and all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        return list(ids)
+    raise type_error(f"ids must be a list of integers, not {ids!r}")
+
+
+class BaseModel:
+    """A recordset: the registry, who calls (env), the model and ids. Public methods mirror Odoo's
+    signatures, so that JSON-2's named arguments bind (or fail) the way they do on a real server."""
+
+    _name = None
+    _name_required = None  # (description, model) where a missing 'name' is reported
+
+    def __init__(self, reg: Registry, env: Env, model: str, ids=()):
+        self.reg = reg
+        self.env = env
+        self._name = model
+        self.ids = as_ids(ids)
+        self.mdef = reg.schema[model]
+        self.table = reg.tables[model]
+        self.profile = reg.profile
+
+    def browse(self, ids):
+        return type(self)(self.reg, self.env, self._name, ids)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _existing(self):
+        return [i for i in self.ids if i in self.table]
+
+    def _ensure_exist(self):
+        missing = [i for i in self.ids if i not in self.table]
+        if missing:
+            raise missing_error(self._name, missing, self.env.uid)
+
+    def _check_fields(self, vals, for_create):
+        for fname in vals:
+            if fname not in self.mdef.fields or fname == "id":
+                name, msg = (self.profile.invalid_field_create(fname, self._name) if for_create
+                             else self.profile.invalid_field_write(fname, self._name))
+                raise OdooError(name, msg)
+
+    def _convert(self, fname, value, model=None):
+        """One value from the wire to the stored form (x2many commands are left to the caller)."""
+        model = model or self._name
+        f = self.reg.schema[model].fields[fname]
+        t = f.type
+        if t == "selection":
+            if value in (False, None):
+                return None
+            keys = [k for k, _ in f.selection]
+            if value not in keys:
+                owner = "product.template" if model == "product.product" else model
+                raise value_error(f"Wrong value for {owner}.{fname}: {value!r}")
+            return value
+        if t == "many2one":
+            if value in (False, None, 0):
+                return None
+            if isinstance(value, (list, tuple)) and value:
+                value = value[0]
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise value_error(f"Wrong value for {model}.{fname}: {value!r}")
+            if value not in self.reg.tables[f.relation]:
+                raise missing_error(f.relation, [value], self.env.uid)
+            return value
+        if t in ("char", "text", "html"):
+            if value in (False, None):
+                return None
+            return value if isinstance(value, str) else str(value)
+        if t in ("float", "monetary"):
+            if value in (False, None):
+                return 0.0
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                raise value_error(f"could not convert string to float: {value!r}") from None
+        if t == "integer":
+            if value in (False, None):
+                return 0
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                raise value_error(f"invalid literal for int() with base 10: {value!r}") from None
+        if t == "boolean":
+            return bool(value)
+        if t == "date":
+            return None if value in (False, None, "") else parse_date(value)
+        if t == "datetime":
+            return None if value in (False, None, "") else parse_datetime(value)
+        if t == "many2many":
+            return self._m2m(fname, value, [], model)
+        return value
+
+    def _m2m(self, fname, value, current, model=None):
+        """Apply many2many commands ((6,0,ids), (4,id), (3,id), (5,)) or a plain list of ids."""
+        f = self.reg.schema[model or self._name].fields[fname]
+        ids = list(current)
+        if value in (False, None):
+            return []
+        if not isinstance(value, list):
+            raise value_error(f"Wrong value for {model or self._name}.{fname}: {value!r}")
+        for cmd in value:
+            if isinstance(cmd, int) and not isinstance(cmd, bool):
+                ids.append(cmd)
+                continue
+            if not isinstance(cmd, (list, tuple)) or not cmd:
+                raise value_error(f"Wrong value for {model or self._name}.{fname}: {value!r}")
+            code = cmd[0]
+            if code == 6:
+                ids = list(cmd[2] or [])
+            elif code == 4:
+                ids.append(cmd[1])
+            elif code == 3:
+                ids = [i for i in ids if i != cmd[1]]
+            elif code == 5:
+                ids = []
+            else:
+                raise value_error(f"Unsupported command {cmd!r} on {model or self._name}.{fname} in the fake")
+        table = self.reg.tables[f.relation]
+        missing = [i for i in ids if i not in table]
+        if missing:
+            raise missing_error(f.relation, missing, self.env.uid)
+        return list(dict.fromkeys(ids))
+
+    def _defaults(self, vals):
+        out = {}
+        for fname, f in self.mdef.fields.items():
+            if f.store and fname not in vals and f.default is not None:
+                out[fname] = f.default(self.env, vals) if callable(f.default) else f.default
+        for key, value in self.env.context.items():
+            if key.startswith("default_") and key[8:] in self.mdef.fields and key[8:] not in vals:
+                out[key[8:]] = value
+        return out
+
+    def _check_required(self, rec):
+        for fname, f in self.mdef.fields.items():
+            if f.required and f.store and rec.get(fname) in (None, "", False) and f.type != "boolean":
+                if f.type in ("float", "monetary", "integer") and rec.get(fname) == 0:
+                    continue
+                desc, owner = (self._name_required if fname == "name" and self._name_required
+                               else (self.mdef.description, self._name))
+                raise validation_error(self.profile.required_missing(desc, owner, f.string, fname))
+
+    def _prepare_create(self, vals):
+        if not isinstance(vals, dict):
+            raise type_error(f"create() values must be dicts, not {type(vals).__name__}")
+        self._check_fields(vals, for_create=True)
+        rec = {}
+        merged = dict(self._defaults(vals))
+        merged.update(vals)
+        for fname, value in merged.items():
+            f = self.mdef.fields[fname]
+            if not f.store or f.type == "one2many":
+                continue
+            rec[fname] = self._convert(fname, value)
+        self._check_required(rec)
+        return rec
+
+    def _after_create_access(self, new_ids):
+        hidden = [i for i in new_ids if not self.reg.visible(self.env, self._name, self.table[i])]
+        if hidden:
+            try:
+                self.reg.check_access(self.env, self._name, hidden, "create")
+            finally:
+                for i in hidden:
+                    self.reg.delete(self._name, i)
+
+    # -- generic public methods ----------------------------------------------------------------
+
+    @api_model
+    def create(self, vals_list):
+        single = isinstance(vals_list, dict)
+        items = [vals_list] if single else vals_list
+        if not isinstance(items, list):
+            raise type_error("create() takes a dict or a list of dicts")
+        prepared = [self._prepare_create(v) for v in items]
+        new_ids = [self.reg.insert(self._name, rec) for rec in prepared]
+        self._after_create_access(new_ids)
+        return self.browse(new_ids)
+
+    @public
+    def write(self, vals):
+        if not isinstance(vals, dict):
+            raise type_error("write() values must be a dict")
+        self._check_fields(vals, for_create=False)
+        self._ensure_exist()
+        self.reg.check_access(self.env, self._name, self.ids, "write")
+        changes = {}
+        for fname, value in vals.items():
+            f = self.mdef.fields[fname]
+            if not f.store or f.type == "one2many":
+                continue
+            if f.type == "many2many":
+                changes[fname] = value
+            else:
+                changes[fname] = self._convert(fname, value)
+        for i in self.ids:
+            per = dict(changes)
+            for fname, value in changes.items():
+                if self.mdef.fields[fname].type == "many2many":
+                    per[fname] = self._m2m(fname, value, self.table[i].get(fname) or [])
+            merged = dict(self.table[i])
+            merged.update(per)
+            self._check_required(merged)
+            self.reg.update(self._name, i, per)
+        return True
+
+    @public
+    def read(self, fields=None, load="_classic_read"):
+        ids = self._existing()
+        self.reg.check_access(self.env, self._name, ids, "read")
+        return self.browse(ids)._read_format(fnames=fields, load=load)
+
+    def _read_format(self, fnames, load="_classic_read"):
+        if fnames:
+            if not isinstance(fnames, list):
+                raise type_error("fields must be a list of field names")
+            for fname in fnames:
+                if fname not in self.mdef.fields:
+                    raise value_error(f"Invalid field {fname!r} on model {self._name!r}")
+            names = ["id"] + [f for f in dict.fromkeys(fnames) if f != "id"]
+        else:
+            names = list(self.mdef.fields)
+        out = []
+        for i in self.ids:
+            rec = self.table[i]
+            out.append({fname: (i if fname == "id" else self.reg.to_read(self.env, self._name, rec, fname, load))
+                        for fname in names})
+        return out
+
+    @api_model
+    def search(self, domain, offset=0, limit=None, order=None):
+        return self.browse(self.reg.search_ids(self.env, self._name, domain, offset, limit, order))
+
+    @api_model
+    def search_read(self, domain=None, fields=None, offset=0, limit=None, order=None, **read_kwargs):
+        records = self.search(domain or [], offset=offset, limit=limit, order=order)
+        return records._read_format(fnames=fields, **read_kwargs)
+
+    @api_model
+    def search_count(self, domain, limit=None):
+        return len(self.reg.search_ids(self.env, self._name, domain, 0, limit, None))
+
+    @api_model
+    def name_search(self, name="", domain=None, operator="ilike", limit=100):
+        dom = list(domain or [])
+        if name:
+            dom = ["&", (self.mdef.rec_name if self.mdef.rec_name in self.mdef.fields else "display_name", operator, name)] + (
+                self.reg.normalize_domain(dom) or [(1, "=", 1)])
+        ids = self.reg.search_ids(self.env, self._name, dom, 0, limit, None)
+        return [[i, self.reg.display_name(self._name, i)] for i in ids]
+
+    @api_model
+    def fields_get(self, allfields=None, attributes=None):
+        out = {}
+        for fname, f in self.mdef.fields.items():
+            if allfields and fname not in allfields:
+                continue
+            desc = f.describe()
+            if attributes:
+                desc = {k: v for k, v in desc.items() if k in attributes}
+            out[fname] = desc
+        return out
+
+    @api_model
+    def default_get(self, fields_list):
+        defaults = self._defaults({})
+        return {k: v for k, v in defaults.items() if k in (fields_list or [])}
+
+    @public
+    def exists(self):
+        return self.browse(self._existing())
+
+    @public
+    def unlink(self):
+        ids = self._existing()
+        self.reg.check_access(self.env, self._name, ids, "unlink")
+        for i in ids:
+            self.reg.delete(self._name, i)
+        return True
+
+
+class ResUsers(BaseModel):
+    @api_model
+    def context_get(self):
+        user = self.env.user
+        return {"lang": user.get("lang") or "en_US", "tz": user.get("tz") or False, "uid": self.env.uid}
+
+
+class ResPartner(BaseModel):
+    def _prepare_create(self, vals):
+        rec = super()._prepare_create(vals)
+        if rec.get("type", "contact") == "contact" and not rec.get("name"):
+            raise validation_error("The operation cannot be completed: Contacts require a name")
+        return rec
+
+
+class ProductProduct(BaseModel):
+    _name_required = ("Product", "product.template")
+
+    def _check_required(self, rec):
+        super()._check_required(dict(rec, product_tmpl_id=rec.get("product_tmpl_id") or -1))
+
+    def _prepare_create(self, vals):
+        vals = dict(vals)
+        company = self.reg.tables["res.company"][self.env.company_id]
+        if "taxes_id" not in vals and company.get("account_sale_tax_id"):
+            vals["taxes_id"] = [[6, 0, [company["account_sale_tax_id"]]]]
+        if "supplier_taxes_id" not in vals and company.get("account_purchase_tax_id"):
+            vals["supplier_taxes_id"] = [[6, 0, [company["account_purchase_tax_id"]]]]
+        if self.profile.major == 17:
+            if "detailed_type" in vals and "type" not in vals:
+                vals["type"] = vals["detailed_type"]
+            elif "type" in vals and "detailed_type" not in vals:
+                vals["detailed_type"] = vals["type"]
+        rec = super()._prepare_create(vals)
+        if rec.get("company_id") and rec.get("taxes_id"):
+            self.reg.check_company(self.env, "product.product", None, rec["company_id"], [("taxes_id", "account.tax", rec["taxes_id"])])
+        tmpl = {k: v for k, v in rec.items() if k in self.reg.schema["product.template"].fields}
+        rec["product_tmpl_id"] = self.reg.insert("product.template", tmpl)
+        return rec
+
+    @public
+    def write(self, vals):
+        vals = dict(vals)
+        if self.profile.major == 17:
+            if "detailed_type" in vals and "type" not in vals:
+                vals["type"] = vals["detailed_type"]
+            elif "type" in vals and "detailed_type" not in vals:
+                vals["detailed_type"] = vals["type"]
+        result = super().write(vals)
+        tfields = self.reg.schema["product.template"].fields
+        for i in self.ids:
+            rec = self.table[i]
+            self.reg.update("product.template", rec["product_tmpl_id"],
+                            {k: rec[k] for k in vals if k in tfields and k in rec})
+        return result
+
+
+class IrModelData(BaseModel):
+    def _prepare_create(self, vals):
+        rec = super()._prepare_create(vals)
+        module, name = rec.get("module") or "", rec["name"]
+        for other in self.table.values():
+            if (other.get("module") or "") == module and other["name"] == name:
+                # Not recorded: a real server reports the unique index violation this way (assumption).
+                raise validation_error(
+                    "The operation cannot be completed: duplicate key value violates unique constraint "
+                    "\"ir_model_data_module_name_uniq_index\"\n"
+                    f"DETAIL:  Key (module, name)=({module}, {name}) already exists.\n")
+        return rec
+
+    @api_model
+    def check_object_reference(self, module, xml_id, raise_on_access_error=False):
+        for rec in self.table.values():
+            if (rec.get("module") or "") == module and rec["name"] == xml_id:
+                model = rec["model"]
+                if model in self.reg.tables and rec["res_id"] in self.reg.tables[model]:
+                    target = self.reg.tables[model][rec["res_id"]]
+                    if self.reg.visible(self.env, model, target):
+                        return [model, rec["res_id"]]
+                    if raise_on_access_error:
+                        self.reg.check_access(self.env, model, [rec["res_id"]], "read")
+                    return [model, False]
+                break
+        raise value_error(f"External ID not found in the system: {module}.{xml_id}")
+
+
+LINE_FIELDS_FROM_WIRE = ("name", "product_id", "quantity", "price_unit", "discount", "tax_ids", "account_id",
+                         "display_type", "partner_id", "currency_id")
+INVOICE_TYPES = ("out_invoice", "out_refund", "in_invoice", "in_refund", "out_receipt", "in_receipt")
+# Fields whose change on a posted entry changes its accounting (a real server refuses most of them).
+LEGAL_MOVE_FIELDS = {"invoice_line_ids", "line_ids", "partner_id", "currency_id", "journal_id", "move_type",
+                     "invoice_date", "date", "company_id", "name"}
+
+
+class AccountMove(BaseModel):
+    # -- creation ------------------------------------------------------------------------------
+
+    def _default_journal(self, company_id, move_type):
+        jtype = ("sale" if move_type.startswith("out_") else "purchase" if move_type.startswith("in_") else "general")
+        journals = [j for j in self.reg.tables["account.journal"].values()
+                    if j["company_id"] == company_id and j["type"] == jtype and j.get("active", True)]
+        if not journals:
+            cname = self.reg.display_name("res.company", company_id)
+            raise user_error(f"No journal could be found in company {cname} for any of those types: {jtype}")
+        journals.sort(key=lambda j: (j.get("sequence") or 0, j["id"]))
+        return journals[0]["id"]
+
+    @api_model
+    def create(self, vals_list):
+        single = isinstance(vals_list, dict)
+        items = [vals_list] if single else vals_list
+        if not isinstance(items, list):
+            raise type_error("create() takes a dict or a list of dicts")
+        new_ids = [self._create_one(vals) for vals in items]
+        return self.browse(new_ids)
+
+    def _create_one(self, vals):
+        if not isinstance(vals, dict):
+            raise type_error("create() values must be dicts")
+        self._check_fields(vals, for_create=True)
+        vals = dict(vals)
+        move_type = vals.get("move_type", self.env.context.get("default_move_type", "entry"))
+        self._convert("move_type", move_type)
+        line_cmds = list(vals.pop("invoice_line_ids", None) or []) + list(vals.pop("line_ids", None) or [])
+        rec = {"move_type": move_type, "state": "draft", "payment_state": "not_paid", "posted_before": False,
+               "_paid": 0.0}
+        for fname in ("partner_id", "currency_id", "journal_id", "company_id", "reversed_entry_id"):
+            if fname in vals:
+                rec[fname] = self._convert(fname, vals[fname])
+        for fname in ("ref", "payment_reference", "narration", "invoice_origin", "invoice_date", "invoice_date_due",
+                      "date", "name"):
+            if fname in vals:
+                rec[fname] = self._convert(fname, vals[fname])
+        if rec.get("journal_id"):
+            company_id = self.reg.tables["account.journal"][rec["journal_id"]]["company_id"]
+            if rec.get("company_id") and rec["company_id"] != company_id:
+                self.reg.check_company(self.env, "account.move", None, rec["company_id"], [("journal_id", "account.journal", [rec["journal_id"]])])
+        else:
+            company_id = rec.get("company_id") or self.env.company_id
+            if company_id not in self.env.company_ids:
+                self.reg.check_access(self.env, "res.company", [company_id], "read")
+            rec["journal_id"] = self._default_journal(company_id, move_type)
+        rec["company_id"] = company_id
+        if company_id not in self.env.company_ids:
+            hidden = dict(rec, id=0)
+            raise access_error(
+                f"Uh-oh! Looks like you have stumbled upon some top-secret records.\n\n"
+                f"Sorry, {self.env.user['name']} (id={self.env.uid}) doesn't have 'create' access to:\n"
+                f"- Journal Entry, {self.reg.display_name('res.company', company_id)} (account.move: {hidden['id']})\n\n"
+                "Note: this might be a multi-company issue. Switching company may help - in Odoo, not in real life!")
+        company = self.reg.tables["res.company"][company_id]
+        rec.setdefault("currency_id", company["currency_id"])
+        if not rec.get("currency_id"):
+            rec["currency_id"] = company["currency_id"]
+        if rec.get("partner_id"):
+            rec["commercial_partner_id"] = self.reg.commercial_partner(self.reg.tables["res.partner"][rec["partner_id"]])
+        rec["date"] = rec.get("date") or rec.get("invoice_date") or _today()
+        if move_type in INVOICE_TYPES:
+            rec["invoice_date_due"] = rec.get("invoice_date_due") or rec.get("invoice_date") or rec["date"]
+        refs = [("partner_id", "res.partner", [rec["partner_id"]] if rec.get("partner_id") else [])]
+        self.reg.check_company(self.env, "account.move", None, company_id, refs)
+        move_id = self.reg.insert("account.move", rec)
+        try:
+            self._apply_line_commands(move_id, line_cmds)
+            if self.profile.draft_invoice_has_name and not rec.get("name"):
+                self.reg.update("account.move", move_id, {"name": self._next_name(self.table[move_id])}, touch=False)
+            self._recompute(move_id)
+        except Exception:
+            for line_id in list(self.reg.children[("account.move.line", "move_id")].get(move_id, [])):
+                self.reg.delete("account.move.line", line_id)
+            self.reg.delete("account.move", move_id)
+            raise
+        return move_id
+
+    def _apply_line_commands(self, move_id, cmds):
+        move = self.table[move_id]
+        lines = self.reg.tables["account.move.line"]
+        if not isinstance(cmds, list):
+            raise value_error(f"Wrong value for account.move.invoice_line_ids: {cmds!r}")
+        for cmd in cmds:
+            if not isinstance(cmd, (list, tuple)) or not cmd:
+                raise value_error(f"Wrong value for account.move.invoice_line_ids: {cmd!r}")
+            code = cmd[0]
+            if code == 0:
+                self._create_line(move, cmd[2] if len(cmd) > 2 else {})
+            elif code == 1:
+                line_id = cmd[1]
+                if line_id not in lines or lines[line_id]["move_id"] != move_id:
+                    raise missing_error("account.move.line", [line_id], self.env.uid)
+                self._update_line(move, line_id, cmd[2] or {})
+            elif code in (2, 3):
+                if cmd[1] in lines and lines[cmd[1]]["move_id"] == move_id:
+                    self.reg.delete("account.move.line", cmd[1])
+            elif code == 5:
+                for line_id in list(self.reg.children[("account.move.line", "move_id")].get(move_id, [])):
+                    if lines[line_id].get("display_type") in ("product", "line_section", "line_note"):
+                        self.reg.delete("account.move.line", line_id)
+            elif code in (4, 6):
+                continue  # linking existing lines to another move is not faked
+            else:
+                raise value_error(f"Wrong value for account.move.invoice_line_ids: {cmd!r}")
+
+    def _line_vals(self, move, vals, current=None):
+        if not isinstance(vals, dict):
+            raise value_error(f"Wrong value for account.move.line: {vals!r}")
+        for fname in vals:
+            if fname not in self.reg.schema["account.move.line"].fields or fname == "id":
+                name, msg = self.profile.invalid_field_create(fname, "account.move.line")
+                raise OdooError(name, msg)
+        out = {}
+        for fname, value in vals.items():
+            f = self.reg.schema["account.move.line"].fields[fname]
+            if not f.store or fname in ("move_id",):
+                continue
+            if f.type == "many2many":
+                out[fname] = self._m2m(fname, value, (current or {}).get(fname) or [], "account.move.line")
+            else:
+                out[fname] = self._convert(fname, value, "account.move.line")
+        return out
+
+    def _create_line(self, move, vals):
+        lv = self._line_vals(move, vals)
+        product = None
+        if lv.get("product_id"):
+            product = self.reg.tables["product.product"][lv["product_id"]]
+        sale = move["move_type"].startswith("out_") or move["move_type"] == "entry"
+        rec = {"move_id": move["id"], "display_type": "product", "quantity": 1.0, "discount": 0.0,
+               "company_id": move["company_id"], "currency_id": move["currency_id"], "partner_id": move.get("partner_id"),
+               "date": move["date"], "debit": 0.0, "credit": 0.0, "balance": 0.0, "amount_residual": 0.0}
+        if product:
+            rec["name"] = self.reg.display_name("product.product", product["id"])
+            if product.get("description_sale") and sale:
+                rec["name"] += "\n" + product["description_sale"]
+            rec["price_unit"] = product.get("list_price") or 0.0 if sale else product.get("standard_price") or 0.0
+            taxes = product.get("taxes_id" if sale else "supplier_taxes_id") or []
+            rec["tax_ids"] = [t for t in taxes
+                              if self.reg.tables["account.tax"][t]["company_id"] == move["company_id"]]
+        else:
+            rec["price_unit"] = 0.0
+            rec["tax_ids"] = []
+        rec.update({k: v for k, v in lv.items() if v is not None or k in ("name",)})
+        if not rec.get("account_id"):
+            rec["account_id"] = self.reg.accounts.get((move["company_id"], "income" if sale else "expense"))
+        refs = [("product_id", "product.product", [rec["product_id"]] if rec.get("product_id") else []),
+                ("tax_ids", "account.tax", rec.get("tax_ids") or [])]
+        self.reg.check_company(self.env, "account.move.line", None, move["company_id"], refs)
+        return self.reg.insert("account.move.line", rec)
+
+    def _update_line(self, move, line_id, vals):
+        lines = self.reg.tables["account.move.line"]
+        lv = self._line_vals(move, vals, lines[line_id])
+        refs = [("tax_ids", "account.tax", lv.get("tax_ids") or [])]
+        self.reg.check_company(self.env, "account.move.line", None, move["company_id"], refs)
+        self.reg.update("account.move.line", line_id, lv)
+
+    # -- amounts -------------------------------------------------------------------------------
+
+    def _recompute(self, move_id):
+        """Tax lines, the receivable/payable line and the totals, like Odoo's dynamic lines."""
+        reg = self.reg
+        move = self.table[move_id]
+        lines = reg.tables["account.move.line"]
+        if move["move_type"] not in INVOICE_TYPES:
+            return
+        line_ids = reg.children[("account.move.line", "move_id")].get(move_id, [])
+        product_lines = [lines[i] for i in sorted(line_ids) if lines[i].get("display_type") == "product"]
+        # product lines credit the income on customer invoices, debit it on credit notes
+        inbound = move["move_type"] in ("out_invoice", "out_receipt", "in_refund")
+        sign = -1.0 if inbound else 1.0
+        untaxed = 0.0
+        tax_amounts = {}
+        for line in product_lines:
+            subtotal = money((line.get("quantity") or 0.0) * (line.get("price_unit") or 0.0)
+                             * (1 - (line.get("discount") or 0.0) / 100.0))
+            line_tax = 0.0
+            for tax_id in line.get("tax_ids") or []:
+                tax = reg.tables["account.tax"][tax_id]
+                amount = money(subtotal * tax["amount"] / 100.0) if tax["amount_type"] == "percent" else money(tax["amount"] * (line.get("quantity") or 0.0))
+                tax_amounts[tax_id] = tax_amounts.get(tax_id, 0.0) + amount
+                line_tax += amount
+            balance = sign * subtotal
+            reg.update("account.move.line", line["id"], {
+                "price_subtotal": subtotal, "price_total": money(subtotal + line_tax), "balance": balance,
+                "debit": balance if balance > 0 else 0.0, "credit": -balance if balance < 0 else 0.0,
+                "date": move["date"], "partner_id": move.get("partner_id")}, touch=False)
+            untaxed += subtotal
+        untaxed = money(untaxed)
+        # tax lines, one per tax, kept in place
+        existing_tax = {lines[i]["_tax_id"]: i for i in line_ids if lines[i].get("display_type") == "tax"}
+        for tax_id, amount in tax_amounts.items():
+            amount = money(amount)
+            balance = sign * amount
+            vals = {"balance": balance, "debit": balance if balance > 0 else 0.0, "credit": -balance if balance < 0 else 0.0,
+                    "price_subtotal": 0.0, "price_total": 0.0, "date": move["date"], "partner_id": move.get("partner_id")}
+            if tax_id in existing_tax:
+                reg.update("account.move.line", existing_tax.pop(tax_id), vals, touch=False)
+            else:
+                reg.insert("account.move.line", dict(vals, move_id=move_id, display_type="tax", _tax_id=tax_id,
+                                                     name=reg.tables["account.tax"][tax_id]["name"], quantity=0.0, price_unit=0.0,
+                                                     company_id=move["company_id"], currency_id=move["currency_id"],
+                                                     account_id=reg.accounts.get((move["company_id"], "tax"))))
+        for stale in existing_tax.values():
+            reg.delete("account.move.line", stale)
+        tax_total = money(sum(tax_amounts.values()))
+        total = money(untaxed + tax_total)
+        # the payment term line balances the entry
+        term_ids = [i for i in reg.children[("account.move.line", "move_id")].get(move_id, [])
+                    if lines[i].get("display_type") == "payment_term"]
+        residual = money(max(total - (move.get("_paid") or 0.0), 0.0))
+        if product_lines:
+            balance = -sign * total
+            kind = "receivable" if move["move_type"].startswith("out_") else "payable"
+            vals = {"balance": balance, "debit": balance if balance > 0 else 0.0, "credit": -balance if balance < 0 else 0.0,
+                    "name": move.get("payment_reference") or move.get("name") or False, "date": move["date"],
+                    "partner_id": move.get("partner_id"), "amount_residual": -sign * residual,
+                    "reconciled": residual == 0 and total > 0 and (move.get("_paid") or 0) > 0}
+            if term_ids:
+                reg.update("account.move.line", term_ids[0], vals, touch=False)
+            else:
+                reg.insert("account.move.line", dict(vals, move_id=move_id, display_type="payment_term", quantity=0.0,
+                                                     price_unit=0.0, price_subtotal=0.0, price_total=0.0,
+                                                     company_id=move["company_id"], currency_id=move["currency_id"],
+                                                     account_id=reg.accounts.get((move["company_id"], kind))))
+        else:
+            for i in term_ids:
+                reg.delete("account.move.line", i)
+        direction = 1.0 if move["move_type"] in ("out_invoice", "out_receipt", "in_refund") else -1.0
+        reg.update("account.move", move_id, {
+            "amount_untaxed": untaxed, "amount_tax": tax_total, "amount_total": total, "amount_residual": residual,
+            "amount_untaxed_signed": direction * untaxed, "amount_total_signed": direction * total,
+            "amount_residual_signed": direction * residual}, touch=False)
+        self._update_payment_state(move_id)
+
+    def _update_payment_state(self, move_id):
+        move = self.table[move_id]
+        paid = move.get("_paid") or 0.0
+        if move.get("_reversed"):
+            state = "reversed"
+        elif paid <= 0:
+            state = "not_paid"
+        elif move["amount_residual"] > 0:
+            state = "partial"
+        else:
+            state = "in_payment" if move.get("_in_payment") else "paid"
+        if move["state"] != "posted" and state != "not_paid":
+            state = "not_paid"
+        self.reg.update("account.move", move_id, {"payment_state": state}, touch=False)
+
+    # -- numbering -----------------------------------------------------------------------------
+
+    def _next_name(self, move):
+        journal = self.reg.tables["account.journal"][move["journal_id"]]
+        date = dt.date.fromisoformat(move.get("date") or _today())
+        prefix = journal["code"]
+        if move["move_type"] in ("out_refund", "in_refund") and journal.get("refund_sequence"):
+            prefix = "R" + prefix
+        monthly = journal["type"] in ("purchase", "general")
+        key = (journal["id"], prefix, date.year, date.month if monthly else 0)
+        number = self.reg.sequences.get(key, 0) + 1
+        self.reg.sequences[key] = number
+        if monthly:
+            return f"{prefix}/{date.year}/{date.month:02d}/{number:04d}"
+        return f"{prefix}/{date.year}/{number:05d}"
+
+    # -- public methods ------------------------------------------------------------------------
+
+    @public
+    def write(self, vals):
+        if not isinstance(vals, dict):
+            raise type_error("write() values must be a dict")
+        self._check_fields(vals, for_create=False)
+        self._ensure_exist()
+        self.reg.check_access(self.env, self._name, self.ids, "write")
+        for move_id in self.ids:
+            move = self.table[move_id]
+            touched = LEGAL_MOVE_FIELDS & set(vals)
+            if move["state"] == "posted" and touched:
+                if (move.get("_paid") or 0) > 0:
+                    raise user_error(self.profile.unlink_posted(True, move["name"], move_id)
+                                     if self.profile.major == 17 else
+                                     "You cannot do this modification on a reconciled journal entry. You can just change some "
+                                     "non legal fields or you must unreconcile first.\n"
+                                     f"Journal Entry (id): {move['name']} ({move_id})")
+                # Not recorded; a fake-specific message, the class (UserError) is what matters.
+                raise user_error(f"The entry {move['name']} (id {move_id}) is posted: reset it to draft before "
+                                 f"changing {', '.join(sorted(touched))}.")
+            changes = {}
+            for fname, value in vals.items():
+                if fname in ("invoice_line_ids", "line_ids"):
+                    continue
+                f = self.mdef.fields[fname]
+                if not f.store:
+                    continue
+                changes[fname] = self._convert(fname, value)
+            if "partner_id" in changes:
+                partner = changes["partner_id"]
+                changes["commercial_partner_id"] = self.reg.commercial_partner(self.reg.tables["res.partner"][partner]) if partner else None
+                self.reg.check_company(self.env, "account.move", move_id, move["company_id"],
+                                       [("partner_id", "res.partner", [partner] if partner else [])])
+            if "journal_id" in changes and changes["journal_id"]:
+                self.reg.check_company(self.env, "account.move", move_id, move["company_id"],
+                                       [("journal_id", "account.journal", [changes["journal_id"]])])
+            if "invoice_date" in changes and changes["invoice_date"] and "date" not in changes:
+                changes["date"] = changes["invoice_date"]
+                if "invoice_date_due" not in vals:
+                    changes["invoice_date_due"] = changes["invoice_date"]
+            self.reg.update("account.move", move_id, changes)
+            cmds = list(vals.get("invoice_line_ids") or []) + list(vals.get("line_ids") or [])
+            if cmds:
+                self._apply_line_commands(move_id, cmds)
+            self._recompute(move_id)
+        return True
+
+    @public
+    def action_post(self):
+        self._ensure_exist()
+        self.reg.check_access(self.env, self._name, self.ids, "write")
+        lines = self.reg.tables["account.move.line"]
+        for move_id in self.ids:
+            move = self.table[move_id]
+            if move["state"] != "draft":
+                raise user_error(f"The entry {move['name']} (id {move_id}) must be in draft.")
+            line_ids = self.reg.children[("account.move.line", "move_id")].get(move_id, [])
+            if not [i for i in line_ids if lines[i].get("display_type") not in ("line_section", "line_note")]:
+                raise user_error(self.profile.empty_post_message)
+            if move["move_type"] in INVOICE_TYPES:
+                if not move.get("partner_id"):
+                    kind = "Customer" if move["move_type"].startswith("out_") else "Vendor"
+                    label = dict(self.mdef.fields["move_type"].selection)[move["move_type"]]
+                    raise user_error(f"The field '{kind}' is required, please complete it to validate the {label}.")
+                if move["amount_total"] < 0:
+                    raise user_error("You cannot validate an invoice with a negative total amount. You should create a "
+                                     "credit note instead. Use the action menu to transform it into a credit note or refund.")
+        for move_id in self.ids:
+            move = self.table[move_id]
+            changes = {"state": "posted", "posted_before": True}
+            if move["move_type"] in INVOICE_TYPES and not move.get("invoice_date"):
+                changes["invoice_date"] = _today()
+                changes["date"] = changes["invoice_date"]
+                changes["invoice_date_due"] = move.get("invoice_date_due") or changes["invoice_date"]
+            self.reg.update("account.move", move_id, changes, touch=False)
+            if not move.get("name") or move["name"] == "/":
+                self.reg.update("account.move", move_id, {"name": self._next_name(move)}, touch=False)
+            if move["move_type"] in INVOICE_TYPES and not move.get("payment_reference") and move["move_type"].startswith("out_"):
+                self.reg.update("account.move", move_id, {"payment_reference": move["name"]}, touch=False)
+            if move.get("partner_id") and move["move_type"] in INVOICE_TYPES:
+                partner = self.reg.tables["res.partner"][move["commercial_partner_id"] or move["partner_id"]]
+                rank = "customer_rank" if move["move_type"].startswith("out_") else "supplier_rank"
+                self.reg.update("res.partner", partner["id"], {rank: (partner.get(rank) or 0) + 1}, touch=False)
+            self._recompute(move_id)
+            self.reg.update("account.move", move_id, {})
+        return False
+
+    @public
+    def button_draft(self):
+        self._ensure_exist()
+        for move_id in self.ids:
+            move = self.table[move_id]
+            if (move.get("_paid") or 0) > 0:
+                raise user_error("You cannot reset to draft a reconciled journal entry.")  # assumption
+            self.reg.update("account.move", move_id, {"state": "draft"})
+            self._recompute(move_id)
+        return True
+
+    @public
+    def button_cancel(self):
+        self._ensure_exist()
+        for move_id in self.ids:
+            if self.table[move_id]["state"] != "draft":
+                raise user_error("Only draft journal entries can be cancelled.")  # assumption
+            self.reg.update("account.move", move_id, {"state": "cancel"})
+        return True
+
+    @public
+    def unlink(self):
+        ids = self._existing()
+        self.reg.check_access(self.env, self._name, ids, "unlink")
+        for move_id in ids:
+            move = self.table[move_id]
+            if move["state"] == "posted":
+                raise user_error(self.profile.unlink_posted((move.get("_paid") or 0) > 0, move["name"], move_id))
+        for move_id in ids:
+            for line_id in list(self.reg.children[("account.move.line", "move_id")].get(move_id, [])):
+                self.reg.delete("account.move.line", line_id)
+            self.reg.delete("account.move", move_id)
+        return True
+
+
+def register_payment(reg: Registry, env: Env, move_ids, amount, date, journal_id, communication, method_line_id=None,
+                     in_payment=False):
+    """Create a posted account.payment (and its journal entry) and apply it to the invoices."""
+    moves = reg.tables["account.move"]
+    first = moves[move_ids[0]]
+    journal = reg.tables["account.journal"][journal_id]
+    outbound = first["move_type"] in ("out_refund", "in_invoice", "in_receipt")
+    if not method_line_id:
+        method_line_id = next((m["id"] for m in sorted(reg.tables["account.payment.method.line"].values(), key=lambda m: m["id"])
+                               if m["journal_id"] == journal_id and m["payment_type"] == ("outbound" if outbound else "inbound")), None)
+    date = date or _today()
+    year = dt.date.fromisoformat(date).year
+    key = (journal_id, "P" + journal["code"], year, 0)
+    reg.sequences[key] = reg.sequences.get(key, 0) + 1
+    name = f"P{journal['code']}/{year}/{reg.sequences[key]:05d}"
+    partner_id = first.get("commercial_partner_id") or first.get("partner_id")
+    entry_id = reg.insert("account.move", {
+        "name": name, "move_type": "entry", "state": "posted", "posted_before": True, "journal_id": journal_id,
+        "company_id": first["company_id"], "currency_id": first["currency_id"], "partner_id": partner_id,
+        "commercial_partner_id": partner_id, "date": date, "ref": communication, "payment_state": "not_paid",
+        "amount_total": amount, "amount_untaxed": 0.0, "amount_tax": 0.0, "amount_residual": 0.0,
+        "amount_total_signed": amount, "amount_untaxed_signed": 0.0, "amount_residual_signed": 0.0, "_paid": 0.0})
+    kind = "receivable" if first["move_type"].startswith("out_") else "payable"
+    sign = -1.0 if outbound else 1.0
+    for account_kind, balance in (("bank", sign * amount), (kind, -sign * amount)):
+        reg.insert("account.move.line", {
+            "move_id": entry_id, "name": communication or name, "display_type": "product", "quantity": 0.0, "price_unit": 0.0,
+            "account_id": reg.accounts.get((first["company_id"], account_kind)), "partner_id": partner_id,
+            "company_id": first["company_id"], "currency_id": first["currency_id"], "date": date,
+            "balance": balance, "debit": max(balance, 0.0), "credit": max(-balance, 0.0), "price_subtotal": 0.0,
+            "price_total": 0.0, "amount_residual": 0.0, "reconciled": True})
+    payment_id = reg.insert("account.payment", {
+        "name": name, "date": date, "state": reg.profile.payment_posted_state, "amount": amount,
+        "payment_type": "outbound" if outbound else "inbound",
+        "partner_type": "customer" if first["move_type"].startswith("out_") else "supplier",
+        "partner_id": partner_id, "journal_id": journal_id, "payment_method_line_id": method_line_id,
+        "currency_id": first["currency_id"], "company_id": first["company_id"], reg.profile.payment_ref_field: communication,
+        "move_id": entry_id, "reconciled_invoice_ids": list(move_ids), "is_reconciled": True, "is_matched": False})
+    remaining = amount
+    helper = AccountMove(reg, env, "account.move")
+    for move_id in move_ids:
+        move = moves[move_id]
+        applied = min(remaining, move["amount_residual"])
+        remaining = money(remaining - applied)
+        reg.update("account.move", move_id, {"_paid": money((move.get("_paid") or 0.0) + applied),
+                                             "_in_payment": bool(in_payment)})
+        helper._recompute(move_id)
+    return payment_id
+
+
+class AccountPaymentRegister(BaseModel):
+    def _invoices_from_context(self):
+        ctx = self.env.context
+        if ctx.get("active_model") not in ("account.move", "account.move.line"):
+            raise user_error("The register payment wizard should only be called on account.move or account.move.line records.")
+        ids = as_ids(ctx.get("active_ids") or [])
+        if ctx["active_model"] == "account.move.line":
+            lines = self.reg.tables["account.move.line"]
+            missing = [i for i in ids if i not in lines]
+            if missing:
+                raise missing_error("account.move.line", missing, self.env.uid)
+            ids = list(dict.fromkeys(lines[i]["move_id"] for i in ids))
+        moves = self.reg.tables["account.move"]
+        missing = [i for i in ids if i not in moves]
+        if missing:
+            raise missing_error("account.move", missing, self.env.uid)
+        self.reg.check_access(self.env, "account.move", ids, "read")
+        return ids
+
+    def _check_payable(self, move_ids):
+        moves = self.reg.tables["account.move"]
+        if not move_ids or any(moves[i]["state"] != "posted" for i in move_ids):
+            raise user_error("You can only register payment for posted journal entries.")
+        if all(moves[i]["amount_residual"] <= 0 or moves[i]["move_type"] not in INVOICE_TYPES for i in move_ids):
+            raise user_error("You can't register a payment because there is nothing left to pay on the selected journal items.")
+        if len({moves[i]["company_id"] for i in move_ids}) > 1:
+            raise user_error("You can't create payments for entries belonging to different companies.")
+
+    @api_model
+    def create(self, vals_list):
+        single = isinstance(vals_list, dict)
+        items = [vals_list] if single else vals_list
+        new_ids = []
+        for vals in items:
+            if not isinstance(vals, dict):
+                raise type_error("create() values must be dicts")
+            self._check_fields(vals, for_create=True)
+            move_ids = self._invoices_from_context()
+            self._check_payable(move_ids)
+            moves = [self.reg.tables["account.move"][i] for i in move_ids]
+            first = moves[0]
+            company_id = first["company_id"]
+            banks = sorted((j for j in self.reg.tables["account.journal"].values()
+                            if j["company_id"] == company_id and j["type"] in ("bank", "cash")),
+                           key=lambda j: (j["type"] != "bank", j.get("sequence") or 0, j["id"]))
+            outbound = first["move_type"] in ("out_refund", "in_invoice", "in_receipt")
+            rec = {
+                "amount": money(sum(m["amount_residual"] for m in moves)),
+                "payment_date": _today(),
+                "journal_id": banks[0]["id"] if banks else None,
+                "communication": " ".join(m.get("payment_reference") or m.get("ref") or m.get("name") or "" for m in moves),
+                "currency_id": first["currency_id"], "partner_id": first.get("commercial_partner_id"),
+                "company_id": company_id, "payment_type": "outbound" if outbound else "inbound",
+                "group_payment": False, "can_edit_wizard": True,
+                "line_ids": [i for m in moves for i in self.reg.children[("account.move.line", "move_id")].get(m["id"], [])
+                             if self.reg.tables["account.move.line"][i].get("display_type") == "payment_term"],
+                "_move_ids": move_ids,
+            }
+            for fname, value in vals.items():
+                f = self.mdef.fields[fname]
+                if f.store:
+                    rec[fname] = self._convert(fname, value)
+            if rec.get("amount") is not None and rec["amount"] < 0:
+                raise validation_error("The payment amount cannot be negative.")
+            if rec.get("journal_id"):
+                self.reg.check_company(self.env, "account.payment.register", None, company_id,
+                                       [("journal_id", "account.journal", [rec["journal_id"]])])
+            if not rec.get("payment_method_line_id") and rec.get("journal_id"):
+                rec["payment_method_line_id"] = next(
+                    (m["id"] for m in sorted(self.reg.tables["account.payment.method.line"].values(), key=lambda m: m["id"])
+                     if m["journal_id"] == rec["journal_id"] and m["payment_type"] == rec["payment_type"]), None)
+            new_ids.append(self.reg.insert(self._name, rec))
+        return self.browse(new_ids)
+
+    @public
+    def action_create_payments(self):
+        self._ensure_exist()
+        payment_ids = []
+        for wid in self.ids:
+            wizard = self.table[wid]
+            move_ids = wizard["_move_ids"]
+            self._check_payable(move_ids)
+            payment_ids.append(register_payment(self.reg, self.env, move_ids, money(wizard["amount"] or 0.0),
+                                                wizard["payment_date"], wizard["journal_id"], wizard.get("communication"),
+                                                wizard.get("payment_method_line_id")))
+        action = {"name": "Payments", "type": "ir.actions.act_window", "res_model": "account.payment",
+                  "context": {"create": False}}
+        if len(payment_ids) == 1:
+            action.update({"view_mode": "form", "res_id": payment_ids[0]})
+        else:
+            action.update({"view_mode": "tree,form" if self.profile.major == 17 else "list,form",
+                           "domain": [["id", "in", payment_ids]]})
+        return action
+
+
+class AccountPayment(BaseModel):
+    @api_model
+    def create(self, vals_list):
+        single = isinstance(vals_list, dict)
+        items = [vals_list] if single else vals_list
+        prepared = []
+        for vals in items:
+            vals = dict(vals)
+            if "journal_id" not in vals:
+                banks = sorted((j for j in self.reg.tables["account.journal"].values()
+                                if j["company_id"] == self.env.company_id and j["type"] == "bank"), key=lambda j: j["id"])
+                if banks:
+                    vals["journal_id"] = banks[0]["id"]
+            rec = self._prepare_create(vals)
+            journal = self.reg.tables["account.journal"].get(rec.get("journal_id"))
+            rec["company_id"] = journal["company_id"] if journal else self.env.company_id
+            rec.setdefault("currency_id", None)
+            rec["currency_id"] = rec["currency_id"] or self.reg.tables["res.company"][rec["company_id"]]["currency_id"]
+            if rec.get("partner_id"):
+                self.reg.check_company(self.env, "account.payment", None, rec["company_id"],
+                                       [("partner_id", "res.partner", [rec["partner_id"]])])
+            prepared.append(rec)
+        new_ids = [self.reg.insert(self._name, rec) for rec in prepared]
+        self._after_create_access(new_ids)
+        return self.browse(new_ids)
+
+    @public
+    def action_post(self):
+        self._ensure_exist()
+        for pid in self.ids:
+            payment = self.table[pid]
+            if payment["state"] != "draft":
+                raise user_error("Only a draft payment can be posted.")
+            journal = self.reg.tables["account.journal"][payment["journal_id"]]
+            year = dt.date.fromisoformat(payment["date"]).year
+            key = (journal["id"], "P" + journal["code"], year, 0)
+            self.reg.sequences[key] = self.reg.sequences.get(key, 0) + 1
+            name = f"P{journal['code']}/{year}/{self.reg.sequences[key]:05d}"
+            state = "posted" if self.profile.major == 17 else "in_process"
+            self.reg.update(self._name, pid, {"state": state, "name": name})
+        return False
+
+
+MODEL_CLASSES = {
+    "res.users": ResUsers,
+    "res.partner": ResPartner,
+    "product.product": ProductProduct,
+    "ir.model.data": IrModelData,
+    "account.move": AccountMove,
+    "account.payment.register": AccountPaymentRegister,
+    "account.payment": AccountPayment,
+}
+
+
+def seed(reg: Registry):
+    """The freshly initialised database of the recordings: 'My Company' (US, USD, generic chart of
+    accounts), admin/admin; plus a second company (EUR) unless --companies 1."""
+    p = reg.profile
+    T = reg.insert
+    epoch = reg.now()
+    # currencies (ids as in a standard database: USD 1 as recorded, EUR 125, GBP 147)
+    T("res.currency", {"name": "USD", "full_name": "United States dollar", "symbol": "$", "position": "before", "active": True}, 1)
+    T("res.currency", {"name": "EUR", "full_name": "Euro", "symbol": "\u20ac", "position": "after",
+                       "active": reg.n_companies > 1}, 125)
+    T("res.currency", {"name": "GBP", "full_name": "Pound sterling", "symbol": "\u00a3", "position": "before", "active": False}, 147)
+    reg.next_ids["res.currency"] = 200
+    for cid, (name, code, cur) in {233: ("United States", "US", 1), 20: ("Belgium", "BE", 125), 75: ("France", "FR", 125),
+                                   57: ("Germany", "DE", 125), 231: ("United Kingdom", "GB", 147), 166: ("Netherlands", "NL", 125),
+                                   38: ("Canada", "CA", None)}.items():
+        T("res.country", {"name": name, "code": code, "currency_id": cur}, cid)
+    # partners of a fresh database: 17 has one more template partner than 19
+    T("res.partner", {"name": "My Company", "is_company": True, "country_id": 233, "email": False}, 1)
+    T("res.partner", {"name": "OdooBot", "active": False}, 2)
+    T("res.partner", {"name": "Administrator", "email": "admin@example.com"}, 3)
+    T("res.partner", {"name": "Public user", "active": False}, 4)
+    T("res.partner", {"name": "Default User Template", "active": False}, 5)
+    if p.major == 17:
+        T("res.partner", {"name": "Portal User Template", "active": False}, 6)
+    T("res.company", {"name": "My Company", "partner_id": 1, "currency_id": 1, "country_id": 233,
+                      "chart_template": "generic_coa", "sequence": 0, "active": True}, 1)
+    T("uom.uom", {"name": "Units"}, 1)
+    T("product.category", {"name": "All"}, 1)
+    reg.accounts = {}
+
+    def accounts_for(company_id, ids):
+        rec_id, pay_id, inc_id, exp_id, bank_id, tax_id = ids
+        for aid, code, name, atype, kind in (
+                (rec_id, "121000", "Account Receivable", "asset_receivable", "receivable"),
+                (pay_id, "211000", "Account Payable", "liability_payable", "payable"),
+                (inc_id, "400000", "Product Sales", "income", "income"),
+                (exp_id, "600000", "Expenses", "expense", "expense"),
+                (bank_id, "101401", "Bank", "asset_cash", "bank"),
+                (tax_id, "251000", "Tax Received", "liability_current", "tax")):
+            vals = {"name": name, "code": code, "account_type": atype, "reconcile": kind in ("receivable", "payable")}
+            vals.update({"company_id": company_id} if p.major == 17 else {"company_ids": [company_id]})
+            T("account.account", vals, aid)
+            reg.accounts[(company_id, kind)] = aid
+
+    rec_acc, inc_acc = p.receivable_account[0], p.income_account[0]
+    accounts_for(1, (rec_acc, rec_acc + 9, inc_acc, inc_acc + 1, inc_acc + 4, inc_acc + 6))
+
+    def journals_for(company_id, start):
+        specs = [(p.sale_journal_name, "INV", "sale", True), (p.purchase_journal_name, "BILL", "purchase", True),
+                 ("Miscellaneous Operations", "MISC", "general", False), ("Exchange Difference", "EXCH", "general", False),
+                 ("Cash Basis Taxes", "CABA", "general", False), ("Bank", "BNK1", "bank", False)]
+        if p.has_cash_journal:
+            specs.append(("Cash", "CSH1", "cash", False))
+        ids = {}
+        for offset, (name, code, jtype, refund_seq) in enumerate(specs):
+            jid = T("account.journal", {"name": name, "code": code, "type": jtype, "company_id": company_id,
+                                        "refund_sequence": refund_seq, "sequence": 5 + offset}, start + offset)
+            ids[code] = jid
+        return ids
+
+    j1 = journals_for(1, 1)
+    method_id = 1
+
+    def methods_for(journal_ids):
+        nonlocal method_id
+        for code in ("BNK1", "CSH1"):
+            if code in journal_ids:
+                for ptype in ("inbound", "outbound"):
+                    T("account.payment.method.line", {"name": p.manual_method_name, "journal_id": journal_ids[code],
+                                                      "payment_type": ptype}, method_id)
+                    method_id += 1
+
+    methods_for(j1)
+
+    def taxes_for(company_id, rate, start, country):
+        sale = T("account.tax", {"name": f"{rate:g}%", "amount": float(rate), "type_tax_use": "sale", "company_id": company_id,
+                                 "country_id": country, "description": f"{rate:g}%"}, start)
+        purchase = T("account.tax", {"name": f"{rate:g}%", "amount": float(rate), "type_tax_use": "purchase",
+                                     "company_id": company_id, "country_id": country, "description": f"{rate:g}%"}, start + 1)
+        zero = T("account.tax", {"name": "0% Exempt", "amount": 0.0, "type_tax_use": "sale", "company_id": company_id,
+                                 "country_id": country, "description": "0%"}, start + 2)
+        reg.update("res.company", company_id, {"account_sale_tax_id": sale, "account_purchase_tax_id": purchase}, touch=False)
+        return sale, purchase, zero
+
+    taxes_for(1, 15, 1, 233)
+    company_ids = [1]
+    if reg.n_companies > 1:
+        # Not in the recordings: a second legal entity so multi-company rules can be exercised.
+        partner2 = T("res.partner", {"name": "My Company (Europe)", "is_company": True, "country_id": 20})
+        T("res.company", {"name": "My Company (Europe)", "partner_id": partner2, "currency_id": 125, "country_id": 20,
+                          "chart_template": "generic_coa", "sequence": 1, "active": True}, 2)
+        reg.update("res.partner", partner2, {"company_id": 2}, touch=False)
+        accounts_for(2, (101, 102, 103, 104, 105, 106))
+        j2 = journals_for(2, 101)
+        methods_for(j2)
+        taxes_for(2, 21, 101, 20)
+        company_ids.append(2)
+        for n in range(3, reg.n_companies + 1):
+            pn = T("res.partner", {"name": f"Company {n}", "is_company": True})
+            T("res.company", {"name": f"Company {n}", "partner_id": pn, "currency_id": 1, "sequence": n, "active": True}, n)
+            reg.update("res.partner", pn, {"company_id": n}, touch=False)
+            accounts_for(n, tuple(range(n * 100 + 1, n * 100 + 7)))
+            methods_for(journals_for(n, n * 100 + 1))
+            taxes_for(n, 10, n * 100 + 1, None)
+            company_ids.append(n)
+    T("res.users", {"name": "OdooBot", "login": "__system__", "partner_id": 2, "company_id": 1, "company_ids": company_ids,
+                    "active": False}, 1)
+    T("res.users", {"name": "Administrator", "login": reg.login, "partner_id": 3, "company_id": 1, "company_ids": company_ids}, 2)
+    for table in reg.tables.values():
+        for rec in table.values():
+            rec["create_date"] = rec["write_date"] = epoch
+    # ids the recordings start from
+    reg.next_ids["account.tax"] = max(reg.next_ids["account.tax"], 4)
+    reg.next_ids["account.journal"] = max(reg.next_ids["account.journal"], 8)
+    reg.next_ids["account.account"] = max(reg.next_ids["account.account"], 1000)
+    reg.next_ids["account.payment.method.line"] = max(reg.next_ids["account.payment.method.line"], 50)
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. Faults queued by tests
+# ---------------------------------------------------------------------------------------------
+
+FAULT_KINDS = {"http_500", "http_502", "http_503", "http_429", "http", "serialization", "hang", "garbage",
+               "access_denied", "drop"}
+
+WERKZEUG_500 = ("<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n<h1>Internal Server Error</h1>\n"
+                "<p>The server encountered an internal error and was unable to complete your request. Either the server "
+                "is overloaded or there is an error in the application.</p>\n")
+NGINX_PAGE = "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+
+
+class Fault:
+    def __init__(self, spec: dict):
+        kind = spec.get("kind")
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; one of {sorted(FAULT_KINDS)}")
+        self.kind = kind
+        self.remaining = int(spec.get("count", 1))
+        self.model = spec.get("model")
+        self.method = spec.get("method")
+        self.service = spec.get("service")          # 'common' / 'object' (JSON-RPC only)
+        self.transport = spec.get("transport")      # 'jsonrpc' / 'json2' / None = both
+        self.phase = spec.get("phase", "before")    # 'after': run the call, then answer with the fault
+        self.ms = int(spec.get("ms", 0))
+        self.status = int(spec.get("status", 500))
+        self.body = spec.get("body")
+        self.content_type = spec.get("content_type", "text/html; charset=utf-8")
+        self.headers = dict(spec.get("headers") or {})
+        self.retry_after = spec.get("retry_after")
+        if self.phase not in ("before", "after"):
+            raise ValueError("phase is 'before' or 'after'")
+
+    def matches(self, transport, service, model, method):
+        return ((self.transport in (None, transport)) and (self.service in (None, service))
+                and (self.model in (None, model)) and (self.method in (None, method)))
+
+    def describe(self):
+        return {"kind": self.kind, "remaining": self.remaining, "model": self.model, "method": self.method,
+                "service": self.service, "transport": self.transport, "phase": self.phase, "ms": self.ms}
+
+
+class Faults:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.queue: list[Fault] = []
+
+    def add(self, specs):
+        faults = [Fault(s) for s in (specs if isinstance(specs, list) else [specs])]
+        with self.lock:
+            self.queue.extend(faults)
+        return len(faults)
+
+    def take(self, transport, service, model, method):
+        with self.lock:
+            for fault in self.queue:
+                if fault.remaining > 0 and fault.matches(transport, service, model, method):
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self.queue.remove(fault)
+                    return fault
+        return None
+
+    def clear(self):
+        with self.lock:
+            self.queue.clear()
+
+    def pending(self):
+        with self.lock:
+            return [f.describe() for f in self.queue]
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. Transport: JSON-RPC, JSON-2, version routes and the test controls
+# ---------------------------------------------------------------------------------------------
+
+
+class Reply:
+    def __init__(self, status=200, body=b"", content_type="application/json; charset=utf-8", headers=None, drop=False):
+        self.status = status
+        self.body = body if isinstance(body, bytes) else body.encode("utf-8")
+        self.content_type = content_type
+        self.headers = headers or {}
+        self.drop = drop
+
+
+def dumps(obj) -> bytes:
+    return json.dumps(obj, ensure_ascii=False).encode("utf-8")
+
+
+class OdooService:
+    """Everything behind the HTTP handler: auth, dispatch of model calls, and the controls."""
+
+    def __init__(self, reg: Registry, state_file: str | None):
+        self.reg = reg
+        self.faults = Faults()
+        self.state_file = state_file
+        self.calls = []
+        self.calls_lock = threading.Lock()
+        self.dirty = False
+
+    # -- model calls ---------------------------------------------------------------------------
+
+    def model_class(self, model):
+        return MODEL_CLASSES.get(model, BaseModel)
+
+    def resolve(self, model, method, transport):
+        """(class, function) or raise Odoo's error for an unknown model / private or unknown method."""
+        p = self.reg.profile
+        private = method.startswith("_")
+        if private and p.major == 17 and transport == "jsonrpc":
+            raise access_error(p.private_method(model, method))
+        if model not in self.reg.schema:
+            if transport == "json2":
+                raise HTTPError(404, f"the model {model!r} does not exist")
+            raise user_error(f"Object {model} doesn't exist")
+        if private:
+            raise access_error(p.private_method(model, method))
+        cls = self.model_class(model)
+        func = getattr(cls, method, None)
+        if func is None or not getattr(func, "_public", False):
+            msg = p.unknown_method(model, method) if transport == "jsonrpc" else f"The method '{model}.{method}' does not exist"
+            if transport == "json2":
+                raise HTTPError(404, msg)
+            raise OdooError("builtins.AttributeError", msg)
+        return cls, func
+
+    def call_jsonrpc(self, uid, model, method, args, kwargs):
+        cls, func = self.resolve(model, method, "jsonrpc")
+        kwargs = dict(kwargs or {})
+        context = kwargs.pop("context", None) or {}
+        if not isinstance(args, list):
+            raise type_error("execute_kw args must be a list")
+        with self.reg.lock:
+            env = Env(self.reg, uid, context)
+            try:
+                if func._api_model:
+                    recs = cls(self.reg, env, model)
+                    result = func(recs, *args, **kwargs)
+                    if method == "create" and isinstance(result, BaseModel):
+                        return result.ids[0] if args and isinstance(args[0], dict) else result.ids
+                else:
+                    if not args:
+                        raise type_error(f"{cls.__name__}.{method}() missing 1 required positional argument: 'ids'")
+                    recs = cls(self.reg, env, model, args[0])
+                    result = func(recs, *args[1:], **kwargs)
+            except TypeError as exc:
+                raise type_error(str(exc)) from None
+            if method not in ("read", "search_read", "search_count", "fields_get", "name_search", "check_object_reference",
+                              "context_get", "default_get", "exists", "search"):
+                self.dirty = True
+            return result.ids if isinstance(result, BaseModel) else result
+
+    def call_json2(self, uid, model, method, params):
+        cls, func = self.resolve(model, method, "json2")
+        params = dict(params)
+        ids = params.pop("ids", ())
+        context = params.pop("context", None) or {}
+        if func._api_model and ids:
+            raise HTTPError(422, f"cannot call {model}.{method} with ids")
+        with self.reg.lock:
+            env = Env(self.reg, uid, context)
+            recs = cls(self.reg, env, model, ids)
+            try:
+                inspect.signature(func).bind(recs, **params)
+            except TypeError as exc:
+                raise HTTPError(422, exc.args[0]) from None
+            try:
+                result = func(recs, **params)
+            except TypeError as exc:
+                raise type_error(str(exc)) from None
+            if method not in ("read", "search_read", "search_count", "fields_get", "name_search", "check_object_reference",
+                              "context_get", "default_get", "exists", "search"):
+                self.dirty = True
+            return result.ids if isinstance(result, BaseModel) else result
+
+    # -- auth ----------------------------------------------------------------------------------
+
+    def unknown_db(self, db):
+        return OdooError("psycopg2.OperationalError",
+                         f'connection to server at "127.0.0.1", port 5433 failed: FATAL:  database "{db}" does not exist\n')
+
+    def check_password(self, password) -> bool:
+        return password in (self.reg.password, self.reg.api_key) and isinstance(password, str) and password != ""
+
+    # -- JSON-RPC services ---------------------------------------------------------------------
+
+    def version_info(self):
+        p = self.reg.profile
+        return {"server_version": p.server_version, "server_version_info": p.version_info,
+                "server_serie": p.serie, "protocol_version": 1}
+
+    def dispatch_rpc(self, service, method, args, on_model):
+        p = self.reg.profile
+        if service == "common":
+            if method == "version":
+                return self.version_info()
+            if method in ("authenticate", "login"):
+                db, login, password = (list(args) + [None, None, None])[:3]
+                if db != self.reg.db:
+                    raise self.unknown_db(db)
+                if login == self.reg.login and self.check_password(password):
+                    return 2
+                return False
+            if method == "about":
+                return "See http://openerp.com"
+            raise OdooError("builtins.Exception", f"Method not found: {method}")
+        if service == "db":
+            if method == "list":
+                return [self.reg.db]
+            if method == "server_version":
+                return p.server_version
+            raise OdooError("builtins.KeyError", f"exp_{method}")
+        if service == "object":
+            if p.major == 19:
+                if len(args) < 5:
+                    raise value_error(f"not enough values to unpack (expected at least 5, got {len(args)})")
+            elif len(args) < 3:
+                raise OdooError("builtins.IndexError", "list index out of range")
+            db, uid, password = args[0], args[1], args[2]
+            try:
+                uid = int(uid)
+            except (TypeError, ValueError):
+                raise value_error(f"invalid literal for int() with base 10: {uid!r}") from None
+            if db != self.reg.db:
+                raise self.unknown_db(db)
+            if uid != 2 or not self.check_password(password):
+                raise access_denied()
+            if method not in ("execute", "execute_kw"):
+                raise OdooError("builtins.NameError", f"Method not available {method}")
+            if len(args) < 5:
+                raise type_error(f"execute_kw() missing {5 - len(args)} required positional argument(s)")
+            model, mname = args[3], args[4]
+            if method == "execute_kw":
+                call_args = args[5] if len(args) > 5 else []
+                call_kwargs = args[6] if len(args) > 6 else {}
+            else:
+                call_args, call_kwargs = list(args[5:]), {}
+            if not isinstance(call_kwargs, dict):
+                raise type_error("execute_kw kwargs must be a dict")
+            return on_model(uid, model, mname, call_args, call_kwargs)
+        raise key_error(str(service))
+
+    # -- controls ------------------------------------------------------------------------------
+
+    def state(self, model=None):
+        with self.reg.lock:
+            env = Env(self.reg, 2, {"allowed_company_ids": self.reg.tables["res.users"][2]["company_ids"], "active_test": False})
+            models = [model] if model else list(self.reg.schema)
+            out = {}
+            for name in models:
+                if name not in self.reg.schema:
+                    raise KeyError(name)
+                recs = BaseModel(self.reg, env, name, sorted(self.reg.tables[name]))
+                out[name] = recs._read_format(None)
+            return {"version": self.reg.profile.serie, "db": self.reg.db, "models": out}
+
+    def pay(self, spec):
+        with self.reg.lock:
+            moves = self.reg.tables["account.move"]
+            move_id = spec.get("invoice_id")
+            if move_id is None and spec.get("name"):
+                move_id = next((i for i, m in moves.items() if m.get("name") == spec["name"]), None)
+            if move_id not in moves:
+                return 404, {"error": f"no invoice {spec.get('invoice_id') or spec.get('name')!r}"}
+            move = moves[move_id]
+            if move["state"] != "posted" or move["move_type"] not in INVOICE_TYPES:
+                return 409, {"error": "only a posted invoice can be paid"}
+            if move["amount_residual"] <= 0:
+                return 409, {"error": "nothing left to pay"}
+            env = Env(self.reg, 2, {"allowed_company_ids": [move["company_id"]]})
+            journal_id = spec.get("journal_id") or min(
+                (j["id"] for j in self.reg.tables["account.journal"].values()
+                 if j["company_id"] == move["company_id"] and j["type"] == "bank"), default=None)
+            amount = money(spec.get("amount", move["amount_residual"]))
+            payment_id = register_payment(self.reg, env, [move_id], amount, spec.get("date"), journal_id,
+                                          move.get("payment_reference") or move.get("name"), None,
+                                          in_payment=bool(spec.get("in_payment")))
+            self.reg.update("account.move", move_id, {})  # a visible change for write_date cursors
+            self.dirty = True
+            move = moves[move_id]
+            return 200, {"payment_id": payment_id, "invoice_id": move_id, "payment_state": move["payment_state"],
+                         "amount_residual": move["amount_residual"], "write_date": move["write_date"].strftime(DT_FORMAT)}
+
+    def reverse(self, spec):
+        with self.reg.lock:
+            moves = self.reg.tables["account.move"]
+            move_id = spec.get("invoice_id")
+            if move_id not in moves or moves[move_id]["state"] != "posted" or moves[move_id]["move_type"] != "out_invoice":
+                return 409, {"error": "only a posted customer invoice can be reversed"}
+            move = moves[move_id]
+            if move["payment_state"] in ("paid", "in_payment", "reversed"):
+                return 409, {"error": f"invoice is {move['payment_state']}"}
+            env = Env(self.reg, 2, {"allowed_company_ids": [move["company_id"]]})
+            helper = AccountMove(self.reg, env, "account.move")
+            lines = self.reg.tables["account.move.line"]
+            cmds = [[0, 0, {"name": lines[i].get("name"), "product_id": lines[i].get("product_id"),
+                            "quantity": lines[i]["quantity"], "price_unit": lines[i]["price_unit"],
+                            "tax_ids": [[6, 0, lines[i].get("tax_ids") or []]]}]
+                    for i in self.reg.children[("account.move.line", "move_id")].get(move_id, [])
+                    if lines[i].get("display_type") == "product"]
+            refund_id = helper.create({"move_type": "out_refund", "partner_id": move["partner_id"], "journal_id": move["journal_id"],
+                                       "currency_id": move["currency_id"], "ref": f"Reversal of: {move['name']}",
+                                       "reversed_entry_id": move_id, "invoice_line_ids": cmds}).ids[0]
+            helper.browse([refund_id]).action_post()
+            for mid in (move_id, refund_id):
+                self.reg.update("account.move", mid, {"_paid": moves[mid]["amount_total"], "_reversed": mid == move_id})
+                helper._recompute(mid)
+            self.dirty = True
+            return 200, {"invoice_id": move_id, "refund_id": refund_id, "payment_state": moves[move_id]["payment_state"],
+                         "refund_name": moves[refund_id]["name"]}
+
+    def record_call(self, entry):
+        with self.calls_lock:
+            self.calls.append(entry)
+            if len(self.calls) > 10000:
+                del self.calls[:1000]
+
+    # -- persistence ---------------------------------------------------------------------------
+
+    def save(self):
+        if not self.state_file:
+            return
+        with self.reg.lock:
+            def enc(v):
+                if isinstance(v, dt.datetime):
+                    return {"$dt": v.isoformat()}
+                return v
+            data = {"version": self.reg.profile.major, "next_ids": self.reg.next_ids,
+                    "sequences": [[list(k), v] for k, v in self.reg.sequences.items()],
+                    "tables": {m: [{k: enc(v) for k, v in rec.items()} for rec in t.values()]
+                               for m, t in self.reg.tables.items()}}
+            self.dirty = False
+        tmp = self.state_file + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
+        os.replace(tmp, self.state_file)
+
+    def load(self):
+        if not self.state_file or not os.path.exists(self.state_file):
+            return
+        with open(self.state_file, encoding="utf-8") as fh:
+            data = json.load(fh)
+        if data.get("version") != self.reg.profile.major:
+            raise SystemExit(f"state file is for Odoo {data.get('version')}, not {self.reg.profile.major}")
+
+        def dec(v):
+            if isinstance(v, dict) and "$dt" in v:
+                return dt.datetime.fromisoformat(v["$dt"])
+            return v
+        with self.reg.lock:
+            self.reg.reset()
+            for m in self.reg.tables:
+                self.reg.tables[m] = {}
+            for key in self.reg.children:
+                self.reg.children[key] = {}
+            for m, recs in data["tables"].items():
+                for rec in recs:
+                    rec = {k: dec(v) for k, v in rec.items()}
+                    self.reg.tables[m][rec["id"]] = rec
+                    for (comodel, inv) in self.reg.inverses:
+                        if comodel == m and rec.get(inv):
+                            self.reg.children[(comodel, inv)].setdefault(rec[inv], []).append(rec["id"])
+            self.reg.next_ids = data["next_ids"]
+            self.reg.sequences = {tuple(k): v for k, v in data["sequences"]}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "Werkzeug/2.2.2"
+    sys_version = "Python/3.11.2"
+    disable_nagle_algorithm = True
+    service: OdooService = None  # set by main
+
+    def log_message(self, fmt, *args):  # the one line per request is written by _log
+        pass
+
+    def _log(self, status, what, started):
+        ms = (time.monotonic() - started) * 1000
+        sys.stderr.write(f'{self.address_string()} "{self.command} {urlsplit(self.path).path}" {status} {what} {ms:.1f}ms\n')
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def do_GET(self):
+        self._handle()
+
+    def do_POST(self):
+        self._handle()
+
+    def do_PUT(self):
+        self._handle()
+
+    def do_DELETE(self):
+        self._handle()
+
+    def do_PATCH(self):
+        self._handle()
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _send(self, reply: Reply):
+        if reply.drop:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(2)
+            except OSError:
+                pass
+            return
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        for k, v in reply.headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
+
+    def _handle(self):
+        started = time.monotonic()
+        self._what = "-"
+        try:
+            body = self._read_body()
+            path = urlsplit(self.path).path
+            if path.startswith("/__fake__/"):
+                reply = self._controls(path, body)
+            elif path == "/jsonrpc":
+                reply = self._jsonrpc(body)
+            elif path == "/json/2" or path.startswith("/json/2/"):
+                reply = self._json2(path, body) if self.service.reg.profile.json2 else self._html_404()
+            elif path in ("/web/version",) or (path == "/json/version" and self.service.reg.profile.json2):
+                p = self.service.reg.profile
+                reply = Reply(200, dumps({"version_info": p.version_info, "version": p.server_version}))
+            elif path == "/web/webclient/version_info":
+                reply = self._jsonrpc_route(body, lambda params: self.service.version_info())
+            else:
+                reply = self._html_404()
+        except Exception as exc:  # a bug in the fake: say so loudly, answer like a crashed server
+            import traceback
+            traceback.print_exc(file=sys.stderr)
+            reply = Reply(500, WERKZEUG_500, "text/html; charset=utf-8")
+            self._what = f"fake-bug:{type(exc).__name__}"
+        self._send(reply)
+        self._log(reply.status if not reply.drop else "dropped", self._what, started)
+
+    def _html_404(self):
+        body = ("<!DOCTYPE html>\n<html>\n    <head>\n        <meta charset=\"utf-8\"/>\n        <title>Odoo</title>\n    </head>\n"
+                "    <body>\n        <h1>404: Page not found!</h1>\n        <p>The page you were looking for could not be "
+                "authorized or does not exist (fake Odoo).</p>\n    </body>\n</html>\n")
+        return Reply(404, body, "text/html;charset=utf-8", {"X-Content-Type-Options": "nosniff"})
+
+    def _fault_reply(self, fault: Fault, transport: str, rid=None):
+        p = self.service.reg.profile
+        k = fault.kind
+        if k == "http_500":
+            return Reply(500, WERKZEUG_500, "text/html; charset=utf-8")
+        if k in ("http_502", "http_503", "http_429"):
+            code = int(k[5:])
+            reason = {502: "Bad Gateway", 503: "Service Temporarily Unavailable", 429: "Too Many Requests"}[code]
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            return Reply(code, NGINX_PAGE.format(code=code, reason=reason), "text/html", headers)
+        if k == "http":
+            body = fault.body if isinstance(fault.body, str) else json.dumps(fault.body) if fault.body is not None else ""
+            return Reply(fault.status, body, fault.content_type, fault.headers)
+        if k == "garbage":
+            return Reply(200, b'{"jsonrpc": "2.0", "id": \x00\xff<html>garbage', "application/json; charset=utf-8")
+        if k == "drop":
+            return Reply(drop=True)
+        if k == "serialization":
+            err = OdooError("psycopg2.errors.SerializationFailure", "could not serialize access due to concurrent update\n", 500)
+            return self._error_reply(err, transport, rid)
+        if k == "access_denied":
+            if transport == "json2":
+                return self._error_reply(HTTPError(401, "Invalid apikey", {"WWW-Authenticate": "Bearer "}), "json2")
+            return self._error_reply(access_denied(), transport, rid)
+        raise AssertionError(k)
+
+    def _error_reply(self, err, transport, rid=None):
+        p = self.service.reg.profile
+        if transport == "json2":
+            headers = {}
+            if isinstance(err, HTTPError):
+                headers = err.headers
+                status = err.status
+                err = err.as_odoo_error()
+            else:
+                status = err.json2_status
+            return Reply(status, dumps(err.data(p)), headers=headers)
+        if isinstance(err, HTTPError):
+            err = err.as_odoo_error()
+        envelope = {"jsonrpc": "2.0", "id": rid,
+                    "error": {"code": p.rpc_error_code, "message": "Odoo Server Error", "data": err.data(p)}}
+        return Reply(200, dumps(envelope))
+
+    # -- JSON-RPC ------------------------------------------------------------------------------
+
+    def _jsonrpc_preflight(self, body):
+        """Odoo's checks before a JSON-RPC route runs: method, content type, JSON."""
+        p = self.service.reg.profile
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if self.command != "POST" or ctype not in ("application/json", "application/json-rpc"):
+            path = urlsplit(self.path).path
+            if p.major == 17:
+                msg = (f"Request inferred type is compatible with [&#39;http&#39;] but &#39;{path}&#39; is type=&#39;json&#39;.")
+                html = f"<!doctype html>\n<html lang=en>\n<title>400 Bad Request</title>\n<h1>Bad Request</h1>\n<p>{msg}</p>\n"
+                return None, Reply(400, html, "text/html; charset=utf-8")
+            kinds = "[&#39;http&#39;, &#39;json2&#39;]" if not ctype else "[&#39;http&#39;]"
+            html = ("<!doctype html>\n<html lang=en>\n<title>415 Unsupported Media Type</title>\n<h1>Unsupported Media Type</h1>\n"
+                    f"<p>Request inferred type is compatible with {kinds} but &#39;{path}&#39; is type=&#39;jsonrpc&#39;."
+                    "<br><br>Please verify the Content-Type request header and try again.</p>\n")
+            return None, Reply(415, html, "text/html; charset=utf-8", {"Accept": "application/json, application/json-rpc"})
+        try:
+            req = json.loads(body.decode("utf-8"))
+            if not isinstance(req, dict):
+                raise ValueError("not an object")
+        except (ValueError, UnicodeDecodeError):
+            return None, Reply(400, "Invalid JSON data", "text/html; charset=utf-8", {"X-Content-Type-Options": "nosniff"})
+        return req, None
+
+    def _jsonrpc_route(self, body, func):
+        req, reply = self._jsonrpc_preflight(body)
+        if reply:
+            return reply
+        result = func(req.get("params") or {})
+        return Reply(200, dumps({"jsonrpc": "2.0", "id": req.get("id"), "result": result}), headers={"X-Content-Type-Options": "nosniff"})
+
+    def _jsonrpc(self, body):
+        req, reply = self._jsonrpc_preflight(body)
+        if reply:
+            self._what = "jsonrpc-rejected"
+            return reply
+        rid = req.get("id")
+        params = req.get("params") or {}
+        service, method = params.get("service"), params.get("method")
+        args = params.get("args") or []
+        model = mname = None
+        if service == "object" and isinstance(args, list) and len(args) >= 5:
+            model, mname = args[3], args[4]
+        self._what = f"{service}.{method}" + (f" {model}.{mname}" if model else "")
+        fault = self.service.faults.take("jsonrpc", service, model, mname or method)
+        if fault and fault.kind == "hang":
+            time.sleep(fault.ms / 1000.0)
+            fault = None
+        if fault and fault.phase == "before":
+            self._what += f" fault:{fault.kind}"
+            self.service.record_call({"transport": "jsonrpc", "service": service, "method": method, "model": model,
+                                      "model_method": mname, "fault": fault.kind})
+            return self._fault_reply(fault, "jsonrpc", rid)
+        try:
+            result = self.service.dispatch_rpc(service, method, args, self.service.call_jsonrpc)
+            reply = Reply(200, dumps({"jsonrpc": "2.0", "id": rid, "result": result}), headers={"X-Content-Type-Options": "nosniff"})
+            outcome = "ok"
+        except (OdooError, HTTPError) as err:
+            reply = self._error_reply(err, "jsonrpc", rid)
+            outcome = getattr(err, "name", "error")
+        self.service.record_call({"transport": "jsonrpc", "service": service, "method": method, "model": model,
+                                  "model_method": mname, "outcome": outcome})
+        if fault:  # phase 'after': the call ran, the answer is lost
+            self._what += f" fault-after:{fault.kind}"
+            return self._fault_reply(fault, "jsonrpc", rid)
+        return reply
+
+    # -- JSON-2 --------------------------------------------------------------------------------
+
+    def _json2(self, path, body):
+        parts = path.split("/")  # ['', 'json', '2', model, method]
+        if self.command != "POST" or len(parts) != 5 or not parts[3] or not parts[4]:
+            self._what = "json2-404"
+            return self._error_reply(HTTPError(404, "Did you mean POST /json/2/<model>/<method>?"), "json2")
+        model, method = parts[3], parts[4]
+        self._what = f"json2 {model}.{method}"
+        reg = self.service.reg
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            html = ("<!doctype html>\n<html lang=en>\n<title>415 Unsupported Media Type</title>\n<h1>Unsupported Media Type</h1>\n"
+                    f"<p>Request inferred type is compatible with [&#39;http&#39;] but &#39;{path}&#39; is type=&#39;json2&#39;."
+                    "<br><br>Please verify the Content-Type request header and try again.</p>\n")
+            return Reply(415, html, "text/html; charset=utf-8", {"Accept": "application/json"})
+        db_header = self.headers.get("X-Odoo-Database")
+        if db_header is not None and db_header != reg.db:
+            return self._error_reply(HTTPError(404, f"database {db_header!r} not found"), "json2")  # assumption
+        auth = self.headers.get("Authorization") or ""
+        scheme, _, key = auth.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            return self._error_reply(HTTPError(401, "User not authenticated, use an API Key with a Bearer Authorization header.",
+                                               {"WWW-Authenticate": "Bearer "}), "json2")
+        fault = self.service.faults.take("json2", None, model, method)
+        if fault and fault.kind == "hang":
+            time.sleep(fault.ms / 1000.0)
+            fault = None
+        if fault and fault.phase == "before":
+            self._what += f" fault:{fault.kind}"
+            self.service.record_call({"transport": "json2", "model": model, "model_method": method, "fault": fault.kind})
+            return self._fault_reply(fault, "json2")
+        if key.strip() != reg.api_key:
+            return self._error_reply(HTTPError(401, "Invalid apikey", {"WWW-Authenticate": "Bearer "}), "json2")
+        params = {}
+        if body:
+            try:
+                params = json.loads(body.decode("utf-8"))
+            except ValueError as exc:
+                msg = exc.args[0] if exc.args else str(exc)
+                return self._error_reply(HTTPError(400, f"could not parse the body as json: {msg}"), "json2")
+            if not isinstance(params, dict):
+                return self._error_reply(HTTPError(400, "could not parse the body, expecting a json object"), "json2")
+        try:
+            result = self.service.call_json2(2, model, method, params)
+            reply = Reply(200, dumps(result), headers={"X-Content-Type-Options": "nosniff"})
+            outcome = "ok"
+        except (OdooError, HTTPError) as err:
+            reply = self._error_reply(err, "json2")
+            outcome = getattr(err, "name", None) or f"http-{err.status}"
+        self.service.record_call({"transport": "json2", "model": model, "model_method": method, "outcome": outcome})
+        if fault:
+            self._what += f" fault-after:{fault.kind}"
+            return self._fault_reply(fault, "json2")
+        return reply
+
+    # -- controls ------------------------------------------------------------------------------
+
+    def _controls(self, path, body):
+        svc = self.service
+        name = path[len("/__fake__/"):]
+        self._what = f"control {name}"
+        query = parse_qs(urlsplit(self.path).query)
+        try:
+            spec = json.loads(body.decode("utf-8")) if body else {}
+        except ValueError:
+            return Reply(400, dumps({"error": "body is not JSON"}))
+        if name == "state" and self.command == "GET":
+            try:
+                return Reply(200, dumps(svc.state((query.get("model") or [None])[0])))
+            except KeyError as exc:
+                return Reply(404, dumps({"error": f"unknown model {exc.args[0]}"}))
+        if name == "fault" and self.command == "POST":
+            try:
+                n = svc.faults.add(spec)
+            except (ValueError, TypeError) as exc:
+                return Reply(400, dumps({"error": str(exc)}))
+            return Reply(200, dumps({"queued": n, "pending": svc.faults.pending()}))
+        if name == "fault" and self.command == "GET":
+            return Reply(200, dumps({"pending": svc.faults.pending()}))
+        if name == "fault" and self.command == "DELETE":
+            svc.faults.clear()
+            return Reply(200, dumps({"pending": []}))
+        if name == "pay" and self.command == "POST":
+            status, payload = svc.pay(spec)
+            return Reply(status, dumps(payload))
+        if name == "reverse" and self.command == "POST":
+            status, payload = svc.reverse(spec)
+            return Reply(status, dumps(payload))
+        if name == "reset" and self.command == "POST":
+            with svc.reg.lock:
+                svc.reg.reset()
+                svc.dirty = True
+            svc.faults.clear()
+            with svc.calls_lock:
+                svc.calls.clear()
+            return Reply(200, dumps({"reset": True}))
+        if name == "calls" and self.command == "GET":
+            with svc.calls_lock:
+                return Reply(200, dumps({"calls": list(svc.calls)}))
+        if name == "save" and self.command == "POST":
+            svc.save()
+            return Reply(200, dumps({"saved": bool(svc.state_file)}))
+        return Reply(404, dumps({"error": f"no control {self.command} /__fake__/{name}"}))
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. main
+# ---------------------------------------------------------------------------------------------
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Fake Odoo 17/19 server (JSON-RPC, JSON-2) for tests; binds 127.0.0.1 only.")
+    ap.add_argument("--version", type=int, choices=(17, 19), required=True, help="Odoo major version to fake")
+    ap.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1; 0 picks a free one (printed first)")
+    ap.add_argument("--db", default="testdb", help="the one database name")
+    ap.add_argument("--api-key", required=True, help="API key accepted as bearer (JSON-2) and as password (JSON-RPC)")
+    ap.add_argument("--user", default="admin", help="login of the user (uid 2)")
+    ap.add_argument("--password", default="admin", help="password of the user")
+    ap.add_argument("--companies", type=int, default=2, help="number of companies (1 = exactly the recorded database)")
+    ap.add_argument("--state-file", help="load state from this JSON file at start; save it there (every second when "
+                                         "changed, on POST /__fake__/save and at exit)")
+    args = ap.parse_args(argv)
+    if args.companies < 1:
+        ap.error("--companies must be at least 1")
+
+    reg = Registry(Profile(args.version), args.db, args.user, args.password, args.api_key, args.companies)
+    service = OdooService(reg, args.state_file)
+    service.load()
+    Handler.service = service
+    httpd = Server(("127.0.0.1", args.port), Handler)
+    host, port = httpd.server_address[:2]
+    sys.stdout.write(f"listening {host}:{port}\n")
+    sys.stdout.flush()
+    sys.stderr.write(f"fake Odoo {reg.profile.server_version} db={args.db} companies={args.companies} on {host}:{port}\n")
+
+    stop = threading.Event()
+
+    def saver():
+        while not stop.wait(1.0):
+            if service.dirty and service.state_file:
+                service.save()
+
+    if args.state_file:
+        threading.Thread(target=saver, daemon=True).start()
+
+    def on_signal(signum, frame):
+        threading.Thread(target=httpd.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        httpd.serve_forever(poll_interval=0.2)
+    finally:
+        stop.set()
+        if args.state_file:
+            service.save()
+        httpd.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
