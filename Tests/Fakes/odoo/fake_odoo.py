@@ -587,11 +587,18 @@ def build_schema(p: Profile) -> dict[str, ModelDef]:
         "res_id": F("integer", "Record ID"),
         "noupdate": F("boolean", "Non Updatable", default=False),
     }, rec_name="complete_name"))
+    # API keys exist as models, but are only made through the web session (not faked): over RPC,
+    # make_key refuses and _generate is private, as recorded.
+    add(ModelDef("res.users.apikeys.description", "API Key Description", "id", {
+        "name": F("char", "Description", required=True),
+        "duration": F("char", "Duration"),
+    }, transient=True))
+    add(ModelDef("res.users.apikeys", "Users API Keys", "id", {
+        "name": F("char", "Description", required=True, readonly=True),
+        "user_id": F("many2one", "User", readonly=True, relation="res.users"),
+        "scope": F("char", "Scope", readonly=True),
+    }))
     return S
-
-
-# Models on which a test can call business methods; used to reject unknown models.
-PUBLIC_MODELS = None  # filled from the schema at start
 
 
 # ---------------------------------------------------------------------------------------------
@@ -695,15 +702,27 @@ class Registry:
         self.children = {key: {} for key in self.inverses}
         self.sequences = {}
         self.last_stamp = dt.datetime(2000, 1, 1)
+        self.in_tx, self.tx_now = False, None
         seed(self)
 
     def now(self) -> dt.datetime:
-        """UTC now with microseconds, strictly increasing (write_date cursors rely on it)."""
-        stamp = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-        if stamp <= self.last_stamp:
-            stamp = self.last_stamp + dt.timedelta(microseconds=1)
-        self.last_stamp = stamp
-        return stamp
+        """The transaction's timestamp: UTC with microseconds, one per call (like Odoo's cr.now()),
+        strictly increasing from call to call. Reads show it truncated to seconds."""
+        if self.tx_now is None:
+            stamp = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+            if stamp <= self.last_stamp:
+                stamp = self.last_stamp + dt.timedelta(microseconds=1)
+            self.last_stamp = stamp
+            if not self.in_tx:
+                return stamp
+            self.tx_now = stamp
+        return self.tx_now
+
+    def begin(self):
+        self.in_tx, self.tx_now = True, None
+
+    def end(self):
+        self.in_tx, self.tx_now = False, None
 
     def insert(self, model: str, rec: dict, rec_id: int | None = None) -> int:
         if rec_id is None:
@@ -1471,6 +1490,12 @@ class ResUsers(BaseModel):
         return {"lang": user.get("lang") or "en_US", "tz": user.get("tz") or False, "uid": self.env.uid}
 
 
+class ApiKeyDescription(BaseModel):
+    @public
+    def make_key(self):
+        raise user_error("This method can only be accessed over HTTP")
+
+
 class ResPartner(BaseModel):
     def _prepare_create(self, vals):
         rec = super()._prepare_create(vals)
@@ -2145,6 +2170,7 @@ MODEL_CLASSES = {
     "res.partner": ResPartner,
     "product.product": ProductProduct,
     "ir.model.data": IrModelData,
+    "res.users.apikeys.description": ApiKeyDescription,
     "account.move": AccountMove,
     "account.payment.register": AccountPaymentRegister,
     "account.payment": AccountPayment,
@@ -2360,6 +2386,19 @@ def dumps(obj) -> bytes:
     return json.dumps(obj, ensure_ascii=False).encode("utf-8")
 
 
+class Transaction:
+    """One call = one transaction: every record it writes gets the same write_date."""
+
+    def __init__(self, reg):
+        self.reg = reg
+
+    def __enter__(self):
+        self.reg.begin()
+
+    def __exit__(self, *exc):
+        self.reg.end()
+
+
 class OdooService:
     """Everything behind the HTTP handler: auth, dispatch of model calls, and the controls."""
 
@@ -2403,7 +2442,7 @@ class OdooService:
         context = kwargs.pop("context", None) or {}
         if not isinstance(args, list):
             raise type_error("execute_kw args must be a list")
-        with self.reg.lock:
+        with self.reg.lock, Transaction(self.reg):
             env = Env(self.reg, uid, context)
             try:
                 if func._api_model:
@@ -2430,7 +2469,7 @@ class OdooService:
         context = params.pop("context", None) or {}
         if func._api_model and ids:
             raise HTTPError(422, f"cannot call {model}.{method} with ids")
-        with self.reg.lock:
+        with self.reg.lock, Transaction(self.reg):
             env = Env(self.reg, uid, context)
             recs = cls(self.reg, env, model, ids)
             try:
@@ -2528,7 +2567,7 @@ class OdooService:
             return {"version": self.reg.profile.serie, "db": self.reg.db, "models": out}
 
     def pay(self, spec):
-        with self.reg.lock:
+        with self.reg.lock, Transaction(self.reg):
             moves = self.reg.tables["account.move"]
             move_id = spec.get("invoice_id")
             if move_id is None and spec.get("name"):
@@ -2555,7 +2594,7 @@ class OdooService:
                          "amount_residual": move["amount_residual"], "write_date": move["write_date"].strftime(DT_FORMAT)}
 
     def reverse(self, spec):
-        with self.reg.lock:
+        with self.reg.lock, Transaction(self.reg):
             moves = self.reg.tables["account.move"]
             move_id = spec.get("invoice_id")
             if move_id not in moves or moves[move_id]["state"] != "posted" or moves[move_id]["move_type"] != "out_invoice":
