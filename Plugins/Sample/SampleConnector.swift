@@ -44,7 +44,6 @@ struct SampleConnector: Connector {
     let emitRate: Double?
     /// Where `emit_rate` counts from: the first poll's cursor and time, so a restarted plugin goes on at the same pace.
     let paceOrigin = PaceOrigin()
-    let startedAt = ContinuousClock.now
     let logger: Logger
     let faults: Faults
     let effects: EffectsFile?
@@ -279,7 +278,7 @@ enum SecretProbe {
             let parts = probe.split(separator: ":", maxSplits: 1).map(String.init)
             let name = parts[0]
             let value = try await host.secret(name)
-            let digest = SHA256.hash(data: Data(value.utf8)).map { String(format: "%02x", $0) }.joined()
+            let digest = Hex.encode(SHA256.hash(data: Data(value.utf8)))
             logger.info(digest == parts.last ? "secret probe: \(name) matches" : "secret probe: \(name) differs")
         }
         if let name = config["secret_log"]?.stringValue {

@@ -65,7 +65,6 @@ public final class HTTPClient: Sendable {
         let request: HTTPRequest
         let continuation: CheckedContinuation<HTTPResponse, any Error>
         let maxBodyBytes: Int
-        var easy: UnsafeMutableRawPointer?
         var headerList: UnsafeMutablePointer<curl_slist>?
         var status = 0
         var headers: [(name: String, value: String)] = []
@@ -223,7 +222,6 @@ public final class HTTPClient: Sendable {
 
     private func configure(_ easy: UnsafeMutableRawPointer, for transfer: Transfer) {
         let request = transfer.request
-        transfer.easy = easy
         _ = ch_curl_set_string(easy, CURLOPT_URL, request.url)
         _ = ch_curl_set_string(easy, CURLOPT_USERAGENT, userAgent)
         _ = ch_curl_set_long(easy, CURLOPT_NOSIGNAL, 1)

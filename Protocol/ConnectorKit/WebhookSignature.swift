@@ -22,7 +22,7 @@ public enum WebhookSignature {
             guard pair.count == 2 else { continue }
             switch pair[0] {
             case "t": timestamp = Int(pair[1])
-            case "v1": if let bytes = hexData(pair[1]) { signatures.append(bytes) }
+            case "v1": if let bytes = Hex.decode(pair[1]) { signatures.append(bytes) }
             default: continue  // other schemes (v0, …) are ignored
             }
         }
@@ -44,29 +44,16 @@ public enum WebhookSignature {
         guard abs(age) <= tolerance else {
             throw rejected("stale", "the signature's timestamp is \(age) s old; the tolerance is \(tolerance) s")
         }
-        return "t=\(timestamp),v1=\(matched.map { String(format: "%02x", $0) }.joined())"
+        return "t=\(timestamp),v1=\(Hex.encode(matched))"
     }
 
     /// Signs like the sender does (for tests, fakes and benchmarks).
     public static func signTimestamped(body: String, secret: String, timestamp: Int) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data("\(timestamp).".utf8) + Data(body.utf8), using: SymmetricKey(data: Data(secret.utf8)))
-        return "t=\(timestamp),v1=\(Data(mac).map { String(format: "%02x", $0) }.joined())"
+        return "t=\(timestamp),v1=\(Hex.encode(Data(mac)))"
     }
 
     static func rejected(_ reason: String, _ message: String) -> ConnectorError {
         ConnectorError(.auth, message, details: ["reason": .string(reason)])
-    }
-
-    static func hexData(_ text: String) -> Data? {
-        guard text.utf8.count % 2 == 0 else { return nil }
-        var bytes = Data(capacity: text.utf8.count / 2)
-        var index = text.startIndex
-        while index < text.endIndex {
-            let next = text.index(index, offsetBy: 2)
-            guard let byte = UInt8(text[index..<next], radix: 16) else { return nil }
-            bytes.append(byte)
-            index = next
-        }
-        return bytes
     }
 }

@@ -211,7 +211,7 @@ public enum ConfigLoader {
 
     static func fileSHA256(_ path: String) -> String? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(SHA256.hash(data: data))
     }
 
     static func isValidID(_ id: String) -> Bool {

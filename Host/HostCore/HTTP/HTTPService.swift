@@ -41,10 +41,10 @@ public struct HTTPService: Service {
     public func run() async throws {
         var applications: [any Service] = []
         if let listen = settings.listen {
-            applications.append(application(listen, webhooks: true, observability: true))
+            applications.append(application(listen, webhooks: true))
         }
         if let listen = settings.metricsListen {
-            applications.append(application(listen, webhooks: false, observability: true))
+            applications.append(application(listen, webhooks: false))
         }
         try await withThrowingDiscardingTaskGroup { group in
             for application in applications {
@@ -53,20 +53,19 @@ public struct HTTPService: Service {
         }
     }
 
-    private func application(_ address: HTTPSettings.Address, webhooks: Bool, observability: Bool) -> some Service {
+    /// /healthz and /metrics on every listener; webhooks on the main one.
+    private func application(_ address: HTTPSettings.Address, webhooks: Bool) -> some Service {
         let router = Router()
-        if observability {
-            router.get("/healthz") { _, _ -> Response in
-                let health = self.health()
-                let body = try RPCCodec().json(health)
-                return Response(status: health.problems.isEmpty ? .ok : .serviceUnavailable,
-                                headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
-            }
-            router.get("/metrics") { _, _ -> Response in
-                await self.ingress.sample()
-                return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                                body: .init(byteBuffer: ByteBuffer(bytes: self.metrics.registry.emitToBuffer())))
-            }
+        router.get("/healthz") { _, _ -> Response in
+            let health = self.health()
+            let body = try RPCCodec().json(health)
+            return Response(status: health.problems.isEmpty ? .ok : .serviceUnavailable,
+                            headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        }
+        router.get("/metrics") { _, _ -> Response in
+            await self.ingress.sample()
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: self.metrics.registry.emitToBuffer())))
         }
         if webhooks {
             router.post("/hooks/:connector") { request, context -> Response in
@@ -139,9 +138,11 @@ struct WebhookIngress: Sendable {
         guard let body else {
             return await reject(connector, 413, "too_large", "the body exceeds \(settings.maxBodyBytes) bytes")
         }
-        if let wait = buckets.take(connector, limit: settings.webhookRateLimit) {
+        let wait = buckets.take(connector, limit: settings.webhookRateLimit)
+        if wait > 0 {
             metrics.webhook(connector: connector, result: "rate_limited")
-            return Answer(status: 429, body: Self.json(["error": "rate_limited", "message": "too many webhooks for \(connector)"]), retryAfterSeconds: wait)
+            return Answer(status: 429, body: Self.json(["error": "rate_limited", "message": "too many webhooks for \(connector)"]),
+                          retryAfterSeconds: max(1, Int(wait.rounded(.up))))
         }
         if let problem = pipeline.storeError {
             metrics.webhook(connector: connector, result: "unavailable")
@@ -222,20 +223,5 @@ struct WebhookIngress: Sendable {
         }
         metrics.storeAcceptsWork(pipeline.storeError == nil)
         try? await pipeline.store.pruneWebhookReplays(olderThan: Store.now() - 7 * 86_400_000)
-    }
-}
-
-/// A token bucket per connector.
-final class RateLimiter: Sendable {
-    private let buckets = Mutex<[String: TokenBucket]>([:])
-
-    /// nil when a token was taken, else the seconds to wait.
-    func take(_ key: String, limit: RouteConfig.RateLimit) -> Int? {
-        buckets.withLock { buckets in
-            var bucket = buckets[key] ?? TokenBucket(count: limit.count, perSeconds: limit.perSeconds)
-            defer { buckets[key] = bucket }
-            let wait = bucket.take(now: RouteWorker.seconds())
-            return wait <= 0 ? nil : max(1, Int(wait.rounded(.up)))
-        }
     }
 }

@@ -207,7 +207,7 @@ struct RouteWorker {
 
     func run() async {
         let bell = pipeline.doorbell(route: route.id)
-        var buckets: [String: TokenBucket] = [:]
+        let buckets = RateLimiter()  // per tenant
         var routeLogger = pipeline.logger
         routeLogger[metadataKey: "route.id"] = "\(route.id)"
         let logger = routeLogger
@@ -250,10 +250,10 @@ struct RouteWorker {
                     var send = index == items.count
                     if !send {
                         let item = items[index]
-                        if let limit = route.rateLimit, !Self.take(&buckets, tenant: item.job.tenant ?? "", limit: limit) {
+                        if let limit = route.rateLimit, buckets.take(item.job.tenant ?? "", limit: limit) > 0 {
                             // Out of tokens: send what is gathered now rather than hold it while waiting.
                             if request.isEmpty {
-                                await Self.pace(&buckets, tenant: item.job.tenant ?? "", limit: limit)
+                                await buckets.pace(item.job.tenant ?? "", limit: limit)
                             } else {
                                 send = true
                             }
@@ -307,25 +307,6 @@ struct RouteWorker {
     static func requestSize(sinkBatch: Int, concurrency: Int) -> Int {
         guard sinkBatch > 1, concurrency > 1 else { return 1 }
         return max(1, min(sinkBatch, concurrency / 2))
-    }
-
-    /// Takes a token of the (route, tenant) bucket if one is there.
-    static func take(_ buckets: inout [String: TokenBucket], tenant: String, limit: RouteConfig.RateLimit) -> Bool {
-        var bucket = buckets[tenant] ?? TokenBucket(count: limit.count, perSeconds: limit.perSeconds)
-        defer { buckets[tenant] = bucket }
-        return bucket.take(now: seconds()) <= 0
-    }
-
-    /// Waits for a token of the (route, tenant) bucket.
-    static func pace(_ buckets: inout [String: TokenBucket], tenant: String, limit: RouteConfig.RateLimit) async {
-        while true {
-            var bucket = buckets[tenant] ?? TokenBucket(count: limit.count, perSeconds: limit.perSeconds)
-            let wait = bucket.take(now: seconds())
-            buckets[tenant] = bucket
-            if wait <= 0 { return }
-            try? await Task.sleep(for: .milliseconds(Int(wait * 1000) + 1))
-            if Task.isCancelled { return }
-        }
     }
 
     /// A delivery with the links its target already has.

@@ -428,21 +428,11 @@ public final class Store: Sendable {
 
     static func auditHash(previous: String, at: Int64, correlationID: String?, actor: String, action: String, subject: String, detail: String) -> String {
         let material = [previous, String(at), correlationID ?? "", actor, action, subject, detail].joined(separator: "\u{1F}")
-        return Self.hex(SHA256.hash(data: Data(material.utf8)))
+        return Hex.encode(SHA256.hash(data: Data(material.utf8)))
     }
 
     static func auditMAC(hash: String, key: SymmetricKey) -> String {
-        Self.hex(HMAC<SHA256>.authenticationCode(for: Data(hash.utf8), using: key))
-    }
-
-    static func hex<D: Sequence<UInt8>>(_ bytes: D) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
+        Hex.encode(HMAC<SHA256>.authenticationCode(for: Data(hash.utf8), using: key))
     }
 
     private static func deadIDs(_ db: Database, ids: [Int64]?, route: String?) throws -> [Int64] {

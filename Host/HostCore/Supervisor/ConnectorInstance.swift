@@ -564,7 +564,7 @@ public final class ConnectorInstance: Sendable {
     // MARK: Helpers
 
     static func makeToken() -> String {
-        SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) })
     }
 
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {

@@ -1,3 +1,4 @@
+import ConnectorProtocol
 import Foundation
 public import Logging
 import Synchronization
@@ -82,19 +83,9 @@ public struct JSONLogHandler: LogHandler {
     }
 
     static func quote(_ string: String) -> String {
-        var out = "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        var out = Data()
+        JSONText.appendString(string, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func timestamp() -> String {

@@ -1,4 +1,5 @@
 public import Crypto
+import ConnectorProtocol
 import Foundation
 public import HostAdmin
 public import Logging
@@ -219,27 +220,8 @@ public final class Vault: Sendable {
         }
         if data.count == 32 { return SymmetricKey(data: data) }
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        if text.utf8.count == 64, let bytes = hexBytes(text) { return SymmetricKey(data: bytes) }
+        if text.utf8.count == 64, let bytes = Hex.decode(text) { return SymmetricKey(data: bytes) }
         throw HostError(.vault, "the vault master key \(path) must hold 32 bytes (raw, or as 64 hex digits); it holds \(data.count) bytes")
-    }
-
-    static func hexBytes(_ text: String) -> Data? {
-        var bytes = Data()
-        var iterator = text.utf8.makeIterator()
-        while let high = iterator.next(), let low = iterator.next() {
-            guard let h = hexValue(high), let l = hexValue(low) else { return nil }
-            bytes.append(h << 4 | l)
-        }
-        return bytes
-    }
-
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     /// Writes a key file 0600 and syncs it and its folder.
