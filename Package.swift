@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "connector-hostd", targets: ["connector-hostd"]),
         .executable(name: "hostctl", targets: ["hostctl"]),
         .executable(name: "connector-sample", targets: ["connector-sample"]),
+        .executable(name: "connector-odoo", targets: ["connector-odoo"]),
         .library(name: "ConnectorKit", targets: ["ConnectorKit"]),
     ],
     dependencies: [
@@ -129,8 +130,14 @@ let package = Package(
 
         .target(
             name: "OdooKit",
-            dependencies: ["ConnectorKit", "ConnectorProtocol"],
+            dependencies: ["ConnectorKit", "ConnectorProtocol", .product(name: "Logging", package: "swift-log")],
             path: "Plugins/Odoo/OdooKit",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "connector-odoo",
+            dependencies: ["OdooKit", "ConnectorKit", "ConnectorProtocol", .product(name: "Logging", package: "swift-log")],
+            path: "Plugins/Odoo/Connector",
             swiftSettings: swiftSettings
         ),
 

@@ -17,6 +17,8 @@ import Glibc
 ///   from an old cursor yields the same events).
 /// - `emit_rate`: events per second: event `i` becomes available `i / emit_rate` seconds after start
 ///   (for latency measurements at a fixed rate). Unset: all at once.
+/// - `tax_rate`: the whole-number VAT rate of the synthetic invoices (default 20), so that a sink
+///   computing taxes itself (Odoo) can be mapped to a tax of the same rate.
 /// - `replay_from_start`: ignore the cursor and serve the stream from the beginning on every poll, as a
 ///   source that re-sends what it already sent (the host must drop the duplicates).
 /// - `effects_file`: as a sink, one line per *new* idempotency key; a key already applied writes nothing.
@@ -42,6 +44,7 @@ struct SampleConnector: Connector {
     let emit: Int
     let replayFromStart: Bool
     let emitRate: Double?
+    let taxRate: Int
     /// Where `emit_rate` counts from: the first poll's cursor and time, so a restarted plugin goes on at the same pace.
     let paceOrigin = PaceOrigin()
     let logger: Logger
@@ -59,6 +62,7 @@ struct SampleConnector: Connector {
         emit = Int(config["emit"]?.intValue ?? 0)
         replayFromStart = config["replay_from_start"]?.boolValue ?? false
         emitRate = config["emit_rate"]?.doubleValue
+        taxRate = Int(config["tax_rate"]?.intValue ?? 20)
         faults = Faults(
             fixed: (config["faults"]?.arrayValue ?? []).compactMap(\.stringValue),
             file: config["faults_file"]?.stringValue
@@ -122,7 +126,7 @@ struct SampleConnector: Connector {
             let due = origin.cursor + Int((Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) * emitRate)
             end = min(end, max(start, due))
         }
-        let events = (start..<max(start, end)).map { SyntheticEvents.event(index: $0, connector: connector) }
+        let events = (start..<max(start, end)).map { SyntheticEvents.event(index: $0, connector: connector, taxRate: taxRate) }
         let more = !replayFromStart && end < emit && (emitRate == nil || end - start == params.maxEvents)
         return PollResult(events: events, cursor: String(max(start, end)), hasMore: more)
     }
@@ -156,7 +160,7 @@ struct SampleConnector: Connector {
         guard let body = try? JSONDecoder().decode(Body.self, from: Data(params.body.utf8)) else {
             throw ConnectorError(.permanent, "the webhook body is not {\"emit\": [indices]}", details: ["reason": "malformed"])
         }
-        return WebhookResult(events: body.emit.map { SyntheticEvents.event(index: $0, connector: connector) }, replayKey: replayKey)
+        return WebhookResult(events: body.emit.map { SyntheticEvents.event(index: $0, connector: connector, taxRate: taxRate) }, replayKey: replayKey)
     }
 
     /// Common fault handling before any answer.
@@ -182,7 +186,7 @@ struct SampleConnector: Connector {
 enum SyntheticEvents {
     static let eur = CurrencyCode("EUR")!
 
-    static func event(index: Int, connector: ConnectorInfo) -> Event {
+    static func event(index: Int, connector: ConnectorInfo, taxRate: Int = 20) -> Event {
         let customerID = "cus_\(index / 3)"
         let customer = RecordRef(objectType: "customer", objectID: customerID)
         let record: Record
@@ -197,10 +201,11 @@ enum SyntheticEvents {
             type = "invoice.finalized"
             objectType = "invoice"
             let amount: Int64 = 10_000 + Int64(index % 97) * 100
+            let tax = amount * Int64(taxRate) / 100
             record = .invoice(Invoice(
                 number: "INV-\(index)", customer: customer, status: .open, currency: eur,
-                lines: [InvoiceLine(description: "Subscription", quantity: "1", unitAmountMinor: amount, amountMinor: amount, taxes: [TaxLine(rate: "20", amountMinor: amount / 5)])],
-                subtotalMinor: amount, taxMinor: amount / 5, totalMinor: amount + amount / 5, amountDueMinor: amount + amount / 5
+                lines: [InvoiceLine(description: "Subscription", quantity: "1", unitAmountMinor: amount, amountMinor: amount, taxes: [TaxLine(rate: String(taxRate), amountMinor: tax)])],
+                subtotalMinor: amount, taxMinor: tax, totalMinor: amount + tax, amountDueMinor: amount + tax
             ))
         default:
             type = "payment.succeeded"
@@ -208,7 +213,7 @@ enum SyntheticEvents {
             let amount: Int64 = 10_000 + Int64((index - 1) % 97) * 100
             record = .payment(Payment(
                 customer: customer, invoice: RecordRef(objectType: "invoice", objectID: "in_\(index - 1)"),
-                amount: Money(amountMinor: amount + amount / 5, currency: eur), fee: Money(amountMinor: 30 + amount / 50, currency: eur),
+                amount: Money(amountMinor: amount + amount * Int64(taxRate) / 100, currency: eur), fee: Money(amountMinor: 30 + amount / 50, currency: eur),
                 status: .succeeded, method: "card"
             ))
         }

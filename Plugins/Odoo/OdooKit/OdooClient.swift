@@ -1,6 +1,6 @@
 public import ConnectorKit
 public import ConnectorProtocol
-public import Foundation
+import Foundation
 import Synchronization
 
 /// Which of Odoo's external APIs to speak.
@@ -18,16 +18,14 @@ public struct OdooEndpoint: Sendable {
     public var database: String
     /// The user the API key belongs to (`/jsonrpc` authenticates with login + key).
     public var login: String
-    public var apiKey: String
     /// nil: detect from the server's version (JSON-2 from 19 on).
     public var preferred: OdooProtocol?
     public var timeout: Duration
 
-    public init(url: String, database: String, login: String, apiKey: String, preferred: OdooProtocol?, timeout: Duration = .seconds(30)) {
+    public init(url: String, database: String, login: String, preferred: OdooProtocol?, timeout: Duration = .seconds(30)) {
         self.url = url.hasSuffix("/") ? String(url.dropLast()) : url
         self.database = database
         self.login = login
-        self.apiKey = apiKey
         self.preferred = preferred
         self.timeout = timeout
     }
@@ -42,22 +40,29 @@ public final class OdooClient: Sendable {
         public var api: OdooProtocol
         /// The user id (JSON-RPC needs it in every call).
         public var uid: Int64
+        /// Kept in memory only, never logged.
+        var apiKey: String
     }
 
-    let endpoint: OdooEndpoint
+    public let endpoint: OdooEndpoint
     let http: HTTPClient
+    /// Where the key comes from (the host's vault): asked again after Odoo refuses it, so that a
+    /// rotated key is picked up without restarting the plugin.
+    private let apiKey: @Sendable () async throws -> String
     private let session = Mutex<Session?>(nil)
     private let nextID = Atomic<Int>(1)
 
-    public init(endpoint: OdooEndpoint, http: HTTPClient) {
+    public init(endpoint: OdooEndpoint, http: HTTPClient, apiKey: @escaping @Sendable () async throws -> String) {
         self.endpoint = endpoint
         self.http = http
+        self.apiKey = apiKey
     }
 
     /// Detects the version, picks the API and authenticates (once; again after a failure).
     @discardableResult
     public func connect() async throws -> Session {
         if let current = session.withLock({ $0 }) { return current }
+        let key = try await apiKey()
         let version = try await jsonRPC(service: "common", method: "version", args: [])
         let serverVersion = version["server_version"]?.stringValue ?? "?"
         let major = Int(version["server_version_info"]?.arrayValue?.first?.intValue ?? 0)
@@ -65,16 +70,16 @@ public final class OdooClient: Sendable {
         var uid: Int64 = 0
         if api == .jsonRPC {
             let answer = try await jsonRPC(service: "common", method: "authenticate",
-                                           args: [.string(endpoint.database), .string(endpoint.login), .string(endpoint.apiKey), .object([:])])
+                                           args: [.string(endpoint.database), .string(endpoint.login), .string(key), .object([:])])
             guard let id = answer.intValue, id > 0 else {
                 throw ConnectorError(.auth, "Odoo refused login \(endpoint.login) on database \(endpoint.database): check the API key and the login")
             }
             uid = id
         } else {
             // JSON-2 authenticates each request with the key; this proves it works and names the user.
-            uid = try await json2(model: "res.users", method: "context_get", body: [:])["uid"]?.intValue ?? 0
+            uid = try await json2(model: "res.users", method: "context_get", body: [:], key: key)["uid"]?.intValue ?? 0
         }
-        let made = Session(serverVersion: serverVersion, major: major, api: api, uid: uid)
+        let made = Session(serverVersion: serverVersion, major: major, api: api, uid: uid, apiKey: key)
         session.withLock { $0 = made }
         return made
     }
@@ -90,13 +95,13 @@ public final class OdooClient: Sendable {
                 if !context.isEmpty { kwargs["context"] = .object(context) }
                 let args: [JSONValue] = ids.map { [.array($0.map { .int($0) })] } ?? []
                 return try await jsonRPC(service: "object", method: "execute_kw", args: [
-                    .string(endpoint.database), .int(current.uid), .string(endpoint.apiKey), .string(model), .string(method), .array(args), .object(kwargs),
+                    .string(endpoint.database), .int(current.uid), .string(current.apiKey), .string(model), .string(method), .array(args), .object(kwargs),
                 ])
             case .json2:
                 var body = arguments
                 if let ids { body["ids"] = .array(ids.map { .int($0) }) }
                 if !context.isEmpty { body["context"] = .object(context) }
-                return try await json2(model: model, method: method, body: body)
+                return try await json2(model: model, method: method, body: body, key: current.apiKey)
             }
         } catch let error as ConnectorError where error.code == .auth {
             session.withLock { $0 = nil }  // a new key may have been set: authenticate again next time
@@ -116,9 +121,9 @@ public final class OdooClient: Sendable {
         return try OdooAnswer.jsonRPC(status: response.status, body: response.body)
     }
 
-    func json2(model: String, method: String, body: [String: JSONValue]) async throws -> JSONValue {
+    func json2(model: String, method: String, body: [String: JSONValue], key: String) async throws -> JSONValue {
         let response = try await send(path: "/json/2/\(model)/\(method)", body: .object(body), headers: [
-            ("Authorization", "bearer \(endpoint.apiKey)"), ("X-Odoo-Database", endpoint.database),
+            ("Authorization", "bearer \(key)"), ("X-Odoo-Database", endpoint.database),
         ])
         return try OdooAnswer.json2(status: response.status, body: response.body)
     }
@@ -132,4 +137,41 @@ public final class OdooClient: Sendable {
             throw error.connectorError
         }
     }
+}
+
+// MARK: The ORM methods the connector uses
+
+extension OdooClient {
+    /// `search_read`, records as objects (many2one fields read as `[id, display name]`, empty as `false`).
+    public func searchRead(_ model: String, domain: JSONValue, fields: [String], order: String? = nil, limit: Int? = nil,
+                           context: [String: JSONValue] = [:]) async throws -> [JSONValue] {
+        var arguments: [String: JSONValue] = ["domain": domain, "fields": .array(fields.map { .string($0) })]
+        if let order { arguments["order"] = .string(order) }
+        if let limit { arguments["limit"] = .int(Int64(limit)) }
+        let answer = try await call(model: model, method: "search_read", arguments: arguments, context: context)
+        guard let records = answer.arrayValue else {
+            throw ConnectorError(.transient, "Odoo's \(model).search_read answered something that is not a list")
+        }
+        return records
+    }
+
+    /// Creates one record and returns its id.
+    public func create(_ model: String, values: [String: JSONValue], context: [String: JSONValue] = [:]) async throws -> Int64 {
+        let answer = try await call(model: model, method: "create", arguments: ["vals_list": [.object(values)]], context: context)
+        guard let id = answer.arrayValue?.first?.intValue ?? answer.intValue else {
+            throw ConnectorError(.transient, "Odoo's \(model).create answered no id")
+        }
+        return id
+    }
+
+    public func write(_ model: String, ids: [Int64], values: [String: JSONValue], context: [String: JSONValue] = [:]) async throws {
+        _ = try await call(model: model, method: "write", ids: ids, arguments: ["vals": .object(values)], context: context)
+    }
+}
+
+extension JSONValue {
+    /// The id of a many2one value as Odoo reads it (`[id, "name"]`), or of a bare id.
+    public var odooID: Int64? { arrayValue?.first?.intValue ?? intValue }
+    /// The display name of a many2one value (`[id, "name"]`).
+    public var odooName: String? { arrayValue.flatMap { $0.count > 1 ? $0[1].stringValue : nil } }
 }

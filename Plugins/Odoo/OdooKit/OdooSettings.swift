@@ -14,10 +14,22 @@ public struct OdooSettings: Sendable, Equatable {
     public var companies: [String: Int64]
     /// Tax rate as the source writes it ("20", "5.5") → `account.tax` id, per company id ("*" for any).
     public var taxes: [String: [String: Int64]]
-    /// Company id → sales journal id (else Odoo's default).
+    /// Company id (or `"*"`) → sales journal id (else Odoo's default).
     public var saleJournals: [String: Int64]
-    /// Company id → bank journal id for payments (else Odoo's default).
+    /// Company id (or `"*"`) → bank journal id for payments (else Odoo's default).
     public var bankJournals: [String: Int64]
+    /// Company id (or `"*"`) → `account.account` id where processor fees are booked when a payment is
+    /// registered (the payment is registered net and the fee written off, so the invoice is paid).
+    /// A company without one gets the gross amount and no fee entry.
+    public var feeAccounts: [String: Int64]
+    /// Most Odoo calls in flight at once (Odoo's workers are few; each delivery is 2–4 calls).
+    public var maxConcurrency: Int
+    /// How far (minor units) Odoo's computed invoice total may differ from the source's before the
+    /// invoice is left in draft and the delivery dead-lettered. 0: exactly equal.
+    public var totalToleranceMinor: Int64
+    /// Where the source streams start on their first poll (`YYYY-MM-DD HH:MM:SS`, UTC). Unset: the
+    /// time of the first poll, i.e. changes from then on.
+    public var sourceSince: String?
 
     public struct Problem: Error, Sendable, CustomStringConvertible {
         public var key: String
@@ -25,7 +37,16 @@ public struct OdooSettings: Sendable, Equatable {
         public var description: String { "\(key): \(message)" }
     }
 
+    /// Every key of the table: a misspelt key is an error, not a silently ignored setting.
+    public static let keys: Set<String> = [
+        "url", "database", "login", "api_key_secret", "protocol", "timeout_s", "companies", "taxes", "sale_journals",
+        "bank_journals", "fee_accounts", "max_concurrency", "total_tolerance_minor", "source_since", "log_level",
+    ]
+
     public init(_ config: JSONValue) throws(Problem) {
+        for key in (config.objectValue ?? [:]).keys.sorted() where !Self.keys.contains(key) {
+            throw Problem(key: key, message: "is not a setting of the Odoo connector (known: \(Self.keys.sorted().joined(separator: ", ")))")
+        }
         func required(_ key: String) throws(Problem) -> String {
             guard let value = config[key]?.stringValue, !value.isEmpty else { throw Problem(key: key, message: "is required (a string)") }
             return value
@@ -48,6 +69,15 @@ public struct OdooSettings: Sendable, Equatable {
         companies = try Self.ids(config, "companies")
         saleJournals = try Self.ids(config, "sale_journals")
         bankJournals = try Self.ids(config, "bank_journals")
+        feeAccounts = try Self.ids(config, "fee_accounts")
+        maxConcurrency = Int(config["max_concurrency"]?.intValue ?? 4)
+        guard (1...64).contains(maxConcurrency) else { throw Problem(key: "max_concurrency", message: "must be between 1 and 64") }
+        totalToleranceMinor = config["total_tolerance_minor"]?.intValue ?? 0
+        guard totalToleranceMinor >= 0 else { throw Problem(key: "total_tolerance_minor", message: "must not be negative") }
+        sourceSince = config["source_since"]?.stringValue
+        if let since = sourceSince, OdooCursor.parse(odooDateTime: since) == nil {
+            throw Problem(key: "source_since", message: "\"\(since)\" is not a date and time as YYYY-MM-DD HH:MM:SS (UTC)")
+        }
         var taxes: [String: [String: Int64]] = [:]
         for (company, table) in config["taxes"]?.objectValue ?? [:] {
             guard let rates = table.objectValue else { throw Problem(key: "taxes.\(company)", message: "must be a table of rate = tax id") }
@@ -78,6 +108,17 @@ public struct OdooSettings: Sendable, Equatable {
             throw Problem(key: "companies", message: "no Odoo company is mapped for legal entity \(entity.map { "\"\($0)\"" } ?? "(none)")")
         }
         return id
+    }
+
+    /// A per-company setting (keyed by company id, `"*"` for every company).
+    public static func lookup(_ table: [String: Int64], company: Int64?) -> Int64? {
+        company.flatMap { table[String($0)] } ?? table["*"]
+    }
+
+    /// The legal entity of an Odoo company, for events the source emits.
+    public func entity(forCompany company: Int64?) -> String? {
+        guard let company else { return nil }
+        return companies.first { $0.value == company }?.key
     }
 
     /// Tax ids by rate for a company: its own mapping over the `*` defaults.

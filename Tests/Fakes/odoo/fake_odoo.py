@@ -571,6 +571,10 @@ def build_schema(p: Profile) -> dict[str, ModelDef]:
         "journal_id": F("many2one", "Journal", relation="account.journal"),
         "payment_method_line_id": F("many2one", "Payment Method", relation="account.payment.method.line"),
         "communication": F("char", "Memo"),
+        "payment_difference_handling": F("selection", "Payment Difference Handling",
+                                         selection=[["open", "Keep open"], ["reconcile", "Mark as fully paid"]], default="open"),
+        "writeoff_account_id": F("many2one", "Difference Account", relation="account.account"),
+        "writeoff_label": F("char", "Journal Item Label", default="Write-Off"),
         "currency_id": F("many2one", "Currency", relation="res.currency"),
         "partner_id": F("many2one", "Customer/Vendor", readonly=True, relation="res.partner"),
         "company_id": F("many2one", "Company", readonly=True, relation="res.company"),
@@ -1978,8 +1982,11 @@ class AccountMove(BaseModel):
 
 
 def register_payment(reg: Registry, env: Env, move_ids, amount, date, journal_id, communication, method_line_id=None,
-                     in_payment=False):
-    """Create a posted account.payment (and its journal entry) and apply it to the invoices."""
+                     in_payment=False, writeoff=None):
+    """Create a posted account.payment (and its journal entry) and apply it to the invoices.
+
+    writeoff: (account_id, label, amount) when the wizard marks the invoice fully paid and books the
+    difference (e.g. a processor's fee) to an account, as Odoo's "Mark as fully paid"."""
     moves = reg.tables["account.move"]
     first = moves[move_ids[0]]
     journal = reg.tables["account.journal"][journal_id]
@@ -2001,10 +2008,15 @@ def register_payment(reg: Registry, env: Env, move_ids, amount, date, journal_id
         "amount_total_signed": amount, "amount_untaxed_signed": 0.0, "amount_residual_signed": 0.0, "_paid": 0.0})
     kind = "receivable" if first["move_type"].startswith("out_") else "payable"
     sign = -1.0 if outbound else 1.0
-    for account_kind, balance in (("bank", sign * amount), (kind, -sign * amount)):
+    written_off = writeoff[2] if writeoff else 0.0
+    entry_lines = [(reg.accounts.get((first["company_id"], "bank")), communication or name, sign * amount),
+                   (reg.accounts.get((first["company_id"], kind)), communication or name, -sign * money(amount + written_off))]
+    if writeoff:
+        entry_lines.append((writeoff[0], writeoff[1], sign * written_off))
+    for account_id, label, balance in entry_lines:
         reg.insert("account.move.line", {
-            "move_id": entry_id, "name": communication or name, "display_type": "product", "quantity": 0.0, "price_unit": 0.0,
-            "account_id": reg.accounts.get((first["company_id"], account_kind)), "partner_id": partner_id,
+            "move_id": entry_id, "name": label, "display_type": "product", "quantity": 0.0, "price_unit": 0.0,
+            "account_id": account_id, "partner_id": partner_id,
             "company_id": first["company_id"], "currency_id": first["currency_id"], "date": date,
             "balance": balance, "debit": max(balance, 0.0), "credit": max(-balance, 0.0), "price_subtotal": 0.0,
             "price_total": 0.0, "amount_residual": 0.0, "reconciled": True})
@@ -2015,7 +2027,7 @@ def register_payment(reg: Registry, env: Env, move_ids, amount, date, journal_id
         "partner_id": partner_id, "journal_id": journal_id, "payment_method_line_id": method_line_id,
         "currency_id": first["currency_id"], "company_id": first["company_id"], reg.profile.payment_ref_field: communication,
         "move_id": entry_id, "reconciled_invoice_ids": list(move_ids), "is_reconciled": True, "is_matched": False})
-    remaining = amount
+    remaining = money(amount + written_off)
     helper = AccountMove(reg, env, "account.move")
     for move_id in move_ids:
         move = moves[move_id]
@@ -2109,9 +2121,16 @@ class AccountPaymentRegister(BaseModel):
             wizard = self.table[wid]
             move_ids = wizard["_move_ids"]
             self._check_payable(move_ids)
-            payment_ids.append(register_payment(self.reg, self.env, move_ids, money(wizard["amount"] or 0.0),
+            amount = money(wizard["amount"] or 0.0)
+            residual = money(sum(self.reg.tables["account.move"][i]["amount_residual"] for i in move_ids))
+            writeoff = None
+            if wizard.get("payment_difference_handling") == "reconcile" and amount < residual:
+                if not wizard.get("writeoff_account_id"):
+                    raise user_error("You must specify a Difference Account.")  # assumption: wording not recorded
+                writeoff = (wizard["writeoff_account_id"], wizard.get("writeoff_label") or "Write-Off", money(residual - amount))
+            payment_ids.append(register_payment(self.reg, self.env, move_ids, amount,
                                                 wizard["payment_date"], wizard["journal_id"], wizard.get("communication"),
-                                                wizard.get("payment_method_line_id")))
+                                                wizard.get("payment_method_line_id"), writeoff=writeoff))
         action = {"name": "Payments", "type": "ir.actions.act_window", "res_model": "account.payment",
                   "context": {"create": False}}
         if len(payment_ids) == 1:
@@ -2850,7 +2869,7 @@ class Handler(BaseHTTPRequestHandler):
             model, mname = args[3], args[4]
         self._what = f"{service}.{method}" + (f" {model}.{mname}" if model else "")
         fault = self.service.faults.take("jsonrpc", service, model, mname or method)
-        if fault and fault.kind == "hang":
+        if fault and fault.kind == "hang" and fault.phase == "before":
             time.sleep(fault.ms / 1000.0)
             fault = None
         if fault and fault.phase == "before":
@@ -2867,6 +2886,9 @@ class Handler(BaseHTTPRequestHandler):
             outcome = getattr(err, "name", "error")
         self.service.record_call({"transport": "jsonrpc", "service": service, "method": method, "model": model,
                                   "model_method": mname, "outcome": outcome})
+        if fault and fault.kind == "hang":  # phase 'after': the call ran and committed, the answer is late
+            time.sleep(fault.ms / 1000.0)
+            return reply
         if fault:  # phase 'after': the call ran, the answer is lost
             self._what += f" fault-after:{fault.kind}"
             return self._fault_reply(fault, "jsonrpc", rid)
@@ -2897,7 +2919,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._error_reply(HTTPError(401, "User not authenticated, use an API Key with a Bearer Authorization header.",
                                                {"WWW-Authenticate": "Bearer "}), "json2")
         fault = self.service.faults.take("json2", None, model, method)
-        if fault and fault.kind == "hang":
+        if fault and fault.kind == "hang" and fault.phase == "before":
             time.sleep(fault.ms / 1000.0)
             fault = None
         if fault and fault.phase == "before":
@@ -2923,6 +2945,9 @@ class Handler(BaseHTTPRequestHandler):
             reply = self._error_reply(err, "json2")
             outcome = getattr(err, "name", None) or f"http-{err.status}"
         self.service.record_call({"transport": "json2", "model": model, "model_method": method, "outcome": outcome})
+        if fault and fault.kind == "hang":
+            time.sleep(fault.ms / 1000.0)
+            return reply
         if fault:
             self._what += f" fault-after:{fault.kind}"
             return self._fault_reply(fault, "json2")

@@ -1,0 +1,470 @@
+public import ConnectorProtocol
+import Foundation
+public import Logging
+import Synchronization
+
+/// Writes canonical records into Odoo, each write idempotent through the reference it carries (see
+/// ``OdooMapping``): every delivery first looks for its reference, so a redelivery after a crash —
+/// whether Odoo's write or the host's bookkeeping was lost — finds the record instead of making a
+/// second one. Answers are `DeliverResult`s whose external ids read `model,id` (Odoo's own notation).
+public final class OdooSink: Sendable {
+    let client: OdooClient
+    let settings: OdooSettings
+    let logger: Logger
+    /// Country and currency ids by ISO code: they never change while the plugin runs.
+    private let ids = Mutex<[String: Int64]>([:])
+
+    public init(client: OdooClient, settings: OdooSettings, logger: Logger) {
+        self.client = client
+        self.settings = settings
+        self.logger = logger
+    }
+
+    public func deliver(_ params: DeliverParams) async throws -> DeliverResult {
+        let event = params.event
+        let company: Int64?
+        do {
+            company = try settings.company(forEntity: event.entity)
+        } catch {
+            throw ConnectorError(.permanent, "\(error.description); add it to [connector.config.companies]", details: ["setting": .string(error.key)])
+        }
+        let write = Write(
+            params: params, company: company,
+            context: company.map { ["allowed_company_ids": [.int($0)]] } ?? [:],
+            source: params.sourceConnector ?? event.source.connector ?? "unknown"
+        )
+        switch event.record {
+        case .customer(let customer): return try await upsertPartner(customer, write)
+        case .product(let product): return try await upsertProduct(product, write)
+        case .invoice(let invoice): return try await upsertInvoice(invoice, creditNote: false, write)
+        case .creditNote(let invoice): return try await upsertInvoice(invoice, creditNote: true, write)
+        case .payment(let payment): return try await registerPayment(payment, write)
+        case .refund(let refund): return try await registerRefund(refund, write)
+        case .subscription:
+            throw ConnectorError(.permanent, "the Odoo connector does not take subscriptions (Odoo's subscriptions module is not supported); route only customer, product, invoice, credit_note, payment and refund events to it")
+        }
+    }
+
+    /// What every write of one delivery shares.
+    struct Write {
+        var params: DeliverParams
+        var company: Int64?
+        /// `allowed_company_ids`: the company every call works in (Odoo's multi-company rules).
+        var context: [String: JSONValue]
+        var source: String
+
+        var event: Event { params.event }
+        var reference: String { reference(event.source.objectType, event.source.objectID) }
+
+        func reference(_ objectType: String, _ objectID: String) -> String {
+            OdooMapping.reference(sourceConnector: source, objectType: objectType, objectID: objectID)
+        }
+
+        /// The Odoo id the host already knows for a record this event refers to.
+        func linked(_ record: RecordRef, model: String) -> Int64? {
+            params.links.lazy
+                .filter { $0.objectType == record.objectType && $0.sourceID == record.objectID }
+                .compactMap { OdooRecordID($0.externalID) }
+                .first { $0.model == model }?.id
+        }
+    }
+
+    // MARK: Partners and products
+
+    func upsertPartner(_ customer: Customer, _ write: Write) async throws -> DeliverResult {
+        var countryID: Int64?
+        if let country = customer.address?.country { countryID = try await self.countryID(country) }
+        // Partners are shared between companies (company_id empty), as Odoo creates them by default:
+        // one customer buying from two legal entities is one contact.
+        let values = OdooMapping.partnerValues(customer, reference: write.reference, countryID: countryID, companyID: nil)
+        return try await upsert("res.partner", values: values, domain: [["ref", "=", .string(write.reference)]], write)
+    }
+
+    func upsertProduct(_ product: Product, _ write: Write) async throws -> DeliverResult {
+        let major = try await client.connect().major
+        let values = OdooMapping.productValues(product, reference: write.reference, major: major)
+        // A product with a SKU is matched by it, so a catalogue product finance already keeps in Odoo is reused.
+        let code = values["default_code"] ?? .string(write.reference)
+        return try await upsert("product.product", values: values, domain: [["default_code", "=", code], ["active", "in", [true, false]]], write)
+    }
+
+    /// Creates the record, or writes what changed on the one found; nothing changed is a duplicate.
+    func upsert(_ model: String, values: [String: JSONValue], domain: JSONValue, _ write: Write) async throws -> DeliverResult {
+        let found = try await client.searchRead(model, domain: domain, fields: values.keys.sorted(), order: "id", limit: 2, context: write.context)
+        if let existing = found.first, let id = existing["id"]?.intValue {
+            if found.count > 1 {
+                logger.warning("several Odoo records carry one reference; updating the oldest", metadata: ["odoo.model": "\(model)", "odoo.reference": "\(write.reference)"])
+            }
+            let changed = values.filter { key, value in !Self.same(existing[key], value) }
+            if !changed.isEmpty { try await client.write(model, ids: [id], values: changed, context: write.context) }
+            return DeliverResult(externalID: OdooRecordID(model: model, id: id).description, duplicate: changed.isEmpty)
+        }
+        let id = try await client.create(model, values: values, context: write.context)
+        return DeliverResult(externalID: OdooRecordID(model: model, id: id).description)
+    }
+
+    /// Whether a value read back from Odoo equals one we would write (many2one reads as `[id, name]`,
+    /// empty as `false`, floats may come back as integers).
+    static func same(_ read: JSONValue?, _ written: JSONValue) -> Bool {
+        guard let read else { return false }
+        switch written {
+        case .int(let id): return read.odooID == id
+        case .double(let value): return read.doubleValue == value
+        case .string(let text): return read.stringValue == text
+        default: return read == written
+        }
+    }
+
+    // MARK: Invoices and credit notes
+
+    func upsertInvoice(_ invoice: Invoice, creditNote: Bool, _ write: Write) async throws -> DeliverResult {
+        let found = try await findMove(write.reference, write)
+        if let found {
+            return try await advance(found, invoice, creditNote: creditNote, write)
+        }
+        if invoice.status == .void {
+            logger.info("void invoice never reached Odoo: nothing to do", metadata: ["odoo.reference": "\(write.reference)"])
+            return DeliverResult(externalID: nil, duplicate: true)
+        }
+        let values = try await moveValues(invoice, creditNote: creditNote, write)
+        let id = try await client.create("account.move", values: values, context: write.context)
+        let created = OdooMove(id: id, state: "draft", currency: invoice.currency)
+        let result = try await advance(created, invoice, creditNote: creditNote, write)
+        return DeliverResult(externalID: result.externalID, duplicate: false, links: result.links)
+    }
+
+    /// An invoice as Odoo has it (the fields a delivery decides on).
+    struct OdooMove {
+        var id: Int64
+        var state: String
+        var paymentState: String = "not_paid"
+        var name: String?
+        var totalMinor: Int64?
+        var residualMinor: Int64?
+        var currency: CurrencyCode
+
+        static let fields = ["state", "payment_state", "name", "amount_total", "amount_residual", "currency_id"]
+
+        var externalID: String { OdooRecordID(model: "account.move", id: id).description }
+        var label: String { name.map { "\($0) (account.move \(id))" } ?? "account.move \(id)" }
+    }
+
+    func findMove(_ reference: String, _ write: Write) async throws -> OdooMove? {
+        let found = try await client.searchRead("account.move", domain: [["ref", "=", .string(reference)], ["move_type", "in", ["out_invoice", "out_refund"]]],
+                                                fields: OdooMove.fields, order: "id", limit: 1, context: write.context)
+        guard let record = found.first else { return nil }
+        guard let id = record["id"]?.intValue, let state = record["state"]?.stringValue,
+              let currency = record["currency_id"]?.odooName.flatMap(CurrencyCode.init) else {
+            throw ConnectorError(.transient, "Odoo's account.move answer lacks id, state or currency")
+        }
+        return OdooMove(id: id, state: state, paymentState: record["payment_state"]?.stringValue ?? "not_paid", name: record["name"]?.stringValue,
+                        totalMinor: record["amount_total"]?.doubleValue.map { OdooMapping.minorUnits($0, currency) },
+                        residualMinor: record["amount_residual"]?.doubleValue.map { OdooMapping.minorUnits($0, currency) }, currency: currency)
+    }
+
+    /// Brings an Odoo invoice to where the source's is: posted when final (after checking Odoo's
+    /// total against the source's), cancelled when void. Each step is safe to repeat.
+    func advance(_ move: OdooMove, _ invoice: Invoice, creditNote: Bool, _ write: Write) async throws -> DeliverResult {
+        let done = DeliverResult(externalID: move.externalID, duplicate: true)
+        switch (move.state, invoice.status) {
+        case ("posted", .void):
+            guard move.paymentState == "not_paid" else {
+                throw ConnectorError(.permanent, "the source voided \(move.label), but it is \(move.paymentState) in Odoo: reverse it there with a credit note",
+                                     details: ["odoo_id": .int(move.id)])
+            }
+            _ = try await client.call(model: "account.move", method: "button_draft", ids: [move.id], context: write.context)
+            _ = try await client.call(model: "account.move", method: "button_cancel", ids: [move.id], context: write.context)
+            return DeliverResult(externalID: move.externalID)
+        case ("draft", .void):
+            _ = try await client.call(model: "account.move", method: "button_cancel", ids: [move.id], context: write.context)
+            return DeliverResult(externalID: move.externalID)
+        case ("draft", _) where OdooMapping.shouldPost(invoice):
+            try await checkTotal(move, invoice, creditNote: creditNote, write)
+            _ = try await client.call(model: "account.move", method: "action_post", ids: [move.id], context: write.context)
+            return DeliverResult(externalID: move.externalID)
+        case ("cancel", let status) where status != .void:
+            throw ConnectorError(.permanent, "\(move.label) was cancelled in Odoo; the source says it is \(status.rawValue). Reset it to draft in Odoo, then replay",
+                                 details: ["odoo_id": .int(move.id)])
+        default:
+            return done  // already where the source is (posted, cancelled, or a draft that stays one)
+        }
+    }
+
+    /// Odoo computes taxes itself: an invoice whose total differs from the source's (a tax mapped to
+    /// the wrong rate, a price-included tax set up as excluded) stays in draft for finance to look at.
+    /// A replay after the mapping is fixed rewrites the draft's lines and checks again.
+    func checkTotal(_ move: OdooMove, _ invoice: Invoice, creditNote: Bool, _ write: Write) async throws {
+        var total = move.totalMinor
+        if let known = total, abs(known - invoice.totalMinor) > settings.totalToleranceMinor {
+            // A draft left by an earlier attempt: its lines may predate a fix of the mapping.
+            let values = try await moveValues(invoice, creditNote: creditNote, write)
+            var rewrite = values.filter { ["partner_id", "currency_id", "invoice_date", "invoice_date_due", "payment_reference"].contains($0.key) }
+            rewrite["invoice_line_ids"] = .array([[5, 0, 0]] + (values["invoice_line_ids"]?.arrayValue ?? []))
+            try await client.write("account.move", ids: [move.id], values: rewrite, context: write.context)
+            total = nil
+        }
+        if total == nil {
+            let read = try await client.call(model: "account.move", method: "read", ids: [move.id], arguments: ["fields": ["amount_total"]], context: write.context)
+            total = read.arrayValue?.first?["amount_total"]?.doubleValue.map { OdooMapping.minorUnits($0, move.currency) }
+        }
+        guard let total else { throw ConnectorError(.transient, "Odoo did not read back the total of \(move.label)") }
+        if abs(total - invoice.totalMinor) > settings.totalToleranceMinor {
+            throw ConnectorError(
+                .permanent,
+                "Odoo computes \(Self.format(total, move.currency)) for \(move.label) but the source's total is \(Self.format(invoice.totalMinor, invoice.currency)); left in draft. Check [connector.config.taxes] (rates, and whether prices include tax), then replay",
+                details: ["odoo_id": .int(move.id), "odoo_total_minor": .int(total), "source_total_minor": .int(invoice.totalMinor)]
+            )
+        }
+    }
+
+    /// The `account.move` values of an invoice, with the partner, currency, products and taxes resolved.
+    func moveValues(_ invoice: Invoice, creditNote: Bool, _ write: Write) async throws -> [String: JSONValue] {
+        let partner = try await requirePartner(invoice.customer, write, for: "invoice \(write.event.source.objectID)")
+        var products: [String: Int64] = [:]
+        for product in invoice.lines.compactMap(\.product) {
+            let key = write.reference(product.objectType, product.objectID)
+            guard products[key] == nil else { continue }
+            if let id = write.linked(product, model: "product.product") {
+                products[key] = id
+            } else if let id = try await client.searchRead("product.product", domain: [["default_code", "=", .string(key)]], fields: ["id"], limit: 1, context: write.context).first?["id"]?.intValue {
+                products[key] = id
+            } else {
+                throw ConnectorError(.dependency, "product \(product.objectID) of invoice \(write.event.source.objectID) is not in Odoo yet (its product event has not been delivered)",
+                                     details: ["missing": .string(key)])
+            }
+        }
+        let currency = try await currencyID(invoice.currency)
+        var values: [String: JSONValue]
+        do {
+            values = try OdooMapping.invoiceValues(
+                invoice, creditNote: creditNote, reference: write.reference, partnerID: partner, currencyID: currency,
+                companyID: write.company, journalID: OdooSettings.lookup(settings.saleJournals, company: write.company), products: products,
+                taxes: settings.taxes(forCompany: write.company), sourceConnector: write.source
+            )
+        } catch {
+            throw ConnectorError(.permanent, "invoice \(write.event.source.objectID): \(error.description)")
+        }
+        if creditNote, let original = invoice.original, let credited = try await findMove(write.reference(original.objectType, original.objectID), write) {
+            values["reversed_entry_id"] = .int(credited.id)
+        }
+        return values
+    }
+
+    /// The Odoo partner of a customer this event refers to: `dependency` while it is not there yet.
+    func requirePartner(_ customer: RecordRef, _ write: Write, for what: String) async throws -> Int64 {
+        if let id = write.linked(customer, model: "res.partner") { return id }
+        let reference = write.reference(customer.objectType, customer.objectID)
+        if let id = try await client.searchRead("res.partner", domain: [["ref", "=", .string(reference)]], fields: ["id"], limit: 1, context: write.context).first?["id"]?.intValue {
+            return id
+        }
+        throw ConnectorError(.dependency, "customer \(customer.objectID) of \(what) is not in Odoo yet (its customer event has not been delivered)",
+                             details: ["missing": .string(reference)])
+    }
+
+    // MARK: Payments and refunds
+
+    func registerPayment(_ payment: Payment, _ write: Write) async throws -> DeliverResult {
+        guard payment.status == .succeeded else {
+            logger.info("payment is \(payment.status.rawValue): nothing to book", metadata: ["odoo.reference": "\(write.reference)"])
+            return DeliverResult(externalID: nil, duplicate: true)
+        }
+        if let existing = try await findPayment(write.reference, write) {
+            return DeliverResult(externalID: existing.description, duplicate: true)
+        }
+        guard let invoiceRef = payment.invoice else {
+            return try await createUnappliedPayment(payment, write)
+        }
+        guard let invoice = try await findMove(write.reference(invoiceRef.objectType, invoiceRef.objectID), write) else {
+            throw ConnectorError(.dependency, "invoice \(invoiceRef.objectID) of payment \(write.event.source.objectID) is not in Odoo yet",
+                                 details: ["missing": .string(write.reference(invoiceRef.objectType, invoiceRef.objectID))])
+        }
+        let id = try await register(payment.amount, fee: payment.fee, date: payment.paidAt ?? write.event.occurredAt, on: invoice, write)
+        return DeliverResult(externalID: id.description)
+    }
+
+    /// Money returned to the customer: a posted credit note (`out_refund`, reversing the paid invoice
+    /// when it is known) with the refund registered against it, both carrying the refund's reference.
+    func registerRefund(_ refund: Refund, _ write: Write) async throws -> DeliverResult {
+        guard refund.status == .succeeded else {
+            logger.info("refund is \(refund.status.rawValue): nothing to book", metadata: ["odoo.reference": "\(write.reference)"])
+            return DeliverResult(externalID: nil, duplicate: true)
+        }
+        if let existing = try await findPayment(write.reference, write) {
+            return DeliverResult(externalID: existing.description, duplicate: true)
+        }
+        var move = try await findMove(write.reference, write)
+        if move == nil {
+            let original = try await refund.invoice.asyncMap { try await findMove(write.reference($0.objectType, $0.objectID), write) } ?? nil
+            let partner: Int64
+            if let original, let found = try await client.call(model: "account.move", method: "read", ids: [original.id], arguments: ["fields": ["partner_id"]], context: write.context).arrayValue?.first?["partner_id"]?.odooID {
+                partner = found
+            } else {
+                throw ConnectorError(.dependency, "the invoice refunded by \(write.event.source.objectID) is not in Odoo yet", details: ["missing": .string(refund.invoice?.objectID ?? refund.payment.objectID)])
+            }
+            var values: [String: JSONValue] = [
+                "move_type": "out_refund", "partner_id": .int(partner), "currency_id": .int(try await currencyID(refund.amount.currency)),
+                "ref": .string(write.reference),
+                "invoice_line_ids": [[0, 0, [
+                    "name": .string("Refund \(write.event.source.objectID)" + (refund.reason.map { ": \($0)" } ?? "")), "quantity": 1,
+                    "price_unit": OdooMapping.amount(refund.amount.amountMinor, refund.amount.currency), "tax_ids": [[6, 0, []]],
+                ]]],
+            ]
+            if let original { values["reversed_entry_id"] = .int(original.id) }
+            if let company = write.company { values["company_id"] = .int(company) }
+            let id = try await client.create("account.move", values: values, context: write.context)
+            move = OdooMove(id: id, state: "draft", totalMinor: refund.amount.amountMinor, currency: refund.amount.currency)
+        }
+        guard var creditNote = move else { throw ConnectorError(.transient, "no credit note") }
+        if creditNote.state == "draft" {
+            _ = try await client.call(model: "account.move", method: "action_post", ids: [creditNote.id], context: write.context)
+            creditNote.state = "posted"
+        }
+        let id = try await register(refund.amount, fee: nil, date: refund.refundedAt ?? write.event.occurredAt, on: creditNote, write)
+        return DeliverResult(externalID: id.description)
+    }
+
+    /// The payment's memo field: `ref` on Odoo 17, `memo` from 18 on.
+    func memoField() async throws -> String {
+        try await client.connect().major >= 18 ? "memo" : "ref"
+    }
+
+    func findPayment(_ reference: String, _ write: Write) async throws -> OdooRecordID? {
+        let found = try await client.searchRead("account.payment", domain: [[.string(try await memoField()), "=", .string(reference)]], fields: ["id"], limit: 1, context: write.context)
+        return found.first?["id"]?.intValue.map { OdooRecordID(model: "account.payment", id: $0) }
+    }
+
+    /// Registers money against a posted invoice (or credit note) through Odoo's own payment wizard,
+    /// which creates the payment, its journal entry and the reconciliation in one call. With a fee
+    /// account configured and the invoice paid in full, the payment is registered net of the fee and
+    /// the fee written off to that account, so the invoice ends paid and the bank sees the payout.
+    func register(_ amount: Money, fee: Money?, date: String, on move: OdooMove, _ write: Write) async throws -> OdooRecordID {
+        switch move.state {
+        case "posted": break
+        case "draft":
+            throw ConnectorError(.dependency, "\(move.label) is still a draft in Odoo: the payment waits until it is posted",
+                                 details: ["odoo_id": .int(move.id)])
+        default:
+            throw ConnectorError(.permanent, "\(move.label) is \(move.state) in Odoo: the payment \(write.event.source.objectID) cannot be registered on it",
+                                 details: ["odoo_id": .int(move.id)])
+        }
+        if ["paid", "in_payment", "reversed"].contains(move.paymentState) {
+            throw ConnectorError(.permanent, "\(move.label) is already \(move.paymentState) in Odoo by another payment; \(write.event.source.objectID) (\(Self.format(amount.amountMinor, amount.currency))) was not registered. Check for a double payment",
+                                 details: ["odoo_id": .int(move.id)])
+        }
+        guard amount.currency == move.currency else {
+            throw ConnectorError(.permanent, "payment \(write.event.source.objectID) is in \(amount.currency) but \(move.label) is in \(move.currency)")
+        }
+        var values: [String: JSONValue] = [
+            "amount": OdooMapping.amount(amount.amountMinor, amount.currency),
+            "payment_date": .string(String(date.prefix(10))),
+            "communication": .string(write.reference),
+        ]
+        if let journal = OdooSettings.lookup(settings.bankJournals, company: write.company) { values["journal_id"] = .int(journal) }
+        if let fee, fee.amountMinor > 0 {
+            if fee.currency == amount.currency, let account = OdooSettings.lookup(settings.feeAccounts, company: write.company),
+               let residual = move.residualMinor, residual == amount.amountMinor {
+                values["amount"] = OdooMapping.amount(amount.amountMinor - fee.amountMinor, amount.currency)
+                values["payment_difference_handling"] = "reconcile"
+                values["writeoff_account_id"] = .int(account)
+                values["writeoff_label"] = .string("Processor fee \(write.event.source.objectID)")
+            } else {
+                logger.debug("fee not booked (no fee account for the company, another currency, or a partial payment)", metadata: ["odoo.reference": "\(write.reference)"])
+            }
+        }
+        var context = write.context
+        context["active_model"] = "account.move"
+        context["active_ids"] = [.int(move.id)]
+        let wizard = try await client.create("account.payment.register", values: values, context: context)
+        let action = try await client.call(model: "account.payment.register", method: "action_create_payments", ids: [wizard], context: context)
+        guard let paymentID = action["res_id"]?.intValue else {
+            // Registered, but the answer does not say which payment: find it by its memo.
+            guard let found = try await findPayment(write.reference, write) else {
+                throw ConnectorError(.transient, "Odoo registered no payment for \(move.label)")
+            }
+            return found
+        }
+        return OdooRecordID(model: "account.payment", id: paymentID)
+    }
+
+    /// A payment no invoice is known for (a one-off charge): an inbound customer payment of its own,
+    /// posted, for finance to match.
+    func createUnappliedPayment(_ payment: Payment, _ write: Write) async throws -> DeliverResult {
+        guard let customer = payment.customer else {
+            throw ConnectorError(.permanent, "payment \(write.event.source.objectID) names neither an invoice nor a customer: Odoo cannot book it")
+        }
+        let partner = try await requirePartner(customer, write, for: "payment \(write.event.source.objectID)")
+        let memo = try await memoField()
+        var values: [String: JSONValue] = [
+            "payment_type": "inbound", "partner_type": "customer", "partner_id": .int(partner),
+            "amount": OdooMapping.amount(payment.amount.amountMinor, payment.amount.currency),
+            "currency_id": .int(try await currencyID(payment.amount.currency)),
+            "date": .string(String((payment.paidAt ?? write.event.occurredAt).prefix(10))),
+            memo: .string(write.reference),
+        ]
+        if let company = write.company { values["company_id"] = .int(company) }
+        if let journal = OdooSettings.lookup(settings.bankJournals, company: write.company) { values["journal_id"] = .int(journal) }
+        let id = try await client.create("account.payment", values: values, context: write.context)
+        _ = try await client.call(model: "account.payment", method: "action_post", ids: [id], context: write.context)
+        return DeliverResult(externalID: OdooRecordID(model: "account.payment", id: id).description)
+    }
+
+    // MARK: Reference data
+
+    func countryID(_ code: String) async throws -> Int64? {
+        try await cachedID("country:\(code)") {
+            try await client.searchRead("res.country", domain: [["code", "=", .string(code.uppercased())]], fields: ["id"], limit: 1).first?["id"]?.intValue
+        }
+    }
+
+    func currencyID(_ currency: CurrencyCode) async throws -> Int64 {
+        let id = try await cachedID("currency:\(currency.code)") {
+            try await client.searchRead("res.currency", domain: [["name", "=", .string(currency.code)]], fields: ["id"], limit: 1).first?["id"]?.intValue
+        }
+        guard let id else {
+            throw ConnectorError(.permanent, "currency \(currency.code) is not active in Odoo: activate it (Accounting ▸ Configuration ▸ Currencies), then replay")
+        }
+        return id
+    }
+
+    private func cachedID(_ key: String, lookup: () async throws -> Int64?) async throws -> Int64? {
+        if let id = ids.withLock({ $0[key] }) { return id }
+        guard let id = try await lookup() else { return nil }
+        ids.withLock { $0[key] = id }
+        return id
+    }
+
+    static func format(_ minor: Int64, _ currency: CurrencyCode) -> String {
+        let exponent = OdooMapping.minorUnitExponent(currency)
+        guard exponent > 0 else { return "\(minor) \(currency)" }
+        var divisor: Int64 = 1
+        for _ in 0..<exponent { divisor *= 10 }
+        let fraction = String(abs(minor) % divisor)
+        return "\(minor < 0 ? "-" : "")\(abs(minor) / divisor).\(String(repeating: "0", count: exponent - fraction.count))\(fraction) \(currency)"
+    }
+}
+
+/// An Odoo record as the host keeps it in its links: `model,id`, Odoo's own reference notation.
+public struct OdooRecordID: Sendable, Hashable, CustomStringConvertible {
+    public var model: String
+    public var id: Int64
+
+    public init(model: String, id: Int64) {
+        self.model = model
+        self.id = id
+    }
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: ",", maxSplits: 1)
+        guard parts.count == 2, let id = Int64(parts[1]), id > 0 else { return nil }
+        self.init(model: String(parts[0]), id: id)
+    }
+
+    public var description: String { "\(model),\(id)" }
+}
+
+extension Optional {
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let self else { return nil }
+        return try await transform(self)
+    }
+}
