@@ -33,6 +33,21 @@ import Testing
         #expect(problem { $0["protocol"] = "xmlrpc" } == "protocol: \"xmlrpc\" is not one of auto, jsonrpc, json2")
         #expect(problem { $0["companies"] = ["acme-fr": "one"] } == "companies.acme-fr: must be a positive Odoo id")
         #expect(problem { $0["taxes"] = ["*": ["20": 0]] } == "taxes.*.20: must be an account.tax id")
+        #expect(problem { $0["bank_journal"] = ["1": 7] }?.hasPrefix("bank_journal: is not a setting of the Odoo connector (known: ") == true)
+        #expect(problem { $0["max_concurrency"] = 0 } == "max_concurrency: must be between 1 and 64")
+        #expect(problem { $0["source_since"] = "2026-01-01" } == "source_since: \"2026-01-01\" is not a date and time as YYYY-MM-DD HH:MM:SS (UTC)")
+    }
+
+    @Test func perCompanySettingsFallBackToTheStar() throws {
+        var table = base.objectValue!
+        table["fee_accounts"] = ["*": 600, "2": 604]
+        let settings = try OdooSettings(.object(table))
+        #expect(OdooSettings.lookup(settings.feeAccounts, company: 2) == 604)
+        #expect(OdooSettings.lookup(settings.feeAccounts, company: 1) == 600)
+        #expect(OdooSettings.lookup(settings.feeAccounts, company: nil) == 600)
+        #expect(OdooSettings.lookup(settings.bankJournals, company: 1) == nil)
+        #expect(settings.entity(forCompany: 2) == "acme-us")
+        #expect(settings.entity(forCompany: 9) == nil)
     }
 
     @Test func anUnmappedLegalEntityIsAMappingError() throws {
