@@ -197,7 +197,10 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["HostAdmin", "ConnectorProtocol", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "HostAdmin", "ConnectorProtocol", "ConnectorKit", "OdooKit",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/EndToEndTests",
             swiftSettings: swiftSettings
         ),

@@ -7,7 +7,10 @@ Prints, each with the configuration that made it:
   latency    p50/p99 ingest-to-delivery at a fixed 1,000 events/s
   memory     daemon RSS with 1,000,000 events queued (sink paused)
 """
-import argparse, json, os, shutil, signal, socket, sqlite3, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, sys, tempfile, time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import benchdaemon  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--bin", required=True)
@@ -17,64 +20,9 @@ args = parser.parse_args()
 BIN = os.path.abspath(args.bin)
 
 
-class Daemon:
+class Daemon(benchdaemon.Daemon):
     def __init__(self, connectors):
-        self.dir = tempfile.mkdtemp(prefix="chbench-", dir="/tmp")
-        os.makedirs(f"{self.dir}/run", exist_ok=True)
-        with open(f"{self.dir}/host.toml", "w") as f:
-            f.write(f'state_dir = "state"\nruntime_dir = "run"\nplugin_dirs = ["{BIN}"]\nlog_level = "warning"\n\n{connectors}\n')
-        self.log = open(f"{self.dir}/daemon.log", "w")
-        self.started = time.monotonic()
-        self.started_wall = time.time()
-        self.proc = subprocess.Popen([f"{BIN}/connector-hostd", "--config", f"{self.dir}/host.toml"], stdout=self.log, stderr=self.log)
-        deadline = time.time() + 20
-        while not os.path.exists(f"{self.dir}/state/connector-host.sqlite") or not os.path.exists(f"{self.dir}/run/admin.sock"):
-            if time.time() > deadline or self.proc.poll() is not None:
-                raise SystemExit("daemon did not start: " + open(f"{self.dir}/daemon.log").read()[-2000:])
-            time.sleep(0.02)
-
-    def admin(self, method, params=None):
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(f"{self.dir}/run/admin.sock")
-        s.sendall((json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}) + "\n").encode())
-        data = b""
-        while not data.endswith(b"\n"):
-            data += s.recv(1 << 20)
-        s.close()
-        return json.loads(data)["result"]
-
-    def db(self):
-        return sqlite3.connect(f"file:{self.dir}/state/connector-host.sqlite?mode=ro", uri=True, timeout=30)
-
-    def count(self, sql):
-        with self.db() as c:
-            return c.execute(sql).fetchone()[0]
-
-    def rss_kib(self):
-        for line in open(f"/proc/{self.proc.pid}/status"):
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-
-    def wait(self, sql, target, timeout=600):
-        """Seconds from the daemon's start until `sql` counts `target` (polled 4 times a second, so
-        that the benchmark's own queries stay out of the way; callers refine the end from the store)."""
-        deadline = time.time() + timeout
-        while True:
-            n = self.count(sql)
-            if n >= target:
-                return time.monotonic() - self.started
-            if time.time() > deadline:
-                raise SystemExit(f"timed out: {sql} = {n} < {target}")
-            time.sleep(0.25)
-
-    def since_start(self, sql):
-        """Seconds from the daemon's start to a time stamp (ms since the epoch) the store recorded."""
-        return self.count(sql) / 1000 - self.started_wall
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=60)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        super().__init__(BIN, connectors)
 
 
 def source(emit, extra=""):

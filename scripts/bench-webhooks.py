@@ -6,7 +6,10 @@ request's Stripe-style signature, every accepted event stored durably before the
   latency     p50/p99 acknowledgement time at a fixed 1,000 webhooks/s
 Each webhook carries one new event. The client runs on the same 2 cores as the daemon and plugin.
 """
-import argparse, hashlib, hmac, http.client, json, multiprocessing, os, shutil, signal, subprocess, sys, tempfile, time
+import argparse, hashlib, hmac, http.client, json, multiprocessing, os, sys, time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import benchdaemon  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--bin", required=True)
@@ -39,48 +42,17 @@ def worker(port, indices, results):
     results.put(ok)
 
 
-class Daemon:
+class Daemon(benchdaemon.Daemon):
+    """A sample connector "hook" taking signed webhooks on a loopback HTTP listener."""
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="chwh-", dir="/tmp")
-        os.makedirs(f"{self.dir}/run")
-        self.write("")
-        self.log = open(f"{self.dir}/daemon.log", "w")
-        self.proc = subprocess.Popen([f"{BIN}/connector-hostd", "--config", f"{self.dir}/host.toml"], stdout=self.log, stderr=self.log)
-        self.wait_for(lambda: os.path.exists(f"{self.dir}/run/admin.sock"))
-        self.hostctl("secret", "set", "hook", "webhook_secret", input=SECRET)
-        self.write('[[connector]]\nid = "hook"\nplugin = "sample"\n[connector.config]\nwebhook_secret = "webhook_secret"\n')
-        self.hostctl("reload")
+        super().__init__(BIN, '[[connector]]\nid = "hook"\nplugin = "sample"\n[connector.config]\nwebhook_secret = "webhook_secret"\n',
+                         host_extra='[http]\nlisten = "127.0.0.1:0"\nwebhook_rate_limit = "100000/s"',
+                         secrets=[("hook", "webhook_secret", SECRET)], prefix="chwh-")
         self.wait_for(lambda: json.loads(self.hostctl("connectors", "--json"))[0]["state"] == "running")
         self.port = int(json.loads(self.hostctl("status", "--json"))["http"][0].rsplit(":", 1)[1])
 
-    def write(self, connectors):
-        with open(f"{self.dir}/host.toml", "w") as f:
-            f.write(f'state_dir = "state"\nruntime_dir = "run"\nplugin_dirs = ["{BIN}"]\nlog_level = "warning"\n'
-                    f'[http]\nlisten = "127.0.0.1:0"\nwebhook_rate_limit = "100000/s"\n\n{connectors}')
-
-    def hostctl(self, *argv, input=None):
-        return subprocess.run([f"{BIN}/hostctl", *argv, "--socket", f"{self.dir}/run/admin.sock"], input=input, capture_output=True, text=True, check=True).stdout
-
-    def wait_for(self, condition, timeout=30):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            try:
-                if condition():
-                    return
-            except Exception:
-                pass
-            time.sleep(0.05)
-        raise SystemExit("daemon did not get ready: " + open(f"{self.dir}/daemon.log").read()[-2000:])
-
     def events(self):
-        import sqlite3
-        with sqlite3.connect(f"file:{self.dir}/state/connector-host.sqlite?mode=ro", uri=True) as c:
-            return c.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=60)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        return self.count("SELECT COUNT(*) FROM events")
 
 
 d = Daemon()

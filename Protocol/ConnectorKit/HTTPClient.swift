@@ -185,7 +185,9 @@ public final class HTTPClient: Sendable {
                 active[easy] = nil
                 idle.append(easy)
             }
-            curl_multi_poll(multi, nil, 0, 1000, nil)
+            // Requests that waited for a free slot start now, not after the next wakeup or timeout.
+            let startable = active.count < maxConcurrent && shared.withLock { !$0.waiting.isEmpty }
+            curl_multi_poll(multi, nil, 0, startable ? 0 : 1000, nil)
         }
         for easy in idle { curl_easy_cleanup(easy) }
         curl_multi_cleanup(multi)

@@ -1,0 +1,124 @@
+import ConnectorKit
+import ConnectorProtocol
+import Foundation
+import Logging
+import OdooKit
+import Testing
+
+/// The Odoo sink on records the sample source does not emit (products, credit notes, refunds,
+/// voids, payments without an invoice), called directly against the fake Odoo over real HTTP.
+@Suite struct OdooSinkTests {
+    static let eur = CurrencyCode("EUR")!
+
+    struct Sink {
+        let fake: FakeOdoo
+        let sink: OdooSink
+
+        init(version: Int) throws {
+            fake = try FakeOdoo(version: version, apiKey: "sink-key", log: "/dev/null")
+            let settings = try OdooSettings([
+                "url": .string(fake.url), "database": "testdb", "login": "admin",
+                "companies": ["acme-eu": 2], "taxes": ["2": ["21": 101]], "fee_accounts": ["*": 104],
+            ])
+            let client = OdooClient(endpoint: OdooEndpoint(url: fake.url, database: "testdb", login: "admin", preferred: nil),
+                                    http: HTTPClient(maxConcurrent: 2), apiKey: { "sink-key" })
+            sink = OdooSink(client: client, settings: settings, logger: Logger(label: "odoo-sink-test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        }
+
+        @discardableResult
+        func deliver(_ type: String, _ objectType: String, _ id: String, version: String = "1", _ record: Record) async throws -> DeliverResult {
+            let event = Event(type: type, source: SourceRef(connector: "shop", objectType: objectType, objectID: id, version: version),
+                              entity: "acme-eu", correlationID: "t-\(id)-\(version)", occurredAt: "2026-11-23T10:00:00Z", record: record)
+            return try await sink.deliver(DeliverParams(event: event, sourceConnector: "shop", idempotencyKey: event.idempotencyKey(connector: "shop"), attempt: 1, links: []))
+        }
+    }
+
+    static let customer = Record.customer(Customer(name: "Globex", email: "ap@globex.test", isCompany: true, vat: "BE0123456789", address: Address(city: "Gent", country: "BE")))
+
+    static func invoice(_ status: Invoice.Status = .open, product: RecordRef? = nil, net: Int64 = 10_000) -> Invoice {
+        Invoice(number: "INV-9", customer: RecordRef(objectType: "customer", objectID: "cus_1"), status: status, currency: eur,
+                lines: [InvoiceLine(description: "Plan", product: product, quantity: "1", unitAmountMinor: net, amountMinor: net, taxes: [TaxLine(rate: "21", amountMinor: net * 21 / 100)])],
+                subtotalMinor: net, taxMinor: net * 21 / 100, totalMinor: net * 121 / 100, amountDueMinor: net * 121 / 100)
+    }
+
+    @Test(arguments: [17, 19]) func productsAreUpsertedAndInvoiceLinesUseThem(version: Int) async throws {
+        let odoo = try Sink(version: version)
+        let product = Product(name: "Pro plan", description: "Monthly", unitPrice: Money(amountMinor: 10_000, currency: Self.eur))
+        let created = try await odoo.deliver("product.upserted", "product", "prod_1", .product(product))
+        #expect(created.duplicate == false)
+        #expect(try await odoo.deliver("product.upserted", "product", "prod_1", .product(product)).duplicate)
+        var renamed = product
+        renamed.name = "Pro plan (2026)"
+        let updated = try await odoo.deliver("product.upserted", "product", "prod_1", version: "2", .product(renamed))
+        #expect(updated.duplicate == false && updated.externalID == created.externalID)
+        let products = try odoo.fake.records("product.product", "default_code", prefix: "ch:shop:product:")
+        #expect(products.count == 1 && products.first?["name"] as? String == "Pro plan (2026)")
+
+        try await odoo.deliver("customer.upserted", "customer", "cus_1", Self.customer)
+        try await odoo.deliver("invoice.finalized", "invoice", "in_1", .invoice(Self.invoice(product: RecordRef(objectType: "product", objectID: "prod_1"))))
+        let invoice = try #require(try odoo.fake.records("account.move", "ref", prefix: "ch:shop:invoice:").first)
+        let lines = try odoo.fake.records("account.move.line").filter { FakeOdoo.id($0["move_id"]) == invoice["id"] as? Int && $0["display_type"] as? String == "product" }
+        #expect(lines.count == 1 && FakeOdoo.id(lines.first?["product_id"]) == OdooRecordID(created.externalID ?? "")?.id.asInt)
+        #expect(invoice["state"] as? String == "posted")
+    }
+
+    @Test func aLineWhoseProductIsNotInOdooYetIsADependency() async throws {
+        let odoo = try Sink(version: 19)
+        try await odoo.deliver("customer.upserted", "customer", "cus_1", Self.customer)
+        await #expect(throws: ConnectorError.self) {
+            do {
+                try await odoo.deliver("invoice.finalized", "invoice", "in_1", .invoice(Self.invoice(product: RecordRef(objectType: "product", objectID: "prod_9"))))
+            } catch let error as ConnectorError {
+                #expect(error.code == .dependency && error.message.contains("product prod_9"))
+                throw error
+            }
+        }
+        #expect(try odoo.fake.records("account.move", "ref", prefix: "ch:shop:").isEmpty)
+    }
+
+    @Test(arguments: [17, 19]) func creditNotesReverseTheirInvoiceAndRefundsPayMoneyBack(version: Int) async throws {
+        let odoo = try Sink(version: version)
+        try await odoo.deliver("customer.upserted", "customer", "cus_1", Self.customer)
+        try await odoo.deliver("invoice.finalized", "invoice", "in_1", .invoice(Self.invoice()))
+        var note = Self.invoice(net: 2_000)
+        note.original = RecordRef(objectType: "invoice", objectID: "in_1")
+        try await odoo.deliver("credit_note.created", "credit_note", "cn_1", .creditNote(note))
+        let moves = try odoo.fake.records("account.move")
+        let invoice = try #require(moves.first { $0["ref"] as? String == "ch:shop:invoice:in_1" })
+        let credit = try #require(moves.first { $0["ref"] as? String == "ch:shop:credit_note:cn_1" })
+        #expect(credit["move_type"] as? String == "out_refund" && credit["state"] as? String == "posted")
+        #expect(FakeOdoo.id(credit["reversed_entry_id"]) == invoice["id"] as? Int)
+
+        try await odoo.deliver("payment.succeeded", "payment", "py_1", .payment(Payment(invoice: RecordRef(objectType: "invoice", objectID: "in_1"),
+                                                                                       amount: Money(amountMinor: 12_100, currency: Self.eur), status: .succeeded)))
+        let refund = Record.refund(Refund(payment: RecordRef(objectType: "payment", objectID: "py_1"), invoice: RecordRef(objectType: "invoice", objectID: "in_1"),
+                                          amount: Money(amountMinor: 5_000, currency: Self.eur), reason: "requested_by_customer", status: .succeeded))
+        let first = try await odoo.deliver("refund.succeeded", "refund", "re_1", refund)
+        #expect(first.duplicate == false)
+        #expect(try await odoo.deliver("refund.succeeded", "refund", "re_1", refund).duplicate)
+        let refundNote = try #require(try odoo.fake.records("account.move", "ref", prefix: "ch:shop:refund:re_1").first { $0["move_type"] as? String == "out_refund" })
+        #expect(refundNote["state"] as? String == "posted" && refundNote["payment_state"] as? String == "paid")
+        let payments = try odoo.fake.records("account.payment", odoo.fake.memo, prefix: "ch:shop:refund:re_1")
+        #expect(payments.count == 1 && payments.first?["payment_type"] as? String == "outbound" && payments.first?["amount"] as? Double == 50)
+    }
+
+    @Test func aVoidedInvoiceIsCancelledAndAPaymentWithoutInvoiceStandsAlone() async throws {
+        let odoo = try Sink(version: 19)
+        try await odoo.deliver("customer.upserted", "customer", "cus_1", Self.customer)
+        try await odoo.deliver("invoice.finalized", "invoice", "in_1", .invoice(Self.invoice()))
+        try await odoo.deliver("invoice.voided", "invoice", "in_1", version: "2", .invoice(Self.invoice(.void)))
+        #expect(try odoo.fake.records("account.move", "ref", prefix: "ch:shop:invoice:in_1").first?["state"] as? String == "cancel")
+        #expect(try await odoo.deliver("invoice.voided", "invoice", "in_1", version: "2", .invoice(Self.invoice(.void))).duplicate)
+
+        let charge = Payment(customer: RecordRef(objectType: "customer", objectID: "cus_1"), amount: Money(amountMinor: 4_200, currency: Self.eur), status: .succeeded)
+        let result = try await odoo.deliver("payment.succeeded", "payment", "ch_1", .payment(charge))
+        #expect(result.externalID?.hasPrefix("account.payment,") == true)
+        #expect(try await odoo.deliver("payment.succeeded", "payment", "ch_1", .payment(charge)).duplicate)
+        let payments = try odoo.fake.records("account.payment", "memo", prefix: "ch:shop:payment:ch_1")
+        #expect(payments.count == 1 && payments.first?["amount"] as? Double == 42)
+    }
+}
+
+extension Int64 {
+    var asInt: Int { Int(self) }
+}

@@ -1,0 +1,89 @@
+"""A real connector-hostd for the benchmark scripts: its own directory, host.toml, admin socket and
+store, secrets set through hostctl before the connectors that need them start."""
+import json, os, shutil, signal, socket, sqlite3, subprocess, tempfile, time
+
+
+class Daemon:
+    def __init__(self, bin_dir, connectors, host_extra="", secrets=(), prefix="chbench-"):
+        """secrets: (connector, name, value) stored before `connectors` are loaded (the daemon starts
+        without them, takes the secrets, then reloads its configuration)."""
+        self.bin = bin_dir
+        self.dir = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+        os.makedirs(f"{self.dir}/run", exist_ok=True)
+        self.host_extra = host_extra
+        self.write("" if secrets else connectors)
+        self.log = open(f"{self.dir}/daemon.log", "w")
+        self.started = time.monotonic()
+        self.started_wall = time.time()
+        self.proc = subprocess.Popen([f"{bin_dir}/connector-hostd", "--config", f"{self.dir}/host.toml"], stdout=self.log, stderr=self.log)
+        self.wait_for(lambda: os.path.exists(f"{self.dir}/state/connector-host.sqlite") and os.path.exists(f"{self.dir}/run/admin.sock"), 20)
+        if secrets:
+            for connector, name, value in secrets:
+                self.hostctl("secret", "set", connector, name, input=value)
+            self.write(connectors)
+            self.hostctl("reload")
+
+    def write(self, connectors):
+        with open(f"{self.dir}/host.toml", "w") as f:
+            f.write(f'state_dir = "state"\nruntime_dir = "run"\nplugin_dirs = ["{self.bin}"]\nlog_level = "warning"\n'
+                    f'{self.host_extra}\n\n{connectors}\n')
+
+    def hostctl(self, *argv, input=None):
+        return subprocess.run([f"{self.bin}/hostctl", *argv, "--socket", f"{self.dir}/run/admin.sock"], input=input,
+                              capture_output=True, text=True, check=True).stdout
+
+    def admin(self, method, params=None):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(f"{self.dir}/run/admin.sock")
+        s.sendall((json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}) + "\n").encode())
+        data = b""
+        while not data.endswith(b"\n"):
+            data += s.recv(1 << 20)
+        s.close()
+        return json.loads(data)["result"]
+
+    def wait_for(self, condition, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                if condition():
+                    return
+            except Exception:
+                pass
+            time.sleep(0.02)
+        raise SystemExit("daemon did not get ready: " + open(f"{self.dir}/daemon.log").read()[-2000:])
+
+    def db(self):
+        return sqlite3.connect(f"file:{self.dir}/state/connector-host.sqlite?mode=ro", uri=True, timeout=30)
+
+    def count(self, sql):
+        with self.db() as c:
+            return c.execute(sql).fetchone()[0]
+
+    def rss_kib(self):
+        for line in open(f"/proc/{self.proc.pid}/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+
+    def wait(self, sql, target, timeout=600):
+        """Seconds from the daemon's start until `sql` counts `target` (polled 4 times a second, so
+        that the benchmark's own queries stay out of the way; callers refine the end from the store)."""
+        deadline = time.time() + timeout
+        while True:
+            n = self.count(sql)
+            if n >= target:
+                return time.monotonic() - self.started
+            if time.time() > deadline:
+                raise SystemExit(f"timed out: {sql} = {n} < {target}")
+            time.sleep(0.25)
+
+    def since_start(self, sql):
+        """Seconds from the daemon's start to a time stamp (ms since the epoch) the store recorded."""
+        return self.count(sql) / 1000 - self.started_wall
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+        shutil.rmtree(self.dir, ignore_errors=True)
