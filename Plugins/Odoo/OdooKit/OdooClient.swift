@@ -164,6 +164,14 @@ extension OdooClient {
         return id
     }
 
+    /// A context naming every company the user may see (`allowed_company_ids`), for reads across companies.
+    public func allCompaniesContext() async throws -> [String: JSONValue] {
+        let user = try await connect().uid
+        let companies = try await call(model: "res.users", method: "read", ids: [user], arguments: ["fields": ["company_ids"]])
+            .arrayValue?.first?["company_ids"]?.arrayValue ?? []
+        return companies.isEmpty ? [:] : ["allowed_company_ids": .array(companies)]
+    }
+
     public func write(_ model: String, ids: [Int64], values: [String: JSONValue], context: [String: JSONValue] = [:]) async throws {
         _ = try await call(model: model, method: "write", ids: ids, arguments: ["vals": .object(values)], context: context)
     }

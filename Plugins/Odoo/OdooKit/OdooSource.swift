@@ -100,10 +100,8 @@ public struct OdooSource: Sendable {
             throw ConnectorError(.permanent, "the Odoo connector has no stream \"\(params.stream)\" (it has \(Self.invoicesStream) and \(Self.partnersStream))")
         }
         let wanted = max(1, params.maxEvents)
-        // Every company the user may see: the source reads across companies and names each record's entity.
-        let companies = try await client.call(model: "res.users", method: "read", ids: [try await client.connect().uid], arguments: ["fields": ["company_ids"]])
-            .arrayValue?.first?["company_ids"]?.arrayValue ?? []
-        let context: [String: JSONValue] = companies.isEmpty ? [:] : ["allowed_company_ids": .array(companies)]
+        // The source reads across companies and names each record's entity.
+        let context = try await client.allCompaniesContext()
         let limit = cursor.limit(wanted: wanted)
         let records = try await client.searchRead(model, domain: .array(domain + [["write_date", ">=", .string(cursor.second)]]), fields: fields,
                                                   order: "write_date asc, id asc", limit: limit, context: context)
