@@ -10,7 +10,7 @@ struct Reconcile: ParsableCommand {
             falls from --from to --to inclusive; the daemon checks their references against its links. \
             Exit 0 when no record was written twice, 1 when duplicates were found (for a cron job to alert on), \
             2 when the daemon cannot be reached or refuses (unknown connector, a plugin without reconcile, \
-            a plugin error).
+            a plugin error); 64 for a usage error such as a malformed date, as for every hostctl command.
             """
     )
     @OptionGroup var options: GlobalOptions

@@ -132,7 +132,14 @@ public struct AdminServer: Service {
         var params = request.params
         // Duplicates and unknown records are found on the items, whether or not the operator sees them.
         params.includeItems = true
-        let snapshot = try await instance.call(Method.reconcileSnapshot, params, as: ReconcileSnapshot.self, timeout: .seconds(120))
+        let snapshot: ReconcileSnapshot
+        do {
+            snapshot = try await instance.call(Method.reconcileSnapshot, params, as: ReconcileSnapshot.self, timeout: .seconds(120))
+        } catch var error as ConnectorError {
+            // The operator reads this in hostctl, without the daemon's log: say whose answer it was.
+            error.message = "connector \(request.connector): \(error.message)"
+            throw error
+        }
         let links = try await pipeline.store.links(target: request.connector, canonicalIDs: Reconciliation.canonicalIDs(in: snapshot))
         return Reconciliation.report(snapshot: snapshot, links: links, includeItems: request.includeItems)
     }
