@@ -675,16 +675,21 @@ public struct ReconcileItem: Codable, Sendable, Hashable {
     /// `YYYY-MM-DD`, the date the range was matched against.
     public var date: String?
 
-    /// Fills `sourceConnector` and `sourceID` from the reference, so every plugin parses it alike.
-    public init(externalID: String, reference: String?, amount: Money? = nil, state: String? = nil, date: String? = nil) {
-        let parsed = reference.flatMap(SinkReference.init(parsing:))
+    public init(externalID: String, reference: String?, sourceConnector: String?, sourceID: String?, amount: Money?, state: String?, date: String?) {
         self.externalID = externalID
         self.reference = reference
-        self.sourceConnector = parsed?.sourceConnector
-        self.sourceID = parsed?.objectID
+        self.sourceConnector = sourceConnector
+        self.sourceID = sourceID
         self.amount = amount
         self.state = state
         self.date = date
+    }
+
+    /// Fills `sourceConnector` and `sourceID` from the reference, so every plugin parses it alike.
+    public init(externalID: String, reference: String?, amount: Money? = nil, state: String? = nil, date: String? = nil) {
+        let parsed = reference.flatMap(SinkReference.init(parsing:))
+        self.init(externalID: externalID, reference: reference, sourceConnector: parsed?.sourceConnector, sourceID: parsed?.objectID,
+                  amount: amount, state: state, date: date)
     }
 
     enum CodingKeys: String, CodingKey {

@@ -53,6 +53,8 @@ import Testing
         let item = ReconcileItem(externalID: "9", reference: "ch:src:invoice:in:with:colons")
         #expect(item.sourceConnector == "src")
         #expect(item.sourceID == "in:with:colons")
+        #expect(item == ReconcileItem(externalID: "9", reference: "ch:src:invoice:in:with:colons", sourceConnector: "src", sourceID: "in:with:colons",
+                                      amount: nil, state: nil, date: nil))
         let foreign = ReconcileItem(externalID: "10", reference: "INV/2026/0001")
         #expect(foreign.reference == "INV/2026/0001")
         #expect(foreign.sourceConnector == nil && foreign.sourceID == nil)
