@@ -11,7 +11,7 @@ struct Hostctl: ParsableCommand {
         version: BuildInfo.version,
         subcommands: [
             Status.self, Health.self, Connectors.self, Restart.self, Pause.self, Resume.self, Reload.self,
-            Queue.self, DLQ.self, Trace.self, Secret.self, VaultCommand.self, Audit.self,
+            Queue.self, DLQ.self, Trace.self, Reconcile.self, Secret.self, VaultCommand.self, Audit.self,
         ]
     )
 }
@@ -29,9 +29,10 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// Connects and exchanges versions; warns on stderr when hostctl and the daemon differ.
-    func connect() throws -> AdminClient {
+    /// `timeoutSeconds` bounds the wait for each answer: longer for commands the daemon forwards to a plugin.
+    func connect(timeoutSeconds: Int = 30) throws -> AdminClient {
         do {
-            let client = try AdminClient(socketPath: socketPath)
+            let client = try AdminClient(socketPath: socketPath, timeoutSeconds: timeoutSeconds)
             let hello = try client.call(AdminMethod.hello, HelloParams(clientVersion: BuildInfo.version), as: HelloResult.self)
             if hello.daemonVersion != BuildInfo.version {
                 warn("warning: hostctl \(BuildInfo.version) talks to connector-hostd \(hello.daemonVersion); output may be incomplete")
@@ -43,7 +44,8 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
-    func call<P: Encodable, R: Decodable>(_ client: AdminClient, _ method: String, _ params: P, as type: R.Type) throws -> R {
+    /// The daemon's refusal exits with `refusedStatus`: 1, unless a command gives 1 its own meaning.
+    func call<P: Encodable, R: Decodable>(_ client: AdminClient, _ method: String, _ params: P, as type: R.Type, refusedStatus: Int32 = 1) throws -> R {
         do {
             return try client.call(method, params, as: type)
         } catch AdminClientError.unreachable(let message) {
@@ -51,7 +53,7 @@ struct GlobalOptions: ParsableArguments {
             throw ExitCode(2)
         } catch {
             warn("hostctl: \(error)")
-            throw ExitCode(1)
+            throw ExitCode(refusedStatus)
         }
     }
 

@@ -22,6 +22,7 @@ import Glibc
 /// - `replay_from_start`: ignore the cursor and serve the stream from the beginning on every poll, as a
 ///   source that re-sends what it already sent (the host must drop the duplicates).
 /// - `effects_file`: as a sink, one line per *new* idempotency key; a key already applied writes nothing.
+///   `reconcile.snapshot` reads it back (see ``reconcileSnapshot(_:)``).
 /// - `effects_fsync`: fsync each effect before answering (default true: an answered effect is durable).
 /// - `faults`: a list of fault directives (below), active from start.
 /// - `faults_file`: a file of directives, one per line, re-read whenever it changes; lets a test change
@@ -37,7 +38,8 @@ struct SampleConnector: Connector {
     static let capabilities = Capabilities(
         streams: [StreamInfo(name: "synthetic", eventTypes: ["customer.upserted", "invoice.finalized", "payment.succeeded"])],
         webhooks: true,
-        sinkEventTypes: ["*"]
+        sinkEventTypes: ["*"],
+        reconcile: true
     )
 
     let connector: ConnectorInfo
@@ -148,6 +150,48 @@ struct SampleConnector: Connector {
         return DeliverResult(externalID: "sample-\(params.idempotencyKey)", duplicate: !isNew)
     }
 
+    /// What this sink applied, read back from the effects file: a line `<source connector>:<object
+    /// type>:<object id>:<version>` is a record with reference `ch:<source connector>:<object type>:<object
+    /// id>` (the synthetic object types are the canonical kinds). Versions of one object update one
+    /// record, as a real sink's upsert by reference does; the same key on two lines is an effect applied
+    /// twice, a second record: the duplicate reconciliation must find. So an object has as many records
+    /// as its most-repeated key has lines. The file holds no amounts and no dates: totals are empty and
+    /// `from`/`to` are ignored, every effect counts.
+    func reconcileSnapshot(_ params: ReconcileParams) async throws -> ReconcileSnapshot {
+        try await before()
+        guard let effects else {
+            throw ConnectorError(.notSupported, "no effects_file is configured: this sample connector keeps no record to reconcile")
+        }
+        struct Record {
+            var lines: [String: Int] = [:]
+            /// The external id `deliver` answered for the last key applied, as the host's link has it.
+            var externalID = ""
+        }
+        var order: [SinkReference] = []
+        var records: [SinkReference: Record] = [:]
+        for key in try effects.keys() {
+            let parts = key.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count >= 4 else { continue }
+            let reference = SinkReference(
+                sourceConnector: String(parts[0]), objectType: String(parts[1]),
+                objectID: parts[2..<(parts.count - 1)].joined(separator: ":")
+            )
+            if records[reference] == nil { order.append(reference) }
+            records[reference, default: Record()].lines[key, default: 0] += 1
+            records[reference]?.externalID = "sample-\(key)"
+        }
+        var groups: [ReconcileGroup] = []
+        for objectType in params.objectTypes where !groups.contains(where: { $0.objectType == objectType }) {
+            let items = order.filter { $0.objectType == objectType }.flatMap { reference -> [ReconcileItem] in
+                let record = records[reference] ?? Record()
+                let item = ReconcileItem(externalID: record.externalID, reference: reference.description)
+                return Array(repeating: item, count: record.lines.values.max() ?? 0)
+            }
+            groups.append(ReconcileGroup(objectType: objectType, count: items.count, totals: [], items: params.includeItems ? items : []))
+        }
+        return ReconcileSnapshot(groups: groups)
+    }
+
     /// A webhook signed like Stripe's (`sample-signature: t=…,v1=…`) whose body is `{"emit": [i, …]}`:
     /// the synthetic events with those indices, the same events (and idempotency keys) polling gives.
     func handleWebhook(_ params: WebhookParams) async throws -> WebhookResult {
@@ -239,6 +283,7 @@ final class EffectsFile: Sendable {
     }
     private let state: Mutex<State>
     private let fsync: Bool
+    private let path: String
 
     init(path: String, fsync: Bool) throws {
         let existing = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
@@ -249,6 +294,21 @@ final class EffectsFile: Sendable {
         }
         self.state = Mutex(State(applied: applied, fd: fd))
         self.fsync = fsync
+        self.path = path
+    }
+
+    /// Every line of the file as it is now, repeats included (a test may append one to fake a
+    /// double write). A last line without its newline is a write still under way, left out.
+    func keys() throws -> [String] {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConnectorError(.transient, "cannot read effects_file \(path): \(error)")
+        }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        lines.removeLast()
+        return lines.filter { !$0.isEmpty }.map(String.init)
     }
 
     /// Records the key once. Returns false when it was already applied. The effect is on disk before

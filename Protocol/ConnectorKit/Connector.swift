@@ -38,6 +38,9 @@ public protocol Connector: Sendable {
     /// Verifies a webhook the host received for this connector and maps it to events. Throw
     /// `auth` for a forged or stale signature, `permanent` for a request that can never be accepted.
     func handleWebhook(_ params: WebhookParams) async throws -> WebhookResult
+    /// Counts and totals of what the target holds for some record kinds and days, for the operator
+    /// to compare with the source. Announce `capabilities.reconcile`; `params` arrive validated.
+    func reconcileSnapshot(_ params: ReconcileParams) async throws -> ReconcileSnapshot
     /// Called when the host asks the plugin to stop; finish or abandon work, then return.
     func shutdown() async
 }
@@ -82,6 +85,10 @@ extension Connector {
 
     public func handleWebhook(_ params: WebhookParams) async throws -> WebhookResult {
         throw ConnectorError(.notSupported, "\(Self.plugin.name) does not take webhooks")
+    }
+
+    public func reconcileSnapshot(_ params: ReconcileParams) async throws -> ReconcileSnapshot {
+        throw ConnectorError(.notSupported, "\(Self.plugin.name) does not answer reconcile.snapshot")
     }
 
     public func shutdown() async {}

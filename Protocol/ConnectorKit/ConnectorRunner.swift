@@ -172,6 +172,10 @@ final class Session<C: Connector>: Sendable {
                 let params = try codec.params(DeliverBatchParams.self, of: message)
                 let results = await connector.deliverBatch(params.deliveries)
                 return try codec.response(id: id, result: DeliverBatchResult(results: results.map(DeliverItemResult.init)))
+            case Method.reconcileSnapshot:
+                let params = try codec.params(ReconcileParams.self, of: message)
+                try params.validate()
+                return try codec.response(id: id, result: try await connector.reconcileSnapshot(params))
             default:
                 return codec.errorResponse(
                     id: id,

@@ -28,6 +28,15 @@ public struct CurrencyCode: Codable, Sendable, Hashable, CustomStringConvertible
     }
 
     public var description: String { code }
+
+    /// ISO 4217 minor-unit digits: how many of an amount's minor units are decimals. 2 for most currencies.
+    public var minorUnitExponent: Int {
+        switch code {
+        case "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF": 0
+        case "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND": 3
+        default: 2
+        }
+    }
 }
 
 /// An amount of money: integer minor units (cents for EUR, yen for JPY) and its currency.
@@ -43,6 +52,17 @@ public struct Money: Codable, Sendable, Hashable {
     enum CodingKeys: String, CodingKey {
         case currency
         case amountMinor = "amount_minor"
+    }
+
+    /// The amount as a decimal with the currency's digits, e.g. `-1234.50` for EUR, `1999` for JPY:
+    /// worked out on integers, for people to read (never parse it back).
+    public var decimalText: String {
+        let exponent = currency.minorUnitExponent
+        let digits = String(amountMinor.magnitude)
+        let sign = amountMinor < 0 ? "-" : ""
+        guard exponent > 0 else { return sign + digits }
+        let padded = String(repeating: "0", count: max(0, exponent + 1 - digits.count)) + digits
+        return sign + padded.dropLast(exponent) + "." + padded.suffix(exponent)
     }
 }
 

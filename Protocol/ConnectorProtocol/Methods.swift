@@ -522,3 +522,180 @@ public struct WebhookResult: Codable, Sendable, Hashable {
         replayKey = try container.decodeIfPresent(String.self, forKey: .replayKey)
     }
 }
+
+// MARK: reconcile.snapshot
+
+/// What the host asks a sink for to reconcile: the records of some kinds in a date range, as the
+/// target system itself has them.
+public struct ReconcileParams: Codable, Sendable, Hashable {
+    /// Canonical record kinds, e.g. `invoice`, `payment`.
+    public var objectTypes: [String]
+    /// First day, inclusive, `YYYY-MM-DD`. Calendar dates in the target's own terms (an invoice's
+    /// accounting date), not instants: books are closed per day where the records live.
+    public var from: String
+    /// Last day, inclusive, `YYYY-MM-DD`.
+    public var to: String
+    /// Whether each group lists its records; without, counts and totals only.
+    public var includeItems: Bool
+
+    public init(objectTypes: [String], from: String, to: String, includeItems: Bool) {
+        self.objectTypes = objectTypes
+        self.from = from
+        self.to = to
+        self.includeItems = includeItems
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case from, to
+        case objectTypes = "object_types"
+        case includeItems = "include_items"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        objectTypes = try container.decode([String].self, forKey: .objectTypes)
+        from = try container.decode(String.self, forKey: .from)
+        to = try container.decode(String.self, forKey: .to)
+        includeItems = try container.decodeIfPresent(Bool.self, forKey: .includeItems) ?? false
+    }
+
+    /// Checked by the host before it asks and by ConnectorKit before the plugin answers, so a
+    /// plugin never sees a range it would have to guess about.
+    public func validate() throws(ConnectorError) {
+        if objectTypes.isEmpty || objectTypes.contains(where: \.isEmpty) {
+            throw ConnectorError(.permanent, "object_types must name at least one record kind, e.g. [\"invoice\"]")
+        }
+        for (field, value) in [("from", from), ("to", to)] where !Self.isCalendarDate(value) {
+            throw ConnectorError(.permanent, "\(field) must be a date YYYY-MM-DD, not \"\(value)\"")
+        }
+        // Same fixed-width format: the text order is the date order.
+        if from > to {
+            throw ConnectorError(.permanent, "from (\(from)) is after to (\(to))")
+        }
+    }
+
+    /// `YYYY-MM-DD` naming a day that exists (no 2026-02-30).
+    static func isCalendarDate(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-") else { return false }
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for byte in bytes[range] {
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), (1...12).contains(month) else { return false }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        return (1...days).contains(day)
+    }
+}
+
+/// The reference a sink writes on every record it creates, `ch:<source connector>:<object type>:<object id>`:
+/// what makes its writes idempotent, and what lets a reconciliation tie a record back to its source.
+/// Connector ids and object types hold no `:`; the object id may.
+public struct SinkReference: Sendable, Hashable, CustomStringConvertible {
+    public var sourceConnector: String
+    public var objectType: String
+    public var objectID: String
+
+    public init(sourceConnector: String, objectType: String, objectID: String) {
+        self.sourceConnector = sourceConnector
+        self.objectType = objectType
+        self.objectID = objectID
+    }
+
+    /// Nil for text that is not such a reference (a record someone else wrote).
+    public init?(parsing text: String) {
+        guard text.hasPrefix("ch:") else { return nil }
+        let parts = text.dropFirst(3).split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts.contains(where: \.isEmpty) else { return nil }
+        self.init(sourceConnector: String(parts[0]), objectType: String(parts[1]), objectID: String(parts[2]))
+    }
+
+    public var description: String { "ch:\(sourceConnector):\(objectType):\(objectID)" }
+
+    /// The host's canonical id of the source record, as its links table keys it.
+    public var canonicalID: String { "\(sourceConnector):\(objectType):\(objectID)" }
+}
+
+public struct ReconcileSnapshot: Codable, Sendable, Hashable {
+    /// One per requested object type.
+    public var groups: [ReconcileGroup]
+
+    public init(groups: [ReconcileGroup]) {
+        self.groups = groups
+    }
+}
+
+public struct ReconcileGroup: Codable, Sendable, Hashable {
+    public var objectType: String
+    public var count: Int
+    /// One per currency.
+    public var totals: [Money]
+    /// Empty unless `include_items` was asked for.
+    public var items: [ReconcileItem]
+
+    public init(objectType: String, count: Int, totals: [Money], items: [ReconcileItem] = []) {
+        self.objectType = objectType
+        self.count = count
+        self.totals = totals
+        self.items = items
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case count, totals, items
+        case objectType = "object_type"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        objectType = try container.decode(String.self, forKey: .objectType)
+        count = try container.decode(Int.self, forKey: .count)
+        totals = try container.decodeIfPresent([Money].self, forKey: .totals) ?? []
+        items = try container.decodeIfPresent([ReconcileItem].self, forKey: .items) ?? []
+    }
+}
+
+/// One record in the target system.
+public struct ReconcileItem: Codable, Sendable, Hashable {
+    /// The record's id in the target.
+    public var externalID: String
+    /// The ``SinkReference`` the sink wrote on it; nil for a record written by someone else.
+    public var reference: String?
+    /// From the reference, when it is one.
+    public var sourceConnector: String?
+    /// From the reference, when it is one.
+    public var sourceID: String?
+    public var amount: Money?
+    /// The record's state in the target, in the target's words (e.g. Odoo's `posted`).
+    public var state: String?
+    /// `YYYY-MM-DD`, the date the range was matched against.
+    public var date: String?
+
+    public init(externalID: String, reference: String?, sourceConnector: String?, sourceID: String?, amount: Money?, state: String?, date: String?) {
+        self.externalID = externalID
+        self.reference = reference
+        self.sourceConnector = sourceConnector
+        self.sourceID = sourceID
+        self.amount = amount
+        self.state = state
+        self.date = date
+    }
+
+    /// Fills `sourceConnector` and `sourceID` from the reference, so every plugin parses it alike.
+    public init(externalID: String, reference: String?, amount: Money? = nil, state: String? = nil, date: String? = nil) {
+        let parsed = reference.flatMap(SinkReference.init(parsing:))
+        self.init(externalID: externalID, reference: reference, sourceConnector: parsed?.sourceConnector, sourceID: parsed?.objectID,
+                  amount: amount, state: state, date: date)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case reference, amount, state, date
+        case externalID = "external_id"
+        case sourceConnector = "source_connector"
+        case sourceID = "source_id"
+    }
+}

@@ -119,6 +119,31 @@ public struct AdminServer: Service {
         return HealthResult(status: problems.isEmpty ? "healthy" : "degraded", problems: problems)
     }
 
+    /// Asks a sink for its snapshot and checks it against the host's links for that sink.
+    private func reconcile(_ request: ReconcileRequest) async throws -> ReconcileReport {
+        try request.params.validate()
+        let instance = try supervisor.instance(request.connector)
+        guard let capabilities = instance.capabilities else {
+            throw ConnectorError(.transient, "connector \(request.connector) has not started yet (state \(instance.status.state)); try again once it runs")
+        }
+        guard capabilities.reconcile else {
+            throw ConnectorError(.notSupported, "connector \(request.connector) (plugin \(instance.config.plugin)) cannot reconcile: its plugin does not announce capabilities.reconcile")
+        }
+        var params = request.params
+        // Duplicates and unknown records are found on the items, whether or not the operator sees them.
+        params.includeItems = true
+        let snapshot: ReconcileSnapshot
+        do {
+            snapshot = try await instance.call(Method.reconcileSnapshot, params, as: ReconcileSnapshot.self, timeout: .seconds(120))
+        } catch var error as ConnectorError {
+            // The operator reads this in hostctl, without the daemon's log: say whose answer it was.
+            error.message = "connector \(request.connector): \(error.message)"
+            throw error
+        }
+        let links = try await pipeline.store.links(target: request.connector, canonicalIDs: Reconciliation.canonicalIDs(in: snapshot))
+        return Reconciliation.report(snapshot: snapshot, links: links, includeItems: request.includeItems)
+    }
+
     static func isAllowed(uid: uid_t, pid: pid_t) -> Bool {
         if uid == 0 || uid == geteuid() { return true }
         // Group membership: the peer's primary and supplementary groups, read from /proc.
@@ -232,6 +257,15 @@ public struct AdminServer: Service {
                 return try codec.response(id: id, result: params)
             case AdminMethod.vaultRekey:
                 return try codec.response(id: id, result: try await vault.rekey(actor: "operator"))
+            case AdminMethod.reconcileSnapshot:
+                let request = try codec.params(ReconcileRequest.self, of: message)
+                let report = try await reconcile(request)
+                let counts = report.snapshot.groups.map { "\($0.objectType) \($0.count)" }.joined(separator: ", ")
+                await audit("reconcile.snapshot", subject: request.connector, detail: """
+                    \(request.from)..\(request.to): \(counts); \(report.duplicates.count) duplicates, \
+                    \(report.unknownToHost.count) unknown to the host, \(report.foreign) written by others
+                    """)
+                return try codec.response(id: id, result: report)
             case AdminMethod.auditVerify:
                 return try codec.response(id: id, result: try await pipeline.store.verifyAudit())
             default:
