@@ -15,9 +15,11 @@ final class FakeOdoo {
     let process = Process()
     let url: String
     let version: Int
+    let apiKey: String
 
     init(version: Int, apiKey: String, log: String) throws {
         self.version = version
+        self.apiKey = apiKey
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", Self.script, "--version", String(version), "--port", "0", "--db", "testdb", "--api-key", apiKey]
         let out = Pipe()
@@ -66,6 +68,18 @@ final class FakeOdoo {
         let answer = try http("GET", "\(url)/__fake__/calls")
         let calls = (try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["calls"] as? [[String: Any]] ?? []
         return calls.filter { $0["model"] as? String == model && $0["model_method"] as? String == method && $0["outcome"] as? String == "ok" }.count
+    }
+
+    /// Calls a model method over JSON-RPC as the admin user (as finance would in Odoo's UI).
+    func execute(_ model: String, _ method: String, _ args: [Any], context: [String: Any] = [:]) throws -> Any? {
+        let call: [String: Any] = ["jsonrpc": "2.0", "method": "call", "id": 1, "params": [
+            "service": "object", "method": "execute_kw", "args": ["testdb", 2, apiKey, model, method, args, ["context": context]],
+        ]]
+        let answer = try http("POST", "\(url)/jsonrpc", headers: ["Content-Type": "application/json"],
+                              body: String(decoding: try JSONSerialization.data(withJSONObject: call), as: UTF8.self))
+        let envelope = try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
+        if let error = envelope?["error"] { throw HarnessError("\(model).\(method): \(error)") }
+        return envelope?["result"]
     }
 
     /// The payment's memo field: `ref` on 17, `memo` on 19.
@@ -190,6 +204,28 @@ extension DaemonHarness {
         #expect(try second.attemptOutcomes() == ["duplicate": 30])
         try Self.expectBooked(fake, source: "shop", count: 30, rate: 21, company: 2, feeBooked: true)
         #expect(try fake.records("account.move").filter { ($0["ref"] as? String)?.hasPrefix("ch:") == true }.count == 20)  // 10 invoices + 10 payment entries
+
+        // Reconciliation: 10 invoices and 10 payments, nothing twice, nothing the host did not write.
+        let today = String(ISO8601DateFormatter().string(from: Date()).prefix(10))
+        // (The sample's payments are dated 2026-01-01, its invoices the day they are posted.)
+        let reconcile = try second.hostctl("reconcile", "erp", "--from", "2026-01-01", "--to", today, "--json")
+        #expect(reconcile.status == 0)
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(reconcile.stdout.utf8)) as? [String: Any])
+        let groups = (report["snapshot"] as? [String: Any])?["groups"] as? [[String: Any]] ?? []
+        #expect(groups.map { "\($0["object_type"] ?? "") \($0["count"] ?? "")" }.sorted() == ["invoice 10", "payment 10"])
+        #expect((report["duplicates"] as? [Any])?.isEmpty == true && (report["unknown_to_host"] as? [Any])?.isEmpty == true)
+        // Someone posts a second invoice carrying one of our references: reconciliation reports it.
+        let invoice = try #require(try fake.records("account.move", "ref", prefix: "ch:shop:invoice:").first)
+        let reference = try #require(invoice["ref"] as? String)
+        let copy = try fake.execute("account.move", "create", [[[
+            "move_type": "out_invoice", "partner_id": FakeOdoo.id(invoice["partner_id"]) ?? 0, "ref": reference, "company_id": 2, "currency_id": 125,
+            "invoice_line_ids": [[0, 0, ["name": "copy", "quantity": 1, "price_unit": 10]]],
+        ]]], context: ["allowed_company_ids": [2]])
+        let copyID = try #require((copy as? [Int])?.first)
+        _ = try fake.execute("account.move", "action_post", [[copyID]], context: ["allowed_company_ids": [2]])
+        let again = try second.hostctl("reconcile", "erp", "--from", "2026-01-01", "--to", today)
+        #expect(again.status == 1)
+        #expect(again.stdout.contains(reference))
         #expect(try second.stop() == 0)
     }
 

@@ -10,12 +10,14 @@ struct OdooConnector: Connector {
     static let plugin = PluginInfo(name: "odoo", version: "0.1.0")
     static let capabilities = Capabilities(
         streams: OdooSource.streams,
-        sinkEventTypes: ["customer.*", "product.*", "invoice.*", "credit_note.*", "payment.*", "refund.*"]
+        sinkEventTypes: ["customer.*", "product.*", "invoice.*", "credit_note.*", "payment.*", "refund.*"],
+        reconcile: true
     )
 
     let client: OdooClient
     let sink: OdooSink
     let source: OdooSource
+    let reconcile: OdooReconcile
     let settings: OdooSettings
 
     init(context: ConnectorContext) async throws {
@@ -43,6 +45,7 @@ struct OdooConnector: Connector {
         )
         sink = OdooSink(client: client, settings: settings, logger: context.logger)
         source = OdooSource(client: client, settings: settings, connector: context.connector)
+        reconcile = OdooReconcile(client: client, settings: settings)
         self.settings = settings
     }
 
@@ -64,5 +67,9 @@ struct OdooConnector: Connector {
 
     func poll(_ params: PollParams) async throws -> PollResult {
         try await source.poll(params)
+    }
+
+    func reconcileSnapshot(_ params: ReconcileParams) async throws -> ReconcileSnapshot {
+        try await reconcile.snapshot(params)
     }
 }

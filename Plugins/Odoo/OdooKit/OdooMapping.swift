@@ -14,7 +14,7 @@ public import ConnectorProtocol
 public enum OdooMapping {
     /// The reference written into Odoo for a canonical record.
     public static func reference(sourceConnector: String, objectType: String, objectID: String) -> String {
-        "ch:\(sourceConnector):\(objectType):\(objectID)"
+        SinkReference(sourceConnector: sourceConnector, objectType: objectType, objectID: objectID).description
     }
 
     public static func partnerValues(_ customer: Customer, reference: String, countryID: Int64?, companyID: Int64?) -> [String: JSONValue] {
@@ -113,7 +113,7 @@ public enum OdooMapping {
     /// Minor units as the decimal amount Odoo's float fields take (the only place money leaves
     /// integers: Odoo's API has no other representation).
     public static func amount(_ minor: Int64, _ currency: CurrencyCode) -> JSONValue {
-        let exponent = minorUnitExponent(currency)
+        let exponent = currency.minorUnitExponent
         var divisor: Int64 = 1
         for _ in 0..<exponent { divisor *= 10 }
         return .double(Double(minor) / Double(divisor))
@@ -122,16 +122,7 @@ public enum OdooMapping {
     /// The amount back in minor units, rounded to the currency's precision.
     public static func minorUnits(_ value: Double, _ currency: CurrencyCode) -> Int64 {
         var factor = 1.0
-        for _ in 0..<minorUnitExponent(currency) { factor *= 10 }
+        for _ in 0..<currency.minorUnitExponent { factor *= 10 }
         return Int64((value * factor).rounded())
-    }
-
-    /// ISO 4217 minor units: 2 for most currencies.
-    public static func minorUnitExponent(_ currency: CurrencyCode) -> Int {
-        switch currency.code {
-        case "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF": 0
-        case "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND": 3
-        default: 2
-        }
     }
 }

@@ -283,7 +283,9 @@ public final class OdooSink: Sendable {
     }
 
     /// Money returned to the customer: a posted credit note (`out_refund`, reversing the paid invoice
-    /// when it is known) with the refund registered against it, both carrying the refund's reference.
+    /// when it is known) with the refund registered against it. The payment carries the refund's
+    /// reference; the credit note one of its own kind (`refund_credit_note`), returned as a link, so
+    /// that a reconciliation sees two records of two kinds, not one record written twice.
     func registerRefund(_ refund: Refund, _ write: Write) async throws -> DeliverResult {
         guard refund.status == .succeeded else {
             logger.info("refund is \(refund.status.rawValue): nothing to book", metadata: ["odoo.reference": "\(write.reference)"])
@@ -292,7 +294,8 @@ public final class OdooSink: Sendable {
         if let existing = try await findPayment(write.reference, write) {
             return DeliverResult(externalID: existing.description, duplicate: true)
         }
-        var move = try await findMove(write.reference, write)
+        let noteReference = write.reference("refund_credit_note", write.event.source.objectID)
+        var move = try await findMove(noteReference, write)
         if move == nil {
             let original = try await refund.invoice.asyncMap { try await findMove(write.reference($0.objectType, $0.objectID), write) } ?? nil
             let partner: Int64
@@ -303,7 +306,7 @@ public final class OdooSink: Sendable {
             }
             var values: [String: JSONValue] = [
                 "move_type": "out_refund", "partner_id": .int(partner), "currency_id": .int(try await currencyID(refund.amount.currency)),
-                "ref": .string(write.reference),
+                "ref": .string(noteReference),
                 "invoice_line_ids": [[0, 0, [
                     "name": .string("Refund \(write.event.source.objectID)" + (refund.reason.map { ": \($0)" } ?? "")), "quantity": 1,
                     "price_unit": OdooMapping.amount(refund.amount.amountMinor, refund.amount.currency), "tax_ids": [[6, 0, []]],
@@ -320,7 +323,8 @@ public final class OdooSink: Sendable {
             creditNote.state = "posted"
         }
         let id = try await register(refund.amount, fee: nil, date: refund.refundedAt ?? write.event.occurredAt, on: creditNote, write)
-        return DeliverResult(externalID: id.description)
+        let link = Link(connector: "", objectType: "refund_credit_note", sourceID: write.event.source.objectID, externalID: creditNote.externalID)
+        return DeliverResult(externalID: id.description, links: [link])
     }
 
     /// The payment's memo field: `ref` on Odoo 17, `memo` from 18 on.
@@ -434,12 +438,7 @@ public final class OdooSink: Sendable {
     }
 
     static func format(_ minor: Int64, _ currency: CurrencyCode) -> String {
-        let exponent = OdooMapping.minorUnitExponent(currency)
-        guard exponent > 0 else { return "\(minor) \(currency)" }
-        var divisor: Int64 = 1
-        for _ in 0..<exponent { divisor *= 10 }
-        let fraction = String(abs(minor) % divisor)
-        return "\(minor < 0 ? "-" : "")\(abs(minor) / divisor).\(String(repeating: "0", count: exponent - fraction.count))\(fraction) \(currency)"
+        "\(Money(amountMinor: minor, currency: currency).decimalText) \(currency)"
     }
 }
 

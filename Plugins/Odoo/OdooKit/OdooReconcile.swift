@@ -1,0 +1,81 @@
+public import ConnectorProtocol
+
+/// `reconcile.snapshot`: the invoices, credit notes, payments and refunds Odoo has over a range of
+/// days, across every company the connector's user may see: counts, totals per currency, and each
+/// record with the reference it carries — so that the host can find records written twice, records
+/// it never wrote, and (against the source) records missing.
+public struct OdooReconcile: Sendable {
+    let client: OdooClient
+    let settings: OdooSettings
+
+    public init(client: OdooClient, settings: OdooSettings) {
+        self.client = client
+        self.settings = settings
+    }
+
+    /// What a canonical kind is in Odoo: the model, which records, and the fields to read.
+    struct Kind {
+        var model: String
+        var domain: [JSONValue]
+        var amount: String
+        var date: String
+        var reference: String
+        var state: String
+    }
+
+    func kind(_ objectType: String, from: String, to: String) async throws -> Kind {
+        let days = { (field: String) -> [JSONValue] in [[.string(field), ">=", .string(from)], [.string(field), "<=", .string(to)]] }
+        switch objectType {
+        case "invoice", "credit_note":
+            let moveType = objectType == "invoice" ? "out_invoice" : "out_refund"
+            return Kind(model: "account.move", domain: [["move_type", "=", .string(moveType)], ["state", "=", "posted"]] + days("invoice_date"),
+                        amount: "amount_total", date: "invoice_date", reference: "ref", state: "payment_state")
+        case "payment", "refund":
+            let direction = objectType == "payment" ? "inbound" : "outbound"
+            return Kind(model: "account.payment", domain: [["payment_type", "=", .string(direction)], ["partner_type", "=", "customer"],
+                                                           ["state", "not in", ["draft", "cancel", "canceled", "rejected"]]] + days("date"),
+                        amount: "amount", date: "date", reference: try await client.connect().major >= 18 ? "memo" : "ref", state: "state")
+        default:
+            throw ConnectorError(.notSupported, "the Odoo connector reconciles invoice, credit_note, payment and refund, not \(objectType)")
+        }
+    }
+
+    public func snapshot(_ params: ReconcileParams) async throws -> ReconcileSnapshot {
+        let context = try await client.allCompaniesContext()
+        var groups: [ReconcileGroup] = []
+        for objectType in params.objectTypes {
+            let kind = try await kind(objectType, from: params.from, to: params.to)
+            var totals: [CurrencyCode: Int64] = [:]
+            var items: [ReconcileItem] = []
+            var count = 0
+            var after: Int64 = 0
+            // Paged by id: a range of days may hold more records than one answer should.
+            while true {
+                let page = try await client.searchRead(kind.model, domain: .array(kind.domain + [["id", ">", .int(after)]]),
+                                                       fields: ["name", kind.amount, "currency_id", kind.date, kind.reference, kind.state],
+                                                       order: "id", limit: 1000, context: context)
+                for record in page {
+                    guard let id = record["id"]?.intValue, let currency = record["currency_id"]?.odooName.flatMap(CurrencyCode.init) else {
+                        throw ConnectorError(.transient, "Odoo's \(kind.model) answer lacks id or currency")
+                    }
+                    after = max(after, id)
+                    count += 1
+                    let amount = Money(amountMinor: OdooMapping.minorUnits(record[kind.amount]?.doubleValue ?? 0, currency), currency: currency)
+                    totals[currency, default: 0] += amount.amountMinor
+                    guard params.includeItems else { continue }
+                    let reference = record[kind.reference]?.stringValue.flatMap(SinkReference.init(parsing:))
+                    items.append(ReconcileItem(
+                        externalID: OdooRecordID(model: kind.model, id: id).description, reference: reference?.description,
+                        sourceConnector: reference?.sourceConnector, sourceID: reference?.objectID, amount: amount,
+                        state: record[kind.state]?.stringValue, date: record[kind.date]?.stringValue
+                    ))
+                }
+                if page.count < 1000 { break }
+            }
+            groups.append(ReconcileGroup(objectType: objectType, count: count,
+                                         totals: totals.sorted { $0.key.code < $1.key.code }.map { Money(amountMinor: $0.value, currency: $0.key) },
+                                         items: items))
+        }
+        return ReconcileSnapshot(groups: groups)
+    }
+}
