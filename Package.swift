@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "hostctl", targets: ["hostctl"]),
         .executable(name: "connector-sample", targets: ["connector-sample"]),
         .executable(name: "connector-odoo", targets: ["connector-odoo"]),
+        .executable(name: "connector-stripe", targets: ["connector-stripe"]),
         .library(name: "ConnectorKit", targets: ["ConnectorKit"]),
     ],
     dependencies: [
@@ -134,6 +135,18 @@ let package = Package(
             path: "Plugins/Odoo/OdooKit",
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "StripeKit",
+            dependencies: ["ConnectorKit", "ConnectorProtocol"],
+            path: "Plugins/Stripe/StripeKit",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "connector-stripe",
+            dependencies: ["StripeKit", "ConnectorKit", "ConnectorProtocol", .product(name: "Logging", package: "swift-log")],
+            path: "Plugins/Stripe/Connector",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "connector-odoo",
             dependencies: ["OdooKit", "ConnectorKit", "ConnectorProtocol", .product(name: "Logging", package: "swift-log")],
@@ -176,6 +189,12 @@ let package = Package(
             name: "OdooTests",
             dependencies: ["OdooKit", "ConnectorKit", "ConnectorProtocol"],
             path: "Tests/OdooTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "StripeTests",
+            dependencies: ["StripeKit", "ConnectorKit", "ConnectorProtocol"],
+            path: "Tests/StripeTests",
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,135 @@
+import ConnectorKit
+import ConnectorProtocol
+import Foundation
+import Logging
+import StripeKit
+import Synchronization
+
+/// `connector-stripe`: one Stripe account as a source of canonical events — polled from
+/// `/v1/events` and pushed by signed webhooks, the same Stripe event giving one canonical event
+/// either way — and as a sink of customers created elsewhere. The work is in StripeKit.
+struct StripeConnector: Connector {
+    static let plugin = PluginInfo(name: "stripe", version: "0.1.0")
+    static let capabilities = Capabilities(
+        streams: [StreamInfo(name: "events", eventTypes: [
+            "customer.upserted", "product.upserted", "price.upserted", "invoice.finalized", "invoice.paid", "invoice.voided",
+            "invoice.uncollectible", "payment.succeeded", "refund.succeeded", "refund.pending", "refund.failed", "subscription.*",
+        ])],
+        webhooks: true,
+        sinkEventTypes: ["customer.*"]
+    )
+
+    let connector: ConnectorInfo
+    let settings: StripeSettings
+    let client: StripeClient
+    let feed: StripeEventFeed
+    let host: HostConnection
+    let logger: Logger
+    /// The webhook signing secrets, read from the vault once and again when a signature does not match
+    /// (the operator may just have rolled the secret).
+    let webhookSecrets = SecretsCache()
+
+    init(context: ConnectorContext) async throws {
+        do {
+            settings = try StripeSettings(context.config)
+        } catch {
+            throw ConnectorError(.permanent, "[connector.config] of \(context.connector.id): \(error.description)")
+        }
+        connector = context.connector
+        host = context.host
+        logger = context.logger
+        let host = context.host
+        let secret = settings.apiKeySecret
+        client = StripeClient(settings: settings, http: HTTPClient(maxConcurrent: 8, userAgent: "connector-host-stripe/\(Self.plugin.version)"),
+                              apiKey: { try await host.secret(secret) })
+        feed = StripeEventFeed(client: client, settings: settings)
+    }
+
+    func check() async throws -> CheckResult {
+        let balance = try await client.get("/v1/balance")
+        let live = balance["livemode"]?.boolValue == true ? "live" : "test"
+        return CheckResult(ok: true, message: "Stripe \(live) account reachable at \(settings.apiBase), API version \(settings.stripeVersion)")
+    }
+
+    func poll(_ params: PollParams) async throws -> PollResult {
+        guard params.stream == "events" else {
+            throw ConnectorError(.permanent, "the Stripe connector has one stream, \"events\", not \"\(params.stream)\"")
+        }
+        let page = try await feed.next(after: params.cursor)
+        var events: [Event] = []
+        for stripeEvent in page.events {
+            events += try await canonical(stripeEvent)
+        }
+        return PollResult(events: events, cursor: page.cursor.encoded(), hasMore: page.hasMore)
+    }
+
+    func handleWebhook(_ params: WebhookParams) async throws -> WebhookResult {
+        let now = Date(timeIntervalSince1970: Double(params.receivedAtMilliseconds) / 1000)
+        let header = params.headers["stripe-signature"]
+        let replayKey: String
+        do {
+            replayKey = try WebhookSignature.verifyTimestamped(header: header, body: params.body, secrets: try await signingSecrets(refresh: false),
+                                                               tolerance: settings.webhookToleranceSeconds, now: now)
+        } catch let error as ConnectorError where error.details?["reason"]?.stringValue == "signature" && header != nil {
+            replayKey = try WebhookSignature.verifyTimestamped(header: header, body: params.body, secrets: try await signingSecrets(refresh: true),
+                                                               tolerance: settings.webhookToleranceSeconds, now: now)
+        }
+        guard let stripeEvent = try? JSONDecoder().decode(JSONValue.self, from: Data(params.body.utf8)), stripeEvent["object"]?.stringValue == "event" else {
+            throw ConnectorError(.permanent, "the webhook body is not a Stripe event", details: ["reason": "malformed"])
+        }
+        return WebhookResult(events: try await canonical(stripeEvent), replayKey: replayKey)
+    }
+
+    func signingSecrets(refresh: Bool) async throws -> [String] {
+        if !refresh, let known = webhookSecrets.values.withLock({ $0 }) { return known }
+        var secrets: [String] = []
+        for (index, name) in settings.webhookSecrets.enumerated() {
+            do {
+                secrets.append(try await host.secret(name))
+            } catch where index > 0 {
+                continue  // the next secret of a roll exists only during the roll
+            }
+        }
+        webhookSecrets.values.withLock { $0 = secrets }
+        return secrets
+    }
+
+    /// A Stripe event's canonical events, with the fees of its charges fetched from their balance transactions.
+    func canonical(_ stripeEvent: JSONValue) async throws -> [Event] {
+        var fees: [String: Money] = [:]
+        for transaction in StripeMapping.balanceTransactions(in: stripeEvent) {
+            let answer = try await client.get("/v1/balance_transactions/\(transaction)")
+            if let fee = answer["fee"]?.intValue, let currency = answer["currency"]?.stringValue.flatMap({ CurrencyCode($0.uppercased()) }) {
+                fees[transaction] = Money(amountMinor: fee, currency: currency)
+            }
+        }
+        return StripeMapping.events(from: stripeEvent, connector: connector, fees: fees)
+    }
+
+    /// Customers from other systems (a CRM, Odoo) become Stripe customers, found again by the
+    /// reference kept in their metadata, created with the delivery's idempotency key.
+    func deliver(_ params: DeliverParams) async throws -> DeliverResult {
+        guard case .customer(let customer) = params.event.record else {
+            throw ConnectorError(.permanent, "the Stripe connector takes customers only, not \(params.event.record.kind)")
+        }
+        let reference = SinkReference(sourceConnector: params.sourceConnector ?? "unknown", objectType: params.event.source.objectType,
+                                      objectID: params.event.source.objectID).description
+        let fields = StripeCustomerFields.fields(customer, reference: reference)
+        var existing = params.links.first { $0.objectType == params.event.source.objectType && $0.externalID.hasPrefix("cus_") }?.externalID
+        if existing == nil, let email = customer.email {
+            let found = try await client.get("/v1/customers", [("email", email), ("limit", "100")])["data"]?.arrayValue ?? []
+            existing = found.first { $0["metadata"]?["connector_host_ref"]?.stringValue == reference }?["id"]?.stringValue
+        }
+        if let existing {
+            _ = try await client.post("/v1/customers/\(existing)", fields, idempotencyKey: "\(params.idempotencyKey):update")
+            return DeliverResult(externalID: existing)
+        }
+        let created = try await client.post("/v1/customers", fields, idempotencyKey: params.idempotencyKey)
+        guard let id = created["id"]?.stringValue else { throw ConnectorError(.transient, "Stripe created a customer without an id") }
+        return DeliverResult(externalID: id)
+    }
+}
+
+final class SecretsCache: Sendable {
+    let values = Mutex<[String]?>(nil)
+}

@@ -1,0 +1,109 @@
+public import ConnectorKit
+public import ConnectorProtocol
+import Foundation
+import Synchronization
+
+/// Calls Stripe's v1 API: form-encoded bodies with brackets, a pinned `Stripe-Version`, the secret
+/// key from the host's vault (asked again after Stripe refuses it), every answer classified.
+public final class StripeClient: Sendable {
+    let settings: StripeSettings
+    let http: HTTPClient
+    private let apiKey: @Sendable () async throws -> String
+    private let key = Mutex<String?>(nil)
+
+    public init(settings: StripeSettings, http: HTTPClient, apiKey: @escaping @Sendable () async throws -> String) {
+        self.settings = settings
+        self.http = http
+        self.apiKey = apiKey
+    }
+
+    /// `GET path?query`.
+    public func get(_ path: String, _ query: [(String, String)] = []) async throws -> JSONValue {
+        try await send("GET", path + (query.isEmpty ? "" : "?" + Self.formEncode(query)), body: nil, idempotencyKey: nil)
+    }
+
+    /// `POST path` with form fields. Every POST carries an `Idempotency-Key`: Stripe replays the
+    /// first answer for 24 hours, so a retry after a lost answer does not create a second object.
+    public func post(_ path: String, _ fields: [(String, String)], idempotencyKey: String) async throws -> JSONValue {
+        try await send("POST", path, body: Data(Self.formEncode(fields).utf8), idempotencyKey: String(idempotencyKey.prefix(255)))
+    }
+
+    func send(_ method: String, _ pathAndQuery: String, body: Data?, idempotencyKey: String?) async throws -> JSONValue {
+        let secret: String
+        if let known = key.withLock({ $0 }) {
+            secret = known
+        } else {
+            do {
+                secret = try await apiKey()
+            } catch let error as ConnectorError {
+                throw ConnectorError(.auth, error.message, details: error.details)
+            }
+            key.withLock { $0 = secret }
+        }
+        var headers: [(name: String, value: String)] = [("Authorization", "Bearer \(secret)"), ("Stripe-Version", settings.stripeVersion)]
+        if body != nil { headers.append(("Content-Type", "application/x-www-form-urlencoded")) }
+        if let idempotencyKey { headers.append(("Idempotency-Key", idempotencyKey)) }
+        let response: HTTPResponse
+        do {
+            response = try await http.send(HTTPRequest(method: method, url: settings.apiBase + pathAndQuery, headers: headers, body: body,
+                                                       timeout: .seconds(settings.timeoutSeconds)))
+        } catch let error as HTTPClientError {
+            throw error.connectorError
+        }
+        let answer = Result { () throws(ConnectorError) -> JSONValue in try StripeAnswer.classify(response) }
+        if case .failure(let error) = answer, error.code == .auth {
+            key.withLock { $0 = nil }  // a rotated key is read again on the next call
+        }
+        return try answer.get()
+    }
+
+    /// `application/x-www-form-urlencoded`, keys with brackets kept as Stripe expects them.
+    public static func formEncode(_ fields: [(String, String)]) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return fields.map { name, value in
+            "\(name.addingPercentEncoding(withAllowedCharacters: allowed.union(CharacterSet(charactersIn: "[]"))) ?? name)=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value)"
+        }.joined(separator: "&")
+    }
+}
+
+/// What a Stripe answer means for the host. Pure: tested on recorded shapes.
+public enum StripeAnswer {
+    public static func classify(_ response: HTTPResponse) throws(ConnectorError) -> JSONValue {
+        let (status, body) = (response.status, response.body)
+        let decoded = try? JSONDecoder().decode(JSONValue.self, from: body)
+        if (200..<300).contains(status) {
+            guard let decoded else {
+                throw ConnectorError(.transient, "Stripe answered HTTP \(status) with a body that is not JSON: \(String(decoding: body.prefix(120), as: UTF8.self))")
+            }
+            return decoded
+        }
+        let header = response.header
+        let error = decoded?["error"]
+        let type = error?["type"]?.stringValue ?? ""
+        let code = error?["code"]?.stringValue ?? ""
+        let message = error?["message"]?.stringValue ?? String(decoding: body.prefix(160), as: UTF8.self)
+        var details: [String: JSONValue] = ["http_status": .int(Int64(status))]
+        if !type.isEmpty { details["stripe_error_type"] = .string(type) }
+        if !code.isEmpty { details["stripe_error_code"] = .string(code) }
+        if let param = error?["param"]?.stringValue { details["stripe_param"] = .string(param) }
+        let text = "Stripe: \(message)"
+        let retryAfter = header("Retry-After").flatMap { Double($0) }.map { Int64($0 * 1000) }
+        if status == 429 {
+            throw ConnectorError(.rateLimited, text, retryAfterMilliseconds: retryAfter ?? 1000, details: .object(details))
+        }
+        if status == 401 || status == 403 {
+            throw ConnectorError(.auth, text, details: .object(details))
+        }
+        // Stripe's own verdict on retrying overrides the status code.
+        switch header("Stripe-Should-Retry")?.lowercased() {
+        case "true": throw ConnectorError(.transient, text, retryAfterMilliseconds: retryAfter, details: .object(details))
+        case "false": throw ConnectorError(.permanent, text, details: .object(details))
+        default: break
+        }
+        if status >= 500 || status == 409 || code == "lock_timeout" || code == "rate_limit" {
+            throw ConnectorError(.transient, text, retryAfterMilliseconds: retryAfter, details: .object(details))
+        }
+        throw ConnectorError(.permanent, text, details: .object(details))
+    }
+}

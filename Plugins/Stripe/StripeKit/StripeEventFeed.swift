@@ -1,0 +1,114 @@
+public import ConnectorProtocol
+public import Foundation
+
+/// Where the event stream stands: the last Stripe event emitted, and how this Stripe lists events.
+public struct StripeCursor: Codable, Sendable, Hashable {
+    /// The last event emitted; nil before the first.
+    public var last: String?
+    /// Unix seconds where the first poll starts.
+    public var since: Int64
+    /// Found out on the first poll unless configured.
+    public var order: StripeSettings.ListOrder?
+
+    public init(last: String? = nil, since: Int64, order: StripeSettings.ListOrder? = nil) {
+        self.last = last
+        self.since = since
+        self.order = order
+    }
+
+    public func encoded() -> String {
+        String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self)
+    }
+
+    public static func decode(_ text: String) throws(ConnectorError) -> StripeCursor {
+        guard let cursor = try? JSONDecoder().decode(StripeCursor.self, from: Data(text.utf8)) else {
+            throw ConnectorError(.permanent, "the stored cursor \"\(text.prefix(80))\" is not a Stripe connector cursor")
+        }
+        return cursor
+    }
+}
+
+/// Reads `GET /v1/events` oldest first, a page at a time, whatever order the server lists in.
+///
+/// Real Stripe lists newest first: the first poll walks back to the oldest event of the backfill
+/// window (keeping only ids), emits it, and from then on asks `ending_before=<last>` — the page of
+/// events just newer than the last one, which is reversed before it is emitted. localstripe lists
+/// oldest first and knows no `ending_before`: it is read forward with `starting_after=<last>`. With
+/// `list_order = "auto"` the order is found once by asking for `ending_before` of a known event:
+/// a server that refuses the parameter lists oldest first.
+public struct StripeEventFeed: Sendable {
+    let client: StripeClient
+    let settings: StripeSettings
+
+    public init(client: StripeClient, settings: StripeSettings) {
+        self.client = client
+        self.settings = settings
+    }
+
+    public struct Page: Sendable {
+        /// Stripe events, oldest first.
+        public var events: [JSONValue]
+        public var cursor: StripeCursor
+        public var hasMore: Bool
+    }
+
+    public func next(after stored: String?, now: Date = Date()) async throws -> Page {
+        var cursor = try stored.map(StripeCursor.decode) ?? StripeCursor(
+            since: Int64(now.timeIntervalSince1970) - Int64(settings.backfillDays) * 86_400, order: settings.listOrder
+        )
+        let limit = String(settings.pageSize)
+        guard let last = cursor.last else {
+            // The first poll: the window's events in the server's order.
+            let first = try await list([("created[gte]", String(cursor.since)), ("limit", limit)])
+            guard let some = first.data.first?["id"]?.stringValue else { return Page(events: [], cursor: cursor, hasMore: false) }
+            if cursor.order == nil { cursor.order = try await probeOrder(knownEvent: some) }
+            if cursor.order == .oldestFirst {
+                cursor.last = first.data.last?["id"]?.stringValue
+                return Page(events: first.data, cursor: cursor, hasMore: first.hasMore)
+            }
+            // Newest first: walk back to the oldest event of the window; only it is emitted now.
+            var page = first
+            while page.hasMore, let older = page.data.last?["id"]?.stringValue {
+                page = try await list([("created[gte]", String(cursor.since)), ("limit", "100"), ("starting_after", older)])
+            }
+            guard let oldest = page.data.last ?? first.data.last else { return Page(events: [], cursor: cursor, hasMore: false) }
+            cursor.last = oldest["id"]?.stringValue
+            return Page(events: [oldest], cursor: cursor, hasMore: true)
+        }
+        if cursor.order == nil { cursor.order = try await probeOrder(knownEvent: last) }
+        switch cursor.order {
+        case .oldestFirst:
+            let page = try await list([("limit", limit), ("starting_after", last)])
+            cursor.last = page.data.last?["id"]?.stringValue ?? last
+            return Page(events: page.data, cursor: cursor, hasMore: page.hasMore)
+        default:
+            let page = try await list([("limit", limit), ("ending_before", last)])
+            let events = Array(page.data.reversed())
+            cursor.last = events.last?["id"]?.stringValue ?? last
+            return Page(events: events, cursor: cursor, hasMore: page.hasMore)
+        }
+    }
+
+    struct List {
+        var data: [JSONValue]
+        var hasMore: Bool
+    }
+
+    func list(_ query: [(String, String)]) async throws -> List {
+        let answer = try await client.get("/v1/events", query)
+        guard let data = answer["data"]?.arrayValue else {
+            throw ConnectorError(.transient, "Stripe's event list has no data array")
+        }
+        return List(data: data, hasMore: answer["has_more"]?.boolValue ?? false)
+    }
+
+    /// Newest first when the server takes `ending_before`; oldest first when it refuses it.
+    func probeOrder(knownEvent: String) async throws -> StripeSettings.ListOrder {
+        do {
+            _ = try await list([("limit", "1"), ("ending_before", knownEvent)])
+            return .newestFirst
+        } catch let error as ConnectorError where error.code == .permanent && error.details?["http_status"]?.intValue == 400 {
+            return .oldestFirst
+        }
+    }
+}

@@ -1,0 +1,203 @@
+public import ConnectorProtocol
+import Foundation
+
+/// Stripe events as canonical events: pure functions, no I/O. A Stripe event becomes zero or more
+/// canonical events whose version is the Stripe event id, so the same Stripe event — polled, pushed
+/// by webhook, or both — always has the same idempotency key and is stored once.
+///
+/// What is mapped: customers; products, prices and (legacy) plans; invoices once they leave draft;
+/// charges (with the fee of their balance transaction); refunds; subscriptions. `payment_intent.*`
+/// is not: every successful payment intent also emits `charge.succeeded`, which carries the balance
+/// transaction, so mapping both would only make a second event for one payment.
+public enum StripeMapping {
+    /// Balance transactions whose fee a Stripe event's payments need (to fetch before mapping).
+    public static func balanceTransactions(in event: JSONValue) -> [String] {
+        guard let type = event["type"]?.stringValue, type.hasPrefix("charge."), let charge = event["data"]?["object"] else { return [] }
+        return charge["balance_transaction"]?.stringValue.map { [$0] } ?? []
+    }
+
+    /// - Parameter fees: balance transaction id → its fee, for charges whose event did not expand it.
+    public static func events(from stripeEvent: JSONValue, connector: ConnectorInfo, fees: [String: Money] = [:]) -> [Event] {
+        guard let eventID = stripeEvent["id"]?.stringValue, let type = stripeEvent["type"]?.stringValue,
+              let object = stripeEvent["data"]?["object"] else { return [] }
+        let occurredAt = rfc3339(stripeEvent["created"]?.intValue)
+        func event(_ canonicalType: String, _ objectType: String, _ objectID: String, orderingKey: String?, _ record: Record, index: Int = 0) -> Event {
+            Event(
+                type: canonicalType,
+                source: SourceRef(objectType: objectType, objectID: objectID, version: eventID),
+                tenant: connector.tenant, entity: connector.entity,
+                correlationID: index == 0 ? eventID : "\(eventID)/\(index)",
+                occurredAt: occurredAt, orderingKey: orderingKey, record: record
+            )
+        }
+        let id = object["id"]?.stringValue ?? ""
+        switch type {
+        case "customer.created", "customer.updated":
+            guard let customer = customer(object) else { return [] }
+            return [event("customer.upserted", "customer", id, orderingKey: id, .customer(customer))]
+        case "product.created", "product.updated":
+            guard let name = object["name"]?.stringValue else { return [] }
+            let product = Product(name: name, description: object["description"]?.stringValue, active: object["active"]?.boolValue ?? true)
+            return [event("product.upserted", "product", id, orderingKey: id, .product(product))]
+        case "price.created", "price.updated", "plan.created", "plan.updated":
+            guard let product = price(object) else { return [] }
+            return [event("price.upserted", type.hasPrefix("plan") ? "plan" : "price", id, orderingKey: object["product"]?.stringValue, .product(product))]
+        case "invoice.created", "invoice.finalized", "invoice.updated", "invoice.paid", "invoice.payment_succeeded",
+             "invoice.voided", "invoice.marked_uncollectible":
+            guard let invoice = invoice(object), invoice.status != .draft else { return [] }
+            let what = switch invoice.status {
+            case .open: "finalized"
+            case .paid: "paid"
+            case .void: "voided"
+            case .uncollectible: "uncollectible"
+            case .draft: "draft"
+            }
+            return [event("invoice.\(what)", "invoice", id, orderingKey: invoice.customer.objectID, .invoice(invoice))]
+        case "charge.succeeded", "charge.captured":
+            guard let payment = payment(object, fees: fees) else { return [] }
+            return [event("payment.succeeded", "payment", id, orderingKey: payment.customer?.objectID, .payment(payment))]
+        case "charge.refunded":
+            let refunds = object["refunds"]?["data"]?.arrayValue ?? []
+            return refunds.enumerated().compactMap { index, item in
+                refund(item, charge: object).map { refund in
+                    event("refund.\(refund.status.rawValue)", "refund", item["id"]?.stringValue ?? "", orderingKey: object["customer"]?.stringValue, .refund(refund), index: index)
+                }
+            }
+        case "refund.created", "refund.updated", "charge.refund.updated":
+            guard let refund = refund(object, charge: nil) else { return [] }
+            return [event("refund.\(refund.status.rawValue)", "refund", id, orderingKey: nil, .refund(refund))]
+        case "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted":
+            guard let subscription = subscription(object) else { return [] }
+            return [event("subscription.\(subscription.status.rawValue)", "subscription", id, orderingKey: subscription.customer.objectID, .subscription(subscription))]
+        default:
+            return []
+        }
+    }
+
+    static func customer(_ object: JSONValue) -> Customer? {
+        guard object["deleted"]?.boolValue != true else { return nil }
+        let text = { (key: String) in object[key]?.stringValue }
+        let address = object["address"].flatMap { address -> Address? in
+            guard address.objectValue != nil else { return nil }
+            let field = { (key: String) in address[key]?.stringValue }
+            return Address(line1: field("line1"), line2: field("line2"), city: field("city"), postalCode: field("postal_code"),
+                           state: field("state"), country: field("country"))
+        }
+        let metadata = object["metadata"]
+        return Customer(
+            name: text("name") ?? text("description") ?? text("email") ?? object["id"]?.stringValue ?? "Stripe customer",
+            email: text("email"), phone: text("phone"),
+            isCompany: metadata?["is_company"]?.stringValue == "true",
+            vat: metadata?["vat"]?.stringValue, address: address,
+            currency: text("currency").flatMap { CurrencyCode($0.uppercased()) }
+        )
+    }
+
+    /// A price (or legacy plan): what a product sells for.
+    static func price(_ object: JSONValue) -> Product? {
+        guard let currency = object["currency"]?.stringValue.flatMap({ CurrencyCode($0.uppercased()) }) else { return nil }
+        let amount = object["unit_amount"]?.intValue ?? object["amount"]?.intValue
+        let interval = object["recurring"]?["interval"]?.stringValue ?? object["interval"]?.stringValue
+        let count = object["recurring"]?["interval_count"]?.intValue ?? object["interval_count"]?.intValue ?? 1
+        let product = object["product"]?.stringValue ?? object["product"]?["id"]?.stringValue ?? ""
+        let name = object["nickname"]?.stringValue ?? "\(product) \(amount.map { Money(amountMinor: $0, currency: currency).decimalText } ?? "") \(currency)\(interval.map { " / \($0)" } ?? "")"
+        return Product(name: name, unitPrice: amount.map { Money(amountMinor: $0, currency: currency) },
+                       recurring: interval.map { Recurrence(interval: $0, intervalCount: Int(count)) }, active: object["active"]?.boolValue ?? true)
+    }
+
+    static func invoice(_ object: JSONValue) -> Invoice? {
+        guard let customer = object["customer"]?.stringValue ?? object["customer"]?["id"]?.stringValue,
+              let currency = object["currency"]?.stringValue.flatMap({ CurrencyCode($0.uppercased()) }),
+              let status = object["status"]?.stringValue.flatMap(Invoice.Status.init(rawValue:)) else { return nil }
+        let defaultRates = object["default_tax_rates"]?.arrayValue ?? []
+        let lines: [InvoiceLine] = (object["lines"]?["data"]?.arrayValue ?? []).map { line in
+            let amount = line["amount"]?.intValue ?? 0
+            let quantity = line["quantity"]?.intValue ?? 1
+            let price = line["price"]?.objectValue != nil ? line["price"] : line["plan"]
+            let product = (price?["product"]?.stringValue ?? price?["product"]?["id"]?.stringValue).map { RecordRef(objectType: "product", objectID: $0) }
+            let rates = (line["tax_rates"]?.arrayValue ?? []) + defaultRates
+            let taxes: [TaxLine] = (line["tax_amounts"]?.arrayValue ?? []).compactMap { taxAmount in
+                let rateID = taxAmount["tax_rate"]?.stringValue ?? taxAmount["tax_rate"]?["id"]?.stringValue
+                guard let rate = rates.first(where: { $0["id"]?.stringValue == rateID }) ?? (rates.count == 1 ? rates.first : nil),
+                      let percentage = rate["percentage"]?.doubleValue else { return nil }
+                return TaxLine(name: rate["display_name"]?.stringValue, rate: percent(percentage), amountMinor: taxAmount["amount"]?.intValue ?? 0,
+                               inclusive: taxAmount["inclusive"]?.boolValue ?? rate["inclusive"]?.boolValue ?? false)
+            }
+            return InvoiceLine(
+                description: line["description"]?.stringValue ?? price?["nickname"]?.stringValue ?? "Subscription",
+                product: product, quantity: String(quantity),
+                unitAmountMinor: price?["unit_amount"]?.intValue ?? price?["amount"]?.intValue ?? (quantity > 0 ? amount / quantity : amount),
+                amountMinor: amount, taxes: taxes
+            )
+        }
+        let total = object["total"]?.intValue ?? 0
+        let subtotal = object["subtotal"]?.intValue ?? total
+        let tax = object["tax"]?.intValue ?? (object["total_tax_amounts"]?.arrayValue ?? []).compactMap { $0["amount"]?.intValue }.reduce(0, +)
+        let finalized = object["status_transitions"]?["finalized_at"]?.intValue ?? object["created"]?.intValue
+        return Invoice(
+            number: object["number"]?.stringValue, customer: RecordRef(objectType: "customer", objectID: customer), status: status,
+            currency: currency, issuedAt: finalized.map { rfc3339($0) }, dueAt: object["due_date"]?.intValue.map { rfc3339($0) }, lines: lines,
+            subtotalMinor: subtotal, taxMinor: tax, totalMinor: total, amountPaidMinor: object["amount_paid"]?.intValue ?? 0,
+            amountDueMinor: object["amount_remaining"]?.intValue ?? object["amount_due"]?.intValue ?? 0,
+            subscription: object["subscription"]?.stringValue.map { RecordRef(objectType: "subscription", objectID: $0) }
+        )
+    }
+
+    static func payment(_ charge: JSONValue, fees: [String: Money]) -> Payment? {
+        guard let currency = charge["currency"]?.stringValue.flatMap({ CurrencyCode($0.uppercased()) }), let amount = charge["amount"]?.intValue else { return nil }
+        let transaction = charge["balance_transaction"]
+        var fee = transaction?.stringValue.flatMap { fees[$0] }
+        if fee == nil, let expanded = transaction, expanded.objectValue != nil,
+           let feeCurrency = expanded["currency"]?.stringValue.flatMap({ CurrencyCode($0.uppercased()) }), let minor = expanded["fee"]?.intValue {
+            fee = Money(amountMinor: minor, currency: feeCurrency)
+        }
+        let status: Payment.Status = switch charge["status"]?.stringValue {
+        case "succeeded": .succeeded
+        case "failed": .failed
+        default: .pending
+        }
+        return Payment(
+            customer: charge["customer"]?.stringValue.map { RecordRef(objectType: "customer", objectID: $0) },
+            invoice: charge["invoice"]?.stringValue.map { RecordRef(objectType: "invoice", objectID: $0) },
+            amount: Money(amountMinor: amount, currency: currency), fee: fee, status: status,
+            method: charge["payment_method_details"]?["type"]?.stringValue, paidAt: charge["created"]?.intValue.map { rfc3339($0) }
+        )
+    }
+
+    static func refund(_ object: JSONValue, charge: JSONValue?) -> Refund? {
+        guard let currency = object["currency"]?.stringValue.flatMap({ CurrencyCode($0.uppercased()) }), let amount = object["amount"]?.intValue,
+              let chargeID = object["charge"]?.stringValue ?? charge?["id"]?.stringValue else { return nil }
+        let status = object["status"]?.stringValue.flatMap(Refund.Status.init(rawValue:)) ?? .pending
+        let invoice = charge?["invoice"]?.stringValue
+        return Refund(payment: RecordRef(objectType: "payment", objectID: chargeID), invoice: invoice.map { RecordRef(objectType: "invoice", objectID: $0) },
+                      amount: Money(amountMinor: amount, currency: currency), reason: object["reason"]?.stringValue, status: status,
+                      refundedAt: object["created"]?.intValue.map { rfc3339($0) })
+    }
+
+    static func subscription(_ object: JSONValue) -> Subscription? {
+        guard let customer = object["customer"]?.stringValue,
+              let status = object["status"]?.stringValue.flatMap(Subscription.Status.init(rawValue:)) else { return nil }
+        let items: [Subscription.Item] = (object["items"]?["data"]?.arrayValue ?? []).compactMap { item in
+            let price = item["price"]?.objectValue != nil ? item["price"] : item["plan"]
+            guard let product = price?["product"]?.stringValue else { return nil }
+            let currency = price?["currency"]?.stringValue.flatMap { CurrencyCode($0.uppercased()) }
+            let amount = price?["unit_amount"]?.intValue ?? price?["amount"]?.intValue
+            return Subscription.Item(product: RecordRef(objectType: "product", objectID: product), quantity: String(item["quantity"]?.intValue ?? 1),
+                                     unitAmount: currency.flatMap { currency in amount.map { Money(amountMinor: $0, currency: currency) } })
+        }
+        return Subscription(customer: RecordRef(objectType: "customer", objectID: customer), status: status, items: items,
+                            currentPeriodStart: object["current_period_start"]?.intValue.map { rfc3339($0) },
+                            currentPeriodEnd: object["current_period_end"]?.intValue.map { rfc3339($0) },
+                            cancelAt: object["cancel_at"]?.intValue.map { rfc3339($0) })
+    }
+
+    /// A tax percentage as the canonical model writes rates: `20`, `5.5`, `8.875`.
+    static func percent(_ value: Double) -> String {
+        value.rounded() == value ? String(Int64(value)) : String(value)
+    }
+
+    static func rfc3339(_ unix: Int64?) -> String {
+        guard let unix else { return "" }
+        return Date(timeIntervalSince1970: Double(unix)).formatted(.iso8601)
+    }
+}

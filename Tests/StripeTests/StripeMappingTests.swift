@@ -1,0 +1,151 @@
+import ConnectorKit
+import ConnectorProtocol
+import Foundation
+import StripeKit
+import Testing
+
+/// Stripe events (shapes from Stripe's API reference) as canonical events.
+@Suite struct StripeMappingTests {
+    let connector = ConnectorInfo(id: "stripe-eu", plugin: "stripe", tenant: "acme", entity: "acme-eu")
+
+    func json(_ text: String) throws -> JSONValue {
+        try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+    }
+
+    @Test func aFinalizedInvoiceWithTaxBecomesAnInvoice() throws {
+        let event = try json(#"""
+            {"id": "evt_1", "object": "event", "type": "invoice.finalized", "created": 1795400000,
+             "data": {"object": {"id": "in_1", "object": "invoice", "customer": "cus_9", "status": "open", "currency": "eur",
+               "number": "A1B2-0001", "subtotal": 10000, "tax": 2100, "total": 12100, "amount_paid": 0, "amount_due": 12100, "amount_remaining": 12100,
+               "due_date": 1796000000, "subscription": "sub_3", "status_transitions": {"finalized_at": 1795400000},
+               "lines": {"object": "list", "data": [{"id": "il_1", "amount": 10000, "quantity": 2, "description": "Pro plan",
+                 "price": {"id": "price_1", "product": "prod_7", "unit_amount": 5000, "currency": "eur"},
+                 "tax_amounts": [{"amount": 2100, "inclusive": false, "tax_rate": "txr_21"}],
+                 "tax_rates": [{"id": "txr_21", "percentage": 21.0, "display_name": "VAT", "inclusive": false}]}]}}}}
+            """#)
+        let events = StripeMapping.events(from: event, connector: connector)
+        #expect(events.count == 1)
+        let mapped = try #require(events.first)
+        #expect(mapped.type == "invoice.finalized")
+        #expect(mapped.idempotencyKey(connector: "stripe-eu") == "stripe-eu:invoice:in_1:evt_1")
+        #expect(mapped.entity == "acme-eu" && mapped.tenant == "acme" && mapped.orderingKey == "cus_9")
+        guard case .invoice(let invoice) = mapped.record else { Issue.record("not an invoice"); return }
+        #expect(invoice.customer == RecordRef(objectType: "customer", objectID: "cus_9"))
+        #expect(invoice.status == .open && invoice.currency.code == "EUR" && invoice.number == "A1B2-0001")
+        #expect(invoice.totalMinor == 12_100 && invoice.taxMinor == 2_100 && invoice.subtotalMinor == 10_000 && invoice.amountDueMinor == 12_100)
+        #expect(invoice.lines == [InvoiceLine(description: "Pro plan", product: RecordRef(objectType: "product", objectID: "prod_7"), quantity: "2",
+                                              unitAmountMinor: 5_000, amountMinor: 10_000, taxes: [TaxLine(name: "VAT", rate: "21", amountMinor: 2_100)])])
+        #expect(invoice.subscription?.objectID == "sub_3" && invoice.issuedAt == "2026-11-23T02:13:20Z")
+    }
+
+    @Test func draftsAreNotEmittedAndStatusesNameTheEvent() throws {
+        let draft = try json(#"{"id": "evt_2", "type": "invoice.created", "created": 1, "data": {"object": {"id": "in_2", "customer": "cus_1", "status": "draft", "currency": "usd", "total": 0, "lines": {"data": []}}}}"#)
+        #expect(StripeMapping.events(from: draft, connector: connector).isEmpty)
+        let voided = try json(#"{"id": "evt_3", "type": "invoice.voided", "created": 1, "data": {"object": {"id": "in_2", "customer": "cus_1", "status": "void", "currency": "usd", "total": 500, "lines": {"data": []}}}}"#)
+        #expect(StripeMapping.events(from: voided, connector: connector).map(\.type) == ["invoice.voided"])
+    }
+
+    @Test func aChargeIsAPaymentWithTheFeeOfItsBalanceTransaction() throws {
+        let event = try json(#"""
+            {"id": "evt_4", "type": "charge.succeeded", "created": 1795400000, "data": {"object": {"id": "ch_1", "object": "charge", "amount": 12100,
+             "currency": "eur", "customer": "cus_9", "invoice": "in_1", "status": "succeeded", "balance_transaction": "txn_1",
+             "payment_method_details": {"type": "card"}, "created": 1795400000}}}
+            """#)
+        #expect(StripeMapping.balanceTransactions(in: event) == ["txn_1"])
+        let fee = Money(amountMinor: 381, currency: CurrencyCode("EUR")!)
+        let mapped = try #require(StripeMapping.events(from: event, connector: connector, fees: ["txn_1": fee]).first)
+        #expect(mapped.type == "payment.succeeded" && mapped.source.objectID == "ch_1")
+        guard case .payment(let payment) = mapped.record else { Issue.record("not a payment"); return }
+        #expect(payment.amount == Money(amountMinor: 12_100, currency: CurrencyCode("EUR")!) && payment.fee == fee)
+        #expect(payment.invoice?.objectID == "in_1" && payment.customer?.objectID == "cus_9" && payment.method == "card")
+    }
+
+    @Test func paymentIntentsAreLeftToTheirCharge() throws {
+        let event = try json(#"{"id": "evt_5", "type": "payment_intent.succeeded", "created": 1, "data": {"object": {"id": "pi_1", "amount": 100, "currency": "eur"}}}"#)
+        #expect(StripeMapping.events(from: event, connector: connector).isEmpty)
+    }
+
+    @Test func aRefundedChargeGivesOneRefundPerRefund() throws {
+        let event = try json(#"""
+            {"id": "evt_6", "type": "charge.refunded", "created": 1, "data": {"object": {"id": "ch_1", "amount": 12100, "currency": "eur", "customer": "cus_9",
+             "invoice": "in_1", "refunds": {"data": [{"id": "re_1", "amount": 5000, "currency": "eur", "charge": "ch_1", "status": "succeeded", "reason": "requested_by_customer", "created": 2},
+                                                     {"id": "re_2", "amount": 100, "currency": "eur", "charge": "ch_1", "status": "pending", "created": 3}]}}}}
+            """#)
+        let events = StripeMapping.events(from: event, connector: connector)
+        #expect(events.map(\.type) == ["refund.succeeded", "refund.pending"])
+        #expect(events.map(\.source.objectID) == ["re_1", "re_2"])
+        #expect(Set(events.map(\.correlationID)).count == 2)
+        guard case .refund(let refund) = events[0].record else { Issue.record("not a refund"); return }
+        #expect(refund.payment.objectID == "ch_1" && refund.invoice?.objectID == "in_1" && refund.amount.amountMinor == 5_000)
+    }
+
+    @Test func customersPricesAndSubscriptions() throws {
+        let customer = try json(#"{"id": "evt_7", "type": "customer.created", "created": 1, "data": {"object": {"id": "cus_9", "name": "Globex", "email": "ap@globex.test", "address": {"city": "Gent", "country": "BE", "line1": null}, "metadata": {"vat": "BE0123456789", "is_company": "true"}}}}"#)
+        guard case .customer(let mapped) = try #require(StripeMapping.events(from: customer, connector: connector).first).record else { Issue.record("no customer"); return }
+        #expect(mapped == Customer(name: "Globex", email: "ap@globex.test", isCompany: true, vat: "BE0123456789", address: Address(city: "Gent", country: "BE")))
+        let plan = try json(#"{"id": "evt_8", "type": "plan.created", "created": 1, "data": {"object": {"id": "gold", "product": "prod_7", "amount": 1999, "currency": "jpy", "interval": "month", "interval_count": 1, "active": true}}}"#)
+        guard case .product(let product) = try #require(StripeMapping.events(from: plan, connector: connector).first).record else { Issue.record("no price"); return }
+        #expect(product.unitPrice == Money(amountMinor: 1_999, currency: CurrencyCode("JPY")!) && product.recurring == Recurrence(interval: "month", intervalCount: 1))
+        #expect(product.name == "prod_7 1999 JPY / month")
+        let subscription = try json(#"{"id": "evt_9", "type": "customer.subscription.created", "created": 1, "data": {"object": {"id": "sub_1", "customer": "cus_9", "status": "active", "current_period_start": 1795400000, "items": {"data": [{"quantity": 3, "price": {"id": "price_1", "product": "prod_7", "unit_amount": 500, "currency": "eur"}}]}}}}"#)
+        let mappedSubscription = try #require(StripeMapping.events(from: subscription, connector: connector).first)
+        #expect(mappedSubscription.type == "subscription.active")
+        guard case .subscription(let sub) = mappedSubscription.record else { Issue.record("no subscription"); return }
+        #expect(sub.items == [Subscription.Item(product: RecordRef(objectType: "product", objectID: "prod_7"), quantity: "3", unitAmount: Money(amountMinor: 500, currency: CurrencyCode("EUR")!))])
+    }
+}
+
+@Suite struct StripeAnswerTests {
+    func classify(_ status: Int, _ body: String, headers: [(name: String, value: String)] = []) -> ConnectorError? {
+        do {
+            _ = try StripeAnswer.classify(HTTPResponse(status: status, headers: headers, body: Data(body.utf8)))
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func errorsGetTheClassThatSaysWhatToDo() {
+        let limited = classify(429, #"{"error": {"type": "invalid_request_error", "message": "Too many requests"}}"#, headers: [("Retry-After", "2")])
+        #expect(limited?.code == .rateLimited && limited?.retryAfterMilliseconds == 2_000)
+        #expect(classify(401, #"{"error": {"type": "invalid_request_error", "message": "Invalid API Key provided: sk_test_****1234"}}"#)?.code == .auth)
+        #expect(classify(403, #"{"error": {"message": "restricted key"}}"#)?.code == .auth)
+        #expect(classify(500, #"{"error": {"type": "api_error", "message": "boom"}}"#)?.code == .transient)
+        #expect(classify(502, "<html>bad gateway</html>")?.code == .transient)
+        #expect(classify(400, #"{"error": {"type": "invalid_request_error", "code": "lock_timeout", "message": "locked"}}"#)?.code == .transient)
+        #expect(classify(409, #"{"error": {"type": "idempotency_error", "message": "in progress"}}"#)?.code == .transient)
+        let invalid = classify(400, #"{"error": {"type": "invalid_request_error", "param": "email", "message": "Invalid email address"}}"#)
+        #expect(invalid?.code == .permanent && invalid?.message == "Stripe: Invalid email address" && invalid?.details?["stripe_param"] == "email")
+        #expect(classify(400, #"{"error": {"message": "x"}}"#, headers: [("Stripe-Should-Retry", "true")])?.code == .transient)
+        #expect(classify(500, #"{"error": {"message": "x"}}"#, headers: [("stripe-should-retry", "false")])?.code == .permanent)
+        #expect(classify(200, "not json")?.code == .transient)
+        #expect(classify(200, #"{"id": "cus_1"}"#) == nil)
+    }
+
+    @Test func formFieldsKeepStripesBrackets() {
+        #expect(StripeClient.formEncode([("address[city]", "Saint-Étienne"), ("metadata[ref]", "ch:crm:customer:1"), ("email", "a+b@x.test")])
+                == "address[city]=Saint-%C3%89tienne&metadata[ref]=ch%3Acrm%3Acustomer%3A1&email=a%2Bb%40x.test")
+    }
+}
+
+@Suite struct StripeSettingsTests {
+    @Test func defaultsAndProblems() throws {
+        let settings = try StripeSettings([:])
+        #expect(settings.apiBase == "https://api.stripe.com" && settings.stripeVersion == StripeSettings.defaultVersion)
+        #expect(settings.webhookSecrets == ["webhook_secret"] && settings.webhookToleranceSeconds == 300 && settings.listOrder == nil)
+        func problem(_ config: JSONValue) -> String? {
+            do { _ = try StripeSettings(config); return nil } catch { return error.description }
+        }
+        #expect(problem(["api_base": "http://stripe.example.test"]) == "api_base: \"http://stripe.example.test\" must be https:// (plain http only on loopback, for fakes)")
+        #expect(problem(["page_size": 500]) == "page_size: must be between 1 and 100")
+        #expect(problem(["list_order": "random"]) == "list_order: \"random\" is not one of auto, newest_first, oldest_first")
+        #expect(problem(["webhook_secrets": "x"])?.hasPrefix("webhook_secrets: is not a setting of the Stripe connector") == true)
+        #expect(try StripeSettings(["webhook_secret_next": "whsec_next"]).webhookSecrets == ["webhook_secret", "whsec_next"])
+    }
+
+    @Test func cursorsSurviveTheirTextForm() throws {
+        let cursor = StripeCursor(last: "evt_9", since: 1_795_000_000, order: .newestFirst)
+        #expect(try StripeCursor.decode(cursor.encoded()) == cursor)
+        #expect(throws: ConnectorError.self) { try StripeCursor.decode("evt_9") }
+    }
+}
