@@ -115,7 +115,8 @@ struct StripeConnector: Connector {
         let reference = SinkReference(sourceConnector: params.sourceConnector ?? "unknown", objectType: params.event.source.objectType,
                                       objectID: params.event.source.objectID).description
         let fields = StripeCustomerFields.fields(customer, reference: reference)
-        var existing = params.links.first { $0.objectType == params.event.source.objectType && $0.externalID.hasPrefix("cus_") }?.externalID
+        let source = params.event.source
+        var existing = params.links.first { $0.objectType == source.objectType && $0.sourceID == source.objectID && $0.externalID.hasPrefix("cus_") }?.externalID
         if existing == nil, let email = customer.email {
             let found = try await client.get("/v1/customers", [("email", email), ("limit", "100")])["data"]?.arrayValue ?? []
             existing = found.first { $0["metadata"]?["connector_host_ref"]?.stringValue == reference }?["id"]?.stringValue
