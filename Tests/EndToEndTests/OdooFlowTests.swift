@@ -139,6 +139,17 @@ extension DaemonHarness {
             """, path("state/connector-host.sqlite"), idempotencyKey]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// The payloads of the stored events of a connector and type.
+    func storedEvents(connector: String, type: String) throws -> [[String: Any]] {
+        let output = try Self.run("/usr/bin/env", ["python3", "-c", """
+            import sqlite3, sys
+            c = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+            for (payload,) in c.execute("SELECT payload FROM events WHERE connector = ? AND type = ?", (sys.argv[2], sys.argv[3])):
+                print(bytes(payload).decode() if not isinstance(payload, str) else payload)
+            """, path("state/connector-host.sqlite"), connector, type]).stdout
+        return output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
     /// Attempt outcomes (delivered, duplicate, or an error class) and their counts, from the database.
     func attemptOutcomes() throws -> [String: Int] {
         let result = try Self.run("/usr/bin/env", ["python3", "-c", """
@@ -344,6 +355,11 @@ extension DaemonHarness {
         #expect(daemon.effects("crm.effects") == ["erp:account.move:\(paid):paid:0"])
         #expect(try daemon.hostctl("trace", "erp:account.move:\(paid):paid:0").status == 0)
         #expect(try daemon.storedEvent("erp:account.move:\(paid):paid:0") == "invoice.paid acme-eu")  // company 2's entity
+        // The partners stream: the two customers written into Odoo come back as customer.updated, with their country.
+        let partners = try daemon.storedEvents(connector: "erp", type: "customer.updated")
+        let names = Set(try fake.records("res.partner", "ref", prefix: "ch:shop:customer:").compactMap { $0["name"] as? String })
+        #expect(names.count == 2 && names.isSubset(of: Set(partners.compactMap { (($0["record"] as? [String: Any])?["customer"] as? [String: Any])?["name"] as? String })))
+        #expect(partners.contains { ((($0["record"] as? [String: Any])?["customer"] as? [String: Any])?["address"] as? [String: Any])?["country"] as? String == "FR" })
         #expect(try daemon.stop() == 0)
     }
 }
