@@ -54,15 +54,36 @@ import Testing
         #expect(StripeMapping.balanceTransactions(in: event) == ["txn_1"])
         let fee = Money(amountMinor: 381, currency: CurrencyCode("EUR")!)
         let mapped = try #require(StripeMapping.events(from: event, connector: connector, fees: ["txn_1": fee]).first)
-        #expect(mapped.type == "payment.succeeded" && mapped.source.objectID == "ch_1")
+        #expect(mapped.type == "payment.succeeded" && mapped.source.objectID == "ch_1" && mapped.source.version == "succeeded")
         guard case .payment(let payment) = mapped.record else { Issue.record("not a payment"); return }
         #expect(payment.amount == Money(amountMinor: 12_100, currency: CurrencyCode("EUR")!) && payment.fee == fee)
         #expect(payment.invoice?.objectID == "in_1" && payment.customer?.objectID == "cus_9" && payment.method == "card")
     }
 
-    @Test func paymentIntentsAreLeftToTheirCharge() throws {
-        let event = try json(#"{"id": "evt_5", "type": "payment_intent.succeeded", "created": 1, "data": {"object": {"id": "pi_1", "amount": 100, "currency": "eur"}}}"#)
-        #expect(StripeMapping.events(from: event, connector: connector).isEmpty)
+    @Test func aPaymentIntentAndItsChargeAreOnePayment() throws {
+        // localstripe's (API 2017) shape: the charge expanded in latest_charge, the invoice named by the intent only.
+        let intent = try json(#"""
+            {"id": "evt_5", "type": "payment_intent.succeeded", "created": 1, "data": {"object": {"id": "pi_1", "object": "payment_intent", "amount": 12100,
+             "currency": "eur", "customer": "cus_9", "invoice": "in_1", "status": "succeeded",
+             "latest_charge": {"id": "ch_1", "object": "charge", "amount": 12100, "currency": "eur", "customer": "cus_9", "invoice": null,
+                               "status": "succeeded", "balance_transaction": "txn_1", "created": 1795400000}}}}
+            """#)
+        let charge = try json(#"""
+            {"id": "evt_4", "type": "charge.succeeded", "created": 1, "data": {"object": {"id": "ch_1", "object": "charge", "amount": 12100,
+             "currency": "eur", "customer": "cus_9", "invoice": "in_1", "status": "succeeded", "balance_transaction": "txn_1", "created": 1795400000}}}
+            """#)
+        #expect(StripeMapping.balanceTransactions(in: intent) == ["txn_1"])
+        let fromIntent = try #require(StripeMapping.events(from: intent, connector: connector).first)
+        let fromCharge = try #require(StripeMapping.events(from: charge, connector: connector).first)
+        #expect(fromIntent.idempotencyKey(connector: "s") == fromCharge.idempotencyKey(connector: "s"))
+        #expect(fromIntent.idempotencyKey(connector: "s") == "s:payment:ch_1:succeeded")
+        #expect(fromIntent.orderingKey == "invoice:in_1")
+        guard case .payment(let payment) = fromIntent.record else { Issue.record("not a payment"); return }
+        #expect(payment.invoice?.objectID == "in_1")
+        // A newer API names the latest charge without expanding it: the connector fetches it first.
+        let unexpanded = try json(#"{"id": "evt_6", "type": "payment_intent.succeeded", "created": 1, "data": {"object": {"id": "pi_2", "latest_charge": "ch_2"}}}"#)
+        #expect(StripeMapping.unexpandedCharge(in: unexpanded) == "ch_2")
+        #expect(StripeMapping.unexpandedCharge(in: intent) == nil)
     }
 
     @Test func aRefundedChargeGivesOneRefundPerRefund() throws {

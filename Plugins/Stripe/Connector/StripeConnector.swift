@@ -95,7 +95,15 @@ struct StripeConnector: Connector {
     }
 
     /// A Stripe event's canonical events, with the fees of its charges fetched from their balance transactions.
-    func canonical(_ stripeEvent: JSONValue) async throws -> [Event] {
+    func canonical(_ event: JSONValue) async throws -> [Event] {
+        var stripeEvent = event
+        if let chargeID = StripeMapping.unexpandedCharge(in: event), case .object(var envelope) = event,
+           case .object(var data) = envelope["data"], case .object(var intent) = data["object"] {
+            intent["latest_charge"] = try await client.get("/v1/charges/\(chargeID)")
+            data["object"] = .object(intent)
+            envelope["data"] = .object(data)
+            stripeEvent = .object(envelope)
+        }
         var fees: [String: Money] = [:]
         for transaction in StripeMapping.balanceTransactions(in: stripeEvent) {
             let answer = try await client.get("/v1/balance_transactions/\(transaction)")

@@ -6,14 +6,33 @@ import Foundation
 /// by webhook, or both — always has the same idempotency key and is stored once.
 ///
 /// What is mapped: customers; products, prices and (legacy) plans; invoices once they leave draft;
-/// charges (with the fee of their balance transaction); refunds; subscriptions. `payment_intent.*`
-/// is not: every successful payment intent also emits `charge.succeeded`, which carries the balance
-/// transaction, so mapping both would only make a second event for one payment.
+/// payments — `charge.succeeded` and `payment_intent.succeeded` alike, both as the payment of the
+/// charge, versioned by its status, so that the two events Stripe sends for one payment are one
+/// canonical event — with the fee of the charge's balance transaction; refunds; subscriptions.
+///
+/// Ordering keys: a customer's own events, invoices and subscriptions share the customer's key, so an
+/// invoice reaches a sink after its customer. A payment is keyed by its invoice instead: Stripe may
+/// send it before the invoice's own event, and the sink's `dependency` answer makes it wait for the
+/// invoice without holding up the customer's queue.
 public enum StripeMapping {
-    /// Balance transactions whose fee a Stripe event's payments need (to fetch before mapping).
+    /// The charge a payment event is about: the event's charge, or a payment intent's latest charge.
+    static func charge(of event: JSONValue) -> JSONValue? {
+        guard let type = event["type"]?.stringValue, let object = event["data"]?["object"] else { return nil }
+        if type.hasPrefix("charge.") { return object }
+        guard type.hasPrefix("payment_intent.") else { return nil }
+        if let latest = object["latest_charge"], latest.objectValue != nil { return latest }
+        return object["charges"]?["data"]?.arrayValue?.first
+    }
+
+    /// A payment intent's latest charge when the event names it without expanding it (to fetch first).
+    public static func unexpandedCharge(in event: JSONValue) -> String? {
+        guard event["type"]?.stringValue?.hasPrefix("payment_intent.") == true, charge(of: event) == nil else { return nil }
+        return event["data"]?["object"]?["latest_charge"]?.stringValue
+    }
+
+    /// Balance transactions whose fee a Stripe event's payment needs (to fetch before mapping).
     public static func balanceTransactions(in event: JSONValue) -> [String] {
-        guard let type = event["type"]?.stringValue, type.hasPrefix("charge."), let charge = event["data"]?["object"] else { return [] }
-        return charge["balance_transaction"]?.stringValue.map { [$0] } ?? []
+        charge(of: event)?["balance_transaction"]?.stringValue.map { [$0] } ?? []
     }
 
     /// - Parameter fees: balance transaction id → its fee, for charges whose event did not expand it.
@@ -53,19 +72,25 @@ public enum StripeMapping {
             case .draft: "draft"
             }
             return [event("invoice.\(what)", "invoice", id, orderingKey: invoice.customer.objectID, .invoice(invoice))]
-        case "charge.succeeded", "charge.captured":
-            guard let payment = payment(object, fees: fees) else { return [] }
-            return [event("payment.succeeded", "payment", id, orderingKey: payment.customer?.objectID, .payment(payment))]
+        case "charge.succeeded", "charge.captured", "payment_intent.succeeded":
+            guard let charge = charge(of: stripeEvent), let chargeID = charge["id"]?.stringValue,
+                  var payment = payment(charge, fees: fees) else { return [] }
+            if payment.invoice == nil, let invoice = object["invoice"]?.stringValue {  // a payment intent names the invoice its charge may not
+                payment.invoice = RecordRef(objectType: "invoice", objectID: invoice)
+            }
+            var mapped = event("payment.\(payment.status.rawValue)", "payment", chargeID, orderingKey: payment.invoice.map { "invoice:\($0.objectID)" }, .payment(payment))
+            mapped.source.version = payment.status.rawValue
+            return [mapped]
         case "charge.refunded":
             let refunds = object["refunds"]?["data"]?.arrayValue ?? []
             return refunds.enumerated().compactMap { index, item in
                 refund(item, charge: object).map { refund in
-                    event("refund.\(refund.status.rawValue)", "refund", item["id"]?.stringValue ?? "", orderingKey: object["customer"]?.stringValue, .refund(refund), index: index)
+                    event("refund.\(refund.status.rawValue)", "refund", item["id"]?.stringValue ?? "", orderingKey: "charge:\(refund.payment.objectID)", .refund(refund), index: index)
                 }
             }
         case "refund.created", "refund.updated", "charge.refund.updated":
             guard let refund = refund(object, charge: nil) else { return [] }
-            return [event("refund.\(refund.status.rawValue)", "refund", id, orderingKey: nil, .refund(refund))]
+            return [event("refund.\(refund.status.rawValue)", "refund", id, orderingKey: "charge:\(refund.payment.objectID)", .refund(refund))]
         case "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted":
             guard let subscription = subscription(object) else { return [] }
             return [event("subscription.\(subscription.status.rawValue)", "subscription", id, orderingKey: subscription.customer.objectID, .subscription(subscription))]
