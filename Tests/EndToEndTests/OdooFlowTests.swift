@@ -288,8 +288,8 @@ extension DaemonHarness {
         #expect(try daemon.stop() == 0)
     }
 
-    /// A refused key pauses the connector (nothing is dead-lettered); the rotated key is picked up on
-    /// resume. Serialization failures and 503s are retried until they pass, without duplicates.
+    /// A refused key pauses the connector (nothing is dead-lettered); rotating the key resumes it and
+    /// the connector picks the new key up. Serialization failures and 503s are retried until they pass, without duplicates.
     @Test func refusedCredentialsPauseAndTransientFailuresAreRetried() throws {
         let daemon = try DaemonHarness()
         let fake = try FakeOdoo(version: 19, apiKey: DaemonHarness.odooKey, log: daemon.path("odoo.log"))
@@ -300,8 +300,10 @@ extension DaemonHarness {
         #expect(try daemon.count("delivered") == 0)
         #expect(try daemon.deadLetters().isEmpty)
 
+        // Storing the right key resumes the connector the refusal paused; no `hostctl resume` needed.
         #expect(try daemon.hostctl(input: DaemonHarness.odooKey, "secret", "rotate", "erp", "api_key").status == 0)
-        #expect(try daemon.hostctl("resume", "erp").status == 0)
+        #expect(try daemon.connector("erp").paused == false)
+        #expect(try daemon.auditActions().contains("connector.resume"))
         try daemon.waitUntil("9 deliveries into Odoo", timeout: 60) { try daemon.count("delivered") == 9 }
         #expect(try daemon.deadLetters().isEmpty)
         try Self.expectBooked(fake, source: "shop", count: 9, rate: 21, company: 2, feeBooked: true)

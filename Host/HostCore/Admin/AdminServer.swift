@@ -242,6 +242,12 @@ public struct AdminServer: Service {
                 let params = try codec.params(SecretSetParams.self, of: message)
                 let version = try await vault.set(connector: params.connector, name: params.name, value: params.value, rotate: params.rotate, actor: "operator")
                 let known = supervisor.connectorConfigs.contains { $0.id == params.connector }
+                // A connector the host paused because its credentials were refused tries again with the new one.
+                if let instance = supervisor.existingInstance(params.connector), instance.isPausedForCredentials {
+                    try supervisor.resume(id: params.connector)
+                    logger.notice("connector resumed: a secret was stored after its credentials were refused", metadata: ["connector.id": "\(params.connector)"])
+                    await audit("connector.resume", subject: params.connector, detail: "resumed after secret \(params.name) was stored (credentials had been refused)")
+                }
                 return try codec.response(id: id, result: SecretSetResult(
                     connector: params.connector, name: params.name, version: version,
                     warning: known ? nil : "no connector \(params.connector) is configured; the secret is kept for when it is"

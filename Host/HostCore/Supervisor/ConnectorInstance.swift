@@ -93,6 +93,8 @@ public final class ConnectorInstance: Sendable {
     var capabilities: Capabilities? { snapshot.withLock { $0.capabilities } }
 
     var isPaused: Bool { snapshot.withLock { $0.lifecycle.paused } }
+    /// Paused by the host because the target refused its credentials (not by an operator).
+    var isPausedForCredentials: Bool { snapshot.withLock { $0.lifecycle.paused && $0.pauseReason?.hasPrefix("auth:") == true } }
 
     static let proxyVariables = ["http_proxy", "https_proxy", "no_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"]
 
