@@ -263,14 +263,18 @@ public final class OdooSink: Sendable {
 
     // MARK: Payments and refunds
 
-    func registerPayment(_ payment: Payment, _ write: Write) async throws -> DeliverResult {
-        guard payment.status == .succeeded else {
-            logger.info("payment is \(payment.status.rawValue): nothing to book", metadata: ["odoo.reference": "\(write.reference)"])
+    /// What a payment or refund delivery answers before booking anything: nothing to book (it did not
+    /// succeed), or already booked (found by its reference). Nil: book it.
+    func settled(_ kind: String, status: String, _ write: Write) async throws -> DeliverResult? {
+        guard status == "succeeded" else {
+            logger.info("\(kind) is \(status): nothing to book", metadata: ["odoo.reference": "\(write.reference)"])
             return DeliverResult(externalID: nil, duplicate: true)
         }
-        if let existing = try await findPayment(write.reference, write) {
-            return DeliverResult(externalID: existing.description, duplicate: true)
-        }
+        return try await findPayment(write.reference, write).map { DeliverResult(externalID: $0.description, duplicate: true) }
+    }
+
+    func registerPayment(_ payment: Payment, _ write: Write) async throws -> DeliverResult {
+        if let answer = try await settled("payment", status: payment.status.rawValue, write) { return answer }
         guard let invoiceRef = payment.invoice else {
             return try await createUnappliedPayment(payment, write)
         }
@@ -287,13 +291,7 @@ public final class OdooSink: Sendable {
     /// reference; the credit note one of its own kind (`refund_credit_note`), returned as a link, so
     /// that a reconciliation sees two records of two kinds, not one record written twice.
     func registerRefund(_ refund: Refund, _ write: Write) async throws -> DeliverResult {
-        guard refund.status == .succeeded else {
-            logger.info("refund is \(refund.status.rawValue): nothing to book", metadata: ["odoo.reference": "\(write.reference)"])
-            return DeliverResult(externalID: nil, duplicate: true)
-        }
-        if let existing = try await findPayment(write.reference, write) {
-            return DeliverResult(externalID: existing.description, duplicate: true)
-        }
+        if let answer = try await settled("refund", status: refund.status.rawValue, write) { return answer }
         let noteReference = write.reference("refund_credit_note", write.event.source.objectID)
         var move = try await findMove(noteReference, write)
         if move == nil {
