@@ -139,12 +139,12 @@ extension DaemonHarness {
             """, path("state/connector-host.sqlite"), idempotencyKey]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// The payloads of the stored events of a connector and type.
-    func storedEvents(connector: String, type: String) throws -> [[String: Any]] {
+    /// The payloads of the stored events of a connector (and type), oldest first.
+    func storedEvents(connector: String, type: String = "%") throws -> [[String: Any]] {
         let output = try Self.run("/usr/bin/env", ["python3", "-c", """
             import sqlite3, sys
             c = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
-            for (payload,) in c.execute("SELECT payload FROM events WHERE connector = ? AND type = ?", (sys.argv[2], sys.argv[3])):
+            for (payload,) in c.execute("SELECT payload FROM events WHERE connector = ? AND type LIKE ? ORDER BY id", (sys.argv[2], sys.argv[3])):
                 print(bytes(payload).decode() if not isinstance(payload, str) else payload)
             """, path("state/connector-host.sqlite"), connector, type]).stdout
         return output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }

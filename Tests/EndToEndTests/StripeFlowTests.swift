@@ -1,0 +1,152 @@
+import ConnectorProtocol
+import Foundation
+import HostAdmin
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// localstripe (PyPI, a third-party Stripe fake) on loopback, from the virtualenv `scripts/test` makes.
+final class Localstripe {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let python = repository.appendingPathComponent(".build/venv-localstripe/bin/python").path
+    static let launcher = repository.appendingPathComponent("Tests/Fakes/stripe/localstripe_loopback.py").path
+    /// `scripts/test` installs it and sets CONNECTOR_HOST_REQUIRE_LOCALSTRIPE=1, which turns its absence
+    /// into a failure; a bare `swift test` without it skips these tests.
+    static var available: Bool {
+        FileManager.default.isExecutableFile(atPath: python) || ProcessInfo.processInfo.environment["CONNECTOR_HOST_REQUIRE_LOCALSTRIPE"] == "1"
+    }
+
+    let process = Process()
+    let url: String
+    let key = "sk_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+
+    init(log: String) throws {
+        process.executableURL = URL(fileURLWithPath: Self.python)
+        process.arguments = [Self.launcher, "--port", "0"]
+        let out = Pipe()
+        process.standardOutput = out
+        FileManager.default.createFile(atPath: log, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        try process.run()
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = out.fileHandleForReading.availableData
+            guard !chunk.isEmpty else { throw HarnessError("localstripe exited before listening") }
+            line += chunk
+        }
+        let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard text.hasPrefix("listening ") else { throw HarnessError("localstripe said \(text)") }
+        url = "http://" + text.dropFirst("listening ".count)
+    }
+
+    deinit {
+        kill(process.processIdentifier, SIGKILL)  // (see FakeOdoo.deinit)
+        process.waitUntilExit()
+    }
+
+    @discardableResult
+    func post(_ path: String, _ fields: [(String, String)]) throws -> [String: Any] {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        let body = fields.map { "\($0.0.addingPercentEncoding(withAllowedCharacters: allowed.union(CharacterSet(charactersIn: "[]")))!)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&")
+        let answer = try http("POST", url + path, headers: ["Authorization": "Bearer \(key)", "Content-Type": "application/x-www-form-urlencoded"], body: body)
+        guard (200..<300).contains(answer.status) else { throw HarnessError("localstripe \(path): \(answer.status) \(answer.body)") }
+        return (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]) ?? [:]
+    }
+
+    /// Every event localstripe has, oldest first.
+    func events() throws -> [[String: Any]] {
+        let answer = try http("GET", url + "/v1/events?limit=100", headers: ["Authorization": "Bearer \(key)"])
+        return (try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["data"] as? [[String: Any]] ?? []
+    }
+
+    /// A customer subscribing to a monthly plan paid by card: localstripe bills and charges at once.
+    func subscribe(name: String, amountMinor: Int) throws -> (customer: String, invoice: String) {
+        let customer = try post("/v1/customers", [("name", name), ("email", "ap@\(name.lowercased().filter(\.isLetter)).test"), ("address[country]", "BE")])
+        let product = try post("/v1/products", [("name", "Pro plan")])
+        let plan = "pro-\(UUID().uuidString.prefix(8).lowercased())"
+        try post("/v1/plans", [("id", plan), ("amount", String(amountMinor)), ("currency", "eur"), ("interval", "month"), ("product", product["id"] as? String ?? "")])
+        let card = try post("/v1/payment_methods", [("type", "card"), ("card[number]", "4242424242424242"), ("card[exp_month]", "12"), ("card[exp_year]", "2030"), ("card[cvc]", "123")])
+        let customerID = customer["id"] as? String ?? ""
+        try post("/v1/payment_methods/\(card["id"] as? String ?? "")/attach", [("customer", customerID)])
+        try post("/v1/customers/\(customerID)", [("invoice_settings[default_payment_method]", card["id"] as? String ?? "")])
+        let subscription = try post("/v1/subscriptions", [("customer", customerID), ("items[0][plan]", plan)])
+        return (customerID, subscription["latest_invoice"] as? String ?? "")
+    }
+}
+
+@Suite(.serialized, .enabled(if: Localstripe.available, "localstripe is not installed: scripts/test installs it")) struct StripeFlowTests {
+    /// The first vertical slice: a subscription created in Stripe becomes one partner, one posted and
+    /// paid invoice and one payment in the Odoo company of the Stripe account's entity, while every
+    /// Stripe event arrives twice — by signed webhook and by polling pages of two events.
+    @Test func aSubscriptionInStripeBecomesAPaidInvoiceInOdooOnce() throws {
+        let daemon = try DaemonHarness()
+        let stripe = try Localstripe(log: daemon.path("localstripe.log"))
+        let odoo = try FakeOdoo(version: 19, apiKey: DaemonHarness.odooKey, log: daemon.path("odoo.log"))
+        let webhookSecret = "whsec_" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
+        let listener = "[http]\nlisten = \"127.0.0.1:0\"\n"
+        try daemon.writeConfig(connectors: listener)
+        try daemon.start()
+        for (connector, name, value) in [("stripe", "api_key", stripe.key), ("stripe", "webhook_secret", webhookSecret), ("erp", "api_key", DaemonHarness.odooKey)] {
+            #expect(try daemon.hostctl(input: value, "secret", "set", connector, name).status == 0)
+        }
+        let source = """
+            [[connector]]
+            id = "stripe"
+            plugin = "stripe"
+            entity = "acme-eu"
+            poll_interval_ms = 300
+            [connector.config]
+            api_base = "\(stripe.url)"
+            page_size = 2
+
+            """
+        try daemon.writeConfig(connectors: listener + source + DaemonHarness.odoo(odoo)
+                               + DaemonHarness.route("stripe", "erp", events: #""customer.*", "product.*", "invoice.*", "payment.*""#))
+        #expect(try daemon.hostctl("reload").status == 0)
+        let address = try #require(try daemon.client().call(AdminMethod.status, EmptyParams(), as: StatusResult.self).http?.first)
+        try stripe.post("/_config/webhooks/host", [("url", "http://\(address)/hooks/stripe"), ("secret", webhookSecret)])
+
+        let (customer, invoice) = try stripe.subscribe(name: "Globex", amountMinor: 12_100)
+        try daemon.waitUntil("the invoice is paid in Odoo", timeout: 60) {
+            try odoo.records("account.move", "ref", prefix: "ch:stripe:invoice:\(invoice)").first?["payment_state"] as? String == "paid"
+        }
+        let partners = try odoo.records("res.partner", "ref", prefix: "ch:stripe:customer:")
+        #expect(partners.map { $0["ref"] as? String } == ["ch:stripe:customer:\(customer)"])
+        let invoices = try odoo.records("account.move", "ref", prefix: "ch:stripe:invoice:")
+        #expect(invoices.count == 1 && invoices.first?["state"] as? String == "posted" && invoices.first?["amount_total"] as? Double == 121)
+        #expect(FakeOdoo.id(invoices.first?["company_id"]) == 2)
+        let payments = try odoo.records("account.payment", "memo", prefix: "ch:stripe:payment:")
+        #expect(payments.count == 1 && payments.first?["amount"] as? Double == 121)
+
+        // Both ways in: webhooks were accepted, and the polls went through pages of two events.
+        try daemon.waitUntil("localstripe's webhooks arrived", timeout: 15) { try daemon.webhookDeliveries() > 0 }
+        let stripeEvents = try stripe.events().compactMap { $0["id"] as? String }
+        try daemon.waitUntil("the polls reached the last Stripe event", timeout: 15) {
+            try daemon.storedEvents(connector: "stripe").contains { $0["correlation_id"] as? String == stripeEvents.last }
+        }
+        let stored = try daemon.storedEvents(connector: "stripe")
+        // One stored event per canonical change, though each Stripe event came twice.
+        let keys = stored.compactMap { event -> String? in
+            guard let source = event["source"] as? [String: Any] else { return nil }
+            return "\(source["object_type"] ?? ""):\(source["object_id"] ?? ""):\(source["version"] ?? "")"
+        }
+        #expect(keys.count == Set(keys).count && !keys.isEmpty)
+        #expect(try daemon.deadLetters().isEmpty)
+        #expect(try daemon.stop() == 0)
+    }
+}
+
+extension DaemonHarness {
+    /// Accepted webhook deliveries (their replay keys), from the database.
+    func webhookDeliveries() throws -> Int {
+        let output = try Self.run("/usr/bin/env", ["python3", "-c", """
+            import sqlite3, sys
+            c = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+            print(c.execute("SELECT COUNT(*) FROM webhook_replays").fetchone()[0])
+            """, path("state/connector-host.sqlite")]).stdout
+        return Int(output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+}
