@@ -139,6 +139,37 @@ final class Localstripe {
     }
 }
 
+extension StripeFlowTests {
+    /// The reverse direction: customers of another system (a CRM here) become Stripe customers, once,
+    /// also when a host that lost its database delivers them again (found by email and the reference
+    /// kept in their metadata; every POST carries the delivery's Idempotency-Key).
+    @Test func customersFromAnotherSystemBecomeStripeCustomersOnce() throws {
+        let stripe = try Localstripe(log: "/dev/null")
+        func customers() throws -> [[String: Any]] {
+            let answer = try http("GET", stripe.url + "/v1/customers?limit=100", headers: ["Authorization": "Bearer \(stripe.key)"])
+            let all = (try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["data"] as? [[String: Any]] ?? []
+            return all.filter { (($0["metadata"] as? [String: Any])?["connector_host_ref"] as? String)?.hasPrefix("ch:crm:customer:") == true }
+        }
+        for _ in 0..<2 {
+            let daemon = try DaemonHarness()
+            try daemon.writeConfig(connectors: "")
+            try daemon.start()
+            #expect(try daemon.hostctl(input: stripe.key, "secret", "set", "stripe", "api_key").status == 0)
+            let stripeSink = "[[connector]]\nid = \"stripe\"\nplugin = \"stripe\"\npoll_interval_ms = 3600000\n[connector.config]\napi_base = \"\(stripe.url)\"\nbackfill_days = 0\n"
+            try daemon.writeConfig(connectors: DaemonHarness.sample("crm", "[connector.config]\nemit = 6") + stripeSink
+                                   + DaemonHarness.route("crm", "stripe", events: #""customer.*""#))
+            #expect(try daemon.hostctl("reload").status == 0)
+            try daemon.waitUntil("2 customers delivered to Stripe", timeout: 30) { try daemon.count("delivered") == 2 }
+            #expect(try daemon.deadLetters().isEmpty)
+            #expect(try daemon.stop() == 0)
+        }
+        let created = try customers()
+        #expect(created.count == 2)
+        #expect(Set(created.compactMap { $0["email"] as? String }) == ["c0@example.com", "c1@example.com"])
+        #expect(created.allSatisfy { ($0["address"] as? [String: Any])?["city"] as? String == "Lyon" })
+    }
+}
+
 extension DaemonHarness {
     /// Accepted webhook deliveries (their replay keys), from the database.
     func webhookDeliveries() throws -> Int {
