@@ -4,7 +4,7 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 # System libraries linked by the package (SwiftPM system-library targets) and tools the scripts use.
-APT_PACKAGES=(pkg-config libsystemd-dev libsqlite3-dev libcurl4-openssl-dev python3 python3-prometheus-client e2fsprogs)
+APT_PACKAGES=(pkg-config libsystemd-dev libsqlite3-dev libcurl4-openssl-dev python3 python3-prometheus-client python3-venv e2fsprogs)
 
 # What building and checking the Debian package needs besides (scripts/package, scripts/test-package).
 PACKAGE_APT_PACKAGES=(dpkg-dev debhelper fakeroot binutils lintian systemd systemd-container man-db adduser util-linux)
@@ -22,6 +22,36 @@ install_apt_packages() {
     [ "$(id -u)" -eq 0 ] || sudo=(sudo)
     "${sudo[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# ensure_localstripe: makes the virtualenv .build/venv-localstripe with localstripe (PyPI, a third-party
+# Stripe fake) at the versions pinned in Tests/Fakes/stripe/requirements-localstripe.txt, once; later calls
+# only compare that file with the copy kept in the venv. Sets and exports LOCALSTRIPE_PYTHON, the venv's
+# python, to run Tests/Fakes/stripe/localstripe_loopback.py with. Needs python3-venv (in APT_PACKAGES).
+ensure_localstripe() {
+    local venv="$ROOT/.build/venv-localstripe" pins="$ROOT/Tests/Fakes/stripe/requirements-localstripe.txt" lock status=0
+    export LOCALSTRIPE_PYTHON="$venv/bin/python"
+    mkdir -p "$ROOT/.build"
+    exec {lock}>"$ROOT/.build/venv-localstripe.lock"
+    flock "$lock"  # two scripts at once: the second waits, then finds it ready
+    if [ -x "$LOCALSTRIPE_PYTHON" ] && cmp -s "$pins" "$venv/installed-requirements.txt"; then
+        echo "==> localstripe ready in .build/venv-localstripe"
+    else
+        echo "==> installing localstripe into .build/venv-localstripe (pins: Tests/Fakes/stripe/requirements-localstripe.txt)"
+        rm -rf "$venv"
+        if ! python3 -m venv "$venv" >/dev/null; then
+            echo "error: python3 -m venv failed; on Debian 12 it needs the package python3-venv (install_apt_packages)" >&2
+            status=1
+        elif ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$pins"; then
+            echo "error: pip could not install Tests/Fakes/stripe/requirements-localstripe.txt from PyPI" >&2
+            status=1
+        else
+            cp "$pins" "$venv/installed-requirements.txt"
+        fi
+        [ "$status" -eq 0 ] || rm -rf "$venv"
+    fi
+    exec {lock}>&-
+    return "$status"
 }
 
 require_swift() {
