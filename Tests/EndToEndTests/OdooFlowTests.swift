@@ -20,30 +20,11 @@ final class FakeOdoo {
     init(version: Int, apiKey: String, log: String) throws {
         self.version = version
         self.apiKey = apiKey
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Self.script, "--version", String(version), "--port", "0", "--db", "testdb", "--api-key", apiKey]
-        let out = Pipe()
-        process.standardOutput = out
-        FileManager.default.createFile(atPath: log, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        try process.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = out.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { throw HarnessError("the fake Odoo exited before listening") }
-            line += chunk
-        }
-        let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard text.hasPrefix("listening ") else { throw HarnessError("the fake Odoo said \(text)") }
-        url = "http://" + text.dropFirst("listening ".count)
+        url = try launchLoopbackFake(process, "/usr/bin/env", ["python3", Self.script, "--version", String(version), "--port", "0", "--db", "testdb", "--api-key", apiKey],
+                                     log: log, name: "the fake Odoo")
     }
 
-    deinit {
-        // SIGKILL: a child of the test process inherits its blocked signal mask, so a SIGTERM would
-        // stay pending; the fake keeps nothing worth a clean exit.
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
+    deinit { stopLoopbackFake(process) }
 
     /// Every record of a model, all companies, archived included.
     func records(_ model: String) throws -> [[String: Any]] {

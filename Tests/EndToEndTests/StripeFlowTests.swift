@@ -23,43 +23,19 @@ final class Localstripe {
     let key = "sk_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
 
     init(log: String) throws {
-        process.executableURL = URL(fileURLWithPath: Self.python)
-        process.arguments = [Self.launcher, "--port", "0"]
-        let out = Pipe()
-        process.standardOutput = out
-        FileManager.default.createFile(atPath: log, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        try process.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = out.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { throw HarnessError("localstripe exited before listening") }
-            line += chunk
-        }
-        let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard text.hasPrefix("listening ") else { throw HarnessError("localstripe said \(text)") }
-        url = "http://" + text.dropFirst("listening ".count)
+        url = try launchLoopbackFake(process, Self.python, [Self.launcher, "--port", "0"], log: log, name: "localstripe")
     }
 
-    deinit {
-        kill(process.processIdentifier, SIGKILL)  // (see FakeOdoo.deinit)
-        process.waitUntilExit()
-    }
+    deinit { stopLoopbackFake(process) }
 
     @discardableResult
     func post(_ path: String, _ fields: [(String, String)]) throws -> [String: Any] {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        let body = fields.map { "\($0.0.addingPercentEncoding(withAllowedCharacters: allowed.union(CharacterSet(charactersIn: "[]")))!)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&")
-        let answer = try http("POST", url + path, headers: ["Authorization": "Bearer \(key)", "Content-Type": "application/x-www-form-urlencoded"], body: body)
-        guard (200..<300).contains(answer.status) else { throw HarnessError("localstripe \(path): \(answer.status) \(answer.body)") }
-        return (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]) ?? [:]
+        try stripePost(url, key: key, path, fields)
     }
 
     /// Every event localstripe has, oldest first.
     func events() throws -> [[String: Any]] {
-        let answer = try http("GET", url + "/v1/events?limit=100", headers: ["Authorization": "Bearer \(key)"])
-        return (try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["data"] as? [[String: Any]] ?? []
+        try stripeList(url, key: key, "/v1/events?limit=100")
     }
 
     /// A customer subscribing to a monthly plan paid by card: localstripe bills and charges at once.
@@ -146,9 +122,7 @@ extension StripeFlowTests {
     @Test func customersFromAnotherSystemBecomeStripeCustomersOnce() throws {
         let stripe = try Localstripe(log: "/dev/null")
         func customers() throws -> [[String: Any]] {
-            let answer = try http("GET", stripe.url + "/v1/customers?limit=100", headers: ["Authorization": "Bearer \(stripe.key)"])
-            let all = (try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["data"] as? [[String: Any]] ?? []
-            return all.filter { (($0["metadata"] as? [String: Any])?["connector_host_ref"] as? String)?.hasPrefix("ch:crm:customer:") == true }
+            try stripeList(stripe.url, key: stripe.key, "/v1/customers?limit=100").filter { (($0["metadata"] as? [String: Any])?["connector_host_ref"] as? String)?.hasPrefix("ch:crm:customer:") == true }
         }
         for _ in 0..<2 {
             let daemon = try DaemonHarness()

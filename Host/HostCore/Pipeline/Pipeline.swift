@@ -180,10 +180,13 @@ public final class Pipeline: Service, Sendable {
             } catch {
                 failures += 1
                 logger.warning("poll failed", metadata: ["connector.error": "\(error)", "poll.failures": "\(failures)"])
-                if let connectorError = error as? ConnectorError, connectorError.code == .auth {
-                    instance.pause(reason: "auth: \(connectorError.message)")
+                let connectorError = error as? ConnectorError
+                if connectorError?.code == .auth {
+                    instance.pause(reason: "auth: \(connectorError?.message ?? "")")
                 }
-                try? await Task.sleep(for: .milliseconds(min(30_000, 250 << min(failures, 7))))
+                // A source that says when to come back (a 429's Retry-After) is not asked sooner.
+                let backoff = Int64(min(30_000, 250 << min(failures, 7)))
+                try? await Task.sleep(for: .milliseconds(max(backoff, connectorError?.retryAfterMilliseconds ?? 0)))
                 continue
             }
             if !more { try? await Task.sleep(for: .milliseconds(connector.pollIntervalMilliseconds)) }

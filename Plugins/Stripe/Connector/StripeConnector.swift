@@ -130,10 +130,22 @@ struct StripeConnector: Connector {
             existing = found.first { $0["metadata"]?["connector_host_ref"]?.stringValue == reference }?["id"]?.stringValue
         }
         if let existing {
-            _ = try await client.post("/v1/customers/\(existing)", fields, idempotencyKey: "\(params.idempotencyKey):update")
+            // Writing the same fields twice is harmless: a key per attempt, so that a failure Stripe
+            // stored under the key of an earlier attempt is not replayed to this one.
+            _ = try await client.post("/v1/customers/\(existing)", fields, idempotencyKey: "\(params.idempotencyKey):update:\(params.attempt)")
             return DeliverResult(externalID: existing)
         }
-        let created = try await client.post("/v1/customers", fields, idempotencyKey: params.idempotencyKey)
+        let created: JSONValue
+        do {
+            created = try await client.post("/v1/customers", fields, idempotencyKey: params.idempotencyKey)
+        } catch let error as ConnectorError where error.code == .transient && error.details?["idempotent_replayed"]?.boolValue == true {
+            // Stripe stored a 500 under this key and replays it for 24 hours. Whether that call
+            // created the customer is decided by the lookup above, which needs an email.
+            guard customer.email != nil else {
+                throw ConnectorError(.permanent, "Stripe replays a server error stored under this delivery's Idempotency-Key, and a customer without an email cannot be looked up to tell whether that call created it: check Stripe for \(reference), then replay the dead letter", details: error.details)
+            }
+            created = try await client.post("/v1/customers", fields, idempotencyKey: "\(params.idempotencyKey):after-replayed-error:\(params.attempt)")
+        }
         guard let id = created["id"]?.stringValue else { throw ConnectorError(.transient, "Stripe created a customer without an id") }
         return DeliverResult(externalID: id)
     }

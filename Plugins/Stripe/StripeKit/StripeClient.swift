@@ -87,6 +87,8 @@ public enum StripeAnswer {
         if !type.isEmpty { details["stripe_error_type"] = .string(type) }
         if !code.isEmpty { details["stripe_error_code"] = .string(code) }
         if let param = error?["param"]?.stringValue { details["stripe_param"] = .string(param) }
+        // Stripe keeps the first answer under an Idempotency-Key, a 500 included, and replays it.
+        if header("Idempotent-Replayed")?.lowercased() == "true" { details["idempotent_replayed"] = .bool(true) }
         let text = "Stripe: \(message)"
         let retryAfter = header("Retry-After").flatMap { Double($0) }.map { Int64($0 * 1000) }
         if status == 429 {

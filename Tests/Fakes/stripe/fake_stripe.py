@@ -851,7 +851,7 @@ ROUTES = [
     ("GET", f"/v1/events/{ID}", retrieve("event")),
 ]
 
-FAULTS = {  # kind → (status, type, code, message); 429/401/503 come before the idempotency layer, 500 inside it
+FAULTS = {  # kind → (status, type, code, message); 429/401/400/503 come before the idempotency layer, 500 inside it
     "rate_limit": (429, "invalid_request_error", "rate_limit",
                    "Too many requests hit the API too quickly. We recommend an exponential backoff of your requests."),
     "lock_timeout": (429, "invalid_request_error", "lock_timeout",
@@ -860,6 +860,8 @@ FAULTS = {  # kind → (status, type, code, message); 429/401/503 come before th
     "api_error": (500, "api_error", None, "An unknown error occurred while processing your request (fake)."),
     "unavailable": (503, "api_error", None, "Stripe is temporarily unavailable (fake)."),
     "unauthorized": (401, "invalid_request_error", None, "Invalid API Key provided (fake fault)."),
+    # A request that fails validation: Stripe saves no idempotent result for it (docs: idempotent requests).
+    "invalid_request": (400, "invalid_request_error", "parameter_invalid_string", "Invalid string: the value is not valid here (fake fault)."),
     "delay": (None, None, None, None),  # the call waits `seconds`, then runs (while its idempotency key is in flight)
 }
 

@@ -251,6 +251,13 @@ class FakeStripeTests(LoopbackOnly, unittest.TestCase):
         status, headers, _ = self.api("POST", "/v1/customers", ("name", "Broken"), Idempotency_Key=key)
         self.assertEqual((500, "true"), (status, headers["Idempotent-Replayed"]), "Stripe replays a 500 under its key")
 
+        control(self.base, "fault", {"kind": "invalid_request", "method": "POST"})
+        key = "idem-400-" + os.urandom(4).hex()
+        status, _, body = self.api("POST", "/v1/customers", ("name", "Refused"), Idempotency_Key=key)
+        self.assertEqual((400, "parameter_invalid_string"), (status, body["error"]["code"]))
+        status, headers, _ = self.api("POST", "/v1/customers", ("name", "Refused"), Idempotency_Key=key)
+        self.assertEqual((200, None), (status, headers.get("Idempotent-Replayed")), "a validation failure is not stored")
+
     def test_payment_and_refund_balance_transactions_carry_the_fee(self):
         customer = self.ok("POST", "/v1/customers", ("name", "Payer"))
         intent = self.ok("POST", "/v1/payment_intents", ("amount", "10000"), ("currency", "eur"),
