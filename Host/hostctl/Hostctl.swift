@@ -14,6 +14,29 @@ struct Hostctl: ParsableCommand {
             Queue.self, DLQ.self, Trace.self, Reconcile.self, Secret.self, VaultCommand.self, Audit.self,
         ]
     )
+
+    /// `--socket` and `--json` belong to every subcommand; an operator may also write them first
+    /// (`hostctl --socket PATH status`), so they are moved behind the subcommand before parsing.
+    static func main() {
+        main(hoistingGlobalOptions(Array(CommandLine.arguments.dropFirst())))
+    }
+
+    static func hoistingGlobalOptions(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var rest = arguments[...]
+        while let first = rest.first {
+            if first == "--json" || first.hasPrefix("--socket=") {
+                leading.append(first)
+                rest = rest.dropFirst()
+            } else if first == "--socket", rest.count >= 2 {
+                leading += rest.prefix(2)
+                rest = rest.dropFirst(2)
+            } else {
+                break
+            }
+        }
+        return Array(rest) + leading
+    }
 }
 
 /// Options every subcommand takes.

@@ -57,6 +57,10 @@ import Glibc
         #expect(decoded.health == "healthy")
         #expect(decoded.pid == daemon.daemonPID)
         #expect(try daemon.hostctl("status").stdout.contains("connectors: 1 running"))
+        // The global options may also come before the subcommand.
+        let first = try DaemonHarness.run("hostctl", ["--socket", daemon.adminSocket, "--json", "connectors"])
+        #expect(first.status == 0 && (try? JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [[String: Any]])?.count == 1)
+        #expect(try DaemonHarness.run("hostctl", ["--socket=\(daemon.adminSocket)", "health"]).status == 0)
         #expect(try daemon.hostctl("restart", "nope").stderr.contains("no connector with id \"nope\""))
         #expect(try daemon.stop() == 0)
     }
