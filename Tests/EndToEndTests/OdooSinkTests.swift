@@ -117,6 +117,15 @@ import Testing
         #expect(try await odoo.deliver("payment.succeeded", "payment", "ch_1", .payment(charge)).duplicate)
         let payments = try odoo.fake.records("account.payment", "memo", prefix: "ch:shop:payment:ch_1")
         #expect(payments.count == 1 && payments.first?["amount"] as? Double == 42)
+
+        // Its refund: a credit note for the payment's customer, paid back; one of an unknown payment waits.
+        let refund = Refund(payment: RecordRef(objectType: "payment", objectID: "ch_1"), amount: Money(amountMinor: 1_000, currency: Self.eur), status: .succeeded)
+        try await odoo.deliver("refund.succeeded", "refund", "re_7", .refund(refund))
+        let note = try #require(try odoo.fake.records("account.move", "ref", prefix: "ch:shop:refund_credit_note:re_7").first)
+        #expect(FakeOdoo.id(note["partner_id"]) == FakeOdoo.id(payments.first?["partner_id"]) && note["payment_state"] as? String == "paid")
+        let unknown = Refund(payment: RecordRef(objectType: "payment", objectID: "ch_404"), amount: Money(amountMinor: 1_000, currency: Self.eur), status: .succeeded)
+        let waiting = await #expect(throws: ConnectorError.self) { try await odoo.deliver("refund.succeeded", "refund", "re_8", .refund(unknown)) }
+        #expect(waiting?.code == .dependency && waiting?.message.contains("payment refunded by re_8") == true)
     }
 }
 

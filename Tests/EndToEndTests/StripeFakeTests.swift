@@ -86,12 +86,12 @@ extension DaemonHarness {
 }
 
 @Suite(.serialized) struct StripeFakeTests {
-    static let route = DaemonHarness.route("stripe", "erp", events: #""customer.*", "product.*", "invoice.*", "payment.*""#)
+    static let route = DaemonHarness.route("stripe", "erp", events: #""customer.*", "product.*", "invoice.*", "payment.*", "refund.*""#)
 
     /// Stripe lists events newest first. Polled in pages of two, across page boundaries and across
-    /// polls (a second invoice paid after the first poll), every event becomes canonical events once;
-    /// both invoices reach Odoo posted and paid, their payments net of Stripe's fee, which is written
-    /// off to the fee account.
+    /// polls (a second invoice paid after the first poll, then a refund), every event becomes canonical
+    /// events once; both invoices reach Odoo posted and paid, their payments net of Stripe's fee, which
+    /// is written off to the fee account; the refund becomes a credit note paid back.
     @Test func newestFirstPagesAndFeesReachOdooOnce() throws {
         let daemon = try DaemonHarness()
         let stripe = try FakeStripe(log: daemon.path("stripe.log"))
@@ -105,7 +105,18 @@ extension DaemonHarness {
         try daemon.waitUntil("the first invoice is paid in Odoo", timeout: 60) { try paid(firstInvoice) }
         let (secondCustomer, secondInvoice) = try stripe.paidInvoice(customer: "Initech", unitMinor: 2_000, quantity: 1)
         try daemon.waitUntil("the second invoice, paid after the first poll, is paid in Odoo", timeout: 60) { try paid(secondInvoice) }
+        // A partial refund of the first charge: a credit note reversing its invoice, the money paid back.
+        let refund = try stripe.post("/v1/refunds", [("charge", firstInvoice["charge"] as? String ?? ""), ("amount", "5000")])
+        let refundID = try #require(refund["id"] as? String)
+        try daemon.waitUntil("the refund's credit note is paid back in Odoo", timeout: 60) {
+            try odoo.records("account.move", "ref", prefix: "ch:stripe:refund_credit_note:\(refundID)").first?["payment_state"] as? String == "paid"
+        }
         try daemon.waitUntil("every delivery is done", timeout: 30) { try daemon.count("pending") == 0 }
+        let creditNotes = try odoo.records("account.move", "ref", prefix: "ch:stripe:refund_credit_note:")
+        let reversed = try odoo.records("account.move", "ref", prefix: "ch:stripe:invoice:\(firstInvoice["id"] as? String ?? "")").first?["id"] as? Int
+        #expect(creditNotes.count == 1 && creditNotes.first?["move_type"] as? String == "out_refund" && FakeOdoo.id(creditNotes.first?["reversed_entry_id"]) == reversed)
+        let paidBack = try odoo.records("account.payment", odoo.memo, prefix: "ch:stripe:refund:")
+        #expect(paidBack.count == 1 && paidBack.first?["payment_type"] as? String == "outbound" && paidBack.first?["amount"] as? Double == 50)
 
         let partners = try odoo.records("res.partner", "ref", prefix: "ch:stripe:customer:").compactMap { $0["ref"] as? String }
         #expect(partners.sorted() == ["ch:stripe:customer:\(firstCustomer)", "ch:stripe:customer:\(secondCustomer)"].sorted())

@@ -100,6 +100,20 @@ import Testing
         #expect(refund.payment.objectID == "ch_1" && refund.invoice?.objectID == "in_1" && refund.amount.amountMinor == 5_000)
     }
 
+    /// `refund.created` names its charge unexpanded: the connector fetches it, and its invoice says
+    /// what the refund reverses.
+    @Test func aRefundEventGetsTheInvoiceOfItsFetchedCharge() throws {
+        let event = try json(#"""
+            {"id": "evt_9", "type": "refund.created", "created": 5, "data": {"object": {"id": "re_3", "object": "refund", "amount": 700, "currency": "eur", "charge": "ch_4", "status": "succeeded", "created": 5}}}
+            """#)
+        #expect(StripeMapping.unexpandedRefundCharge(in: event) == "ch_4")
+        let charge = try json(#"{"id": "ch_4", "object": "charge", "invoice": "in_4", "amount": 2420, "currency": "eur"}"#)
+        let expanded = StripeMapping.expanding(event, "charge", with: charge)
+        #expect(StripeMapping.unexpandedRefundCharge(in: expanded) == nil)
+        guard case .refund(let refund) = try #require(StripeMapping.events(from: expanded, connector: connector).first).record else { Issue.record("not a refund"); return }
+        #expect(refund.payment.objectID == "ch_4" && refund.invoice?.objectID == "in_4" && refund.amount.amountMinor == 700)
+    }
+
     @Test func customersPricesAndSubscriptions() throws {
         let customer = try json(#"{"id": "evt_7", "type": "customer.created", "created": 1, "data": {"object": {"id": "cus_9", "name": "Globex", "email": "ap@globex.test", "address": {"city": "Gent", "country": "BE", "line1": null}, "metadata": {"vat": "BE0123456789", "is_company": "true"}}}}"#)
         guard case .customer(let mapped) = try #require(StripeMapping.events(from: customer, connector: connector).first).record else { Issue.record("no customer"); return }

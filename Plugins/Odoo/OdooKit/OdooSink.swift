@@ -296,11 +296,17 @@ public final class OdooSink: Sendable {
         var move = try await findMove(noteReference, write)
         if move == nil {
             let original = try await refund.invoice.asyncMap { try await findMove(write.reference($0.objectType, $0.objectID), write) } ?? nil
+            // The customer: the refunded invoice's, or for a payment that paid no invoice, the payment's.
             let partner: Int64
-            if let original, let found = try await client.call(model: "account.move", method: "read", ids: [original.id], arguments: ["fields": ["partner_id"]], context: write.context).arrayValue?.first?["partner_id"]?.odooID {
+            if let original, let found = try await partnerOf("account.move", original.id, write) {
+                partner = found
+            } else if refund.invoice == nil, let payment = try await findPayment(write.reference(refund.payment.objectType, refund.payment.objectID), write),
+                      let found = try await partnerOf("account.payment", payment.id, write) {
                 partner = found
             } else {
-                throw ConnectorError(.dependency, "the invoice refunded by \(write.event.source.objectID) is not in Odoo yet", details: ["missing": .string(refund.invoice?.objectID ?? refund.payment.objectID)])
+                let missing = refund.invoice ?? refund.payment
+                throw ConnectorError(.dependency, "the \(missing.objectType) refunded by \(write.event.source.objectID) is not in Odoo yet",
+                                     details: ["missing": .string(write.reference(missing.objectType, missing.objectID))])
             }
             var values: [String: JSONValue] = [
                 "move_type": "out_refund", "partner_id": .int(partner), "currency_id": .int(try await currencyID(refund.amount.currency)),
@@ -323,6 +329,10 @@ public final class OdooSink: Sendable {
         let id = try await register(refund.amount, fee: nil, date: refund.refundedAt ?? write.event.occurredAt, on: creditNote, write)
         let link = Link(connector: "", objectType: "refund_credit_note", sourceID: write.event.source.objectID, externalID: creditNote.externalID)
         return DeliverResult(externalID: id.description, links: [link])
+    }
+
+    func partnerOf(_ model: String, _ id: Int64, _ write: Write) async throws -> Int64? {
+        try await client.call(model: model, method: "read", ids: [id], arguments: ["fields": ["partner_id"]], context: write.context).arrayValue?.first?["partner_id"]?.odooID
     }
 
     /// The payment's memo field: `ref` on Odoo 17, `memo` from 18 on.

@@ -97,12 +97,10 @@ struct StripeConnector: Connector {
     /// A Stripe event's canonical events, with the fees of its charges fetched from their balance transactions.
     func canonical(_ event: JSONValue) async throws -> [Event] {
         var stripeEvent = event
-        if let chargeID = StripeMapping.unexpandedCharge(in: event), case .object(var envelope) = event,
-           case .object(var data) = envelope["data"], case .object(var intent) = data["object"] {
-            intent["latest_charge"] = try await client.get("/v1/charges/\(chargeID)")
-            data["object"] = .object(intent)
-            envelope["data"] = .object(data)
-            stripeEvent = .object(envelope)
+        if let chargeID = StripeMapping.unexpandedCharge(in: event) {
+            stripeEvent = StripeMapping.expanding(event, "latest_charge", with: try await client.get("/v1/charges/\(chargeID)"))
+        } else if let chargeID = StripeMapping.unexpandedRefundCharge(in: event) {
+            stripeEvent = StripeMapping.expanding(event, "charge", with: try await client.get("/v1/charges/\(chargeID)"))
         }
         var fees: [String: Money] = [:]
         for transaction in StripeMapping.balanceTransactions(in: stripeEvent) {

@@ -30,6 +30,22 @@ public enum StripeMapping {
         return event["data"]?["object"]?["latest_charge"]?.stringValue
     }
 
+    /// The charge a refund event names without expanding it: its invoice tells Odoo what the refund
+    /// reverses (to fetch first).
+    public static func unexpandedRefundCharge(in event: JSONValue) -> String? {
+        guard let type = event["type"]?.stringValue, type.hasPrefix("refund.") || type == "charge.refund.updated" else { return nil }
+        return event["data"]?["object"]?["charge"]?.stringValue
+    }
+
+    /// The event with `field` of its object replaced by `value` (an expanded object).
+    public static func expanding(_ event: JSONValue, _ field: String, with value: JSONValue) -> JSONValue {
+        guard case .object(var envelope) = event, case .object(var data) = envelope["data"], case .object(var object) = data["object"] else { return event }
+        object[field] = value
+        data["object"] = .object(object)
+        envelope["data"] = .object(data)
+        return .object(envelope)
+    }
+
     /// Balance transactions whose fee a Stripe event's payment needs (to fetch before mapping).
     public static func balanceTransactions(in event: JSONValue) -> [String] {
         charge(of: event)?["balance_transaction"]?.stringValue.map { [$0] } ?? []
@@ -191,9 +207,9 @@ public enum StripeMapping {
 
     static func refund(_ object: JSONValue, charge: JSONValue?) -> Refund? {
         guard let currency = object["currency"]?.stringValue.flatMap({ CurrencyCode($0.uppercased()) }), let amount = object["amount"]?.intValue,
-              let chargeID = object["charge"]?.stringValue ?? charge?["id"]?.stringValue else { return nil }
+              let chargeID = object["charge"]?.stringValue ?? object["charge"]?["id"]?.stringValue ?? charge?["id"]?.stringValue else { return nil }
         let status = object["status"]?.stringValue.flatMap(Refund.Status.init(rawValue:)) ?? .pending
-        let invoice = charge?["invoice"]?.stringValue
+        let invoice = (charge ?? object["charge"])?["invoice"]?.stringValue
         return Refund(payment: RecordRef(objectType: "payment", objectID: chargeID), invoice: invoice.map { RecordRef(objectType: "invoice", objectID: $0) },
                       amount: Money(amountMinor: amount, currency: currency), reason: object["reason"]?.stringValue, status: status,
                       refundedAt: object["created"]?.intValue.map { rfc3339($0) })
