@@ -11,8 +11,11 @@ func launchLoopbackFake(_ process: Process, _ executable: String, _ arguments: [
     process.arguments = arguments
     let out = Pipe()
     process.standardOutput = out
-    FileManager.default.createFile(atPath: log, contents: nil)
-    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+    // open(2), not FileManager.createFile: that one writes a new file and renames it over the path,
+    // which, run as root with log "/dev/null", replaces the device with a regular file.
+    let descriptor = open(log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    guard descriptor >= 0 else { throw HarnessError("cannot open \(log) for \(name)'s log: errno \(errno)") }
+    process.standardError = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
     try process.run()
     var line = Data()
     while !line.contains(UInt8(ascii: "\n")) {
