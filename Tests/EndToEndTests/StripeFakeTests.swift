@@ -96,6 +96,9 @@ extension DaemonHarness {
         let daemon = try DaemonHarness()
         let stripe = try FakeStripe(log: daemon.path("stripe.log"))
         let odoo = try FakeOdoo(version: 19, apiKey: DaemonHarness.odooKey, log: daemon.path("odoo.log"))
+        // 24 customers first: more events than a poll walks back through in pages of two (10 pages),
+        // so the first poll's walk to the oldest event of the window takes two polls.
+        let others = try (0..<24).map { index in try stripe.post("/v1/customers", [("name", "Prospect \(index)"), ("email", "p\(index)@prospects.test")])["id"] as? String ?? "" }
         let (firstCustomer, firstInvoice) = try stripe.paidInvoice(customer: "Globex", unitMinor: 5_000, quantity: 3)
         try daemon.startWithStripeKey(stripe, odoo: odoo, connectors: DaemonHarness.stripeSource(stripe, pageSize: 2) + Self.route)
 
@@ -119,7 +122,7 @@ extension DaemonHarness {
         #expect(paidBack.count == 1 && paidBack.first?["payment_type"] as? String == "outbound" && paidBack.first?["amount"] as? Double == 50)
 
         let partners = try odoo.records("res.partner", "ref", prefix: "ch:stripe:customer:").compactMap { $0["ref"] as? String }
-        #expect(partners.sorted() == ["ch:stripe:customer:\(firstCustomer)", "ch:stripe:customer:\(secondCustomer)"].sorted())
+        #expect(partners.sorted() == (others + [firstCustomer, secondCustomer]).map { "ch:stripe:customer:\($0)" }.sorted())
         let invoices = try odoo.records("account.move", "ref", prefix: "ch:stripe:invoice:")
         #expect(invoices.count == 2 && invoices.allSatisfy { $0["state"] as? String == "posted" && FakeOdoo.id($0["company_id"]) == 2 })
         // 3 × 50.00 + 21 % = 181.50 and 20.00 + 21 % = 24.20; the fee is 2.9 % + 0.30 of the charge.
@@ -135,7 +138,9 @@ extension DaemonHarness {
         }
         #expect(!keys.isEmpty && keys.count == Set(keys).count)
         let polls = try stripe.calls().filter { $0["path"] as? String == "/v1/events" }
-        #expect(polls.contains { ($0["query"] as? String ?? "").contains("starting_after") })
+        // The walk back took more pages than one poll reads (10): it went on in the next poll.
+        #expect(polls.filter { ($0["query"] as? String ?? "").contains("starting_after") }.count > 10)
+        #expect(polls.contains { ($0["query"] as? String ?? "").contains("ending_before") })
         #expect(polls.allSatisfy { $0["status"] as? Int == 200 })
         #expect(try daemon.deadLetters().isEmpty)
         #expect(try daemon.stop() == 0)

@@ -60,6 +60,22 @@ import Testing
         #expect(payment.invoice?.objectID == "in_1" && payment.customer?.objectID == "cus_9" && payment.method == "card")
     }
 
+    /// A manual capture: the authorization is no payment; the capture (here of part of it) is.
+    @Test func anAuthorizedChargeIsPendingUntilCaptured() throws {
+        func event(_ type: String, captured: Bool, amountCaptured: Int) throws -> Event? {
+            StripeMapping.events(from: try json(#"""
+                {"id": "evt_\#(type)", "type": "\#(type)", "created": 1, "data": {"object": {"id": "ch_2", "object": "charge", "amount": 10000,
+                 "amount_captured": \#(amountCaptured), "captured": \#(captured), "currency": "eur", "invoice": "in_2", "status": "succeeded"}}}
+                """#), connector: connector).first
+        }
+        let authorized = try #require(try event("charge.succeeded", captured: false, amountCaptured: 0))
+        #expect(authorized.type == "payment.pending" && authorized.source.version == "pending")
+        let captured = try #require(try event("charge.captured", captured: true, amountCaptured: 7_500))
+        #expect(captured.type == "payment.succeeded" && captured.source.version == "succeeded")
+        guard case .payment(let payment) = captured.record else { Issue.record("not a payment"); return }
+        #expect(payment.amount.amountMinor == 7_500)
+    }
+
     @Test func aPaymentIntentAndItsChargeAreOnePayment() throws {
         // localstripe's (API 2017) shape: the charge expanded in latest_charge, the invoice named by the intent only.
         let intent = try json(#"""
@@ -143,6 +159,11 @@ import Testing
     @Test func errorsGetTheClassThatSaysWhatToDo() {
         let limited = classify(429, #"{"error": {"type": "invalid_request_error", "message": "Too many requests"}}"#, headers: [("Retry-After", "2")])
         #expect(limited?.code == .rateLimited && limited?.retryAfterMilliseconds == 2_000)
+        // Garbage in Retry-After neither traps nor waits forever: the default second, or an hour at most.
+        for garbage in ["nan", "inf", "1e300", "-5", "Wed, 21 Oct 2026 07:28:00 GMT", "99999999999999999999"] {
+            #expect(classify(429, "{}", headers: [("Retry-After", garbage)])?.retryAfterMilliseconds == 1_000, "\(garbage)")
+        }
+        #expect(classify(429, "{}", headers: [("Retry-After", "86400")])?.retryAfterMilliseconds == 3_600_000)
         #expect(classify(401, #"{"error": {"type": "invalid_request_error", "message": "Invalid API Key provided: sk_test_****1234"}}"#)?.code == .auth)
         #expect(classify(403, #"{"error": {"message": "restricted key"}}"#)?.code == .auth)
         #expect(classify(500, #"{"error": {"type": "api_error", "message": "boom"}}"#)?.code == .transient)

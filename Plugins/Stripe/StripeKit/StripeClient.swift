@@ -35,8 +35,8 @@ public final class StripeClient: Sendable {
         } else {
             do {
                 secret = try await apiKey()
-            } catch let error as ConnectorError {
-                throw ConnectorError(.auth, error.message, details: error.details)
+            } catch let error as ConnectorError where error.code != .transient && error.code != .rateLimited {
+                throw ConnectorError(.auth, error.message, details: error.details)  // a missing or refused key: pause
             }
             key.withLock { $0 = secret }
         }
@@ -90,7 +90,7 @@ public enum StripeAnswer {
         // Stripe keeps the first answer under an Idempotency-Key, a 500 included, and replays it.
         if header("Idempotent-Replayed")?.lowercased() == "true" { details["idempotent_replayed"] = .bool(true) }
         let text = "Stripe: \(message)"
-        let retryAfter = header("Retry-After").flatMap { Double($0) }.map { Int64($0 * 1000) }
+        let retryAfter = header("Retry-After").flatMap(retryAfterMilliseconds)
         if status == 429 {
             throw ConnectorError(.rateLimited, text, retryAfterMilliseconds: retryAfter ?? 1000, details: .object(details))
         }
@@ -107,5 +107,13 @@ public enum StripeAnswer {
             throw ConnectorError(.transient, text, retryAfterMilliseconds: retryAfter, details: .object(details))
         }
         throw ConnectorError(.permanent, text, details: .object(details))
+    }
+
+    /// `Retry-After` in whole seconds (what Stripe sends), capped at an hour; anything else (a date,
+    /// a fraction, garbage) is ignored and the host's own backoff applies.
+    static func retryAfterMilliseconds(_ value: String) -> Int64? {
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty, trimmed.count <= 6, trimmed.allSatisfy(\.isASCII), let seconds = Int64(trimmed), seconds >= 0 else { return nil }
+        return min(seconds, 3_600) * 1_000
     }
 }

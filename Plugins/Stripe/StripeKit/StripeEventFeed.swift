@@ -9,11 +9,15 @@ public struct StripeCursor: Codable, Sendable, Hashable {
     public var since: Int64
     /// Found out on the first poll unless configured.
     public var order: StripeSettings.ListOrder?
+    /// Newest first, before the first event is emitted: the oldest event reached so far while walking
+    /// back through the backfill window (a busy account's window takes more than one poll).
+    public var walkedBackTo: String?
 
-    public init(last: String? = nil, since: Int64, order: StripeSettings.ListOrder? = nil) {
+    public init(last: String? = nil, since: Int64, order: StripeSettings.ListOrder? = nil, walkedBackTo: String? = nil) {
         self.last = last
         self.since = since
         self.order = order
+        self.walkedBackTo = walkedBackTo
     }
 
     public func encoded() -> String {
@@ -58,22 +62,24 @@ public struct StripeEventFeed: Sendable {
         )
         let limit = String(settings.pageSize)
         guard let last = cursor.last else {
+            let window = ("created[gte]", String(cursor.since))
+            if let reached = cursor.walkedBackTo {
+                return try await walkBack(from: reached, cursor: cursor)
+            }
             // The first poll: the window's events in the server's order.
-            let first = try await list([("created[gte]", String(cursor.since)), ("limit", limit)])
+            let first = try await list([window, ("limit", limit)])
             guard let some = first.data.first?["id"]?.stringValue else { return Page(events: [], cursor: cursor, hasMore: false) }
             if cursor.order == nil { cursor.order = try await probeOrder(knownEvent: some) }
             if cursor.order == .oldestFirst {
                 cursor.last = first.data.last?["id"]?.stringValue
                 return Page(events: first.data, cursor: cursor, hasMore: first.hasMore)
             }
-            // Newest first: walk back to the oldest event of the window; only it is emitted now.
-            var page = first
-            while page.hasMore, let older = page.data.last?["id"]?.stringValue {
-                page = try await list([("created[gte]", String(cursor.since)), ("limit", "100"), ("starting_after", older)])
+            // Newest first: one page holds the whole window, or the walk back to its oldest event begins.
+            guard first.hasMore, let oldestSeen = first.data.last?["id"]?.stringValue else {
+                cursor.last = some
+                return Page(events: Array(first.data.reversed()), cursor: cursor, hasMore: false)
             }
-            guard let oldest = page.data.last ?? first.data.last else { return Page(events: [], cursor: cursor, hasMore: false) }
-            cursor.last = oldest["id"]?.stringValue
-            return Page(events: [oldest], cursor: cursor, hasMore: true)
+            return try await walkBack(from: oldestSeen, cursor: cursor)
         }
         if cursor.order == nil { cursor.order = try await probeOrder(knownEvent: last) }
         switch cursor.order {
@@ -88,6 +94,36 @@ public struct StripeEventFeed: Sendable {
             return Page(events: events, cursor: cursor, hasMore: page.hasMore)
         }
     }
+
+    /// Newest first: pages back towards the oldest event of the backfill window, at most
+    /// `walkPagesPerPoll` pages of `page_size` per poll (a poll must answer in time), keeping only ids. The
+    /// oldest event is emitted when reached; the events after it come from `ending_before` polls.
+    func walkBack(from reached: String, cursor: StripeCursor) async throws -> Page {
+        var cursor = cursor
+        var oldest = reached
+        for _ in 0..<Self.walkPagesPerPoll {
+            let page = try await list([("created[gte]", String(cursor.since)), ("limit", String(settings.pageSize)), ("starting_after", oldest)])
+            if let older = page.data.last, let id = older["id"]?.stringValue {
+                oldest = id
+                if !page.hasMore {
+                    cursor.last = id
+                    cursor.walkedBackTo = nil
+                    return Page(events: [older], cursor: cursor, hasMore: true)
+                }
+            } else {
+                // Nothing older (the window's edge, or the last older event expired): start from
+                // the oldest one seen. Its event was read, but not emitted: fetch it again.
+                let event = try await client.get("/v1/events/\(oldest)")
+                cursor.last = oldest
+                cursor.walkedBackTo = nil
+                return Page(events: [event], cursor: cursor, hasMore: true)
+            }
+        }
+        cursor.walkedBackTo = oldest
+        return Page(events: [], cursor: cursor, hasMore: true)
+    }
+
+    static let walkPagesPerPoll = 10
 
     struct List {
         var data: [JSONValue]

@@ -192,15 +192,19 @@ public enum StripeMapping {
            let feeCurrency = expanded["currency"]?.stringValue.flatMap({ CurrencyCode($0.uppercased()) }), let minor = expanded["fee"]?.intValue {
             fee = Money(amountMinor: minor, currency: feeCurrency)
         }
+        // A charge of a manual capture "succeeds" when the card is only authorized (`captured` false):
+        // no money has moved, so it is pending until captured, and then worth what was captured.
+        let captured = charge["captured"]?.boolValue ?? true
         let status: Payment.Status = switch charge["status"]?.stringValue {
-        case "succeeded": .succeeded
+        case "succeeded" where captured: .succeeded
         case "failed": .failed
         default: .pending
         }
+        let capturedAmount = charge["amount_captured"]?.intValue.flatMap { $0 > 0 ? $0 : nil } ?? amount
         return Payment(
             customer: charge["customer"]?.stringValue.map { RecordRef(objectType: "customer", objectID: $0) },
             invoice: charge["invoice"]?.stringValue.map { RecordRef(objectType: "invoice", objectID: $0) },
-            amount: Money(amountMinor: amount, currency: currency), fee: fee, status: status,
+            amount: Money(amountMinor: captured ? capturedAmount : amount, currency: currency), fee: fee, status: status,
             method: charge["payment_method_details"]?["type"]?.stringValue, paidAt: charge["created"]?.intValue.map { rfc3339($0) }
         )
     }
