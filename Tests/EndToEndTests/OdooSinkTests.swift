@@ -126,6 +126,24 @@ import Testing
         let unknown = Refund(payment: RecordRef(objectType: "payment", objectID: "ch_404"), amount: Money(amountMinor: 1_000, currency: Self.eur), status: .succeeded)
         let waiting = await #expect(throws: ConnectorError.self) { try await odoo.deliver("refund.succeeded", "refund", "re_8", .refund(unknown)) }
         #expect(waiting?.code == .dependency && waiting?.message.contains("payment refunded by re_8") == true)
+
+        // The refund fails at the source after it was paid back in Odoo: a dead letter that says what to reverse.
+        var failed = refund
+        failed.status = .failed
+        let undone = await #expect(throws: ConnectorError.self) { try await odoo.deliver("refund.failed", "refund", "re_7", version: "2", .refund(failed)) }
+        #expect(undone?.code == .permanent && undone?.message.contains("reverse that payment") == true)
+
+        // A crash between creating a payment and posting it left a draft: the redelivery posts it.
+        let partner = try #require(FakeOdoo.id(payments.first?["partner_id"]))
+        let draft = try odoo.fake.execute("account.payment", "create", [[["payment_type": "inbound", "partner_type": "customer", "partner_id": partner, "amount": 12,
+                                                                          "currency_id": 125, "company_id": 2, "memo": "ch:shop:payment:ch_2"]]],
+                                          context: ["allowed_company_ids": [2]])
+        let draftID = try #require((draft as? [Int])?.first ?? draft as? Int)
+        let second = Payment(customer: RecordRef(objectType: "customer", objectID: "cus_1"), amount: Money(amountMinor: 1_200, currency: Self.eur), status: .succeeded)
+        let posted = try await odoo.deliver("payment.succeeded", "payment", "ch_2", .payment(second))
+        #expect(posted.externalID == "account.payment,\(draftID)" && posted.duplicate == false)
+        let states = try odoo.fake.records("account.payment", "memo", prefix: "ch:shop:payment:ch_2").compactMap { $0["state"] as? String }
+        #expect(states.count == 1 && states.first != "draft")
     }
 }
 

@@ -264,13 +264,25 @@ public final class OdooSink: Sendable {
     // MARK: Payments and refunds
 
     /// What a payment or refund delivery answers before booking anything: nothing to book (it did not
-    /// succeed), or already booked (found by its reference). Nil: book it.
+    /// succeed), already booked (found by its reference; a draft left by a crash between create and
+    /// post is posted now), or booked but since failed at the source (a dead letter for finance: the
+    /// entries must be reversed by hand). Nil: book it.
     func settled(_ kind: String, status: String, _ write: Write) async throws -> DeliverResult? {
+        let booked = try await findPayment(write.reference, write)
         guard status == "succeeded" else {
+            if let booked, ["failed", "canceled"].contains(status), !["draft", "cancel"].contains(booked.state) {
+                throw ConnectorError(.permanent, "\(kind) \(write.event.source.objectID) is \(status) at the source, but Odoo booked it as \(booked.id) (\(booked.state)): reverse that payment (and its credit note for a refund) in Odoo",
+                                     details: ["odoo_id": .string(booked.id.description)])
+            }
             logger.info("\(kind) is \(status): nothing to book", metadata: ["odoo.reference": "\(write.reference)"])
-            return DeliverResult(externalID: nil, duplicate: true)
+            return DeliverResult(externalID: booked?.id.description, duplicate: true)
         }
-        return try await findPayment(write.reference, write).map { DeliverResult(externalID: $0.description, duplicate: true) }
+        guard let booked else { return nil }
+        if booked.state == "draft" {
+            _ = try await client.call(model: "account.payment", method: "action_post", ids: [booked.id.id], context: write.context)
+            return DeliverResult(externalID: booked.id.description)
+        }
+        return DeliverResult(externalID: booked.id.description, duplicate: true)
     }
 
     func registerPayment(_ payment: Payment, _ write: Write) async throws -> DeliverResult {
@@ -301,7 +313,7 @@ public final class OdooSink: Sendable {
             if let original, let found = try await partnerOf("account.move", original.id, write) {
                 partner = found
             } else if refund.invoice == nil, let payment = try await findPayment(write.reference(refund.payment.objectType, refund.payment.objectID), write),
-                      let found = try await partnerOf("account.payment", payment.id, write) {
+                      let found = try await partnerOf("account.payment", payment.id.id, write) {
                 partner = found
             } else {
                 let missing = refund.invoice ?? refund.payment
@@ -340,9 +352,10 @@ public final class OdooSink: Sendable {
         try await client.connect().major >= 18 ? "memo" : "ref"
     }
 
-    func findPayment(_ reference: String, _ write: Write) async throws -> OdooRecordID? {
-        let found = try await client.searchRead("account.payment", domain: [[.string(try await memoField()), "=", .string(reference)]], fields: ["id"], limit: 1, context: write.context)
-        return found.first?["id"]?.intValue.map { OdooRecordID(model: "account.payment", id: $0) }
+    func findPayment(_ reference: String, _ write: Write) async throws -> (id: OdooRecordID, state: String)? {
+        let found = try await client.searchRead("account.payment", domain: [[.string(try await memoField()), "=", .string(reference)]], fields: ["id", "state"], limit: 1, context: write.context)
+        guard let record = found.first, let id = record["id"]?.intValue else { return nil }
+        return (OdooRecordID(model: "account.payment", id: id), record["state"]?.stringValue ?? "")
     }
 
     /// Registers money against a posted invoice (or credit note) through Odoo's own payment wizard,
@@ -380,7 +393,13 @@ public final class OdooSink: Sendable {
                 values["writeoff_account_id"] = .int(account)
                 values["writeoff_label"] = .string("Processor fee \(write.event.source.objectID)")
             } else {
-                logger.debug("fee not booked (no fee account for the company, another currency, or a partial payment)", metadata: ["odoo.reference": "\(write.reference)"])
+                // Booked gross: the bank will see the payout net of this fee, so say why, loudly.
+                let why = fee.currency != amount.currency ? "the fee is in \(fee.currency), the payment in \(amount.currency)"
+                    : OdooSettings.lookup(settings.feeAccounts, company: write.company) == nil ? "fee_accounts has no account for company \(write.company.map(String.init) ?? "(default)")"
+                    : "the payment does not settle the invoice in full"
+                logger.warning("processor fee not booked: the payment is registered gross", metadata: [
+                    "odoo.reference": "\(write.reference)", "payment.fee": "\(Self.format(fee.amountMinor, fee.currency))", "fee.reason": "\(why)",
+                ])
             }
         }
         var context = write.context
@@ -393,7 +412,7 @@ public final class OdooSink: Sendable {
             guard let found = try await findPayment(write.reference, write) else {
                 throw ConnectorError(.transient, "Odoo registered no payment for \(move.label)")
             }
-            return found
+            return found.id
         }
         return OdooRecordID(model: "account.payment", id: paymentID)
     }

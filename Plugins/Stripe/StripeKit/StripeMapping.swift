@@ -104,7 +104,7 @@ public enum StripeMapping {
                     event("refund.\(refund.status.rawValue)", "refund", item["id"]?.stringValue ?? "", orderingKey: "charge:\(refund.payment.objectID)", .refund(refund), index: index)
                 }
             }
-        case "refund.created", "refund.updated", "charge.refund.updated":
+        case "refund.created", "refund.updated", "refund.failed", "charge.refund.updated":
             guard let refund = refund(object, charge: nil) else { return [] }
             return [event("refund.\(refund.status.rawValue)", "refund", id, orderingKey: "charge:\(refund.payment.objectID)", .refund(refund))]
         case "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted":
