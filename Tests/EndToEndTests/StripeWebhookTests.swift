@@ -36,12 +36,15 @@ import Testing
         let url = "http://\(address)/hooks/stripe"
 
         let body = Self.event("evt_1", customer: "cus_1", name: "Globex")
-        let accepted = try http("POST", url, headers: ["Stripe-Signature": Self.signature(body, secrets: [Self.secret]), "Content-Type": "application/json"], body: body)
+        let signedAt = Int(Date().timeIntervalSince1970) - 5
+        let accepted = try http("POST", url, headers: ["Stripe-Signature": Self.signature(body, secrets: [Self.secret], at: signedAt), "Content-Type": "application/json"], body: body)
         #expect(accepted.status == 200)
         #expect(try daemon.storedEvent("stripe:customer:cus_1:evt_1") == "customer.upserted None")  // (no entity configured)
 
         // The same delivery again is a replay; Stripe's own retry of the event (a new timestamp) is accepted and stored once.
-        let replay = try http("POST", url, headers: ["Stripe-Signature": Self.signature(body, secrets: [Self.secret], at: Int(Date().timeIntervalSince1970) - 1)], body: body)
+        let sameDelivery = try http("POST", url, headers: ["Stripe-Signature": Self.signature(body, secrets: [Self.secret], at: signedAt)], body: body)
+        #expect(sameDelivery.status == 409)
+        let replay = try http("POST", url, headers: ["Stripe-Signature": Self.signature(body, secrets: [Self.secret], at: signedAt + 1)], body: body)
         #expect(replay.status == 200)
         #expect(try daemon.storedEvents(connector: "stripe", type: "customer.upserted").count == 1)
 

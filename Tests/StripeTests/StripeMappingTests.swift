@@ -60,6 +60,38 @@ import Testing
         #expect(payment.invoice?.objectID == "in_1" && payment.customer?.objectID == "cus_9" && payment.method == "card")
     }
 
+    /// The line's own amount, not its price's: a proration credit, an amount its quantity does not
+    /// divide (a tiered price), and a discount, each as Stripe computed it.
+    @Test func linePricesComeFromTheLineWithDiscountsTakenOff() throws {
+        let event = try json(#"""
+            {"id": "evt_2", "type": "invoice.finalized", "created": 1, "data": {"object": {"id": "in_2", "customer": "cus_9", "status": "open", "currency": "eur",
+              "subtotal": 1099, "tax": 0, "total": 899, "amount_due": 899, "lines": {"data": [
+                {"amount": -1234, "quantity": 1, "description": "Unused time on Pro", "price": {"product": "prod_7", "unit_amount": 2000}},
+                {"amount": 1333, "quantity": 3, "description": "Seats", "price": {"product": "prod_8", "unit_amount": null}},
+                {"amount": 1000, "quantity": 2, "description": "Support", "price": {"product": "prod_9", "unit_amount": 500},
+                 "discount_amounts": [{"amount": 200, "discount": "di_1"}]}]}}}}
+            """#)
+        guard case .invoice(let invoice) = try #require(StripeMapping.events(from: event, connector: connector).first).record else { Issue.record("not an invoice"); return }
+        #expect(invoice.lines.map(\.quantity) == ["1", "1", "2"])
+        #expect(invoice.lines.map(\.unitAmountMinor) == [-1_234, 1_333, 400])
+        #expect(invoice.lines.map(\.amountMinor) == [-1_234, 1_333, 800])
+        #expect(invoice.lines.map(\.amountMinor).reduce(0, +) == invoice.totalMinor - invoice.taxMinor)
+        #expect(invoice.lines[1].description == "Seats (× 3)" && invoice.lines[2].description == "Support, discount 2.00 EUR included")
+    }
+
+    /// Stripe's minor units differ from ISO 4217's for ISK (two-decimal at Stripe) and MGA (zero-decimal at Stripe).
+    @Test func iskAndMgaAmountsBecomeISOMinorUnits() throws {
+        func charge(_ currency: String, _ amount: Int) throws -> Money? {
+            let event = try json(#"{"id": "evt_c", "type": "charge.succeeded", "created": 1, "data": {"object": {"id": "ch_c", "amount": \#(amount), "currency": "\#(currency)", "status": "succeeded"}}}"#)
+            guard case .payment(let payment) = StripeMapping.events(from: event, connector: connector).first?.record else { return nil }
+            return payment.amount
+        }
+        #expect(try charge("isk", 50_000)?.decimalText == "500")      // 500 krónur
+        #expect(try charge("mga", 1_000)?.decimalText == "1000.00")   // 1,000 ariary
+        #expect(try charge("jpy", 1_999)?.decimalText == "1999")
+        #expect(try charge("eur", 1_999)?.decimalText == "19.99")
+    }
+
     /// A manual capture: the authorization is no payment; the capture (here of part of it) is.
     @Test func anAuthorizedChargeIsPendingUntilCaptured() throws {
         func event(_ type: String, captured: Bool, amountCaptured: Int) throws -> Event? {

@@ -112,7 +112,7 @@ struct StripeConnector: Connector {
         for transaction in StripeMapping.balanceTransactions(in: stripeEvent) {
             let answer = try await client.get("/v1/balance_transactions/\(transaction)")
             if let fee = answer["fee"]?.intValue, let currency = answer["currency"]?.stringValue.flatMap({ CurrencyCode($0.uppercased()) }) {
-                fees[transaction] = Money(amountMinor: fee, currency: currency)
+                fees[transaction] = StripeMapping.money(fee, currency)
             }
         }
         return StripeMapping.events(from: stripeEvent, connector: connector, fees: fees)

@@ -135,14 +135,29 @@ public enum StripeMapping {
     }
 
     /// A price (or legacy plan): what a product sells for.
+    /// Stripe's minor units as ISO 4217's, which the canonical model uses. They differ for two
+    /// currencies: Stripe takes ISK as two-decimal (for backwards compatibility; amounts end in 00),
+    /// where ISO has no decimals, and MGA as zero-decimal, where ISO has two.
+    public static func isoMinor(_ stripeAmount: Int64, _ currency: CurrencyCode) -> Int64 {
+        switch currency.code {
+        case "ISK": stripeAmount / 100
+        case "MGA": stripeAmount * 100
+        default: stripeAmount
+        }
+    }
+
+    public static func money(_ stripeAmount: Int64, _ currency: CurrencyCode) -> Money {
+        Money(amountMinor: isoMinor(stripeAmount, currency), currency: currency)
+    }
+
     static func price(_ object: JSONValue) -> Product? {
         guard let currency = object["currency"]?.stringValue.flatMap({ CurrencyCode($0.uppercased()) }) else { return nil }
         let amount = object["unit_amount"]?.intValue ?? object["amount"]?.intValue
         let interval = object["recurring"]?["interval"]?.stringValue ?? object["interval"]?.stringValue
         let count = object["recurring"]?["interval_count"]?.intValue ?? object["interval_count"]?.intValue ?? 1
         let product = object["product"]?.stringValue ?? object["product"]?["id"]?.stringValue ?? ""
-        let name = object["nickname"]?.stringValue ?? "\(product) \(amount.map { Money(amountMinor: $0, currency: currency).decimalText } ?? "") \(currency)\(interval.map { " / \($0)" } ?? "")"
-        return Product(name: name, unitPrice: amount.map { Money(amountMinor: $0, currency: currency) },
+        let name = object["nickname"]?.stringValue ?? "\(product) \(amount.map { money($0, currency).decimalText } ?? "") \(currency)\(interval.map { " / \($0)" } ?? "")"
+        return Product(name: name, unitPrice: amount.map { money($0, currency) },
                        recurring: interval.map { Recurrence(interval: $0, intervalCount: Int(count)) }, active: object["active"]?.boolValue ?? true)
     }
 
@@ -151,8 +166,12 @@ public enum StripeMapping {
               let currency = object["currency"]?.stringValue.flatMap({ CurrencyCode($0.uppercased()) }),
               let status = object["status"]?.stringValue.flatMap(Invoice.Status.init(rawValue:)) else { return nil }
         let defaultRates = object["default_tax_rates"]?.arrayValue ?? []
+        let minor = { (stripeAmount: Int64) in isoMinor(stripeAmount, currency) }
         let lines: [InvoiceLine] = (object["lines"]?["data"]?.arrayValue ?? []).map { line in
-            let amount = line["amount"]?.intValue ?? 0
+            // Discounts (the line's own and its share of the invoice's) are taken off the line: Odoo
+            // then computes the same taxes and total as Stripe.
+            let discount = (line["discount_amounts"]?.arrayValue ?? []).compactMap { $0["amount"]?.intValue }.reduce(0, +)
+            let amount = minor((line["amount"]?.intValue ?? 0) - discount)
             let quantity = line["quantity"]?.intValue ?? 1
             let price = line["price"]?.objectValue != nil ? line["price"] : line["plan"]
             let product = (price?["product"]?.stringValue ?? price?["product"]?["id"]?.stringValue).map { RecordRef(objectType: "product", objectID: $0) }
@@ -161,25 +180,29 @@ public enum StripeMapping {
                 let rateID = taxAmount["tax_rate"]?.stringValue ?? taxAmount["tax_rate"]?["id"]?.stringValue
                 guard let rate = rates.first(where: { $0["id"]?.stringValue == rateID }) ?? (rates.count == 1 ? rates.first : nil),
                       let percentage = rate["percentage"]?.doubleValue else { return nil }
-                return TaxLine(name: rate["display_name"]?.stringValue, rate: percent(percentage), amountMinor: taxAmount["amount"]?.intValue ?? 0,
+                return TaxLine(name: rate["display_name"]?.stringValue, rate: percent(percentage), amountMinor: minor(taxAmount["amount"]?.intValue ?? 0),
                                inclusive: taxAmount["inclusive"]?.boolValue ?? rate["inclusive"]?.boolValue ?? false)
             }
+            // The unit price is the line's own (prorations, tiers and other currencies make the
+            // price's unit_amount wrong here); an amount the quantity does not divide is one unit.
+            let description = line["description"]?.stringValue ?? price?["nickname"]?.stringValue ?? "Subscription"
+            let divides = quantity > 0 && amount % quantity == 0
             return InvoiceLine(
-                description: line["description"]?.stringValue ?? price?["nickname"]?.stringValue ?? "Subscription",
-                product: product, quantity: String(quantity),
-                unitAmountMinor: price?["unit_amount"]?.intValue ?? price?["amount"]?.intValue ?? (quantity > 0 ? amount / quantity : amount),
+                description: (divides || quantity == 1 ? description : "\(description) (× \(quantity))") + (discount > 0 ? ", discount \(money(discount, currency).decimalText) \(currency) included" : ""),
+                product: product, quantity: divides ? String(quantity) : "1",
+                unitAmountMinor: divides ? amount / quantity : amount,
                 amountMinor: amount, taxes: taxes
             )
         }
-        let total = object["total"]?.intValue ?? 0
-        let subtotal = object["subtotal"]?.intValue ?? total
-        let tax = object["tax"]?.intValue ?? (object["total_tax_amounts"]?.arrayValue ?? []).compactMap { $0["amount"]?.intValue }.reduce(0, +)
+        let total = minor(object["total"]?.intValue ?? 0)
+        let subtotal = object["subtotal"]?.intValue.map(minor) ?? total
+        let tax = minor(object["tax"]?.intValue ?? (object["total_tax_amounts"]?.arrayValue ?? []).compactMap { $0["amount"]?.intValue }.reduce(0, +))
         let finalized = object["status_transitions"]?["finalized_at"]?.intValue ?? object["created"]?.intValue
         return Invoice(
             number: object["number"]?.stringValue, customer: RecordRef(objectType: "customer", objectID: customer), status: status,
             currency: currency, issuedAt: finalized.map { rfc3339($0) }, dueAt: object["due_date"]?.intValue.map { rfc3339($0) }, lines: lines,
-            subtotalMinor: subtotal, taxMinor: tax, totalMinor: total, amountPaidMinor: object["amount_paid"]?.intValue ?? 0,
-            amountDueMinor: object["amount_remaining"]?.intValue ?? object["amount_due"]?.intValue ?? 0,
+            subtotalMinor: subtotal, taxMinor: tax, totalMinor: total, amountPaidMinor: minor(object["amount_paid"]?.intValue ?? 0),
+            amountDueMinor: minor(object["amount_remaining"]?.intValue ?? object["amount_due"]?.intValue ?? 0),
             subscription: object["subscription"]?.stringValue.map { RecordRef(objectType: "subscription", objectID: $0) }
         )
     }
@@ -190,7 +213,7 @@ public enum StripeMapping {
         var fee = transaction?.stringValue.flatMap { fees[$0] }
         if fee == nil, let expanded = transaction, expanded.objectValue != nil,
            let feeCurrency = expanded["currency"]?.stringValue.flatMap({ CurrencyCode($0.uppercased()) }), let minor = expanded["fee"]?.intValue {
-            fee = Money(amountMinor: minor, currency: feeCurrency)
+            fee = money(minor, feeCurrency)
         }
         // A charge of a manual capture "succeeds" when the card is only authorized (`captured` false):
         // no money has moved, so it is pending until captured, and then worth what was captured.
@@ -204,7 +227,7 @@ public enum StripeMapping {
         return Payment(
             customer: charge["customer"]?.stringValue.map { RecordRef(objectType: "customer", objectID: $0) },
             invoice: charge["invoice"]?.stringValue.map { RecordRef(objectType: "invoice", objectID: $0) },
-            amount: Money(amountMinor: captured ? capturedAmount : amount, currency: currency), fee: fee, status: status,
+            amount: money(captured ? capturedAmount : amount, currency), fee: fee, status: status,
             method: charge["payment_method_details"]?["type"]?.stringValue, paidAt: charge["created"]?.intValue.map { rfc3339($0) }
         )
     }
@@ -215,7 +238,7 @@ public enum StripeMapping {
         let status = object["status"]?.stringValue.flatMap(Refund.Status.init(rawValue:)) ?? .pending
         let invoice = (charge ?? object["charge"])?["invoice"]?.stringValue
         return Refund(payment: RecordRef(objectType: "payment", objectID: chargeID), invoice: invoice.map { RecordRef(objectType: "invoice", objectID: $0) },
-                      amount: Money(amountMinor: amount, currency: currency), reason: object["reason"]?.stringValue, status: status,
+                      amount: money(amount, currency), reason: object["reason"]?.stringValue, status: status,
                       refundedAt: object["created"]?.intValue.map { rfc3339($0) })
     }
 
@@ -228,7 +251,7 @@ public enum StripeMapping {
             let currency = price?["currency"]?.stringValue.flatMap { CurrencyCode($0.uppercased()) }
             let amount = price?["unit_amount"]?.intValue ?? price?["amount"]?.intValue
             return Subscription.Item(product: RecordRef(objectType: "product", objectID: product), quantity: String(item["quantity"]?.intValue ?? 1),
-                                     unitAmount: currency.flatMap { currency in amount.map { Money(amountMinor: $0, currency: currency) } })
+                                     unitAmount: currency.flatMap { currency in amount.map { money($0, currency) } })
         }
         return Subscription(customer: RecordRef(objectType: "customer", objectID: customer), status: status, items: items,
                             currentPeriodStart: object["current_period_start"]?.intValue.map { rfc3339($0) },
