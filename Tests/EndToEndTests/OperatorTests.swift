@@ -32,6 +32,28 @@ import Glibc
         #expect(unreachable.stderr.contains("cannot reach connector-hostd"))
     }
 
+    /// A source whose polls fail (a permanent error here: a cursor Stripe no longer knows, say) does
+    /// not fail quietly: health is degraded and the connector's last error says why; it clears when
+    /// polling works again.
+    @Test func aSourceThatCannotBePolledDegradesHealth() throws {
+        let daemon = try DaemonHarness()
+        let faults = daemon.path("faults")
+        try "poll-fail permanent\n".write(toFile: faults, atomically: true, encoding: .utf8)
+        try daemon.writeConfig(connectors: DaemonHarness.sample("src", "[connector.config]\nemit = 3\nfaults_file = \"\(faults)\""))
+        try daemon.start()
+        try daemon.waitUntil("health reports the failing polls", timeout: 15) {
+            let health = try JSONDecoder().decode(HealthResult.self, from: Data(try daemon.hostctl("health", "--json").stdout.utf8))
+            return health.problems.contains { $0.hasPrefix("src: polling fails") && $0.contains("fault: poll-fail permanent") }
+        }
+        #expect(try daemon.hostctl("health").status == 1)
+        #expect(try daemon.connector("src").lastError?.hasPrefix("poll failed") == true)
+        #expect(try daemon.hostctl("connectors").stdout.contains("poll failed"))
+        try "".write(toFile: faults, atomically: true, encoding: .utf8)
+        try daemon.waitUntil("polling works again", timeout: 45) { try daemon.hostctl("health").status == 0 }
+        #expect(try daemon.connector("src").lastError == nil)
+        #expect(try daemon.stop() == 0)
+    }
+
     @Test func connectorsAndStatusAsTableAndJSON() throws {
         let daemon = try DaemonHarness()
         try daemon.writeConfig(connectors: DaemonHarness.sample("alpha", "tenant = \"acme\"\nentity = \"acme-fr\""))

@@ -102,9 +102,13 @@ public struct AdminServer: Service {
 
     /// Connectors with the circuit state of their deliveries.
     var connectorStatuses: [ConnectorStatus] {
-        supervisor.connectors.map { status in
+        let pollFailures = pipeline.pollFailures
+        return supervisor.connectors.map { status in
             var status = status
             status.circuit = pipeline.circuitState(target: status.id).rawValue
+            if status.lastError == nil, let problem = pollFailures[status.id] {
+                status.lastError = "poll failed \(problem.failures)×: \(problem.code?.name ?? "error"): \(problem.message)"
+            }
             return status
         }
     }
@@ -115,6 +119,12 @@ public struct AdminServer: Service {
         if let storeError = pipeline.storeError { problems.append("store: \(storeError)") }
         for status in connectorStatuses where status.circuit != "closed" {
             problems.append("\(status.id): circuit \(status.circuit ?? "?") after repeated transient failures")
+        }
+        // A source that cannot be read loses nothing yet, but falls behind: say so once it is not a blip
+        // (a refused key already shows as paused).
+        for (id, problem) in pipeline.pollFailures.sorted(by: { $0.key < $1.key })
+        where problem.code != .auth && (problem.failures >= 3 || problem.code == .permanent || problem.code == .protocol) {
+            problems.append("\(id): polling fails (\(problem.failures) times in a row): \(problem.message)")
         }
         return HealthResult(status: problems.isEmpty ? "healthy" : "degraded", problems: problems)
     }

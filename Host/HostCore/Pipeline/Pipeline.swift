@@ -14,6 +14,14 @@ public final class Pipeline: Service, Sendable {
     private let doorbells = Mutex<[String: Doorbell]>([:])
     private let breakers = Mutex<[String: CircuitBreaker]>([:])
     private let storeProblem = Mutex<[String: String]>([:])
+    private let pollProblems = Mutex<[String: PollProblem]>([:])
+
+    /// A source whose polls keep failing: what the operator sees in `hostctl connectors` and `health`.
+    public struct PollProblem: Sendable, Equatable {
+        public var failures: Int
+        public var code: ConnectorError.Code?
+        public var message: String
+    }
 
     public init(store: Store, supervisor: Supervisor, metrics: HostMetrics = HostMetrics(), logger: Logger) {
         self.store = store
@@ -28,6 +36,9 @@ public final class Pipeline: Service, Sendable {
             problems.isEmpty ? nil : problems.keys.sorted().compactMap { problems[$0] }.joined(separator: "; ")
         }
     }
+
+    /// Sources whose last poll failed, by connector id.
+    public var pollFailures: [String: PollProblem] { pollProblems.withLock { $0 } }
 
     public func circuitState(target: String) -> CircuitBreaker.State {
         breakers.withLock { $0[target]?.state ?? .closed }
@@ -175,12 +186,15 @@ public final class Pipeline: Service, Sendable {
                     more = more || current.page.hasMore
                 }
                 failures = 0
+                pollProblems.withLock { _ = $0.removeValue(forKey: connector.id) }
             } catch is CancellationError {
                 return
             } catch {
                 failures += 1
                 logger.warning("poll failed", metadata: ["connector.error": "\(error)", "poll.failures": "\(failures)"])
                 let connectorError = error as? ConnectorError
+                let problem = PollProblem(failures: failures, code: connectorError?.code, message: connectorError?.message ?? "\(error)")
+                pollProblems.withLock { $0[connector.id] = problem }
                 if connectorError?.code == .auth {
                     instance.pause(reason: "auth: \(connectorError?.message ?? "")")
                 }
