@@ -70,7 +70,8 @@ extension DaemonHarness {
         guard reload.status == 0 else { throw HarnessError("reload: \(reload.stdout) \(reload.stderr)") }
     }
 
-    static func stripeSource(_ fake: FakeStripe, pageSize: Int = 100) -> String {
+    /// A Stripe source `stripe` for the entity acme-eu, polling every 300 ms.
+    static func stripeSource(url: String, pageSize: Int = 100) -> String {
         """
         [[connector]]
         id = "stripe"
@@ -78,7 +79,7 @@ extension DaemonHarness {
         entity = "acme-eu"
         poll_interval_ms = 300
         [connector.config]
-        api_base = "\(fake.url)"
+        api_base = "\(url)"
         page_size = \(pageSize)
 
         """
@@ -100,7 +101,7 @@ extension DaemonHarness {
         // so the first poll's walk to the oldest event of the window takes two polls.
         let others = try (0..<24).map { index in try stripe.post("/v1/customers", [("name", "Prospect \(index)"), ("email", "p\(index)@prospects.test")])["id"] as? String ?? "" }
         let (firstCustomer, firstInvoice) = try stripe.paidInvoice(customer: "Globex", unitMinor: 5_000, quantity: 3)
-        try daemon.startWithStripeKey(stripe, odoo: odoo, connectors: DaemonHarness.stripeSource(stripe, pageSize: 2) + Self.route)
+        try daemon.startWithStripeKey(stripe, odoo: odoo, connectors: DaemonHarness.stripeSource(url: stripe.url, pageSize: 2) + Self.route)
 
         func paid(_ invoice: [String: Any]) throws -> Bool {
             try odoo.records("account.move", "ref", prefix: "ch:stripe:invoice:\(invoice["id"] as? String ?? "")").first?["payment_state"] as? String == "paid"
@@ -158,7 +159,7 @@ extension DaemonHarness {
              {"kind": "unavailable", "path": "/v1/events"}]
             """#)
         let first = try stripe.post("/v1/customers", [("name", "Umbrella"), ("email", "ap@umbrella.test")])
-        try daemon.startWithStripeKey(stripe, connectors: DaemonHarness.stripeSource(stripe))
+        try daemon.startWithStripeKey(stripe, connectors: DaemonHarness.stripeSource(url: stripe.url))
         func stored(_ customer: [String: Any]) throws -> Bool {
             try daemon.storedEvents(connector: "stripe").contains { ($0["source"] as? [String: Any])?["object_id"] as? String == customer["id"] as? String }
         }

@@ -68,17 +68,7 @@ final class Localstripe {
         for (connector, name, value) in [("stripe", "api_key", stripe.key), ("stripe", "webhook_secret", webhookSecret), ("erp", "api_key", DaemonHarness.odooKey)] {
             #expect(try daemon.hostctl(input: value, "secret", "set", connector, name).status == 0)
         }
-        let source = """
-            [[connector]]
-            id = "stripe"
-            plugin = "stripe"
-            entity = "acme-eu"
-            poll_interval_ms = 300
-            [connector.config]
-            api_base = "\(stripe.url)"
-            page_size = 2
-
-            """
+        let source = DaemonHarness.stripeSource(url: stripe.url, pageSize: 2)
         try daemon.writeConfig(connectors: listener + source + DaemonHarness.odoo(odoo)
                                + DaemonHarness.route("stripe", "erp", events: #""customer.*", "product.*", "invoice.*", "payment.*""#))
         #expect(try daemon.hostctl("reload").status == 0)
