@@ -183,6 +183,32 @@ extension DaemonHarness {
         #expect(try daemon.stop() == 0)
     }
 
+    /// Stripe lists events by `created`: one that becomes visible after newer ones were read sits
+    /// behind the cursor. A caught-up poll looks at the last five minutes again and finds it, once.
+    @Test func anEventListedLateBehindNewerOnesIsStillRead() throws {
+        let daemon = try DaemonHarness()
+        let stripe = try FakeStripe(log: daemon.path("stripe.log"))
+        let early = try stripe.post("/v1/customers", [("name", "Early"), ("email", "ap@early.test")])
+        try daemon.startWithStripeKey(stripe, connectors: DaemonHarness.stripeSource(url: stripe.url))
+        func stored() throws -> [String] {
+            try daemon.storedEvents(connector: "stripe").compactMap { ($0["source"] as? [String: Any])?["object_id"] as? String }
+        }
+        let newer = try stripe.post("/v1/customers", [("name", "Newer"), ("email", "ap@newer.test")])
+        try daemon.waitUntil("both customers are stored", timeout: 30) { try Set(stored()).isSuperset(of: [early["id"] as? String ?? "", newer["id"] as? String ?? ""]) }
+        // An event stamped a minute ago appears now: listed behind the two already read.
+        try stripe.control("clock", #"{"advance": -60}"#)
+        let late = try stripe.post("/v1/customers", [("name", "Late"), ("email", "ap@late.test")])
+        let events = try stripe.list("/v1/events?limit=10").compactMap { $0["id"] as? String }
+        #expect(events.count == 3 && events.last != nil)
+        try daemon.waitUntil("the late customer is stored", timeout: 30) { try stored().contains(late["id"] as? String ?? "") }
+        try daemon.waitUntil("a few more polls", timeout: 10) {
+            try stripe.calls().filter { ($0["query"] as? String ?? "").contains("created") }.count >= 4
+        }
+        let ids = try stored()
+        #expect(ids.count == 3 && Set(ids).count == 3, "each customer once: \(ids)")
+        #expect(try daemon.stop() == 0)
+    }
+
     /// The reverse direction's errors: 429s, a lock timeout and a 503 are retried with the same
     /// Idempotency-Key; a 500, which Stripe stores under the key and replays, is retried under a new
     /// key once the customer is known not to exist; a 400 dead-letters with Stripe's message; a 401

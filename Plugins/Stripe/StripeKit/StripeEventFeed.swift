@@ -12,12 +12,28 @@ public struct StripeCursor: Codable, Sendable, Hashable {
     /// Newest first, before the first event is emitted: the oldest event reached so far while walking
     /// back through the backfill window (a busy account's window takes more than one poll).
     public var walkedBackTo: String?
+    /// Newest first: the `created` of the newest event emitted, and the ids emitted lately (at most
+    /// `recentLimit`), for the overlap read that finds events listed late behind newer ones.
+    public var lastCreated: Int64?
+    public var recent: [String]?
 
     public init(last: String? = nil, since: Int64, order: StripeSettings.ListOrder? = nil, walkedBackTo: String? = nil) {
         self.last = last
         self.since = since
         self.order = order
         self.walkedBackTo = walkedBackTo
+    }
+
+    static let recentLimit = 300
+
+    /// Notes emitted events (oldest first) in `lastCreated` and `recent`.
+    mutating func emitted(_ events: [JSONValue]) {
+        guard order == .newestFirst || order == nil else { return }
+        for event in events {
+            if let created = event["created"]?.intValue { lastCreated = max(lastCreated ?? created, created) }
+        }
+        let ids = events.compactMap { $0["id"]?.stringValue }
+        recent = Array(((recent ?? []) + ids).suffix(Self.recentLimit))
     }
 
     public func encoded() -> String {
@@ -77,7 +93,9 @@ public struct StripeEventFeed: Sendable {
             // Newest first: one page holds the whole window, or the walk back to its oldest event begins.
             guard first.hasMore, let oldestSeen = first.data.last?["id"]?.stringValue else {
                 cursor.last = some
-                return Page(events: Array(first.data.reversed()), cursor: cursor, hasMore: false)
+                let events = Array(first.data.reversed())
+                cursor.emitted(events)
+                return Page(events: events, cursor: cursor, hasMore: false)
             }
             return try await walkBack(from: oldestSeen, cursor: cursor)
         }
@@ -89,8 +107,18 @@ public struct StripeEventFeed: Sendable {
             return Page(events: page.data, cursor: cursor, hasMore: page.hasMore)
         default:
             let page = try await list([("limit", limit), ("ending_before", last)])
-            let events = Array(page.data.reversed())
+            var events = Array(page.data.reversed())
             cursor.last = events.last?["id"]?.stringValue ?? last
+            if !page.hasMore, let lastCreated = cursor.lastCreated {
+                // Caught up: look again at the last few minutes, newest first. Stripe lists by
+                // `created`, so an event that became visible after newer ones were read sits behind
+                // the cursor, where `ending_before` never looks.
+                let window = try await list([("created[gte]", String(lastCreated - Self.overlapSeconds)), ("limit", "100")])
+                let known = Set((cursor.recent ?? []) + events.compactMap { $0["id"]?.stringValue } + [last])
+                let late = window.data.reversed().filter { event in event["id"]?.stringValue.map { !known.contains($0) } ?? false }
+                events = late + events
+            }
+            cursor.emitted(events)
             return Page(events: events, cursor: cursor, hasMore: page.hasMore)
         }
     }
@@ -108,6 +136,7 @@ public struct StripeEventFeed: Sendable {
                 if !page.hasMore {
                     cursor.last = id
                     cursor.walkedBackTo = nil
+                    cursor.emitted([older])
                     return Page(events: [older], cursor: cursor, hasMore: true)
                 }
             } else {
@@ -116,6 +145,7 @@ public struct StripeEventFeed: Sendable {
                 let event = try await client.get("/v1/events/\(oldest)")
                 cursor.last = oldest
                 cursor.walkedBackTo = nil
+                cursor.emitted([event])
                 return Page(events: [event], cursor: cursor, hasMore: true)
             }
         }
@@ -124,6 +154,8 @@ public struct StripeEventFeed: Sendable {
     }
 
     static let walkPagesPerPoll = 10
+    /// How far back (seconds before the newest event emitted) a caught-up poll looks for late events.
+    static let overlapSeconds: Int64 = 300
 
     struct List {
         var data: [JSONValue]

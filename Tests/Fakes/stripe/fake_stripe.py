@@ -721,7 +721,9 @@ def page(s, items, data, filters, url, newest_first=True):
     limit = p.int("limit", default=10, minimum=1, maximum=100)
     if "starting_after" in p and "ending_before" in p:
         raise StripeError(400, "You may only specify one of these parameters: starting_after, ending_before.", param="ending_before")
-    ordered = list(reversed(items)) if newest_first else list(items)
+    # Stripe sorts by `created` (newest first); an object created "late" with an older time stamp (the
+    # clock control moved back) lands behind newer ones, as an event that becomes visible late does.
+    ordered = sorted(reversed(items), key=lambda o: o.get("created", 0), reverse=True) if newest_first else list(items)
     ordered = [o for o in ordered if _matches(o, p, filters)]
     if "created" in p:
         ordered = [o for o in ordered if _created_matches(o["created"], p)]
