@@ -109,6 +109,20 @@ final class DaemonHarness: @unchecked Sendable {
 
     /// SIGTERM and wait; returns the exit status.
     @discardableResult
+    /// Starts the daemon on the connectors `initial`, stores `secrets` (connector, name, value) through
+    /// hostctl, then loads `connectors`: no connector runs before its secrets are in the vault.
+    func start(storing secrets: [(String, String, String)], initial: String = "", then connectors: String) throws {
+        try writeConfig(connectors: initial)
+        try start()
+        for (connector, name, value) in secrets {
+            let stored = try hostctl(input: value, "secret", "set", connector, name)
+            guard stored.status == 0 else { throw HarnessError("secret set: \(stored.stderr)") }
+        }
+        try writeConfig(connectors: connectors)
+        let reload = try hostctl("reload")
+        guard reload.status == 0 else { throw HarnessError("reload: \(reload.stdout) \(reload.stderr)") }
+    }
+
     func stop(signal: Int32 = SIGTERM, timeout: TimeInterval = 15) throws -> Int32 {
         guard let process else { throw HarnessError("daemon not started") }
         kill(process.processIdentifier, signal)

@@ -98,13 +98,7 @@ extension DaemonHarness {
     /// Starts the daemon with the Odoo connector alone, stores its key, then loads the rest, so that
     /// no delivery runs before the key is there.
     func startWithOdooKey(_ fake: FakeOdoo, key: String = DaemonHarness.odooKey, connectors: String, taxes: String = odooTaxes) throws {
-        try writeConfig(connectors: Self.odoo(fake, taxes: taxes))
-        try start()
-        let stored = try hostctl(input: key, "secret", "set", "erp", "api_key")
-        guard stored.status == 0 else { throw HarnessError("secret set: \(stored.stderr)") }
-        try writeConfig(connectors: Self.odoo(fake, taxes: taxes) + connectors)
-        let reload = try hostctl("reload")
-        guard reload.status == 0 else { throw HarnessError("reload: \(reload.stdout) \(reload.stderr)") }
+        try start(storing: [("erp", "api_key", key)], initial: Self.odoo(fake, taxes: taxes), then: Self.odoo(fake, taxes: taxes) + connectors)
     }
 
     func deadLetters() throws -> [DeadLetterSummary] {

@@ -57,17 +57,9 @@ extension DaemonHarness {
     /// Starts the daemon, stores the Stripe key (and the Odoo one when `odoo` is given), then loads
     /// `connectors`: no connector runs before its key is in the vault.
     func startWithStripeKey(_ stripe: FakeStripe, odoo: FakeOdoo? = nil, connectors: String) throws {
-        try writeConfig(connectors: "")
-        try start()
         var secrets = [("stripe", "api_key", stripe.key)]
         if odoo != nil { secrets.append(("erp", "api_key", Self.odooKey)) }
-        for (connector, name, value) in secrets {
-            let stored = try hostctl(input: value, "secret", "set", connector, name)
-            guard stored.status == 0 else { throw HarnessError("secret set: \(stored.stderr)") }
-        }
-        try writeConfig(connectors: (odoo.map { Self.odoo($0) } ?? "") + connectors)
-        let reload = try hostctl("reload")
-        guard reload.status == 0 else { throw HarnessError("reload: \(reload.stdout) \(reload.stderr)") }
+        try start(storing: secrets, then: (odoo.map { Self.odoo($0) } ?? "") + connectors)
     }
 
     /// A Stripe source `stripe` for the entity acme-eu, polling every 300 ms.

@@ -149,7 +149,6 @@ public final class Pipeline: Service, Sendable {
     private func pollForever(_ connector: ConnectorConfig) async {
         var logger = self.logger
         logger[metadataKey: "connector.id"] = "\(connector.id)"
-        var failures = 0
         while !Task.isCancelled {
             guard let instance = supervisor.existingInstance(connector.id), instance.isAvailable,
                   let streams = instance.capabilities?.streams, !streams.isEmpty
@@ -185,16 +184,18 @@ public final class Pipeline: Service, Sendable {
                     }
                     more = more || current.page.hasMore
                 }
-                failures = 0
                 pollProblems.withLock { _ = $0.removeValue(forKey: connector.id) }
             } catch is CancellationError {
                 return
             } catch {
-                failures += 1
-                logger.warning("poll failed", metadata: ["connector.error": "\(error)", "poll.failures": "\(failures)"])
                 let connectorError = error as? ConnectorError
-                let problem = PollProblem(failures: failures, code: connectorError?.code, message: connectorError?.message ?? "\(error)")
-                pollProblems.withLock { $0[connector.id] = problem }
+                // The failures in a row are counted where the operator reads them.
+                let failures = pollProblems.withLock { problems in
+                    let failures = (problems[connector.id]?.failures ?? 0) + 1
+                    problems[connector.id] = PollProblem(failures: failures, code: connectorError?.code, message: connectorError?.message ?? "\(error)")
+                    return failures
+                }
+                logger.warning("poll failed", metadata: ["connector.error": "\(error)", "poll.failures": "\(failures)"])
                 if connectorError?.code == .auth {
                     instance.pause(reason: "auth: \(connectorError?.message ?? "")")
                 }

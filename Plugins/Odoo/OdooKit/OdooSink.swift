@@ -268,9 +268,11 @@ public final class OdooSink: Sendable {
     /// post is posted now), or booked but since failed at the source (a dead letter for finance: the
     /// entries must be reversed by hand). Nil: book it.
     func settled(_ kind: String, status: String, _ write: Write) async throws -> DeliverResult? {
-        let booked = try await findPayment(write.reference, write)
+        let reversed = ["failed", "canceled"].contains(status)
+        // Odoo is asked only when its answer matters: to book, or to find what a reversal undoes.
+        let booked = status == "succeeded" || reversed ? try await findPayment(write.reference, write) : nil
         guard status == "succeeded" else {
-            if let booked, ["failed", "canceled"].contains(status), !["draft", "cancel"].contains(booked.state) {
+            if let booked, reversed, !["draft", "cancel"].contains(booked.state) {
                 throw ConnectorError(.permanent, "\(kind) \(write.event.source.objectID) is \(status) at the source, but Odoo booked it as \(booked.id) (\(booked.state)): reverse that payment (and its credit note for a refund) in Odoo",
                                      details: ["odoo_id": .string(booked.id.description)])
             }
@@ -386,8 +388,8 @@ public final class OdooSink: Sendable {
         ]
         if let journal = OdooSettings.lookup(settings.bankJournals, company: write.company) { values["journal_id"] = .int(journal) }
         if let fee, fee.amountMinor > 0 {
-            if fee.currency == amount.currency, let account = OdooSettings.lookup(settings.feeAccounts, company: write.company),
-               let residual = move.residualMinor, residual == amount.amountMinor {
+            let feeAccount = OdooSettings.lookup(settings.feeAccounts, company: write.company)
+            if fee.currency == amount.currency, let account = feeAccount, let residual = move.residualMinor, residual == amount.amountMinor {
                 values["amount"] = OdooMapping.amount(amount.amountMinor - fee.amountMinor, amount.currency)
                 values["payment_difference_handling"] = "reconcile"
                 values["writeoff_account_id"] = .int(account)
@@ -395,7 +397,7 @@ public final class OdooSink: Sendable {
             } else {
                 // Booked gross: the bank will see the payout net of this fee, so say why, loudly.
                 let why = fee.currency != amount.currency ? "the fee is in \(fee.currency), the payment in \(amount.currency)"
-                    : OdooSettings.lookup(settings.feeAccounts, company: write.company) == nil ? "fee_accounts has no account for company \(write.company.map(String.init) ?? "(default)")"
+                    : feeAccount == nil ? "fee_accounts has no account for company \(write.company.map(String.init) ?? "(default)")"
                     : "the payment does not settle the invoice in full"
                 logger.warning("processor fee not booked: the payment is registered gross", metadata: [
                     "odoo.reference": "\(write.reference)", "payment.fee": "\(Self.format(fee.amountMinor, fee.currency))", "fee.reason": "\(why)",

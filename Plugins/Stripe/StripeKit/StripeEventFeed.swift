@@ -26,9 +26,11 @@ public struct StripeCursor: Codable, Sendable, Hashable {
 
     static let recentLimit = 300
 
-    /// Notes emitted events (oldest first) in `lastCreated` and `recent`.
+    /// `created[gte]` of the backfill window.
+    var window: (String, String) { ("created[gte]", String(since)) }
+
+    /// Newest first: notes emitted events (oldest first) in `lastCreated` and `recent`.
     mutating func emitted(_ events: [JSONValue]) {
-        guard order == .newestFirst || order == nil else { return }
         for event in events {
             if let created = event["created"]?.intValue { lastCreated = max(lastCreated ?? created, created) }
         }
@@ -78,12 +80,11 @@ public struct StripeEventFeed: Sendable {
         )
         let limit = String(settings.pageSize)
         guard let last = cursor.last else {
-            let window = ("created[gte]", String(cursor.since))
             if let reached = cursor.walkedBackTo {
                 return try await walkBack(from: reached, cursor: cursor)
             }
             // The first poll: the window's events in the server's order.
-            let first = try await list([window, ("limit", limit)])
+            let first = try await list([cursor.window, ("limit", limit)])
             guard let some = first.data.first?["id"]?.stringValue else { return Page(events: [], cursor: cursor, hasMore: false) }
             if cursor.order == nil { cursor.order = try await probeOrder(knownEvent: some) }
             if cursor.order == .oldestFirst {
@@ -129,25 +130,22 @@ public struct StripeEventFeed: Sendable {
     func walkBack(from reached: String, cursor: StripeCursor) async throws -> Page {
         var cursor = cursor
         var oldest = reached
+        /// The walk is over: `event` is the first emitted, and the cursor's `last`.
+        func start(at event: JSONValue) -> Page {
+            cursor.last = event["id"]?.stringValue
+            cursor.walkedBackTo = nil
+            cursor.emitted([event])
+            return Page(events: [event], cursor: cursor, hasMore: true)
+        }
         for _ in 0..<Self.walkPagesPerPoll {
-            let page = try await list([("created[gte]", String(cursor.since)), ("limit", String(settings.pageSize)), ("starting_after", oldest)])
-            if let older = page.data.last, let id = older["id"]?.stringValue {
-                oldest = id
-                if !page.hasMore {
-                    cursor.last = id
-                    cursor.walkedBackTo = nil
-                    cursor.emitted([older])
-                    return Page(events: [older], cursor: cursor, hasMore: true)
-                }
-            } else {
+            let page = try await list([cursor.window, ("limit", String(settings.pageSize)), ("starting_after", oldest)])
+            guard let older = page.data.last, let id = older["id"]?.stringValue else {
                 // Nothing older (the window's edge, or the last older event expired): start from
                 // the oldest one seen. Its event was read, but not emitted: fetch it again.
-                let event = try await client.get("/v1/events/\(oldest)")
-                cursor.last = oldest
-                cursor.walkedBackTo = nil
-                cursor.emitted([event])
-                return Page(events: [event], cursor: cursor, hasMore: true)
+                return start(at: try await client.get("/v1/events/\(oldest)"))
             }
+            oldest = id
+            if !page.hasMore { return start(at: older) }
         }
         cursor.walkedBackTo = oldest
         return Page(events: [], cursor: cursor, hasMore: true)

@@ -134,7 +134,6 @@ public enum StripeMapping {
         )
     }
 
-    /// A price (or legacy plan): what a product sells for.
     /// Stripe's minor units as ISO 4217's, which the canonical model uses. They differ for two
     /// currencies: Stripe takes ISK as two-decimal (for backwards compatibility; amounts end in 00),
     /// where ISO has no decimals, and MGA as zero-decimal, where ISO has two.
@@ -150,6 +149,7 @@ public enum StripeMapping {
         Money(amountMinor: isoMinor(stripeAmount, currency), currency: currency)
     }
 
+    /// A price (or legacy plan): what a product sells for.
     static func price(_ object: JSONValue) -> Product? {
         guard let currency = object["currency"]?.stringValue.flatMap({ CurrencyCode($0.uppercased()) }) else { return nil }
         let amount = object["unit_amount"]?.intValue ?? object["amount"]?.intValue
