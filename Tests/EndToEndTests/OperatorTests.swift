@@ -54,6 +54,20 @@ import Glibc
         #expect(try daemon.stop() == 0)
     }
 
+    /// A plugin that refuses its `[connector.config]` exits at once; the operator reads why in the
+    /// connector's last error, not only in the daemon's log.
+    @Test func aPluginRefusingItsConfigSaysWhyInItsLastError() throws {
+        let daemon = try DaemonHarness()
+        try daemon.writeConfig(connectors: "[[connector]]\nid = \"stripe\"\nplugin = \"stripe\"\n[connector.config]\npage_size = 500\n")
+        try daemon.start()
+        try daemon.waitUntil("the connector's last error names the bad key", timeout: 15) {
+            try daemon.connector("stripe").lastError?.contains("page_size: must be between 1 and 100") == true
+        }
+        #expect(try daemon.connector("stripe").lastError?.hasPrefix("plugin exited with status 1: ") == true)
+        #expect(try daemon.hostctl("connectors").stdout.contains("page_size: must be between 1 and 100"))
+        #expect(try daemon.stop() == 0)
+    }
+
     @Test func connectorsAndStatusAsTableAndJSON() throws {
         let daemon = try DaemonHarness()
         try daemon.writeConfig(connectors: DaemonHarness.sample("alpha", "tenant = \"acme\"\nentity = \"acme-fr\""))

@@ -274,7 +274,7 @@ public final class ConnectorInstance: Sendable {
         let pid = spawned.pid
         snapshot.withLock { $0.pid = pid }
         logger.info("plugin started", metadata: ["plugin.pid": "\(pid)", "plugin.executable": "\(config.executable)"])
-        PluginOutputReader.start(fd: spawned.output, logger: logger)
+        let output = PluginOutputReader.start(fd: spawned.output, logger: logger)
 
         let handshaken = OneShot()
         return await withTaskGroup(of: RunEvent?.self) { group in
@@ -293,7 +293,10 @@ public final class ConnectorInstance: Sendable {
                 case .exited(let status):
                     group.cancelAll()
                     // A closed connection is usually the first sign of an exit; the status says more.
-                    if reason == nil || reason == .connectionClosed { return .exited(status) }
+                    if reason == nil || reason == .connectionClosed {
+                        guard status != .exited(0) else { return .exited(status) }
+                        return .exited(status, lastWords: await output.lastWords())
+                    }
                     return reason!
                 case .ended(let why):
                     guard reason == nil else { continue }
@@ -599,26 +602,45 @@ extension Duration {
 /// Copies a plugin's stdout and stderr into the host's log, a line at a time, on a thread that
 /// ends when the plugin's end of the pipe closes (so the last words of a crash are never lost).
 enum PluginOutputReader {
-    static func start(fd: Int32, logger: Logger) {
+    /// What a plugin wrote last, kept so that an exit can say why ("page_size: must be between 1 and 100").
+    final class Output: Sendable {
+        let lastLine = Mutex<String?>(nil)
+        let closed = OneShot()
+
+        /// The last line, once the pipe is drained (it closes with the process; a short wait at most).
+        func lastWords() async -> String? {
+            for _ in 0..<20 where !closed.isRaised {
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+            return lastLine.withLock { $0 }
+        }
+    }
+
+    static func start(fd: Int32, logger: Logger) -> Output {
+        let output = Output()
         let thread = Thread {
             var framer = LineFramer(maxLineBytes: 16 * 1024)
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 1)
             defer {
                 buffer.deallocate()
                 close(fd)
+                output.closed.raise()
             }
             while true {
                 let count = read(fd, buffer.baseAddress, buffer.count)
                 if count < 0 && errno == EINTR { continue }
                 if count <= 0 { break }
-                for output in framer.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<count])) {
-                    if case .line(let line) = output, !line.isEmpty {
-                        logger.notice("plugin output", metadata: ["plugin.output": "\(String(decoding: line, as: UTF8.self))"])
+                for framed in framer.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<count])) {
+                    if case .line(let line) = framed, !line.isEmpty {
+                        let text = String(decoding: line, as: UTF8.self)
+                        logger.notice("plugin output", metadata: ["plugin.output": "\(text)"])
+                        output.lastLine.withLock { $0 = String(text.prefix(300)) }
                     }
                 }
             }
         }
         thread.name = "plugin-output"
         thread.start()
+        return output
     }
 }

@@ -19,7 +19,8 @@ struct PluginLifecycle: Sendable {
 
     /// Why a run of the plugin ended.
     enum EndReason: Sendable, Equatable {
-        case exited(ExitStatus)
+        /// With the last line the plugin wrote on stdout/stderr when it failed: often why.
+        case exited(ExitStatus, lastWords: String? = nil)
         case spawnFailed(String)
         case handshakeFailed(String)
         case handshakeTimedOut
@@ -37,7 +38,7 @@ struct PluginLifecycle: Sendable {
 
         var description: String {
             switch self {
-            case .exited(let status): "plugin \(status)"
+            case .exited(let status, let lastWords): "plugin \(status)" + (lastWords.map { ": \($0)" } ?? "")
             case .spawnFailed(let message): message
             case .handshakeFailed(let message): "handshake failed: \(message)"
             case .handshakeTimedOut: "no handshake before the deadline"
