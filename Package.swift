@@ -131,7 +131,7 @@ let package = Package(
 
         .target(
             name: "OdooKit",
-            dependencies: ["ConnectorKit", "ConnectorProtocol", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ConnectorKit", "ConnectorProtocol", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")],
             path: "Plugins/Odoo/OdooKit",
             swiftSettings: swiftSettings
         ),

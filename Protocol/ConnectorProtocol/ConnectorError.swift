@@ -72,6 +72,24 @@ public struct ConnectorError: Error, Sendable, Hashable {
     }
 }
 
+extension ConnectorError {
+    /// `dependency`, naming the record of the same source the delivery waits for
+    /// (`details.waiting_for`): the host retries the delivery as soon as that record is delivered to
+    /// the same target, instead of only on its retry schedule (PROTOCOL.md, 6.2).
+    public static func dependency(on record: RecordRef, _ message: String, details: [String: JSONValue] = [:]) -> ConnectorError {
+        var details = details
+        details["waiting_for"] = ["object_type": .string(record.objectType), "object_id": .string(record.objectID)]
+        return ConnectorError(.dependency, message, details: .object(details))
+    }
+
+    /// The record a `dependency` error says the delivery waits for, if it names one.
+    public var waitingFor: RecordRef? {
+        guard code == .dependency, let waiting = details?["waiting_for"],
+              let type = waiting["object_type"]?.stringValue, let id = waiting["object_id"]?.stringValue else { return nil }
+        return RecordRef(objectType: type, objectID: id)
+    }
+}
+
 extension ConnectorError: CustomStringConvertible {
     public var description: String { "\(code.name): \(message)" }
 }

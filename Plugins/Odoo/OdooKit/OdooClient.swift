@@ -91,9 +91,7 @@ public final class OdooClient: Sendable {
         do {
             switch current.api {
             case .jsonRPC:
-                var kwargs = arguments
-                if !context.isEmpty { kwargs["context"] = .object(context) }
-                let args: [JSONValue] = ids.map { [.array($0.map { .int($0) })] } ?? []
+                let (args, kwargs) = Self.executeKwArguments(method: method, ids: ids, arguments: arguments, context: context)
                 return try await jsonRPC(service: "object", method: "execute_kw", args: [
                     .string(endpoint.database), .int(current.uid), .string(current.apiKey), .string(model), .string(method), .array(args), .object(kwargs),
                 ])
@@ -107,6 +105,19 @@ public final class OdooClient: Sendable {
             session.withLock { $0 = nil }  // a new key may have been set: authenticate again next time
             throw error
         }
+    }
+
+    /// The positional and keyword arguments of an `execute_kw` call. Odoo's `call_kw` takes a record
+    /// method's ids from `args[0]`, and reads `create`'s values from `args[0]` after creating (one dict
+    /// answers an id, a list answers ids): passed by keyword, real Odoo 16–19 creates the record, fails
+    /// with `IndexError` and rolls the create back. Everything else binds by name, as on JSON-2.
+    public static func executeKwArguments(method: String, ids: [Int64]?, arguments: [String: JSONValue],
+                                          context: [String: JSONValue]) -> (args: [JSONValue], kwargs: [String: JSONValue]) {
+        var kwargs = arguments
+        if !context.isEmpty { kwargs["context"] = .object(context) }
+        var args: [JSONValue] = ids.map { [.array($0.map { .int($0) })] } ?? []
+        if method == "create", let values = kwargs.removeValue(forKey: "vals_list") { args = [values] }
+        return (args, kwargs)
     }
 
     // MARK: Transports

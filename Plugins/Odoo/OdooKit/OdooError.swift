@@ -13,10 +13,12 @@ public enum OdooAnswer {
         if let error = envelope["error"] {
             throw classify(error["data"] ?? error, status: status, fallbackMessage: error["message"]?.stringValue)
         }
-        guard let result = envelope["result"] else {
+        if let result = envelope["result"] { return result }
+        // A method that returns None (`button_draft`, `button_cancel`): Odoo leaves `result` out.
+        guard envelope["jsonrpc"] != nil else {
             throw ConnectorError(.transient, "Odoo's /jsonrpc answer has neither result nor error: \(excerpt(body))")
         }
-        return result
+        return .null
     }
 
     /// An answer of `/json/2/<model>/<method>` (Odoo 19+): a bare result, or a bare error object with a real status.
@@ -61,12 +63,15 @@ public enum OdooAnswer {
             return ConnectorError(.transient, "Odoo hit a concurrent update; retry: \(message)", details: details)
         }
         switch name {
-        case "odoo.exceptions.AccessDenied", "odoo.exceptions.AccessError", "werkzeug.exceptions.Unauthorized", "werkzeug.exceptions.Forbidden",
-             "odoo.http.SessionExpiredException":
+        // Only these say the credentials are refused. An `AccessError` is a record rule or an access
+        // right refusing one record (another company's tax, a private method): that delivery's problem,
+        // not a reason to pause every company's deliveries.
+        case "odoo.exceptions.AccessDenied", "werkzeug.exceptions.Unauthorized", "odoo.http.SessionExpiredException":
             return ConnectorError(.auth, text, details: details)
         case "odoo.exceptions.ValidationError", "odoo.exceptions.UserError", "odoo.exceptions.MissingError", "odoo.exceptions.RedirectWarning",
-             "builtins.ValueError", "builtins.KeyError", "builtins.TypeError", "builtins.AttributeError", "werkzeug.exceptions.NotFound",
-             "werkzeug.exceptions.UnprocessableEntity", "werkzeug.exceptions.BadRequest":
+             "odoo.exceptions.AccessError", "werkzeug.exceptions.Forbidden",
+             "builtins.ValueError", "builtins.KeyError", "builtins.TypeError", "builtins.AttributeError", "builtins.IndexError",
+             "werkzeug.exceptions.NotFound", "werkzeug.exceptions.UnprocessableEntity", "werkzeug.exceptions.BadRequest":
             return ConnectorError(.permanent, text, details: details)
         default:
             // Unknown exception classes: a 4xx is the request's fault, anything else may pass.

@@ -229,8 +229,8 @@ public final class OdooSink: Sendable {
             } else if let id = try await client.searchRead("product.product", domain: [["default_code", "=", .string(key)]], fields: ["id"], limit: 1, context: write.context).first?["id"]?.intValue {
                 products[key] = id
             } else {
-                throw ConnectorError(.dependency, "product \(product.objectID) of invoice \(write.event.source.objectID) is not in Odoo yet (its product event has not been delivered)",
-                                     details: ["missing": .string(key)])
+                throw ConnectorError.dependency(on: product, "product \(product.objectID) of invoice \(write.event.source.objectID) is not in Odoo yet (its product event has not been delivered)",
+                                                details: ["missing": .string(key)])
             }
         }
         let currency = try await currencyID(invoice.currency)
@@ -257,8 +257,8 @@ public final class OdooSink: Sendable {
         if let id = try await client.searchRead("res.partner", domain: [["ref", "=", .string(reference)]], fields: ["id"], limit: 1, context: write.context).first?["id"]?.intValue {
             return id
         }
-        throw ConnectorError(.dependency, "customer \(customer.objectID) of \(what) is not in Odoo yet (its customer event has not been delivered)",
-                             details: ["missing": .string(reference)])
+        throw ConnectorError.dependency(on: customer, "customer \(customer.objectID) of \(what) is not in Odoo yet (its customer event has not been delivered)",
+                                        details: ["missing": .string(reference)])
     }
 
     // MARK: Payments and refunds
@@ -293,8 +293,8 @@ public final class OdooSink: Sendable {
             return try await createUnappliedPayment(payment, write)
         }
         guard let invoice = try await findMove(write.reference(invoiceRef.objectType, invoiceRef.objectID), write) else {
-            throw ConnectorError(.dependency, "invoice \(invoiceRef.objectID) of payment \(write.event.source.objectID) is not in Odoo yet",
-                                 details: ["missing": .string(write.reference(invoiceRef.objectType, invoiceRef.objectID))])
+            throw ConnectorError.dependency(on: invoiceRef, "invoice \(invoiceRef.objectID) of payment \(write.event.source.objectID) is not in Odoo yet",
+                                            details: ["missing": .string(write.reference(invoiceRef.objectType, invoiceRef.objectID))])
         }
         let id = try await register(payment.amount, fee: payment.fee, date: payment.paidAt ?? write.event.occurredAt, on: invoice, write)
         return DeliverResult(externalID: id.description)
@@ -319,8 +319,8 @@ public final class OdooSink: Sendable {
                 partner = found
             } else {
                 let missing = refund.invoice ?? refund.payment
-                throw ConnectorError(.dependency, "the \(missing.objectType) refunded by \(write.event.source.objectID) is not in Odoo yet",
-                                     details: ["missing": .string(write.reference(missing.objectType, missing.objectID))])
+                throw ConnectorError.dependency(on: missing, "the \(missing.objectType) refunded by \(write.event.source.objectID) is not in Odoo yet",
+                                                details: ["missing": .string(write.reference(missing.objectType, missing.objectID))])
             }
             var values: [String: JSONValue] = [
                 "move_type": "out_refund", "partner_id": .int(partner), "currency_id": .int(try await currencyID(refund.amount.currency)),

@@ -1,29 +1,62 @@
 public import ConnectorProtocol
+import Crypto
 public import Foundation
 
 /// Where a `write_date` stream stands. Odoo keeps `write_date` with microseconds but reads it back
-/// in whole seconds, so "after the last value read" cannot be asked: `>` re-matches the rest of that
-/// second and `=` matches nothing. The cursor therefore holds the last second read and the ids
-/// already emitted in it; the next poll asks `>=` that second and skips those ids. Records changed
-/// again later move to a later second and are read again, as they should be.
+/// in whole seconds, so "after the last value read" cannot be asked: on 17, `>` re-matches the rest of
+/// that second; on 19, `>` means `>= X + 1 s` and misses what was written later in that second; `=`
+/// matches nothing on 17 and the whole second on 19. Only `>=` means the same on both. The cursor
+/// therefore holds the last second read and the ids already read in it; the next poll asks `>=` that
+/// second and skips those ids, unless what they carry changed (a record written again in the same
+/// second, e.g. posted and paid at once). Records changed again later move to a later second.
+///
+/// It also remembers what it last emitted of the `memory` most recently emitted records (their
+/// fingerprint: what an event of them carries), so that a record Odoo touches without changing
+/// anything the stream reports (posting an invoice rewrites its partner's `write_date`) is not emitted
+/// again. A record forgotten since is emitted again: noise, never a loss.
 public struct OdooCursor: Codable, Sendable, Hashable {
     /// `YYYY-MM-DD HH:MM:SS`, UTC, as Odoo writes it.
     public var second: String
-    /// Ids already emitted with `write_date` in `second`.
+    /// Ids already read with `write_date` in `second`.
     public var seen: [Int64]
+    /// The fingerprints of the records emitted last, oldest first.
+    public var recent: [Emitted]
 
-    public init(second: String, seen: [Int64] = []) {
-        self.second = second
-        self.seen = seen
+    /// How many emitted records the cursor remembers (about 40 bytes each in the stored cursor).
+    public static let memory = 1_000
+
+    public struct Emitted: Codable, Sendable, Hashable {
+        public var id: Int64
+        public var fingerprint: String
+        public init(id: Int64, fingerprint: String) {
+            self.id = id
+            self.fingerprint = fingerprint
+        }
     }
 
-    /// A record as the stream reads it: its id and `write_date`.
+    public init(second: String, seen: [Int64] = [], recent: [Emitted] = []) {
+        self.second = second
+        self.seen = seen
+        self.recent = recent
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        second = try container.decode(String.self, forKey: .second)
+        seen = try container.decode([Int64].self, forKey: .seen)
+        // Cursors stored before fingerprints were kept have none.
+        recent = try container.decodeIfPresent([Emitted].self, forKey: .recent) ?? []
+    }
+
+    /// A record as the stream reads it: its id, `write_date`, and the fingerprint of what its event carries.
     public struct Row: Sendable, Hashable {
         public var id: Int64
         public var writeDate: String
-        public init(id: Int64, writeDate: String) {
+        public var fingerprint: String
+        public init(id: Int64, writeDate: String, fingerprint: String = "") {
             self.id = id
             self.writeDate = writeDate
+            self.fingerprint = fingerprint
         }
     }
 
@@ -31,14 +64,30 @@ public struct OdooCursor: Codable, Sendable, Hashable {
     public func limit(wanted: Int) -> Int { wanted + seen.count }
 
     /// Of the rows read (`write_date >= second`, ordered by write_date then id), the ones to emit,
-    /// at most `wanted`, and the cursor after them.
+    /// at most `wanted`, and the cursor after them. The cursor moves over every row it looked at,
+    /// emitted or not, so a page of unchanged records still moves it on.
     public func advance(over rows: [Row], wanted: Int) -> (emit: [Row], next: OdooCursor) {
         let skipped = Set(seen)
-        let fresh = rows.lazy.filter { !($0.writeDate == second && skipped.contains($0.id)) }.prefix(wanted)
-        guard let last = fresh.last else { return ([], self) }
-        var next = OdooCursor(second: last.writeDate, seen: last.writeDate == second ? seen : [])
-        next.seen += fresh.filter { $0.writeDate == last.writeDate }.map(\.id)
-        return (Array(fresh), next)
+        let last = Dictionary(recent.map { ($0.id, $0.fingerprint) }) { _, newer in newer }
+        var emit: [Row] = []
+        var considered: [Row] = []
+        for row in rows {
+            if emit.count == wanted { break }
+            considered.append(row)
+            let unchanged = last[row.id].map { $0 == row.fingerprint } ?? (row.writeDate == second && skipped.contains(row.id))
+            if !unchanged { emit.append(row) }
+        }
+        guard let end = considered.last else { return ([], self) }
+        var next = OdooCursor(second: end.writeDate, seen: end.writeDate == second ? seen : [], recent: recent)
+        var inSecond = Set(next.seen)
+        for row in considered where row.writeDate == end.writeDate && inSecond.insert(row.id).inserted {
+            next.seen.append(row.id)
+        }
+        let emittedIDs = Set(emit.map(\.id))
+        next.recent.removeAll { emittedIDs.contains($0.id) }
+        next.recent += emit.map { Emitted(id: $0.id, fingerprint: $0.fingerprint) }
+        if next.recent.count > Self.memory { next.recent.removeFirst(next.recent.count - Self.memory) }
+        return (emit, next)
     }
 
     /// Odoo's `YYYY-MM-DD HH:MM:SS` (UTC).
@@ -105,28 +154,32 @@ public struct OdooSource: Sendable {
         let limit = cursor.limit(wanted: wanted)
         let records = try await client.searchRead(model, domain: .array(domain + [["write_date", ">=", .string(cursor.second)]]), fields: fields,
                                                   order: "write_date asc, id asc", limit: limit, context: context)
-        var byID: [Int64: JSONValue] = [:]
+        var countries: [Int64: String] = [:]
+        if params.stream == Self.partnersStream {
+            countries = try await countryCodes(Set(records.compactMap { $0["country_id"]?.odooID }))
+        }
+        var events: [Int64: Event] = [:]
         var rows: [OdooCursor.Row] = []
         for record in records {
             guard let id = record["id"]?.intValue, let written = record["write_date"]?.stringValue else {
                 throw ConnectorError(.transient, "Odoo's \(model) answer lacks id or write_date")
             }
-            byID[id] = record
-            rows.append(OdooCursor.Row(id: id, writeDate: written))
+            let event = params.stream == Self.invoicesStream ? invoiceEvent(record) : partnerEvent(record, countries: countries)
+            events[id] = event
+            rows.append(OdooCursor.Row(id: id, writeDate: written, fingerprint: event.map(Self.fingerprint) ?? ""))
         }
         let (emit, next) = cursor.advance(over: rows, wanted: wanted)
-        var events: [Event] = []
-        var countries: [Int64: String] = [:]
-        if params.stream == Self.partnersStream {
-            countries = try await countryCodes(Set(emit.compactMap { byID[$0.id]?["country_id"]?.odooID }))
-        }
-        for row in emit {
-            guard let record = byID[row.id] else { continue }
-            if let event = params.stream == Self.invoicesStream ? invoiceEvent(record) : partnerEvent(record, countries: countries) {
-                events.append(event)
-            }
-        }
-        return PollResult(events: events, cursor: next.encoded(), hasMore: records.count == limit)
+        let page = emit.compactMap { events[$0.id] }
+        return PollResult(events: page, cursor: next.encoded(), hasMore: records.count == limit)
+    }
+
+    /// What an event of a record carries, as a short digest: the record's content, not its version
+    /// (a partner's version is its `write_date`, which Odoo rewrites for reasons of its own).
+    static func fingerprint(_ event: Event) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let content = (try? encoder.encode(event.record)) ?? Data()
+        return Hex.encode(SHA256.hash(data: Data(event.type.utf8) + content).prefix(8))
     }
 
     func countryCodes(_ ids: Set<Int64>) async throws -> [Int64: String] {
