@@ -19,6 +19,8 @@ import Glibc
 ///   (for latency measurements at a fixed rate). Unset: all at once.
 /// - `tax_rate`: the whole-number VAT rate of the synthetic invoices (default 20), so that a sink
 ///   computing taxes itself (Odoo) can be mapped to a tax of the same rate.
+/// - `payments_first`: each customer's payment comes before the invoice it pays, in the same ordering
+///   key (as webhooks often arrive: a charge before its invoice).
 /// - `replay_from_start`: ignore the cursor and serve the stream from the beginning on every poll, as a
 ///   source that re-sends what it already sent (the host must drop the duplicates).
 /// - `effects_file`: as a sink, one line per *new* idempotency key; a key already applied writes nothing.
@@ -47,6 +49,7 @@ struct SampleConnector: Connector {
     let replayFromStart: Bool
     let emitRate: Double?
     let taxRate: Int
+    let paymentsFirst: Bool
     /// Where `emit_rate` counts from: the first poll's cursor and time, so a restarted plugin goes on at the same pace.
     let paceOrigin = PaceOrigin()
     let logger: Logger
@@ -65,6 +68,7 @@ struct SampleConnector: Connector {
         replayFromStart = config["replay_from_start"]?.boolValue ?? false
         emitRate = config["emit_rate"]?.doubleValue
         taxRate = Int(config["tax_rate"]?.intValue ?? 20)
+        paymentsFirst = config["payments_first"]?.boolValue ?? false
         faults = Faults(
             fixed: (config["faults"]?.arrayValue ?? []).compactMap(\.stringValue),
             file: config["faults_file"]?.stringValue
@@ -128,7 +132,11 @@ struct SampleConnector: Connector {
             let due = origin.cursor + Int((Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) * emitRate)
             end = min(end, max(start, due))
         }
-        let events = (start..<max(start, end)).map { SyntheticEvents.event(index: $0, connector: connector, taxRate: taxRate) }
+        let events = (start..<max(start, end)).map { position in
+            // payments_first: positions 3k+1 and 3k+2 swap (the payment, then its invoice).
+            let index = !paymentsFirst || position % 3 == 0 ? position : (position % 3 == 1 ? position + 1 : position - 1)
+            return SyntheticEvents.event(index: index, connector: connector, taxRate: taxRate)
+        }
         let more = !replayFromStart && end < emit && (emitRate == nil || end - start == params.maxEvents)
         return PollResult(events: events, cursor: String(max(start, end)), hasMore: more)
     }

@@ -23,6 +23,40 @@ import Testing
         #expect(policy.backoff(attempt: 10) == 1_000)
     }
 
+    /// The documented floor holds whatever the jitter (it used to be applied before the jitter, and
+    /// derived from retry_base_ms: retries came every 2–4 s under a 5 s floor).
+    @Test func aDependencyIsNeverRetriedSoonerThanItsFloor() {
+        for jitter in [0.75, 1.0, 1.25] {
+            guard case .retry(let at) = policy.decide(ConnectorError(.dependency, "invoice not there"), attempt: 1, createdAt: 0, now: 0, jitter: jitter) else {
+                Issue.record("a dependency retries")
+                return
+            }
+            #expect(at >= 2_000)
+        }
+        let route = RouteConfig(id: "r", from: "a", to: "b", events: ["*"], tenant: nil, entity: nil, maxAttempts: 3, maxAgeSeconds: 60,
+                                rateLimit: nil, concurrency: 1, retryBaseMilliseconds: 500, retryMaxMilliseconds: 20_000)
+        #expect(route.dependencyRetryMilliseconds == 5_000)
+    }
+
+    /// A target down for a minute: its circuit's cool-down doubles on every failed probe, but never
+    /// past the route's retry_max_ms (it grew to 60 s, so deliveries resumed a minute after Odoo did).
+    @Test func aTargetsCircuitNeverStaysOpenLongerThanTheRoutesRetryMax() {
+        let route = RouteConfig(id: "r", from: "a", to: "b", events: ["*"], tenant: nil, entity: nil, maxAttempts: 3, maxAgeSeconds: 60,
+                                rateLimit: nil, concurrency: 1, retryBaseMilliseconds: 500, retryMaxMilliseconds: 20_000)
+        #expect(RouteWorker.maxCooldownSeconds(route) == 20)
+        var breaker = CircuitBreaker(maxCooldownSeconds: RouteWorker.maxCooldownSeconds(route))
+        var now = 0.0
+        for _ in 0..<5 { breaker.failed(now: now) }
+        var longest = 0.0
+        for _ in 0..<12 {  // a probe after each cool-down, failing while the target is down
+            let wait = breaker.admit(now: now) ?? 0
+            longest = max(longest, wait)
+            now += wait
+            if breaker.admit(now: now) == nil { breaker.failed(now: now) }
+        }
+        #expect(longest <= 20 && longest >= 16)
+    }
+
     @Test func jitterScalesTheDelay() {
         #expect(policy.decide(ConnectorError(.transient, "x"), attempt: 1, createdAt: 0, now: 0, jitter: 0.75) == .retry(at: 75))
         #expect(policy.decide(ConnectorError(.transient, "x"), attempt: 1, createdAt: 0, now: 0, jitter: 1.25) == .retry(at: 125))

@@ -126,6 +126,12 @@ public struct AdminServer: Service {
         where problem.code != .auth && (problem.failures >= 3 || problem.code == .permanent || problem.code == .protocol) {
             problems.append("\(id): polling fails (\(problem.failures) times in a row): \(problem.message)")
         }
+        // Deliveries that keep failing lose nothing yet, but nothing reaches the target either (an
+        // auth refusal already shows as paused; a dependency wait is not a failure of the target).
+        for (id, problem) in pipeline.routeFailures.sorted(by: { $0.key < $1.key })
+        where problem.code != .auth && problem.failures >= Pipeline.RouteProblem.threshold {
+            problems.append("route \(id): \(problem.failures) delivery attempts in a row failed; last: \(problem.code.name): \(problem.message)")
+        }
         return HealthResult(status: problems.isEmpty ? "healthy" : "degraded", problems: problems)
     }
 

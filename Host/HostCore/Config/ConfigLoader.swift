@@ -167,9 +167,10 @@ public enum ConfigLoader {
             let concurrency = reader.positiveInt("concurrency") ?? 16
             let retryBase = reader.positiveInt("retry_base_ms") ?? 1_000
             let retryMax = reader.positiveInt("retry_max_ms") ?? 600_000
+            let dependencyRetry = reader.positiveInt("dependency_retry_ms") ?? 5_000
             reader.rejectUnknownKeys(allowed: [
                 "id", "from", "to", "events", "tenant", "entity", "max_attempts", "max_age", "rate_limit", "concurrency",
-                "retry_base_ms", "retry_max_ms",
+                "retry_base_ms", "retry_max_ms", "dependency_retry_ms",
             ])
             let origin = "\(file.path):\(reader.line(for: nil) ?? 0)"
             if let id, let earlier = routeIDs[id] {
@@ -181,7 +182,7 @@ public enum ConfigLoader {
                 routes.append(RouteConfig(
                     id: id, from: from, to: to, events: events, tenant: tenant, entity: entity,
                     maxAttempts: maxAttempts, maxAgeSeconds: maxAge, rateLimit: rateLimit, concurrency: concurrency,
-                    retryBaseMilliseconds: retryBase, retryMaxMilliseconds: retryMax
+                    retryBaseMilliseconds: retryBase, retryMaxMilliseconds: retryMax, dependencyRetryMilliseconds: dependencyRetry
                 ))
             }
         }

@@ -60,6 +60,9 @@ public struct RouteConfig: Sendable, Equatable {
     /// First retry delay; doubles per attempt up to `retryMaxMilliseconds`.
     public var retryBaseMilliseconds: Int
     public var retryMaxMilliseconds: Int
+    /// The least delay before a `dependency` is retried on schedule (it is also retried the moment
+    /// what it waits for is delivered).
+    public var dependencyRetryMilliseconds: Int
 
     public struct RateLimit: Sendable, Equatable {
         public var count: Int
@@ -73,7 +76,8 @@ public struct RouteConfig: Sendable, Equatable {
 
     public init(
         id: String, from: String, to: String, events: [String], tenant: String?, entity: String?, maxAttempts: Int,
-        maxAgeSeconds: Int, rateLimit: RateLimit?, concurrency: Int, retryBaseMilliseconds: Int, retryMaxMilliseconds: Int
+        maxAgeSeconds: Int, rateLimit: RateLimit?, concurrency: Int, retryBaseMilliseconds: Int, retryMaxMilliseconds: Int,
+        dependencyRetryMilliseconds: Int = 5_000
     ) {
         self.id = id
         self.from = from
@@ -87,6 +91,7 @@ public struct RouteConfig: Sendable, Equatable {
         self.concurrency = concurrency
         self.retryBaseMilliseconds = retryBaseMilliseconds
         self.retryMaxMilliseconds = retryMaxMilliseconds
+        self.dependencyRetryMilliseconds = dependencyRetryMilliseconds
     }
 
     /// Whether an event of this type, tenant and entity takes this route.

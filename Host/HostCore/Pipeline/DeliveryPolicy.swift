@@ -4,7 +4,8 @@ public import ConnectorProtocol
 ///
 /// - transient, rate_limited, cancelled, protocol hiccups: retry with exponential backoff and jitter,
 ///   never sooner than the sink's retry-after, until the route's attempt or age limit; then dead-letter.
-/// - dependency: retried later (a longer floor), bounded by the same limits.
+/// - dependency: retried later (never sooner than the floor, 5 s unless the route says otherwise), bounded
+///   by the same limits; the store also makes it due the moment what it waits for is delivered.
 /// - auth: retried once the operator resumes the paused connector (the caller pauses it).
 /// - permanent, not_supported: dead-letter at once.
 public struct DeliveryPolicy: Sendable, Equatable {
@@ -41,9 +42,9 @@ public struct DeliveryPolicy: Sendable, Equatable {
         if attempt >= maxAttempts {
             return .dead(reason: "gave up after \(attempt) attempts; last error: \(error.code.name): \(error.message)")
         }
-        var delay = backoff(attempt: attempt)
+        var delay = Int64(Double(backoff(attempt: attempt)) * jitter)
+        // The floor holds after the jitter: a dependency is retried no sooner than documented.
         if error.code == .dependency { delay = max(delay, dependencyFloorMilliseconds) }
-        delay = Int64(Double(delay) * jitter)
         if let retryAfter = error.retryAfterMilliseconds { delay = max(delay, retryAfter) }
         let at = now + delay
         if at - createdAt > maxAgeMilliseconds {

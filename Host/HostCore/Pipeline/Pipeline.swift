@@ -15,12 +15,23 @@ public final class Pipeline: Service, Sendable {
     private let breakers = Mutex<[String: CircuitBreaker]>([:])
     private let storeProblem = Mutex<[String: String]>([:])
     private let pollProblems = Mutex<[String: PollProblem]>([:])
+    private let routeProblems = Mutex<[String: RouteProblem]>([:])
 
     /// A source whose polls keep failing: what the operator sees in `hostctl connectors` and `health`.
     public struct PollProblem: Sendable, Equatable {
         public var failures: Int
         public var code: ConnectorError.Code?
         public var message: String
+    }
+
+    /// A route whose deliveries keep failing: attempts that failed in a row (a `dependency` wait does
+    /// not count: it says nothing of the target), reset by the next success.
+    public struct RouteProblem: Sendable, Equatable {
+        public var failures: Int
+        public var code: ConnectorError.Code
+        public var message: String
+        /// How many failures in a row make `hostctl health` degraded.
+        public static let threshold = 5
     }
 
     public init(store: Store, supervisor: Supervisor, metrics: HostMetrics = HostMetrics(), logger: Logger) {
@@ -39,6 +50,20 @@ public final class Pipeline: Service, Sendable {
 
     /// Sources whose last poll failed, by connector id.
     public var pollFailures: [String: PollProblem] { pollProblems.withLock { $0 } }
+
+    /// Routes whose last attempts all failed, by route id.
+    public var routeFailures: [String: RouteProblem] { routeProblems.withLock { $0 } }
+
+    func noteAttempt(route: String, failure: ConnectorError?) {
+        routeProblems.withLock { problems in
+            guard let failure else {
+                problems.removeValue(forKey: route)
+                return
+            }
+            guard failure.code != .dependency else { return }
+            problems[route] = RouteProblem(failures: (problems[route]?.failures ?? 0) + 1, code: failure.code, message: failure.message)
+        }
+    }
 
     public func circuitState(target: String) -> CircuitBreaker.State {
         breakers.withLock { $0[target]?.state ?? .closed }
@@ -83,9 +108,11 @@ public final class Pipeline: Service, Sendable {
         }
     }
 
-    func withBreaker<T>(_ target: String, _ body: (inout CircuitBreaker) -> T) -> T {
+    /// The target's circuit breaker. Its cool-down never grows past `maxCooldownSeconds` (the route's
+    /// `retry_max_ms`), so deliveries resume within that long of the target coming back.
+    func withBreaker<T>(_ target: String, maxCooldownSeconds: Double = 60, _ body: (inout CircuitBreaker) -> T) -> T {
         breakers.withLock { breakers in
-            var breaker = breakers[target] ?? CircuitBreaker()
+            var breaker = breakers[target] ?? CircuitBreaker(maxCooldownSeconds: maxCooldownSeconds)
             defer { breakers[target] = breaker }
             return body(&breaker)
         }
@@ -219,8 +246,16 @@ struct RouteWorker {
         var policy = DeliveryPolicy(maxAttempts: route.maxAttempts, maxAgeMilliseconds: Int64(route.maxAgeSeconds) * 1000)
         policy.baseBackoffMilliseconds = Int64(route.retryBaseMilliseconds)
         policy.maxBackoffMilliseconds = Int64(route.retryMaxMilliseconds)
-        policy.dependencyFloorMilliseconds = min(policy.dependencyFloorMilliseconds, Int64(route.retryBaseMilliseconds) * 5)
+        policy.dependencyFloorMilliseconds = Int64(route.dependencyRetryMilliseconds)
         return policy
+    }
+
+    /// The longest a route's target stays cut off once it answers again: its `retry_max_ms` (at most
+    /// a minute). An outage of a minute used to cost another minute of waiting after it ended.
+    static func maxCooldownSeconds(_ route: RouteConfig) -> Double { min(60, max(0.05, Double(route.retryMaxMilliseconds) / 1000)) }
+
+    func withBreaker<T>(_ body: (inout CircuitBreaker) -> T) -> T {
+        pipeline.withBreaker(route.to, maxCooldownSeconds: Self.maxCooldownSeconds(route), body)
     }
 
     func run() async {
@@ -234,7 +269,7 @@ struct RouteWorker {
                 await bell.wait(timeout: .milliseconds(200))
                 continue
             }
-            if let wait = pipeline.withBreaker(route.to, { $0.admit(now: Self.seconds()) }) {
+            if let wait = withBreaker({ $0.admit(now: Self.seconds()) }) {
                 try? await Task.sleep(for: .milliseconds(Int(wait * 1000) + 1))
                 continue
             }
@@ -299,7 +334,8 @@ struct RouteWorker {
             // before it commits only means the batch is delivered again, which sinks absorb.
             var recorded = true
             do {
-                try await pipeline.store.record(outcomes)
+                let superseded = try await pipeline.store.record(outcomes)
+                reportDeadLetters(outcomes, superseded: superseded, logger: logger)
             } catch {
                 if Task.isCancelled { return }
                 logger.error("cannot record delivery outcomes; they will be retried", metadata: [
@@ -314,6 +350,26 @@ struct RouteWorker {
                 try? await Task.sleep(for: .seconds(1))
             } else {
                 pipeline.noteStoreHealthy("outcomes")
+            }
+        }
+    }
+
+    /// Logs and counts the dead letters of a recorded batch; a failed older version that a later
+    /// event of its object superseded is not one.
+    private func reportDeadLetters(_ outcomes: [DeliveryOutcome], superseded: Set<Int64>, logger: Logger) {
+        for outcome in outcomes {
+            guard case .failed(let failure, .dead) = outcome.result else { continue }
+            let job = outcome.job
+            let metadata: Logger.Metadata = [
+                "delivery.id": "\(job.deliveryID)", "event.correlation_id": "\(job.correlationID)",
+                "error.class": "\(failure.code)", "error.message": "\(failure.message)",
+            ]
+            if superseded.contains(job.deliveryID) {
+                logger.info("delivery superseded by a later event of its object", metadata: metadata)
+                pipeline.metrics.attempt(route: route.id, outcome: "superseded")
+            } else {
+                logger.warning("delivery dead-lettered", metadata: metadata)
+                pipeline.metrics.deadLettered(route: route.id, errorClass: failure.code.name)
             }
         }
     }
@@ -395,7 +451,8 @@ struct RouteWorker {
         let result: DeliveryOutcome.Result
         switch answer {
         case .success(let answer):
-            pipeline.withBreaker(route.to) { $0.succeeded() }
+            withBreaker { $0.succeeded() }
+            pipeline.noteAttempt(route: route.id, failure: nil)
             pipeline.metrics.attempt(route: route.id, outcome: answer.duplicate ? "duplicate" : "delivered")
             pipeline.metrics.delivered(route: route.id, latencyMilliseconds: finishedAt - job.createdAt)
             if !answer.duplicate { pipeline.metrics.business(eventType: job.eventType, target: route.to, tenant: job.tenant) }
@@ -403,18 +460,14 @@ struct RouteWorker {
             result = .delivered(externalID: answer.externalID, duplicate: answer.duplicate, links: answer.links, canonical: canonical)
         case .failure(let failure):
             let unwell = failure.code == .transient || failure.code == .rateLimited
-            pipeline.withBreaker(route.to) { unwell ? $0.failed(now: Self.seconds()) : $0.neutral() }
+            withBreaker { unwell ? $0.failed(now: Self.seconds()) : $0.neutral() }
+            pipeline.noteAttempt(route: route.id, failure: failure)
             pipeline.metrics.attempt(route: route.id, outcome: failure.code.name)
             switch policy.decide(failure, attempt: job.attempts + 1, createdAt: job.createdAt, now: finishedAt, jitter: Double.random(in: 0.75...1.25)) {
             case .retry(let at):
                 result = .failed(failure, .retry(at: at))
             case .dead(let reason):
-                logger.warning("delivery dead-lettered", metadata: [
-                    "delivery.id": "\(job.deliveryID)", "event.correlation_id": "\(job.correlationID)",
-                    "error.class": "\(failure.code)", "error.message": "\(failure.message)",
-                ])
-                pipeline.metrics.deadLettered(route: route.id, errorClass: failure.code.name)
-                result = .failed(failure, .dead(reason: reason))
+                result = .failed(failure, .dead(reason: reason))  // reported once the store has recorded it
             case .pauseTarget(let at):
                 if !target.isPaused {
                     target.pause(reason: "auth: \(failure.message)")

@@ -147,6 +147,14 @@ enum Schema {
                 CREATE INDEX webhook_replays_by_age ON webhook_replays(seen_at);
                 """)
         }
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: """
+                -- The canonical id of the record a delivery waits for (a `dependency` answer naming it): the
+                -- delivery is retried as soon as that record is delivered to the same target.
+                ALTER TABLE deliveries ADD COLUMN waiting_for TEXT;
+                CREATE INDEX deliveries_waiting ON deliveries(waiting_for) WHERE state = 'pending' AND waiting_for IS NOT NULL;
+                """)
+        }
         return migrator
     }
 }

@@ -153,7 +153,10 @@ public final class Store: Sendable {
     // MARK: Delivery
 
     /// Due deliveries of a route, at most one per ordering key: the oldest pending one. A key whose
-    /// oldest pending delivery is waiting for a retry holds back the later ones.
+    /// oldest pending delivery is waiting for a retry holds back the later ones, except a delivery
+    /// that waits for another record (its last answer was `dependency`): that one lets the rest of its
+    /// key pass — the record it waits for may be among them (a payment before its invoice) — and
+    /// holds back only later events of its own object, which must not overtake it.
     public func dueDeliveries(route: String, now: Int64, limit: Int) async throws -> [DeliveryJob] {
         try await pool.read { db in
             let rows = try Row.fetchAll(db, sql: """
@@ -163,7 +166,9 @@ public final class Store: Sendable {
                 WHERE d.route = ? AND d.state = 'pending' AND d.next_attempt_at <= ?
                   AND (d.ordering_key IS NULL OR NOT EXISTS (
                       SELECT 1 FROM deliveries p
-                      WHERE p.route = d.route AND p.ordering_key = d.ordering_key AND p.state = 'pending' AND p.id < d.id))
+                      WHERE p.route = d.route AND p.ordering_key = d.ordering_key AND p.state = 'pending' AND p.id < d.id
+                        AND (p.last_error_class IS NOT 'dependency' OR EXISTS (
+                            SELECT 1 FROM events pe WHERE pe.id = p.event_id AND pe.object_type = e.object_type AND pe.object_id = e.object_id))))
                 ORDER BY d.id
                 LIMIT ?
                 """, arguments: [route, now, limit])
@@ -214,19 +219,43 @@ public final class Store: Sendable {
     }
 
     /// Records one attempt and what follows from it, in a group commit with other outcomes.
-    public func record(_ outcome: DeliveryOutcome) async throws {
-        try await record([outcome])
+    @discardableResult
+    public func record(_ outcome: DeliveryOutcome) async throws -> Bool {
+        try await !record([outcome]).isEmpty
     }
 
-    /// Records the outcomes of a batch in one transaction.
-    public func record(_ outcomes: [DeliveryOutcome]) async throws {
-        guard !outcomes.isEmpty else { return }
-        try await committer.submit { db in
-            for outcome in outcomes { try self.record(outcome, in: db) }
+    /// Records the outcomes of a batch in one transaction. Returns the deliveries that were to be
+    /// dead-lettered but were superseded instead (see ``supersedingDelivery(of:in:)``).
+    @discardableResult
+    public func record(_ outcomes: [DeliveryOutcome]) async throws -> Set<Int64> {
+        guard !outcomes.isEmpty else { return [] }
+        return try await committer.submit { db in
+            var superseded: Set<Int64> = []
+            for outcome in outcomes {
+                if try self.record(outcome, in: db) { superseded.insert(outcome.job.deliveryID) }
+            }
+            return superseded
         }
     }
 
-    private func record(_ outcome: DeliveryOutcome, in db: Database) throws {
+    /// A later pending delivery of the same object on the same route and ordering key. Events carry
+    /// the whole record, so a failed delivery of an older version is superseded by it, not an error
+    /// for the operator: replaying a history dead-letters nothing that a later event settles (an
+    /// invoice cancelled in the target since, then voided by its next event). If the later one fails
+    /// too, it is dead-lettered itself, with the record as it is now.
+    private func supersedingDelivery(of job: DeliveryJob, in db: Database) throws -> (id: Int64, type: String)? {
+        guard let key = job.orderingKey else { return nil }
+        guard let row = try Row.fetchOne(db, sql: """
+            SELECT d.id, e.type FROM deliveries d JOIN events e ON e.id = d.event_id
+            WHERE d.route = ? AND d.ordering_key = ? AND d.state = 'pending' AND d.id > ?
+              AND e.connector = ? AND e.object_type = ? AND e.object_id = ?
+            ORDER BY d.id LIMIT 1
+            """, arguments: [job.route, key, job.deliveryID, job.sourceConnector, job.objectType, job.objectID]) else { return nil }
+        return (row[0], row[1])
+    }
+
+    /// Records one outcome; true when a delivery to dead-letter was superseded instead.
+    private func record(_ outcome: DeliveryOutcome, in db: Database) throws -> Bool {
         let job = outcome.job
         let now = outcome.finishedAt
         let attempt = job.attempts + 1
@@ -250,6 +279,17 @@ public final class Store: Sendable {
                 let id = "\(job.sourceConnector):\(link.objectType):\(link.sourceID)"
                 try upsert.execute(arguments: [job.target, id, link.objectType, link.sourceID, link.externalID, now])
             }
+            // Deliveries waiting for this record, or waiting in its ordering key, are due now.
+            try db.cachedStatement(sql: """
+                UPDATE deliveries SET next_attempt_at = ? WHERE waiting_for = ? AND target = ? AND state = 'pending' AND next_attempt_at > ?
+                """).execute(arguments: [now, job.canonicalID, job.target, now])
+            if let key = job.orderingKey {
+                try db.cachedStatement(sql: """
+                    UPDATE deliveries SET next_attempt_at = ?
+                    WHERE route = ? AND ordering_key = ? AND state = 'pending' AND last_error_class = 'dependency' AND next_attempt_at > ?
+                    """).execute(arguments: [now, job.route, key, now])
+            }
+            return false
         case .failed(let error, let next):
             let details = try error.details.map { String(decoding: try RPCCodec().json($0), as: UTF8.self) }
             try db.execute(sql: """
@@ -257,11 +297,23 @@ public final class Store: Sendable {
                 """, arguments: [job.deliveryID, attempt, outcome.startedAt, now, error.code.name, error.message, details])
             switch next {
             case .retry(let at):
+                let waitingFor = error.waitingFor.map { "\(job.sourceConnector):\($0.objectType):\($0.objectID)" }
                 try db.execute(sql: """
-                    UPDATE deliveries SET attempts = ?, next_attempt_at = ?, updated_at = ?, last_error = ?, last_error_class = ?
+                    UPDATE deliveries SET attempts = ?, next_attempt_at = ?, updated_at = ?, last_error = ?, last_error_class = ?, waiting_for = ?
                     WHERE id = ? AND state = 'pending'
-                    """, arguments: [attempt, at, now, error.message, error.code.name, job.deliveryID])
+                    """, arguments: [attempt, at, now, error.message, error.code.name, waitingFor, job.deliveryID])
+                return false
             case .dead(let reason):
+                if let later = try supersedingDelivery(of: job, in: db) {
+                    try db.execute(sql: """
+                        UPDATE deliveries SET state = 'discarded', attempts = ?, updated_at = ?, last_error = ?, last_error_class = ?, waiting_for = NULL
+                        WHERE id = ? AND state = 'pending'
+                        """, arguments: [attempt, now, "superseded by delivery \(later.id) (\(later.type)); last error: \(error.message)", error.code.name, job.deliveryID])
+                    try appendAudit(db, at: now, correlationID: job.correlationID, actor: "host", action: "delivery.superseded",
+                                    subject: "delivery \(job.deliveryID) route \(job.route)",
+                                    detail: "by delivery \(later.id) (\(later.type)) of the same object; \(error.code.name): \(reason)")
+                    return true
+                }
                 try db.execute(sql: """
                     UPDATE deliveries SET state = 'dead', attempts = ?, updated_at = ?, last_error = ?, last_error_class = ?
                     WHERE id = ? AND state = 'pending'
@@ -272,6 +324,7 @@ public final class Store: Sendable {
                     """, arguments: [job.deliveryID, now, error.code.name, reason])
                 try appendAudit(db, at: now, correlationID: job.correlationID, actor: "host", action: "delivery.dead",
                                 subject: "delivery \(job.deliveryID) route \(job.route)", detail: "\(error.code.name): \(reason)")
+                return false
             }
         }
     }
