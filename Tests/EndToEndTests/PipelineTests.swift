@@ -155,6 +155,33 @@ extension DaemonHarness {
         #expect(try daemon.stop() == 0)
     }
 
+    /// A route whose deliveries keep failing makes `hostctl health` degraded, with the rule and the
+    /// last error, though no circuit opened (permanent failures say nothing of the target's health);
+    /// the first delivery that goes through makes it healthy again.
+    @Test func aRouteWhoseDeliveriesKeepFailingDegradesHealth() throws {
+        let daemon = try DaemonHarness()
+        let faults = daemon.path("faults")
+        try "fail permanent\n".write(toFile: faults, atomically: true, encoding: .utf8)
+        try daemon.writeConfig(connectors:
+            DaemonHarness.sample("src", "[connector.config]\nemit = 6")
+            + DaemonHarness.sample("erp", "[connector.config]\nfaults_file = \"\(faults)\"\neffects_file = \"\(daemon.path("effects"))\"")
+            + DaemonHarness.route("src", "erp"))
+        try daemon.start()
+        try daemon.waitUntil("6 dead letters", timeout: 30) { try daemon.count("dead") == 6 }
+        let degraded = try daemon.hostctl("health", "--json")
+        #expect(degraded.status == 1)
+        let health = try JSONDecoder().decode(HealthResult.self, from: Data(degraded.stdout.utf8))
+        #expect(health.problems.contains { $0.hasPrefix("route src->erp: 6 delivery attempts in a row failed; last: permanent:") })
+        #expect(try daemon.connector("erp").circuit == "closed")
+
+        try "".write(toFile: faults, atomically: true, encoding: .utf8)
+        let letters = try daemon.client().call(AdminMethod.dlqList, DLQListParams(route: nil, limit: 100), as: [DeadLetterSummary].self)
+        #expect(try daemon.hostctl("dlq", "replay", String(letters[0].id)).status == 0)
+        try daemon.waitUntil("the replayed delivery went through", timeout: 30) { try daemon.count("delivered") == 1 }
+        #expect(try daemon.hostctl("health").status == 0)
+        #expect(try daemon.stop() == 0)
+    }
+
     /// The daemon is SIGKILLed at random moments while it delivers; at the end every event has been
     /// delivered and the sink holds each effect exactly once. CONNECTOR_HOST_FAULT_EVENTS sets the
     /// size (20000 for the full run; CI uses the default).

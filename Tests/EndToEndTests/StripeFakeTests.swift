@@ -56,7 +56,7 @@ final class FakeStripe {
 extension DaemonHarness {
     /// Starts the daemon, stores the Stripe key (and the Odoo one when `odoo` is given), then loads
     /// `connectors`: no connector runs before its key is in the vault.
-    func startWithStripeKey(_ stripe: FakeStripe, odoo: FakeOdoo? = nil, connectors: String) throws {
+    func startWithStripeKey(_ stripe: FakeStripe, odoo: OdooServer? = nil, connectors: String) throws {
         var secrets = [("stripe", "api_key", stripe.key)]
         if odoo != nil { secrets.append(("erp", "api_key", Self.odooKey)) }
         try start(storing: secrets, then: (odoo.map { Self.odoo($0) } ?? "") + connectors)
@@ -88,7 +88,7 @@ extension DaemonHarness {
     @Test func newestFirstPagesAndFeesReachOdooOnce() throws {
         let daemon = try DaemonHarness()
         let stripe = try FakeStripe(log: daemon.path("stripe.log"))
-        let odoo = try FakeOdoo(version: 19, apiKey: DaemonHarness.odooKey, log: daemon.path("odoo.log"))
+        let odoo = try OdooServer(version: 19, apiKey: DaemonHarness.odooKey, log: daemon.path("odoo.log"))
         // 24 customers first: more events than a poll walks back through in pages of two (10 pages),
         // so the first poll's walk to the oldest event of the window takes two polls.
         let others = try (0..<24).map { index in try stripe.post("/v1/customers", [("name", "Prospect \(index)"), ("email", "p\(index)@prospects.test")])["id"] as? String ?? "" }
@@ -110,14 +110,14 @@ extension DaemonHarness {
         try daemon.waitUntil("every delivery is done", timeout: 30) { try daemon.count("pending") == 0 }
         let creditNotes = try odoo.records("account.move", "ref", prefix: "ch:stripe:refund_credit_note:")
         let reversed = try odoo.records("account.move", "ref", prefix: "ch:stripe:invoice:\(firstInvoice["id"] as? String ?? "")").first?["id"] as? Int
-        #expect(creditNotes.count == 1 && creditNotes.first?["move_type"] as? String == "out_refund" && FakeOdoo.id(creditNotes.first?["reversed_entry_id"]) == reversed)
+        #expect(creditNotes.count == 1 && creditNotes.first?["move_type"] as? String == "out_refund" && OdooServer.id(creditNotes.first?["reversed_entry_id"]) == reversed)
         let paidBack = try odoo.records("account.payment", odoo.memo, prefix: "ch:stripe:refund:")
         #expect(paidBack.count == 1 && paidBack.first?["payment_type"] as? String == "outbound" && paidBack.first?["amount"] as? Double == 50)
 
         let partners = try odoo.records("res.partner", "ref", prefix: "ch:stripe:customer:").compactMap { $0["ref"] as? String }
         #expect(partners.sorted() == (others + [firstCustomer, secondCustomer]).map { "ch:stripe:customer:\($0)" }.sorted())
         let invoices = try odoo.records("account.move", "ref", prefix: "ch:stripe:invoice:")
-        #expect(invoices.count == 2 && invoices.allSatisfy { $0["state"] as? String == "posted" && FakeOdoo.id($0["company_id"]) == 2 })
+        #expect(invoices.count == 2 && invoices.allSatisfy { $0["state"] as? String == "posted" && OdooServer.id($0["company_id"]) == 2 })
         // 3 × 50.00 + 21 % = 181.50 and 20.00 + 21 % = 24.20; the fee is 2.9 % + 0.30 of the charge.
         #expect(invoices.compactMap { $0["amount_total"] as? Double }.sorted() == [24.2, 181.5])
         let payments = try odoo.records("account.payment", odoo.memo, prefix: "ch:stripe:payment:")

@@ -60,7 +60,7 @@ final class Localstripe {
     @Test func aSubscriptionInStripeBecomesAPaidInvoiceInOdooOnce() throws {
         let daemon = try DaemonHarness()
         let stripe = try Localstripe(log: daemon.path("localstripe.log"))
-        let odoo = try FakeOdoo(version: 19, apiKey: DaemonHarness.odooKey, log: daemon.path("odoo.log"))
+        let odoo = try OdooServer(version: 19, apiKey: DaemonHarness.odooKey, log: daemon.path("odoo.log"))
         let webhookSecret = "whsec_" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
         let listener = "[http]\nlisten = \"127.0.0.1:0\"\n"
         try daemon.writeConfig(connectors: listener)
@@ -83,7 +83,7 @@ final class Localstripe {
         #expect(partners.map { $0["ref"] as? String } == ["ch:stripe:customer:\(customer)"])
         let invoices = try odoo.records("account.move", "ref", prefix: "ch:stripe:invoice:")
         #expect(invoices.count == 1 && invoices.first?["state"] as? String == "posted" && invoices.first?["amount_total"] as? Double == 121)
-        #expect(FakeOdoo.id(invoices.first?["company_id"]) == 2)
+        #expect(OdooServer.id(invoices.first?["company_id"]) == 2)
         let payments = try odoo.records("account.payment", "memo", prefix: "ch:stripe:payment:")
         #expect(payments.count == 1 && payments.first?["amount"] as? Double == 121)
 

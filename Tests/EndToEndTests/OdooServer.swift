@@ -1,0 +1,249 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The Odoo the end-to-end tests write into: the fake of Tests/Fakes/odoo as a child process on a
+/// loopback port, or — when `ODOO_URL` is set — a real Odoo server (see README, "Running the Odoo
+/// tests against your own Odoo"). Tests read what landed through `records`, which asks the fake's
+/// state control or, on a real server, `search_read` across all companies.
+///
+/// Environment for a real server: `ODOO_URL`, `ODOO_DB`, `ODOO_LOGIN` (default `admin`), `ODOO_KEY`
+/// (an API key of that user), optional `ODOO_PROTOCOL` (`jsonrpc` or `json2`; default: by version).
+/// The database needs `account` installed, a company in EUR besides the main one, a 15 % sale tax in
+/// each, and (optional) a bank-fees account with code 620000.
+final class OdooServer {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fakes/odoo/fake_odoo.py").path
+
+    /// The real server named by the environment, if any.
+    static let real: (url: String, database: String, login: String, key: String, protocolName: String?)? = {
+        let environment = ProcessInfo.processInfo.environment
+        guard let url = environment["ODOO_URL"], !url.isEmpty else { return nil }
+        return (url, environment["ODOO_DB"] ?? "odoo", environment["ODOO_LOGIN"] ?? "admin", environment["ODOO_KEY"] ?? "", environment["ODOO_PROTOCOL"])
+    }()
+    static var isReal: Bool { real != nil }
+    /// The versions a test runs on: 17 and 19 of the fake, or the real server's.
+    static var versions: [Int] { isReal ? [realVersion] : [17, 19] }
+    static let realVersion: Int = {
+        guard let real else { return 0 }
+        let answer = try? rpc(real.url, service: "common", method: "version", args: [])
+        return ((answer as? [String: Any])?["server_version_info"] as? [Any])?.first as? Int ?? 0
+    }()
+
+    let process: Process?
+    let url: String
+    let database: String
+    let login: String
+    let version: Int
+    let apiKey: String
+    /// The companies the tests book into: `acme-us` and `acme-eu` (in EUR).
+    let usCompany: Int
+    let euCompany: Int
+    /// The sale tax of each company the tests map, by rate.
+    let usRate: Int
+    let euRate: Int
+    let taxes: [Int: [Int: Int]]
+    /// The bank-fees account of the EU company, if it has one.
+    let euFeeAccount: Int?
+    let euro: Int
+    /// Makes source connector ids unique on a real server, whose database outlives the test.
+    let tag: String
+    private let uid: Int
+
+    /// The fake, always (the Stripe tests).
+    init(version: Int, apiKey: String, log: String) throws {
+        let process = Process()
+        self.process = process
+        self.version = version
+        self.apiKey = apiKey
+        database = "testdb"
+        login = "admin"
+        url = try launchLoopbackFake(process, "/usr/bin/env", ["python3", Self.script, "--version", String(version), "--port", "0", "--db", "testdb", "--api-key", apiKey],
+                                     log: log, name: "the fake Odoo")
+        usCompany = 1
+        euCompany = 2
+        usRate = 15
+        euRate = 21
+        euro = 125
+        uid = 2
+        taxes = [1: [15: 1], 2: [21: 101]]
+        euFeeAccount = 104
+        tag = ""
+    }
+
+    /// The real server when the environment names one, else the fake of `version`.
+    static func underTest(version: Int, apiKey: String, log: String) throws -> OdooServer {
+        guard let real else { return try OdooServer(version: version, apiKey: apiKey, log: log) }
+        return try OdooServer(real: real)
+    }
+
+    private init(real: (url: String, database: String, login: String, key: String, protocolName: String?)) throws {
+        process = nil
+        url = real.url.hasSuffix("/") ? String(real.url.dropLast()) : real.url
+        database = real.database
+        login = real.login
+        apiKey = real.key
+        version = Self.realVersion
+        tag = "-" + String(UUID().uuidString.prefix(6)).lowercased()
+        guard let uid = try Self.rpc(url, service: "common", method: "authenticate", args: [database, login, apiKey, [String: Any]()]) as? Int, uid > 0 else {
+            throw HarnessError("Odoo at \(url) refused login \(login) on \(database)")
+        }
+        self.uid = uid
+        let companies = try Self.rpc(url, service: "object", method: "execute_kw", args: [
+            database, uid, apiKey, "res.company", "search_read", [[]], ["fields": ["id", "currency_id"], "order": "id"],
+        ]) as? [[String: Any]] ?? []
+        guard let eu = companies.first(where: { ($0["currency_id"] as? [Any])?.last as? String == "EUR" })?["id"] as? Int,
+              let us = companies.first(where: { $0["id"] as? Int != eu })?["id"] as? Int else {
+            throw HarnessError("Odoo at \(url) needs two companies, one of them in EUR")
+        }
+        usCompany = us
+        euCompany = eu
+        usRate = 15
+        euRate = 15
+        var taxes: [Int: [Int: Int]] = [:]
+        for company in [us, eu] {
+            let found = try Self.rpc(url, service: "object", method: "execute_kw", args: [
+                database, uid, apiKey, "account.tax", "search_read",
+                [[["type_tax_use", "=", "sale"], ["amount_type", "=", "percent"], ["amount", "=", 15], ["price_include", "=", false]]],
+                ["fields": ["id", "company_id"], "context": ["allowed_company_ids": [company]]],
+            ]) as? [[String: Any]] ?? []
+            guard let tax = found.first(where: { ($0["company_id"] as? [Any])?.first as? Int == company })?["id"] as? Int else {
+                throw HarnessError("company \(company) of the Odoo at \(url) has no 15 % sale tax")
+            }
+            taxes[company] = [15: tax]
+        }
+        self.taxes = taxes
+        euFeeAccount = (try Self.rpc(url, service: "object", method: "execute_kw", args: [
+            database, uid, apiKey, "account.account", "search_read", [[["code", "=", "620000"]]],
+            ["fields": ["id"], "limit": 1, "context": ["allowed_company_ids": [eu]]],
+        ]) as? [[String: Any]])?.first?["id"] as? Int
+        euro = (try Self.rpc(url, service: "object", method: "execute_kw", args: [
+            database, uid, apiKey, "res.currency", "search_read", [[["name", "=", "EUR"]]], ["fields": ["id"]],
+        ]) as? [[String: Any]])?.first?["id"] as? Int ?? 0
+    }
+
+    deinit { if let process { stopLoopbackFake(process) } }
+
+    var isReal: Bool { process == nil }
+
+    /// A source connector id for this server: unique per test on a real one.
+    func source(_ name: String) -> String { name + tag }
+
+    /// The connector's `[connector.config]` for this server: companies, taxes, fee account.
+    func config(_ extra: String = "", taxes override: String? = nil) -> String {
+        var tables: [String] = []
+        for (company, rates) in self.taxes.sorted(by: { $0.key < $1.key }) {
+            let entries: [String] = rates.map { rate, tax in "\"\(rate)\" = \(tax)" }
+            tables.append("\"\(company)\" = { \(entries.joined(separator: ", ")) }")
+        }
+        let taxes = override ?? "{ \(tables.joined(separator: ", ")) }"
+        let protocolLine = Self.real?.protocolName.map { "protocol = \"\($0)\"\n" } ?? ""
+        return """
+            url = "\(url)"
+            database = "\(database)"
+            login = "\(login)"
+            companies = { "acme-us" = \(usCompany), "acme-eu" = \(euCompany) }
+            taxes = \(taxes)
+            \(euFeeAccount.map { "fee_accounts = { \"\(euCompany)\" = \($0) }" } ?? "")
+            \(protocolLine)\(extra)
+
+            """
+    }
+
+    // MARK: Reading what landed
+
+    /// Fields the tests read, per model, from a real server (the fake returns every field).
+    static let fields: [String: [String]] = [
+        "res.partner": ["id", "name", "ref", "email", "country_id", "company_id", "write_date"],
+        "account.move": ["id", "name", "ref", "move_type", "state", "payment_state", "amount_total", "amount_residual", "company_id", "partner_id",
+                         "reversed_entry_id", "currency_id", "invoice_date"],
+        "account.payment": ["id", "state", "amount", "company_id", "partner_id", "payment_type", "ref", "memo"],
+        "product.product": ["id", "name", "default_code"],
+        "account.move.line": ["id", "move_id", "product_id", "display_type", "account_id", "debit", "credit", "name"],
+    ]
+
+    /// Records whose `field` starts with `prefix` (our references), all companies, archived included.
+    func records(_ model: String, _ field: String, prefix: String) throws -> [[String: Any]] {
+        guard isReal else {
+            return try fakeRecords(model).filter { ($0[field] as? String)?.hasPrefix(prefix) == true }
+        }
+        var fields = Self.fields[model] ?? ["id"]
+        if model == "account.payment" { fields.removeAll { $0 == (version >= 18 ? "ref" : "memo") } }
+        return try search(model, [[field, "=like", prefix + "%"]], fields: fields)
+    }
+
+    /// Records matching an Odoo domain (on the fake: of the ones whose field is filtered here).
+    func search(_ model: String, _ domain: [Any], fields: [String]) throws -> [[String: Any]] {
+        let companies = [usCompany, euCompany]
+        return try execute(model, "search_read", [domain], ["fields": fields, "order": "id"],
+                           context: ["active_test": false, "allowed_company_ids": companies]) as? [[String: Any]] ?? []
+    }
+
+    /// Every record of a model on the fake, all companies, archived included.
+    private func fakeRecords(_ model: String) throws -> [[String: Any]] {
+        let answer = try http("GET", "\(url)/__fake__/state?model=\(model)")
+        let state = try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
+        return (state?["models"] as? [String: Any])?[model] as? [[String: Any]] ?? []
+    }
+
+    /// The lines of an invoice.
+    func lines(of move: Int) throws -> [[String: Any]] {
+        guard isReal else { return try fakeRecords("account.move.line").filter { Self.id($0["move_id"]) == move } }
+        return try search("account.move.line", [["move_id", "=", move]], fields: Self.fields["account.move.line"] ?? [])
+    }
+
+    // MARK: Acting as finance would in Odoo
+
+    /// Registers a payment of the whole amount due, as finance does in Odoo's UI.
+    func pay(invoice: Int, company: Int) throws {
+        guard isReal else {
+            let answer = try control("pay", #"{"invoice_id": \#(invoice)}"#)
+            guard answer.status == 200 else { throw HarnessError("pay: \(answer.body)") }
+            return
+        }
+        let context: [String: Any] = ["active_model": "account.move", "active_ids": [invoice], "allowed_company_ids": [company]]
+        let wizard = try execute("account.payment.register", "create", [[[String: Any]()]], context: context)
+        let id = (wizard as? [Int])?.first ?? wizard as? Int ?? 0
+        _ = try execute("account.payment.register", "action_create_payments", [[id]], context: context)
+    }
+
+    /// A test control of the fake (faults, state); a real server has none.
+    @discardableResult
+    func control(_ name: String, _ body: String) throws -> (status: Int, body: String) {
+        guard !isReal else { throw HarnessError("a real Odoo server has no test controls (\(name)); this test runs on the fake only") }
+        let answer = try http("POST", "\(url)/__fake__/\(name)", headers: ["Content-Type": "application/json"], body: body)
+        return (answer.status, answer.body)
+    }
+
+    /// How many calls of `model.method` the fake has run (answered or not).
+    func calls(_ model: String, _ method: String) throws -> Int {
+        let answer = try http("GET", "\(url)/__fake__/calls")
+        let calls = (try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["calls"] as? [[String: Any]] ?? []
+        return calls.filter { $0["model"] as? String == model && $0["model_method"] as? String == method && $0["outcome"] as? String == "ok" }.count
+    }
+
+    /// Calls a model method over JSON-RPC as the test's user (as finance would in Odoo's UI): `args`
+    /// positional (ids first for record methods), `kwargs` by name.
+    func execute(_ model: String, _ method: String, _ args: [Any], _ kwargs: [String: Any] = [:], context: [String: Any] = [:]) throws -> Any? {
+        var kwargs = kwargs
+        if !context.isEmpty { kwargs["context"] = context }
+        return try Self.rpc(url, service: "object", method: "execute_kw", args: [database, uid, apiKey, model, method, args, kwargs])
+    }
+
+    static func rpc(_ url: String, service: String, method: String, args: [Any]) throws -> Any? {
+        let call: [String: Any] = ["jsonrpc": "2.0", "method": "call", "id": 1, "params": ["service": service, "method": method, "args": args]]
+        let answer = try http("POST", "\(url)/jsonrpc", headers: ["Content-Type": "application/json"],
+                              body: String(decoding: try JSONSerialization.data(withJSONObject: call), as: UTF8.self))
+        let envelope = try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
+        if let error = envelope?["error"] { throw HarnessError("\(service).\(method): \(error)") }
+        return envelope?["result"]
+    }
+
+    /// The payment's memo field: `ref` on 17, `memo` on 19.
+    var memo: String { version >= 18 ? "memo" : "ref" }
+
+    /// The id of a many2one value (read as `[id, name]`).
+    static func id(_ value: Any?) -> Int? { (value as? [Any])?.first as? Int }
+}
