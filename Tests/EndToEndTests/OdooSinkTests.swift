@@ -8,7 +8,7 @@ import Testing
 /// The Odoo sink on records the sample source does not emit (products, credit notes, refunds,
 /// voids, payments without an invoice), called directly against the Odoo under test over real HTTP
 /// (the fake, or a real server when `ODOO_URL` is set: see ``OdooServer``).
-@Suite struct OdooSinkTests {
+@Suite(.serialized) struct OdooSinkTests {
     static let eur = CurrencyCode("EUR")!
 
     struct Sink {
@@ -116,6 +116,27 @@ import Testing
         #expect(refundNote["state"] as? String == "posted" && refundNote["payment_state"] as? String == "paid")
         let payments = try odoo.fake.records("account.payment", odoo.fake.memo, prefix: "ch:\(odoo.shop):refund:re_1")
         #expect(payments.count == 1 && payments.first?["payment_type"] as? String == "outbound" && payments.first?["amount"] as? Double == 50)
+    }
+
+    /// Two payments of one invoice: after the first the invoice is partly paid (on 19 its payment is
+    /// `in_process` meanwhile), after the second paid; each payment once, a redelivery a duplicate.
+    @Test(arguments: OdooServer.versions) func partialPaymentsSettleTheInvoiceInTwoSteps(version: Int) async throws {
+        let odoo = try Sink(version: version)
+        try await odoo.deliver("customer.upserted", "customer", "cus_1", Self.customer)
+        let invoice = odoo.invoice()
+        try await odoo.deliver("invoice.finalized", "invoice", "in_1", .invoice(invoice))
+        let first = invoice.totalMinor / 3
+        let ref = RecordRef(objectType: "invoice", objectID: "in_1")
+        try await odoo.deliver("payment.succeeded", "payment", "py_1", .payment(Payment(invoice: ref, amount: Money(amountMinor: first, currency: Self.eur), status: .succeeded)))
+        let state = { try odoo.fake.records("account.move", "ref", prefix: "ch:\(odoo.shop):invoice:in_1").first?["payment_state"] as? String }
+        #expect(try state() == "partial")
+        let rest = Record.payment(Payment(invoice: ref, amount: Money(amountMinor: invoice.totalMinor - first, currency: Self.eur), status: .succeeded))
+        try await odoo.deliver("payment.succeeded", "payment", "py_2", rest)
+        #expect(try await odoo.deliver("payment.succeeded", "payment", "py_2", rest).duplicate)
+        #expect(try state() == "paid")
+        let payments = try odoo.fake.records("account.payment", odoo.fake.memo, prefix: "ch:\(odoo.shop):payment:")
+        #expect(payments.compactMap { ($0["amount"] as? Double).map { Int64(($0 * 100).rounded()) } }.sorted() == [first, invoice.totalMinor - first].sorted())
+        #expect(payments.allSatisfy { ["posted", "paid"].contains($0["state"] as? String ?? "") })
     }
 
     /// Over JSON-RPC (17), `button_draft` and `button_cancel` answer without a `result` member: the

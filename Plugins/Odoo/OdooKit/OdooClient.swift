@@ -110,13 +110,16 @@ public final class OdooClient: Sendable {
     /// The positional and keyword arguments of an `execute_kw` call. Odoo's `call_kw` takes a record
     /// method's ids from `args[0]`, and reads `create`'s values from `args[0]` after creating (one dict
     /// answers an id, a list answers ids): passed by keyword, real Odoo 16–19 creates the record, fails
-    /// with `IndexError` and rolls the create back. Everything else binds by name, as on JSON-2.
+    /// with `IndexError` and rolls the create back. `write`'s values go positionally too: the name of
+    /// that argument is the model's (Odoo 17's `product.product.write(values)` refuses `vals`).
+    /// Everything else binds by name, as on JSON-2.
     public static func executeKwArguments(method: String, ids: [Int64]?, arguments: [String: JSONValue],
                                           context: [String: JSONValue]) -> (args: [JSONValue], kwargs: [String: JSONValue]) {
         var kwargs = arguments
         if !context.isEmpty { kwargs["context"] = .object(context) }
         var args: [JSONValue] = ids.map { [.array($0.map { .int($0) })] } ?? []
         if method == "create", let values = kwargs.removeValue(forKey: "vals_list") { args = [values] }
+        if method == "write", let values = kwargs.removeValue(forKey: "vals") { args.append(values) }
         return (args, kwargs)
     }
 

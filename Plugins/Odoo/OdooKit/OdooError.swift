@@ -79,9 +79,13 @@ public enum OdooAnswer {
         }
     }
 
-    /// PostgreSQL serialization failures and lock timeouts: another transaction won; the same call may succeed now.
+    /// PostgreSQL serialization failures and lock timeouts: another transaction won; the same call may
+    /// succeed now. Also two invoices posted at once in one journal taking the same number: Odoo's
+    /// unique index on the name refuses the second ("Another entry with the same name already
+    /// exists", seen on a real 17 server under concurrent deliveries); posted again, it takes the next.
     static func isConcurrencyFailure(name: String, message: String, debug: String) -> Bool {
-        let signals = ["SerializationFailure", "could not serialize access", "LockNotAvailable", "concurrent update", "deadlock detected"]
+        let signals = ["SerializationFailure", "could not serialize access", "LockNotAvailable", "concurrent update", "deadlock detected",
+                       "Another entry with the same name already exists"]
         return signals.contains { name.contains($0) || message.contains($0) || debug.contains($0) }
     }
 

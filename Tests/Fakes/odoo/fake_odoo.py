@@ -1815,8 +1815,17 @@ class ProductProduct(BaseModel):
                             {k: rec[k] for k in vals if k in tfields and k in rec})
         return result
 
+    @public
+    def write_v17(self, values):
+        """17's signature: product.product names its argument 'values' (a keyword 'vals' is a TypeError there;
+        seen on a real 17 server: "ProductProduct.write() got an unexpected keyword argument 'vals'")."""
+        return self.write(values)
+
+    write_v17.__qualname__ = "ProductProduct.write"
+
 
 class IrModelData(BaseModel):
+
     def _prepare_create(self, vals):
         rec = super()._prepare_create(vals)
         module, name = rec.get("module") or "", rec["name"]

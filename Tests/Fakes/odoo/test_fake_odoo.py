@@ -984,6 +984,15 @@ class ScenarioMixin:
         self.assertRegex(err.message, r"^\w+\.write\(\) got an unexpected keyword argument 'values'$")
         err = self.assertOdooError("builtins.TypeError", f.execute, "res.partner", "write", [ids])
         self.assertRegex(err.message, r"^\w+\.write\(\) missing 1 required positional argument: 'vals'$")
+        # product.product.write names its argument 'values' on 17 (seen on a real 17 server), 'vals' on 19:
+        # only the positional form works on both
+        product = f.execute("product.product", "create", [[{"name": "Strict P"}]])
+        self.assertIs(f.execute("product.product", "write", [product, {"name": "Strict P2"}]), True)
+        if self.version == 17:
+            err = self.assertOdooError("builtins.TypeError", f.execute, "product.product", "write", [product], {"vals": {"name": "x"}})
+            self.assertEqual(err.message, "ProductProduct.write() got an unexpected keyword argument 'vals'")
+        else:
+            self.assertIs(f.execute("product.product", "write", [product], {"vals": {"name": "Strict P3"}}), True)
         err = self.assertOdooError("builtins.TypeError", f.execute, "res.partner", "read", [ids, ["name"]], {"fields": ["name"]})
         self.assertRegex(err.message, r"^\w+\.read\(\) got multiple values for argument 'fields'$")
         self.assertEqual(f.execute("res.partner", "read", [ids, ["phone"]]), [{"id": ids[0], "phone": "+2"}])
