@@ -105,4 +105,19 @@ import Testing
         #expect(next.second == "2026-12-05 11:00:03")
         #expect(OdooCursor.memory >= 1_000 && next.recent.count == 5)
     }
+
+    /// Odoo stamps write_date with the start of a transaction: a slow payment committed after faster
+    /// writes stamped later is behind the cursor when it becomes visible. Read again, it is emitted
+    /// once; what was emitted already is not.
+    @Test func aRecordCommittedLateBehindTheCursorIsFoundByTheReread() {
+        let cursor = OdooCursor(second: "2026-12-05 10:00:00", start: "2026-12-05 10:00:00")
+        let (_, next) = cursor.advance(over: [Row(id: 1, writeDate: "2026-12-05 10:00:05", fingerprint: "a"),
+                                              Row(id: 2, writeDate: "2026-12-05 10:00:07", fingerprint: "b")], wanted: 10)
+        // Invoice 3, paid in a transaction that began at 10:00:04 and committed after 10:00:07.
+        let reread = [Row(id: 1, writeDate: "2026-12-05 10:00:05", fingerprint: "a"), Row(id: 3, writeDate: "2026-12-05 10:00:04", fingerprint: "paid")]
+        let (late, after) = next.revisit(reread, wanted: 10)
+        #expect(late.map(\.id) == [3])
+        #expect(after.revisit(reread, wanted: 10).emit.isEmpty)
+        #expect(after.second == "2026-12-05 10:00:07" && after.floor == "2026-12-05 10:00:00")
+    }
 }

@@ -30,6 +30,10 @@ public struct OdooSettings: Sendable, Equatable {
     /// Where the source streams start on their first poll (`YYYY-MM-DD HH:MM:SS`, UTC). Unset: the
     /// time of the first poll, i.e. changes from then on.
     public var sourceSince: String?
+    /// How far back (seconds) a caught-up source stream reads again for records committed late: Odoo
+    /// stamps `write_date` with the start of the transaction, so a slow write (a payment) becomes
+    /// visible after faster ones stamped later have moved the cursor past it. 0: never.
+    public var sourceOverlapSeconds: Int
 
     public struct Problem: Error, Sendable, CustomStringConvertible {
         public var key: String
@@ -40,7 +44,7 @@ public struct OdooSettings: Sendable, Equatable {
     /// Every key of the table: a misspelt key is an error, not a silently ignored setting.
     public static let keys: Set<String> = [
         "url", "database", "login", "api_key_secret", "protocol", "timeout_s", "companies", "taxes", "sale_journals",
-        "bank_journals", "fee_accounts", "max_concurrency", "total_tolerance_minor", "source_since", "log_level",
+        "bank_journals", "fee_accounts", "max_concurrency", "total_tolerance_minor", "source_since", "source_overlap_s", "log_level",
     ]
 
     public init(_ config: JSONValue) throws(Problem) {
@@ -78,6 +82,8 @@ public struct OdooSettings: Sendable, Equatable {
         if let since = sourceSince, OdooCursor.parse(odooDateTime: since) == nil {
             throw Problem(key: "source_since", message: "\"\(since)\" is not a date and time as YYYY-MM-DD HH:MM:SS (UTC)")
         }
+        sourceOverlapSeconds = Int(config["source_overlap_s"]?.intValue ?? 120)
+        guard (0...3_600).contains(sourceOverlapSeconds) else { throw Problem(key: "source_overlap_s", message: "must be between 0 and 3600") }
         var taxes: [String: [String: Int64]] = [:]
         for (company, table) in config["taxes"]?.objectValue ?? [:] {
             guard let rates = table.objectValue else { throw Problem(key: "taxes.\(company)", message: "must be a table of rate = tax id") }

@@ -21,6 +21,8 @@ public struct OdooCursor: Codable, Sendable, Hashable {
     public var seen: [Int64]
     /// The fingerprints of the records emitted last, oldest first.
     public var recent: [Emitted]
+    /// Where the stream started (its first `second`).
+    public var start: String?
 
     /// How many emitted records the cursor remembers (about 40 bytes each in the stored cursor).
     public static let memory = 1_000
@@ -34,10 +36,11 @@ public struct OdooCursor: Codable, Sendable, Hashable {
         }
     }
 
-    public init(second: String, seen: [Int64] = [], recent: [Emitted] = []) {
+    public init(second: String, seen: [Int64] = [], recent: [Emitted] = [], start: String? = nil) {
         self.second = second
         self.seen = seen
         self.recent = recent
+        self.start = start
     }
 
     public init(from decoder: any Decoder) throws {
@@ -46,6 +49,7 @@ public struct OdooCursor: Codable, Sendable, Hashable {
         seen = try container.decode([Int64].self, forKey: .seen)
         // Cursors stored before fingerprints were kept have none.
         recent = try container.decodeIfPresent([Emitted].self, forKey: .recent) ?? []
+        start = try container.decodeIfPresent(String.self, forKey: .start)
     }
 
     /// A record as the stream reads it: its id, `write_date`, and the fingerprint of what its event carries.
@@ -83,12 +87,32 @@ public struct OdooCursor: Codable, Sendable, Hashable {
         for row in considered where row.writeDate == end.writeDate && inSecond.insert(row.id).inserted {
             next.seen.append(row.id)
         }
-        let emittedIDs = Set(emit.map(\.id))
-        next.recent.removeAll { emittedIDs.contains($0.id) }
-        next.recent += emit.map { Emitted(id: $0.id, fingerprint: $0.fingerprint) }
-        if next.recent.count > Self.memory { next.recent.removeFirst(next.recent.count - Self.memory) }
+        next.start = start
+        next.remember(emit)
         return (emit, next)
     }
+
+    /// Of records read again behind the cursor (committed late, see ``OdooSource``), the ones to emit:
+    /// those whose fingerprint the cursor does not remember as emitted. A record forgotten since is
+    /// emitted again (noise, never a loss: the host drops an event it already has).
+    public func revisit(_ rows: [Row], wanted: Int) -> (emit: [Row], next: OdooCursor) {
+        let last = Dictionary(recent.map { ($0.id, $0.fingerprint) }) { _, newer in newer }
+        let emit = Array(rows.filter { last[$0.id] != $0.fingerprint }.prefix(max(0, wanted)))
+        var next = self
+        next.remember(emit)
+        return (emit, next)
+    }
+
+    mutating func remember(_ emitted: [Row]) {
+        let ids = Set(emitted.map(\.id))
+        recent.removeAll { ids.contains($0.id) }
+        recent += emitted.map { Emitted(id: $0.id, fingerprint: $0.fingerprint) }
+        if recent.count > Self.memory { recent.removeFirst(recent.count - Self.memory) }
+    }
+
+    /// The first second a stream may read: the start it was given, so a re-read never reaches before it
+    /// (a cursor stored before starts were kept has none).
+    public var floor: String { start ?? "" }
 
     /// Odoo's `YYYY-MM-DD HH:MM:SS` (UTC).
     public static func parse(odooDateTime text: String) -> Date? {
@@ -137,9 +161,8 @@ public struct OdooSource: Sendable {
     static let partnerFields = ["name", "email", "phone", "vat", "is_company", "street", "street2", "city", "zip", "country_id", "write_date"]
 
     public func poll(_ params: PollParams) async throws -> PollResult {
-        let cursor = try params.cursor.map(OdooCursor.decode) ?? OdooCursor(
-            second: settings.sourceSince ?? OdooCursor.odooDateTime(Date(timeIntervalSinceNow: -60))
-        )
+        let first = settings.sourceSince ?? OdooCursor.odooDateTime(Date(timeIntervalSinceNow: -60))
+        let cursor = try params.cursor.map(OdooCursor.decode) ?? OdooCursor(second: first, start: first)
         let (model, domain, fields): (String, [JSONValue], [String]) = switch params.stream {
         case Self.invoicesStream:
             ("account.move", [["move_type", "in", ["out_invoice", "out_refund"]], ["state", "=", "posted"]], Self.invoiceFields)
@@ -154,8 +177,26 @@ public struct OdooSource: Sendable {
         let limit = cursor.limit(wanted: wanted)
         let records = try await client.searchRead(model, domain: .array(domain + [["write_date", ">=", .string(cursor.second)]]), fields: fields,
                                                   order: "write_date asc, id asc", limit: limit, context: context)
+        let (rows, events) = try await self.rows(records, stream: params.stream, model: model)
+        var (emit, next) = cursor.advance(over: rows, wanted: wanted)
+        var page = emit.compactMap { events[$0.id] }
+        // Caught up: read the last minutes behind the cursor again, for records committed late.
+        if records.count < limit, page.count < wanted, settings.sourceOverlapSeconds > 0, let end = OdooCursor.parse(odooDateTime: next.second) {
+            let from = max(OdooCursor.odooDateTime(end.addingTimeInterval(-Double(settings.sourceOverlapSeconds))), next.floor)
+            let late = try await client.searchRead(model, domain: .array(domain + [["write_date", ">=", .string(from)], ["write_date", "<", .string(next.second)]]),
+                                                   fields: fields, order: "write_date asc, id asc", limit: 500, context: context)
+            let (lateRows, lateEvents) = try await self.rows(late, stream: params.stream, model: model)
+            let revisited = next.revisit(lateRows, wanted: wanted - page.count)
+            next = revisited.next
+            page += revisited.emit.compactMap { lateEvents[$0.id] }
+        }
+        return PollResult(events: page, cursor: next.encoded(), hasMore: records.count == limit)
+    }
+
+    /// The records read as cursor rows (with the fingerprint of their event) and their events by id.
+    func rows(_ records: [JSONValue], stream: String, model: String) async throws -> ([OdooCursor.Row], [Int64: Event]) {
         var countries: [Int64: String] = [:]
-        if params.stream == Self.partnersStream {
+        if stream == Self.partnersStream {
             countries = try await countryCodes(Set(records.compactMap { $0["country_id"]?.odooID }))
         }
         var events: [Int64: Event] = [:]
@@ -164,13 +205,11 @@ public struct OdooSource: Sendable {
             guard let id = record["id"]?.intValue, let written = record["write_date"]?.stringValue else {
                 throw ConnectorError(.transient, "Odoo's \(model) answer lacks id or write_date")
             }
-            let event = params.stream == Self.invoicesStream ? invoiceEvent(record) : partnerEvent(record, countries: countries)
+            let event = stream == Self.invoicesStream ? invoiceEvent(record) : partnerEvent(record, countries: countries)
             events[id] = event
             rows.append(OdooCursor.Row(id: id, writeDate: written, fingerprint: event.map(Self.fingerprint) ?? ""))
         }
-        let (emit, next) = cursor.advance(over: rows, wanted: wanted)
-        let page = emit.compactMap { events[$0.id] }
-        return PollResult(events: page, cursor: next.encoded(), hasMore: records.count == limit)
+        return (rows, events)
     }
 
     /// What an event of a record carries, as a short digest: the record's content, not its version
