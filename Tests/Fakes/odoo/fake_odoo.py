@@ -1585,10 +1585,7 @@ class BaseModel:
 
     @api_model
     def create(self, vals_list):
-        single = isinstance(vals_list, dict)
-        items = [vals_list] if single else vals_list
-        if not isinstance(items, list):
-            raise type_error("create() takes a dict or a list of dicts")
+        items = create_items(vals_list)
         prepared = [self._prepare_create(v) for v in items]
         new_ids = [self.reg.insert(self._name, rec) for rec in prepared]
         self._after_create_access(new_ids)
@@ -1759,10 +1756,7 @@ class ProductTemplate(BaseModel):
     @api_model
     def create(self, vals_list):
         """A template comes with its variant (same values; ids advance together as on a fresh database)."""
-        single = isinstance(vals_list, dict)
-        items = [vals_list] if single else vals_list
-        if not isinstance(items, list):
-            raise type_error("create() takes a dict or a list of dicts")
+        items = create_items(vals_list)
         products = ProductProduct(self.reg, self.env, "product.product")
         template_ids = []
         for vals in items:
@@ -1877,10 +1871,7 @@ class AccountMove(BaseModel):
 
     @api_model
     def create(self, vals_list):
-        single = isinstance(vals_list, dict)
-        items = [vals_list] if single else vals_list
-        if not isinstance(items, list):
-            raise type_error("create() takes a dict or a list of dicts")
+        items = create_items(vals_list)
         new_ids = [self._create_one(vals) for vals in items]
         return self.browse(new_ids)
 
@@ -2495,8 +2486,7 @@ class AccountPaymentRegister(BaseModel):
 
     @api_model
     def create(self, vals_list):
-        single = isinstance(vals_list, dict)
-        items = [vals_list] if single else vals_list
+        items = create_items(vals_list)
         new_ids = []
         for vals in items:
             if not isinstance(vals, dict):
@@ -2570,8 +2560,7 @@ class AccountPaymentRegister(BaseModel):
 class AccountPayment(BaseModel):
     @api_model
     def create(self, vals_list):
-        single = isinstance(vals_list, dict)
-        items = [vals_list] if single else vals_list
+        items = create_items(vals_list)
         prepared = []
         for vals in items:
             vals = dict(vals)
@@ -2615,10 +2604,7 @@ class AccountMoveReversal(BaseModel):
 
     @api_model
     def create(self, vals_list):
-        single = isinstance(vals_list, dict)
-        items = [vals_list] if single else vals_list
-        if not isinstance(items, list):
-            raise type_error("create() takes a dict or a list of dicts")
+        items = create_items(vals_list)
         new_ids = []
         for vals in items:
             rec = self._prepare_create(vals)  # journal_id is required (recorded: calls/*/79_refund_wizard_create_without_journal)
@@ -2685,10 +2671,7 @@ class SaleOrder(BaseModel):
 
     @api_model
     def create(self, vals_list):
-        single = isinstance(vals_list, dict)
-        items = [vals_list] if single else vals_list
-        if not isinstance(items, list):
-            raise type_error("create() takes a dict or a list of dicts")
+        items = create_items(vals_list)
         new_ids = []
         for vals in items:
             if not isinstance(vals, dict):
@@ -3079,6 +3062,14 @@ def dumps(obj) -> bytes:
 READ_ONLY_METHODS = {"read", "search_read", "search_count", "fields_get", "name_search", "check_object_reference",
                      "context_get", "default_get", "exists", "search"}
 _CALL_STUBS = {}
+
+
+def create_items(vals_list):
+    """create()'s values as a list: one dict, or a list of dicts (what Odoo's model_create_multi accepts)."""
+    items = [vals_list] if isinstance(vals_list, dict) else vals_list
+    if not isinstance(items, list):
+        raise type_error("create() takes a dict or a list of dicts")
+    return items
 
 
 def python_call_check(func, recs, args, kwargs):
