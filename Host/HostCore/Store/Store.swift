@@ -234,7 +234,30 @@ public final class Store: Sendable {
             for outcome in outcomes {
                 if try self.record(outcome, in: db) { superseded.insert(outcome.job.deliveryID) }
             }
+            try self.wakeWaiting(after: outcomes, in: db)
             return superseded
+        }
+    }
+
+    /// Deliveries waiting for a record that was just delivered, or waiting in the ordering key of one,
+    /// are due now. One indexed look first: almost always nothing waits, and then nothing more is done.
+    private func wakeWaiting(after outcomes: [DeliveryOutcome], in db: Database) throws {
+        guard try Bool.fetchOne(db.cachedStatement(sql: """
+            SELECT EXISTS (SELECT 1 FROM deliveries WHERE state = 'pending' AND last_error_class = 'dependency')
+            """)) == true else { return }
+        let byRecord = try db.cachedStatement(sql: """
+            UPDATE deliveries SET next_attempt_at = ? WHERE waiting_for = ? AND target = ? AND state = 'pending' AND next_attempt_at > ?
+            """)
+        let byKey = try db.cachedStatement(sql: """
+            UPDATE deliveries SET next_attempt_at = ?
+            WHERE route = ? AND ordering_key = ? AND state = 'pending' AND last_error_class = 'dependency' AND next_attempt_at > ?
+            """)
+        for outcome in outcomes {
+            guard case .delivered = outcome.result else { continue }
+            let job = outcome.job
+            let now = outcome.finishedAt
+            try byRecord.execute(arguments: [now, job.canonicalID, job.target, now])
+            if let key = job.orderingKey { try byKey.execute(arguments: [now, job.route, key, now]) }
         }
     }
 
@@ -278,16 +301,6 @@ public final class Store: Sendable {
             for link in links {
                 let id = "\(job.sourceConnector):\(link.objectType):\(link.sourceID)"
                 try upsert.execute(arguments: [job.target, id, link.objectType, link.sourceID, link.externalID, now])
-            }
-            // Deliveries waiting for this record, or waiting in its ordering key, are due now.
-            try db.cachedStatement(sql: """
-                UPDATE deliveries SET next_attempt_at = ? WHERE waiting_for = ? AND target = ? AND state = 'pending' AND next_attempt_at > ?
-                """).execute(arguments: [now, job.canonicalID, job.target, now])
-            if let key = job.orderingKey {
-                try db.cachedStatement(sql: """
-                    UPDATE deliveries SET next_attempt_at = ?
-                    WHERE route = ? AND ordering_key = ? AND state = 'pending' AND last_error_class = 'dependency' AND next_attempt_at > ?
-                    """).execute(arguments: [now, job.route, key, now])
             }
             return false
         case .failed(let error, let next):
