@@ -34,6 +34,9 @@ public struct HostApplication {
                 throw HostError(.io, "cannot create \(directory)", cause: error)
             }
         }
+        // Before anything else touches the state: one daemon per state directory.
+        let lock = try StateDirectoryLock(directory: config.stateDirectory)
+        defer { withExtendedLifetime(lock) {} }
         try AdminServer.claim(path: config.adminSocket)
         removeStalePluginSockets()
 

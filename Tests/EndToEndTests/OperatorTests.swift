@@ -123,13 +123,42 @@ import Glibc
         #expect(missing.stderr.contains("nope.toml: cannot read the file"))
     }
 
+    /// Two daemons on one state directory, each with its own admin socket, would both deliver every
+    /// event (2,000 events made 2,692 effects): the second is refused, naming the first's pid, and
+    /// the first goes on. Once it stops, the directory is free again.
+    @Test func aSecondDaemonOnTheSameStateDirectoryIsRefused() throws {
+        let first = try DaemonHarness()
+        try first.writeConfig(connectors: DaemonHarness.sample("a"))
+        try first.start()
+        let second = try DaemonHarness()
+        try """
+            state_dir = "\(first.path("state"))"
+            runtime_dir = "run"
+            plugin_dirs = ["\(DaemonHarness.binDirectory.path)"]
+            """.write(toFile: second.configPath, atomically: true, encoding: .utf8)
+        let refused = try DaemonHarness.run("connector-hostd", ["--config", second.configPath])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("another connector-hostd (pid \(first.daemonPID ?? 0)) uses the state directory"))
+        #expect(try first.hostctl("health").status == 0)
+        #expect(try first.stop() == 0)
+        try second.start()
+        #expect(try second.hostctl("health").status == 0)
+        #expect(try second.stop() == 0)
+    }
+
     @Test func liveAdminSocketIsNeverTakenStaleOneIsReplaced() throws {
         let first = try DaemonHarness()
         try first.writeConfig(connectors: DaemonHarness.sample("a"))
         try first.start()
 
-        // A second daemon on the same runtime directory must refuse and leave the first alone.
-        let second = try DaemonHarness.run("connector-hostd", ["--config", first.configPath])
+        // A second daemon on the same runtime directory (its own state directory) must refuse and leave the first alone.
+        let other = try DaemonHarness()
+        try """
+            state_dir = "state"
+            runtime_dir = "\(first.path("run"))"
+            plugin_dirs = ["\(DaemonHarness.binDirectory.path)"]
+            """.write(toFile: other.configPath, atomically: true, encoding: .utf8)
+        let second = try DaemonHarness.run("connector-hostd", ["--config", other.configPath])
         #expect(second.status == 1)
         #expect(second.stderr.contains("another connector-hostd is running"))
         #expect(try first.hostctl("health").status == 0)

@@ -6,7 +6,7 @@ public struct HostError: Error, Sendable, CustomStringConvertible {
                 peerRejected = "peer_rejected", protocolViolation = "protocol_violation", timeout,
                 connectionClosed = "connection_closed", adminSocketInUse = "admin_socket_in_use", io,
                 unknownConnector = "unknown_connector", vault, secretNotFound = "secret_not_found",
-                secretDenied = "secret_denied"
+                secretDenied = "secret_denied", stateDirectoryInUse = "state_directory_in_use"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -26,6 +26,7 @@ public struct HostError: Error, Sendable, CustomStringConvertible {
         public static let vault = Code(.vault)
         public static let secretNotFound = Code(.secretNotFound)
         public static let secretDenied = Code(.secretDenied)
+        public static let stateDirectoryInUse = Code(.stateDirectoryInUse)
 
         public var description: String { base.rawValue }
     }
