@@ -172,4 +172,22 @@ import Glibc
         #expect(try daemon.connectors().map(\.id) == ["added", "keep"])
         #expect(try daemon.stop() == 0)
     }
+
+    /// A connector is compared by what it is, not where it stands: a comment line and a new connector
+    /// above it move its line, and it keeps running (every connector used to restart).
+    @Test func reloadKeepsAConnectorWhoseLineMoved() throws {
+        let daemon = try DaemonHarness()
+        try daemon.writeConfig(connectors: DaemonHarness.sample("b"))
+        try daemon.start()
+        try daemon.waitUntil("b runs") { try daemon.connector("b").state == "running" }
+        let b = try #require(try daemon.connector("b").pid)
+        try daemon.writeConfig(connectors: "# tenant A's connector, added today\n" + DaemonHarness.sample("a") + DaemonHarness.sample("b"))
+        let reload = try daemon.hostctl("reload", "--json")
+        #expect(reload.status == 0, "\(reload.stderr)")
+        let result = try JSONDecoder().decode(ReloadResult.self, from: Data(reload.stdout.utf8))
+        #expect(result.started == ["a"])
+        #expect(result.unchanged == ["b"] && result.restarted.isEmpty)
+        #expect(try daemon.connector("b").pid == b)
+        #expect(try daemon.stop() == 0)
+    }
 }

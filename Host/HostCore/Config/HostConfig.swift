@@ -143,3 +143,13 @@ public struct HTTPSettings: Sendable, Equatable {
 
     public init() {}
 }
+
+extension ConnectorConfig {
+    /// Whether a running connector of this configuration is what `other` asks for: everything but
+    /// where it is written (`origin`), so a line moved by an edit above it restarts nothing.
+    public func runsAsDefined(by other: ConnectorConfig) -> Bool {
+        var same = other
+        same.origin = origin
+        return self == same
+    }
+}

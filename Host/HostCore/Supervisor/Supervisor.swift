@@ -145,7 +145,7 @@ public final class Supervisor: Service, Sendable {
             }
             for connector in new.connectors {
                 if let existing = state.instances[connector.id] {
-                    if existing.config == connector {
+                    if existing.config.runsAsDefined(by: connector) {
                         result.unchanged.append(connector.id)
                         continue
                     }
