@@ -54,6 +54,27 @@ import Glibc
         #expect(try daemon.stop() == 0)
     }
 
+    /// A failing source and a failing route removed by `hostctl reload` no longer degrade health.
+    @Test func whatReloadRemovedNoLongerDegradesHealth() throws {
+        let daemon = try DaemonHarness()
+        let failing = DaemonHarness.sample("src", "[connector.config]\nemit = 6\nfaults = [\"poll-fail permanent\"]")
+            + DaemonHarness.sample("feed", "[connector.config]\nemit = 6")
+            + DaemonHarness.sample("erp", "[connector.config]\nfaults = [\"fail permanent\"]")
+            + DaemonHarness.route("feed", "erp")
+        try daemon.writeConfig(connectors: failing)
+        try daemon.start()
+        try daemon.waitUntil("health reports the source and the route", timeout: 15) {
+            let health = try JSONDecoder().decode(HealthResult.self, from: Data(try daemon.hostctl("health", "--json").stdout.utf8))
+            return health.problems.contains { $0.hasPrefix("src: polling fails") } && health.problems.contains { $0.hasPrefix("route feed->erp:") }
+        }
+        try daemon.writeConfig(connectors: DaemonHarness.sample("other"))
+        #expect(try daemon.hostctl("reload").status == 0)
+        try daemon.waitUntil("only what runs counts", timeout: 15) { try daemon.connectors().map(\.id) == ["other"] }
+        let health = try daemon.hostctl("health")
+        #expect(health.status == 0, "\(health.stdout)")
+        #expect(try daemon.stop() == 0)
+    }
+
     /// A plugin that refuses its `[connector.config]` exits at once; the operator reads why in the
     /// connector's last error, not only in the daemon's log.
     @Test func aPluginRefusingItsConfigSaysWhyInItsLastError() throws {

@@ -122,14 +122,17 @@ public struct AdminServer: Service {
         }
         // A source that cannot be read loses nothing yet, but falls behind: say so once it is not a blip
         // (a refused key already shows as paused).
+        // Only what is configured now: a connector or route a reload removed is no one's problem.
+        let connectors = Set(supervisor.connectorConfigs.map(\.id))
+        let routes = Set(supervisor.routes.map(\.id))
         for (id, problem) in pipeline.pollFailures.sorted(by: { $0.key < $1.key })
-        where problem.code != .auth && (problem.failures >= 3 || problem.code == .permanent || problem.code == .protocol) {
+        where connectors.contains(id) && problem.code != .auth && (problem.failures >= 3 || problem.code == .permanent || problem.code == .protocol) {
             problems.append("\(id): polling fails (\(problem.failures) times in a row): \(problem.message)")
         }
         // Deliveries that keep failing lose nothing yet, but nothing reaches the target either (an
         // auth refusal already shows as paused; a dependency wait is not a failure of the target).
         for (id, problem) in pipeline.routeFailures.sorted(by: { $0.key < $1.key })
-        where problem.code != .auth && problem.failures >= Pipeline.RouteProblem.threshold {
+        where routes.contains(id) && problem.code != .auth && problem.failures >= Pipeline.RouteProblem.threshold {
             problems.append("route \(id): \(problem.failures) delivery attempts in a row failed; last: \(problem.code.name): \(problem.message)")
         }
         return HealthResult(status: problems.isEmpty ? "healthy" : "degraded", problems: problems)
