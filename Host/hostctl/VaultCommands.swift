@@ -3,19 +3,56 @@ import ConnectorProtocol
 import Foundation
 import HostAdmin
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Reads a secret value from standard input: never from argv, where every user could see it.
 /// A terminal gets a prompt without echo; a pipe is read whole, one trailing newline dropped.
 func readSecretValue(prompt: String) throws -> String {
     var value: String
     if isatty(STDIN_FILENO) != 0 {
-        guard let typed = getpass(prompt) else { throw ValidationError("no value was typed") }
-        value = String(cString: typed)
+        value = try readHiddenLine(prompt: prompt)
     } else {
         value = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
         if value.hasSuffix("\r\n") { value.removeLast(2) } else if value.hasSuffix("\n") { value.removeLast() }
     }
     guard !value.isEmpty else { throw ValidationError("the secret value on standard input is empty") }
     return value
+}
+
+/// The terminal's settings while a secret is typed, put back by the SIGINT handler (which can
+/// capture nothing). Written once, before the handler is installed.
+nonisolated(unsafe) private var terminalBeforePrompt = termios()
+
+/// A line typed without echo. Ctrl-C aborts (exit 130) and stores nothing: glibc's getpass turns
+/// ISIG off, so Ctrl-C became a ^C byte in the secret (and `rotate` replaced the live one with it).
+func readHiddenLine(prompt: String) throws -> String {
+    var original = termios()
+    guard tcgetattr(STDIN_FILENO, &original) == 0 else { throw ValidationError("cannot read the terminal's settings") }
+    terminalBeforePrompt = original
+    var hidden = original
+    hidden.c_lflag &= ~tcflag_t(ECHO)
+    hidden.c_lflag |= tcflag_t(ISIG | ICANON)
+    signal(SIGINT) { _ in
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &terminalBeforePrompt)
+        _ = write(STDERR_FILENO, "\naborted: nothing was stored\n", 30)
+        _exit(130)
+    }
+    // A parent may have blocked SIGINT (the mask survives exec): Ctrl-C must reach the handler.
+    var interrupt = sigset_t()
+    sigemptyset(&interrupt)
+    sigaddset(&interrupt, SIGINT)
+    sigprocmask(SIG_UNBLOCK, &interrupt, nil)
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &hidden)
+    FileHandle.standardError.write(Data(prompt.utf8))
+    defer {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &original)
+        signal(SIGINT, SIG_DFL)
+        FileHandle.standardError.write(Data("\n".utf8))
+    }
+    guard let line = readLine(strippingNewline: true) else { throw ValidationError("no value was typed") }
+    return line
 }
 
 struct Secret: ParsableCommand {

@@ -97,6 +97,37 @@ import Glibc
     }
 
     /// Someone with write access to the database edits an audit row: `hostctl audit verify` finds it.
+    /// Ctrl-C at the hidden prompt aborts with 130 and stores nothing (it used to store the ^C byte, and
+    /// `rotate` replaced the live secret with it). Driven through a real pseudo-terminal.
+    @Test func ctrlCAtTheSecretPromptStoresNothing() throws {
+        let daemon = try DaemonHarness()
+        try daemon.writeConfig(connectors: DaemonHarness.sample("a"))
+        try daemon.start()
+        #expect(try daemon.hostctl(input: "old-value", "secret", "set", "a", "k").status == 0)
+        let typed = try DaemonHarness.run("/usr/bin/env", ["python3", "-c", """
+            import os, pty, sys, time, select
+            pid, fd = pty.fork()
+            if pid == 0:
+                os.execv(sys.argv[1], [sys.argv[1], "secret", "rotate", "a", "k", "--socket", sys.argv[2]])
+            seen = b""
+            while b"value of" not in seen:
+                seen += os.read(fd, 200)
+            os.write(fd, b"new-val\\x03")
+            deadline = time.time() + 5
+            while time.time() < deadline:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    print(os.waitstatus_to_exitcode(status)); sys.exit(0)
+                time.sleep(0.05)
+            os.write(fd, b"\\n")  # still waiting at the prompt: press Enter, as the user then would
+            print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+            """, DaemonHarness.binDirectory.appendingPathComponent("hostctl").path, daemon.adminSocket])
+        #expect(typed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "130", "\(typed.stderr)")
+        let list = try daemon.hostctl("secret", "list", "--json")
+        #expect(list.stdout.contains("\"version\":1") || list.stdout.contains("\"version\" : 1"), "\(list.stdout)")
+        #expect(try daemon.stop() == 0)
+    }
+
     @Test func aTamperedAuditRowIsFound() throws {
         let daemon = try DaemonHarness()
         try daemon.writeConfig(connectors: DaemonHarness.sample("a"))
