@@ -84,7 +84,9 @@ public struct HTTPService: Service {
                     body = nil
                 }
                 let answer = await self.ingress.handle(connector: connector, headers: headers, body: body.map { Data($0.readableBytesView) })
-                self.metrics.webhookAcknowledged(connector: connector, after: started.duration(to: .now))
+                // A label value per configured connector only: the path is anyone's to choose.
+                let known = self.ingress.supervisor.connectorConfigs.contains { $0.id == connector }
+                self.metrics.webhookAcknowledged(connector: known ? connector : "unknown", after: started.duration(to: .now))
                 var responseHeaders: HTTPFields = [.contentType: "application/json"]
                 if let retryAfter = answer.retryAfterSeconds { responseHeaders[.retryAfter] = String(retryAfter) }
                 return Response(status: .init(code: answer.status), headers: responseHeaders,
