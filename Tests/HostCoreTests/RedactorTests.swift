@@ -72,6 +72,20 @@ import Testing
         #expect(redactor.redact("before\nline1\nline2\nafter ✓") == "before\n[redacted]\nafter ✓")
     }
 
+    /// A plugin printing a multi-line secret is logged line by line: each line of it is masked on its
+    /// own (it leaked before), and nothing of it once it is unregistered.
+    @Test func eachLineOfAMultiLineSecretIsMaskedOnItsOwn() {
+        let redactor = Redactor()
+        let key = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----"
+        redactor.register(key)
+        for line in key.split(separator: "\n") {
+            #expect(redactor.redact("plugin stderr: \(line)") == "plugin stderr: [redacted]")
+        }
+        #expect(redactor.redact("ok") == "ok")
+        redactor.unregister(key)
+        #expect(redactor.redact("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC") == "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC")
+    }
+
     @Test func concurrentRegistrationAndRedaction() async {
         let redactor = Redactor()
         await withTaskGroup(of: Void.self) { group in

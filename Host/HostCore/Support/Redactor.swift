@@ -80,8 +80,16 @@ public final class Redactor: Sendable {
     }
 
     private func rebuild(_ state: inout State) {
-        state.needles = state.counts.keys.map { Array($0.utf8) }.sorted { $0.count > $1.count }
+        state.needles = Set(state.counts.keys.flatMap(Self.needles)).sorted { $0.count > $1.count }
         count.store(state.needles.count, ordering: .releasing)
+    }
+
+    /// What to look for of a value: the value, and each of its lines long enough to register on its
+    /// own. A plugin that prints a multi-line secret (a PEM key) to stdout or stderr is logged a line at
+    /// a time, so no log line holds the whole value.
+    static func needles(_ value: String) -> [[UInt8]] {
+        let lines = value.split(whereSeparator: \.isNewline).map { Array($0.utf8) }.filter { $0.count >= minimumLength }
+        return [Array(value.utf8)] + (lines.count > 1 ? lines : [])
     }
 
     /// `haystack` with every non-overlapping occurrence of `needle` replaced; nil when there is none.
