@@ -17,6 +17,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         for name in ["connector-host.sqlite", "vault.key"] {
             try FileManager.default.copyItem(at: Self.fixture.appendingPathComponent(name), to: directory.appendingPathComponent(name))
+            // git keeps no mode but 644 or 755; the vault refuses a key others can read.
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: directory.appendingPathComponent(name).path)
         }
         let store = try Store(path: directory.appendingPathComponent("connector-host.sqlite").path)
 
