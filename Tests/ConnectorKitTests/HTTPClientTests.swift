@@ -138,8 +138,14 @@ final class TestServer: @unchecked Sendable {
     /// Plugins get the proxy variables from the host; libcurl uses them.
     @Test func theProxyEnvironmentIsHonoured() async throws {
         let proxy = try TestServer()
+        // The environment is the whole test process's: loopback stays direct, so the in-process Odoo
+        // and Stripe clients of tests running meanwhile do not reach this proxy (they did, and failed).
+        setenv("no_proxy", "127.0.0.1,localhost", 1)
         setenv("http_proxy", proxy.base, 1)
-        defer { unsetenv("http_proxy") }
+        defer {
+            unsetenv("http_proxy")
+            unsetenv("no_proxy")
+        }
         let client = HTTPClient()
         defer { client.shutdown() }
         let answer = try await client.send(HTTPRequest(url: "http://erp.example.invalid/web/version"))

@@ -16,7 +16,7 @@ public final class StateDirectoryLock: Sendable {
         // O_CLOEXEC: a plugin must not inherit (and outlive the daemon holding) the lock.
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
-            throw HostError(.io, "cannot open \(path): \(String(cString: strerror(errno)))")
+            throw HostError(.io, "cannot open the store \(directory)/connector-host.sqlite: cannot create its lock \(path): \(String(cString: strerror(errno)))")
         }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
