@@ -261,6 +261,15 @@ public struct PollParams: Codable, Sendable, Hashable {
         case stream, cursor
         case maxEvents = "max_events"
     }
+
+    /// `cursor` is always sent, `null` on the first poll, as PROTOCOL.md says: a plugin in another
+    /// language reading `params["cursor"]` must find it (it was left out, and such a plugin crash-looped).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(stream, forKey: .stream)
+        try container.encode(cursor, forKey: .cursor)
+        try container.encode(maxEvents, forKey: .maxEvents)
+    }
 }
 
 public struct PollResult: Codable, Sendable, Hashable {

@@ -25,6 +25,15 @@ import Testing
         #expect(params?["max_events"] as? Int == 5)
     }
 
+    /// The first poll carries `"cursor": null`, as PROTOCOL.md 5.5 says (it was left out).
+    @Test func theFirstPollCarriesANullCursor() throws {
+        let first = String(decoding: try RPCCodec().json(PollParams(stream: "s", cursor: nil, maxEvents: 5)), as: UTF8.self)
+        #expect(first.contains(#""cursor":null"#))
+        let next = String(decoding: try RPCCodec().json(PollParams(stream: "s", cursor: "7", maxEvents: 5)), as: UTF8.self)
+        #expect(next.contains(#""cursor":"7""#))
+        #expect(try JSONDecoder().decode(PollParams.self, from: Data(first.utf8)) == PollParams(stream: "s", cursor: nil, maxEvents: 5))
+    }
+
     @Test func notificationHasNoID() throws {
         let encoded = try codec.notification(method: Method.log, params: LogParams(level: "info", message: "hi"))
         let message = try codec.decode(line: encoded.dropLast())
