@@ -84,9 +84,7 @@ public struct HTTPService: Service {
                     body = nil
                 }
                 let answer = await self.ingress.handle(connector: connector, headers: headers, body: body.map { Data($0.readableBytesView) })
-                // A label value per configured connector only: the path is anyone's to choose.
-                let known = self.ingress.supervisor.connectorConfigs.contains { $0.id == connector }
-                self.metrics.webhookAcknowledged(connector: known ? connector : "unknown", after: started.duration(to: .now))
+                self.metrics.webhookAcknowledged(connector: answer.metricsLabel ?? connector, after: started.duration(to: .now))
                 var responseHeaders: HTTPFields = [.contentType: "application/json"]
                 if let retryAfter = answer.retryAfterSeconds { responseHeaders[.retryAfter] = String(retryAfter) }
                 return Response(status: .init(code: answer.status), headers: responseHeaders,
@@ -130,12 +128,16 @@ struct WebhookIngress: Sendable {
         var status: Int
         var body: String
         var retryAfterSeconds: Int?
+        /// The connector's metrics label: its id when configured, else `unknown` (the path is anyone's to choose).
+        var metricsLabel: String?
     }
 
     func handle(connector: String, headers: [String: String], body: Data?) async -> Answer {
         guard supervisor.connectorConfigs.contains(where: { $0.id == connector }) else {
             metrics.webhook(connector: "unknown", result: "unknown_connector")
-            return refuse(404, "unknown_connector", "no connector \(connector)")
+            var answer = refuse(404, "unknown_connector", "no connector \(connector)")
+            answer.metricsLabel = "unknown"
+            return answer
         }
         guard let body else {
             return await reject(connector, 413, "too_large", "the body exceeds \(settings.maxBodyBytes) bytes")

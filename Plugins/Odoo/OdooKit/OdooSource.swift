@@ -72,7 +72,7 @@ public struct OdooCursor: Codable, Sendable, Hashable {
     /// emitted or not, so a page of unchanged records still moves it on.
     public func advance(over rows: [Row], wanted: Int) -> (emit: [Row], next: OdooCursor) {
         let skipped = Set(seen)
-        let last = Dictionary(recent.map { ($0.id, $0.fingerprint) }) { _, newer in newer }
+        let last = lastFingerprints
         var emit: [Row] = []
         var considered: [Row] = []
         for row in rows {
@@ -96,12 +96,15 @@ public struct OdooCursor: Codable, Sendable, Hashable {
     /// those whose fingerprint the cursor does not remember as emitted. A record forgotten since is
     /// emitted again (noise, never a loss: the host drops an event it already has).
     public func revisit(_ rows: [Row], wanted: Int) -> (emit: [Row], next: OdooCursor) {
-        let last = Dictionary(recent.map { ($0.id, $0.fingerprint) }) { _, newer in newer }
+        let last = lastFingerprints
         let emit = Array(rows.filter { last[$0.id] != $0.fingerprint }.prefix(max(0, wanted)))
         var next = self
         next.remember(emit)
         return (emit, next)
     }
+
+    /// What was last emitted of each remembered record, by id.
+    var lastFingerprints: [Int64: String] { Dictionary(recent.map { ($0.id, $0.fingerprint) }) { _, newer in newer } }
 
     mutating func remember(_ emitted: [Row]) {
         let ids = Set(emitted.map(\.id))
