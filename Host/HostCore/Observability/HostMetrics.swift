@@ -45,6 +45,11 @@ public final class HostMetrics: Sendable {
         Counter(label: "connector_host_dead_letters_total", dimensions: [("route", route), ("class", errorClass)], factory: factory).increment()
     }
 
+    /// A delivery that failed for good but was settled by a later event of its object (not a dead letter).
+    func superseded(route: String) {
+        Counter(label: "connector_host_deliveries_superseded_total", dimensions: [("route", route)], factory: factory).increment()
+    }
+
     /// What finance cares about, per target connector and tenant: records written for the first time.
     func business(eventType: String, target: String, tenant: String?) {
         let name: String

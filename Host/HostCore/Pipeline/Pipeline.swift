@@ -366,7 +366,7 @@ struct RouteWorker {
             ]
             if superseded.contains(job.deliveryID) {
                 logger.info("delivery superseded by a later event of its object", metadata: metadata)
-                pipeline.metrics.attempt(route: route.id, outcome: "superseded")
+                pipeline.metrics.superseded(route: route.id)  // the attempt itself is counted by its class already
             } else {
                 logger.warning("delivery dead-lettered", metadata: metadata)
                 pipeline.metrics.deadLettered(route: route.id, errorClass: failure.code.name)
