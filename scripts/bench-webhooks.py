@@ -46,10 +46,10 @@ class Daemon(benchdaemon.Daemon):
     """A sample connector "hook" taking signed webhooks on a loopback HTTP listener."""
     def __init__(self):
         super().__init__(BIN, '[[connector]]\nid = "hook"\nplugin = "sample"\n[connector.config]\nwebhook_secret = "webhook_secret"\n',
-                         host_extra='[http]\nlisten = "127.0.0.1:0"\nwebhook_rate_limit = "100000/s"',
+                         host_extra='[http]\nlisten = "127.0.0.1:0"\nmetrics_listen = "127.0.0.1:0"\nwebhook_rate_limit = "100000/s"',
                          secrets=[("hook", "webhook_secret", SECRET)], prefix="chwh-")
         self.wait_for(lambda: json.loads(self.hostctl("connectors", "--json"))[0]["state"] == "running")
-        self.port = int(json.loads(self.hostctl("status", "--json"))["http"][0].rsplit(":", 1)[1])
+        self.port = int(json.loads(self.hostctl("status", "--json"))["webhooks"].rsplit(":", 1)[1])
 
     def events(self):
         return self.count("SELECT COUNT(*) FROM events")

@@ -103,21 +103,25 @@ public struct StatusResult: Codable, Sendable {
     public var health: String
     /// Connector count by state.
     public var connectors: [String: Int]
-    /// Where the HTTP listeners (webhooks, /healthz, /metrics) listen; empty when none is configured.
-    public var http: [String]?
+    /// Where webhooks are taken (`POST /hooks/{connector-id}`), when a listener is configured.
+    public var webhooks: String?
+    /// Where `/metrics` and `/healthz` are served.
+    public var metrics: String?
 
-    public init(daemonVersion: String, pid: Int32, uptimeSeconds: Double, configPath: String, health: String, connectors: [String: Int], http: [String]? = nil) {
+    public init(daemonVersion: String, pid: Int32, uptimeSeconds: Double, configPath: String, health: String, connectors: [String: Int],
+                webhooks: String? = nil, metrics: String? = nil) {
         self.daemonVersion = daemonVersion
         self.pid = pid
         self.uptimeSeconds = uptimeSeconds
         self.configPath = configPath
         self.health = health
         self.connectors = connectors
-        self.http = http
+        self.webhooks = webhooks
+        self.metrics = metrics
     }
 
     enum CodingKeys: String, CodingKey {
-        case pid, health, connectors, http
+        case pid, health, connectors, webhooks, metrics
         case daemonVersion = "daemon_version"
         case uptimeSeconds = "uptime_seconds"
         case configPath = "config_path"

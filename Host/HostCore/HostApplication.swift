@@ -59,8 +59,16 @@ public struct HostApplication {
         let systemd = SystemdService(supervisor: supervisor, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: supervisor), .init(service: pipeline)]
         if let http = config.http {
-            services.append(.init(service: HTTPService(settings: http, supervisor: supervisor, pipeline: pipeline, metrics: metrics,
-                                                       listeners: listeners, health: { admin.health }, logger: logger)))
+            let budget = DescriptorBudget(limit: DescriptorBudget.raiseSoftLimit(), connectors: config.connectors.count,
+                                          configuredConnections: http.maxConnections)
+            if budget.lowered(from: http.maxConnections) {
+                logger.warning("the descriptor limit cannot hold max_connections beside the store and the plugins: fewer are accepted", metadata: [
+                    "http.max_connections": "\(budget.webhookConnections)", "http.max_connections_configured": "\(http.maxConnections)",
+                    "process.nofile_limit": "\(budget.limit)",
+                ])
+            }
+            services.append(.init(service: HTTPService(settings: http, budget: budget, supervisor: supervisor, pipeline: pipeline,
+                                                       metrics: metrics, listeners: listeners, health: { admin.health }, logger: logger)))
         }
         services += [.init(service: admin), .init(service: systemd)]
         // Started in this order, stopped in reverse: systemd hears STOPPING=1 first, the admin socket

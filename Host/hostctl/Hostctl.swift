@@ -125,7 +125,8 @@ struct Status: ParsableCommand {
         print("connector-hostd \(status.daemonVersion), pid \(status.pid), up \(duration(status.uptimeSeconds))")
         print("config:     \(status.configPath)")
         print("health:     \(status.health)")
-        if let http = status.http, !http.isEmpty { print("http:       \(http.joined(separator: ", "))") }
+        if let webhooks = status.webhooks { print("webhooks:   http://\(webhooks)/hooks/{connector}") }
+        if let metrics = status.metrics { print("metrics:    http://\(metrics)/metrics, /healthz") }
         let states = status.connectors.keys.sorted().map { "\(status.connectors[$0]!) \($0)" }
         print("connectors: \(states.isEmpty ? "none" : states.joined(separator: ", "))")
     }

@@ -30,6 +30,8 @@ final class DaemonHarness: @unchecked Sendable {
     var logPath: String { directory.appendingPathComponent("daemon.log").path }
     private(set) var process: Process?
     var extraEnvironment: [String: String] = [:]
+    /// RLIMIT_NOFILE (soft and hard) to start the daemon under, as a unit's LimitNOFILE= would.
+    var descriptorLimit: Int?
 
     /// Fast supervision so that tests see restarts and hangs within a second or two.
     static let fastSupervisor = """
@@ -84,8 +86,14 @@ final class DaemonHarness: @unchecked Sendable {
 
     func start(waitForReady: Bool = true) throws {
         let process = Process()
-        process.executableURL = Self.binDirectory.appendingPathComponent("connector-hostd")
-        process.arguments = ["--config", configPath]
+        let daemon = Self.binDirectory.appendingPathComponent("connector-hostd")
+        if let descriptorLimit {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+            process.arguments = ["--nofile=\(descriptorLimit):\(descriptorLimit)", "--", daemon.path, "--config", configPath]
+        } else {
+            process.executableURL = daemon
+            process.arguments = ["--config", configPath]
+        }
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = nil
         for (key, value) in extraEnvironment { environment[key] = value }
@@ -133,6 +141,25 @@ final class DaemonHarness: @unchecked Sendable {
 
     func client() throws -> AdminClient {
         try AdminClient(socketPath: adminSocket, timeoutSeconds: 10)
+    }
+
+    /// Webhooks and /metrics on ports of their own choosing, both on loopback.
+    static let httpListeners = "[http]\nlisten = \"127.0.0.1:0\"\nmetrics_listen = \"127.0.0.1:0\"\n"
+
+    /// host:port of the webhook listener, from `hostctl status`.
+    func webhookAddress() throws -> String {
+        guard let address = try client().call(AdminMethod.status, EmptyParams(), as: StatusResult.self).webhooks else {
+            throw HarnessError("no webhook listener")
+        }
+        return address
+    }
+
+    /// host:port of the /metrics and /healthz listener.
+    func metricsAddress() throws -> String {
+        guard let address = try client().call(AdminMethod.status, EmptyParams(), as: StatusResult.self).metrics else {
+            throw HarnessError("no metrics listener")
+        }
+        return address
     }
 
     func connectors() throws -> [ConnectorStatus] {

@@ -62,7 +62,7 @@ final class Localstripe {
         let stripe = try Localstripe(log: daemon.path("localstripe.log"))
         let odoo = try OdooServer(version: 19, apiKey: DaemonHarness.odooKey, log: daemon.path("odoo.log"))
         let webhookSecret = "whsec_" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
-        let listener = "[http]\nlisten = \"127.0.0.1:0\"\n"
+        let listener = DaemonHarness.httpListeners
         try daemon.writeConfig(connectors: listener)
         try daemon.start()
         for (connector, name, value) in [("stripe", "api_key", stripe.key), ("stripe", "webhook_secret", webhookSecret), ("erp", "api_key", DaemonHarness.odooKey)] {
@@ -72,7 +72,7 @@ final class Localstripe {
         try daemon.writeConfig(connectors: listener + source + DaemonHarness.odoo(odoo)
                                + DaemonHarness.route("stripe", "erp", events: #""customer.*", "product.*", "invoice.*", "payment.*""#))
         #expect(try daemon.hostctl("reload").status == 0)
-        let address = try #require(try daemon.client().call(AdminMethod.status, EmptyParams(), as: StatusResult.self).http?.first)
+        let address = try daemon.webhookAddress()
         try stripe.post("/_config/webhooks/host", [("url", "http://\(address)/hooks/stripe"), ("secret", webhookSecret)])
 
         let (customer, invoice) = try stripe.subscribe(name: "Globex", amountMinor: 12_100)

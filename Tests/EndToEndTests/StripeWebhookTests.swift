@@ -21,7 +21,7 @@ import Testing
 
     @Test func signedEventsAreAcceptedOnceAndForgeriesRefused() throws {
         let daemon = try DaemonHarness()
-        let listener = "[http]\nlisten = \"127.0.0.1:0\"\n"
+        let listener = DaemonHarness.httpListeners
         // No Stripe API is reachable: webhooks of customer events need none.
         let stripe = "[[connector]]\nid = \"stripe\"\nplugin = \"stripe\"\npoll_interval_ms = 3600000\n[connector.config]\napi_base = \"http://127.0.0.1:9\"\nwebhook_secret_next = \"webhook_secret_next\"\n"
         try daemon.writeConfig(connectors: listener)
@@ -32,7 +32,7 @@ import Testing
         try daemon.writeConfig(connectors: listener + stripe)
         #expect(try daemon.hostctl("reload").status == 0)
         try daemon.waitUntil("the Stripe connector runs", timeout: 15) { try daemon.connector("stripe").state == "running" }
-        let address = try #require(try daemon.client().call(AdminMethod.status, EmptyParams(), as: StatusResult.self).http?.first)
+        let address = try daemon.webhookAddress()
         let url = "http://\(address)/hooks/stripe"
 
         let body = Self.event("evt_1", customer: "cus_1", name: "Globex")

@@ -45,7 +45,7 @@ func http(_ method: String, _ url: String, headers: [String: String] = [:], body
     static func daemon() throws -> (DaemonHarness, base: String) {
         let daemon = try DaemonHarness()
         let sink = DaemonHarness.sample("sink", "[connector.config]\neffects_file = \"\(daemon.path("effects"))\"")
-        let http = "[http]\nlisten = \"127.0.0.1:0\"\nmax_body_bytes = 4096\nwebhook_rate_limit = \"1000/s\"\n"
+        let http = DaemonHarness.httpListeners + "max_body_bytes = 4096\nwebhook_rate_limit = \"1000/s\"\n"
         try daemon.writeConfig(connectors: http + sink)
         try daemon.start()
         for (name, value) in [("webhook_secret", secret), ("webhook_secret_next", nextSecret)] {
@@ -55,9 +55,7 @@ func http(_ method: String, _ url: String, headers: [String: String] = [:], body
         try daemon.writeConfig(connectors: http + sink + hook + DaemonHarness.route("hook", "sink"))
         #expect(try daemon.hostctl("reload").status == 0)
         try daemon.waitUntil("the hook connector runs", timeout: 20) { try daemon.connector("hook").state == "running" }
-        let status = try daemon.client().call(AdminMethod.status, EmptyParams(), as: StatusResult.self)
-        let address = try #require(status.http?.first)
-        return (daemon, "http://\(address)")
+        return (daemon, "http://\(try daemon.webhookAddress())")
     }
 
     @Test func signedWebhooksAreStoredOnceAndForgeriesAreRefused() throws {
@@ -108,9 +106,9 @@ func http(_ method: String, _ url: String, headers: [String: String] = [:], body
     /// Beyond the per-connector rate limit a sender is told when to come back.
     @Test func aFloodOfWebhooksIsRateLimited() throws {
         let daemon = try DaemonHarness()
-        try daemon.writeConfig(connectors: "[http]\nlisten = \"127.0.0.1:0\"\nwebhook_rate_limit = \"2/m\"\n" + DaemonHarness.sample("hook"))
+        try daemon.writeConfig(connectors: DaemonHarness.httpListeners + "webhook_rate_limit = \"2/m\"\n" + DaemonHarness.sample("hook"))
         try daemon.start()
-        let base = "http://" + (try #require(try daemon.client().call(AdminMethod.status, EmptyParams(), as: StatusResult.self).http?.first))
+        let base = "http://" + (try daemon.webhookAddress())
         let statuses = try (0..<4).map { _ in try http("POST", "\(base)/hooks/hook", body: #"{"emit":[1]}"#) }
         // 2 a minute allow a burst of 1: the first is verified (and refused: unsigned), the rest wait ~30 s.
         #expect(statuses.map(\.status) == [401, 429, 429, 429])
@@ -122,13 +120,13 @@ func http(_ method: String, _ url: String, headers: [String: String] = [:], body
     /// (5,000 such requests made 70,000 series before).
     @Test func unknownConnectorsAreOneLabelValueInTheMetrics() throws {
         let daemon = try DaemonHarness()
-        try daemon.writeConfig(connectors: "[http]\nlisten = \"127.0.0.1:0\"\n" + DaemonHarness.sample("hook"))
+        try daemon.writeConfig(connectors: DaemonHarness.httpListeners + DaemonHarness.sample("hook"))
         try daemon.start()
-        let base = "http://" + (try #require(try daemon.client().call(AdminMethod.status, EmptyParams(), as: StatusResult.self).http?.first))
+        let base = "http://" + (try daemon.webhookAddress())
         for index in 0..<40 {
             #expect(try http("POST", "\(base)/hooks/made-up-\(index)", body: "{}").status == 404)
         }
-        let metrics = try http("GET", "\(base)/metrics").body
+        let metrics = try http("GET", "http://\(try daemon.metricsAddress())/metrics").body
         #expect(!metrics.contains("made-up-"))
         let labels = Set(metrics.split(separator: "\n").filter { $0.hasPrefix("connector_host_webhook") }.compactMap { line -> Substring? in
             guard let start = line.range(of: "connector=\"")?.upperBound, let end = line[start...].firstIndex(of: "\"") else { return nil }
@@ -148,10 +146,11 @@ func http(_ method: String, _ url: String, headers: [String: String] = [:], body
         #expect(try http("POST", "\(base)/hooks/hook", headers: ["Sample-Signature": "t=1,v1=00"], body: body).status == 401)
         try daemon.waitUntil("the webhook's event is delivered", timeout: 20) { try daemon.count("delivered") == 11 }
 
-        let health = try http("GET", "\(base)/healthz")
+        let metricsBase = "http://\(try daemon.metricsAddress())"
+        let health = try http("GET", "\(metricsBase)/healthz")
         #expect(health.status == 200)
         #expect(health.body.contains("healthy"))
-        let metrics = try http("GET", "\(base)/metrics")
+        let metrics = try http("GET", "\(metricsBase)/metrics")
         #expect(metrics.status == 200)
         try metrics.body.write(toFile: daemon.path("metrics.txt"), atomically: true, encoding: .utf8)
         let parsed = try DaemonHarness.run("/usr/bin/env", ["python3", "-c", """

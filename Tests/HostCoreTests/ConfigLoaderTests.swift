@@ -35,6 +35,21 @@ struct ConfigFixture {
 }
 
 @Suite struct ConfigLoaderTests {
+    /// /metrics and /healthz default to a loopback listener of their own; "" turns them off.
+    @Test func theMetricsListenerDefaultsToLoopback() throws {
+        let fixture = try ConfigFixture()
+        defer { fixture.remove() }
+        try fixture.write("[http]\nlisten = \"0.0.0.0:8480\"\nmax_connections = 50\nheader_timeout_ms = 2000\nbody_timeout_ms = 3000\nidle_timeout_ms = 4000\n")
+        let http = try #require(try ConfigLoader.load(path: fixture.hostPath).http)
+        #expect(http.metricsListen == HTTPSettings.Address(host: "127.0.0.1", port: 9480))
+        let limits: [Int] = [http.maxConnections, http.headerTimeoutMilliseconds, http.bodyTimeoutMilliseconds, http.idleTimeoutMilliseconds]
+        #expect(limits == [50, 2000, 3000, 4000])
+        try fixture.write("[http]\nlisten = \"0.0.0.0:8480\"\nmetrics_listen = \"\"\n")
+        #expect(try ConfigLoader.load(path: fixture.hostPath).http?.metricsListen == nil)
+        try fixture.write("[http]\nlisten = \"0.0.0.0:8480\"\nmax_connections = 0\n")
+        #expect(fixture.problems().map { $0.key } == ["http.max_connections"])
+    }
+
     @Test func validConfigWithDropIn() throws {
         let fixture = try ConfigFixture()
         defer { fixture.remove() }

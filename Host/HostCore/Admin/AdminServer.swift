@@ -202,7 +202,7 @@ public struct AdminServer: Service {
                     configPath: configPath,
                     health: health.status,
                     connectors: Dictionary(grouping: connectors, by: \.state).mapValues(\.count),
-                    http: listeners.current
+                    webhooks: listeners.webhooks, metrics: listeners.metrics
                 ))
             case AdminMethod.connectors:
                 return try codec.response(id: id, result: connectorStatuses)

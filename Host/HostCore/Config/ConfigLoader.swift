@@ -66,10 +66,22 @@ public enum ConfigLoader {
             var reader = TableReader(file: host, section: .table("http"), values: table, problems: root.problems)
             var settings = HTTPSettings()
             settings.listen = reader.address("listen")
-            settings.metricsListen = reader.address("metrics_listen")
+            // /metrics and /healthz never share the webhook listener: loopback unless said otherwise, "" for none.
+            if case .string("") = table["metrics_listen"] {
+                settings.metricsListen = nil
+            } else {
+                settings.metricsListen = reader.address("metrics_listen") ?? HTTPSettings.defaultMetricsListen
+            }
             settings.maxBodyBytes = reader.positiveInt("max_body_bytes") ?? settings.maxBodyBytes
             settings.webhookRateLimit = reader.rateLimit("webhook_rate_limit") ?? settings.webhookRateLimit
-            reader.rejectUnknownKeys(allowed: ["listen", "metrics_listen", "max_body_bytes", "webhook_rate_limit"])
+            settings.maxConnections = reader.positiveInt("max_connections") ?? settings.maxConnections
+            settings.headerTimeoutMilliseconds = reader.positiveInt("header_timeout_ms") ?? settings.headerTimeoutMilliseconds
+            settings.bodyTimeoutMilliseconds = reader.positiveInt("body_timeout_ms") ?? settings.bodyTimeoutMilliseconds
+            settings.idleTimeoutMilliseconds = reader.positiveInt("idle_timeout_ms") ?? settings.idleTimeoutMilliseconds
+            reader.rejectUnknownKeys(allowed: [
+                "listen", "metrics_listen", "max_body_bytes", "webhook_rate_limit", "max_connections",
+                "header_timeout_ms", "body_timeout_ms", "idle_timeout_ms",
+            ])
             root.problems = reader.problems
             http = settings
         }

@@ -132,14 +132,24 @@ public struct HTTPSettings: Sendable, Equatable {
         public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
     }
 
-    /// Webhooks (`POST /hooks/{connector-id}`), `/healthz` and `/metrics`.
+    /// Webhooks (`POST /hooks/{connector-id}`) only.
     public var listen: Address?
-    /// A separate listener for `/metrics` and `/healthz` (e.g. loopback only while webhooks face the proxy).
+    /// `/metrics` and `/healthz`: tenant names and volumes, so loopback unless the operator says otherwise.
     public var metricsListen: Address?
+    public static let defaultMetricsListen = Address(host: "127.0.0.1", port: 9480)
     /// Larger webhook bodies are refused with 413.
     public var maxBodyBytes = 1 << 20
     /// Per connector; beyond it webhooks get 429 with Retry-After.
     public var webhookRateLimit = RouteConfig.RateLimit(count: 100, perSeconds: 1)
+    /// Open connections on the webhook listener; more wait in the kernel's backlog. Lowered at start
+    /// when the descriptor limit (LimitNOFILE) cannot hold them beside the store and the plugins.
+    public var maxConnections = 1024
+    /// A connection must send its request head this soon after it opens.
+    public var headerTimeoutMilliseconds = 10_000
+    /// A request's body must be complete this soon after its head.
+    public var bodyTimeoutMilliseconds = 30_000
+    /// A kept-alive connection must send its next request head this soon after a response.
+    public var idleTimeoutMilliseconds = 60_000
 
     public init() {}
 }

@@ -12,25 +12,33 @@ import Synchronization
 
 /// Where the HTTP listeners actually listen (a configured port 0 becomes a real one), for `hostctl status`.
 public final class HTTPListeners: Sendable {
-    private let addresses = Mutex<[String]>([])
+    private let addresses = Mutex<(webhooks: String?, metrics: String?)>((nil, nil))
     public init() {}
-    public var current: [String] { addresses.withLock { $0 } }
-    func add(_ address: String) { addresses.withLock { $0.append(address) } }
+    public var webhooks: String? { addresses.withLock { $0.webhooks } }
+    public var metrics: String? { addresses.withLock { $0.metrics } }
+    func add(_ address: String, role: HTTPService.Role) {
+        addresses.withLock { if role == .webhooks { $0.webhooks = address } else { $0.metrics = address } }
+    }
 }
 
-/// The daemon's HTTP side (Hummingbird): `POST /hooks/{connector-id}` for SaaS webhooks, `GET /healthz`
-/// and `GET /metrics` (Prometheus text format), on the `[http]` listeners of host.toml.
+/// The daemon's HTTP side (Hummingbird): `POST /hooks/{connector-id}` for SaaS webhooks on `listen`,
+/// `GET /healthz` and `GET /metrics` (Prometheus text format) on `metrics_listen` (loopback by default).
+/// Each listener holds a bounded number of connections, each of which must keep to its deadlines.
 public struct HTTPService: Service {
+    enum Role: String { case webhooks, metrics }
+
     let settings: HTTPSettings
+    let budget: DescriptorBudget
     let ingress: WebhookIngress
     let health: @Sendable () -> HealthResult
     let metrics: HostMetrics
     let listeners: HTTPListeners
     let logger: Logger
 
-    public init(settings: HTTPSettings, supervisor: Supervisor, pipeline: Pipeline, metrics: HostMetrics, listeners: HTTPListeners,
-                health: @escaping @Sendable () -> HealthResult, logger: Logger) {
+    public init(settings: HTTPSettings, budget: DescriptorBudget, supervisor: Supervisor, pipeline: Pipeline, metrics: HostMetrics,
+                listeners: HTTPListeners, health: @escaping @Sendable () -> HealthResult, logger: Logger) {
         self.settings = settings
+        self.budget = budget
         self.ingress = WebhookIngress(settings: settings, supervisor: supervisor, pipeline: pipeline, metrics: metrics, logger: logger)
         self.health = health
         self.metrics = metrics
@@ -41,10 +49,10 @@ public struct HTTPService: Service {
     public func run() async throws {
         var applications: [any Service] = []
         if let listen = settings.listen {
-            applications.append(application(listen, webhooks: true))
+            applications.append(application(listen, role: .webhooks, maxConnections: budget.webhookConnections))
         }
         if let listen = settings.metricsListen {
-            applications.append(application(listen, webhooks: false))
+            applications.append(application(listen, role: .metrics, maxConnections: budget.metricsConnections))
         }
         try await withThrowingDiscardingTaskGroup { group in
             for application in applications {
@@ -53,56 +61,71 @@ public struct HTTPService: Service {
         }
     }
 
-    /// /healthz and /metrics on every listener; webhooks on the main one.
-    private func application(_ address: HTTPSettings.Address, webhooks: Bool) -> some Service {
+    private func application(_ address: HTTPSettings.Address, role: Role, maxConnections: Int) -> some Service {
         let router = Router()
-        router.get("/healthz") { _, _ -> Response in
-            let health = self.health()
-            let body = try RPCCodec().json(health)
-            return Response(status: health.problems.isEmpty ? .ok : .serviceUnavailable,
-                            headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
-        }
-        router.get("/metrics") { _, _ -> Response in
-            await self.ingress.sample()
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: self.metrics.registry.emitToBuffer())))
-        }
-        if webhooks {
+        switch role {
+        case .metrics:
+            router.get("/healthz") { _, _ -> Response in
+                let health = self.health()
+                let body = try RPCCodec().json(health)
+                return Response(status: health.problems.isEmpty ? .ok : .serviceUnavailable,
+                                headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+            }
+            router.get("/metrics") { _, _ -> Response in
+                await self.ingress.sample()
+                return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                                body: .init(byteBuffer: ByteBuffer(bytes: self.metrics.registry.emitToBuffer())))
+            }
+        case .webhooks:
             router.post("/hooks/:connector") { request, context -> Response in
-                let started = ContinuousClock.now
-                let connector = context.parameters.get("connector") ?? ""
-                var headers: [String: String] = [:]
-                for field in request.headers {
-                    let name = field.name.canonicalName
-                    headers[name] = headers[name].map { "\($0), \(field.value)" } ?? field.value
-                }
-                var request = request
-                let body: ByteBuffer?
-                do {
-                    body = try await request.collectBody(upTo: settings.maxBodyBytes)
-                } catch {
-                    body = nil
-                }
-                let answer = await self.ingress.handle(connector: connector, headers: headers, body: body.map { Data($0.readableBytesView) })
-                self.metrics.webhookAcknowledged(connector: answer.metricsLabel ?? connector, after: started.duration(to: .now))
-                var responseHeaders: HTTPFields = [.contentType: "application/json"]
-                if let retryAfter = answer.retryAfterSeconds { responseHeaders[.retryAfter] = String(retryAfter) }
-                return Response(status: .init(code: answer.status), headers: responseHeaders,
-                                body: .init(byteBuffer: ByteBuffer(string: answer.body + "\n")))
+                try await self.webhook(request, connector: context.parameters.get("connector") ?? "")
             }
         }
-        let listeners = self.listeners
-        let logger = self.logger
+        let listeners = self.listeners, logger = self.logger, metrics = self.metrics
+        let timeouts = RequestDeadlines.Timeouts(header: .milliseconds(settings.headerTimeoutMilliseconds),
+                                                 body: .milliseconds(settings.bodyTimeoutMilliseconds),
+                                                 idle: .milliseconds(settings.idleTimeoutMilliseconds))
+        let listener = role.rawValue
         return Application(
             router: router,
-            configuration: .init(address: .hostname(address.host, port: address.port), serverName: "connector-hostd"),
+            server: .http1(configuration: .init(additionalChannelHandlers: [
+                RequestDeadlineHandler(timeouts: timeouts) { phase in metrics.httpTimedOut(listener: listener, phase: phase) },
+            ])),
+            configuration: .init(address: .hostname(address.host, port: address.port), serverName: "connector-hostd",
+                                 availableConnectionsDelegate: ConnectionCap(limit: maxConnections, listener: listener, metrics: metrics, logger: logger)),
             onServerRunning: { channel in
                 let bound = channel.localAddress.map { "\(address.host):\($0.port ?? address.port)" } ?? address.description
-                listeners.add(bound)
-                logger.info("http listening", metadata: ["http.address": "\(bound)", "http.webhooks": "\(webhooks)"])
+                listeners.add(bound, role: role)
+                logger.info("http listening", metadata: ["http.address": "\(bound)", "http.serves": "\(listener)",
+                                                         "http.max_connections": "\(maxConnections)"])
             },
             logger: logger
         )
+    }
+
+    private func webhook(_ request: Request, connector: String) async throws -> Response {
+        let started = ContinuousClock.now
+        var headers: [String: String] = [:]
+        for field in request.headers {
+            let name = field.name.canonicalName
+            headers[name] = headers[name].map { "\($0), \(field.value)" } ?? field.value
+        }
+        var request = request
+        let body: ByteBuffer?
+        do {
+            body = try await request.collectBody(upTo: settings.maxBodyBytes)
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            body = nil
+        } catch {
+            // The connection's failure (closed, or cut off by its deadline): nobody is left to answer.
+            return Response(status: .requestTimeout)
+        }
+        let answer = await ingress.handle(connector: connector, headers: headers, body: body.map { Data($0.readableBytesView) })
+        metrics.webhookAcknowledged(connector: answer.metricsLabel ?? connector, after: started.duration(to: .now))
+        var responseHeaders: HTTPFields = [.contentType: "application/json"]
+        if let retryAfter = answer.retryAfterSeconds { responseHeaders[.retryAfter] = String(retryAfter) }
+        return Response(status: .init(code: answer.status), headers: responseHeaders,
+                        body: .init(byteBuffer: ByteBuffer(string: answer.body + "\n")))
     }
 }
 

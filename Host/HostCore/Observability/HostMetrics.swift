@@ -76,6 +76,22 @@ public final class HostMetrics: Sendable {
         )
     }
 
+    // MARK: HTTP connections
+
+    func httpConnections(listener: String, open: Int) {
+        Gauge(label: "connector_host_http_connections", dimensions: [("listener", listener)], factory: factory).record(open)
+    }
+
+    func httpConnectionLimitReached(listener: String) {
+        Counter(label: "connector_host_http_connection_limit_reached_total", dimensions: [("listener", listener)], factory: factory).increment()
+    }
+
+    /// A connection closed for being too slow: `head` (no complete request head in time, or idle), `body`.
+    func httpTimedOut(listener: String, phase: RequestDeadlines.Phase) {
+        let phase = phase == .readingRequest ? "body" : "head"
+        Counter(label: "connector_host_http_timeouts_total", dimensions: [("listener", listener), ("phase", phase)], factory: factory).increment()
+    }
+
     // MARK: Sampled at scrape time
 
     func queue(route: String, state: String, count: Int) {
