@@ -67,8 +67,10 @@ import Glibc
         let list = try daemon.hostctl("secret", "list", "--json")
         outputs.append(list.stdout)
         let infos = try JSONDecoder().decode([SecretInfo].self, from: Data(list.stdout.utf8))
+        // Operator changes name the admin socket peer's user (the test runs as that user).
+        let me = "operator \(String(cString: getpwuid(getuid())!.pointee.pw_name)) (uid \(getuid()))"
         #expect(infos.map { "\($0.connector)/\($0.name)@\($0.version) by \($0.updatedBy)" } == [
-            "a/api_key@1 by operator", "a/oauth_token@1 by a", "b/api_key@1 by operator",
+            "a/api_key@1 by \(me)", "a/oauth_token@1 by a", "b/api_key@1 by \(me)",
         ])
 
         // Rotation, then a new master key: the plugin still reads its (rotated) secret after a restart.

@@ -33,9 +33,9 @@ public struct AdminServer: Service {
     }
 
     /// Operator actions go to the audit trail; a failure to record one is logged, not fatal.
-    private func audit(_ action: String, subject: String, detail: String) async {
+    private func audit(_ action: String, subject: String, detail: String, actor: String) async {
         do {
-            try await pipeline.store.audit(correlationID: nil, actor: "operator", action: action, subject: subject, detail: detail)
+            try await pipeline.store.audit(correlationID: nil, actor: actor, action: action, subject: subject, detail: detail)
         } catch {
             logger.error("cannot write an audit record", metadata: ["audit.action": "\(action)", "store.error": "\(error)"])
         }
@@ -86,12 +86,13 @@ public struct AdminServer: Service {
                     try await outbound.write(ByteBuffer(bytes: codec.errorResponse(id: nil, error: error)))
                     return
                 }
+                let actor = Self.operatorName(uid: peer.uid)
                 for try await frame in inbound {
                     guard case .line(let buffer) = frame else {
                         try await outbound.write(ByteBuffer(bytes: codec.parseErrorLine(ConnectorError(.protocol, "request too large"))))
                         continue
                     }
-                    let answer = await answer(Data(buffer), codec: codec)
+                    let answer = await answer(Data(buffer), codec: codec, actor: actor)
                     try await outbound.write(ByteBuffer(bytes: answer))
                 }
             }
@@ -175,7 +176,15 @@ public struct AdminServer: Service {
         return false
     }
 
-    private func answer(_ line: Data, codec: RPCCodec) async -> Data {
+    /// Who an operator action is audited as: the admin socket peer's user, e.g. `operator alice (uid 1000)`.
+    static func operatorName(uid: UInt32) -> String {
+        var entry = passwd(), found: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let name = getpwuid_r(uid, &entry, &buffer, buffer.count, &found) == 0 && found != nil ? String(cString: entry.pw_name) : "?"
+        return "operator \(name) (uid \(uid))"
+    }
+
+    private func answer(_ line: Data, codec: RPCCodec, actor: String) async -> Data {
         let message: RPCMessage
         do {
             message = try codec.decode(line: line)
@@ -223,13 +232,13 @@ public struct AdminServer: Service {
             case AdminMethod.dlqReplay:
                 let params = try codec.params(DLQActionParams.self, of: message)
                 guard params.ids != nil || params.route != nil else { throw ConnectorError(.protocol, "replay needs ids or a route") }
-                let replayed = try await pipeline.store.replay(ids: params.ids, route: params.route, actor: "operator")
+                let replayed = try await pipeline.store.replay(ids: params.ids, route: params.route, actor: actor)
                 for route in Set(supervisor.routes.map(\.id)) { pipeline.doorbell(route: route).ring() }
                 logger.notice("dead letters replayed", metadata: ["dlq.ids": "\(replayed)"])
                 return try codec.response(id: id, result: DLQActionResult(ids: replayed))
             case AdminMethod.dlqDiscard:
                 let params = try codec.params(DLQActionParams.self, of: message)
-                let discarded = try await pipeline.store.discard(ids: params.ids ?? [], actor: "operator")
+                let discarded = try await pipeline.store.discard(ids: params.ids ?? [], actor: actor)
                 logger.notice("dead letters discarded", metadata: ["dlq.ids": "\(discarded)"])
                 return try codec.response(id: id, result: DLQActionResult(ids: discarded))
             case AdminMethod.trace:
@@ -244,28 +253,28 @@ public struct AdminServer: Service {
                     throw ConnectorError(.protocol, "restart needs an id or failed=true")
                 }
                 try supervisor.restart(id: target)
-                await audit("connector.restart", subject: target, detail: "restarted by operator")
+                await audit("connector.restart", subject: target, detail: "restarted by operator", actor: actor)
                 return try codec.response(id: id, result: AffectedConnectors(ids: [target]))
             case AdminMethod.pause, AdminMethod.resume:
                 let target = try codec.params(ConnectorTarget.self, of: message).id
                 if method == AdminMethod.pause { try supervisor.pause(id: target) } else { try supervisor.resume(id: target) }
                 logger.notice("operator \(method)d connector", metadata: ["connector.id": "\(target)"])
-                await audit("connector.\(method)", subject: target, detail: "\(method)d by operator")
+                await audit("connector.\(method)", subject: target, detail: "\(method)d by operator", actor: actor)
                 return try codec.response(id: id, result: AffectedConnectors(ids: [target]))
             case AdminMethod.reload:
                 let result = try supervisor.reload()
-                await audit("config.reload", subject: configPath, detail: "started \(result.started), stopped \(result.stopped), restarted \(result.restarted)")
+                await audit("config.reload", subject: configPath, detail: "started \(result.started), stopped \(result.stopped), restarted \(result.restarted)", actor: actor)
                 return try codec.response(id: id, result: result)
             case AdminMethod.secretSet:
                 // The value is never logged; only the connector, name and version are.
                 let params = try codec.params(SecretSetParams.self, of: message)
-                let version = try await vault.set(connector: params.connector, name: params.name, value: params.value, rotate: params.rotate, actor: "operator")
+                let version = try await vault.set(connector: params.connector, name: params.name, value: params.value, rotate: params.rotate, actor: actor)
                 let known = supervisor.connectorConfigs.contains { $0.id == params.connector }
                 // A connector the host paused because its credentials were refused tries again with the new one.
                 if let instance = supervisor.existingInstance(params.connector), instance.isPausedForCredentials {
                     try supervisor.resume(id: params.connector)
                     logger.notice("connector resumed: a secret was stored after its credentials were refused", metadata: ["connector.id": "\(params.connector)"])
-                    await audit("connector.resume", subject: params.connector, detail: "resumed after secret \(params.name) was stored (credentials had been refused)")
+                    await audit("connector.resume", subject: params.connector, detail: "resumed after secret \(params.name) was stored (credentials had been refused)", actor: actor)
                 }
                 return try codec.response(id: id, result: SecretSetResult(
                     connector: params.connector, name: params.name, version: version,
@@ -276,12 +285,12 @@ public struct AdminServer: Service {
                 return try codec.response(id: id, result: try await vault.list(connector: params.connector))
             case AdminMethod.secretDelete:
                 let params = try codec.params(SecretRef.self, of: message)
-                guard try await vault.delete(connector: params.connector, name: params.name, actor: "operator") else {
+                guard try await vault.delete(connector: params.connector, name: params.name, actor: actor) else {
                     throw ConnectorError(.permanent, "no secret \(params.name) for connector \(params.connector)")
                 }
                 return try codec.response(id: id, result: params)
             case AdminMethod.vaultRekey:
-                return try codec.response(id: id, result: try await vault.rekey(actor: "operator"))
+                return try codec.response(id: id, result: try await vault.rekey(actor: actor))
             case AdminMethod.reconcileSnapshot:
                 let request = try codec.params(ReconcileRequest.self, of: message)
                 let report = try await reconcile(request)
@@ -289,7 +298,7 @@ public struct AdminServer: Service {
                 await audit("reconcile.snapshot", subject: request.connector, detail: """
                     \(request.from)..\(request.to): \(counts); \(report.duplicates.count) duplicates, \
                     \(report.unknownToHost.count) unknown to the host, \(report.foreign) written by others
-                    """)
+                    """, actor: actor)
                 return try codec.response(id: id, result: report)
             case AdminMethod.auditVerify:
                 return try codec.response(id: id, result: try await pipeline.store.verifyAudit())
