@@ -101,7 +101,8 @@ public struct AuditVerification: Codable, Sendable {
 
     public struct Problem: Codable, Sendable, Equatable {
         public var id: Int64
-        /// `edited`, `chain_broken`, `missing`, `forged` or `unauthenticated`.
+        /// `edited`, `chain_broken`, `missing`, `forged`, `unauthenticated`, `truncated`, `anchor_missing`,
+        /// `head_missing` or `head_forged`.
         public var kind: String
         public var message: String
 

@@ -57,7 +57,9 @@ public struct HostApplication {
         let admin = AdminServer(path: config.adminSocket, supervisor: supervisor, pipeline: pipeline, vault: vault, listeners: listeners,
                                 configPath: configPath, logger: logger)
         let systemd = SystemdService(supervisor: supervisor, logger: logger)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: supervisor), .init(service: pipeline)]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: Housekeeping(store: store, logger: logger)), .init(service: supervisor), .init(service: pipeline),
+        ]
         if let http = config.http {
             let budget = DescriptorBudget(limit: DescriptorBudget.raiseSoftLimit(), connectors: config.connectors.count,
                                           configuredConnections: http.maxConnections)

@@ -38,9 +38,12 @@ import Testing
         let before = try await store.trace(correlationID: "sample-shop-2").audit.map(\.action)
         #expect(before == ["delivery.dead"])
         try await store.audit(correlationID: "x", actor: "test", action: "after.upgrade", subject: "s", detail: "d")
-        let verified = try await store.verifyAudit()
+        let verified = try await vault.verifyAudit()
         #expect(verified.problems.isEmpty)
         #expect(verified.rows >= 5 && verified.authenticated == verified.rows)
+        // The upgraded vault sealed where its authenticated rows begin: its first row with an HMAC.
+        try await store.rawExecuteForTests("DROP TRIGGER audit_no_update; UPDATE audit SET mac = NULL")
+        #expect(try await vault.verifyAudit().problems.filter { $0.kind == "unauthenticated" }.count == verified.rows)
         // The new column is there: a dependency answer naming a record is kept.
         let job = try #require(pending.first)
         try await store.record(DeliveryOutcome(job: job, startedAt: 0, finishedAt: Store.now(), result: .failed(

@@ -88,7 +88,7 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: path("vault.key.new")))
         let reopened = try await Vault.open(store: store, source: source, logger: logger)
         #expect(try await reopened.read(connector: "a", name: "k", requester: "a").value == value)
-        #expect(try await store.verifyAudit().ok)
+        #expect(try await reopened.verifyAudit().ok)
     }
 
     /// A crash after the database was resealed but before the new key replaced the old file.
@@ -117,38 +117,85 @@ import Testing
 
     // MARK: Audit
 
-    func auditWithRows() async throws {
-        _ = try await Vault.open(store: store, source: source, logger: logger)
+    @discardableResult
+    func auditWithRows() async throws -> Vault {
+        let vault = try await Vault.open(store: store, source: source, logger: logger)
         for index in 1...5 {
             try await store.audit(correlationID: "c", actor: "operator", action: "act.\(index)", subject: "s", detail: "d\(index)")
         }
-        let verification = try await store.verifyAudit()
+        let verification = try await vault.verifyAudit()
         #expect(verification.ok)
         #expect(verification.authenticated == verification.rows)
         // An attacker with write access to the file removes the append-only triggers first.
         try await store.rawExecuteForTests("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete")
+        return vault
+    }
+
+    /// Without the vault key: rows edited, the SHA-256 chain recomputed, every HMAC removed. This
+    /// passed as "intact, 0 authenticated" before the start of authenticated rows was sealed.
+    @Test func aRecomputedChainWithoutHMACsIsFound() async throws {
+        let vault = try await auditWithRows()
+        try await store.rawExecuteForTests("UPDATE audit SET detail = 'nothing happened' WHERE action = 'act.3'")
+        try await rechainWithoutKey()
+        let verification = try await vault.verifyAudit()
+        #expect(verification.authenticated == 0)
+        #expect(verification.problems.map(\.kind) == Array(repeating: "unauthenticated", count: verification.rows) + ["edited"])
+        // Reopening the vault does not take the missing HMACs for an old, unauthenticated store.
+        #expect(try await Vault.open(store: store, source: source, logger: logger).verifyAudit().problems.count == verification.rows + 1)
+    }
+
+    @Test func aRemovedTailIsFound() async throws {
+        let vault = try await auditWithRows()
+        try await store.rawExecuteForTests("DELETE FROM audit WHERE action IN ('act.4', 'act.5')")
+        let problems = try await vault.verifyAudit().problems
+        #expect(problems.map(\.kind) == ["truncated"])
+        #expect(problems.first?.message.contains("were removed from the end") == true)
+    }
+
+    /// Deleting the sealed records to make the store look older than it is.
+    @Test func removedAuditAnchorsAreFound() async throws {
+        try await auditWithRows()
+        try await store.rawExecuteForTests("DELETE FROM vault_meta WHERE name = 'audit-head'")
+        let reopened = try await Vault.open(store: store, source: source, logger: logger)
+        #expect(try await reopened.verifyAudit().problems.map(\.kind) == ["head_missing"])
+        try await store.rawExecuteForTests("DELETE FROM vault_meta WHERE name = 'audit-start'")
+        let again = try await Vault.open(store: store, source: source, logger: logger)
+        #expect(try await again.verifyAudit().problems.map(\.kind) == ["anchor_missing"])
+    }
+
+    /// What an attacker without the key can do: recompute every hash of the chain and drop the HMACs.
+    func rechainWithoutKey() async throws {
+        let rows = try await store.auditRowsForTests()
+        var previous = ""
+        var statements: [String] = ["DELETE FROM audit"]
+        for row in rows {
+            let hash = Store.auditHash(previous: previous, at: row.at, correlationID: row.correlationID, actor: row.actor, action: row.action, subject: row.subject, detail: row.detail)
+            statements.append("INSERT INTO audit (id, at, correlation_id, actor, action, subject, detail, prev_hash, hash) VALUES (\(row.id), \(row.at), \(row.correlationID.map { "'\($0)'" } ?? "NULL"), '\(row.actor)', '\(row.action)', '\(row.subject)', '\(row.detail)', '\(previous)', '\(hash)')")
+            previous = hash
+        }
+        try await store.rawExecuteForTests(statements.joined(separator: ";\n"))
     }
 
     @Test func anEditedAuditRowIsFound() async throws {
-        try await auditWithRows()
+        let vault = try await auditWithRows()
         try await store.rawExecuteForTests("UPDATE audit SET detail = 'nothing happened' WHERE action = 'act.3'")
-        #expect(try await store.verifyAudit().problems.map(\.kind) == ["edited"])
+        #expect(try await vault.verifyAudit().problems.map(\.kind) == ["edited"])
     }
 
     @Test func aDeletedAuditRowIsFound() async throws {
-        try await auditWithRows()
+        let vault = try await auditWithRows()
         try await store.rawExecuteForTests("DELETE FROM audit WHERE action = 'act.3'")
-        #expect(Set(try await store.verifyAudit().problems.map(\.kind)) == ["missing", "chain_broken"])
+        #expect(Set(try await vault.verifyAudit().problems.map(\.kind)) == ["missing", "chain_broken"])
     }
 
     @Test func anInsertedAuditRowIsFoundEvenWithARecomputedHash() async throws {
-        try await auditWithRows()
+        let vault = try await auditWithRows()
         // Appended with a correct SHA-256 chain link, but without the vault's audit key.
-        let head = try #require(try await store.verifyAudit().headHash)
+        let head = try #require(try await vault.verifyAudit().headHash)
         let hash = Store.auditHash(previous: head, at: 1, correlationID: nil, actor: "operator", action: "forged", subject: "s", detail: "d")
         try await store.rawExecuteForTests("INSERT INTO audit (at, actor, action, subject, detail, prev_hash, hash) VALUES (1, 'operator', 'forged', 's', 'd', '\(head)', '\(hash)')")
-        #expect(try await store.verifyAudit().problems.map(\.kind) == ["unauthenticated"])
+        #expect(try await vault.verifyAudit().problems.map(\.kind) == ["unauthenticated"])
         try await store.rawExecuteForTests("UPDATE audit SET mac = '00' WHERE action = 'forged'")
-        #expect(try await store.verifyAudit().problems.map(\.kind) == ["forged"])
+        #expect(try await vault.verifyAudit().problems.map(\.kind) == ["forged"])
     }
 }

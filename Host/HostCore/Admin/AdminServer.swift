@@ -301,7 +301,7 @@ public struct AdminServer: Service {
                     """, actor: actor)
                 return try codec.response(id: id, result: report)
             case AdminMethod.auditVerify:
-                return try codec.response(id: id, result: try await pipeline.store.verifyAudit())
+                return try codec.response(id: id, result: try await vault.verifyAudit())
             default:
                 return codec.errorResponse(id: id, error: RPCErrorObject(
                     code: RPCErrorObject.methodNotFound, message: "unknown admin method \"\(method)\"",

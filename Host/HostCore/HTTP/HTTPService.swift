@@ -249,6 +249,5 @@ struct WebhookIngress: Sendable {
             metrics.circuit(target: status.id, state: pipeline.circuitState(target: status.id).rawValue)
         }
         metrics.storeAcceptsWork(pipeline.storeError == nil)
-        try? await pipeline.store.pruneWebhookReplays(olderThan: Store.now() - 7 * 86_400_000)
     }
 }

@@ -116,16 +116,32 @@ extension Store {
 
     // MARK: Audit verification
 
-    /// Walks the audit chain: every row must hash to its stored hash, point at the row before it, follow
-    /// it without a gap in ids, and (once the vault authenticates rows) carry a valid HMAC.
-    public func verifyAudit() async throws -> AuditVerification {
+    /// The last audit row's id and hash; nil while the trail is empty.
+    func auditHead() async throws -> AuditHead? {
+        try await reader.read { db in
+            try Row.fetchOne(db, sql: "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").map { AuditHead(id: $0[0], hash: $0[1]) }
+        }
+    }
+
+    /// Where an upgraded vault's authenticated rows begin: its first row with an HMAC, or the next row.
+    func firstAuditRowToAuthenticate() async throws -> Int64 {
+        try await reader.read { db in
+            if let first = try Int64.fetchOne(db, sql: "SELECT min(id) FROM audit WHERE mac IS NOT NULL") { return first }
+            return (try Int64.fetchOne(db, sql: "SELECT max(id) FROM audit") ?? 0) + 1
+        }
+    }
+
+    /// Walks the audit chain: every row must hash to its stored hash, point at the row before it and
+    /// follow it without a gap in ids; from `authenticatedFrom` (the vault's sealed record; nil when
+    /// that record is gone) every row must carry a valid HMAC, and the last row must be the sealed head.
+    public func verifyAudit(authenticatedFrom start: Int64?) async throws -> AuditVerification {
         let key = auditKey.withLock { $0 }
         return try await reader.read { db in
             var problems: [AuditVerification.Problem] = []
             var rows = 0, authenticated = 0
             var previousID: Int64?
             var previousHash = ""
-            var sawMAC = false
+            var hashes: [Int64: String] = [:]
             let cursor = try Row.fetchCursor(db, sql: """
                 SELECT id, at, correlation_id, actor, action, subject, detail, prev_hash, hash, mac FROM audit ORDER BY id
                 """)
@@ -143,20 +159,43 @@ extension Store {
                 if computed != hash {
                     problems.append(.init(id: id, kind: "edited", message: "row \(id)'s content does not match its hash: it was edited"))
                 }
-                if let mac {
-                    sawMAC = true
-                    if let key {
-                        if Self.auditMAC(hash: hash, key: key) == mac {
-                            authenticated += 1
-                        } else {
-                            problems.append(.init(id: id, kind: "forged", message: "row \(id)'s HMAC does not match: it was written without the vault's audit key"))
-                        }
+                let mustBeAuthenticated = start.map { id >= $0 } ?? false
+                if let mac, let key {
+                    if Self.auditMAC(hash: hash, key: key) == mac {
+                        authenticated += 1
+                    } else {
+                        problems.append(.init(id: id, kind: "forged", message: "row \(id)'s HMAC does not match: it was written without the vault's audit key"))
                     }
-                } else if sawMAC {
-                    problems.append(.init(id: id, kind: "unauthenticated", message: "row \(id) has no HMAC although rows before it have: it was inserted or its HMAC removed"))
+                } else if mac == nil, mustBeAuthenticated {
+                    problems.append(.init(id: id, kind: "unauthenticated", message: "row \(id) has no HMAC although every row from \(start ?? 0) on must: it was inserted or its HMAC removed"))
                 }
+                if mustBeAuthenticated { hashes[id] = hash }
                 previousID = id
                 previousHash = hash
+            }
+            guard let key else {
+                return AuditVerification(rows: rows, authenticated: authenticated, problems: problems, headID: previousID, headHash: previousID == nil ? nil : previousHash)
+            }
+            guard let start else {
+                problems.append(.init(id: 0, kind: "anchor_missing", message: "the vault's sealed record of where authenticated rows begin is gone: removed to hide rewritten rows"))
+                return AuditVerification(rows: rows, authenticated: authenticated, problems: problems, headID: previousID, headHash: previousID == nil ? nil : previousHash)
+            }
+            // The sealed head: the last row written with the audit key. Rows after it were not written
+            // by the daemon; rows missing up to it were removed from the end.
+            let sealedHead = try Data.fetchOne(db, sql: "SELECT sealed FROM vault_meta WHERE name = 'audit-head'")
+            let head = sealedHead.flatMap { AuditHead(sealed: $0, key: key) }
+            let lastID = previousID ?? 0
+            switch (sealedHead, head) {
+            case (nil, _) where lastID >= start:
+                problems.append(.init(id: lastID, kind: "head_missing", message: "the sealed audit head is gone although rows from \(start) on exist"))
+            case (.some, nil):
+                problems.append(.init(id: lastID, kind: "head_forged", message: "the sealed audit head does not match its HMAC: it was written without the vault's audit key"))
+            case (_, let head?) where head.id > lastID:
+                problems.append(.init(id: head.id, kind: "truncated", message: "rows \(lastID + 1)…\(head.id) were removed from the end (the sealed head is row \(head.id))"))
+            case (_, let head?) where hashes[head.id] != head.hash:
+                problems.append(.init(id: head.id, kind: "edited", message: "row \(head.id) is not the row the sealed head names: rewritten"))
+            default:
+                break
             }
             return AuditVerification(rows: rows, authenticated: authenticated, problems: problems, headID: previousID, headHash: previousID == nil ? nil : previousHash)
         }

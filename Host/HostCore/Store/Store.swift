@@ -486,10 +486,41 @@ public final class Store: Sendable {
     func appendAudit(_ db: Database, at: Int64, correlationID: String?, actor: String, action: String, subject: String, detail: String) throws {
         let previous = try String.fetchOne(db, sql: "SELECT hash FROM audit ORDER BY id DESC LIMIT 1") ?? ""
         let hash = Self.auditHash(previous: previous, at: at, correlationID: correlationID, actor: actor, action: action, subject: subject, detail: detail)
-        let mac = auditKey.withLock { $0 }.map { Self.auditMAC(hash: hash, key: $0) }
+        let key = auditKey.withLock { $0 }
+        let mac = key.map { Self.auditMAC(hash: hash, key: $0) }
         try db.execute(sql: """
             INSERT INTO audit (at, correlation_id, actor, action, subject, detail, prev_hash, hash, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [at, correlationID, actor, action, subject, detail, previous, hash, mac])
+        if let key {
+            // The head moves with every row, in the same transaction: removing rows from the end
+            // leaves it pointing past the last one.
+            let head = AuditHead(id: db.lastInsertedRowID, hash: hash)
+            try db.execute(sql: """
+                INSERT INTO vault_meta (name, sealed) VALUES ('audit-head', ?) ON CONFLICT (name) DO UPDATE SET sealed = excluded.sealed
+                """, arguments: [head.sealed(key: key)])
+        }
+    }
+
+    /// The last audit row's id and hash, authenticated with the audit key.
+    struct AuditHead: Equatable {
+        var id: Int64
+        var hash: String
+
+        func sealed(key: SymmetricKey) -> Data {
+            Data("\(id) \(hash) \(Store.auditMAC(hash: "head \(id) \(hash)", key: key))".utf8)
+        }
+
+        /// Nil when the record does not parse or its HMAC does not match.
+        init?(sealed: Data, key: SymmetricKey) {
+            let parts = String(decoding: sealed, as: UTF8.self).split(separator: " ").map(String.init)
+            guard parts.count == 3, let id = Int64(parts[0]), Store.auditMAC(hash: "head \(id) \(parts[1])", key: key) == parts[2] else { return nil }
+            self.init(id: id, hash: parts[1])
+        }
+
+        init(id: Int64, hash: String) {
+            self.id = id
+            self.hash = hash
+        }
     }
 
     static func auditHash(previous: String, at: Int64, correlationID: String?, actor: String, action: String, subject: String, detail: String) -> String {
@@ -683,5 +714,22 @@ extension Store {
     /// Every audit action in order (tests).
     func auditActionsForTests() async throws -> [String] {
         try await reader.read { db in try String.fetchAll(db, sql: "SELECT action FROM audit ORDER BY id") }
+    }
+
+    func replayKeysForTests() async throws -> [String] {
+        try await reader.read { db in try String.fetchAll(db, sql: "SELECT replay_key FROM webhook_replays ORDER BY replay_key") }
+    }
+
+    struct AuditRowForTests: Sendable {
+        var id: Int64, at: Int64, correlationID: String?, actor: String, action: String, subject: String, detail: String
+    }
+
+    /// Every audit row's fields in order (tests that rewrite the chain as an attacker would).
+    func auditRowsForTests() async throws -> [AuditRowForTests] {
+        try await reader.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, at, correlation_id, actor, action, subject, detail FROM audit ORDER BY id").map {
+                AuditRowForTests(id: $0[0], at: $0[1], correlationID: $0[2], actor: $0[3], action: $0[4], subject: $0[5], detail: $0[6])
+            }
+        }
     }
 }

@@ -37,6 +37,13 @@ public final class Vault: Sendable {
     let logger: Logger
     private let masterKey: Mutex<SymmetricKey>
     private let onValue: @Sendable (String) -> Void
+    /// The first audit row that must carry an HMAC, from its sealed record; nil when that record is
+    /// gone (tampering: `audit verify` says so).
+    private let auditStart = Mutex<Int64?>(nil)
+
+    /// What the `check` record seals: its second form also promises an `audit-start` record.
+    static let legacyCheck = Data("connector-host vault".utf8)
+    static let check = Data("connector-host vault 2: audit-start".utf8)
 
     private init(store: Store, source: KeySource, key: SymmetricKey, logger: Logger, onValue: @escaping @Sendable (String) -> Void) {
         self.store = store
@@ -50,24 +57,30 @@ public final class Vault: Sendable {
     /// with, and hands the audit key to the store. `onValue` sees every secret value (for redaction).
     public static func open(store: Store, source: KeySource, logger: Logger, onValue: @escaping @Sendable (String) -> Void = { _ in }) async throws -> Vault {
         var key = try loadOrCreateKey(source)
+        var checked: Data
         if let check = try await store.vaultMeta("check") {
-            if (try? unseal(check, key: key, context: metaContext("check"))) == nil {
-                guard let pending = try? loadKey(source.pendingPath), (try? unseal(check, key: pending, context: metaContext("check"))) != nil else {
+            if let opened = try? unseal(check, key: key, context: metaContext("check")) {
+                checked = opened
+            } else {
+                guard let pending = try? loadKey(source.pendingPath), let opened = try? unseal(check, key: pending, context: metaContext("check")) else {
                     throw HostError(.vault, "the master key in \(source.path) does not open this vault: it is not the key the secrets were sealed with")
                 }
                 key = pending
+                checked = opened
                 try finishRekey(source, logger: logger)
             }
         } else {
             let auditKey = SymmetricKey(size: .bits256)
             try await store.setVaultMeta([
-                "check": try seal(Data("connector-host vault".utf8), key: key, context: metaContext("check")),
+                "check": try seal(legacyCheck, key: key, context: metaContext("check")),
                 "audit-key": try seal(auditKey.withUnsafeBytes { Data($0) }, key: key, context: metaContext("audit-key")),
             ])
+            checked = legacyCheck
             logger.notice("vault created", metadata: ["vault.key": "\(source.path)"])
         }
         let vault = Vault(store: store, source: source, key: key, logger: logger, onValue: onValue)
         try await vault.openAuditKey()
+        try await vault.openAuditStart(upgrading: checked == legacyCheck)
         for sealed in try await store.allSealedSecrets() {
             do {
                 onValue(try vault.open(sealed))
@@ -76,6 +89,32 @@ public final class Vault: Sendable {
             }
         }
         return vault
+    }
+
+    /// Reads where authenticated audit rows begin. A vault made before that record existed gets one
+    /// now: its first row with an HMAC, or the next row; its `check` then promises the record, so
+    /// deleting the record later is reported rather than silently re-created.
+    private func openAuditStart(upgrading: Bool) async throws {
+        let key = masterKey.withLock { $0 }
+        if upgrading {
+            let start = try await store.firstAuditRowToAuthenticate()
+            try await store.setVaultMeta([
+                "audit-start": try Self.seal(Data(String(start).utf8), key: key, context: Self.metaContext("audit-start")),
+                "check": try Self.seal(Self.check, key: key, context: Self.metaContext("check")),
+            ])
+            logger.notice("audit rows from here on must carry an HMAC", metadata: ["audit.start_id": "\(start)"])
+            auditStart.withLock { $0 = start }
+        } else if let sealed = try await store.vaultMeta("audit-start"),
+                  let start = Int64(String(decoding: try Self.unseal(sealed, key: key, context: Self.metaContext("audit-start")), as: UTF8.self)) {
+            auditStart.withLock { $0 = start }
+        } else {
+            logger.error("the vault's audit-start record is gone: the audit trail was tampered with (hostctl audit verify)")
+        }
+    }
+
+    /// The audit chain checked against the sealed start of its authenticated rows.
+    public func verifyAudit() async throws -> AuditVerification {
+        try await store.verifyAudit(authenticatedFrom: auditStart.withLock { $0 })
     }
 
     private func openAuditKey() async throws {
@@ -143,7 +182,7 @@ public final class Vault: Sendable {
             resealed.append(secret)
         }
         var meta: [String: Data] = [:]
-        for name in ["check", "audit-key"] {
+        for name in ["check", "audit-key", "audit-start"] {
             guard let sealed = try await store.vaultMeta(name) else { throw HostError(.vault, "the vault has no \(name)") }
             meta[name] = try Self.seal(try Self.unseal(sealed, key: old, context: Self.metaContext(name)), key: new, context: Self.metaContext(name))
         }
