@@ -121,6 +121,8 @@ final class Session<C: Connector>: Sendable {
             if let params = try? codec.params(CancelParams.self, of: message) {
                 inFlight.withLock { $0[params.id] }?.cancel()
             }
+        case .notification(Method.credentialsChanged):
+            connection.credentialsChanged()
         case .notification:
             break  // Unknown notifications are ignored, as JSON-RPC allows.
         case .request(let id, Method.shutdown):

@@ -18,6 +18,7 @@ public final class HostConnection: Sendable {
     private let writeLock = Mutex<Void>(())
     private let pending = Mutex<[RPCID: CheckedContinuation<RPCMessage, any Error>]>([:])
     private let nextID = Atomic<Int64>(1)
+    private let credentialsChanges = Atomic<Int>(0)
     let codec = RPCCodec()
     let maxLineBytes: Int
     /// Lines the reader may hand over before the consumer has taken them: beyond this the reader
@@ -61,6 +62,14 @@ public final class HostConnection: Sendable {
             throw error.connectorError
         }
         return try codec.result(R.self, of: message)
+    }
+
+    /// How many `credentials.changed` notifications the host has sent: a value read from the vault
+    /// before the count moved may be out of date.
+    public var credentialsGeneration: Int { credentialsChanges.load(ordering: .acquiring) }
+
+    func credentialsChanged() {
+        credentialsChanges.wrappingAdd(1, ordering: .releasing)
     }
 
     /// One of this connector's secrets from the host's vault, by name. Keep the value in memory only:

@@ -34,6 +34,9 @@ public enum Method {
     public static let credentialsUpdate = "credentials.update"
     /// Plugin → host.
     public static let linksLookup = "links.lookup"
+    /// Host → plugin, notification: an operator stored or removed one of the connector's secrets;
+    /// a value the plugin keeps in memory is out of date.
+    public static let credentialsChanged = "credentials.changed"
 }
 
 /// Environment variables the host sets for a plugin process (its whole environment, with PATH and LANG).
@@ -477,6 +480,17 @@ public struct CredentialsUpdateParams: Codable, Sendable, Hashable {
     public init(name: String, value: String) {
         self.name = name
         self.value = value
+    }
+}
+
+/// `credentials.changed`: which secret changed, and its version now (nil: removed).
+public struct CredentialsChangedParams: Codable, Sendable, Hashable {
+    public var name: String
+    public var version: Int?
+
+    public init(name: String, version: Int?) {
+        self.name = name
+        self.version = version
     }
 }
 

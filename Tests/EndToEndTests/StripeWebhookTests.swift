@@ -69,4 +69,30 @@ import Testing
         #expect(stored.sorted() == ["Globex", "Initech"])
         #expect(try daemon.stop() == 0)
     }
+
+    /// Each forged webhook made the plugin read its signing secrets again (two audit rows each): now a
+    /// mismatch reads them at most once per 30 s, and an operator's change is pushed (credentials.changed).
+    @Test func aForgedFloodDoesNotBecomeAFloodOfVaultReads() throws {
+        let daemon = try DaemonHarness()
+        let listener = DaemonHarness.httpListeners + "webhook_rate_limit = \"1000/s\"\n"
+        let stripe = "[[connector]]\nid = \"stripe\"\nplugin = \"stripe\"\npoll_interval_ms = 3600000\n[connector.config]\napi_base = \"http://127.0.0.1:9\"\n"
+        try daemon.start(storing: [("stripe", "webhook_secret", Self.secret), ("stripe", "api_key", "sk_test_unused")], initial: listener, then: listener + stripe)
+        try daemon.waitUntil("the Stripe connector runs", timeout: 15) { try daemon.connector("stripe").state == "running" }
+        let url = "http://\(try daemon.webhookAddress())/hooks/stripe"
+        for index in 0..<200 {
+            let body = Self.event("evt_f\(index)", customer: "cus_f", name: "Forged")
+            #expect(try http("POST", url, headers: ["Stripe-Signature": Self.signature(body, secrets: ["whsec_not_ours"])], body: body).status == 401)
+        }
+        // The API key for the first poll, the signing secret once, and once more after the first mismatch.
+        let reads = try daemon.auditDetails("secret.read").count
+        #expect(reads <= 3, "\(reads) vault reads for 200 forged webhooks")
+        // A new secret set by the operator is used at once, without waiting for the refresh interval.
+        let newSecret = "whsec_" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
+        #expect(try daemon.hostctl(input: newSecret, "secret", "rotate", "stripe", "webhook_secret").status == 0)
+        let body = Self.event("evt_new", customer: "cus_n", name: "Initech")
+        try daemon.waitUntil("the rotated secret is used", timeout: 10) {
+            try http("POST", url, headers: ["Stripe-Signature": Self.signature(body, secrets: [newSecret])], body: body).status == 200
+        }
+        #expect(try daemon.stop() == 0)
+    }
 }

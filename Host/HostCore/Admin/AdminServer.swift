@@ -269,6 +269,7 @@ public struct AdminServer: Service {
                 // The value is never logged; only the connector, name and version are.
                 let params = try codec.params(SecretSetParams.self, of: message)
                 let version = try await vault.set(connector: params.connector, name: params.name, value: params.value, rotate: params.rotate, actor: actor)
+                supervisor.existingInstance(params.connector)?.notify(Method.credentialsChanged, CredentialsChangedParams(name: params.name, version: version))
                 let known = supervisor.connectorConfigs.contains { $0.id == params.connector }
                 // A connector the host paused because its credentials were refused tries again with the new one.
                 if let instance = supervisor.existingInstance(params.connector), instance.isPausedForCredentials {
@@ -288,6 +289,7 @@ public struct AdminServer: Service {
                 guard try await vault.delete(connector: params.connector, name: params.name, actor: actor) else {
                     throw ConnectorError(.permanent, "no secret \(params.name) for connector \(params.connector)")
                 }
+                supervisor.existingInstance(params.connector)?.notify(Method.credentialsChanged, CredentialsChangedParams(name: params.name, version: nil))
                 return try codec.response(id: id, result: params)
             case AdminMethod.vaultRekey:
                 return try codec.response(id: id, result: try await vault.rekey(actor: actor))

@@ -29,6 +29,8 @@ public struct HTTPService: Service {
 
     let settings: HTTPSettings
     let budget: DescriptorBudget
+    let supervisor: Supervisor
+    let pipeline: Pipeline
     let ingress: WebhookIngress
     let health: @Sendable () -> HealthResult
     let metrics: HostMetrics
@@ -39,6 +41,8 @@ public struct HTTPService: Service {
                 listeners: HTTPListeners, health: @escaping @Sendable () -> HealthResult, logger: Logger) {
         self.settings = settings
         self.budget = budget
+        self.supervisor = supervisor
+        self.pipeline = pipeline
         self.ingress = WebhookIngress(settings: settings, supervisor: supervisor, pipeline: pipeline, metrics: metrics, logger: logger)
         self.health = health
         self.metrics = metrics
@@ -58,6 +62,15 @@ public struct HTTPService: Service {
             for application in applications {
                 group.addTask { try await application.run() }
             }
+            group.addTask {
+                try? await cancelWhenGracefulShutdown {
+                    while true {
+                        try await Task.sleep(for: .seconds(60))
+                        await ingress.summarizeRefusals()
+                    }
+                }
+                await ingress.summarizeRefusals()
+            }
         }
     }
 
@@ -72,7 +85,7 @@ public struct HTTPService: Service {
                                 headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
             }
             router.get("/metrics") { _, _ -> Response in
-                await self.ingress.sample()
+                await self.sampleGauges()
                 return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                                 body: .init(byteBuffer: ByteBuffer(bytes: self.metrics.registry.emitToBuffer())))
             }
@@ -127,117 +140,9 @@ public struct HTTPService: Service {
         return Response(status: .init(code: answer.status), headers: responseHeaders,
                         body: .init(byteBuffer: ByteBuffer(string: answer.body + "\n")))
     }
-}
-
-/// Turns a webhook into stored events, or into the right refusal. Verified events are stored before
-/// the 2xx; while the plugin or the store cannot take them, 503 with Retry-After makes the sender retry.
-struct WebhookIngress: Sendable {
-    let settings: HTTPSettings
-    let supervisor: Supervisor
-    let pipeline: Pipeline
-    let metrics: HostMetrics
-    let logger: Logger
-    private let buckets = RateLimiter()
-
-    init(settings: HTTPSettings, supervisor: Supervisor, pipeline: Pipeline, metrics: HostMetrics, logger: Logger) {
-        self.settings = settings
-        self.supervisor = supervisor
-        self.pipeline = pipeline
-        self.metrics = metrics
-        self.logger = logger
-    }
-
-    struct Answer: Sendable {
-        var status: Int
-        var body: String
-        var retryAfterSeconds: Int?
-        /// The connector's metrics label: its id when configured, else `unknown` (the path is anyone's to choose).
-        var metricsLabel: String?
-    }
-
-    func handle(connector: String, headers: [String: String], body: Data?) async -> Answer {
-        guard supervisor.connectorConfigs.contains(where: { $0.id == connector }) else {
-            metrics.webhook(connector: "unknown", result: "unknown_connector")
-            var answer = refuse(404, "unknown_connector", "no connector \(connector)")
-            answer.metricsLabel = "unknown"
-            return answer
-        }
-        guard let body else {
-            return await reject(connector, 413, "too_large", "the body exceeds \(settings.maxBodyBytes) bytes")
-        }
-        let wait = buckets.take(connector, limit: settings.webhookRateLimit)
-        if wait > 0 {
-            metrics.webhook(connector: connector, result: "rate_limited")
-            return Answer(status: 429, body: Self.json(["error": "rate_limited", "message": "too many webhooks for \(connector)"]),
-                          retryAfterSeconds: max(1, Int(wait.rounded(.up))))
-        }
-        if let problem = pipeline.storeError {
-            metrics.webhook(connector: connector, result: "unavailable")
-            return Answer(status: 503, body: Self.json(["error": "unavailable", "message": problem]), retryAfterSeconds: 30)
-        }
-        guard let instance = supervisor.existingInstance(connector), instance.isAvailable, let capabilities = instance.capabilities else {
-            metrics.webhook(connector: connector, result: "unavailable")
-            return Answer(status: 503, body: Self.json(["error": "unavailable", "message": "connector \(connector) is not running"]), retryAfterSeconds: 5)
-        }
-        guard capabilities.webhooks else {
-            metrics.webhook(connector: connector, result: "unsupported")
-            return refuse(404, "unsupported", "connector \(connector) does not take webhooks")
-        }
-        guard let text = String(validating: body, as: UTF8.self) else {
-            return await reject(connector, 400, "malformed", "the body is not UTF-8")
-        }
-        let codec = pipeline.store.codec
-        let incoming: [Store.Incoming], replayKey: String?
-        do {
-            let params = WebhookParams(headers: headers, body: text, receivedAtMilliseconds: Store.now())
-            let message = try await instance.call(Method.webhookHandle, rawParams: try codec.json(params), timeout: .seconds(10))
-            let result = try codec.result(WebhookResult.self, of: message)
-            incoming = try Pipeline.verbatim(result.events, in: message.line)
-            replayKey = result.replayKey
-        } catch let error as ConnectorError {
-            let reason = error.details?["reason"]?.stringValue
-            switch error.code {
-            case .auth: return await reject(connector, 401, reason == "stale" ? "stale" : "forged", error.message)
-            case .permanent, .protocol: return await reject(connector, 400, reason ?? "malformed", error.message)
-            case .notSupported: return refuse(404, "unsupported", error.message)
-            default:
-                metrics.webhook(connector: connector, result: "unavailable")
-                return Answer(status: 503, body: Self.json(["error": "unavailable", "message": error.message]), retryAfterSeconds: 10)
-            }
-        } catch {
-            metrics.webhook(connector: connector, result: "unavailable")
-            return Answer(status: 503, body: Self.json(["error": "unavailable", "message": "\(error)"]), retryAfterSeconds: 10)
-        }
-        do {
-            let stored = try await pipeline.ingest(connector: connector, stream: nil, incoming: incoming, cursor: nil, replayKey: replayKey)
-            metrics.webhook(connector: connector, result: "accepted")
-            return Answer(status: 200, body: "{\"accepted\":\(stored.stored.count),\"duplicates\":\(stored.duplicates)}", retryAfterSeconds: nil)
-        } catch is ReplayedDelivery {
-            return await reject(connector, 409, "replayed", "this delivery was accepted before")
-        } catch {
-            metrics.webhook(connector: connector, result: "unavailable")
-            return Answer(status: 503, body: Self.json(["error": "unavailable", "message": "the store cannot take work: \(error)"]), retryAfterSeconds: 30)
-        }
-    }
-
-    /// A refusal worth an audit record: forged, stale, replayed, malformed or oversized deliveries.
-    private func reject(_ connector: String, _ status: Int, _ reason: String, _ message: String) async -> Answer {
-        metrics.webhook(connector: connector, result: reason)
-        logger.warning("webhook rejected", metadata: ["connector.id": "\(connector)", "webhook.reason": "\(reason)", "webhook.message": "\(message)"])
-        try? await pipeline.store.audit(correlationID: nil, actor: "http", action: "webhook.rejected", subject: connector, detail: "\(reason): \(message)")
-        return refuse(status, reason, message)
-    }
-
-    private func refuse(_ status: Int, _ reason: String, _ message: String) -> Answer {
-        Answer(status: status, body: Self.json(["error": reason, "message": message]), retryAfterSeconds: nil)
-    }
-
-    static func json(_ fields: [String: String]) -> String {
-        (try? String(decoding: RPCCodec().json(fields), as: UTF8.self)) ?? "{}"
-    }
 
     /// Refreshes the gauges that are sampled rather than counted, before a scrape.
-    func sample() async {
+    private func sampleGauges() async {
         if let rows = try? await pipeline.store.queue(now: Store.now()) {
             for row in rows {
                 metrics.queue(route: row.route, state: row.state, count: row.count)

@@ -88,6 +88,12 @@ public struct TokenBucket: Sendable, Equatable {
         }
         return (1 - tokens) / rate
     }
+
+    /// How many seconds until a token is there at `now` (0: one is), without taking it.
+    public func wait(now: Double) -> Double {
+        let available = updatedAt.map { min(burst, self.tokens + (now - $0) * rate) } ?? self.tokens
+        return available >= 1 ? 0 : (1 - available) / rate
+    }
 }
 
 /// A circuit breaker per target: it opens after consecutive transient failures, lets one probe

@@ -13,6 +13,13 @@ final class RateLimiter: Sendable {
         }
     }
 
+    /// Seconds until `key`'s bucket has a token (0: it has one), without taking it.
+    func wait(_ key: String, limit: RouteConfig.RateLimit) -> Double {
+        buckets.withLock { buckets in
+            (buckets[key] ?? TokenBucket(count: limit.count, perSeconds: limit.perSeconds)).wait(now: RouteWorker.seconds())
+        }
+    }
+
     /// Waits until a token of `key`'s bucket is taken (or the task is cancelled).
     func pace(_ key: String, limit: RouteConfig.RateLimit) async {
         while true {

@@ -119,6 +119,13 @@ public final class ConnectorInstance: Sendable {
         return try Self.codec.result(R.self, of: message)
     }
 
+    /// Sends a notification if the plugin is connected (nothing is answered; a plugin not connected
+    /// reads everything afresh when it starts).
+    func notify<P: Encodable>(_ method: String, _ params: P) {
+        guard let connection = connection.withLock({ $0 }), let line = try? connection.codec.notification(method: method, params: params) else { return }
+        connection.write(line)
+    }
+
     /// Like ``call(_:_:as:timeout:)`` with params already encoded; returns the whole answer line.
     func call(_ method: String, rawParams: Data, timeout: Duration) async throws -> RPCMessage {
         try await exchange(method, timeout: timeout) { connection, id in

@@ -3,7 +3,6 @@ import ConnectorProtocol
 import Foundation
 import Logging
 import StripeKit
-import Synchronization
 
 /// `connector-stripe`: one Stripe account as a source of canonical events — polled from
 /// `/v1/events` and pushed by signed webhooks, the same Stripe event giving one canonical event
@@ -25,9 +24,7 @@ struct StripeConnector: Connector {
     let feed: StripeEventFeed
     let host: HostConnection
     let logger: Logger
-    /// The webhook signing secrets, read from the vault once and again when a signature does not match
-    /// (the operator may just have rolled the secret).
-    let webhookSecrets = SecretsCache()
+    let webhookSecrets: WebhookSecrets
 
     init(context: ConnectorContext) async throws {
         do {
@@ -43,6 +40,7 @@ struct StripeConnector: Connector {
         client = StripeClient(settings: settings, http: HTTPClient(maxConcurrent: 8, userAgent: "connector-host-stripe/\(Self.plugin.version)"),
                               apiKey: { try await host.secret(secret) })
         feed = StripeEventFeed(client: client, settings: settings)
+        webhookSecrets = WebhookSecrets(names: settings.webhookSecrets, host: host)
     }
 
     func check() async throws -> CheckResult {
@@ -74,30 +72,17 @@ struct StripeConnector: Connector {
         let header = params.headers["stripe-signature"]
         let replayKey: String
         do {
-            replayKey = try WebhookSignature.verifyTimestamped(header: header, body: params.body, secrets: try await signingSecrets(refresh: false),
+            replayKey = try WebhookSignature.verifyTimestamped(header: header, body: params.body, secrets: try await webhookSecrets.current(),
                                                                tolerance: settings.webhookToleranceSeconds, now: now)
         } catch let error as ConnectorError where error.details?["reason"]?.stringValue == "signature" && header != nil {
-            replayKey = try WebhookSignature.verifyTimestamped(header: header, body: params.body, secrets: try await signingSecrets(refresh: true),
+            guard let secrets = try await webhookSecrets.refreshed() else { throw error }
+            replayKey = try WebhookSignature.verifyTimestamped(header: header, body: params.body, secrets: secrets,
                                                                tolerance: settings.webhookToleranceSeconds, now: now)
         }
         guard let stripeEvent = try? JSONDecoder().decode(JSONValue.self, from: Data(params.body.utf8)), stripeEvent["object"]?.stringValue == "event" else {
             throw ConnectorError(.permanent, "the webhook body is not a Stripe event", details: ["reason": "malformed"])
         }
         return WebhookResult(events: try await canonical(stripeEvent), replayKey: replayKey)
-    }
-
-    func signingSecrets(refresh: Bool) async throws -> [String] {
-        if !refresh, let known = webhookSecrets.values.withLock({ $0 }) { return known }
-        var secrets: [String] = []
-        for (index, name) in settings.webhookSecrets.enumerated() {
-            do {
-                secrets.append(try await host.secret(name))
-            } catch where index > 0 {
-                continue  // the next secret of a roll exists only during the roll
-            }
-        }
-        webhookSecrets.values.withLock { $0 = secrets }
-        return secrets
     }
 
     /// A Stripe event's canonical events, with the fees of its charges fetched from their balance transactions.
@@ -153,8 +138,4 @@ struct StripeConnector: Connector {
         guard let id = created["id"]?.stringValue else { throw ConnectorError(.transient, "Stripe created a customer without an id") }
         return DeliverResult(externalID: id)
     }
-}
-
-final class SecretsCache: Sendable {
-    let values = Mutex<[String]?>(nil)
 }
