@@ -7,33 +7,43 @@ public enum WebhookSignature {
     /// The timestamped HMAC scheme Stripe uses: a header `t=<unix seconds>,v1=<hex>[,v1=<hex>…]`, where
     /// each v1 is HMAC-SHA256 of `"<t>.<body>"` under a signing secret. Any v1 matching any of
     /// `secrets` is accepted (during a secret roll the sender signs with both); comparisons are
-    /// constant-time; a timestamp further than `tolerance` seconds from `now` is stale.
-    /// Returns the replay key of the delivery (`t` and the matching signature).
+    /// constant-time. Returns the replay key of the delivery (`t` and the matching signature).
+    ///
+    /// The header is read exactly as Stripe's own library (stripe-python's `WebhookSignature`) reads
+    /// it, checked against vectors that library judged (Tests/Fixtures/stripe-signature-vectors.json):
+    /// items split on `,` and each on its first two `=`; the first `t` is the timestamp, as a Python
+    /// integer (surrounding whitespace, a sign and single underscores allowed; ASCII digits only here),
+    /// and the signed payload uses it as a plain number; a `t` or `v1` item without `=` makes the
+    /// header unreadable; a signature must equal the lowercase hex digest. The signature is checked
+    /// before the age, and only a timestamp more than `tolerance` seconds in the past is stale (a
+    /// sender's clock ahead of ours is not refused); a tolerance of 0 checks no age.
     public static func verifyTimestamped(
         header: String?, body: String, secrets: [String], tolerance: Int = 300, now: Date
     ) throws(ConnectorError) -> String {
         guard let header, !header.isEmpty else {
             throw rejected("signature", "the request has no signature header")
         }
-        var timestamp: Int?
-        var signatures: [Data] = []
-        for part in header.split(separator: ",") {
-            let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard pair.count == 2 else { continue }
-            switch pair[0] {
-            case "t": timestamp = Int(pair[1])
-            case "v1": if let bytes = Hex.decode(pair[1]) { signatures.append(bytes) }
-            default: continue  // other schemes (v0, …) are ignored
+        var timestamps: [Substring] = []
+        var signatures: [Substring] = []
+        for item in header.split(separator: ",", omittingEmptySubsequences: false) {
+            let parts = item.split(separator: "=", maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts[0] == "t" || parts[0] == "v1" else { continue }  // other schemes (v0, …) are ignored
+            guard parts.count > 1 else {
+                throw rejected("signature", "the signature header cannot be read: \"\(parts[0])\" has no value")
             }
+            if parts[0] == "t" { timestamps.append(parts[1]) } else { signatures.append(parts[1]) }
         }
-        guard let timestamp, !signatures.isEmpty else {
-            throw rejected("signature", "the signature header has no timestamp or no v1 signature")
+        guard let first = timestamps.first, let timestamp = pythonInteger(first) else {
+            throw rejected("signature", "the signature header has no readable timestamp")
+        }
+        guard !signatures.isEmpty else {
+            throw rejected("signature", "the signature header has no v1 signature")
         }
         let signedPayload = Data("\(timestamp).".utf8) + Data(body.utf8)
-        var matched: Data?
-        for secret in secrets where !secret.isEmpty {
-            let key = SymmetricKey(data: Data(secret.utf8))
-            for signature in signatures where HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: signedPayload, using: key) {
+        var matched: Substring?
+        for secret in secrets where !secret.allSatisfy(\.isWhitespace) {
+            let expected = Data(Hex.encode(HMAC<SHA256>.authenticationCode(for: signedPayload, using: SymmetricKey(data: Data(secret.utf8)))).utf8)
+            for signature in signatures where constantTimeEqual(expected, Data(signature.utf8)) {
                 matched = signature
             }
         }
@@ -41,10 +51,31 @@ public enum WebhookSignature {
             throw rejected("signature", "no v1 signature matches the signing secret")
         }
         let age = Int(now.timeIntervalSince1970) - timestamp
-        guard abs(age) <= tolerance else {
+        guard tolerance <= 0 || age <= tolerance else {
             throw rejected("stale", "the signature's timestamp is \(age) s old; the tolerance is \(tolerance) s")
         }
-        return "t=\(timestamp),v1=\(Hex.encode(matched))"
+        return "t=\(timestamp),v1=\(matched)"
+    }
+
+    /// Python's `int(text)` for ASCII: surrounding whitespace, an optional sign, digits with single
+    /// underscores between them.
+    static func pythonInteger(_ text: Substring) -> Int? {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        var digits = Substring(trimmed)
+        var negative = false
+        if let sign = digits.first, sign == "+" || sign == "-" {
+            negative = sign == "-"
+            digits = digits.dropFirst()
+        }
+        guard let head = digits.first, head.isASCII, head.isNumber, let last = digits.last, last.isASCII, last.isNumber,
+              !digits.contains("__"), digits.allSatisfy({ ($0.isASCII && $0.isNumber) || $0 == "_" }),
+              let value = Int(digits.replacingOccurrences(of: "_", with: "")) else { return nil }
+        return negative ? -value : value
+    }
+
+    static func constantTimeEqual(_ a: Data, _ b: Data) -> Bool {
+        guard a.count == b.count else { return false }
+        return zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
     /// Signs like the sender does (for tests, fakes and benchmarks).
