@@ -7,6 +7,7 @@ extension AdminMethod {
     public static let dlqShow = "dlq.show"
     public static let dlqReplay = "dlq.replay"
     public static let dlqDiscard = "dlq.discard"
+    public static let dlqRejects = "dlq.rejects"
     public static let trace = "trace"
 }
 
@@ -220,6 +221,43 @@ public struct DLQListParams: Codable, Sendable {
     public init(route: String?, limit: Int) {
         self.route = route
         self.limit = limit
+    }
+}
+
+public struct DLQRejectsParams: Codable, Sendable {
+    public var connector: String?
+    public var limit: Int
+    public init(connector: String?, limit: Int) {
+        self.connector = connector
+        self.limit = limit
+    }
+}
+
+/// An element of a source's page (or a webhook's events) that was not a canonical event: kept as sent,
+/// with the reason naming the field and what it should have been; the rest of its page was stored.
+public struct IntakeReject: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var connector: String
+    /// The stream it was polled from; nil for a webhook.
+    public var stream: String?
+    /// Unix milliseconds.
+    public var rejectedAt: Int64
+    public var reason: String
+    /// The element exactly as the plugin sent it.
+    public var payload: String
+
+    public init(id: Int64, connector: String, stream: String?, rejectedAt: Int64, reason: String, payload: String) {
+        self.id = id
+        self.connector = connector
+        self.stream = stream
+        self.rejectedAt = rejectedAt
+        self.reason = reason
+        self.payload = payload
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, connector, stream, reason, payload
+        case rejectedAt = "rejected_at"
     }
 }
 

@@ -35,7 +35,7 @@ struct DLQ: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlq",
         abstract: "The dead-letter queue: deliveries that failed for good, kept with their event and every attempt.",
-        subcommands: [List.self, Show.self, Replay.self, Discard.self]
+        subcommands: [List.self, Show.self, Replay.self, Discard.self, Rejects.self]
     )
 
     struct List: ParsableCommand {
@@ -48,10 +48,37 @@ struct DLQ: ParsableCommand {
             let client = try options.connect()
             let letters = try options.call(client, AdminMethod.dlqList, DLQListParams(route: route, limit: limit), as: [DeadLetterSummary].self)
             if options.json { return options.printJSON(letters) }
-            if letters.isEmpty { return print("the dead-letter queue is empty") }
+            if letters.isEmpty {
+                print("the dead-letter queue is empty")
+            } else {
+                print(table(
+                    ["ID", "ROUTE", "EVENT", "CORRELATION", "CLASS", "ATTEMPTS", "REASON"],
+                    letters.map { [String($0.id), $0.route, $0.eventType, $0.correlationID, $0.errorClass, String($0.attempts), $0.reason] }
+                ))
+            }
+            let rejects = try options.call(client, AdminMethod.dlqRejects, DLQRejectsParams(connector: nil, limit: 1_000), as: [IntakeReject].self)
+            if !rejects.isEmpty {
+                print("\n\(rejects.count == 1_000 ? "1000 or more" : String(rejects.count)) event(s) rejected at intake (not canonical events): hostctl dlq rejects")
+            }
+        }
+    }
+
+    struct Rejects: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Events a plugin sent that were not canonical events, with the member at fault; the rest of their page was stored."
+        )
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Only this connector.") var connector: String?
+        @Option(help: "At most this many.") var limit = 100
+
+        func run() throws {
+            let client = try options.connect()
+            let rejects = try options.call(client, AdminMethod.dlqRejects, DLQRejectsParams(connector: connector, limit: limit), as: [IntakeReject].self)
+            if options.json { return options.printJSON(rejects) }
+            if rejects.isEmpty { return print("no event was rejected at intake") }
             print(table(
-                ["ID", "ROUTE", "EVENT", "CORRELATION", "CLASS", "ATTEMPTS", "REASON"],
-                letters.map { [String($0.id), $0.route, $0.eventType, $0.correlationID, $0.errorClass, String($0.attempts), $0.reason] }
+                ["ID", "CONNECTOR", "STREAM", "REJECTED", "REASON"],
+                rejects.map { [String($0.id), $0.connector, $0.stream ?? "(webhook)", timestamp($0.rejectedAt), $0.reason] }
             ))
         }
     }

@@ -275,6 +275,18 @@ public struct Customer: Codable, Sendable, Hashable {
         case name, email, phone, vat, address, currency
         case isCompany = "is_company"
     }
+
+    /// `is_company` may be absent (a person), as PROTOCOL.md allows for optional members.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        email = try container.decodeIfPresent(String.self, forKey: .email)
+        phone = try container.decodeIfPresent(String.self, forKey: .phone)
+        isCompany = try container.decodeIfPresent(Bool.self, forKey: .isCompany) ?? false
+        vat = try container.decodeIfPresent(String.self, forKey: .vat)
+        address = try container.decodeIfPresent(Address.self, forKey: .address)
+        currency = try container.decodeIfPresent(CurrencyCode.self, forKey: .currency)
+    }
 }
 
 public struct Recurrence: Codable, Sendable, Hashable {

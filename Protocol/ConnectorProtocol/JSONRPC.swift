@@ -179,6 +179,45 @@ public struct RPCCodec: Sendable {
         try decoder.decode(type, from: data)
     }
 
+    /// Why `data` is not a `T`, naming the member and what it should have been; nil when it is one.
+    public func problem<T: Decodable>(decoding type: T.Type, from data: Data) -> String? {
+        do {
+            _ = try decoder.decode(type, from: data)
+            return nil
+        } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
+            // A number with a fraction where an integer belongs fails without a path ("The given data
+            // was not valid JSON"): find the member ourselves.
+            if let value = try? decoder.decode(JSONValue.self, from: data), let (path, number) = Self.fractionalInteger(in: value) {
+                return "\"\(path)\" must be an integer (money is in minor units), found \(number)"
+            }
+            return Self.describe(DecodingError.dataCorrupted(context))
+        } catch {
+            return Self.describe(error)
+        }
+    }
+
+    /// The first member that the canonical model keeps as an integer (`*_minor`, `schema_version`,
+    /// `interval_count`) holding a number with a fraction.
+    static func fractionalInteger(in value: JSONValue, path: String = "") -> (String, Double)? {
+        switch value {
+        case .object(let members):
+            for (key, member) in members.sorted(by: { $0.key < $1.key }) {
+                let memberPath = path.isEmpty ? key : "\(path).\(key)"
+                if case .double(let number) = member, key.hasSuffix("_minor") || key == "schema_version" || key == "interval_count" {
+                    return (memberPath, number)
+                }
+                if let found = fractionalInteger(in: member, path: memberPath) { return found }
+            }
+        case .array(let elements):
+            for (index, element) in elements.enumerated() {
+                if let found = fractionalInteger(in: element, path: "\(path)[\(index)]") { return found }
+            }
+        default:
+            break
+        }
+        return nil
+    }
+
     private func line<P: Encodable, R: Encodable>(_ message: Outgoing<P, R>) throws -> Data {
         var data = try encoder.encode(message)
         data.append(0x0A)
@@ -188,15 +227,29 @@ public struct RPCCodec: Sendable {
     static func describe(_ error: any Error) -> String {
         switch error {
         case DecodingError.dataCorrupted(let context):
-            return context.underlyingError.map { "\(context.debugDescription) (\($0))" } ?? context.debugDescription
+            let what = context.underlyingError.map { "\(context.debugDescription) (\($0))" } ?? context.debugDescription
+            return context.codingPath.isEmpty ? what : "\(path(context.codingPath)): \(what)"
         case DecodingError.keyNotFound(let key, let context):
             return "missing \(path(context.codingPath + [key]))"
         case DecodingError.typeMismatch(let type, let context):
-            return "\(path(context.codingPath)) is not a \(type)"
+            return "\(path(context.codingPath)) must be \(kind(type)): \(context.debugDescription)"
         case DecodingError.valueNotFound(let type, let context):
-            return "\(path(context.codingPath)) is null, expected \(type)"
+            return "\(path(context.codingPath)) is null, expected \(kind(type))"
         default:
             return "\(error)"
+        }
+    }
+
+    /// A Swift type as a JSON reader would name it.
+    private static func kind(_ type: Any.Type) -> String {
+        switch type {
+        case is any BinaryInteger.Type: "an integer"
+        case is any BinaryFloatingPoint.Type: "a number"
+        case is String.Type: "a string"
+        case is Bool.Type: "a boolean"
+        case is [Any].Type: "an array"
+        case is [String: Any].Type: "an object"
+        default: "\(type)"
         }
     }
 

@@ -241,4 +241,38 @@ extension DaemonHarness {
         #expect(trace.events.first?.deliveries.first?.externalID == "py-invoice-in_1")
         #expect(try daemon.stop() == 0)
     }
+
+    /// A source in Python (Tests/Fixtures/plugins/connector-pysource) whose pages hold events that are
+    /// not canonical events: each is kept as a reject naming the member and what it should have been,
+    /// the rest of its page is stored and delivered, and the cursor moves on (one bad event blocked
+    /// its source forever before: the whole page was refused and polled again).
+    @Test func malformedEventsAreRejectedAtIntakeAndTheRestFlows() throws {
+        let daemon = try DaemonHarness()
+        try daemon.writeConfig(connectors:
+            "[[connector]]\nid = \"py\"\nplugin = \"pysource\"\npoll_interval_ms = 200\n[connector.config]\ncount = 12\npage_size = 5\nmalformed = [3, 4, 5]\n"
+            + DaemonHarness.sample("sink", "[connector.config]\neffects_file = \"\(daemon.path("effects"))\"")
+            + DaemonHarness.route("py", "sink"))
+        let text = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
+            .replacingOccurrences(of: "plugin_dirs = [\"", with: "plugin_dirs = [\"\(Self.fixtures)\", \"")
+        try text.write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        try daemon.start()
+        try daemon.waitUntil("the 9 good events are delivered", timeout: 20) { try daemon.count("delivered") == 9 }
+        let rejects = try daemon.client().call(AdminMethod.dlqRejects, DLQRejectsParams(connector: nil, limit: 10), as: [IntakeReject].self)
+        #expect(rejects.map(\.reason) == [
+            #"events[3]: "record.payment.amount.amount_minor" must be an integer: Expected to decode Int64 but found a string instead."#,
+            #"events[4]: "record.payment.amount.amount_minor" must be an integer (money is in minor units), found 12.5"#,
+            #"events[0]: missing "source.object_id""#,
+        ], "\(rejects.map(\.reason))")
+        #expect(rejects.allSatisfy { $0.connector == "py" && $0.stream == "customers" && $0.payload.hasPrefix("{") })
+        // The cursor moved past the rejects: no page is polled again and nothing is stored twice.
+        #expect(try daemon.storedEvents(connector: "py").count == 9)
+        #expect(Set(daemon.effects("effects")).count == 9 && daemon.effects("effects").count == 9)
+        #expect(!daemon.log.contains("poll failed"))
+        let listed = try daemon.hostctl("dlq", "list")
+        #expect(listed.status == 0 && listed.stdout.contains("3 event(s) rejected at intake"))
+        let shown = try daemon.hostctl("dlq", "rejects")
+        #expect(shown.stdout.contains("must be an integer"))
+        #expect(try daemon.auditActions().filter { $0 == "event.rejected" }.count == 3)
+        #expect(try daemon.stop() == 0)
+    }
 }

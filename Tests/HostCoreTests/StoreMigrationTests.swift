@@ -5,20 +5,21 @@ import Logging
 @testable import HostCore
 import Testing
 
-/// Upgrading in place: a store made by the previous schema (Tests/Fixtures/store-v2, see its
-/// README) opens with the current version, migrates, and loses nothing.
+/// Upgrading in place: stores made by earlier schemas (Tests/Fixtures/store-v2 and store-v3, see their
+/// READMEs; v3 is the one before the current) open with the current version, migrate, and lose nothing.
 @Suite struct StoreMigrationTests {
-    static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/store-v2")
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures")
 
-    @Test func aStoreMadeBySchemaV2OpensWithEverythingInIt() async throws {
+    @Test(arguments: ["store-v2", "store-v3"]) func aStoreMadeByAnEarlierSchemaOpensWithEverythingInIt(_ name: String) async throws {
+        let fixture = Self.fixtures.appendingPathComponent(name)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("migrate-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        for name in ["connector-host.sqlite", "vault.key"] {
-            try FileManager.default.copyItem(at: Self.fixture.appendingPathComponent(name), to: directory.appendingPathComponent(name))
+        for file in ["connector-host.sqlite", "vault.key"] {
+            try FileManager.default.copyItem(at: fixture.appendingPathComponent(file), to: directory.appendingPathComponent(file))
             // git keeps no mode but 644 or 755; the vault refuses a key others can read.
-            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: directory.appendingPathComponent(name).path)
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: directory.appendingPathComponent(file).path)
         }
         let store = try Store(path: directory.appendingPathComponent("connector-host.sqlite").path)
 
@@ -44,6 +45,8 @@ import Testing
         // The upgraded vault sealed where its authenticated rows begin: its first row with an HMAC.
         try await store.rawExecuteForTests("DROP TRIGGER audit_no_update; UPDATE audit SET mac = NULL")
         #expect(try await vault.verifyAudit().problems.filter { $0.kind == "unauthenticated" }.count == verified.rows)
+        // v4's table is there, empty.
+        #expect(try await store.intakeRejects(connector: nil, limit: 10).isEmpty)
         // The new column is there: a dependency answer naming a record is kept.
         let job = try #require(pending.first)
         try await store.record(DeliveryOutcome(job: job, startedAt: 0, finishedAt: Store.now(), result: .failed(

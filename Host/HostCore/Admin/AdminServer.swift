@@ -223,6 +223,9 @@ public struct AdminServer: Service {
             case AdminMethod.dlqList:
                 let params = try codec.params(DLQListParams.self, of: message)
                 return try codec.response(id: id, result: try await pipeline.store.deadLetters(route: params.route, limit: params.limit))
+            case AdminMethod.dlqRejects:
+                let params = try codec.params(DLQRejectsParams.self, of: message)
+                return try codec.response(id: id, result: try await pipeline.store.intakeRejects(connector: params.connector, limit: params.limit))
             case AdminMethod.dlqShow:
                 let params = try codec.params(DLQShowParams.self, of: message)
                 guard let detail = try await pipeline.store.deadLetter(id: params.id) else {

@@ -63,13 +63,12 @@ struct WebhookIngress: Sendable {
             return await reject(connector, 400, "malformed", "the body is not UTF-8")
         }
         let codec = pipeline.store.codec
-        let incoming: [Store.Incoming], replayKey: String?
+        let incoming: [Store.Incoming], rejects: [Store.Reject], replayKey: String?
         do {
             let params = WebhookParams(headers: headers, body: text, receivedAtMilliseconds: Store.now())
             let message = try await instance.call(Method.webhookHandle, rawParams: try codec.json(params), timeout: .seconds(10))
-            let result = try codec.result(WebhookResult.self, of: message)
-            incoming = try Pipeline.verbatim(result.events, in: message.line)
-            replayKey = result.replayKey
+            let page = try Pipeline.page(WebhookResult.self, of: message, codec: codec)
+            (incoming, rejects, replayKey) = (page.incoming, page.rejects, page.page.replayKey)
         } catch let error as ConnectorError {
             let reason = error.details?["reason"]?.stringValue
             switch error.code {
@@ -87,9 +86,10 @@ struct WebhookIngress: Sendable {
         let taken = accepted.take(connector, limit: settings.webhookRateLimit)
         if taken > 0 { return rateLimited(connector, wait: taken) }
         do {
-            let stored = try await pipeline.ingest(connector: connector, stream: nil, incoming: incoming, cursor: nil, replayKey: replayKey)
+            let stored = try await pipeline.ingest(connector: connector, stream: nil, incoming: incoming, rejects: rejects, cursor: nil, replayKey: replayKey)
             metrics.webhook(connector: connector, result: "accepted")
-            return Answer(status: 200, body: "{\"accepted\":\(stored.stored.count),\"duplicates\":\(stored.duplicates)}", retryAfterSeconds: nil)
+            let rejected = rejects.isEmpty ? "" : ",\"rejected\":\(rejects.count)"
+            return Answer(status: 200, body: "{\"accepted\":\(stored.stored.count),\"duplicates\":\(stored.duplicates)\(rejected)}", retryAfterSeconds: nil)
         } catch is ReplayedDelivery {
             return await reject(connector, 409, "replayed", "this delivery was accepted before")
         } catch {

@@ -30,6 +30,11 @@ public final class HostMetrics: Sendable {
         if duplicates > 0 { Counter(label: "connector_host_events_duplicate_total", dimensions: [("connector", connector)], factory: factory).increment(by: duplicates) }
     }
 
+    /// Elements of a page that were not canonical events (kept in `intake_rejects`).
+    func rejected(connector: String, count: Int) {
+        Counter(label: "connector_host_events_rejected_total", dimensions: [("connector", connector)], factory: factory).increment(by: count)
+    }
+
     /// One attempt's outcome: `delivered`, `duplicate`, or the error class.
     func attempt(route: String, outcome: String) {
         Counter(label: "connector_host_delivery_attempts_total", dimensions: [("route", route), ("outcome", outcome)], factory: factory).increment()

@@ -139,10 +139,18 @@ public final class Pipeline: Service, Sendable {
 
     /// Stores events and wakes the routes they feed. Throws when the store cannot take them.
     @discardableResult
-    public func ingest(connector: String, stream: String?, incoming: [Store.Incoming], cursor: String?, replayKey: String? = nil) async throws -> Store.IngestResult {
+    public func ingest(connector: String, stream: String?, incoming: [Store.Incoming], rejects: [Store.Reject] = [], cursor: String?,
+                       replayKey: String? = nil) async throws -> Store.IngestResult {
         let routes = supervisor.routes
         do {
-            let result = try await store.ingest(connector: connector, stream: stream, incoming: incoming, cursor: cursor, routes: routes, replayKey: replayKey)
+            let result = try await store.ingest(connector: connector, stream: stream, incoming: incoming, rejects: rejects, cursor: cursor,
+                                                routes: routes, replayKey: replayKey)
+            if !rejects.isEmpty {
+                metrics.rejected(connector: connector, count: rejects.count)
+                logger.warning("events rejected at intake: not canonical events (hostctl dlq rejects)", metadata: [
+                    "connector.id": "\(connector)", "events.rejected": "\(rejects.count)", "event.problem": "\(rejects[0].reason)",
+                ])
+            }
             noteStoreHealthy("ingest")
             metrics.ingested(connector: connector, stored: result.stored.count, duplicates: result.duplicates)
             if !result.stored.isEmpty {
@@ -161,6 +169,31 @@ public final class Pipeline: Service, Sendable {
     }
 
     /// Pairs each decoded event with its bytes in the answer line, so the store keeps them verbatim.
+    /// A page's events as the plugin sent them. One element that is not a canonical event does not
+    /// fail its page: it becomes a reject naming the member at fault, and the rest is stored.
+    static func page<Page: EventPage>(_ type: Page.Type, of answer: RPCMessage, codec: RPCCodec) throws -> (page: Page, incoming: [Store.Incoming], rejects: [Store.Reject]) {
+        do {
+            let page = try codec.result(Page.self, of: answer)
+            return (page, try verbatim(page.events, in: answer.line), [])
+        } catch let error as ConnectorError where error.code == .protocol {
+            guard let ranges = JSONSlicer.arrayElements(in: answer.line, path: ["result", "events"]), !ranges.isEmpty,
+                  let rest = try? codec.result(Page.Rest.self, of: answer) else { throw error }
+            let base = answer.line.startIndex
+            var incoming: [Store.Incoming] = [], rejects: [Store.Reject] = []
+            for (index, range) in ranges.enumerated() {
+                let payload = Data(answer.line[(base + range.lowerBound)..<(base + range.upperBound)])
+                if let event = try? codec.decodeJSON(Event.self, from: payload) {
+                    incoming.append(Store.Incoming(event: event, payload: payload))
+                } else {
+                    let problem = codec.problem(decoding: Event.self, from: payload) ?? "not a canonical event"
+                    rejects.append(Store.Reject(reason: "events[\(index)]: \(problem)", payload: payload))
+                }
+            }
+            guard !rejects.isEmpty else { throw error }
+            return (Page(rest: rest, events: incoming.map(\.event)), incoming, rejects)
+        }
+    }
+
     static func verbatim(_ events: [Event], in line: Data) throws -> [Store.Incoming] {
         guard let ranges = JSONSlicer.arrayElements(in: line, path: ["result", "events"]), ranges.count == events.count else {
             throw ConnectorError(.protocol, "cannot locate the events in the source.poll answer")
@@ -191,19 +224,19 @@ public final class Pipeline: Service, Sendable {
                 for stream in streams {
                     // While one page is being stored, the next one is asked for: the plugin's work and
                     // the decoding overlap the write. Pages are still stored in order, each with its cursor.
-                    func fetch(_ cursor: String?) async throws -> (page: PollResult, incoming: [Store.Incoming]) {
+                    func fetch(_ cursor: String?) async throws -> (page: PollResult, incoming: [Store.Incoming], rejects: [Store.Reject]) {
                         let answer = try await instance.call(
                             Method.sourcePoll,
                             rawParams: try store.codec.json(PollParams(stream: stream.name, cursor: cursor, maxEvents: connector.pollBatch)),
                             timeout: .seconds(60)
                         )
-                        let page = try store.codec.result(PollResult.self, of: answer)
-                        return (page, try Self.verbatim(page.events, in: answer.line))
+                        return try Self.page(PollResult.self, of: answer, codec: store.codec)
                     }
                     var current = try await fetch(try await store.cursor(connector: connector.id, stream: stream.name))
                     for _ in 0..<64 {
                         let page = current
-                        async let stored = ingest(connector: connector.id, stream: stream.name, incoming: page.incoming, cursor: page.page.cursor)
+                        async let stored = ingest(connector: connector.id, stream: stream.name, incoming: page.incoming, rejects: page.rejects,
+                                                  cursor: page.page.cursor)
                         let next = page.page.hasMore ? try await fetch(page.page.cursor) : nil
                         _ = try await stored
                         guard let next else { break }
@@ -478,5 +511,40 @@ struct RouteWorker {
             }
         }
         return DeliveryOutcome(job: job, startedAt: startedAt, finishedAt: finishedAt, result: result)
+    }
+}
+
+/// An answer carrying events (`source.poll`, `webhook.handle`), and what it says besides them.
+protocol EventPage: Decodable, Sendable {
+    associatedtype Rest: Decodable
+    var events: [Event] { get }
+    init(rest: Rest, events: [Event])
+}
+
+extension PollResult: EventPage {
+    struct Rest: Decodable {
+        var cursor: String?
+        var hasMore: Bool
+        enum CodingKeys: String, CodingKey {
+            case cursor
+            case hasMore = "has_more"
+        }
+    }
+
+    init(rest: Rest, events: [Event]) {
+        self.init(events: events, cursor: rest.cursor, hasMore: rest.hasMore)
+    }
+}
+
+extension WebhookResult: EventPage {
+    struct Rest: Decodable {
+        var replayKey: String?
+        enum CodingKeys: String, CodingKey {
+            case replayKey = "replay_key"
+        }
+    }
+
+    init(rest: Rest, events: [Event]) {
+        self.init(events: events, replayKey: rest.replayKey)
     }
 }

@@ -162,6 +162,21 @@ enum Schema {
                 CREATE INDEX deliveries_pending_key ON deliveries(route, ordering_key, id, last_error_class) WHERE state = 'pending';
                 """)
         }
+        migrator.registerMigration("v4") { db in
+            try db.execute(sql: """
+                -- Events a source sent that are not canonical events (a field missing or of the wrong type):
+                -- kept as sent, with the reason, in the transaction that stores the rest of their page and
+                -- moves the cursor past them. `hostctl dlq rejects` shows them; the fix is in the plugin.
+                CREATE TABLE intake_rejects (
+                    id INTEGER PRIMARY KEY,
+                    connector TEXT NOT NULL,
+                    stream TEXT,
+                    rejected_at INTEGER NOT NULL,
+                    reason TEXT NOT NULL,
+                    payload BLOB NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -55,6 +55,16 @@ public final class Store: Sendable {
         }
     }
 
+    /// An element of a page that is not a canonical event: kept as sent, with why.
+    public struct Reject: Sendable, Equatable {
+        public var reason: String
+        public var payload: Data
+        public init(reason: String, payload: Data) {
+            self.reason = reason
+            self.payload = payload
+        }
+    }
+
     /// Stores events that exist only as values (tests, benchmarks): encodes them first.
     public func ingest(
         connector: String, stream: String?, events: [Event], cursor: String?, routes: [RouteConfig]
@@ -67,7 +77,8 @@ public final class Store: Sendable {
     /// delivery per matching route. An event whose idempotency key is already stored is dropped,
     /// counted and audited.
     public func ingest(
-        connector: String, stream: String?, incoming: [Incoming], cursor: String?, routes: [RouteConfig], replayKey: String? = nil
+        connector: String, stream: String?, incoming: [Incoming], rejects: [Reject] = [], cursor: String?, routes: [RouteConfig],
+        replayKey: String? = nil
     ) async throws -> IngestResult {
         let rows = incoming.map { item -> (Event, String, Data, String) in
             let refs = Self.references(item.event, connector: connector).joined(separator: "\n")
@@ -127,6 +138,12 @@ public final class Store: Sendable {
                     delivery.bind(now)
                     try delivery.execute()
                 }
+            }
+            for reject in rejects {
+                try db.execute(sql: "INSERT INTO intake_rejects (connector, stream, rejected_at, reason, payload) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [connector, stream, now, reject.reason, reject.payload])
+                try self.appendAudit(db, at: now, correlationID: nil, actor: connector, action: "event.rejected",
+                                     subject: "\(connector)/\(stream ?? "webhook") #\(db.lastInsertedRowID)", detail: reject.reason)
             }
             if result.duplicates > 0 {
                 try db.execute(sql: """
@@ -359,6 +376,19 @@ public final class Store: Sendable {
     public func duplicates() async throws -> [String: Int] {
         try await pool.read { db in
             Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT connector, duplicates FROM source_stats").map { ($0[0], $0[1]) })
+        }
+    }
+
+    /// Events rejected at intake, oldest first.
+    public func intakeRejects(connector: String?, limit: Int) async throws -> [IntakeReject] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, connector, stream, rejected_at, reason, payload FROM intake_rejects
+                WHERE (? IS NULL OR connector = ?) ORDER BY id LIMIT ?
+                """, arguments: [connector, connector, limit]).map {
+                IntakeReject(id: $0[0], connector: $0[1], stream: $0[2], rejectedAt: $0[3], reason: $0[4],
+                             payload: String(decoding: $0[5] as Data, as: UTF8.self))
+            }
         }
     }
 
