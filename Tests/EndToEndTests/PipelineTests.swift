@@ -275,4 +275,25 @@ extension DaemonHarness {
         #expect(try daemon.auditActions().filter { $0 == "event.rejected" }.count == 3)
         #expect(try daemon.stop() == 0)
     }
+
+    /// A plugin that closes its connection and then exits with status 1 is reported with that status:
+    /// it was SIGTERMed on end-of-file before, and reported as "killed by signal 15".
+    @Test func aPluginThatExitsIsReportedWithItsOwnStatus() throws {
+        let daemon = try DaemonHarness()
+        try daemon.writeConfig(connectors:
+            DaemonHarness.sample("src", "[connector.config]\nemit = 3")
+            + "[[connector]]\nid = \"py\"\nplugin = \"pysink\"\n[connector.config]\neffects_file = \"\(daemon.path("effects"))\"\nexit_after = 1\n"
+            + DaemonHarness.route("src", "py"))
+        let text = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
+            .replacingOccurrences(of: "plugin_dirs = [\"", with: "plugin_dirs = [\"\(Self.fixtures)\", \"")
+        try text.write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        try daemon.start()
+        try daemon.waitUntil("the sink has exited and been restarted", timeout: 20) { try daemon.connector("py").restarts >= 1 }
+        let lastError = try #require(try daemon.connector("py").lastError)
+        #expect(lastError.contains("exited with status 1"), "\(lastError)")
+        #expect(lastError.contains("pysink: giving up"))
+        #expect(!daemon.log.contains("killed by signal 15"))
+        #expect(!daemon.log.contains("handshake failed"))
+        #expect(try daemon.stop() == 0)
+    }
 }

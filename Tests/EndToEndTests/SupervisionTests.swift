@@ -36,6 +36,42 @@ import Glibc
         #expect(try daemon.stop() == 0)
     }
 
+    /// A sink killed in the middle of deliveries, long after its handshake: its exit is reported, not
+    /// a "handshake failed" with the read call's signature (a reset of the socket said so before).
+    @Test func aSinkKilledMidDeliveryIsReportedByItsExit() throws {
+        let daemon = try DaemonHarness()
+        try daemon.writeConfig(connectors: DaemonHarness.sample("src", "[connector.config]\nemit = 400")
+                               + DaemonHarness.sample("sink", "[connector.config]\nfaults = [\"slow 50\"]\neffects_file = \"\(daemon.path("effects"))\"")
+                               + DaemonHarness.route("src", "sink"))
+        try daemon.start()
+        try daemon.waitUntil("deliveries are under way", timeout: 20) { try daemon.count("delivered") >= 5 }
+        let victim = try #require(try daemon.connector("sink").pid)
+        kill(victim, SIGKILL)
+        try daemon.waitUntil("the sink runs again") { let sink = try daemon.connector("sink"); return sink.state == "running" && sink.pid != victim }
+        #expect(try daemon.connector("sink").lastError?.contains("killed by signal 9 (SIGKILL)") == true)
+        #expect(!daemon.log.contains("handshake failed"))
+        #expect(!daemon.log.contains("descriptor:pointer"))
+        #expect(try daemon.stop() == 0)
+    }
+
+    /// A poll failing now is what `connectors` shows, not an older crash the plugin recovered from.
+    @Test func aCurrentPollFailureIsShownOverAnOldCrash() throws {
+        let daemon = try DaemonHarness()
+        let faults = daemon.path("faults")
+        try "".write(toFile: faults, atomically: true, encoding: .utf8)
+        try daemon.writeConfig(connectors: DaemonHarness.sample("src", "[connector.config]\nemit = 1\nfaults_file = \"\(faults)\"\npoll_interval_ms = 100"))
+        try daemon.start()
+        let first = try #require(try daemon.connector("src").pid)
+        kill(first, SIGKILL)
+        try daemon.waitUntil("src runs again") { let src = try daemon.connector("src"); return src.state == "running" && src.pid != first }
+        #expect(try daemon.connector("src").lastError?.contains("SIGKILL") == true)
+        try "poll-fail transient\n".write(toFile: faults, atomically: true, encoding: .utf8)
+        try daemon.waitUntil("the poll failure is shown", timeout: 15) {
+            try daemon.connector("src").lastError?.hasPrefix("poll failed") == true
+        }
+        #expect(try daemon.stop() == 0)
+    }
+
     @Test func hungPluginIsKilledAndRestarted() throws {
         let daemon = try DaemonHarness()
         let faults = daemon.path("faults")

@@ -107,7 +107,8 @@ public struct AdminServer: Service {
         return supervisor.connectors.map { status in
             var status = status
             status.circuit = pipeline.circuitState(target: status.id).rawValue
-            if status.lastError == nil, let problem = pollFailures[status.id] {
+            // A poll failing now says more than an older crash the plugin has recovered from.
+            if let problem = pollFailures[status.id] {
                 status.lastError = "poll failed \(problem.failures)×: \(problem.code?.name ?? "error"): \(problem.message)"
             }
             return status

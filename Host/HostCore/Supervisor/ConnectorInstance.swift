@@ -308,6 +308,16 @@ public final class ConnectorInstance: Sendable {
                 case .ended(let why):
                     guard reason == nil else { continue }
                     reason = why
+                    if why == .connectionClosed {
+                        // Usually the plugin is exiting: let it, so that its own status is what is
+                        // reported, and end the group only if it lingers.
+                        group.addTask {
+                            try? await Task.sleep(for: .milliseconds(self.settings.shutdownGraceMilliseconds))
+                            if !Task.isCancelled { await self.terminate(pid: pid, polite: false) }
+                            return nil
+                        }
+                        continue
+                    }
                     if why.isFailure {
                         logger.warning("stopping plugin", metadata: ["connector.end_reason": "\(why.description)"])
                     }
@@ -440,8 +450,16 @@ public final class ConnectorInstance: Sendable {
             return nil
         } catch {
             if Task.isCancelled { return nil }
-            return .ended(.handshakeFailed("\(error)"))
+            // After the handshake a failed read is the plugin's end going away (a reset when it died
+            // with lines unread): its exit status, which follows, says why.
+            return .ended(handshaken.isRaised ? .connectionClosed : .handshakeFailed(Self.describe(error)))
         }
+    }
+
+    /// A socket error as an operator reads it ("connection reset by peer"), not as an API names it.
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)) }
+        return "\(error)"
     }
 
     private func handshake(_ frame: Frame, rpc: RPCConnection, token: String, peerPID: pid_t) async throws(HostError) {
