@@ -213,6 +213,7 @@ let package = Package(
                 "HostAdmin",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Tests/HostCoreTests",
             swiftSettings: swiftSettings

@@ -666,7 +666,9 @@ final class GroupCommitter: Sendable {
             state.leading = true
             return true
         }
-        if lead { await self.lead() }
+        // The leader commits on a task of its own: a caller cancelled meanwhile (every reload cancels
+        // some) must not fail the writes of the others in its group.
+        if lead { Task { await self.lead() } }
         return try await slot.value() as! T
     }
 
