@@ -164,6 +164,10 @@ public struct ReloadResult: Codable, Sendable {
     public var stopped: [String]
     public var restarted: [String]
     public var unchanged: [String]
+    /// Route ids (`from->to`, with `@tenant` when scoped) as the new configuration has them.
+    public var routesAdded: [String] = []
+    public var routesRemoved: [String] = []
+    public var routesChanged: [String] = []
     /// Changes that need a daemon restart to apply (state_dir, admin_socket, …).
     public var warnings: [String]
 
@@ -173,5 +177,24 @@ public struct ReloadResult: Codable, Sendable {
         self.restarted = restarted
         self.unchanged = unchanged
         self.warnings = warnings
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case started, stopped, restarted, unchanged, warnings
+        case routesAdded = "routes_added"
+        case routesRemoved = "routes_removed"
+        case routesChanged = "routes_changed"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        started = try container.decode([String].self, forKey: .started)
+        stopped = try container.decode([String].self, forKey: .stopped)
+        restarted = try container.decode([String].self, forKey: .restarted)
+        unchanged = try container.decode([String].self, forKey: .unchanged)
+        warnings = try container.decode([String].self, forKey: .warnings)
+        routesAdded = try container.decodeIfPresent([String].self, forKey: .routesAdded) ?? []
+        routesRemoved = try container.decodeIfPresent([String].self, forKey: .routesRemoved) ?? []
+        routesChanged = try container.decodeIfPresent([String].self, forKey: .routesChanged) ?? []
     }
 }

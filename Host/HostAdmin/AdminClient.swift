@@ -7,8 +7,10 @@ import Glibc
 
 /// Why an admin call failed.
 public enum AdminClientError: Error, CustomStringConvertible {
-    /// The daemon's socket could not be reached (not running, wrong path, no permission).
+    /// The daemon's socket could not be reached (not running, wrong path).
     case unreachable(String)
+    /// The socket is there but this user may not use it (not root, not in the daemon's group).
+    case denied(String)
     /// The daemon answered with an error.
     case daemon(ConnectorError)
     /// The answer was not what the API says.
@@ -17,6 +19,7 @@ public enum AdminClientError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unreachable(let message): "cannot reach connector-hostd: \(message)"
+        case .denied(let message): "no permission to use connector-hostd's admin socket: \(message) (be root or in the daemon's group)"
         case .daemon(let error): error.message
         case .badAnswer(let message): "unexpected answer from connector-hostd: \(message)"
         }
@@ -38,7 +41,7 @@ public final class AdminClient {
         do {
             fd = try UnixSocket.connect(path: socketPath, receiveTimeoutSeconds: timeoutSeconds)
         } catch {
-            throw .unreachable(error.message)
+            throw error.code == .auth ? .denied(error.message) : .unreachable(error.message)
         }
     }
 

@@ -72,6 +72,13 @@ public struct SecretInfo: Codable, Sendable, Equatable {
         self.updatedAt = updatedAt
         self.updatedBy = updatedBy
     }
+
+    enum CodingKeys: String, CodingKey {
+        case connector, name, version
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+        case updatedBy = "updated_by"
+    }
 }
 
 public struct VaultRekeyResult: Codable, Sendable {
@@ -86,6 +93,11 @@ public struct VaultRekeyResult: Codable, Sendable {
         self.secrets = secrets
         self.keyFile = keyFile
         self.notice = notice
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case secrets, notice
+        case keyFile = "key_file"
     }
 }
 
@@ -121,5 +133,11 @@ public struct AuditVerification: Codable, Sendable {
         self.problems = problems
         self.headID = headID
         self.headHash = headHash
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case rows, authenticated, problems
+        case headID = "head_id"
+        case headHash = "head_hash"
     }
 }

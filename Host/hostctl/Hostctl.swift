@@ -8,6 +8,12 @@ struct Hostctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hostctl",
         abstract: "Operate a running connector-hostd through its admin socket.",
+        discussion: """
+            Every command takes --socket PATH (default: $CONNECTOR_HOST_SOCKET, else \(AdminClient.defaultSocket)) \
+            and --json (machine-readable output, snake_case keys), before or after the command's name.
+
+            Exit status, the same for every command: \(ExitStatus.summary)
+            """,
         version: BuildInfo.version,
         subcommands: [
             Status.self, Health.self, Connectors.self, Restart.self, Pause.self, Resume.self, Reload.self,
@@ -18,7 +24,21 @@ struct Hostctl: ParsableCommand {
     /// `--socket` and `--json` belong to every subcommand; an operator may also write them first
     /// (`hostctl --socket PATH status`), so they are moved behind the subcommand before parsing.
     static func main() {
-        main(hoistingGlobalOptions(Array(CommandLine.arguments.dropFirst())))
+        let arguments = hoistingGlobalOptions(Array(CommandLine.arguments.dropFirst()))
+        if let unknown = unknownCommand(arguments) {
+            let names = configuration.subcommands.compactMap { $0.configuration.commandName ?? $0._commandName }
+            let suggestion = Spelling.closest(to: unknown, in: names).map { "; did you mean '\($0)'?" } ?? ""
+            warn("hostctl: unknown command '\(unknown)'\(suggestion) (hostctl --help lists them)")
+            Foundation.exit(ExitStatus.usage)
+        }
+        main(arguments)
+    }
+
+    /// The first word when it names no command (options and help are left to the parser).
+    static func unknownCommand(_ arguments: [String]) -> String? {
+        guard let first = arguments.first, !first.hasPrefix("-"), first != "help" else { return nil }
+        let names = configuration.subcommands.compactMap { $0.configuration.commandName ?? $0._commandName }
+        return names.contains(first) ? nil : first
     }
 
     static func hoistingGlobalOptions(_ arguments: [String]) -> [String] {
@@ -63,20 +83,20 @@ struct GlobalOptions: ParsableArguments {
             return client
         } catch {
             warn("hostctl: \(error)")
-            throw ExitCode(2)
+            throw ExitCode(ExitStatus.of(error))
         }
     }
 
-    /// The daemon's refusal exits with `refusedStatus`: 1, unless a command gives 1 its own meaning.
-    func call<P: Encodable, R: Decodable>(_ client: AdminClient, _ method: String, _ params: P, as type: R.Type, refusedStatus: Int32 = 1) throws -> R {
+    /// The daemon's refusal exits 1; see ``ExitStatus``.
+    func call<P: Encodable, R: Decodable>(_ client: AdminClient, _ method: String, _ params: P, as type: R.Type) throws -> R {
         do {
             return try client.call(method, params, as: type)
-        } catch AdminClientError.unreachable(let message) {
-            warn("hostctl: cannot reach connector-hostd: \(message)")
-            throw ExitCode(2)
+        } catch AdminClientError.daemon(let error) where error.code != .auth {
+            warn("hostctl: \(error.message)")
+            throw ExitCode(ExitStatus.failed)
         } catch {
             warn("hostctl: \(error)")
-            throw ExitCode(refusedStatus)
+            throw ExitCode(ExitStatus.of(error))
         }
     }
 
@@ -85,6 +105,32 @@ struct GlobalOptions: ParsableArguments {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         if let data = try? encoder.encode(value), let text = String(data: data, encoding: .utf8) {
             print(text)
+        }
+    }
+}
+
+/// hostctl's exit statuses, the same for every command (README, man page: EXIT STATUS).
+enum ExitStatus {
+    /// Done; healthy; intact; nothing found.
+    static let ok: Int32 = 0
+    /// The daemon refused or failed the request, or found what the command looks for (degraded health,
+    /// a tampered audit trail, duplicates, a replayed dead letter dead again).
+    static let failed: Int32 = 1
+    /// The daemon cannot be reached: not running, or another socket path.
+    static let unreachable: Int32 = 2
+    /// The admin socket refuses this user: be root or in the daemon's group.
+    static let denied: Int32 = 3
+    /// A usage error: an unknown command, option or value (from the argument parser too).
+    static let usage: Int32 = 64
+
+    static let summary = "0 done (healthy, intact); 1 refused or failed, or found what it looks for (degraded, tampered, duplicates); 2 the daemon cannot be reached; 3 no permission on the admin socket; 64 usage error."
+
+    static func of(_ error: any Error) -> Int32 {
+        switch error {
+        case AdminClientError.denied: denied
+        case AdminClientError.daemon(let error) where error.code == .auth: denied
+        case AdminClientError.unreachable, AdminClientError.badAnswer: unreachable
+        default: failed
         }
     }
 }
@@ -233,6 +279,9 @@ struct Reload: ParsableCommand {
         print("stopped:   \(list(result.stopped))")
         print("restarted: \(list(result.restarted))")
         print("unchanged: \(list(result.unchanged))")
+        if !result.routesAdded.isEmpty || !result.routesRemoved.isEmpty || !result.routesChanged.isEmpty {
+            print("routes:    added \(list(result.routesAdded)); removed \(list(result.routesRemoved)); changed \(list(result.routesChanged))")
+        }
         for warning in result.warnings { warn("warning: \(warning)") }
     }
 }

@@ -42,19 +42,27 @@ struct DLQ: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Dead letters, oldest first.")
         @OptionGroup var options: GlobalOptions
         @Option(help: "Only this route.") var route: String?
-        @Option(help: "At most this many.") var limit = 100
+        @Option(help: "At most this many (the output says when there are more).") var limit = 100
+
+        func validate() throws {
+            if limit < 1 { throw ValidationError("--limit must be at least 1") }
+        }
 
         func run() throws {
             let client = try options.connect()
-            let letters = try options.call(client, AdminMethod.dlqList, DLQListParams(route: route, limit: limit), as: [DeadLetterSummary].self)
+            // One more than shown tells whether the list was cut.
+            var letters = try options.call(client, AdminMethod.dlqList, DLQListParams(route: route, limit: limit + 1), as: [DeadLetterSummary].self)
+            let cut = letters.count > limit
+            letters = Array(letters.prefix(limit))
             if options.json { return options.printJSON(letters) }
             if letters.isEmpty {
-                print("the dead-letter queue is empty")
+                print(route.map { "no dead letters on route \($0)" } ?? "the dead-letter queue is empty")
             } else {
                 print(table(
                     ["ID", "ROUTE", "EVENT", "CORRELATION", "CLASS", "ATTEMPTS", "REASON"],
                     letters.map { [String($0.id), $0.route, $0.eventType, $0.correlationID, $0.errorClass, String($0.attempts), $0.reason] }
                 ))
+                if cut { print("(the first \(limit) only: there are more; raise --limit)") }
             }
             let rejects = try options.call(client, AdminMethod.dlqRejects, DLQRejectsParams(connector: nil, limit: 1_000), as: [IntakeReject].self)
             if !rejects.isEmpty {
@@ -112,6 +120,9 @@ struct DLQ: ParsableCommand {
         @OptionGroup var options: GlobalOptions
         @Argument(help: "Dead letter ids.") var ids: [Int64] = []
         @Option(help: "Replay every dead letter of this route.") var route: String?
+        @Flag(help: "Wait until each replayed delivery is delivered or dead again, and say which (exit 1 if any is dead again).")
+        var wait = false
+        @Option(help: "With --wait: give up after this many seconds (exit 1).") var timeout = 120
 
         func validate() throws {
             if ids.isEmpty == (route == nil) { throw ValidationError("give dead letter ids or --route") }
@@ -119,9 +130,41 @@ struct DLQ: ParsableCommand {
 
         func run() throws {
             let client = try options.connect()
+            // Their correlation ids, to follow them afterwards.
+            let before = wait ? try options.call(client, AdminMethod.dlqList, DLQListParams(route: route, limit: 100_000), as: [DeadLetterSummary].self) : []
             let result = try options.call(client, AdminMethod.dlqReplay, DLQActionParams(ids: ids.isEmpty ? nil : ids, route: route), as: DLQActionResult.self)
-            if options.json { return options.printJSON(result) }
-            print(result.ids.isEmpty ? "nothing to replay" : "replaying: \(result.ids.map(String.init).joined(separator: ", "))")
+            guard wait else {
+                if options.json { return options.printJSON(result) }
+                return print(result.ids.isEmpty ? "nothing to replay" : "replaying: \(result.ids.map(String.init).joined(separator: ", "))")
+            }
+            let correlation = Dictionary(before.map { ($0.id, $0.correlationID) }) { first, _ in first }
+            var outcomes: [Int64: String] = [:]
+            let deadline = Date().addingTimeInterval(Double(timeout))
+            while outcomes.count < result.ids.count, Date() < deadline {
+                for id in result.ids where outcomes[id] == nil {
+                    guard let correlationID = correlation[id] else { outcomes[id] = "unknown"; continue }
+                    let trace = try options.call(client, AdminMethod.trace, TraceParams(correlationID: correlationID), as: TraceResult.self)
+                    let delivery = trace.events.flatMap(\.deliveries).first { $0.id == id }
+                    if let state = delivery?.state, ["delivered", "dead", "discarded"].contains(state) {
+                        outcomes[id] = state + (state == "dead" ? delivery?.lastError.map { ": \($0)" } ?? "" : "")
+                    }
+                }
+                if outcomes.count < result.ids.count { Thread.sleep(forTimeInterval: 0.5) }
+            }
+            let rows = result.ids.map { ReplayOutcome(id: $0, outcome: outcomes[$0] ?? "pending (still retrying after --timeout)") }
+            if options.json {
+                options.printJSON(rows)
+            } else if rows.isEmpty {
+                print("nothing to replay")
+            } else {
+                print(table(["ID", "OUTCOME"], rows.map { [String($0.id), $0.outcome] }))
+            }
+            if rows.contains(where: { $0.outcome != "delivered" }) { throw ExitCode(ExitStatus.failed) }
+        }
+
+        struct ReplayOutcome: Encodable {
+            var id: Int64
+            var outcome: String
         }
     }
 

@@ -8,9 +8,10 @@ struct Reconcile: ParsableCommand {
         discussion: """
             The connector's plugin counts and totals the records of each --type whose date, in the target, \
             falls from --from to --to inclusive; the daemon checks their references against its links. \
-            Exit 0 when no record was written twice, 1 when duplicates were found (for a cron job to alert on), \
-            2 when the daemon cannot be reached or refuses (unknown connector, a plugin without reconcile, \
-            a plugin error); 64 for a usage error such as a malformed date, as for every hostctl command.
+            Exit 0 when no record was written twice; 1 when duplicates were found (for a cron job to alert on) \
+            or the daemon refused (unknown connector, a plugin without reconcile, a plugin error: the message \
+            says which); 2 when the daemon cannot be reached; 64 for a usage error such as a malformed date or \
+            an unknown record kind, as for every hostctl command.
             """
     )
     @OptionGroup var options: GlobalOptions
@@ -36,7 +37,7 @@ struct Reconcile: ParsableCommand {
     func run() throws {
         // The daemon waits up to 120 s for the plugin; wait a little longer for the daemon.
         let client = try options.connect(timeoutSeconds: 150)
-        let report = try options.call(client, AdminMethod.reconcileSnapshot, request, as: ReconcileReport.self, refusedStatus: 2)
+        let report = try options.call(client, AdminMethod.reconcileSnapshot, request, as: ReconcileReport.self)
         if options.json {
             options.printJSON(report)
         } else {

@@ -173,6 +173,9 @@ public enum Record: Sendable, Hashable {
     case refund(Refund)
     case subscription(Subscription)
 
+    /// Every kind, as `kind` names it.
+    public static let kinds = ["customer", "product", "invoice", "credit_note", "payment", "refund", "subscription"]
+
     public var kind: String {
         switch self {
         case .customer: "customer"

@@ -588,6 +588,10 @@ public struct ReconcileParams: Codable, Sendable, Hashable {
         if objectTypes.isEmpty || objectTypes.contains(where: \.isEmpty) {
             throw ConnectorError(.permanent, "object_types must name at least one record kind, e.g. [\"invoice\"]")
         }
+        for type in objectTypes where !Record.kinds.contains(type) {
+            let suggestion = Spelling.closest(to: type, in: Record.kinds).map { ": did you mean \($0)?" } ?? ""
+            throw ConnectorError(.permanent, "\"\(type)\" is not a record kind (\(Record.kinds.joined(separator: ", ")))\(suggestion)")
+        }
         for (field, value) in [("from", from), ("to", to)] where !Self.isCalendarDate(value) {
             throw ConnectorError(.permanent, "\(field) must be a date YYYY-MM-DD, not \"\(value)\"")
         }

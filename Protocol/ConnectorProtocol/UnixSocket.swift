@@ -30,9 +30,10 @@ public enum UnixSocket {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard result == 0 else {
-            let reason = errorText(errno)
+            let code = errno
             close(fd)
-            throw ConnectorError(.transient, "\(path): \(reason)")
+            // No permission is not "not running": the caller says so differently.
+            throw ConnectorError(code == EACCES || code == EPERM ? .auth : .transient, "\(path): \(errorText(code))")
         }
         return fd
     }

@@ -8,6 +8,58 @@ import Glibc
 #endif
 
 @Suite(.serialized) struct OperatorTests {
+    /// hostctl says what it could not do, with the documented exit status: unknown dead letters and
+    /// routes, a cut list, a mistyped record kind or command, no permission; `replay --wait` tells the
+    /// outcome; JSON keys are snake_case; a route change on reload is named, not warned about.
+    @Test func hostctlSaysWhatItCouldNotDoWithTheDocumentedStatus() throws {
+        let daemon = try DaemonHarness()
+        let faults = daemon.path("faults")
+        try "fail-match :payment: permanent\n".write(toFile: faults, atomically: true, encoding: .utf8)
+        let connectors = DaemonHarness.sample("src", "[connector.config]\nemit = 6")
+            + DaemonHarness.sample("erp", "[connector.config]\nfaults_file = \"\(faults)\"\neffects_file = \"\(daemon.path("effects"))\"")
+        try daemon.writeConfig(connectors: connectors + DaemonHarness.route("src", "erp"))
+        try daemon.start()
+        try daemon.waitUntil("the payments are dead letters", timeout: 20) { try daemon.count("dead") == 2 }
+
+        let cut = try daemon.hostctl("dlq", "list", "--limit", "1")
+        #expect(cut.status == 0 && cut.stdout.contains("the first 1 only: there are more"))
+        #expect(try daemon.hostctl("dlq", "list", "--limit", "0").status == 64)
+        let unknown = try daemon.hostctl("dlq", "replay", "999999")
+        #expect(unknown.status == 1 && unknown.stderr.contains("no dead letter 999999"), "\(unknown)")
+        #expect(try daemon.hostctl("dlq", "discard", "999999").status == 1)
+        let noRoute = try daemon.hostctl("dlq", "replay", "--route", "src->erq")
+        #expect(noRoute.status == 1 && noRoute.stderr.contains("no route src->erq: did you mean src->erp?"), "\(noRoute)")
+
+        try "".write(toFile: faults, atomically: true, encoding: .utf8)
+        let waited = try daemon.hostctl("dlq", "replay", "--route", "src->erp", "--wait", "--timeout", "30")
+        #expect(waited.status == 0, "\(waited)")
+        #expect(waited.stdout.split(separator: "\n").filter { $0.hasSuffix("delivered") }.count == 2, "\(waited.stdout)")
+
+        let typo = try daemon.hostctl("reconcile", "erp", "--from", "2026-01-01", "--to", "2026-01-31", "--type", "invoices")
+        #expect(typo.status == 64 && typo.stderr.contains("did you mean invoice?"), "\(typo)")
+        let mistyped = try daemon.hostctl("stauts")
+        #expect(mistyped.status == 64 && mistyped.stderr.contains("did you mean 'status'?"))
+        let help = try daemon.hostctl("--help")
+        #expect(help.stdout.contains("CONNECTOR_HOST_SOCKET") && help.stdout.contains("3 no permission on the admin socket"))
+
+        #expect(try daemon.hostctl(input: "value-1", "secret", "set", "erp", "api_key").status == 0)
+        #expect(try daemon.hostctl("secret", "list", "--json").stdout.contains("\"updated_by\""))
+        #expect(try daemon.hostctl("audit", "verify", "--json").stdout.contains("\"head_id\""))
+
+        try daemon.writeConfig(connectors: connectors + DaemonHarness.route("src", "erp") + DaemonHarness.route("erp", "src"))
+        let reload = try daemon.hostctl("reload")
+        #expect(reload.status == 0 && reload.stdout.contains("routes:    added erp->src; removed -; changed -"), "\(reload)")
+        #expect(!reload.stderr.contains("warning"))
+
+        // Another user than the daemon's (and not in its group) is told so: 3, not "daemon down" (2).
+        if getuid() == 0 {
+            let nobody = try DaemonHarness.run("/usr/sbin/runuser", ["-u", "nobody", "--", DaemonHarness.binDirectory.appendingPathComponent("hostctl").path,
+                                                                      "--socket", daemon.adminSocket, "status"])
+            #expect(nobody.status == 3 && nobody.stderr.contains("no permission"), "\(nobody)")
+        }
+        #expect(try daemon.stop() == 0)
+    }
+
     @Test func healthExitCodesAreZeroOneTwo() throws {
         let daemon = try DaemonHarness()
         try daemon.writeConfig(connectors: DaemonHarness.sample("a"))

@@ -60,15 +60,15 @@ import Testing
         #expect(lines.contains("written by others: 0"))
         #expect(try daemon.auditActions().filter { $0 == "reconcile.snapshot" }.count == 4)
 
-        // Errors exit 2 and say what is wrong; a bad range is refused before anything is asked.
+        // Refusals exit 1, as in every hostctl command, and say what is wrong; a bad range is refused before anything is asked.
         let unknown = try daemon.hostctl("reconcile", "nope", "--from", "2026-01-01", "--to", "2026-12-31")
-        #expect(unknown.status == 2)
+        #expect(unknown.status == 1)
         #expect(unknown.stderr.contains("no connector with id \"nope\""))
         let incapable = try daemon.hostctl("reconcile", "py", "--from", "2026-01-01", "--to", "2026-12-31")
-        #expect(incapable.status == 2)
+        #expect(incapable.status == 1)
         #expect(incapable.stderr.contains("py") && incapable.stderr.contains("capabilities.reconcile"))
         let noEffects = try daemon.hostctl("reconcile", "src", "--from", "2026-01-01", "--to", "2026-12-31")
-        #expect(noEffects.status == 2)
+        #expect(noEffects.status == 1)
         #expect(noEffects.stderr.contains("connector src: no effects_file"), "the plugin's refusal names its connector")
         let badRange = try daemon.hostctl("reconcile", "erp", "--from", "2026-12-31", "--to", "2026-01-01")
         #expect(badRange.status == 64, "a usage error, as in every hostctl command")

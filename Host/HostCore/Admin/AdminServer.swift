@@ -119,8 +119,14 @@ public struct AdminServer: Service {
     var health: HealthResult {
         var problems = supervisor.health.problems
         if let storeError = pipeline.storeError { problems.append("store: \(storeError)") }
-        for status in connectorStatuses where status.circuit != "closed" {
-            problems.append("\(status.id): circuit \(status.circuit ?? "?") after repeated transient failures")
+        // Which route and tenant are behind an open circuit, and which tenants a target refused.
+        let scoped = pipeline.scopes.problems()
+        for (scope, state) in scoped.circuits {
+            let tenant = scope.tenant.isEmpty ? "" : " (tenant \(scope.tenant))"
+            problems.append("\(scope.target): circuit \(state.rawValue) for route \(scope.route)\(tenant) after repeated transient failures")
+        }
+        for paused in scoped.paused {
+            problems.append("\(paused.target): deliveries of tenant \(paused.tenant) paused: \(paused.reason) (store the secret again or hostctl resume \(paused.target))")
         }
         // A source that cannot be read loses nothing yet, but falls behind: say so once it is not a blip
         // (a refused key already shows as paused).
@@ -175,6 +181,23 @@ public struct AdminServer: Service {
             if ids.contains(daemonGroup) { return true }
         }
         return false
+    }
+
+    /// An id the operator named that is not a dead letter is an error naming it (the others were acted on).
+    static func requireAll(_ ids: [Int64]?, done: [Int64], verb: String) throws(ConnectorError) {
+        let missing = (ids ?? []).filter { !done.contains($0) }
+        guard !missing.isEmpty else { return }
+        let named = missing.map(String.init).joined(separator: ", ")
+        let prefix = done.isEmpty ? "" : "\(verb) \(done.map(String.init).joined(separator: ", ")); "
+        throw ConnectorError(.permanent, "\(prefix)no dead letter \(named) (hostctl dlq list shows them)")
+    }
+
+    /// A route the configuration has, or one that still has dead letters.
+    private func requireKnown(route: String) async throws {
+        let routes = supervisor.routes.map(\.id)
+        guard !routes.contains(route), try await pipeline.store.deadLetters(route: route, limit: 1).isEmpty else { return }
+        let suggestion = Spelling.closest(to: route, in: routes).map { ": did you mean \($0)?" } ?? ""
+        throw ConnectorError(.permanent, "no route \(route)\(suggestion)")
     }
 
     /// Who an operator action is audited as: the admin socket peer's user, e.g. `operator alice (uid 1000)`.
@@ -236,14 +259,17 @@ public struct AdminServer: Service {
             case AdminMethod.dlqReplay:
                 let params = try codec.params(DLQActionParams.self, of: message)
                 guard params.ids != nil || params.route != nil else { throw ConnectorError(.protocol, "replay needs ids or a route") }
+                if let route = params.route { try await requireKnown(route: route) }
                 let replayed = try await pipeline.store.replay(ids: params.ids, route: params.route, actor: actor)
                 for route in Set(supervisor.routes.map(\.id)) { pipeline.doorbell(route: route).ring() }
                 logger.notice("dead letters replayed", metadata: ["dlq.ids": "\(replayed)"])
+                try Self.requireAll(params.ids, done: replayed, verb: "replayed")
                 return try codec.response(id: id, result: DLQActionResult(ids: replayed))
             case AdminMethod.dlqDiscard:
                 let params = try codec.params(DLQActionParams.self, of: message)
                 let discarded = try await pipeline.store.discard(ids: params.ids ?? [], actor: actor)
                 logger.notice("dead letters discarded", metadata: ["dlq.ids": "\(discarded)"])
+                try Self.requireAll(params.ids, done: discarded, verb: "discarded")
                 return try codec.response(id: id, result: DLQActionResult(ids: discarded))
             case AdminMethod.trace:
                 let params = try codec.params(TraceParams.self, of: message)
@@ -261,7 +287,12 @@ public struct AdminServer: Service {
                 return try codec.response(id: id, result: AffectedConnectors(ids: [target]))
             case AdminMethod.pause, AdminMethod.resume:
                 let target = try codec.params(ConnectorTarget.self, of: message).id
-                if method == AdminMethod.pause { try supervisor.pause(id: target) } else { try supervisor.resume(id: target) }
+                if method == AdminMethod.pause {
+                    try supervisor.pause(id: target)
+                } else {
+                    try supervisor.resume(id: target)
+                    pipeline.scopes.resume(target: target)  // and its tenants paused for refused credentials
+                }
                 logger.notice("operator \(method)d connector", metadata: ["connector.id": "\(target)"])
                 await audit("connector.\(method)", subject: target, detail: "\(method)d by operator", actor: actor)
                 return try codec.response(id: id, result: AffectedConnectors(ids: [target]))
@@ -274,6 +305,7 @@ public struct AdminServer: Service {
                 let params = try codec.params(SecretSetParams.self, of: message)
                 let version = try await vault.set(connector: params.connector, name: params.name, value: params.value, rotate: params.rotate, actor: actor)
                 supervisor.existingInstance(params.connector)?.notify(Method.credentialsChanged, CredentialsChangedParams(name: params.name, version: version))
+                pipeline.scopes.resume(target: params.connector)  // tenants paused for refused credentials try again
                 let known = supervisor.connectorConfigs.contains { $0.id == params.connector }
                 // A connector the host paused because its credentials were refused tries again with the new one.
                 if let instance = supervisor.existingInstance(params.connector), instance.isPausedForCredentials {

@@ -160,9 +160,12 @@ public final class Supervisor: Service, Sendable {
                 state.instances[connector.id] = instance
                 launch.yield(instance)
             }
-            if old.routes != new.routes {
-                result.warnings.append("routes changed: \(old.routes.count) → \(new.routes.count) routes applied")
-            }
+            // A route change is normal work, reported by name (the pipeline applies it at once).
+            let before = Dictionary(old.routes.map { ($0.id, $0) }) { first, _ in first }
+            let after = Dictionary(new.routes.map { ($0.id, $0) }) { first, _ in first }
+            result.routesAdded = after.keys.filter { before[$0] == nil }.sorted()
+            result.routesRemoved = before.keys.filter { after[$0] == nil }.sorted()
+            result.routesChanged = after.keys.filter { id in before[id].map { $0 != after[id] } ?? false }.sorted()
             state.config.connectors = new.connectors
             state.config.routes = new.routes
             state.config.supervisor = new.supervisor
