@@ -138,6 +138,15 @@ public struct CircuitBreaker: Sendable, Equatable {
         }
     }
 
+    /// Whether no delivery may go now (without changing the state): how long until one may.
+    public func blockedFor(now: Double) -> Double? {
+        switch state {
+        case .closed: nil
+        case .open: openedAt + cooldown - now > 0 ? openedAt + cooldown - now : nil
+        case .halfOpen: probing ? 0.05 : nil
+        }
+    }
+
     public mutating func succeeded() {
         state = .closed
         failures = 0

@@ -12,7 +12,8 @@ public final class Pipeline: Service, Sendable {
     let metrics: HostMetrics
     let logger: Logger
     private let doorbells = Mutex<[String: Doorbell]>([:])
-    private let breakers = Mutex<[String: CircuitBreaker]>([:])
+    /// Circuit breakers per route and tenant, and pauses per target and tenant.
+    let scopes = DeliveryScopes()
     private let storeProblem = Mutex<[String: String]>([:])
     private let pollProblems = Mutex<[String: PollProblem]>([:])
     private let routeProblems = Mutex<[String: RouteProblem]>([:])
@@ -65,8 +66,9 @@ public final class Pipeline: Service, Sendable {
         }
     }
 
+    /// The worst circuit state among the target's routes and tenants.
     public func circuitState(target: String) -> CircuitBreaker.State {
-        breakers.withLock { $0[target]?.state ?? .closed }
+        scopes.circuitState(target: target)
     }
 
     public func run() async throws {
@@ -108,15 +110,6 @@ public final class Pipeline: Service, Sendable {
         }
     }
 
-    /// The target's circuit breaker. Its cool-down never grows past `maxCooldownSeconds` (the route's
-    /// `retry_max_ms`), so deliveries resume within that long of the target coming back.
-    func withBreaker<T>(_ target: String, maxCooldownSeconds: Double = 60, _ body: (inout CircuitBreaker) -> T) -> T {
-        breakers.withLock { breakers in
-            var breaker = breakers[target] ?? CircuitBreaker(maxCooldownSeconds: maxCooldownSeconds)
-            defer { breakers[target] = breaker }
-            return body(&breaker)
-        }
-    }
 
     /// What the store refused, by kind of write (`ingest`, `outcomes`): each clears on its next success.
     func noteStoreProblem(_ kind: String, _ message: String) {
@@ -287,8 +280,26 @@ struct RouteWorker {
     /// a minute). An outage of a minute used to cost another minute of waiting after it ended.
     static func maxCooldownSeconds(_ route: RouteConfig) -> Double { min(60, max(0.05, Double(route.retryMaxMilliseconds) / 1000)) }
 
-    func withBreaker<T>(_ body: (inout CircuitBreaker) -> T) -> T {
-        pipeline.withBreaker(route.to, maxCooldownSeconds: Self.maxCooldownSeconds(route), body)
+    func scope(_ job: DeliveryJob) -> DeliveryScopes.Scope {
+        DeliveryScopes.Scope(route: route.id, target: route.to, tenant: job.tenant ?? "")
+    }
+
+    /// The due deliveries that may go now: all of a tenant whose circuit is closed, one (the probe) of a
+    /// tenant whose circuit is half-open, none of a tenant whose circuit is open or whose target paused it.
+    func admitted(_ jobs: [DeliveryJob]) -> [DeliveryJob] {
+        var decisions: [String: DeliveryScopes.Admission] = [:]
+        var probed: Set<String> = []
+        let now = Self.seconds()
+        return jobs.filter { job in
+            let tenant = job.tenant ?? ""
+            let decision = decisions[tenant] ?? pipeline.scopes.admit(scope(job), maxCooldownSeconds: Self.maxCooldownSeconds(route), now: now)
+            decisions[tenant] = decision
+            switch decision {
+            case .go: return true
+            case .probe: return probed.insert(tenant).inserted
+            case .wait: return false
+            }
+        }
     }
 
     func run() async {
@@ -302,22 +313,25 @@ struct RouteWorker {
                 await bell.wait(timeout: .milliseconds(200))
                 continue
             }
-            if let wait = withBreaker({ $0.admit(now: Self.seconds()) }) {
-                try? await Task.sleep(for: .milliseconds(Int(wait * 1000) + 1))
-                continue
-            }
-            let jobs: [DeliveryJob]
+            // Tenants whose circuit is open, or whose credentials the target refused, are not even read:
+            // their backlog must not crowd out the others'.
+            let blocked = pipeline.scopes.blocked(route: route.id, target: route.to, now: Self.seconds())
+            let due: [DeliveryJob]
             do {
-                jobs = try await pipeline.store.dueDeliveries(route: route.id, now: Store.now(), limit: max(512, route.concurrency * 16))
+                due = try await pipeline.store.dueDeliveries(route: route.id, now: Store.now(), limit: max(512, route.concurrency * 16),
+                                                             excludingTenants: Array(blocked.keys))
             } catch {
                 if Task.isCancelled { return }
                 logger.error("cannot read the queue", metadata: ["store.error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
                 continue
             }
+            let jobs = admitted(due)
             if jobs.isEmpty {
-                let next = (try? await pipeline.store.nextDue(route: route.id)) ?? nil
-                let wait = next.map { max(1, min(1000, $0 - Store.now())) } ?? 1000
+                let next = due.isEmpty ? ((try? await pipeline.store.nextDue(route: route.id)) ?? nil) : nil
+                var wait = next.map { max(1, min(1000, $0 - Store.now())) } ?? 1000
+                if let soonest = blocked.values.min() { wait = min(wait, max(1, Int64(soonest * 1000) + 1)) }
+                if !due.isEmpty { wait = min(wait, 50) }  // a probe is out: its answer decides
                 await bell.wait(timeout: .milliseconds(wait))
                 continue
             }
@@ -484,7 +498,7 @@ struct RouteWorker {
         let result: DeliveryOutcome.Result
         switch answer {
         case .success(let answer):
-            withBreaker { $0.succeeded() }
+            pipeline.scopes.record(scope(job), success: true, unwell: false, now: Self.seconds())
             pipeline.noteAttempt(route: route.id, failure: nil)
             pipeline.metrics.attempt(route: route.id, outcome: answer.duplicate ? "duplicate" : "delivered")
             pipeline.metrics.delivered(route: route.id, latencyMilliseconds: finishedAt - job.createdAt)
@@ -493,7 +507,7 @@ struct RouteWorker {
             result = .delivered(externalID: answer.externalID, duplicate: answer.duplicate, links: answer.links, canonical: canonical)
         case .failure(let failure):
             let unwell = failure.code == .transient || failure.code == .rateLimited
-            withBreaker { unwell ? $0.failed(now: Self.seconds()) : $0.neutral() }
+            pipeline.scopes.record(scope(job), success: false, unwell: unwell, now: Self.seconds())
             pipeline.noteAttempt(route: route.id, failure: failure)
             pipeline.metrics.attempt(route: route.id, outcome: failure.code.name)
             switch policy.decide(failure, attempt: job.attempts + 1, createdAt: job.createdAt, now: finishedAt, jitter: Double.random(in: 0.75...1.25)) {
@@ -502,10 +516,21 @@ struct RouteWorker {
             case .dead(let reason):
                 result = .failed(failure, .dead(reason: reason))  // reported once the store has recorded it
             case .pauseTarget(let at):
-                if !target.isPaused {
-                    target.pause(reason: "auth: \(failure.message)")
-                    try? await pipeline.store.audit(correlationID: job.correlationID, actor: "host", action: "connector.paused",
-                                                    subject: route.to, detail: "credentials rejected: \(failure.message)")
+                // One tenant's refused credentials pause that tenant's deliveries to the target; the
+                // target itself only when they are its own (no tenant) or every tenant's are refused.
+                let tenant = job.tenant ?? ""
+                if pipeline.scopes.refused(scope(job), reason: "auth: \(failure.message)") {
+                    if !target.isPaused {
+                        target.pause(reason: "auth: \(failure.message)")
+                        try? await pipeline.store.audit(correlationID: job.correlationID, actor: "host", action: "connector.paused",
+                                                        subject: route.to, detail: "credentials rejected: \(failure.message)")
+                    }
+                } else {
+                    logger.warning("deliveries of a tenant paused: the target refused its credentials", metadata: [
+                        "tenant": "\(tenant)", "error.message": "\(failure.message)",
+                    ])
+                    try? await pipeline.store.audit(correlationID: job.correlationID, actor: "host", action: "tenant.paused",
+                                                    subject: "\(route.to)/\(tenant)", detail: "credentials rejected: \(failure.message)")
                 }
                 result = .failed(failure, .retry(at: at))
             }

@@ -174,13 +174,16 @@ public final class Store: Sendable {
     /// that waits for another record (its last answer was `dependency`): that one lets the rest of its
     /// key pass — the record it waits for may be among them (a payment before its invoice) — and
     /// holds back only later events of its own object, which must not overtake it.
-    public func dueDeliveries(route: String, now: Int64, limit: Int) async throws -> [DeliveryJob] {
-        try await pool.read { db in
+    public func dueDeliveries(route: String, now: Int64, limit: Int, excludingTenants excluded: [String] = []) async throws -> [DeliveryJob] {
+        // Tenants whose circuit is open or who are paused ("" for deliveries without a tenant).
+        let exclusion = excluded.isEmpty ? "" : "AND COALESCE(d.tenant, '') NOT IN (\(Array(repeating: "?", count: excluded.count).joined(separator: ",")))"
+        let arguments = StatementArguments([route, now] as [any DatabaseValueConvertible]) + StatementArguments(excluded) + [limit]
+        return try await pool.read { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT d.id, d.event_id, d.target, d.attempts, d.created_at, d.ordering_key, d.tenant,
                        e.correlation_id, e.idempotency_key, e.connector, e.payload, e.object_type, e.object_id, e.refs, e.type
                 FROM deliveries d JOIN events e ON e.id = d.event_id
-                WHERE d.route = ? AND d.state = 'pending' AND d.next_attempt_at <= ?
+                WHERE d.route = ? AND d.state = 'pending' AND d.next_attempt_at <= ? \(exclusion)
                   AND (d.ordering_key IS NULL OR NOT EXISTS (
                       SELECT 1 FROM deliveries p
                       WHERE p.route = d.route AND p.ordering_key = d.ordering_key AND p.state = 'pending' AND p.id < d.id
@@ -188,7 +191,7 @@ public final class Store: Sendable {
                             SELECT 1 FROM events pe WHERE pe.id = p.event_id AND pe.object_type = e.object_type AND pe.object_id = e.object_id))))
                 ORDER BY d.id
                 LIMIT ?
-                """, arguments: [route, now, limit])
+                """, arguments: arguments)
             return rows.map { row in
                 DeliveryJob(
                     deliveryID: row[0], eventID: row[1], route: route, target: row[2], attempts: row[3],
