@@ -10,6 +10,8 @@ public enum BuildInfo {
 public enum AdminMethod {
     public static let hello = "hello"
     public static let status = "status"
+    /// Forwards `check` to a connector's plugin: do its configuration and credentials work?
+    public static let check = "check"
     public static let connectors = "connectors"
     public static let health = "health"
     public static let restart = "restart"

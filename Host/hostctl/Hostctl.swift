@@ -16,7 +16,7 @@ struct Hostctl: ParsableCommand {
             """,
         version: BuildInfo.version,
         subcommands: [
-            Status.self, Health.self, Connectors.self, Restart.self, Pause.self, Resume.self, Reload.self,
+            Status.self, Health.self, Connectors.self, Check.self, Restart.self, Pause.self, Resume.self, Reload.self,
             Queue.self, DLQ.self, Trace.self, Reconcile.self, Secret.self, VaultCommand.self, Audit.self,
         ]
     )
@@ -214,6 +214,26 @@ struct Connectors: ParsableCommand {
                  $0.circuit ?? "-", $0.lastError ?? "-"]
             }
         ))
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Ask a connector's plugin whether its configuration and credentials work (exit 0 yes, 1 no).",
+        discussion: "The plugin may call its SaaS API to find out (Stripe: the balance; Odoo: a login)."
+    )
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "Connector id.") var id: String
+
+    func run() throws {
+        let client = try options.connect(timeoutSeconds: 45)
+        let result = try options.call(client, AdminMethod.check, ConnectorTarget(id: id), as: CheckResult.self)
+        if options.json {
+            options.printJSON(result)
+        } else {
+            print("\(id): \(result.ok ? "ok" : "NOT OK"): \(result.message)")
+        }
+        if !result.ok { throw ExitCode(ExitStatus.failed) }
     }
 }
 

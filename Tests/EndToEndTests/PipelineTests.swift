@@ -273,6 +273,10 @@ extension DaemonHarness {
         let shown = try daemon.hostctl("dlq", "rejects")
         #expect(shown.stdout.contains("must be an integer"))
         #expect(try daemon.auditActions().filter { $0 == "event.rejected" }.count == 3)
+        // `check` is sent when the operator asks (PROTOCOL.md 5.4).
+        let check = try daemon.hostctl("check", "py")
+        #expect(check.status == 0 && check.stdout.contains("py: ok: pysource: 12 customers to emit"), "\(check)")
+        #expect(try daemon.hostctl("check", "nope").status == 1)
         #expect(try daemon.stop() == 0)
     }
 

@@ -274,6 +274,12 @@ public struct AdminServer: Service {
             case AdminMethod.trace:
                 let params = try codec.params(TraceParams.self, of: message)
                 return try codec.response(id: id, result: try await pipeline.store.trace(correlationID: params.correlationID))
+            case AdminMethod.check:
+                let target = try codec.params(ConnectorTarget.self, of: message).id
+                let instance = try supervisor.instance(target)
+                let result = try await instance.call(Method.check, EmptyParams(), as: CheckResult.self, timeout: .seconds(30))
+                await audit("connector.check", subject: target, detail: "\(result.ok ? "ok" : "not ok"): \(result.message)", actor: actor)
+                return try codec.response(id: id, result: result)
             case AdminMethod.restart:
                 let params = try codec.params(RestartParams.self, of: message)
                 if params.failed {
