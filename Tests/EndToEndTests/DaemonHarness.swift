@@ -114,6 +114,7 @@ final class DaemonHarness: @unchecked Sendable {
     }
 
     var daemonPID: Int32? { process?.processIdentifier }
+    var isRunning: Bool { process?.isRunning ?? false }
 
     /// SIGTERM and wait; returns the exit status.
     @discardableResult

@@ -172,4 +172,24 @@ final class RawConnection {
         #expect(try http("POST", "\(metrics)/hooks/hook", body: "{}").status == 404)
         #expect(try daemon.stop() == 0)
     }
+
+    /// A listener that cannot bind names itself and what to change (it said "bind(descriptor:ptr:bytes:)").
+    @Test func aTakenPortIsNamedWithItsKey() throws {
+        let taken = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(taken) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(taken, $0, length) } }
+        _ = listen(taken, 1)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(taken, $0, &length) } }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let daemon = try DaemonHarness()
+        try daemon.writeConfig(connectors: "[http]\nlisten = \"127.0.0.1:0\"\nmetrics_listen = \"127.0.0.1:\(port)\"\n")
+        try daemon.start(waitForReady: false)
+        try daemon.waitUntil("the daemon gives up", timeout: 15) { !daemon.isRunning }
+        #expect(daemon.log.contains("cannot listen on 127.0.0.1:\(port) ([http] metrics_listen): Address already in use"))
+        #expect(!daemon.log.contains("descriptor:ptr"))
+    }
 }

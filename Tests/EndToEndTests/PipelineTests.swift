@@ -222,16 +222,20 @@ extension DaemonHarness {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/plugins").path
 
+    /// Both plugin directories in the daemon's configuration: the built binaries and the Python fixtures.
+    static func addFixturePlugins(_ daemon: DaemonHarness) throws {
+        let text = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
+            .replacingOccurrences(of: "plugin_dirs = [\"", with: "plugin_dirs = [\"\(Self.fixtures)\", \"")
+        try text.write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+    }
+
     @Test func pythonSinkReceivesEveryEventOnce() throws {
         let daemon = try DaemonHarness()
         try daemon.writeConfig(connectors:
             DaemonHarness.sample("src", "[connector.config]\nemit = 60")
             + "[[connector]]\nid = \"py\"\nplugin = \"pysink\"\n[connector.config]\neffects_file = \"\(daemon.path("effects"))\"\n"
             + DaemonHarness.route("src", "py"))
-        // Both plugin directories: the built binaries and the Python fixture.
-        let text = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
-            .replacingOccurrences(of: "plugin_dirs = [\"", with: "plugin_dirs = [\"\(Self.fixtures)\", \"")
-        try text.write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        try Self.addFixturePlugins(daemon)
         try daemon.start()
         #expect(try daemon.connector("py").pluginVersion == "1.0")
         try daemon.waitUntil("60 deliveries are done") { try daemon.count("delivered") == 60 }
@@ -252,9 +256,7 @@ extension DaemonHarness {
             "[[connector]]\nid = \"py\"\nplugin = \"pysource\"\npoll_interval_ms = 200\n[connector.config]\ncount = 12\npage_size = 5\nmalformed = [3, 4, 5]\n"
             + DaemonHarness.sample("sink", "[connector.config]\neffects_file = \"\(daemon.path("effects"))\"")
             + DaemonHarness.route("py", "sink"))
-        let text = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
-            .replacingOccurrences(of: "plugin_dirs = [\"", with: "plugin_dirs = [\"\(Self.fixtures)\", \"")
-        try text.write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        try Self.addFixturePlugins(daemon)
         try daemon.start()
         try daemon.waitUntil("the 9 good events are delivered", timeout: 20) { try daemon.count("delivered") == 9 }
         let rejects = try daemon.client().call(AdminMethod.dlqRejects, DLQRejectsParams(connector: nil, limit: 10), as: [IntakeReject].self)
@@ -288,9 +290,7 @@ extension DaemonHarness {
             DaemonHarness.sample("src", "[connector.config]\nemit = 3")
             + "[[connector]]\nid = \"py\"\nplugin = \"pysink\"\n[connector.config]\neffects_file = \"\(daemon.path("effects"))\"\nexit_after = 1\n"
             + DaemonHarness.route("src", "py"))
-        let text = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
-            .replacingOccurrences(of: "plugin_dirs = [\"", with: "plugin_dirs = [\"\(Self.fixtures)\", \"")
-        try text.write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        try Self.addFixturePlugins(daemon)
         try daemon.start()
         try daemon.waitUntil("the sink has exited and been restarted", timeout: 20) { try daemon.connector("py").restarts >= 1 }
         let lastError = try #require(try daemon.connector("py").lastError)

@@ -51,16 +51,24 @@ public struct HTTPService: Service {
     }
 
     public func run() async throws {
-        var applications: [any Service] = []
+        var applications: [(any Service, HTTPSettings.Address, String)] = []
         if let listen = settings.listen {
-            applications.append(application(listen, role: .webhooks, maxConnections: budget.webhookConnections))
+            applications.append((application(listen, role: .webhooks, maxConnections: budget.webhookConnections), listen, "listen"))
         }
         if let listen = settings.metricsListen {
-            applications.append(application(listen, role: .metrics, maxConnections: budget.metricsConnections))
+            applications.append((application(listen, role: .metrics, maxConnections: budget.metricsConnections), listen, "metrics_listen"))
         }
         try await withThrowingDiscardingTaskGroup { group in
-            for application in applications {
-                group.addTask { try await application.run() }
+            for (application, address, key) in applications {
+                group.addTask {
+                    do {
+                        try await application.run()
+                    } catch let error as IOError {
+                        // Say which listener and what to change, not which system call.
+                        throw HostError(.io, "cannot listen on \(address) ([http] \(key)): \(String(cString: strerror(error.errnoCode))); "
+                                        + "choose a free port\(key == "metrics_listen" ? ", or \"\" for no metrics listener" : "")")
+                    }
+                }
             }
             group.addTask {
                 try? await cancelWhenGracefulShutdown {
