@@ -89,15 +89,15 @@ public struct JSONLogHandler: LogHandler {
     }
 
     static func timestamp() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        var seconds = now.tv_sec
+        // (Not timespec: which module's members those are depends on the rest of the module's imports.)
+        let now = Date().timeIntervalSince1970
+        var seconds = time_t(now.rounded(.down))
         var parts = tm()
         gmtime_r(&seconds, &parts)
         return String(
             format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
             parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec,
-            now.tv_nsec / 1_000_000
+            Int32((now - now.rounded(.down)) * 1000)
         )
     }
 }
