@@ -107,13 +107,16 @@ import Testing
         try await odoo.deliver("payment.succeeded", "payment", "py_1", .payment(Payment(invoice: RecordRef(objectType: "invoice", objectID: "in_1"),
                                                                                        amount: Money(amountMinor: odoo.invoice().totalMinor, currency: Self.eur), status: .succeeded)))
         let refund = Record.refund(Refund(payment: RecordRef(objectType: "payment", objectID: "py_1"), invoice: RecordRef(objectType: "invoice", objectID: "in_1"),
-                                          amount: Money(amountMinor: 5_000, currency: Self.eur), reason: "requested_by_customer", status: .succeeded))
+                                          amount: Money(amountMinor: 5_000, currency: Self.eur), reason: "requested_by_customer", status: .succeeded,
+                                          refundedAt: "2026-10-30T23:10:00Z"))
         let first = try await odoo.deliver("refund.succeeded", "refund", "re_1", refund)
         #expect(first.duplicate == false)
         #expect(first.links.map(\.objectType) == ["refund_credit_note"])
         #expect(try await odoo.deliver("refund.succeeded", "refund", "re_1", refund).duplicate)
         let refundNote = try #require(try odoo.fake.records("account.move", "ref", prefix: "ch:\(odoo.shop):refund_credit_note:re_1").first { $0["move_type"] as? String == "out_refund" })
         #expect(refundNote["state"] as? String == "posted" && refundNote["payment_state"] as? String == "paid")
+        // The credit note is dated the day the money went back, as its refund payment is (issue 14, item 3).
+        #expect(refundNote["invoice_date"] as? String == "2026-10-30")
         let payments = try odoo.fake.records("account.payment", odoo.fake.memo, prefix: "ch:\(odoo.shop):refund:re_1")
         #expect(payments.count == 1 && payments.first?["payment_type"] as? String == "outbound" && payments.first?["amount"] as? Double == 50)
     }

@@ -38,6 +38,33 @@ import Testing
         #expect(invoice.subscription?.objectID == "sub_3" && invoice.issuedAt == "2026-11-23T02:13:20Z")
     }
 
+    /// Stripe's published credit note example (Tests/Fixtures/stripe): it was answered `{"accepted":0}`
+    /// and never reached the books (issue 14, item 1).
+    @Test func aStripeCreditNoteIsACanonicalCreditNoteOfItsInvoice() throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/stripe/credit_note.json")
+        let object = try JSONDecoder().decode(JSONValue.self, from: Data(contentsOf: fixture))
+        let event = JSONValue.object(["id": "evt_cn1", "object": "event", "type": "credit_note.created", "created": .int(1_796_000_000),
+                                      "data": .object(["object": object])])
+        let events = StripeMapping.events(from: event, connector: connector)
+        let mapped = try #require(events.first)
+        #expect(events.count == 1 && mapped.type == "credit_note.issued" && mapped.orderingKey == "cus_PEHTIoPSgT0tXQ")
+        #expect(mapped.source == SourceRef(objectType: "credit_note", objectID: "cn_1OPouvJN5vQBdWExIhfxzf67", version: "evt_cn1"))
+        guard case .creditNote(let note) = mapped.record else { Issue.record("not a credit note: \(mapped.record.kind)"); return }
+        #expect(note.original == RecordRef(objectType: "invoice", objectID: "in_1OPouvJN5vQBdWExRyU1EhWP"))
+        #expect(note.currency.code == "USD" && note.number == "ABCD-1234-CN-01" && note.status == .open)
+        #expect(note.subtotalMinor == 1_500 && note.taxMinor == 190 && note.totalMinor == 1_690)
+        #expect(note.issuedAt == "2026-11-30T00:53:20Z")
+        #expect(note.lines.map(\.amountMinor) == [1_000, 500])
+        #expect(note.lines.first?.taxes == [TaxLine(name: "VAT", rate: "19", amountMinor: 190)])
+        #expect(note.lines.last?.taxes == [])
+
+        var voided = object
+        if case .object(var fields) = voided { fields["status"] = "void"; voided = .object(fields) }
+        let void = JSONValue.object(["id": "evt_cn2", "type": "credit_note.voided", "created": .int(1_796_000_100), "data": .object(["object": voided])])
+        #expect(StripeMapping.events(from: void, connector: connector).map(\.type) == ["credit_note.voided"])
+    }
+
     @Test func draftsAreNotEmittedAndStatusesNameTheEvent() throws {
         let draft = try json(#"{"id": "evt_2", "type": "invoice.created", "created": 1, "data": {"object": {"id": "in_2", "customer": "cus_1", "status": "draft", "currency": "usd", "total": 0, "lines": {"data": []}}}}"#)
         #expect(StripeMapping.events(from: draft, connector: connector).isEmpty)

@@ -244,7 +244,12 @@ public final class OdooSink: Sendable {
         } catch {
             throw ConnectorError(.permanent, "invoice \(write.event.source.objectID): \(error.description)")
         }
-        if creditNote, let original = invoice.original, let credited = try await findMove(write.reference(original.objectType, original.objectID), write) {
+        if creditNote, let original = invoice.original {
+            // A credit note credits its invoice: it waits for it rather than stand alone in the books.
+            guard let credited = try await findMove(write.reference(original.objectType, original.objectID), write) else {
+                throw ConnectorError.dependency(on: original, "invoice \(original.objectID) credited by \(write.event.source.objectID) is not in Odoo yet",
+                                                details: ["missing": .string(write.reference(original.objectType, original.objectID))])
+            }
             values["reversed_entry_id"] = .int(credited.id)
         }
         return values
@@ -332,6 +337,9 @@ public final class OdooSink: Sendable {
             ]
             if let original { values["reversed_entry_id"] = .int(original.id) }
             if let company = write.company { values["company_id"] = .int(company) }
+            // Dated as the refund payment is: the day the money went back, not the day of delivery, so
+            // both land in one period (and a replay months later books it where it belongs).
+            values["invoice_date"] = .string(String((refund.refundedAt ?? write.event.occurredAt).prefix(10)))
             let id = try await client.create("account.move", values: values, context: write.context)
             move = OdooMove(id: id, state: "draft", totalMinor: refund.amount.amountMinor, currency: refund.amount.currency)
         }

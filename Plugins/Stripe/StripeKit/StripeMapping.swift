@@ -107,6 +107,11 @@ public enum StripeMapping {
         case "refund.created", "refund.updated", "refund.failed", "charge.refund.updated":
             guard let refund = refund(object, charge: nil) else { return [] }
             return [event("refund.\(refund.status.rawValue)", "refund", id, orderingKey: "charge:\(refund.payment.objectID)", .refund(refund))]
+        case "credit_note.created", "credit_note.updated", "credit_note.voided":
+            guard let note = creditNote(object) else { return [] }
+            // Keyed by the customer, as the invoice is: the note cannot overtake the invoice it credits.
+            return [event(note.status == .void ? "credit_note.voided" : "credit_note.issued", "credit_note", id,
+                          orderingKey: note.customer.objectID, .creditNote(note))]
         case "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted":
             guard let subscription = subscription(object) else { return [] }
             return [event("subscription.\(subscription.status.rawValue)", "subscription", id, orderingKey: subscription.customer.objectID, .subscription(subscription))]
@@ -165,9 +170,27 @@ public enum StripeMapping {
         guard let customer = object["customer"]?.stringValue ?? object["customer"]?["id"]?.stringValue,
               let currency = object["currency"]?.stringValue.flatMap({ CurrencyCode($0.uppercased()) }),
               let status = object["status"]?.stringValue.flatMap(Invoice.Status.init(rawValue:)) else { return nil }
+        let minor = { (stripeAmount: Int64) in isoMinor(stripeAmount, currency) }
+        let lines = invoiceLines(object, currency: currency)
+        let total = minor(object["total"]?.intValue ?? 0)
+        let subtotal = object["subtotal"]?.intValue.map(minor) ?? total
+        let tax = minor(object["tax"]?.intValue ?? (object["total_tax_amounts"]?.arrayValue ?? []).compactMap { $0["amount"]?.intValue }.reduce(0, +))
+        let finalized = object["status_transitions"]?["finalized_at"]?.intValue ?? object["created"]?.intValue
+        return Invoice(
+            number: object["number"]?.stringValue, customer: RecordRef(objectType: "customer", objectID: customer), status: status,
+            currency: currency, issuedAt: finalized.map { rfc3339($0) }, dueAt: object["due_date"]?.intValue.map { rfc3339($0) }, lines: lines,
+            subtotalMinor: subtotal, taxMinor: tax, totalMinor: total, amountPaidMinor: minor(object["amount_paid"]?.intValue ?? 0),
+            amountDueMinor: minor(object["amount_remaining"]?.intValue ?? object["amount_due"]?.intValue ?? 0),
+            subscription: object["subscription"]?.stringValue.map { RecordRef(objectType: "subscription", objectID: $0) }
+        )
+    }
+
+    /// The lines of an invoice or a credit note (a credit note's lines have the same amounts, discounts,
+    /// quantities and taxes as an invoice's).
+    static func invoiceLines(_ object: JSONValue, currency: CurrencyCode) -> [InvoiceLine] {
         let defaultRates = object["default_tax_rates"]?.arrayValue ?? []
         let minor = { (stripeAmount: Int64) in isoMinor(stripeAmount, currency) }
-        let lines: [InvoiceLine] = (object["lines"]?["data"]?.arrayValue ?? []).map { line in
+        return (object["lines"]?["data"]?.arrayValue ?? []).map { line in
             // Discounts (the line's own and its share of the invoice's) are taken off the line: Odoo
             // then computes the same taxes and total as Stripe.
             let discount = (line["discount_amounts"]?.arrayValue ?? []).compactMap { $0["amount"]?.intValue }.reduce(0, +)
@@ -194,16 +217,31 @@ public enum StripeMapping {
                 amountMinor: amount, taxes: taxes
             )
         }
+    }
+
+
+    /// A Stripe credit note: the canonical `credit_note` of the invoice it credits (`original`), with
+    /// its lines and taxes, issued on its effective date. `issued` is open (it counts), `void` void.
+    static func creditNote(_ object: JSONValue) -> Invoice? {
+        guard let customer = object["customer"]?.stringValue ?? object["customer"]?["id"]?.stringValue,
+              let invoice = object["invoice"]?.stringValue ?? object["invoice"]?["id"]?.stringValue,
+              let currency = object["currency"]?.stringValue.flatMap({ CurrencyCode($0.uppercased()) }) else { return nil }
+        let status: Invoice.Status
+        switch object["status"]?.stringValue {
+        case "issued": status = .open
+        case "void": status = .void
+        default: return nil
+        }
+        let minor = { (stripeAmount: Int64) in isoMinor(stripeAmount, currency) }
         let total = minor(object["total"]?.intValue ?? 0)
-        let subtotal = object["subtotal"]?.intValue.map(minor) ?? total
-        let tax = minor(object["tax"]?.intValue ?? (object["total_tax_amounts"]?.arrayValue ?? []).compactMap { $0["amount"]?.intValue }.reduce(0, +))
-        let finalized = object["status_transitions"]?["finalized_at"]?.intValue ?? object["created"]?.intValue
+        let tax = minor((object["tax_amounts"]?.arrayValue ?? []).compactMap { $0["amount"]?.intValue }.reduce(0, +))
+        let subtotal = (object["subtotal_excluding_tax"]?.intValue ?? object["subtotal"]?.intValue).map(minor) ?? total - tax
+        let effective = object["effective_at"]?.intValue ?? object["created"]?.intValue
         return Invoice(
             number: object["number"]?.stringValue, customer: RecordRef(objectType: "customer", objectID: customer), status: status,
-            currency: currency, issuedAt: finalized.map { rfc3339($0) }, dueAt: object["due_date"]?.intValue.map { rfc3339($0) }, lines: lines,
-            subtotalMinor: subtotal, taxMinor: tax, totalMinor: total, amountPaidMinor: minor(object["amount_paid"]?.intValue ?? 0),
-            amountDueMinor: minor(object["amount_remaining"]?.intValue ?? object["amount_due"]?.intValue ?? 0),
-            subscription: object["subscription"]?.stringValue.map { RecordRef(objectType: "subscription", objectID: $0) }
+            currency: currency, issuedAt: effective.map { rfc3339($0) }, lines: invoiceLines(object, currency: currency),
+            subtotalMinor: subtotal, taxMinor: tax, totalMinor: total, amountPaidMinor: 0, amountDueMinor: 0,
+            original: RecordRef(objectType: "invoice", objectID: invoice)
         )
     }
 

@@ -1,0 +1,82 @@
+import ConnectorKit
+import ConnectorProtocol
+import Foundation
+import HostAdmin
+import Testing
+
+/// Stripe money into Odoo's books (issue 14), from Stripe's published example objects
+/// (Tests/Fixtures/stripe) sent as signed webhooks through the daemon into Odoo (the fake, 17 and 19,
+/// or a real server with ODOO_URL).
+@Suite(.serialized) struct StripeBooksTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/stripe")
+    static let secret = "whsec_" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
+
+    /// The daemon with connector-stripe (webhooks only) routed to connector-odoo.
+    static func daemon(_ odoo: OdooServer, events: String) throws -> (DaemonHarness, url: String) {
+        let daemon = try DaemonHarness()
+        let listener = DaemonHarness.httpListeners
+        let stripe = "[[connector]]\nid = \"stripe\(odoo.tag)\"\nplugin = \"stripe\"\nentity = \"acme-eu\"\npoll_interval_ms = 3600000\n[connector.config]\napi_base = \"http://127.0.0.1:9\"\n"
+        try daemon.start(storing: [("stripe\(odoo.tag)", "webhook_secret", secret), ("stripe\(odoo.tag)", "api_key", "sk_test_unused"), ("erp", "api_key", odoo.apiKey)],
+                         initial: listener, then: listener + stripe + DaemonHarness.odoo(odoo) + DaemonHarness.route("stripe\(odoo.tag)", "erp", events: events))
+        try daemon.waitUntil("the connectors run", timeout: 20) { try daemon.connectors().allSatisfy { $0.state == "running" } }
+        return (daemon, "http://\(try daemon.webhookAddress())/hooks/stripe\(odoo.tag)")
+    }
+
+    static func post(_ url: String, _ type: String, _ object: JSONValue, id: String) throws {
+        let event = JSONValue.object(["id": .string(id), "object": "event", "type": .string(type), "api_version": "2024-06-20",
+                                      "created": .int(Int64(Date().timeIntervalSince1970)), "data": .object(["object": object])])
+        let body = String(decoding: try JSONEncoder().encode(event), as: UTF8.self)
+        let answer = try http("POST", url, headers: ["Stripe-Signature": StripeWebhookTests.signature(body, secrets: [secret]), "Content-Type": "application/json"], body: body)
+        guard answer.status == 200, !answer.body.contains(#""accepted":0"#) else { throw HarnessError("\(type): \(answer.status) \(answer.body)") }
+    }
+
+    /// Stripe's credit note example, with its taxed line at `rate` percent (the Odoo under test has that sale tax).
+    static func creditNote(rate: Int) throws -> JSONValue {
+        var text = try String(contentsOf: fixtures.appendingPathComponent("credit_note.json"), encoding: .utf8)
+        let tax = 1_000 * rate / 100
+        text = text.replacingOccurrences(of: "\"percentage\": 19", with: "\"percentage\": \(rate)")
+            .replacingOccurrences(of: "\"amount\": 190", with: "\"amount\": \(tax)")
+            .replacingOccurrences(of: "\"total\": 1690", with: "\"total\": \(1_500 + tax)")
+            .replacingOccurrences(of: "\"amount\": 1690", with: "\"amount\": \(1_500 + tax)")
+        return try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+    }
+
+    /// The invoice the example credit note credits, with the same two lines.
+    static func invoice(of note: JSONValue, rate: Int) -> JSONValue {
+        let tax = Int64(1_000 * rate / 100)
+        let lines = (note["lines"]?["data"]?.arrayValue ?? []).map { line -> JSONValue in
+            .object(["id": .string("il_" + (line["id"]?.stringValue ?? "")), "amount": line["amount"] ?? 0, "quantity": 1,
+                     "description": line["description"] ?? "", "tax_amounts": line["tax_amounts"] ?? [], "tax_rates": line["tax_rates"] ?? []])
+        }
+        return .object(["id": note["invoice"] ?? "", "object": "invoice", "customer": note["customer"] ?? "", "status": "open", "currency": "usd",
+                        "number": "ABCD-1234", "subtotal": 1_500, "tax": .int(tax), "total": .int(1_500 + tax), "amount_paid": 0,
+                        "amount_due": .int(1_500 + tax), "amount_remaining": .int(1_500 + tax),
+                        "status_transitions": .object(["finalized_at": .int(1_795_900_000)]), "lines": .object(["data": .array(lines)])])
+    }
+
+    /// A Stripe credit note was answered {"accepted":0} and never reached the books; now it is an
+    /// `out_refund` crediting its invoice, with its lines, taxes and total (issue 14, item 1).
+    @Test(arguments: OdooServer.versions) func aStripeCreditNoteReachesOdooAsACreditNoteOfItsInvoice(version: Int) throws {
+        let scratch = try DaemonHarness()
+        let odoo = try OdooServer.underTest(version: version, apiKey: DaemonHarness.odooKey, log: scratch.path("odoo.log"))
+        let (daemon, url) = try Self.daemon(odoo, events: #""customer.*", "invoice.*", "credit_note.*""#)
+        let note = try Self.creditNote(rate: odoo.euRate)
+        let customer = JSONValue.object(["id": note["customer"] ?? "", "object": "customer", "name": "Globex GmbH", "email": "ap@globex.test"])
+        try Self.post(url, "customer.created", customer, id: "evt_c\(odoo.tag)")
+        try Self.post(url, "invoice.finalized", Self.invoice(of: note, rate: odoo.euRate), id: "evt_i\(odoo.tag)")
+        try Self.post(url, "credit_note.created", note, id: "evt_cn\(odoo.tag)")
+
+        let source = "stripe\(odoo.tag)"
+        try daemon.waitUntil("the credit note is in Odoo", timeout: 60) {
+            try !odoo.records("account.move", "ref", prefix: "ch:\(source):credit_note:").isEmpty
+        }
+        let invoice = try #require(try odoo.records("account.move", "ref", prefix: "ch:\(source):invoice:").first)
+        let credit = try #require(try odoo.records("account.move", "ref", prefix: "ch:\(source):credit_note:").first)
+        let total = Double(1_500 + 1_000 * odoo.euRate / 100) / 100
+        #expect(credit["move_type"] as? String == "out_refund" && credit["state"] as? String == "posted")
+        #expect(OdooServer.id(credit["reversed_entry_id"]) == invoice["id"] as? Int)
+        #expect(credit["amount_total"] as? Double == total && invoice["amount_total"] as? Double == total)
+        #expect(try daemon.count("dead") == 0)
+        #expect(try daemon.stop() == 0)
+    }
+}
