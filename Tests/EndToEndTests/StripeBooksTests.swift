@@ -67,8 +67,8 @@ import Testing
         try Self.post(url, "credit_note.created", note, id: "evt_cn\(odoo.tag)")
 
         let source = "stripe\(odoo.tag)"
-        try daemon.waitUntil("the credit note is in Odoo", timeout: 60) {
-            try !odoo.records("account.move", "ref", prefix: "ch:\(source):credit_note:").isEmpty
+        try daemon.waitUntil("the credit note is posted in Odoo", timeout: 60) {
+            try odoo.records("account.move", "ref", prefix: "ch:\(source):credit_note:").first?["state"] as? String == "posted" || daemon.count("dead") > 0
         }
         let invoice = try #require(try odoo.records("account.move", "ref", prefix: "ch:\(source):invoice:").first)
         let credit = try #require(try odoo.records("account.move", "ref", prefix: "ch:\(source):credit_note:").first)
