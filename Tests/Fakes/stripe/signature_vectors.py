@@ -16,8 +16,8 @@ from unittest import mock
 
 import stripe
 
-SECRET = "whsec_vector_secret"
-OTHER = "whsec_some_other_secret"
+SECRET = "signing secret of the vectors"
+OTHER = "some other signing secret"
 NOW = 1_767_000_000
 BODY = '{"id":"evt_1","object":"event","type":"customer.created"}'
 
