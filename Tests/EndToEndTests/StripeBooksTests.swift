@@ -79,4 +79,28 @@ import Testing
         #expect(try daemon.count("dead") == 0)
         #expect(try daemon.stop() == 0)
     }
+
+    /// Stripe's published charge example: a one-off charge with neither invoice nor customer (Checkout,
+    /// payment links) was dead-lettered ("names neither an invoice nor a customer"); the money now
+    /// reaches the books as a posted inbound payment without a partner, for finance to match (item 6).
+    @Test(arguments: OdooServer.versions) func aChargeWithoutInvoiceOrCustomerIsBooked(version: Int) throws {
+        let scratch = try DaemonHarness()
+        let odoo = try OdooServer.underTest(version: version, apiKey: DaemonHarness.odooKey, log: scratch.path("odoo.log"))
+        let (daemon, url) = try Self.daemon(odoo, events: #""payment.*""#)
+        let charge = try JSONDecoder().decode(JSONValue.self, from: Data(contentsOf: Self.fixtures.appendingPathComponent("charge.json")))
+        try Self.post(url, "charge.succeeded", charge, id: "evt_ch\(odoo.tag)")
+        let source = "stripe\(odoo.tag)"
+        // Posted: "posted" on 17; "in_process" or "paid" on 19 (read after the post, not between create and post).
+        let booked: Set<String> = ["posted", "in_process", "paid"]
+        try daemon.waitUntil("the payment is posted in Odoo", timeout: 60) {
+            try (odoo.records("account.payment", odoo.memo, prefix: "ch:\(source):payment:").first?["state"] as? String).map(booked.contains) == true
+                || daemon.count("dead") > 0
+        }
+        #expect(try daemon.count("dead") == 0)
+        let payment = try #require(try odoo.records("account.payment", odoo.memo, prefix: "ch:\(source):payment:").first)
+        #expect((payment["state"] as? String).map(booked.contains) == true)
+        #expect(payment["amount"] as? Double == 1 && payment["payment_type"] as? String == "inbound")
+        #expect(OdooServer.id(payment["partner_id"]) == nil)
+        #expect(try daemon.stop() == 0)
+    }
 }

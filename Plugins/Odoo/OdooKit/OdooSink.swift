@@ -427,21 +427,20 @@ public final class OdooSink: Sendable {
         return OdooRecordID(model: "account.payment", id: paymentID)
     }
 
-    /// A payment no invoice is known for (a one-off charge): an inbound customer payment of its own,
-    /// posted, for finance to match.
+    /// A payment no invoice is known for (a one-off charge, Checkout, a payment link): an inbound
+    /// customer payment of its own, posted, for finance to match; without a partner when the source
+    /// knows no customer either (the money still reaches the books, in the outstanding receipts).
     func createUnappliedPayment(_ payment: Payment, _ write: Write) async throws -> DeliverResult {
-        guard let customer = payment.customer else {
-            throw ConnectorError(.permanent, "payment \(write.event.source.objectID) names neither an invoice nor a customer: Odoo cannot book it")
-        }
-        let partner = try await requirePartner(customer, write, for: "payment \(write.event.source.objectID)")
+        let partner = try await payment.customer.asyncMap { try await requirePartner($0, write, for: "payment \(write.event.source.objectID)") }
         let memo = try await memoField()
         var values: [String: JSONValue] = [
-            "payment_type": "inbound", "partner_type": "customer", "partner_id": .int(partner),
+            "payment_type": "inbound", "partner_type": "customer",
             "amount": OdooMapping.amount(payment.amount.amountMinor, payment.amount.currency),
             "currency_id": .int(try await currencyID(payment.amount.currency)),
             "date": .string(String((payment.paidAt ?? write.event.occurredAt).prefix(10))),
             memo: .string(write.reference),
         ]
+        if let partner { values["partner_id"] = .int(partner) }
         if let company = write.company { values["company_id"] = .int(company) }
         if let journal = OdooSettings.lookup(settings.bankJournals, company: write.company) { values["journal_id"] = .int(journal) }
         let id = try await client.create("account.payment", values: values, context: write.context)
