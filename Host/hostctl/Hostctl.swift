@@ -8,10 +8,10 @@ struct Hostctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hostctl",
         abstract: "Operate a running connector-hostd through its admin socket.",
+        // One paragraph: the man page generated from it must not hold an empty line (groff warns).
         discussion: """
             Every command takes --socket PATH (default: $CONNECTOR_HOST_SOCKET, else \(AdminClient.defaultSocket)) \
-            and --json (machine-readable output, snake_case keys), before or after the command's name.
-
+            and --json (machine-readable output, snake_case keys), before or after the command's name. \
             Exit status, the same for every command: \(ExitStatus.summary)
             """,
         version: BuildInfo.version,
