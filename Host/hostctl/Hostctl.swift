@@ -104,7 +104,7 @@ struct GlobalOptions: ParsableArguments {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         if let data = try? encoder.encode(value), let text = String(data: data, encoding: .utf8) {
-            print(text)
+            print(text == "[\n\n]" ? "[]" : text)  // (Foundation pretty-prints an empty array over three lines)
         }
     }
 }
