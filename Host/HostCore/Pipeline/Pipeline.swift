@@ -110,7 +110,6 @@ public final class Pipeline: Service, Sendable {
         }
     }
 
-
     /// What the store refused, by kind of write (`ingest`, `outcomes`): each clears on its next success.
     func noteStoreProblem(_ kind: String, _ message: String) {
         let first = storeProblem.withLock { problems -> Bool in
@@ -161,7 +160,6 @@ public final class Pipeline: Service, Sendable {
         }
     }
 
-    /// Pairs each decoded event with its bytes in the answer line, so the store keeps them verbatim.
     /// A page's events as the plugin sent them. One element that is not a canonical event does not
     /// fail its page: it becomes a reject naming the member at fault, and the rest is stored.
     static func page<Page: EventPage>(_ type: Page.Type, of answer: RPCMessage, codec: RPCCodec) throws -> (page: Page, incoming: [Store.Incoming], rejects: [Store.Reject]) {
@@ -187,6 +185,7 @@ public final class Pipeline: Service, Sendable {
         }
     }
 
+    /// Pairs each decoded event with its bytes in the answer line, so the store keeps them verbatim.
     static func verbatim(_ events: [Event], in line: Data) throws -> [Store.Incoming] {
         guard let ranges = JSONSlicer.arrayElements(in: line, path: ["result", "events"]), ranges.count == events.count else {
             throw ConnectorError(.protocol, "cannot locate the events in the source.poll answer")
