@@ -26,19 +26,19 @@ struct Hostctl: ParsableCommand {
     static func main() {
         let arguments = hoistingGlobalOptions(Array(CommandLine.arguments.dropFirst()))
         if let unknown = unknownCommand(arguments) {
-            let names = configuration.subcommands.compactMap { $0.configuration.commandName ?? $0._commandName }
-            let suggestion = Spelling.closest(to: unknown, in: names).map { "; did you mean '\($0)'?" } ?? ""
+            let suggestion = Spelling.closest(to: unknown, in: commandNames).map { "; did you mean '\($0)'?" } ?? ""
             warn("hostctl: unknown command '\(unknown)'\(suggestion) (hostctl --help lists them)")
             Foundation.exit(ExitStatus.usage)
         }
         main(arguments)
     }
 
+    static var commandNames: [String] { configuration.subcommands.map { $0.configuration.commandName ?? $0._commandName } }
+
     /// The first word when it names no command (options and help are left to the parser).
     static func unknownCommand(_ arguments: [String]) -> String? {
         guard let first = arguments.first, !first.hasPrefix("-"), first != "help" else { return nil }
-        let names = configuration.subcommands.compactMap { $0.configuration.commandName ?? $0._commandName }
-        return names.contains(first) ? nil : first
+        return commandNames.contains(first) ? nil : first
     }
 
     static func hoistingGlobalOptions(_ arguments: [String]) -> [String] {

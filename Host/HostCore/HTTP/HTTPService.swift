@@ -65,7 +65,7 @@ public struct HTTPService: Service {
                         try await application.run()
                     } catch let error as IOError {
                         // Say which listener and what to change, not which system call.
-                        throw HostError(.io, "cannot listen on \(address) ([http] \(key)): \(String(cString: strerror(error.errnoCode))); "
+                        throw HostError(.io, "cannot listen on \(address) ([http] \(key)): \(HostError.reason(error)); "
                                         + "choose a free port\(key == "metrics_listen" ? ", or \"\" for no metrics listener" : "")")
                     }
                 }

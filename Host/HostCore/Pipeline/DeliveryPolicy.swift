@@ -80,7 +80,7 @@ public struct TokenBucket: Sendable, Equatable {
     /// Takes one token at `now` (seconds). Returns 0 when one was available, or how many seconds to
     /// wait before trying again.
     public mutating func take(now: Double) -> Double {
-        if let updatedAt { tokens = min(burst, tokens + (now - updatedAt) * rate) }
+        tokens = available(now: now)
         updatedAt = now
         if tokens >= 1 {
             tokens -= 1
@@ -91,8 +91,13 @@ public struct TokenBucket: Sendable, Equatable {
 
     /// How many seconds until a token is there at `now` (0: one is), without taking it.
     public func wait(now: Double) -> Double {
-        let available = updatedAt.map { min(burst, self.tokens + (now - $0) * rate) } ?? self.tokens
-        return available >= 1 ? 0 : (1 - available) / rate
+        let tokens = available(now: now)
+        return tokens >= 1 ? 0 : (1 - tokens) / rate
+    }
+
+    /// The tokens there at `now`, refilled since the last take.
+    private func available(now: Double) -> Double {
+        updatedAt.map { min(burst, tokens + (now - $0) * rate) } ?? tokens
     }
 }
 

@@ -9,7 +9,7 @@ public import HostAdmin
 extension Store {
     /// From now on audit rows carry an HMAC under this key.
     public func useAuditKey(_ key: SymmetricKey) {
-        auditKey.withLock { $0 = key }
+        auditSeal.key.withLock { $0 = key }
     }
 
     // MARK: Secrets
@@ -135,13 +135,12 @@ extension Store {
     /// follow it without a gap in ids; from `authenticatedFrom` (the vault's sealed record; nil when
     /// that record is gone) every row must carry a valid HMAC, and the last row must be the sealed head.
     public func verifyAudit(authenticatedFrom start: Int64?) async throws -> AuditVerification {
-        let key = auditKey.withLock { $0 }
+        let key = auditKey
         return try await reader.read { db in
             var problems: [AuditVerification.Problem] = []
             var rows = 0, authenticated = 0
             var previousID: Int64?
             var previousHash = ""
-            var hashes: [Int64: String] = [:]
             let cursor = try Row.fetchCursor(db, sql: """
                 SELECT id, at, correlation_id, actor, action, subject, detail, prev_hash, hash, mac FROM audit ORDER BY id
                 """)
@@ -169,7 +168,6 @@ extension Store {
                 } else if mac == nil, mustBeAuthenticated {
                     problems.append(.init(id: id, kind: "unauthenticated", message: "row \(id) has no HMAC although every row from \(start ?? 0) on must: it was inserted or its HMAC removed"))
                 }
-                if mustBeAuthenticated { hashes[id] = hash }
                 previousID = id
                 previousHash = hash
             }
@@ -192,7 +190,7 @@ extension Store {
                 problems.append(.init(id: lastID, kind: "head_forged", message: "the sealed audit head does not match its HMAC: it was written without the vault's audit key"))
             case (_, let head?) where head.id > lastID:
                 problems.append(.init(id: head.id, kind: "truncated", message: "rows \(lastID + 1)…\(head.id) were removed from the end (the sealed head is row \(head.id))"))
-            case (_, let head?) where hashes[head.id] != head.hash:
+            case (_, let head?) where try String.fetchOne(db, sql: "SELECT hash FROM audit WHERE id = ?", arguments: [head.id]) != head.hash:
                 problems.append(.init(id: head.id, kind: "edited", message: "row \(head.id) is not the row the sealed head names: rewritten"))
             default:
                 break

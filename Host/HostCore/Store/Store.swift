@@ -12,8 +12,9 @@ public final class Store: Sendable {
     private let pool: DatabasePool
     private let committer: GroupCommitter
     let codec = RPCCodec()
-    /// Authenticates audit rows once the vault has opened (see ``useAuditKey(_:)``).
-    let auditKey = Mutex<SymmetricKey?>(nil)
+    /// Authenticates audit rows once the vault has opened (see ``useAuditKey(_:)``), and seals the head.
+    let auditSeal: AuditSeal
+    var auditKey: SymmetricKey? { auditSeal.key.withLock { $0 } }
 
     /// For the store's other files: reads, and writes through the group committer.
     var reader: DatabasePool { pool }
@@ -33,7 +34,9 @@ public final class Store: Sendable {
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try Schema.migrator.migrate(pool)
-        committer = GroupCommitter(pool: pool)
+        let seal = AuditSeal()
+        auditSeal = seal
+        committer = GroupCommitter(pool: pool, beforeCommit: seal.sealHeadIfWritten)
     }
 
     static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
@@ -519,19 +522,12 @@ public final class Store: Sendable {
     func appendAudit(_ db: Database, at: Int64, correlationID: String?, actor: String, action: String, subject: String, detail: String) throws {
         let previous = try String.fetchOne(db, sql: "SELECT hash FROM audit ORDER BY id DESC LIMIT 1") ?? ""
         let hash = Self.auditHash(previous: previous, at: at, correlationID: correlationID, actor: actor, action: action, subject: subject, detail: detail)
-        let key = auditKey.withLock { $0 }
+        let key = auditKey
         let mac = key.map { Self.auditMAC(hash: hash, key: $0) }
         try db.execute(sql: """
             INSERT INTO audit (at, correlation_id, actor, action, subject, detail, prev_hash, hash, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [at, correlationID, actor, action, subject, detail, previous, hash, mac])
-        if let key {
-            // The head moves with every row, in the same transaction: removing rows from the end
-            // leaves it pointing past the last one.
-            let head = AuditHead(id: db.lastInsertedRowID, hash: hash)
-            try db.execute(sql: """
-                INSERT INTO vault_meta (name, sealed) VALUES ('audit-head', ?) ON CONFLICT (name) DO UPDATE SET sealed = excluded.sealed
-                """, arguments: [head.sealed(key: key)])
-        }
+        if key != nil { auditSeal.headMoved() }
     }
 
     /// The last audit row's id and hash, authenticated with the audit key.
@@ -656,9 +652,12 @@ final class GroupCommitter: Sendable {
     }
     private let pool: DatabasePool
     private let state = Mutex<(queue: [Waiting], leading: Bool)>(([], false))
+    /// Runs last in each group's transaction (the audit head is sealed there, once per group).
+    private let beforeCommit: @Sendable (Database) throws -> Void
 
-    init(pool: DatabasePool) {
+    init(pool: DatabasePool, beforeCommit: @escaping @Sendable (Database) throws -> Void = { _ in }) {
         self.pool = pool
+        self.beforeCommit = beforeCommit
     }
 
     func submit<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
@@ -702,6 +701,7 @@ final class GroupCommitter: Sendable {
                         }
                         results.append(outcome)
                     }
+                    try self.beforeCommit(db)
                     return results
                 }
             } catch {
@@ -711,6 +711,29 @@ final class GroupCommitter: Sendable {
                 waiting.slot.fill(result)
             }
         }
+    }
+}
+
+/// The audit key, and the sealed head: the last audit row's id and hash, authenticated with that key.
+/// The head is written once per transaction that appended rows (not once per row), in that
+/// transaction: removing rows from the end leaves it pointing past the last one.
+final class AuditSeal: Sendable {
+    let key = Mutex<SymmetricKey?>(nil)
+    private let moved = Mutex(false)
+
+    func headMoved() { moved.withLock { $0 = true } }
+
+    /// Called last in every write transaction of the store (writes are serialized).
+    @Sendable func sealHeadIfWritten(_ db: Database) throws {
+        let written = moved.withLock { moved in
+            defer { moved = false }
+            return moved
+        }
+        guard written, let key = key.withLock({ $0 }),
+              let row = try Row.fetchOne(db, sql: "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1") else { return }
+        try db.execute(sql: """
+            INSERT INTO vault_meta (name, sealed) VALUES ('audit-head', ?) ON CONFLICT (name) DO UPDATE SET sealed = excluded.sealed
+            """, arguments: [Store.AuditHead(id: row[0], hash: row[1]).sealed(key: key)])
     }
 }
 

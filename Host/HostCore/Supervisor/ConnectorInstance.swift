@@ -452,14 +452,8 @@ public final class ConnectorInstance: Sendable {
             if Task.isCancelled { return nil }
             // After the handshake a failed read is the plugin's end going away (a reset when it died
             // with lines unread): its exit status, which follows, says why.
-            return .ended(handshaken.isRaised ? .connectionClosed : .handshakeFailed(Self.describe(error)))
+            return .ended(handshaken.isRaised ? .connectionClosed : .handshakeFailed(HostError.reason(error)))
         }
-    }
-
-    /// A socket error as an operator reads it ("connection reset by peer"), not as an API names it.
-    static func describe(_ error: any Error) -> String {
-        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)) }
-        return "\(error)"
     }
 
     private func handshake(_ frame: Frame, rpc: RPCConnection, token: String, peerPID: pid_t) async throws(HostError) {

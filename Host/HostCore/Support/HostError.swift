@@ -1,3 +1,9 @@
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// An error of the daemon, with a stable code for logs, the admin API and tests.
 public struct HostError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
@@ -44,5 +50,14 @@ public struct HostError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         if let cause { return "\(message) (\(cause))" }
         return message
+    }
+}
+
+extension HostError {
+    /// An error as an operator reads it: a system call's failure by its errno text ("Connection reset
+    /// by peer", "Address already in use"), not by the signature of the API that made the call.
+    static func reason(_ error: any Error) -> String {
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)) }
+        return "\(error)"
     }
 }
