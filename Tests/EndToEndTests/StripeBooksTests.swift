@@ -76,6 +76,10 @@ import Testing
         #expect(credit["move_type"] as? String == "out_refund" && credit["state"] as? String == "posted")
         #expect(OdooServer.id(credit["reversed_entry_id"]) == invoice["id"] as? Int)
         #expect(credit["amount_total"] as? Double == total && invoice["amount_total"] as? Double == total)
+        // Reconciled with its invoice on posting (Odoo does this for a credit note naming the entry it
+        // reverses): the invoice is no longer open for the credited amount.
+        #expect(invoice["payment_state"] as? String == "reversed" && invoice["amount_residual"] as? Double == 0)
+        #expect(credit["payment_state"] as? String == "paid" && credit["amount_residual"] as? Double == 0)
         #expect(try daemon.count("dead") == 0)
         #expect(try daemon.stop() == 0)
     }
