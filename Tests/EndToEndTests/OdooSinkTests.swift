@@ -142,6 +142,37 @@ import Testing
         #expect(payments.allSatisfy { ["posted", "paid"].contains($0["state"] as? String ?? "") })
     }
 
+    /// `invoice.paid` while Odoo still has part of the invoice open was accepted silently (issue 14,
+    /// item 5): it now waits for the payment as a dependency naming both amounts (a dead letter for a
+    /// person once the retries run out), and is done once the payment has settled the invoice.
+    @Test(arguments: OdooServer.versions) func anInvoicePaidAtTheSourceButOpenInOdooWaitsForItsPayment(version: Int) async throws {
+        let odoo = try Sink(version: version)
+        try await odoo.deliver("customer.upserted", "customer", "cus_1", Self.customer)
+        let invoice = odoo.invoice()
+        try await odoo.deliver("invoice.finalized", "invoice", "in_1", .invoice(invoice))
+        let ref = RecordRef(objectType: "invoice", objectID: "in_1")
+        let first = invoice.totalMinor / 10
+        try await odoo.deliver("payment.succeeded", "payment", "py_1", .payment(Payment(invoice: ref, amount: Money(amountMinor: first, currency: Self.eur), status: .succeeded)))
+        var paid = invoice
+        paid.status = .paid
+        paid.amountPaidMinor = invoice.totalMinor
+        paid.amountDueMinor = 0
+        let open = Money(amountMinor: invoice.totalMinor - first, currency: Self.eur)
+        await #expect(throws: ConnectorError.self) {
+            do {
+                try await odoo.deliver("invoice.paid", "invoice", "in_1", version: "2", .invoice(paid))
+            } catch let error as ConnectorError {
+                #expect(error.code == .dependency)
+                #expect(error.message.contains("\(Money(amountMinor: invoice.totalMinor, currency: Self.eur).decimalText) EUR paid"))
+                #expect(error.message.contains("still has \(open.decimalText) EUR open"))
+                #expect(error.details?["odoo_open_minor"]?.intValue == open.amountMinor)
+                throw error
+            }
+        }
+        try await odoo.deliver("payment.succeeded", "payment", "py_2", .payment(Payment(invoice: ref, amount: open, status: .succeeded)))
+        #expect(try await odoo.deliver("invoice.paid", "invoice", "in_1", version: "2", .invoice(paid)).duplicate)
+    }
+
     /// Over JSON-RPC (17), `button_draft` and `button_cancel` answer without a `result` member: the
     /// void must still succeed (it was read as "neither result nor error" and retried).
     @Test(arguments: OdooServer.versions) func aVoidedInvoiceIsCancelledAndAPaymentWithoutInvoiceStandsAlone(version: Int) async throws {

@@ -118,19 +118,35 @@ public final class OdooSink: Sendable {
     // MARK: Invoices and credit notes
 
     func upsertInvoice(_ invoice: Invoice, creditNote: Bool, _ write: Write) async throws -> DeliverResult {
-        let found = try await findMove(write.reference, write)
-        if let found {
-            return try await advance(found, invoice, creditNote: creditNote, write)
-        }
-        if invoice.status == .void {
+        var result: DeliverResult
+        if let found = try await findMove(write.reference, write) {
+            result = try await advance(found, invoice, creditNote: creditNote, write)
+        } else if invoice.status == .void {
             logger.info("void invoice never reached Odoo: nothing to do", metadata: ["odoo.reference": "\(write.reference)"])
             return DeliverResult(externalID: nil, duplicate: true)
+        } else {
+            let values = try await moveValues(invoice, creditNote: creditNote, write)
+            let id = try await client.create("account.move", values: values, context: write.context)
+            let created = OdooMove(id: id, state: "draft", currency: invoice.currency)
+            result = try await advance(created, invoice, creditNote: creditNote, write)
+            result.duplicate = false
         }
-        let values = try await moveValues(invoice, creditNote: creditNote, write)
-        let id = try await client.create("account.move", values: values, context: write.context)
-        let created = OdooMove(id: id, state: "draft", currency: invoice.currency)
-        let result = try await advance(created, invoice, creditNote: creditNote, write)
-        return DeliverResult(externalID: result.externalID, duplicate: false, links: result.links)
+        if invoice.status == .paid, !creditNote { try await requireSettled(invoice, write) }
+        return result
+    }
+
+    /// The source says the invoice is paid: Odoo must say so too. While Odoo still has an amount open
+    /// the payment may simply not be delivered yet (Stripe sends `invoice.paid` and the charge in any
+    /// order), so this waits as a `dependency`; if no payment comes (paid outside the processor, or its
+    /// payment dead-lettered), the retries end in a dead letter naming both amounts, for a person.
+    func requireSettled(_ invoice: Invoice, _ write: Write) async throws {
+        guard let move = try await findMove(write.reference, write), move.state == "posted",
+              !["paid", "in_payment", "reversed"].contains(move.paymentState), let open = move.residualMinor, open > 0 else { return }
+        throw ConnectorError(
+            .dependency,
+            "the source says invoice \(write.event.source.objectID) is paid (\(Self.format(invoice.amountPaidMinor, invoice.currency)) paid, \(Self.format(invoice.amountDueMinor, invoice.currency)) remaining) but Odoo still has \(Self.format(open, move.currency)) open on \(move.label): waiting for its payment. If none comes, register the payment in Odoo (or replay the payment's dead letter), then replay this one",
+            details: ["odoo_id": .int(move.id), "odoo_open_minor": .int(open), "source_paid_minor": .int(invoice.amountPaidMinor)]
+        )
     }
 
     /// An invoice as Odoo has it (the fields a delivery decides on).
