@@ -117,8 +117,35 @@ import Testing
         #expect(refundNote["state"] as? String == "posted" && refundNote["payment_state"] as? String == "paid")
         // The credit note is dated the day the money went back, as its refund payment is (issue 14, item 3).
         #expect(refundNote["invoice_date"] as? String == "2026-10-30")
+        // With the refunded invoice's taxes, scaled to the refunded share (at 21 %: 50.00 gross is 41.32 +
+        // 8.68 VAT) (issue 14, item 4; it was one untaxed line of 50.00, leaving the VAT overstated).
+        let noteLines = try odoo.fake.lines(of: refundNote["id"] as? Int ?? 0)
+        let base = (10_000 * 5_000 + odoo.invoice().totalMinor / 2) / odoo.invoice().totalMinor
+        #expect(refundNote["amount_total"] as? Double == 50)
+        #expect(noteLines.contains { $0["display_type"] as? String == "tax" && abs(($0["debit"] as? Double ?? 0) - Double(base * odoo.rate) / 10_000) < 0.011 })
         let payments = try odoo.fake.records("account.payment", odoo.fake.memo, prefix: "ch:\(odoo.shop):refund:re_1")
         #expect(payments.count == 1 && payments.first?["payment_type"] as? String == "outbound" && payments.first?["amount"] as? Double == 50)
+    }
+
+    /// Refunding a whole invoice gives a credit note with the invoice's own lines: products,
+    /// quantities, prices and taxes, so Odoo's VAT report nets to zero (issue 14, item 4).
+    @Test(arguments: OdooServer.versions) func aWholeRefundCreditsTheInvoicesOwnLinesAndTaxes(version: Int) async throws {
+        let odoo = try Sink(version: version)
+        try await odoo.deliver("customer.upserted", "customer", "cus_1", Self.customer)
+        var invoice = odoo.invoice(net: 3_000)
+        let tax = Int64(3_000) * odoo.rate / 100
+        invoice.lines = [InvoiceLine(description: "Seats", quantity: "3", unitAmountMinor: 1_000, amountMinor: 3_000, taxes: [TaxLine(rate: String(odoo.rate), amountMinor: tax)])]
+        try await odoo.deliver("invoice.finalized", "invoice", "in_3", .invoice(invoice))
+        let ref = RecordRef(objectType: "invoice", objectID: "in_3")
+        try await odoo.deliver("payment.succeeded", "payment", "py_3", .payment(Payment(invoice: ref, amount: Money(amountMinor: invoice.totalMinor, currency: Self.eur), status: .succeeded)))
+        try await odoo.deliver("refund.succeeded", "refund", "re_3", .refund(Refund(payment: RecordRef(objectType: "payment", objectID: "py_3"), invoice: ref,
+                                                                                     amount: Money(amountMinor: invoice.totalMinor, currency: Self.eur), status: .succeeded)))
+        let note = try #require(try odoo.fake.records("account.move", "ref", prefix: "ch:\(odoo.shop):refund_credit_note:re_3").first)
+        #expect(note["amount_total"] as? Double == Double(invoice.totalMinor) / 100 && note["payment_state"] as? String == "paid")
+        let lines = try odoo.fake.search("account.move.line", [["move_id", "=", note["id"] as? Int ?? 0], ["display_type", "=", "product"]],
+                                         fields: ["quantity", "price_unit", "tax_ids", "name"])
+        #expect(lines.count == 1 && lines.first?["quantity"] as? Double == 3 && (lines.first?["price_unit"] as? Double).map { abs($0 - 10) < 0.001 } == true)
+        #expect((lines.first?["tax_ids"] as? [Int]) == [odoo.fake.taxes[odoo.fake.euCompany]?[odoo.fake.euRate] ?? -1])
     }
 
     /// Two payments of one invoice: after the first the invoice is partly paid (on 19 its payment is

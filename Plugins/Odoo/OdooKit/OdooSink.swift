@@ -343,21 +343,25 @@ public final class OdooSink: Sendable {
                 throw ConnectorError.dependency(on: missing, "the \(missing.objectType) refunded by \(write.event.source.objectID) is not in Odoo yet",
                                                 details: ["missing": .string(write.reference(missing.objectType, missing.objectID))])
             }
+            let label = "Refund \(write.event.source.objectID)" + (refund.reason.map { ": \($0)" } ?? "")
+            let lines = try await original.asyncMap { try await refundLines(refund.amount, of: $0, write) }
+                ?? [["name": .string(label), "quantity": 1, "price_unit": OdooMapping.amount(refund.amount.amountMinor, refund.amount.currency), "tax_ids": [[6, 0, []]]]]
             var values: [String: JSONValue] = [
                 "move_type": "out_refund", "partner_id": .int(partner), "currency_id": .int(try await currencyID(refund.amount.currency)),
-                "ref": .string(noteReference),
-                "invoice_line_ids": [[0, 0, [
-                    "name": .string("Refund \(write.event.source.objectID)" + (refund.reason.map { ": \($0)" } ?? "")), "quantity": 1,
-                    "price_unit": OdooMapping.amount(refund.amount.amountMinor, refund.amount.currency), "tax_ids": [[6, 0, []]],
-                ]]],
+                "ref": .string(noteReference), "invoice_line_ids": .array(lines.map { [0, 0, .object($0)] }),
             ]
-            if let original { values["reversed_entry_id"] = .int(original.id) }
+            if let original {
+                values["reversed_entry_id"] = .int(original.id)
+                values["invoice_origin"] = .string(label)
+            }
             if let company = write.company { values["company_id"] = .int(company) }
             // Dated as the refund payment is: the day the money went back, not the day of delivery, so
             // both land in one period (and a replay months later books it where it belongs).
             values["invoice_date"] = .string(String((refund.refundedAt ?? write.event.occurredAt).prefix(10)))
             let id = try await client.create("account.move", values: values, context: write.context)
-            move = OdooMove(id: id, state: "draft", totalMinor: refund.amount.amountMinor, currency: refund.amount.currency)
+            let draft = OdooMove(id: id, state: "draft", currency: refund.amount.currency)
+            try await roundToTotal(draft, refund.amount, write)
+            move = draft
         }
         guard var creditNote = move else { throw ConnectorError(.transient, "no credit note") }
         if creditNote.state == "draft" {
@@ -367,6 +371,54 @@ public final class OdooSink: Sendable {
         let id = try await register(refund.amount, fee: nil, date: refund.refundedAt ?? write.event.occurredAt, on: creditNote, write)
         let link = Link(connector: "", objectType: "refund_credit_note", sourceID: write.event.source.objectID, externalID: creditNote.externalID)
         return DeliverResult(externalID: id.description, links: [link])
+    }
+
+    /// The lines of a refund's credit note: the refunded invoice's own lines with their products and
+    /// taxes, so the refund reverses the VAT it charged; a partial refund scales each line by the
+    /// refunded share of the invoice's total (Odoo then computes the taxes, and ``roundToTotal(_:_:_:)``
+    /// books what rounding leaves over).
+    func refundLines(_ amount: Money, of invoice: OdooMove, _ write: Write) async throws -> [[String: JSONValue]] {
+        guard amount.currency == invoice.currency else {
+            throw ConnectorError(.permanent, "refund \(write.event.source.objectID) is in \(amount.currency) but the invoice it refunds, \(invoice.label), is in \(invoice.currency)")
+        }
+        let read = try await client.searchRead("account.move.line", domain: [["move_id", "=", .int(invoice.id)], ["display_type", "=", "product"]],
+                                               fields: ["name", "product_id", "quantity", "price_unit", "discount", "tax_ids"], order: "id", context: write.context)
+        guard let total = invoice.totalMinor, total > 0, !read.isEmpty else {
+            throw ConnectorError(.transient, "Odoo's answer for \(invoice.label) lacks its lines or total")
+        }
+        let whole = amount.amountMinor == total
+        return read.map { line in
+            var values: [String: JSONValue] = [
+                "name": line["name"]?.stringValue.map(JSONValue.string) ?? "Refund",
+                "tax_ids": [[6, 0, .array((line["tax_ids"]?.arrayValue ?? []).compactMap { $0.intValue.map(JSONValue.int) })]],
+            ]
+            if let product = line["product_id"]?.odooID { values["product_id"] = .int(product) }
+            let quantity = line["quantity"]?.doubleValue ?? 1, price = line["price_unit"]?.doubleValue ?? 0, discount = line["discount"]?.doubleValue ?? 0
+            if whole {
+                values["quantity"] = .double(quantity)
+                values["price_unit"] = .double(price)
+                values["discount"] = .double(discount)
+            } else {
+                // The line's amount before tax, times the refunded share, in whole minor units.
+                let base = OdooMapping.minorUnits(quantity * price * (1 - discount / 100), amount.currency)
+                let (share, remainder) = (base * amount.amountMinor).quotientAndRemainder(dividingBy: total)
+                values["quantity"] = 1
+                values["price_unit"] = OdooMapping.amount(share + (2 * remainder >= total ? 1 : 0), amount.currency)
+            }
+            return values
+        }
+    }
+
+    /// A scaled credit note's total may miss the refund by a rounding: a line without tax makes it exact,
+    /// so the refund payment settles it.
+    func roundToTotal(_ move: OdooMove, _ amount: Money, _ write: Write) async throws {
+        let read = try await client.call(model: "account.move", method: "read", ids: [move.id], arguments: ["fields": ["amount_total"]], context: write.context)
+        guard let total = read.arrayValue?.first?["amount_total"]?.doubleValue.map({ OdooMapping.minorUnits($0, amount.currency) }) else {
+            throw ConnectorError(.transient, "Odoo did not read back the total of \(move.label)")
+        }
+        guard total != amount.amountMinor else { return }
+        let line: JSONValue = ["name": "Rounding", "quantity": 1, "price_unit": OdooMapping.amount(amount.amountMinor - total, amount.currency), "tax_ids": [[6, 0, []]]]
+        try await client.write("account.move", ids: [move.id], values: ["invoice_line_ids": [[0, 0, line]]], context: write.context)
     }
 
     func partnerOf(_ model: String, _ id: Int64, _ write: Write) async throws -> Int64? {
