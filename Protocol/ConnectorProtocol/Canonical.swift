@@ -357,17 +357,23 @@ public struct InvoiceLine: Codable, Sendable, Hashable {
     public var product: RecordRef?
     /// A decimal string, e.g. `"1"` or `"2.5"`.
     public var quantity: String
+    /// The unit price before discounts; rounded when the line's amount is not a whole multiple of the
+    /// quantity (a proration, a tier): `amountMinor` and `discountMinor` are exact.
     public var unitAmountMinor: Int64
-    /// The line's amount before tax, in the invoice's currency.
+    /// The line's amount before tax and after its discounts, in the invoice's currency: what is taxed.
     public var amountMinor: Int64
+    /// The discounts taken off the line (its own and its share of the invoice's): the amount before
+    /// them is `amountMinor + discountMinor`. 0: none.
+    public var discountMinor: Int64
     public var taxes: [TaxLine]
 
-    public init(description: String, product: RecordRef? = nil, quantity: String, unitAmountMinor: Int64, amountMinor: Int64, taxes: [TaxLine] = []) {
+    public init(description: String, product: RecordRef? = nil, quantity: String, unitAmountMinor: Int64, amountMinor: Int64, discountMinor: Int64 = 0, taxes: [TaxLine] = []) {
         self.description = description
         self.product = product
         self.quantity = quantity
         self.unitAmountMinor = unitAmountMinor
         self.amountMinor = amountMinor
+        self.discountMinor = discountMinor
         self.taxes = taxes
     }
 
@@ -375,6 +381,30 @@ public struct InvoiceLine: Codable, Sendable, Hashable {
         case description, product, quantity, taxes
         case unitAmountMinor = "unit_amount_minor"
         case amountMinor = "amount_minor"
+        case discountMinor = "discount_minor"
+    }
+
+    /// `discount_minor` may be absent (no discount), as PROTOCOL.md allows for optional members.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        description = try container.decode(String.self, forKey: .description)
+        product = try container.decodeIfPresent(RecordRef.self, forKey: .product)
+        quantity = try container.decode(String.self, forKey: .quantity)
+        unitAmountMinor = try container.decode(Int64.self, forKey: .unitAmountMinor)
+        amountMinor = try container.decode(Int64.self, forKey: .amountMinor)
+        discountMinor = try container.decodeIfPresent(Int64.self, forKey: .discountMinor) ?? 0
+        taxes = try container.decode([TaxLine].self, forKey: .taxes)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(description, forKey: .description)
+        try container.encodeIfPresent(product, forKey: .product)
+        try container.encode(quantity, forKey: .quantity)
+        try container.encode(unitAmountMinor, forKey: .unitAmountMinor)
+        try container.encode(amountMinor, forKey: .amountMinor)
+        if discountMinor != 0 { try container.encode(discountMinor, forKey: .discountMinor) }
+        try container.encode(taxes, forKey: .taxes)
     }
 }
 

@@ -84,6 +84,44 @@ import Testing
         #expect(try daemon.stop() == 0)
     }
 
+    /// A line's quantity was dropped when the quantity did not divide its amount, and a discount was
+    /// folded into the price (issue 14): now 3 seats for 10.00 are 2 × 3.33 + 1 × 3.34 and a discount is
+    /// a line of its own, with Odoo's total still equal to Stripe's to the cent (or the invoice stays draft).
+    @Test(arguments: OdooServer.versions) func anInvoiceKeepsItsQuantitiesAndDiscounts(version: Int) throws {
+        let scratch = try DaemonHarness()
+        let odoo = try OdooServer.underTest(version: version, apiKey: DaemonHarness.odooKey, log: scratch.path("odoo.log"))
+        let (daemon, url) = try Self.daemon(odoo, events: #""customer.*", "invoice.*""#)
+        let rate = Int64(odoo.euRate)
+        let tax = { (amount: Int64) in (amount * rate + 50) / 100 }
+        let taxRate: JSONValue = ["id": "txr_vat", "object": "tax_rate", "percentage": .int(rate), "inclusive": false, "display_name": "VAT"]
+        func line(_ id: String, _ description: String, amount: Int64, quantity: Int64, discount: Int64) -> JSONValue {
+            ["id": .string(id), "object": "line_item", "description": .string(description), "amount": .int(amount), "quantity": .int(quantity),
+             "discount_amounts": discount > 0 ? [["amount": .int(discount), "discount": "di_summer"]] : [],
+             "tax_amounts": [["amount": .int(tax(amount - discount)), "inclusive": false, "tax_rate": "txr_vat"]], "tax_rates": [taxRate]]
+        }
+        let subtotal: Int64 = 1_000 + 800, taxes = tax(1_000) + tax(800)
+        let invoice: JSONValue = [
+            "id": .string("in_qty\(odoo.tag)"), "object": "invoice", "customer": .string("cus_qty\(odoo.tag)"), "status": "open", "currency": "usd", "number": "QTY-1",
+            "subtotal": .int(subtotal), "tax": .int(taxes), "total": .int(subtotal + taxes), "amount_paid": 0, "amount_due": .int(subtotal + taxes),
+            "amount_remaining": .int(subtotal + taxes), "status_transitions": ["finalized_at": 1_795_900_000],
+            "lines": ["data": [line("il_seats", "Seats", amount: 1_000, quantity: 3, discount: 0), line("il_support", "Support", amount: 1_000, quantity: 2, discount: 200)]],
+        ]
+        try Self.post(url, "customer.created", ["id": .string("cus_qty\(odoo.tag)"), "object": "customer", "name": "Initech"], id: "evt_qc\(odoo.tag)")
+        try Self.post(url, "invoice.finalized", invoice, id: "evt_qi\(odoo.tag)")
+        let source = "stripe\(odoo.tag)"
+        try daemon.waitUntil("the invoice is posted in Odoo", timeout: 60) {
+            try odoo.records("account.move", "ref", prefix: "ch:\(source):invoice:").first?["state"] as? String == "posted" || daemon.count("dead") > 0
+        }
+        #expect(try daemon.count("dead") == 0)
+        let move = try #require(try odoo.records("account.move", "ref", prefix: "ch:\(source):invoice:").first)
+        #expect(move["state"] as? String == "posted" && move["amount_total"] as? Double == Double(subtotal + taxes) / 100)
+        let lines = try odoo.search("account.move.line", [["move_id", "=", move["id"] as? Int ?? 0], ["display_type", "=", "product"]],
+                                    fields: ["name", "quantity", "price_unit"])
+        let shown = lines.map { "\($0["quantity"] as? Double ?? 0) × \(Int((($0["price_unit"] as? Double ?? 0) * 100).rounded())) \($0["name"] as? String ?? "")" }
+        #expect(shown == ["2.0 × 333 Seats", "1.0 × 334 Seats", "2.0 × 500 Support", "1.0 × -200 Discount on Support (2.00 USD)"])
+        #expect(try daemon.stop() == 0)
+    }
+
     /// Stripe's published charge example: a one-off charge with neither invoice nor customer (Checkout,
     /// payment links) was dead-lettered ("names neither an invoice nor a customer"); the money now
     /// reaches the books as a posted inbound payment without a partner, for finance to match (item 6).

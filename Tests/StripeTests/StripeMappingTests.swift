@@ -88,8 +88,9 @@ import Testing
     }
 
     /// The line's own amount, not its price's: a proration credit, an amount its quantity does not
-    /// divide (a tiered price), and a discount, each as Stripe computed it.
-    @Test func linePricesComeFromTheLineWithDiscountsTakenOff() throws {
+    /// divide (a tiered price), and a discount, each as Stripe computed it; the quantity and the
+    /// discount are kept (issue 14: the quantity was dropped, the discount folded into the price).
+    @Test func linePricesComeFromTheLineWithQuantitiesAndDiscountsKept() throws {
         let event = try json(#"""
             {"id": "evt_2", "type": "invoice.finalized", "created": 1, "data": {"object": {"id": "in_2", "customer": "cus_9", "status": "open", "currency": "eur",
               "subtotal": 1099, "tax": 0, "total": 899, "amount_due": 899, "lines": {"data": [
@@ -99,11 +100,12 @@ import Testing
                  "discount_amounts": [{"amount": 200, "discount": "di_1"}]}]}}}}
             """#)
         guard case .invoice(let invoice) = try #require(StripeMapping.events(from: event, connector: connector).first).record else { Issue.record("not an invoice"); return }
-        #expect(invoice.lines.map(\.quantity) == ["1", "1", "2"])
-        #expect(invoice.lines.map(\.unitAmountMinor) == [-1_234, 1_333, 400])
+        #expect(invoice.lines.map(\.quantity) == ["1", "3", "2"])
+        #expect(invoice.lines.map(\.unitAmountMinor) == [-1_234, 444, 500])
         #expect(invoice.lines.map(\.amountMinor) == [-1_234, 1_333, 800])
+        #expect(invoice.lines.map(\.discountMinor) == [0, 0, 200])
         #expect(invoice.lines.map(\.amountMinor).reduce(0, +) == invoice.totalMinor - invoice.taxMinor)
-        #expect(invoice.lines[1].description == "Seats (× 3)" && invoice.lines[2].description == "Support, discount 2.00 EUR included")
+        #expect(invoice.lines.map(\.description) == ["Unused time on Pro", "Seats", "Support"])
     }
 
     /// Stripe's minor units differ from ISO 4217's for ISK (two-decimal at Stripe) and MGA (zero-decimal at Stripe).

@@ -65,17 +65,13 @@ public enum OdooMapping {
     ) throws(Unmapped) -> [String: JSONValue] {
         var lines: [JSONValue] = []
         for (index, line) in invoice.lines.enumerated() {
-            var values: [String: JSONValue] = [
-                "name": .string(line.description),
-                "quantity": .double(Double(line.quantity) ?? 1),
-                "price_unit": amount(line.unitAmountMinor, invoice.currency),
-            ]
+            var productID: Int64?
             if let product = line.product {
                 let key = Self.reference(sourceConnector: sourceConnector, objectType: product.objectType, objectID: product.objectID)
-                guard let productID = products[key] else {
+                guard let id = products[key] else {
                     throw Unmapped(description: "line \(index + 1) (\(line.description)): product \(product.objectType) \(product.objectID) is not in Odoo yet")
                 }
-                values["product_id"] = .int(productID)
+                productID = id
             }
             var taxIDs: [JSONValue] = []
             for tax in line.taxes {
@@ -84,8 +80,14 @@ public enum OdooMapping {
                 }
                 taxIDs.append(.int(taxID))
             }
-            values["tax_ids"] = [[6, 0, .array(taxIDs)]]  // replace the product's default taxes with exactly these
-            lines.append([0, 0, .object(values)])
+            for part in OdooLines.parts(of: line, currency: invoice.currency) {
+                var values: [String: JSONValue] = [
+                    "name": .string(part.name), "quantity": .double(part.quantity), "price_unit": amount(part.priceMinor, invoice.currency),
+                    "tax_ids": [[6, 0, .array(taxIDs)]],  // replace the product's default taxes with exactly these
+                ]
+                if !part.isDiscount, let productID { values["product_id"] = .int(productID) }
+                lines.append([0, 0, .object(values)])
+            }
         }
         var values: [String: JSONValue] = [
             "move_type": .string(creditNote ? "out_refund" : "out_invoice"),

@@ -191,10 +191,9 @@ public enum StripeMapping {
         let defaultRates = object["default_tax_rates"]?.arrayValue ?? []
         let minor = { (stripeAmount: Int64) in isoMinor(stripeAmount, currency) }
         return (object["lines"]?["data"]?.arrayValue ?? []).map { line in
-            // Discounts (the line's own and its share of the invoice's) are taken off the line: Odoo
-            // then computes the same taxes and total as Stripe.
-            let discount = (line["discount_amounts"]?.arrayValue ?? []).compactMap { $0["amount"]?.intValue }.reduce(0, +)
-            let amount = minor((line["amount"]?.intValue ?? 0) - discount)
+            // Discounts: the line's own and its share of the invoice's, kept apart from the price.
+            let discount = minor((line["discount_amounts"]?.arrayValue ?? []).compactMap { $0["amount"]?.intValue }.reduce(0, +))
+            let gross = minor(line["amount"]?.intValue ?? 0)
             let quantity = line["quantity"]?.intValue ?? 1
             let price = line["price"]?.objectValue != nil ? line["price"] : line["plan"]
             let product = (price?["product"]?.stringValue ?? price?["product"]?["id"]?.stringValue).map { RecordRef(objectType: "product", objectID: $0) }
@@ -206,19 +205,15 @@ public enum StripeMapping {
                 return TaxLine(name: rate["display_name"]?.stringValue, rate: percent(percentage), amountMinor: minor(taxAmount["amount"]?.intValue ?? 0),
                                inclusive: taxAmount["inclusive"]?.boolValue ?? rate["inclusive"]?.boolValue ?? false)
             }
-            // The unit price is the line's own (prorations, tiers and other currencies make the
-            // price's unit_amount wrong here); an amount the quantity does not divide is one unit.
+            // The unit price is the line's own (prorations, tiers and other currencies make the price's
+            // unit_amount wrong here), rounded when the quantity does not divide it; the amounts are exact.
             let description = line["description"]?.stringValue ?? price?["nickname"]?.stringValue ?? "Subscription"
-            let divides = quantity > 0 && amount % quantity == 0
-            return InvoiceLine(
-                description: (divides || quantity == 1 ? description : "\(description) (× \(quantity))") + (discount > 0 ? ", discount \(money(discount, currency).decimalText) \(currency) included" : ""),
-                product: product, quantity: divides ? String(quantity) : "1",
-                unitAmountMinor: divides ? amount / quantity : amount,
-                amountMinor: amount, taxes: taxes
-            )
+            let units = quantity > 0 ? quantity : (gross == 0 ? 0 : 1)
+            let unit = units > 0 ? (gross + (gross >= 0 ? units / 2 : -units / 2)) / units : 0
+            return InvoiceLine(description: description, product: product, quantity: String(units), unitAmountMinor: unit,
+                               amountMinor: gross - discount, discountMinor: discount, taxes: taxes)
         }
     }
-
 
     /// A Stripe credit note: the canonical `credit_note` of the invoice it credits (`original`), with
     /// its lines and taxes, issued on its effective date. `issued` is open (it counts), `void` void.
