@@ -34,6 +34,7 @@ import os
 import re
 import signal
 import sys
+import textwrap
 import threading
 import time
 from decimal import ROUND_HALF_UP, Decimal
@@ -65,8 +66,6 @@ class Profile:
             self.purchase_journal_name = "Vendor Bills"
             self.has_cash_journal = True
             self.first_partner_id = 7
-            self.receivable_account = (6, "121000", "Account Receivable")
-            self.income_account = (24, "400000", "Product Sales")
             self.account_display_with_code = True
             self.manual_method_name = "Manual"
             self.manual_method_with_journal = False
@@ -91,8 +90,6 @@ class Profile:
             self.purchase_journal_name = "Purchases"
             self.has_cash_journal = False
             self.first_partner_id = 6
-            self.receivable_account = (5, "121000", "Account Receivable")
-            self.income_account = (26, "400000", "Product Sales")
             self.account_display_with_code = False
             self.manual_method_name = "Manual Payment"
             self.manual_method_with_journal = True
@@ -190,6 +187,16 @@ class Profile:
         if self.major == 17:
             return f"Invalid field {fname!r} on model {model!r}"
         return f"Invalid field {fname!r} on {model!r}"  # recorded: calls/odoo19-*/117_err_partner_read_total_due
+
+    def unbalanced_message(self, move_display, debit, credit, journal_name):
+        # recorded: books/*/err_entry_unbalanced_create (a UserError on both)
+        if self.major == 17:
+            return ("An error has occurred.\n\n"
+                    f"The move ({move_display}) is not balanced.\n"
+                    f"The total of debits equals {debit} and the total of credits equals {credit}.\n"
+                    f"You might want to specify a default account on journal \"{journal_name}\" to automatically "
+                    "balance each move.")
+        return "The entry is not balanced."
 
     @property
     def index_error(self):
@@ -294,7 +301,7 @@ class HTTPError(Exception):
 
 class Field:
     def __init__(self, type_, string, required=False, readonly=False, relation=None, selection=None,
-                 default=None, inverse=None, compute=None, store=True, only_types=None, digits=False):
+                 default=None, inverse=None, compute=None, store=True, only_types=None, digits=False, only=None):
         self.type = type_
         self.string = string
         self.required = required
@@ -305,7 +312,8 @@ class Field:
         self.inverse = inverse      # one2many: the many2one on the comodel
         self.compute = compute      # callable(registry, env, rec) -> raw value (not stored)
         self.store = store and compute is None
-        self.only_types = only_types  # one2many filter on display_type
+        # one2many filter: (field of the comodel, allowed values); only_types is the display_type filter
+        self.only = only or (("display_type", only_types) if only_types else None)
         self.digits = digits        # a price with 2 decimals: Odoo 17 stores float_round()'s binary noise
         self.name = None
 
@@ -370,6 +378,11 @@ def build_schema(p: Profile) -> dict[str, ModelDef]:
         "active": F("boolean", "Active", default=True),
         "account_sale_tax_id": F("many2one", "Default Sale Tax", relation="account.tax"),
         "account_purchase_tax_id": F("many2one", "Default Purchase Tax", relation="account.tax"),
+        # recorded: recordings/books/*/company_read_accounts (the same fields on 17 and 19)
+        "income_currency_exchange_account_id": F("many2one", "Gain Exchange Rate Account", relation="account.account"),
+        "expense_currency_exchange_account_id": F("many2one", "Loss Exchange Rate Account", relation="account.account"),
+        "transfer_account_id": F("many2one", "Inter-Banks Transfer Account", relation="account.account"),
+        "currency_exchange_journal_id": F("many2one", "Exchange Gain or Loss Journal", relation="account.journal"),
     }))
     add(ModelDef("res.users", "User", "name, login", {
         "name": F("char", "Name", required=True),
@@ -481,6 +494,7 @@ def build_schema(p: Profile) -> dict[str, ModelDef]:
             ["liability_payable", "Payable"], ["liability_current", "Current Liabilities"], ["income", "Income"],
             ["expense", "Expenses"]]),
         "reconcile": F("boolean", "Allow Reconciliation", default=False),
+        "currency_id": F("many2one", "Account Currency", relation="res.currency"),
         "active": F("boolean", "Active", default=True),
         **({"company_id": F("many2one", "Company", required=True, relation="res.company", default=_env_company)}
            if p.major == 17 else
@@ -511,12 +525,18 @@ def build_schema(p: Profile) -> dict[str, ModelDef]:
         "refund_sequence": F("boolean", "Dedicated Credit Note Sequence", default=False),
         "sequence": F("integer", "Sequence", default=10),
         "active": F("boolean", "Active", default=True),
+        "inbound_payment_method_line_ids": F("one2many", "Inbound Payment Methods", relation="account.payment.method.line",
+                                             inverse="journal_id", only=("payment_type", ("inbound",))),
+        "outbound_payment_method_line_ids": F("one2many", "Outbound Payment Methods", relation="account.payment.method.line",
+                                              inverse="journal_id", only=("payment_type", ("outbound",))),
     }, company_rule=True))
     add(ModelDef("account.payment.method.line", "Payment Methods", "sequence, id", {
         "name": F("char", "Name"),
         "journal_id": F("many2one", "Journal", relation="account.journal"),
         "payment_type": F("selection", "Payment Type", selection=[["inbound", "Inbound"], ["outbound", "Outbound"]]),
         "sequence": F("integer", "Sequence", default=10),
+        # the outstanding account of its payments (recorded: recordings/books/*/method_lines_write_payment_account)
+        "payment_account_id": F("many2one", "Outstanding Receipts/Payments Account", relation="account.account"),
     }))
 
     move_types = [["entry", "Journal Entry"], ["out_invoice", "Customer Invoice"], ["out_refund", "Customer Credit Note"],
@@ -579,7 +599,8 @@ def build_schema(p: Profile) -> dict[str, ModelDef]:
         "price_total": F("monetary", "Total", readonly=True, default=0.0),
         "amount_residual": F("monetary", "Residual Amount", readonly=True, default=0.0),
         "reconciled": F("boolean", "Reconciled", readonly=True, default=False),
-        "amount_currency": F("monetary", "Amount in Currency", compute=lambda r, e, rec: rec.get("balance") or 0.0),
+        "amount_currency": F("monetary", "Amount in Currency", default=0.0),
+        "ref": F("char", "Reference", readonly=True, compute=lambda r, e, rec: r.move_field(rec, "ref")),
     }, company_rule=True))
     add(ModelDef("account.payment", "Payments", "date desc, name desc", {
         "name": F("char", "Number", readonly=True),
@@ -595,6 +616,7 @@ def build_schema(p: Profile) -> dict[str, ModelDef]:
         "company_id": F("many2one", "Company", readonly=True, relation="res.company"),
         p.payment_ref_field: F("char", "Memo"),
         "move_id": F("many2one", "Journal Entry", readonly=True, relation="account.move"),
+        "outstanding_account_id": F("many2one", "Outstanding Account", readonly=True, relation="account.account"),
         "reconciled_invoice_ids": F("many2many", "Reconciled Invoices", readonly=True, relation="account.move"),
         "is_reconciled": F("boolean", "Is Reconciled", readonly=True, default=False),
         "is_matched": F("boolean", "Is Matched With a Bank Statement", readonly=True, default=False),
@@ -697,6 +719,28 @@ OPERATORS = {"=", "!=", "<>", "<", "<=", ">", ">=", "in", "not in", "like", "not
 def money(value) -> float:
     """Round half-up to 2 decimals, as Odoo's float_round does for currencies with 0.01 rounding."""
     return float(Decimal(repr(float(value))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def format_amount(reg, amount, currency_id):
+    """Odoo's format_amount in English: "$\u00a01.00", "1.00\u00a0\u20ac" (recorded in 17's payment labels and
+    unbalanced-entry message)."""
+    currency = reg.tables["res.currency"].get(currency_id) or {}
+    number = f"{amount:,.2f}"
+    symbol = currency.get("symbol") or ""
+    return f"{symbol}\u00a0{number}" if currency.get("position") == "before" else f"{number}\u00a0{symbol}"
+
+
+def entry_amounts(vals, converted):
+    """debit, credit, balance and amount_currency of a journal entry's item from what the caller gave: debit/credit
+    (or balance) win, else amount_currency at rate 1; amount_currency defaults to the balance."""
+    if "debit" in vals or "credit" in vals:
+        balance = money((converted.get("debit") or 0.0) - (converted.get("credit") or 0.0))
+    elif "balance" in vals:
+        balance = money(converted.get("balance") or 0.0)
+    else:
+        balance = money(converted.get("amount_currency") or 0.0)
+    amount_currency = money(converted["amount_currency"]) if "amount_currency" in vals else balance
+    return {"balance": balance, "debit": max(balance, 0.0), "credit": max(-balance, 0.0), "amount_currency": amount_currency}
 
 
 def parse_datetime(value):
@@ -911,9 +955,9 @@ class Registry:
 
     def o2m_ids(self, f: Field, rec_id: int) -> list:
         ids = list(self.children.get((f.relation, f.inverse), {}).get(rec_id, []))
-        if f.only_types:
+        if f.only:
             table = self.tables[f.relation]
-            ids = [i for i in ids if table[i].get("display_type") in f.only_types]
+            ids = [i for i in ids if table[i].get(f.only[0]) in f.only[1]]
         return sorted(ids)
 
     # -- naming --------------------------------------------------------------------------------
@@ -928,15 +972,29 @@ class Registry:
         if model in ("product.product", "product.template"):
             return f"[{rec['default_code']}] {rec['name']}" if rec.get("default_code") else rec["name"]
         if model == "account.move":
-            if rec.get("name") and rec["name"] != "/":
-                if rec.get("ref"):
-                    # a payment's entry shows its memo (recorded: calls/*/51_pay_full_payment_read move_id)
-                    ref = rec["ref"]
-                    return f"{rec['name']} ({ref[:50]}{'...' if len(ref) > 50 else ''})"
-                return rec["name"]
-            label = {"out_invoice": "Draft Invoice", "out_refund": "Draft Credit Note", "in_invoice": "Draft Bill",
-                     "in_refund": "Draft Vendor Credit Note"}.get(rec["move_type"], "Draft Entry")
-            return f"{label} (* {rec_id})"
+            # Odoo's _get_move_display_name(show_ref=True): "INV/2026/00001 (memo)" (recorded: calls/*/51_*),
+            # a draft "Draft Entry (* 465) (ref)" on 17, "Draft Entry (ref)" on 19 (recorded: books/*/journal_lines_residual)
+            name = rec.get("name") if rec.get("name") != "/" else None
+            label = ""
+            if rec.get("state") == "draft":
+                label = {"out_invoice": "Draft Invoice", "out_refund": "Draft Credit Note", "in_invoice": "Draft Bill",
+                         "in_refund": "Draft Vendor Credit Note", "out_receipt": "Draft Sales Receipt",
+                         "in_receipt": "Draft Purchase Receipt"}.get(rec["move_type"], "Draft Entry")
+            if p.major == 17:
+                text = f"{label} {name}" if name else f"{label} (* {rec_id})"
+            else:
+                text = f"{label} {name or ''}"
+            text = text.strip()
+            if rec.get("ref"):
+                text += f" ({textwrap.shorten(rec['ref'], width=50)})"
+            return text
+        if model == "account.journal":
+            # "Stripe USD (USD)" for a journal in another currency than its company's (seen on real 17 and 19)
+            currency = rec.get("currency_id")
+            company = self.tables["res.company"].get(rec.get("company_id")) or {}
+            if currency and currency != company.get("currency_id"):
+                return f"{rec['name']} ({self.tables['res.currency'][currency]['name']})"
+            return rec["name"]
         if model == "account.account":
             return f"{rec['code']} {rec['name']}" if p.account_display_with_code and rec.get("code") else rec["name"]
         if model == "account.payment.method.line":
@@ -944,8 +1002,9 @@ class Registry:
                 return f"{rec['name']} ({self.tables['account.journal'][rec['journal_id']]['name']})"
             return rec["name"]
         if model == "account.move.line":
-            move_name = self.tables["account.move"].get(rec["move_id"], {}).get("name")
-            return " ".join(x for x in (move_name, rec.get("name")) if x) or False
+            move = self.tables["account.move"].get(rec["move_id"], {})
+            ref = move.get("ref")
+            return " ".join(x for x in (move.get("name"), f"({ref})" if ref else None, rec.get("name")) if x) or False
         if model == "ir.model.data":
             return f"{rec.get('module') or ''}.{rec['name']}"
         if model == "product.category":
@@ -1848,6 +1907,92 @@ class IrModelData(BaseModel):
         raise value_error(f"External ID not found in the system: {module}.{xml_id}")
 
 
+JOURNAL_CODE_PREFIX = {"sale": "INV", "purchase": "BILL", "cash": "CSH", "bank": "BNK", "credit": "CCD", "general": "MISC"}
+LIQUIDITY_PREFIX = {"bank": "1014", "cash": "1015", "credit": "1014"}  # the generic chart's bank/cash code prefixes
+
+
+class AccountJournal(BaseModel):
+    """Journals. A bank or cash journal gets a default account of its own (type asset_cash, named like the journal,
+    in its currency, the next free code after the chart's 1014 / 1015 prefix) and an inbound and an outbound
+    payment method line (recorded: books/*/journal_create to method_lines_read)."""
+
+    @api_model
+    def create(self, vals_list):
+        items = create_items(vals_list)
+        new_ids = []
+        for vals in items:
+            if not isinstance(vals, dict):
+                raise type_error("create() values must be dicts")
+            self._check_fields(vals, for_create=True)
+            vals = dict(vals)
+            company_id = self._convert("company_id", vals.get("company_id")) or self.env.company_id
+            if company_id not in self.env.company_ids:
+                # assumption: the record rule refuses a journal of a company outside allowed_company_ids
+                cname = self.reg.display_name("res.company", company_id)
+                raise access_error(self.profile.access_rule_error(
+                    self.env.user["name"], self.env.uid, "create", ["Journal (account.journal)"],
+                    cname if company_id in self.env.user["company_ids"] else None))
+            vals["company_id"] = company_id
+            jtype = self._convert("type", vals.get("type"))
+            if vals.get("code"):
+                vals["code"] = str(vals["code"])[:5]  # a Char of size 5 keeps 5 characters (recorded: books/*/journal_long_code_read)
+            elif jtype in (("bank", "cash") if self.profile.major == 17 else JOURNAL_CODE_PREFIX):
+                vals["code"] = self._next_code(jtype, company_id)  # seen on real 17 and 19 (BNK2), not recorded
+            if vals.get("code") and any(j["code"] == vals["code"] and j["company_id"] == company_id
+                                        for j in self.table.values()):
+                # recorded: books/*/err_journal_create_duplicate_code (the SQL constraint code_company_uniq)
+                raise validation_error("The operation cannot be completed: Journal codes must be unique per company.")
+            vals.setdefault("refund_sequence", jtype in ("sale", "purchase"))
+            rec = self._prepare_create(vals)
+            if jtype in LIQUIDITY_PREFIX and not rec.get("default_account_id"):
+                rec["default_account_id"] = self._create_default_account(rec, jtype)
+            journal_id = self.reg.insert(self._name, rec)
+            if jtype in ("bank", "cash") or (jtype == "credit" and self.profile.major == 19):
+                for ptype in ("inbound", "outbound"):
+                    self.reg.insert("account.payment.method.line", {
+                        "name": self.profile.manual_method_name, "journal_id": journal_id, "payment_type": ptype})
+            new_ids.append(journal_id)
+        return self.browse(new_ids)
+
+    def _next_code(self, jtype, company_id):
+        base = JOURNAL_CODE_PREFIX.get(jtype, "GEN")
+        used = {j["code"] for j in self.table.values() if j["company_id"] == company_id}
+        return next(f"{base}{n}" for n in range(1, 100) if f"{base}{n}" not in used)
+
+    def _create_default_account(self, journal, jtype):
+        """Odoo's _fill_missing_values: 17 tries prefix + '0' padding + 1, 2, …, 9, 10 (1014010 after 101409:
+        recorded), 19 counts up from 101400 (101410 after 101409)."""
+        company_id = journal["company_id"]
+        accounts = self.reg.tables["account.account"]
+        used = {a.get("code") for a in accounts.values() if company_id in self.reg.record_companies("account.account", a)}
+        prefix = LIQUIDITY_PREFIX[jtype]
+        if self.profile.major == 17:
+            code = next(prefix.ljust(5, "0") + str(n) for n in range(1, 10000) if prefix.ljust(5, "0") + str(n) not in used)
+        else:
+            start = int(prefix.ljust(6, "0"))
+            code = next(str(n) for n in range(start + 1, start + 10000) if str(n) not in used)
+        vals = {"name": journal["name"], "code": code, "account_type": "asset_cash", "reconcile": False,
+                "currency_id": journal.get("currency_id"), "active": True}
+        vals.update({"company_id": company_id} if self.profile.major == 17 else {"company_ids": [company_id]})
+        account_id = self.reg.insert("account.account", vals)
+        self.reg.insert("ir.model.data", {"module": "account", "name": f"{company_id}_{jtype}_journal_default_account_{account_id}",
+                                          "model": "account.account", "res_id": account_id, "noupdate": True})
+        return account_id
+
+
+class AccountPaymentMethodLine(BaseModel):
+    @public
+    def write(self, vals):
+        """Naming an outstanding account makes it reconcilable, unless it is a bank/cash account (Odoo's
+        _auto_toggle_account_to_reconcile; recorded: the clearing journal's asset_cash account stays as it was,
+        books/*/journal_default_account_read, method_lines_write_payment_account)."""
+        result = super().write(vals)
+        account = self.reg.tables["account.account"].get(vals.get("payment_account_id")) if isinstance(vals, dict) else None
+        if account and not account.get("reconcile") and account["account_type"] not in ("asset_cash", "liability_credit_card"):
+            self.reg.update("account.account", account["id"], {"reconcile": True})
+        return result
+
+
 LINE_FIELDS_FROM_WIRE = ("name", "product_id", "quantity", "price_unit", "discount", "tax_ids", "account_id",
                          "display_type", "partner_id", "currency_id")
 INVOICE_TYPES = ("out_invoice", "out_refund", "in_invoice", "in_refund", "out_receipt", "in_receipt")
@@ -1908,9 +2053,10 @@ class AccountMove(BaseModel):
                 self.env.user["name"], self.env.uid, "create", ["Journal Entry (account.move)"],
                 cname if company_id in self.env.user["company_ids"] else None))
         company = self.reg.tables["res.company"][company_id]
-        rec.setdefault("currency_id", company["currency_id"])
         if not rec.get("currency_id"):
-            rec["currency_id"] = company["currency_id"]
+            # the journal's currency, else the company's (recorded for an entry: books/*/entry_debit_credit_read)
+            rec["currency_id"] = (self.reg.tables["account.journal"][rec["journal_id"]].get("currency_id")
+                                  or company["currency_id"])
         if rec.get("partner_id"):
             rec["commercial_partner_id"] = self.reg.commercial_partner(self.reg.tables["res.partner"][rec["partner_id"]])
         rec["date"] = rec.get("date") or rec.get("invoice_date") or _today()
@@ -1924,6 +2070,7 @@ class AccountMove(BaseModel):
             if not rec.get("name"):
                 self.reg.update("account.move", move_id, {"name": self._draft_name(self.table[move_id])}, touch=False)
             self._recompute(move_id)
+            self._check_balanced([move_id])
         except Exception:
             for line_id in list(self.reg.children[("account.move.line", "move_id")].get(move_id, [])):
                 self.reg.delete("account.move.line", line_id)
@@ -1978,6 +2125,8 @@ class AccountMove(BaseModel):
         return out
 
     def _create_line(self, move, vals):
+        if move["move_type"] == "entry":
+            return self._create_entry_line(move, vals)
         lv = self._line_vals(move, vals)
         product = None
         if lv.get("product_id"):
@@ -2002,15 +2151,58 @@ class AccountMove(BaseModel):
             rec["account_id"] = self.reg.accounts.get((move["company_id"], "income" if sale else "expense"))
         refs = [("product_id", "product.product", [rec["product_id"]] if rec.get("product_id") else []),
                 ("tax_ids", "account.tax", rec.get("tax_ids") or [])]
-        # the line as the error names it: 17 "<move name or /> <label>", 19 "<label>" (recorded: calls/*/32_*)
-        label = (f"{move.get('name') or '/'} {rec.get('name') or ''}".strip() if self.profile.major == 17
-                 else rec.get("name") or "")
-        self.reg.check_company(self.env, "account.move.line", None, move["company_id"], refs, label=label)
+        self._check_line_account(move, rec)
+        self.reg.check_company(self.env, "account.move.line", None, move["company_id"], refs, label=self._line_label(move, rec))
+        rec["amount_currency"] = rec.get("balance") or 0.0
+        return self.reg.insert("account.move.line", rec)
+
+    def _line_label(self, move, line):
+        """A journal item as an error names it: its display name "<move name> (<ref>) <label>"; the draft's name is
+        "/" on 17 and none on 19 (recorded: calls/*/32_*, books/*/err_entry_account_other_company_ctx_both)."""
+        name = (move.get("name") or "/") if self.profile.major == 17 else move.get("name")
+        ref = move.get("ref")
+        return " ".join(x for x in (name, f"({ref})" if ref else None, line.get("name")) if x)
+
+    def _check_line_account(self, move, line):
+        """17 reads the account of the line first: one of a company outside allowed_company_ids is an AccessError
+        (recorded: books/odoo17-jsonrpc/*_err_entry_account_other_company); 19 goes on to the company check
+        (a UserError, recorded)."""
+        account_id = line.get("account_id")
+        if self.profile.major == 17 and account_id:
+            self.reg.check_access(self.env, "account.account", [account_id], "read")
+        if account_id:
+            self.reg.check_company(self.env, "account.move.line", None, move["company_id"],
+                                   [("account_id", "account.account", [account_id])], label=self._line_label(move, line))
+
+    def _create_entry_line(self, move, vals):
+        """A journal item of a journal entry, as given: account, label, partner, currency, and amount_currency
+        and/or debit/credit (or balance). Every rate is 1: balance = amount_currency when only that is given,
+        amount_currency = balance when only debit/credit are (recorded: books/*/entry_fee_lines,
+        entry_debit_credit_lines)."""
+        lv = self._line_vals(move, vals)
+        rec = {"move_id": move["id"], "display_type": "product", "quantity": 1.0, "price_unit": 0.0, "discount": 0.0,
+               "tax_ids": [], "company_id": move["company_id"], "currency_id": move["currency_id"], "date": move["date"],
+               "partner_id": move.get("commercial_partner_id") or move.get("partner_id"), "price_subtotal": 0.0,
+               "price_total": 0.0, "amount_residual": 0.0, "reconciled": False}
+        rec.update({k: v for k, v in lv.items() if k not in ("debit", "credit", "balance", "amount_currency")})
+        rec.update(entry_amounts(vals, lv))
+        if not rec.get("account_id"):
+            # assumption (not recorded): a line without account takes the journal's default account
+            rec["account_id"] = self.reg.tables["account.journal"][move["journal_id"]].get("default_account_id")
+        self._check_line_account(move, rec)
+        if rec.get("partner_id"):
+            self.reg.check_company(self.env, "account.move.line", None, move["company_id"],
+                                   [("partner_id", "res.partner", [rec["partner_id"]])], label=self._line_label(move, rec))
         return self.reg.insert("account.move.line", rec)
 
     def _update_line(self, move, line_id, vals):
         lines = self.reg.tables["account.move.line"]
         lv = self._line_vals(move, vals, lines[line_id])
+        if move["move_type"] == "entry" and set(vals) & {"debit", "credit", "balance", "amount_currency"}:
+            lv = {k: v for k, v in lv.items() if k not in ("debit", "credit", "balance", "amount_currency")}
+            lv.update(entry_amounts(vals, self._line_vals(move, vals, lines[line_id])))
+        if lv.get("account_id"):
+            self._check_line_account(move, dict(lines[line_id], **lv))
         refs = [("tax_ids", "account.tax", lv.get("tax_ids") or [])]
         self.reg.check_company(self.env, "account.move.line", None, move["company_id"], refs)
         self.reg.update("account.move.line", line_id, lv)
@@ -2023,7 +2215,7 @@ class AccountMove(BaseModel):
         move = self.table[move_id]
         lines = reg.tables["account.move.line"]
         if move["move_type"] not in INVOICE_TYPES:
-            return
+            return self._recompute_entry(move_id)
         line_ids = reg.children[("account.move.line", "move_id")].get(move_id, [])
         product_lines = [lines[i] for i in sorted(line_ids) if lines[i].get("display_type") == "product"]
         # product lines credit the income on customer invoices, debit it on credit notes
@@ -2043,6 +2235,7 @@ class AccountMove(BaseModel):
             balance = sign * subtotal
             reg.update("account.move.line", line["id"], {
                 "price_subtotal": subtotal, "price_total": money(subtotal + line_tax), "balance": balance,
+                "amount_currency": balance,
                 "debit": balance if balance > 0 else 0.0, "credit": -balance if balance < 0 else 0.0,
                 "date": move["date"], "partner_id": move.get("partner_id")}, touch=False)
             untaxed += subtotal
@@ -2053,7 +2246,7 @@ class AccountMove(BaseModel):
             amount = money(amount)
             balance = sign * amount
             vals = {"balance": balance, "debit": balance if balance > 0 else 0.0, "credit": -balance if balance < 0 else 0.0,
-                    "price_subtotal": 0.0, "price_total": 0.0, "date": move["date"], "partner_id": move.get("partner_id")}
+                    "amount_currency": balance, "price_subtotal": 0.0, "price_total": 0.0, "date": move["date"], "partner_id": move.get("partner_id")}
             if tax_id in existing_tax:
                 reg.update("account.move.line", existing_tax.pop(tax_id), vals, touch=False)
             else:
@@ -2073,7 +2266,7 @@ class AccountMove(BaseModel):
             balance = -sign * total
             kind = "receivable" if move["move_type"].startswith("out_") else "payable"
             vals = {"balance": balance, "debit": balance if balance > 0 else 0.0, "credit": -balance if balance < 0 else 0.0,
-                    "name": move.get("payment_reference") or move.get("name") or False, "date": move["date"],
+                    "amount_currency": balance, "name": move.get("payment_reference") or move.get("name") or False, "date": move["date"],
                     "partner_id": move.get("partner_id"), "amount_residual": -sign * residual,
                     "reconciled": residual == 0 and total > 0 and (move.get("_paid") or 0) > 0}
             if term_ids:
@@ -2092,6 +2285,54 @@ class AccountMove(BaseModel):
             "amount_untaxed_signed": direction * untaxed, "amount_total_signed": direction * total,
             "amount_residual_signed": direction * residual}, touch=False)
         self._update_payment_state(move_id)
+
+    def _recompute_entry(self, move_id):
+        """A journal entry's totals and its items' residuals, as Odoo's _compute_amount: amount_total is the sum of
+        amount_currency of the debit lines, amount_total_signed the sum of their balance (recorded:
+        books/*/entry_fee_read_posted, fx_exchange_move_read). A line on a reconcilable or a bank/cash account
+        keeps its balance open (minus what was matched: _matched), others have no residual (recorded: books/*/entry_fee_lines,
+        fx_payment_move_lines, journal_lines_residual)."""
+        reg = self.reg
+        lines = reg.tables["account.move.line"]
+        accounts = reg.tables["account.account"]
+        total = total_currency = 0.0
+        for line_id in reg.children[("account.move.line", "move_id")].get(move_id, []):
+            line = lines[line_id]
+            account = accounts.get(line.get("account_id")) or {}
+            balance = line.get("balance") or 0.0
+            open_item = account.get("reconcile") or account.get("account_type") in ("asset_cash", "liability_credit_card")
+            residual = money(balance - (line.get("_matched") or 0.0)) if open_item else 0.0
+            reconciled = bool(account.get("reconcile")) and residual == 0 and bool(line.get("_matched"))
+            if residual != line.get("amount_residual") or reconciled != bool(line.get("reconciled")):
+                reg.update("account.move.line", line_id, {"amount_residual": residual, "reconciled": reconciled}, touch=False)
+            if (line.get("debit") or 0.0) > 0:
+                total += balance
+                total_currency += line.get("amount_currency") or 0.0
+        reg.update("account.move", move_id, {
+            "amount_untaxed": 0.0, "amount_tax": 0.0, "amount_total": money(total_currency), "amount_residual": 0.0,
+            "amount_untaxed_signed": 0.0, "amount_total_signed": money(abs(total)), "amount_residual_signed": 0.0,
+            "payment_state": "not_paid"}, touch=False)
+
+    def _check_balanced(self, move_ids):
+        """An entry's debits must equal its credits, checked when it is created or its lines change and when it is
+        posted (recorded at create: books/*/err_entry_unbalanced_create; 17 names the entry and the totals, 19
+        says only 'The entry is not balanced.')."""
+        lines = self.reg.tables["account.move.line"]
+        for move_id in move_ids:
+            move = self.table[move_id]
+            if move["move_type"] != "entry":
+                continue
+            items = [lines[i] for i in self.reg.children[("account.move.line", "move_id")].get(move_id, [])]
+            if not items:
+                continue
+            debit = money(sum(line.get("debit") or 0.0 for line in items))
+            credit = money(sum(line.get("credit") or 0.0 for line in items))
+            if debit != credit:
+                company_currency = self.reg.tables["res.company"][move["company_id"]]["currency_id"]
+                journal = self.reg.tables["account.journal"][move["journal_id"]]
+                raise user_error(self.profile.unbalanced_message(
+                    self.reg.display_name("account.move", move_id), format_amount(self.reg, debit, company_currency),
+                    format_amount(self.reg, credit, company_currency), journal["name"]))
 
     def _update_payment_state(self, move_id):
         move = self.table[move_id]
@@ -2180,6 +2421,8 @@ class AccountMove(BaseModel):
             if cmds:
                 self._apply_line_commands(move_id, cmds)
             self._recompute(move_id)
+            if cmds:
+                self._check_balanced([move_id])
         return True
 
     @public
@@ -2194,6 +2437,7 @@ class AccountMove(BaseModel):
             line_ids = self.reg.children[("account.move.line", "move_id")].get(move_id, [])
             if not [i for i in line_ids if lines[i].get("display_type") not in ("line_section", "line_note")]:
                 raise user_error(self.profile.empty_post_message)
+            self._check_balanced([move_id])  # assumption: the same check as at create (not recorded at posting)
             if move["move_type"] in INVOICE_TYPES:
                 if not move.get("partner_id"):
                     kind = "Customer" if move["move_type"].startswith("out_") else "Vendor"
@@ -2323,11 +2567,10 @@ def payment_line_label(reg, payment_type, partner_type, amount, currency_id, par
         kind = {("inbound", "customer"): "Customer Payment", ("outbound", "customer"): "Customer Reimbursement",
                 ("outbound", "supplier"): "Vendor Payment", ("inbound", "supplier"): "Vendor Reimbursement"}[
             (payment_type, partner_type)]
-        currency = reg.tables["res.currency"].get(currency_id) or {}
-        number = f"{amount:,.2f}"
-        symbol = currency.get("symbol") or ""
-        shown = f"{symbol}\u00a0{number}" if currency.get("position") == "before" else f"{number}\u00a0{symbol}"
+        shown = format_amount(reg, amount, currency_id)
         day = dt.date.fromisoformat(date).strftime("%m/%d/%Y")
+        if not partner_id:  # Odoo leaves the partner out (assumption from its code, not recorded)
+            return f"{kind} {shown} - {day}"
         return f"{kind} {shown} - {reg.display_name('res.partner', partner_id)} - {day}"
     method = reg.tables["account.payment.method.line"].get(method_line_id) or {}
     name = method.get("name") or reg.profile.manual_method_name
@@ -2335,8 +2578,10 @@ def payment_line_label(reg, payment_type, partner_type, amount, currency_id, par
 
 
 def refresh_payment_states(reg, move_ids):
-    """19: a payment is 'in_process' until the invoices it is reconciled with are paid, then 'paid'
-    (recorded: calls/odoo19-*/57_pay_partial_payment_read, 61_*); 17 keeps 'posted'."""
+    """19: a payment whose money sits on a reconcilable account (Outstanding Receipts/Payments) is 'in_process'
+    until the invoices it is reconciled with are paid, then 'paid' (recorded: calls/odoo19-*/57_pay_partial_payment_read,
+    61_*); one on a bank/cash account (a method line's payment_account_id = the journal's own account) is 'paid' at
+    once, even for a partial payment (recorded: books/odoo19-*/partial_payment_read). 17 keeps 'posted'."""
     if reg.profile.major != 19:
         return
     moves = reg.tables["account.move"]
@@ -2345,12 +2590,21 @@ def refresh_payment_states(reg, move_ids):
         invoices = pay.get("reconciled_invoice_ids") or []
         if pay["state"] not in ("in_process", "paid") or not wanted & set(invoices):
             continue
-        done = pay.get("is_reconciled") and all(
-            moves[i]["state"] == "posted" and moves[i]["payment_state"] in ("paid", "in_payment", "reversed")
-            for i in invoices if i in moves)
-        state = "paid" if done else "in_process"
+        state = payment_state_19(reg, pay)
         if pay["state"] != state:
             reg.update("account.payment", pid, {"state": state})
+
+
+def payment_state_19(reg, pay):
+    account = reg.tables["account.account"].get(pay.get("outstanding_account_id")) or {}
+    if account and not account.get("reconcile"):
+        return "paid"
+    moves = reg.tables["account.move"]
+    invoices = pay.get("reconciled_invoice_ids") or []
+    done = pay.get("is_reconciled") and bool(invoices) and all(
+        moves[i]["state"] == "posted" and moves[i]["payment_state"] in ("paid", "in_payment", "reversed")
+        for i in invoices if i in moves)
+    return "paid" if done else "in_process"
 
 
 M2M_TABLES = {("product.template", "taxes_id"): ("product_taxes_rel", "tax_id"),
@@ -2369,15 +2623,42 @@ def m2m_constraint(reg, model, f):
     return f"{table}_{column}_fkey"
 
 
+def outstanding_account(reg, company_id, journal_id, method_line_id, outbound):
+    """Where a payment's money goes: its method line's payment_account_id (finance sets it to the journal's own
+    account for a clearing journal), else the company's Outstanding Receipts/Payments (recorded:
+    books/*/fx_payment_move_lines, plain_payment_move_lines)."""
+    method = reg.tables["account.payment.method.line"].get(method_line_id) or {}
+    return (method.get("payment_account_id")
+            or reg.accounts.get((company_id, "outstanding_out" if outbound else "outstanding_in"))
+            or reg.accounts.get((company_id, "bank")))
+
+
+def insert_entry_line(reg, move_id, vals):
+    """A journal item of a generated entry (payment, exchange difference): rate 1, amount_currency as given or
+    the balance."""
+    balance = money(vals.pop("balance"))
+    rec = {"display_type": "product", "quantity": 0.0, "price_unit": 0.0, "price_subtotal": 0.0, "price_total": 0.0,
+           "amount_residual": 0.0, "reconciled": False, "tax_ids": [], "discount": 0.0}
+    rec.update(vals)
+    rec.update({"move_id": move_id, "balance": balance, "debit": max(balance, 0.0), "credit": max(-balance, 0.0),
+                "amount_currency": money(vals["amount_currency"]) if "amount_currency" in vals else balance})
+    return reg.insert("account.move.line", rec)
+
+
 def register_payment(reg: Registry, env: Env, move_ids, amount, date, journal_id, communication, method_line_id=None,
-                     in_payment=False, writeoff=None):
+                     in_payment=False, writeoff=None, currency_id=None, exchange=None):
     """Create a posted account.payment (and its journal entry) and apply it to the invoices.
 
+    currency_id: the payment's currency (the invoice's by default; every rate is 1).
     writeoff: (account_id, label, amount) when the wizard marks the invoice fully paid and books the
-    difference (e.g. a processor's fee) to an account, as Odoo's "Mark as fully paid"."""
+    difference (e.g. a processor's fee) to an account, as Odoo's "Mark as fully paid": a third line.
+    exchange: the difference when that account is one of the company's exchange gain/loss accounts and the
+    payment is in another currency than the invoice: no third line, the rest of the invoice goes to an exchange
+    difference entry (recorded: books/*/fx_payment_move_lines to fx_exchange_move_lines)."""
     moves = reg.tables["account.move"]
     first = moves[move_ids[0]]
     journal = reg.tables["account.journal"][journal_id]
+    currency_id = currency_id or first["currency_id"]
     outbound = first["move_type"] in ("out_refund", "in_invoice", "in_receipt")
     payment_type = "outbound" if outbound else "inbound"
     partner_type = "customer" if first["move_type"].startswith("out_") else "supplier"
@@ -2390,30 +2671,29 @@ def register_payment(reg: Registry, env: Env, move_ids, amount, date, journal_id
     company_id = first["company_id"]
     entry_id = reg.insert("account.move", {
         "name": name, "move_type": "entry", "state": "posted", "posted_before": True, "journal_id": journal_id,
-        "company_id": company_id, "currency_id": first["currency_id"], "partner_id": partner_id,
+        "company_id": company_id, "currency_id": currency_id, "partner_id": partner_id,
         "commercial_partner_id": partner_id, "date": date, "ref": communication, "payment_state": "not_paid",
-        "amount_total": amount, "amount_untaxed": 0.0, "amount_tax": 0.0, "amount_residual": 0.0,
-        "amount_total_signed": amount, "amount_untaxed_signed": 0.0, "amount_residual_signed": 0.0, "_paid": 0.0})
+        "amount_total": 0.0, "amount_untaxed": 0.0, "amount_tax": 0.0, "amount_residual": 0.0,
+        "amount_total_signed": 0.0, "amount_untaxed_signed": 0.0, "amount_residual_signed": 0.0, "_paid": 0.0})
     kind = "receivable" if first["move_type"].startswith("out_") else "payable"
     sign = -1.0 if outbound else 1.0
     written_off = writeoff[2] if writeoff else 0.0
-    label = payment_line_label(reg, payment_type, partner_type, amount, first["currency_id"], partner_id, date,
+    label = payment_line_label(reg, payment_type, partner_type, amount, currency_id, partner_id, date,
                                communication, method_line_id)
-    outstanding = (reg.accounts.get((company_id, "outstanding_out" if outbound else "outstanding_in"))
-                   or reg.accounts.get((company_id, "bank")))
-    # outstanding receipts/payments, then the receivable/payable line (reconciled with the invoice), then the write-off
-    entry_lines = [(outstanding, label, sign * amount, False),
-                   (reg.accounts.get((company_id, kind)), label, -sign * money(amount + written_off), True)]
+    liquidity_account = outstanding_account(reg, company_id, journal_id, method_line_id, outbound)
+    residual = money(sum(moves[i]["amount_residual"] for i in move_ids))
+    counterpart = money(amount + written_off)
+    common = {"partner_id": partner_id, "company_id": company_id, "currency_id": currency_id, "date": date}
+    # the liquidity line (outstanding account or the journal's own), the receivable/payable line (reconciled with
+    # the invoice), then the write-off
+    insert_entry_line(reg, entry_id, dict(common, account_id=liquidity_account, name=label, balance=sign * amount))
+    insert_entry_line(reg, entry_id, dict(common, account_id=reg.accounts.get((company_id, kind)), name=label,
+                                          balance=-sign * counterpart, _matched=-sign * min(counterpart, residual)))
     if writeoff:
-        entry_lines.append((writeoff[0], writeoff[1], sign * written_off, False))
-    for account_id, line_label, balance, reconciled in entry_lines:
-        reg.insert("account.move.line", {
-            "move_id": entry_id, "name": line_label, "display_type": "product", "quantity": 0.0, "price_unit": 0.0,
-            "account_id": account_id, "partner_id": partner_id,
-            "company_id": company_id, "currency_id": first["currency_id"], "date": date,
-            "balance": balance, "debit": max(balance, 0.0), "credit": max(-balance, 0.0), "price_subtotal": 0.0,
-            "price_total": 0.0, "amount_residual": 0.0, "reconciled": reconciled})
-    remaining = money(amount + written_off)
+        insert_entry_line(reg, entry_id, dict(common, account_id=writeoff[0], name=writeoff[1], balance=sign * written_off))
+    helper = AccountMove(reg, env, "account.move")
+    helper._recompute_entry(entry_id)
+    remaining = money(counterpart + (exchange or 0.0))
     applied_to = []
     for move_id in move_ids:
         applied = min(remaining, moves[move_id]["amount_residual"])
@@ -2423,17 +2703,49 @@ def register_payment(reg: Registry, env: Env, move_ids, amount, date, journal_id
         "name": name, "date": date, "state": reg.profile.payment_posted_state, "amount": amount,
         "payment_type": payment_type, "partner_type": partner_type,
         "partner_id": partner_id, "journal_id": journal_id, "payment_method_line_id": method_line_id,
-        "currency_id": first["currency_id"], "company_id": company_id, reg.profile.payment_ref_field: communication,
-        "move_id": entry_id, "reconciled_invoice_ids": list(move_ids), "is_reconciled": True, "is_matched": False,
+        "currency_id": currency_id, "company_id": company_id, reg.profile.payment_ref_field: communication,
+        "move_id": entry_id, "outstanding_account_id": liquidity_account, "reconciled_invoice_ids": list(move_ids),
+        "is_reconciled": True, "is_matched": liquidity_account == journal.get("default_account_id"),
         "_applied": applied_to})
-    helper = AccountMove(reg, env, "account.move")
     for move_id, applied in applied_to:
         move = moves[move_id]
         reg.update("account.move", move_id, {"_paid": money((move.get("_paid") or 0.0) + applied),
                                              "_in_payment": bool(in_payment)})
         helper._recompute(move_id)
+    if exchange:
+        exchange_difference_entry(reg, env, first, exchange)
     refresh_payment_states(reg, move_ids)
     return payment_id
+
+
+def exchange_difference_entry(reg, env, invoice, difference):
+    """The entry Odoo makes when it reconciles a payment in another currency with an invoice and the rest of the
+    invoice is an exchange difference: in the company's Exchange Difference journal, dated today (or the
+    invoice's date if later), the receivable credited (reconciled) and the exchange loss debited (gain when the
+    difference is negative), amount_currency 0 in the invoice's currency (recorded: books/*/fx_exchange_lines_search to fx_exchange_move_lines)."""
+    company_id = invoice["company_id"]
+    company = reg.tables["res.company"][company_id]
+    journal_id = company.get("currency_exchange_journal_id")
+    journal = reg.tables["account.journal"][journal_id]
+    date = max(_today(), invoice.get("date") or _today())
+    name = next_sequence_name(reg, journal_id, journal["code"], dt.date.fromisoformat(date), True)
+    inbound = invoice["move_type"] in ("out_invoice", "out_receipt", "in_refund")
+    to_fix = difference if inbound else -difference  # the invoice's open balance in company currency
+    fx_account = (company.get("expense_currency_exchange_account_id") if to_fix > 0
+                  else company.get("income_currency_exchange_account_id"))
+    kind = "receivable" if invoice["move_type"].startswith("out_") else "payable"
+    move_id = reg.insert("account.move", {
+        "name": name, "move_type": "entry", "state": "posted", "posted_before": True, "journal_id": journal_id,
+        "company_id": company_id, "currency_id": company["currency_id"], "date": date, "ref": None,
+        "payment_state": "not_paid", "_paid": 0.0})
+    common = {"name": "Currency exchange rate difference", "currency_id": invoice["currency_id"],
+              "partner_id": invoice.get("commercial_partner_id") or invoice.get("partner_id"),
+              "company_id": company_id, "date": date, "amount_currency": 0.0}
+    insert_entry_line(reg, move_id, dict(common, account_id=reg.accounts.get((company_id, kind)), balance=-to_fix,
+                                         _matched=-to_fix))
+    insert_entry_line(reg, move_id, dict(common, account_id=fx_account, balance=to_fix))
+    AccountMove(reg, env, "account.move")._recompute_entry(move_id)
+    return move_id
 
 
 def unreconcile_payments(reg, move_id, forget_invoice):
@@ -2448,9 +2760,12 @@ def unreconcile_payments(reg, move_id, forget_invoice):
         if forget_invoice:
             changes["reconciled_invoice_ids"] = [i for i in pay.get("reconciled_invoice_ids") or [] if i != move_id]
         reg.update("account.payment", pid, changes)
-        for line_id in reg.children[("account.move.line", "move_id")].get(pay.get("move_id"), []):
-            if reg.tables["account.move.line"][line_id].get("reconciled"):
-                reg.update("account.move.line", line_id, {"reconciled": bool(rest)}, touch=False)
+        if not rest:
+            for line_id in reg.children[("account.move.line", "move_id")].get(pay.get("move_id"), []):
+                if reg.tables["account.move.line"][line_id].get("_matched"):
+                    reg.update("account.move.line", line_id, {"_matched": 0.0}, touch=False)
+            if pay.get("move_id") in reg.tables["account.move"]:
+                AccountMove(reg, None, "account.move")._recompute_entry(pay["move_id"])
     move = reg.tables["account.move"][move_id]
     reg.update("account.move", move_id, {"_paid": 0.0, "_in_payment": False, "_reversed": False})
     return move
@@ -2539,14 +2854,24 @@ class AccountPaymentRegister(BaseModel):
             self._check_payable(move_ids)
             amount = money(wizard["amount"] or 0.0)
             residual = money(sum(self.reg.tables["account.move"][i]["amount_residual"] for i in move_ids))
-            writeoff = None
+            writeoff = exchange = None
             if wizard.get("payment_difference_handling") == "reconcile" and amount < residual:
                 if not wizard.get("writeoff_account_id"):
                     raise user_error("You must specify a Difference Account.")  # assumption: wording not recorded
-                writeoff = (wizard["writeoff_account_id"], wizard.get("writeoff_label") or "Write-Off", money(residual - amount))
+                difference = money(residual - amount)
+                company = self.reg.tables["res.company"][wizard["company_id"]]
+                source_currency = self.reg.tables["account.move"][move_ids[0]]["currency_id"]
+                if (wizard.get("currency_id") != source_currency and wizard["writeoff_account_id"] in (
+                        company.get("income_currency_exchange_account_id"), company.get("expense_currency_exchange_account_id"))):
+                    # Odoo's writeoff_is_exchange_account: the rest is an exchange difference entry, no third line
+                    # (recorded: books/*/fx_register_create to fx_exchange_move_lines)
+                    exchange = difference
+                else:
+                    writeoff = (wizard["writeoff_account_id"], wizard.get("writeoff_label") or "Write-Off", difference)
             payment_ids.append(register_payment(self.reg, self.env, move_ids, amount,
                                                 wizard["payment_date"], wizard["journal_id"], wizard.get("communication"),
-                                                wizard.get("payment_method_line_id"), writeoff=writeoff))
+                                                wizard.get("payment_method_line_id"), writeoff=writeoff,
+                                                currency_id=wizard.get("currency_id"), exchange=exchange))
         action = {"name": "Payments", "type": "ir.actions.act_window", "res_model": "account.payment",
                   "context": {"create": False}}
         if len(payment_ids) == 1:
@@ -2589,14 +2914,44 @@ class AccountPayment(BaseModel):
             payment = self.table[pid]
             if payment["state"] != "draft":
                 raise user_error("Only a draft payment can be posted.")
-            journal = self.reg.tables["account.journal"][payment["journal_id"]]
-            year = dt.date.fromisoformat(payment["date"]).year
-            key = (journal["id"], "P" + journal["code"], year, 0)
-            self.reg.sequences[key] = self.reg.sequences.get(key, 0) + 1
-            name = f"P{journal['code']}/{year}/{self.reg.sequences[key]:05d}"
-            state = "posted" if self.profile.major == 17 else "in_process"
-            self.reg.update(self._name, pid, {"state": state, "name": name})
+            self._post_one(pid)
         return False
+
+    def _post_one(self, pid):
+        """The payment's journal entry: its money on the method line's payment_account_id or Outstanding
+        Receipts/Payments, the counterpart on the receivable (payable) account; 19's state 'paid' when the money
+        sits on a bank/cash account, else 'in_process' (as after the wizard; the entry of a payment made this way
+        is an assumption: the recordings read its state only)."""
+        reg = self.reg
+        payment = self.table[pid]
+        journal = reg.tables["account.journal"][payment["journal_id"]]
+        company_id = payment["company_id"]
+        date = payment["date"] or _today()
+        name = next_sequence_name(reg, journal["id"], "P" + journal["code"], dt.date.fromisoformat(date), False)
+        outbound = payment["payment_type"] == "outbound"
+        method_line_id = payment.get("payment_method_line_id") or next(
+            (m["id"] for m in sorted(reg.tables["account.payment.method.line"].values(), key=lambda m: m["id"])
+             if m["journal_id"] == journal["id"] and m["payment_type"] == payment["payment_type"]), None)
+        liquidity = outstanding_account(reg, company_id, journal["id"], method_line_id, outbound)
+        counterpart = reg.accounts.get((company_id, "receivable" if payment["partner_type"] == "customer" else "payable"))
+        partner_id = payment.get("partner_id")
+        memo = payment.get(self.profile.payment_ref_field)
+        entry_id = reg.insert("account.move", {
+            "name": name, "move_type": "entry", "state": "posted", "posted_before": True, "journal_id": journal["id"],
+            "company_id": company_id, "currency_id": payment["currency_id"], "partner_id": partner_id,
+            "commercial_partner_id": partner_id, "date": date, "ref": memo, "payment_state": "not_paid", "_paid": 0.0})
+        label = payment_line_label(reg, payment["payment_type"], payment["partner_type"], payment["amount"],
+                                   payment["currency_id"], partner_id, date, memo, method_line_id)
+        sign = -1.0 if outbound else 1.0
+        common = {"partner_id": partner_id, "company_id": company_id, "currency_id": payment["currency_id"], "date": date,
+                  "name": label}
+        insert_entry_line(reg, entry_id, dict(common, account_id=liquidity, balance=sign * payment["amount"]))
+        insert_entry_line(reg, entry_id, dict(common, account_id=counterpart, balance=-sign * payment["amount"]))
+        AccountMove(reg, self.env, "account.move")._recompute_entry(entry_id)
+        changes = {"name": name, "move_id": entry_id, "outstanding_account_id": liquidity,
+                   "payment_method_line_id": method_line_id, "is_matched": liquidity == journal.get("default_account_id")}
+        changes["state"] = "posted" if self.profile.major == 17 else payment_state_19(reg, dict(payment, **changes))
+        reg.update(self._name, pid, changes)
 
 
 class AccountMoveReversal(BaseModel):
@@ -2808,7 +3163,30 @@ MODEL_CLASSES = {
     "account.move": AccountMove,
     "account.payment.register": AccountPaymentRegister,
     "account.payment": AccountPayment,
+    "account.journal": AccountJournal,
+    "account.payment.method.line": AccountPaymentMethodLine,
 }
+
+
+# The accounts seeded per company: (kind, code, name, type, reconcile). A payment's entry debits Outstanding
+# Receipts (credits Outstanding Payments) unless its method line names another account; Bank Fees takes a
+# processor's fee; the exchange accounts and Liquidity Transfer are the company's (recorded in calls/ and books/).
+ACCOUNT_KINDS = (
+    ("receivable", "121000", "Account Receivable", "asset_receivable", True),
+    ("payable", "211000", "Account Payable", "liability_payable", True),
+    ("income", "400000", "Product Sales", "income", False),
+    ("expense", "600000", "Expenses", "expense", False),
+    ("bank", "101401", "Bank", "asset_cash", False),
+    ("tax", "251000", "Tax Received", "liability_current", False),
+    ("outstanding_in", "101403", "Outstanding Receipts", "asset_current", True),
+    ("outstanding_out", "101404", "Outstanding Payments", "asset_current", True),
+    ("fees", "620000", "Bank Fees", "expense", False),
+    ("fx_gain", "441000", "Foreign Exchange Gain", "income", False),
+    ("fx_loss", "641000", "Foreign Exchange Loss", "expense", False),
+    ("transfer", "101701", "Liquidity Transfer", "asset_current", True),
+    ("suspense", "101402", "Bank Suspense Account", "asset_current", False),
+    ("cash", "101501", "Cash", "asset_cash", False),  # 17's Cash journal only
+)
 
 
 def seed(reg: Registry):
@@ -2849,29 +3227,26 @@ def seed(reg: Registry):
     T("product.category", {"name": "All"}, 1)
     reg.accounts = {}
 
-    def accounts_for(company_id, ids, extra):
-        rec_id, pay_id, inc_id, exp_id, bank_id, tax_id = ids
-        in_id, out_id, fees_id = extra
-        for aid, code, name, atype, kind in (
-                (rec_id, "121000", "Account Receivable", "asset_receivable", "receivable"),
-                (pay_id, "211000", "Account Payable", "liability_payable", "payable"),
-                (inc_id, "400000", "Product Sales", "income", "income"),
-                (exp_id, "600000", "Expenses", "expense", "expense"),
-                (bank_id, "101401", "Bank", "asset_cash", "bank"),
-                (tax_id, "251000", "Tax Received", "liability_current", "tax"),
-                # a payment's entry debits Outstanding Receipts (credits Outstanding Payments); Bank Fees takes
-                # a processor's fee (ids as in calls/: 44/45/33 on 17, 50/51/36 on 19 for company 1)
-                (in_id, "101403", "Outstanding Receipts", "asset_current", "outstanding_in"),
-                (out_id, "101404", "Outstanding Payments", "asset_current", "outstanding_out"),
-                (fees_id, "620000", "Bank Fees", "expense", "fees")):
-            vals = {"name": name, "code": code, "account_type": atype, "reconcile": kind in ("receivable", "payable")}
+    def accounts_for(company_id, *ids):
+        """The company's accounts, ids in ACCOUNT_KINDS order; its exchange gain/loss and liquidity transfer
+        accounts go on the company (recorded: books/*/company_read_accounts)."""
+        for aid, (kind, code, name, atype, reconcile) in zip(ids, ACCOUNT_KINDS):
+            if kind == "cash" and not p.has_cash_journal:
+                continue
+            vals = {"name": name, "code": code, "account_type": atype, "reconcile": reconcile}
             vals.update({"company_id": company_id} if p.major == 17 else {"company_ids": [company_id]})
             T("account.account", vals, aid)
             reg.accounts[(company_id, kind)] = aid
+        reg.update("res.company", company_id, {
+            "income_currency_exchange_account_id": reg.accounts[(company_id, "fx_gain")],
+            "expense_currency_exchange_account_id": reg.accounts[(company_id, "fx_loss")],
+            "transfer_account_id": reg.accounts[(company_id, "transfer")]}, touch=False)
 
-    rec_acc, inc_acc = p.receivable_account[0], p.income_account[0]
-    accounts_for(1, (rec_acc, rec_acc + 9, inc_acc, inc_acc + 1, inc_acc + 4, inc_acc + 6),
-                 (44, 45, 33) if p.major == 17 else (50, 51, 36))
+    # ids as in the real databases of a generic chart (recordings/calls and recordings/books; 17 / 19)
+    if p.major == 17:
+        accounts_for(1, 6, 14, 24, 30, 41, 19, 44, 45, 33, 25, 35, 46, 43, 42)
+    else:
+        accounts_for(1, 5, 15, 26, 32, 47, 21, 50, 51, 36, 27, 38, 49, 48)
 
     def journals_for(company_id, start):
         specs = [(p.sale_journal_name, "INV", "sale", True), (p.purchase_journal_name, "BILL", "purchase", True),
@@ -2881,9 +3256,13 @@ def seed(reg: Registry):
             specs.append(("Cash", "CSH1", "cash", False))
         ids = {}
         for offset, (name, code, jtype, refund_seq) in enumerate(specs):
-            jid = T("account.journal", {"name": name, "code": code, "type": jtype, "company_id": company_id,
-                                        "refund_sequence": refund_seq, "sequence": 5 + offset}, start + offset)
+            vals = {"name": name, "code": code, "type": jtype, "company_id": company_id, "refund_sequence": refund_seq,
+                    "sequence": 5 + offset}
+            if jtype in ("bank", "cash"):
+                vals["default_account_id"] = reg.accounts[(company_id, jtype)]
+            jid = T("account.journal", vals, start + offset)
             ids[code] = jid
+        reg.update("res.company", company_id, {"currency_exchange_journal_id": ids["EXCH"]}, touch=False)
         return ids
 
     j1 = journals_for(1, 1)
@@ -2920,11 +3299,11 @@ def seed(reg: Registry):
                           "chart_template": "generic_coa", "sequence": 10, "active": True}, eu_id)
         reg.update("res.partner", partner_eu, {"company_id": eu_id}, touch=False)
         if p.major == 17:
-            accounts_for(eu_id, (53, 62, 71, 72, 75, 77), (91, 92, 80))
+            accounts_for(eu_id, 53, 61, 71, 77, 88, 66, 91, 92, 80, 72, 82, 93, 90, 89)
             j_eu = journals_for(eu_id, 8)
             taxes_for(eu_id, 15, 3, 20, zero=False)
         else:
-            accounts_for(eu_id, (56, 65, 77, 78, 81, 83), (101, 102, 87))
+            accounts_for(eu_id, 56, 66, 77, 83, 98, 72, 101, 102, 87, 78, 89, 100, 99)
             j_eu = journals_for(eu_id, 7)
             taxes_for(eu_id, 15, 5, 20, zero=False)
         methods_for(j_eu)
@@ -2942,7 +3321,7 @@ def seed(reg: Registry):
         T("res.company", {"name": "My Company (Europe)", "partner_id": partner2, "currency_id": 125, "country_id": 20,
                           "chart_template": "generic_coa", "sequence": 1, "active": True}, 2)
         reg.update("res.partner", partner2, {"company_id": 2}, touch=False)
-        accounts_for(2, (101, 102, 103, 104, 105, 106), (107, 108, 109))
+        accounts_for(2, *range(101, 115))
         j2 = journals_for(2, 101)
         methods_for(j2)
         taxes_for(2, 21, 101, 20)
@@ -2951,7 +3330,7 @@ def seed(reg: Registry):
             pn = T("res.partner", {"name": f"Company {n}", "is_company": True})
             T("res.company", {"name": f"Company {n}", "partner_id": pn, "currency_id": 1, "sequence": n, "active": True}, n)
             reg.update("res.partner", pn, {"company_id": n}, touch=False)
-            accounts_for(n, tuple(range(n * 100 + 1, n * 100 + 7)), tuple(range(n * 100 + 7, n * 100 + 10)))
+            accounts_for(n, *range(n * 100 + 1, n * 100 + 15))
             methods_for(journals_for(n, n * 100 + 1))
             taxes_for(n, 10, n * 100 + 1, None)
             company_ids.append(n)
