@@ -2687,8 +2687,10 @@ def register_payment(reg: Registry, env: Env, move_ids, amount, date, journal_id
     # the liquidity line (outstanding account or the journal's own), the receivable/payable line (reconciled with
     # the invoice), then the write-off
     insert_entry_line(reg, entry_id, dict(common, account_id=liquidity_account, name=label, balance=sign * amount))
+    # the counterpart is matched with the invoices up to their residual; with an exchange difference, wholly
+    matched = counterpart if exchange else min(counterpart, residual)
     insert_entry_line(reg, entry_id, dict(common, account_id=reg.accounts.get((company_id, kind)), name=label,
-                                          balance=-sign * counterpart, _matched=-sign * min(counterpart, residual)))
+                                          balance=-sign * counterpart, _matched=-sign * matched))
     if writeoff:
         insert_entry_line(reg, entry_id, dict(common, account_id=writeoff[0], name=writeoff[1], balance=sign * written_off))
     helper = AccountMove(reg, env, "account.move")
@@ -2713,16 +2715,18 @@ def register_payment(reg: Registry, env: Env, move_ids, amount, date, journal_id
                                              "_in_payment": bool(in_payment)})
         helper._recompute(move_id)
     if exchange:
-        exchange_difference_entry(reg, env, first, exchange)
+        exchange_difference_entry(reg, env, first, exchange, currency_id)
     refresh_payment_states(reg, move_ids)
     return payment_id
 
 
-def exchange_difference_entry(reg, env, invoice, difference):
-    """The entry Odoo makes when it reconciles a payment in another currency with an invoice and the rest of the
-    invoice is an exchange difference: in the company's Exchange Difference journal, dated today (or the
-    invoice's date if later), the receivable credited (reconciled) and the exchange loss debited (gain when the
-    difference is negative), amount_currency 0 in the invoice's currency (recorded: books/*/fx_exchange_lines_search to fx_exchange_move_lines)."""
+def exchange_difference_entry(reg, env, invoice, difference, payment_currency):
+    """The entry Odoo makes when it reconciles a payment in another currency with an invoice at the rate the
+    wizard forced: in the company's Exchange Difference journal, dated today (or the invoice's date if later),
+    the receivable fixed (reconciled) against the exchange loss (the invoice was paid less) or gain (paid more).
+    The line fixed is the one left open in company currency: the invoice's when paid less (its currency,
+    amount_currency 0), the payment's when paid more (amount_currency = balance in the company's currency)
+    (recorded: books/*/fx_exchange_lines_search to fx_exchange_move_lines, gain_exchange_*)."""
     company_id = invoice["company_id"]
     company = reg.tables["res.company"][company_id]
     journal_id = company.get("currency_exchange_journal_id")
@@ -2738,12 +2742,15 @@ def exchange_difference_entry(reg, env, invoice, difference):
         "name": name, "move_type": "entry", "state": "posted", "posted_before": True, "journal_id": journal_id,
         "company_id": company_id, "currency_id": company["currency_id"], "date": date, "ref": None,
         "payment_state": "not_paid", "_paid": 0.0})
-    common = {"name": "Currency exchange rate difference", "currency_id": invoice["currency_id"],
+    fixed_currency = invoice["currency_id"] if difference > 0 else payment_currency
+    in_company_currency = fixed_currency == company["currency_id"]
+    common = {"name": "Currency exchange rate difference", "currency_id": fixed_currency,
               "partner_id": invoice.get("commercial_partner_id") or invoice.get("partner_id"),
-              "company_id": company_id, "date": date, "amount_currency": 0.0}
+              "company_id": company_id, "date": date}
     insert_entry_line(reg, move_id, dict(common, account_id=reg.accounts.get((company_id, kind)), balance=-to_fix,
-                                         _matched=-to_fix))
-    insert_entry_line(reg, move_id, dict(common, account_id=fx_account, balance=to_fix))
+                                         amount_currency=-to_fix if in_company_currency else 0.0, _matched=-to_fix))
+    insert_entry_line(reg, move_id, dict(common, account_id=fx_account, balance=to_fix,
+                                         amount_currency=to_fix if in_company_currency else 0.0))
     AccountMove(reg, env, "account.move")._recompute_entry(move_id)
     return move_id
 
@@ -2855,7 +2862,7 @@ class AccountPaymentRegister(BaseModel):
             amount = money(wizard["amount"] or 0.0)
             residual = money(sum(self.reg.tables["account.move"][i]["amount_residual"] for i in move_ids))
             writeoff = exchange = None
-            if wizard.get("payment_difference_handling") == "reconcile" and amount < residual:
+            if wizard.get("payment_difference_handling") == "reconcile" and amount != residual:
                 if not wizard.get("writeoff_account_id"):
                     raise user_error("You must specify a Difference Account.")  # assumption: wording not recorded
                 difference = money(residual - amount)
@@ -2863,8 +2870,8 @@ class AccountPaymentRegister(BaseModel):
                 source_currency = self.reg.tables["account.move"][move_ids[0]]["currency_id"]
                 if (wizard.get("currency_id") != source_currency and wizard["writeoff_account_id"] in (
                         company.get("income_currency_exchange_account_id"), company.get("expense_currency_exchange_account_id"))):
-                    # Odoo's writeoff_is_exchange_account: the rest is an exchange difference entry, no third line
-                    # (recorded: books/*/fx_register_create to fx_exchange_move_lines)
+                    # Odoo's writeoff_is_exchange_account: the rest (or the excess) is an exchange difference entry,
+                    # no third line (recorded: books/*/fx_register_create to fx_exchange_move_lines, gain_*)
                     exchange = difference
                 else:
                     writeoff = (wizard["writeoff_account_id"], wizard.get("writeoff_label") or "Write-Off", difference)

@@ -322,8 +322,8 @@ def run(rec: Recorder, major: int):
     inv_fields = ["name", "currency_id", "amount_total", "amount_residual", "payment_state"]
     wiz_fields = ["amount", "currency_id", "journal_id", "payment_difference", "payment_difference_handling",
                   "writeoff_account_id", "payment_method_line_id"]
-    pay_fields = ["state", "amount", "currency_id", "journal_id", "move_id", "is_reconciled", "is_matched",
-                  "payment_method_line_id", "reconciled_invoice_ids"]
+    pay_fields = ["state", "amount", "currency_id", "journal_id", "move_id", "outstanding_account_id", "is_reconciled",
+                  "is_matched", "payment_method_line_id", "reconciled_invoice_ids"]
     pay_line_fields = ["account_id", "name", "debit", "credit", "balance", "amount_currency", "currency_id", "reconciled",
                        "amount_residual"]
 
@@ -340,12 +340,16 @@ def run(rec: Recorder, major: int):
                  params={"fields": inv_fields}, context=ctx)
         return inv
 
-    def pay(key, note, inv, vals):
+    def pay(key, note, inv, vals, then_write=None):
         wctx = dict(ctx, active_model="account.move", active_ids=[inv])
         wiz = rec.call(f"{key}_register_create", note, "account.payment.register", "create",
                        params={"vals_list": [vals]}, positional=("vals_list",), context=wctx)[0]
         rec.call(f"{key}_register_read", "The wizard, payment_difference included", "account.payment.register", "read",
-                 ids=[wiz], params={"fields": wiz_fields}, context=wctx)
+                 ids=[wiz], params={"fields": wiz_fields + ["company_id"]}, context=wctx)
+        if then_write:
+            rec.call(f"{key}_register_write", "The difference written off, as the connector does after reading it",
+                     "account.payment.register", "write", ids=[wiz], params={"vals": then_write}, positional=("vals",),
+                     context=wctx)
         action = rec.call(f"{key}_action_create_payments", "Create the payment", "account.payment.register",
                           "action_create_payments", ids=[wiz], context=wctx)
         rec.call(f"{key}_invoice_read_after", "The invoice after the payment", "account.move", "read", ids=[inv],
@@ -375,6 +379,23 @@ def run(rec: Recorder, major: int):
     rec.call("fx_exchange_move_lines", "Its journal items", "account.move.line", "search_read",
              params={"domain": [["move_id", "=", exch]], "fields": pay_line_fields + ["partner_id"], "order": "id"},
              positional=("domain",), context=ctx)
+
+    inv = invoice("gain", USD, 10.0, "USD")
+    pay("gain", "The connector's way: the wizard created with 10.40 EUR for the USD invoice of 10.00, then (after "
+        "reading payment_difference -0.40) written to reconcile with the exchange gain account", inv,
+        {"amount": 10.40, "currency_id": EUR, "journal_id": jid, "payment_date": "2026-12-01",
+         "communication": f"{label} ch_gain"},
+        then_write={"payment_difference_handling": "reconcile", "writeoff_account_id": gain,
+                    "writeoff_label": "Stripe FX"})
+    found = rec.call("gain_exchange_lines_search", "The customer's items on the exchange gain account", "account.move.line",
+                     "search_read", params={"domain": [["partner_id", "=", partner], ["account_id", "=", gain]],
+                                            "fields": ["move_id", "name", "debit", "credit", "balance", "amount_currency",
+                                                       "currency_id", "date"]}, positional=("domain",), context=ctx)
+    rec.call("gain_exchange_move_lines", "That entry's journal items", "account.move.line", "search_read",
+             params={"domain": [["move_id", "=", found[0]["move_id"][0]]], "fields": pay_line_fields + ["partner_id"],
+                     "order": "id"}, positional=("domain",), context=ctx)
+    rec.call("gain_exchange_move_read", "That entry", "account.move", "read", ids=[found[0]["move_id"][0]],
+             params={"fields": ["name", "journal_id", "state", "currency_id", "amount_total", "partner_id"]}, context=ctx)
 
     inv = invoice("fxfee", USD, 10.0, "USD")
     pay("fxfee", "The wizard pays the USD invoice in EUR (9.20); the difference to Bank Fees (not an exchange "

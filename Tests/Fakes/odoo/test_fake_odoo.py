@@ -1276,6 +1276,22 @@ class ScenarioMixin:
         self.assertRegex(exch[0]["move_id"][1], r"^EXCH/\d{4}/\d{2}/0001$")
         exch_move = f.execute("account.move", "read", [[exch[0]["move_id"][0]]], {"fields": ["journal_id", "state", "amount_total"], **ctx})[0]
         self.assertEqual((exch_move["journal_id"], exch_move["state"], exch_move["amount_total"]), ([104, "Exchange Difference"], "posted", 0.0))
+        # the connector's way for a payment of more than the invoice: read payment_difference (-0.40), then write the
+        # handling with the exchange gain account: the payment's receivable line is fixed in EUR
+        invoice = self.make_invoice(partner, ((1, 10.0),), company=2, currency_id=1)
+        wctx = {"context": {"allowed_company_ids": [2], "active_model": "account.move", "active_ids": [invoice]}}
+        wizard = f.execute("account.payment.register", "create", [{"amount": 10.40, "currency_id": 125, "journal_id": jid,
+                                                                   "payment_date": "2026-12-01"}], wctx)
+        read = f.execute("account.payment.register", "read", [[wizard]], {"fields": ["payment_difference", "company_id"], **wctx})[0]
+        self.assertEqual((read["payment_difference"], read["company_id"][0]), (-0.4, 2))
+        self.assertIs(f.execute("account.payment.register", "write", [[wizard], {
+            "payment_difference_handling": "reconcile", "writeoff_account_id": 110, "writeoff_label": "FX"}], wctx), True)
+        f.execute("account.payment.register", "action_create_payments", [[wizard]], wctx)
+        self.assertEqual(self.read_move(invoice, 2, ("payment_state", "amount_residual"))["payment_state"], "paid")
+        gain = f.execute("account.move.line", "search_read", [[["partner_id", "=", partner], ["account_id", "=", 110]]],
+                         {"fields": ["move_id", "balance", "amount_currency", "currency_id"], **ctx})
+        self.assertEqual([(g["balance"], g["amount_currency"], g["currency_id"][0]) for g in gain], [(-0.4, -0.4, 125)])
+        self.assertRegex(gain[0]["move_id"][1], r"^EXCH/\d{4}/\d{2}/0002$")
         # the invoice's own currency into the clearing journal, fee to Bank Fees: three lines, on the journal's account
         invoice = self.make_invoice(partner, ((1, 10.0),), company=2, currency_id=1)
         _, payment, items = pay(invoice, {"amount": 9.20, "currency_id": 1, "journal_id": jid, "payment_date": "2026-12-01",
@@ -1302,7 +1318,7 @@ class ScenarioMixin:
         f.execute("account.payment", "action_post", [[direct]], ctx)
         payment = f.execute("account.payment", "read", [[direct]], {"fields": pay_fields + ["name"], **ctx})[0]
         self.assertEqual((payment["state"], payment["outstanding_account_id"][0], payment["is_matched"], payment["name"]),
-                         ("posted" if self.version == 17 else "paid", account, True, "PSTEUR/2026/00004"))
+                         ("posted" if self.version == 17 else "paid", account, True, "PSTEUR/2026/00005"))
         items = f.execute("account.move.line", "search_read", [[["move_id", "=", payment["move_id"][0]]]],
                           {"fields": ["account_id", "balance"], "order": "id", **ctx})
         self.assertEqual([(i["account_id"][0], i["balance"]) for i in items], [(account, 5.0), (receivable, -5.0)])
