@@ -2839,6 +2839,11 @@ class AccountPaymentRegister(BaseModel):
                 f = self.mdef.fields[fname]
                 if f.store:
                     rec[fname] = self._convert(fname, value)
+            journal = self.reg.tables["account.journal"].get(rec.get("journal_id")) or {}
+            if "currency_id" not in vals and journal.get("currency_id"):
+                # Odoo's _compute_currency_id: the journal's currency, else the invoices' (assumption from its code:
+                # the recordings name currency_id or use a journal in the invoice's currency)
+                rec["currency_id"] = journal["currency_id"]
             if rec.get("amount") is not None and rec["amount"] < 0:
                 raise validation_error("The payment amount cannot be negative.")
             if rec.get("journal_id"):

@@ -1292,6 +1292,12 @@ class ScenarioMixin:
                          {"fields": ["move_id", "balance", "amount_currency", "currency_id"], **ctx})
         self.assertEqual([(g["balance"], g["amount_currency"], g["currency_id"][0]) for g in gain], [(-0.4, -0.4, 125)])
         self.assertRegex(gain[0]["move_id"][1], r"^EXCH/\d{4}/\d{2}/0002$")
+        # without currency_id the wizard takes the journal's (Odoo's _compute_currency_id)
+        invoice = self.make_invoice(partner, ((1, 10.0),), company=2, currency_id=1)
+        wctx = {"context": {"allowed_company_ids": [2], "active_model": "account.move", "active_ids": [invoice]}}
+        wizard = f.execute("account.payment.register", "create", [{"journal_id": jid}], wctx)
+        self.assertEqual(f.execute("account.payment.register", "read", [[wizard]], {"fields": ["currency_id", "amount"], **wctx})[0],
+                         {"id": wizard, "currency_id": [125, "EUR"], "amount": 10.0})
         # the invoice's own currency into the clearing journal, fee to Bank Fees: three lines, on the journal's account
         invoice = self.make_invoice(partner, ((1, 10.0),), company=2, currency_id=1)
         _, payment, items = pay(invoice, {"amount": 9.20, "currency_id": 1, "journal_id": jid, "payment_date": "2026-12-01",
