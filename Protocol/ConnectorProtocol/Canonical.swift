@@ -171,6 +171,8 @@ public enum Record: Sendable, Hashable {
     case creditNote(Invoice)
     case payment(Payment)
     case refund(Refund)
+    case payout(Payout)
+    case dispute(Dispute)
     case subscription(Subscription)
 
     /// Every kind, as `kind` names it.
@@ -184,6 +186,8 @@ public enum Record: Sendable, Hashable {
         case .creditNote: "credit_note"
         case .payment: "payment"
         case .refund: "refund"
+        case .payout: "payout"
+        case .dispute: "dispute"
         case .subscription: "subscription"
         }
     }
@@ -191,7 +195,7 @@ public enum Record: Sendable, Hashable {
 
 extension Record: Codable {
     private enum CodingKeys: String, CodingKey {
-        case kind, customer, product, invoice, payment, refund, subscription
+        case kind, customer, product, invoice, payment, refund, payout, dispute, subscription
         case creditNote = "credit_note"
     }
 
@@ -205,6 +209,8 @@ extension Record: Codable {
         case "credit_note": self = .creditNote(try container.decode(Invoice.self, forKey: .creditNote))
         case "payment": self = .payment(try container.decode(Payment.self, forKey: .payment))
         case "refund": self = .refund(try container.decode(Refund.self, forKey: .refund))
+        case "payout": self = .payout(try container.decode(Payout.self, forKey: .payout))
+        case "dispute": self = .dispute(try container.decode(Dispute.self, forKey: .dispute))
         case "subscription": self = .subscription(try container.decode(Subscription.self, forKey: .subscription))
         default:
             throw DecodingError.dataCorruptedError(
@@ -225,6 +231,8 @@ extension Record: Codable {
         case .creditNote(let value): try container.encode(value, forKey: .creditNote)
         case .payment(let value): try container.encode(value, forKey: .payment)
         case .refund(let value): try container.encode(value, forKey: .refund)
+        case .payout(let value): try container.encode(value, forKey: .payout)
+        case .dispute(let value): try container.encode(value, forKey: .dispute)
         case .subscription(let value): try container.encode(value, forKey: .subscription)
         }
     }
@@ -468,14 +476,17 @@ public struct Payment: Codable, Sendable, Hashable {
     public var customer: RecordRef?
     public var invoice: RecordRef?
     public var amount: Money
-    /// The processor's fee, when known (e.g. from Stripe's balance transaction).
+    /// The processor's fee, when known (e.g. from Stripe's balance transaction): `settlement.fee` when
+    /// there is a settlement.
     public var fee: Money?
     public var status: Status
     /// card, sepa_debit, bank_transfer, …
     public var method: String?
     public var paidAt: String?
+    /// What reached the processor's balance, in the currency it holds it in (Stripe's balance transaction).
+    public var settlement: Settlement?
 
-    public init(customer: RecordRef? = nil, invoice: RecordRef? = nil, amount: Money, fee: Money? = nil, status: Status, method: String? = nil, paidAt: String? = nil) {
+    public init(customer: RecordRef? = nil, invoice: RecordRef? = nil, amount: Money, fee: Money? = nil, status: Status, method: String? = nil, paidAt: String? = nil, settlement: Settlement? = nil) {
         self.customer = customer
         self.invoice = invoice
         self.amount = amount
@@ -483,11 +494,106 @@ public struct Payment: Codable, Sendable, Hashable {
         self.status = status
         self.method = method
         self.paidAt = paidAt
+        self.settlement = settlement
     }
 
     enum CodingKeys: String, CodingKey {
-        case customer, invoice, amount, fee, status, method
+        case customer, invoice, amount, fee, status, method, settlement
         case paidAt = "paid_at"
+    }
+}
+
+/// One movement of a payment processor's balance (Stripe's balance transaction): what a payment,
+/// refund, dispute or payout moved, in the currency the processor holds it in, with the processor's fee
+/// and, when it converted, the rate it used.
+public struct Settlement: Codable, Sendable, Hashable {
+    /// The processor's id of the movement (`txn_…`).
+    public var id: String?
+    /// What moved before the fee: positive into the balance (a payment), negative out of it (a refund,
+    /// a dispute, a payout).
+    public var amount: Money
+    /// The processor's fee on it, in the balance's currency (zero when none).
+    public var fee: Money
+    /// `amount - fee`: what the balance changed by.
+    public var net: Money
+    /// Units of the balance's currency one unit of the original currency bought, as the processor
+    /// writes it (`"0.92"`); nil when nothing was converted.
+    public var exchangeRate: String?
+    /// RFC 3339: when the money became available for payout.
+    public var availableAt: String?
+
+    public init(id: String? = nil, amount: Money, fee: Money, net: Money, exchangeRate: String? = nil, availableAt: String? = nil) {
+        self.id = id
+        self.amount = amount
+        self.fee = fee
+        self.net = net
+        self.exchangeRate = exchangeRate
+        self.availableAt = availableAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, amount, fee, net
+        case exchangeRate = "exchange_rate"
+        case availableAt = "available_at"
+    }
+}
+
+/// A customer's bank disputing a payment (a chargeback): the processor takes the amount and its
+/// dispute fee from the balance, and gives them back if the dispute is won.
+public struct Dispute: Codable, Sendable, Hashable {
+    public enum Status: String, Codable, Sendable, Hashable {
+        /// Being disputed (the processor has withdrawn the funds, or will unless it is a warning).
+        case open, won, lost
+    }
+
+    public var payment: RecordRef
+    public var invoice: RecordRef?
+    /// The disputed amount, in the payment's currency.
+    public var amount: Money
+    public var status: Status
+    public var reason: String?
+    /// The balance movements so far: the withdrawal (amount and dispute fee out), and once won the
+    /// reinstatement (back in). Each is booked once, whichever event brings it.
+    public var settlements: [Settlement]
+
+    public init(payment: RecordRef, invoice: RecordRef? = nil, amount: Money, status: Status, reason: String? = nil, settlements: [Settlement] = []) {
+        self.payment = payment
+        self.invoice = invoice
+        self.amount = amount
+        self.status = status
+        self.reason = reason
+        self.settlements = settlements
+    }
+}
+
+/// Money leaving the processor's balance for the company's bank account.
+public struct Payout: Codable, Sendable, Hashable {
+    public enum Status: String, Codable, Sendable, Hashable {
+        case pending, inTransit = "in_transit", paid, failed, canceled
+    }
+
+    /// What the bank receives (positive), in the balance's currency.
+    public var amount: Money
+    public var status: Status
+    /// RFC 3339: when the bank receives it (expected until `paid`).
+    public var arrivalAt: String?
+    /// What the bank statement line shows (Stripe's `statement_descriptor`), to match it there.
+    public var statementDescriptor: String?
+    /// The payout's own balance movement (its fee, for an instant payout).
+    public var settlement: Settlement?
+
+    public init(amount: Money, status: Status, arrivalAt: String? = nil, statementDescriptor: String? = nil, settlement: Settlement? = nil) {
+        self.amount = amount
+        self.status = status
+        self.arrivalAt = arrivalAt
+        self.statementDescriptor = statementDescriptor
+        self.settlement = settlement
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case amount, status, settlement
+        case arrivalAt = "arrival_at"
+        case statementDescriptor = "statement_descriptor"
     }
 }
 
@@ -502,18 +608,21 @@ public struct Refund: Codable, Sendable, Hashable {
     public var reason: String?
     public var status: Status
     public var refundedAt: String?
+    /// What left the processor's balance, in its currency (negative amounts).
+    public var settlement: Settlement?
 
-    public init(payment: RecordRef, invoice: RecordRef? = nil, amount: Money, reason: String? = nil, status: Status, refundedAt: String? = nil) {
+    public init(payment: RecordRef, invoice: RecordRef? = nil, amount: Money, reason: String? = nil, status: Status, refundedAt: String? = nil, settlement: Settlement? = nil) {
         self.payment = payment
         self.invoice = invoice
         self.amount = amount
         self.reason = reason
         self.status = status
         self.refundedAt = refundedAt
+        self.settlement = settlement
     }
 
     enum CodingKeys: String, CodingKey {
-        case payment, invoice, amount, reason, status
+        case payment, invoice, amount, reason, status, settlement
         case refundedAt = "refunded_at"
     }
 }

@@ -78,7 +78,7 @@ extension DaemonHarness {
     /// What `count` synthetic events of sample source `source` (tax rate `rate`, a third of them each
     /// customers, invoices, payments) must leave in Odoo: one partner, one posted and paid invoice in
     /// `company` with the source's total, and one payment per source record, each once.
-    static func expectBooked(_ odoo: OdooServer, source: String, count: Int, rate: Int, company: Int, feeBooked: Bool) throws {
+    static func expectBooked(_ odoo: OdooServer, source: String, count: Int, rate: Int, company: Int) throws {
         let rate = Int64(rate)
         let partners = try odoo.records("res.partner", "ref", prefix: "ch:\(source):customer:")
         #expect(partners.count == count / 3)
@@ -96,12 +96,19 @@ extension DaemonHarness {
         let payments = try odoo.records("account.payment", odoo.memo, prefix: "ch:\(source):payment:")
         #expect(payments.count == count / 3)
         #expect(Set(payments.compactMap { $0[odoo.memo] as? String }).count == count / 3)
+        let index = { (reference: Any?) in Int64(((reference as? String) ?? "").split(separator: "_").last.flatMap { Int($0) } ?? -1) }
         for payment in payments {
-            let index = Int64(((payment[odoo.memo] as? String) ?? "").split(separator: "_").last.flatMap { Int($0) } ?? -1)
-            let net = 10_000 + ((index - 1) % 97) * 100
-            let fee = feeBooked ? 30 + net / 50 : 0
-            #expect(Int64(((payment["amount"] as? Double ?? 0) * 100).rounded()) == net + net * rate / 100 - fee)
+            let net = 10_000 + ((index(payment[odoo.memo]) - 1) % 97) * 100
+            #expect(Int64(((payment["amount"] as? Double ?? 0) * 100).rounded()) == net + net * rate / 100)
             #expect(OdooServer.id(payment["company_id"]) == company)
+        }
+        // Each payment's processor fee, an entry of its own (the payment is registered gross).
+        let fees = try odoo.records("account.move", "ref", prefix: "ch:\(source):payment_fee:")
+        #expect(fees.count == count / 3)
+        for fee in fees {
+            let net = 10_000 + ((index(fee["ref"]) - 1) % 97) * 100
+            #expect(fee["state"] as? String == "posted" && fee["move_type"] as? String == "entry")
+            #expect(Int64(((fee["amount_total"] as? Double ?? 0) * 100).rounded()) == 30 + net / 50)
         }
     }
 
@@ -117,8 +124,7 @@ extension DaemonHarness {
         try first.startWithOdooKey(odoo, connectors: config)
         try first.waitUntil("30 deliveries into Odoo", timeout: 90) { try first.count("delivered") == 30 }
         #expect(try first.deadLetters().isEmpty)
-        let fees = odoo.euFeeAccount != nil
-        try Self.expectBooked(odoo, source: shop, count: 30, rate: odoo.euRate, company: odoo.euCompany, feeBooked: fees)
+        try Self.expectBooked(odoo, source: shop, count: 30, rate: odoo.euRate, company: odoo.euCompany)
         #expect(try first.attemptOutcomes()["delivered"] == 30)
         #expect(try first.stop() == 0)
 
@@ -128,7 +134,7 @@ extension DaemonHarness {
         try second.startWithOdooKey(odoo, connectors: config)
         try second.waitUntil("30 redeliveries", timeout: 90) { try second.count("delivered") == 30 }
         #expect(try second.attemptOutcomes() == ["duplicate": 30])
-        try Self.expectBooked(odoo, source: shop, count: 30, rate: odoo.euRate, company: odoo.euCompany, feeBooked: fees)
+        try Self.expectBooked(odoo, source: shop, count: 30, rate: odoo.euRate, company: odoo.euCompany)
         #expect(try odoo.records("account.move", "ref", prefix: "ch:\(shop):invoice:").filter { $0["move_type"] as? String == "out_invoice" }.count == 10)
         #expect(try odoo.records("account.payment", odoo.memo, prefix: "ch:\(shop):").count == 10)
 
@@ -184,7 +190,7 @@ extension DaemonHarness {
         }
         try daemon.waitUntil("6 deliveries into Odoo", timeout: 60) { try daemon.count("delivered") == 6 }
         #expect(try daemon.deadLetters().isEmpty)
-        try Self.expectBooked(fake, source: "shop", count: 6, rate: 21, company: 2, feeBooked: true)
+        try Self.expectBooked(fake, source: "shop", count: 6, rate: 21, company: 2)
         // The redeliveries of the interrupted writes found them.
         #expect(try daemon.attemptOutcomes()["duplicate", default: 0] >= 2)
         #expect(try daemon.stop() == 0)
@@ -200,9 +206,8 @@ extension DaemonHarness {
         let routes = DaemonHarness.route(us, "erp") + DaemonHarness.route(eu, "erp") + DaemonHarness.route(xx, "erp")
         try daemon.startWithOdooKey(odoo, connectors: sources + routes)
         try daemon.waitUntil("18 delivered, 3 dead", timeout: 90) { try daemon.count("delivered") == 18 && daemon.count("dead") == 3 }
-        // The US company has no fee account configured: its payments are registered gross.
-        try Self.expectBooked(odoo, source: us, count: 9, rate: odoo.usRate, company: odoo.usCompany, feeBooked: false)
-        try Self.expectBooked(odoo, source: eu, count: 9, rate: odoo.euRate, company: odoo.euCompany, feeBooked: odoo.euFeeAccount != nil)
+        try Self.expectBooked(odoo, source: us, count: 9, rate: odoo.usRate, company: odoo.usCompany)
+        try Self.expectBooked(odoo, source: eu, count: 9, rate: odoo.euRate, company: odoo.euCompany)
         let dead = try daemon.deadLetters()
         #expect(dead.count == 3)
         #expect(dead.allSatisfy { $0.errorClass == "permanent" && $0.reason.contains("acme-xx") && $0.reason.contains("companies") })
@@ -227,7 +232,7 @@ extension DaemonHarness {
         #expect(try daemon.auditActions().contains("connector.resume"))
         try daemon.waitUntil("9 deliveries into Odoo", timeout: 60) { try daemon.count("delivered") == 9 }
         #expect(try daemon.deadLetters().isEmpty)
-        try Self.expectBooked(fake, source: "shop", count: 9, rate: 21, company: 2, feeBooked: true)
+        try Self.expectBooked(fake, source: "shop", count: 9, rate: 21, company: 2)
         // (The refusal was met first by the connector's source poll, which paused it before any delivery ran.)
         #expect(try daemon.attemptOutcomes()["transient", default: 0] >= 5)
         #expect(try daemon.stop() == 0)
@@ -276,7 +281,7 @@ extension DaemonHarness {
         try daemon.waitUntil("6 deliveries into Odoo", timeout: 45) { try daemon.count("delivered") == 6 }
         #expect(try daemon.deadLetters().isEmpty)
         #expect(try daemon.attemptOutcomes()["dependency", default: 0] >= 1)
-        try Self.expectBooked(odoo, source: early, count: 6, rate: odoo.euRate, company: odoo.euCompany, feeBooked: odoo.euFeeAccount != nil)
+        try Self.expectBooked(odoo, source: early, count: 6, rate: odoo.euRate, company: odoo.euCompany)
         #expect(try daemon.stop() == 0)
     }
 
@@ -299,7 +304,7 @@ extension DaemonHarness {
         #expect(dead.eventType == "invoice.finalized" && dead.errorClass == "permanent")
         #expect(dead.reason.contains("AccessError") || dead.reason.contains("company"))
         #expect(try daemon.connector("erp").paused == false)
-        try Self.expectBooked(odoo, source: us, count: 3, rate: odoo.usRate, company: odoo.usCompany, feeBooked: false)
+        try Self.expectBooked(odoo, source: us, count: 3, rate: odoo.usRate, company: odoo.usCompany)
         #expect(try daemon.stop() == 0)
     }
 

@@ -45,8 +45,9 @@ final class OdooServer {
     let usRate: Int
     let euRate: Int
     let taxes: [Int: [Int: Int]]
-    /// The bank-fees account of the EU company, if it has one.
-    let euFeeAccount: Int?
+    /// The bank-fees account (620000) of each company that has one.
+    private(set) var feeAccounts: [Int: Int] = [:]
+    var euFeeAccount: Int? { feeAccounts[euCompany] }
     let euro: Int
     /// Makes source connector ids unique on a real server, whose database outlives the test.
     let tag: String
@@ -69,8 +70,8 @@ final class OdooServer {
         euro = 125
         uid = 2
         taxes = [1: [15: 1], 2: [21: 101]]
-        euFeeAccount = 104
         tag = ""
+        feeAccounts = try findFeeAccounts()
     }
 
     /// The real server when the environment names one, else the fake of `version`.
@@ -115,13 +116,20 @@ final class OdooServer {
             taxes[company] = [15: tax]
         }
         self.taxes = taxes
-        euFeeAccount = (try Self.rpc(url, service: "object", method: "execute_kw", args: [
-            database, uid, apiKey, "account.account", "search_read", [[["code", "=", "620000"]]],
-            ["fields": ["id"], "limit": 1, "context": ["allowed_company_ids": [eu]]],
-        ]) as? [[String: Any]])?.first?["id"] as? Int
         euro = (try Self.rpc(url, service: "object", method: "execute_kw", args: [
             database, uid, apiKey, "res.currency", "search_read", [[["name", "=", "EUR"]]], ["fields": ["id"]],
         ]) as? [[String: Any]])?.first?["id"] as? Int ?? 0
+        feeAccounts = try findFeeAccounts()
+    }
+
+    /// Each company's Bank Fees account (code 620000), as finance would pick it.
+    private func findFeeAccounts() throws -> [Int: Int] {
+        var accounts: [Int: Int] = [:]
+        for company in [usCompany, euCompany] {
+            let found = try execute("account.account", "search_read", [[["code", "=", "620000"]]], ["fields": ["id"], "limit": 1], context: ["allowed_company_ids": [company]])
+            accounts[company] = (found as? [[String: Any]])?.first?["id"] as? Int
+        }
+        return accounts
     }
 
     deinit { if let process { stopLoopbackFake(process) } }
@@ -146,7 +154,7 @@ final class OdooServer {
             login = "\(login)"
             companies = { "acme-us" = \(usCompany), "acme-eu" = \(euCompany) }
             taxes = \(taxes)
-            \(euFeeAccount.map { "fee_accounts = { \"\(euCompany)\" = \($0) }" } ?? "")
+            fee_accounts = { \(feeAccounts.sorted { $0.key < $1.key }.map { "\"\($0.key)\" = \($0.value)" }.joined(separator: ", ")) }
             \(protocolLine)\(extra)
 
             """
@@ -159,7 +167,7 @@ final class OdooServer {
         "res.partner": ["id", "name", "ref", "email", "country_id", "company_id", "write_date"],
         "account.move": ["id", "name", "ref", "move_type", "state", "payment_state", "amount_total", "amount_residual", "company_id", "partner_id",
                          "reversed_entry_id", "currency_id", "invoice_date"],
-        "account.payment": ["id", "state", "amount", "company_id", "partner_id", "payment_type", "ref", "memo"],
+        "account.payment": ["id", "state", "amount", "company_id", "partner_id", "payment_type", "ref", "memo", "currency_id", "journal_id"],
         "product.product": ["id", "name", "default_code"],
         "account.move.line": ["id", "move_id", "product_id", "display_type", "account_id", "debit", "credit", "name"],
     ]
@@ -195,6 +203,33 @@ final class OdooServer {
     }
 
     // MARK: Acting as finance would in Odoo
+
+    /// A processor's clearing journal, as finance sets one up: a bank journal in `currency` whose
+    /// payment methods book straight onto its own account (no outstanding receipts in between), so the
+    /// account's balance is what the processor holds. Returns the journal and its account.
+    func clearingJournal(company: Int, currency: String) throws -> (journal: Int, account: Int) {
+        let context: [String: Any] = ["allowed_company_ids": [company]]
+        let currencyID = (try execute("res.currency", "search_read", [[["name", "=", currency]]], ["fields": ["id"]]) as? [[String: Any]])?.first?["id"] as? Int ?? 0
+        let code = "S" + String(UUID().uuidString.filter(\.isLetter).prefix(4))
+        let journal = try execute("account.journal", "create", [["name": "Stripe \(currency) \(code)", "type": "bank", "code": code, "currency_id": currencyID, "company_id": company]], context: context) as? Int ?? 0
+        let read = (try execute("account.journal", "read", [[journal]], ["fields": ["default_account_id", "inbound_payment_method_line_ids", "outbound_payment_method_line_ids"]], context: context) as? [[String: Any]])?.first ?? [:]
+        let account = Self.id(read["default_account_id"]) ?? 0
+        let methods = (read["inbound_payment_method_line_ids"] as? [Int] ?? []) + (read["outbound_payment_method_line_ids"] as? [Int] ?? [])
+        _ = try execute("account.payment.method.line", "write", [methods, ["payment_account_id": account]], context: context)
+        return (journal, account)
+    }
+
+    /// An account's balance in its company's currency, over posted entries: what the books say it holds.
+    func balance(account: Int, company: Int) throws -> Double {
+        let lines = try execute("account.move.line", "search_read", [[["account_id", "=", account], ["parent_state", "=", "posted"]]], ["fields": ["balance"]],
+                                context: ["allowed_company_ids": [company]]) as? [[String: Any]] ?? []
+        return (lines.reduce(0) { $0 + ($1["balance"] as? Double ?? 0) } * 100).rounded() / 100
+    }
+
+    /// A company's default accounts (exchange loss, liquidity transfer) as Odoo has them.
+    func companyAccount(_ field: String, company: Int) throws -> Int? {
+        Self.id((try execute("res.company", "read", [[company]], ["fields": [field]]) as? [[String: Any]])?.first?[field])
+    }
 
     /// Registers a payment of the whole amount due, as finance does in Odoo's UI.
     func pay(invoice: Int, company: Int) throws {

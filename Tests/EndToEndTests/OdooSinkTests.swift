@@ -26,7 +26,7 @@ import Testing
                 "companies": ["acme-eu": .int(Int64(fake.euCompany))],
                 "taxes": [String(fake.euCompany): [String(fake.euRate): .int(Int64(fake.taxes[fake.euCompany]?[fake.euRate] ?? 0))]],
             ]
-            if let account = fake.euFeeAccount { config["fee_accounts"] = ["*": .int(Int64(account))] }
+            if let account = fake.euFeeAccount { config["fee_accounts"] = [String(fake.euCompany): .int(Int64(account))] }
             let settings = try OdooSettings(.object(config))
             let protocolName = OdooServer.real?.protocolName.flatMap(OdooProtocol.init(rawValue:))
             let key = fake.apiKey

@@ -120,9 +120,11 @@ extension DaemonHarness {
         #expect(invoices.count == 2 && invoices.allSatisfy { $0["state"] as? String == "posted" && OdooServer.id($0["company_id"]) == 2 })
         // 3 × 50.00 + 21 % = 181.50 and 20.00 + 21 % = 24.20; the fee is 2.9 % + 0.30 of the charge.
         #expect(invoices.compactMap { $0["amount_total"] as? Double }.sorted() == [24.2, 181.5])
+        // Payments registered gross, each fee an entry of its own.
         let payments = try odoo.records("account.payment", odoo.memo, prefix: "ch:stripe:payment:")
-        let net = payments.compactMap { ($0["amount"] as? Double).map { Int(($0 * 100).rounded()) } }.sorted()
-        #expect(net == [2_420 - (70 + 30), 18_150 - (526 + 30)])
+        #expect(payments.compactMap { ($0["amount"] as? Double).map { Int(($0 * 100).rounded()) } }.sorted() == [2_420, 18_150])
+        let fees = try odoo.records("account.move", "ref", prefix: "ch:stripe:payment_fee:")
+        #expect(fees.compactMap { ($0["amount_total"] as? Double).map { Int(($0 * 100).rounded()) } }.sorted() == [70 + 30, 526 + 30])
 
         // One stored event per canonical change; the polls walked pages of two, newest first.
         let keys = try daemon.storedEvents(connector: "stripe").compactMap { event -> String? in

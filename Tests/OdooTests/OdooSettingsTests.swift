@@ -45,9 +45,24 @@ import Testing
         #expect(OdooSettings.lookup(settings.feeAccounts, company: 2) == 604)
         #expect(OdooSettings.lookup(settings.feeAccounts, company: 1) == 600)
         #expect(OdooSettings.lookup(settings.feeAccounts, company: nil) == 600)
-        #expect(OdooSettings.lookup(settings.bankJournals, company: 1) == nil)
+        #expect(settings.bankJournal(company: 1, currency: CurrencyCode("EUR")!) == nil)
         #expect(settings.entity(forCompany: 2) == "acme-us")
         #expect(settings.entity(forCompany: 9) == nil)
+    }
+
+    /// A clearing journal per currency the processor holds (issue 14), or one journal for any currency.
+    @Test func bankJournalsArePerCompanyAndCurrency() throws {
+        var table = base.objectValue!
+        table["bank_journals"] = ["*": 7, "2": ["EUR": 12, "USD": 13]]
+        let settings = try OdooSettings(.object(table))
+        let eur = CurrencyCode("EUR")!, usd = CurrencyCode("USD")!, gbp = CurrencyCode("GBP")!
+        #expect(settings.bankJournal(company: 2, currency: eur) == 12 && settings.bankJournal(company: 2, currency: usd) == 13)
+        #expect(settings.bankJournal(company: 2, currency: gbp) == 7 && settings.bankJournal(company: 1, currency: eur) == 7)
+        #expect(settings.hasBankJournal(company: 2, exactly: usd) && !settings.hasBankJournal(company: 2, exactly: gbp))
+        for (bad, key) in [(JSONValue.object(["2": ["euro": 12]]), "bank_journals.2.euro"), (["2": ["EUR": 0]], "bank_journals.2.EUR"), (["2": "twelve"], "bank_journals.2")] {
+            table["bank_journals"] = bad
+            #expect { try OdooSettings(.object(table)) } throws: { ($0 as? OdooSettings.Problem)?.key == key }
+        }
     }
 
     @Test func anUnmappedLegalEntityIsAMappingError() throws {

@@ -80,11 +80,73 @@ import Testing
             """#)
         #expect(StripeMapping.balanceTransactions(in: event) == ["txn_1"])
         let fee = Money(amountMinor: 381, currency: CurrencyCode("EUR")!)
-        let mapped = try #require(StripeMapping.events(from: event, connector: connector, fees: ["txn_1": fee]).first)
+        let transaction = try json(#"{"id": "txn_1", "object": "balance_transaction", "amount": 12100, "currency": "eur", "fee": 381, "net": 11719, "exchange_rate": null}"#)
+        let mapped = try #require(StripeMapping.events(from: event, connector: connector, transactions: ["txn_1": transaction]).first)
         #expect(mapped.type == "payment.succeeded" && mapped.source.objectID == "ch_1" && mapped.source.version == "succeeded")
         guard case .payment(let payment) = mapped.record else { Issue.record("not a payment"); return }
         #expect(payment.amount == Money(amountMinor: 12_100, currency: CurrencyCode("EUR")!) && payment.fee == fee)
+        #expect(payment.settlement?.net == Money(amountMinor: 11_719, currency: CurrencyCode("EUR")!) && payment.settlement?.exchangeRate == nil)
         #expect(payment.invoice?.objectID == "in_1" && payment.customer?.objectID == "cus_9" && payment.method == "card")
+    }
+
+    /// A USD charge settled into a EUR balance: the fee (0.57 EUR) was dropped with a log line and the
+    /// balance transaction's amount, net and rate never read (issue 14, item 2). Now the payment carries
+    /// what reached the balance, in its currency, with Stripe's rate.
+    @Test func aChargeSettledInAnotherCurrencyCarriesWhatReachedTheBalance() throws {
+        let event = try json(#"""
+            {"id": "evt_fx", "type": "charge.succeeded", "created": 1795400000, "data": {"object": {"id": "ch_fx", "object": "charge", "amount": 1000,
+             "currency": "usd", "customer": "cus_9", "invoice": "in_fx", "status": "succeeded", "created": 1795400000,
+             "balance_transaction": {"id": "txn_fx", "object": "balance_transaction", "amount": 920, "currency": "eur", "fee": 57, "net": 863,
+                                     "exchange_rate": 0.92, "available_on": 1795593600, "type": "charge"}}}}
+            """#)
+        guard case .payment(let payment) = try #require(StripeMapping.events(from: event, connector: connector).first).record else { Issue.record("not a payment"); return }
+        let eur = CurrencyCode("EUR")!
+        #expect(payment.amount == Money(amountMinor: 1_000, currency: CurrencyCode("USD")!))
+        #expect(payment.settlement == Settlement(id: "txn_fx", amount: Money(amountMinor: 920, currency: eur), fee: Money(amountMinor: 57, currency: eur),
+                                                 net: Money(amountMinor: 863, currency: eur), exchangeRate: "0.92", availableAt: "2026-11-25T08:00:00Z"))
+        #expect(payment.fee == Money(amountMinor: 57, currency: eur))
+    }
+
+    /// Stripe's dispute example, with the funds withdrawn and then the dispute won (disputes were not
+    /// mapped at all, issue 14): one canonical event per status and balance movement, each movement kept.
+    @Test func aDisputeCarriesItsBalanceMovements() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/stripe")
+        var dispute = try #require(try JSONDecoder().decode(JSONValue.self, from: Data(contentsOf: fixtures.appendingPathComponent("dispute.json"))).objectValue)
+        let withdrawal: JSONValue = ["id": "txn_dw", "object": "balance_transaction", "amount": -920, "currency": "eur", "fee": 1_500, "net": -2_420,
+                                     "exchange_rate": .double(0.92), "type": "adjustment", "available_on": 1_795_400_000]
+        dispute.merge(["status": "needs_response", "balance_transactions": [withdrawal]]) { $1 }
+        let opened = JSONValue.object(["id": "evt_d1", "type": "charge.dispute.funds_withdrawn", "created": 1_795_400_000, "data": ["object": .object(dispute)]])
+        let first = try #require(StripeMapping.events(from: opened, connector: connector).first)
+        #expect(first.type == "dispute.open" && first.source.objectID == "dp_1OPoujJN5vQBdWExZXzZC5oN" && first.source.version == "open+txn_dw")
+        #expect(first.orderingKey == "charge:ch_1OPoueJN5vQBdWExHvNS496R")
+        guard case .dispute(let open) = first.record else { Issue.record("not a dispute"); return }
+        let eur = CurrencyCode("EUR")!
+        #expect(open.amount == Money(amountMinor: 1_000, currency: CurrencyCode("USD")!) && open.reason == "general" && open.payment.objectID == "ch_1OPoueJN5vQBdWExHvNS496R")
+        #expect(open.settlements.map(\.net) == [Money(amountMinor: -2_420, currency: eur)] && open.settlements.first?.fee == Money(amountMinor: 1_500, currency: eur))
+
+        let reinstated: JSONValue = ["id": "txn_dr", "object": "balance_transaction", "amount": 920, "currency": "eur", "fee": -1_500, "net": 2_420, "type": "adjustment"]
+        dispute.merge(["status": "won", "balance_transactions": [withdrawal, reinstated]]) { $1 }
+        let won = JSONValue.object(["id": "evt_d2", "type": "charge.dispute.closed", "created": 1_795_500_000, "data": ["object": .object(dispute)]])
+        let second = try #require(StripeMapping.events(from: won, connector: connector).first)
+        #expect(second.type == "dispute.won" && second.source.version == "won+txn_dw+txn_dr")
+        guard case .dispute(let closed) = second.record else { Issue.record("not a dispute"); return }
+        #expect(closed.settlements.map(\.id) == ["txn_dw", "txn_dr"])
+    }
+
+    /// Stripe's payout example, paid: money leaving the balance for the bank, with its balance transaction.
+    @Test func aPaidPayoutIsAPayoutEvent() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/stripe")
+        var payout = try #require(try JSONDecoder().decode(JSONValue.self, from: Data(contentsOf: fixtures.appendingPathComponent("payout.json"))).objectValue)
+        payout["status"] = "paid"
+        let event = JSONValue.object(["id": "evt_po", "type": "payout.paid", "created": 1_795_400_000, "data": ["object": .object(payout)]])
+        #expect(StripeMapping.balanceTransactions(in: event) == ["txn_1OPoueJN5vQBdWEx8dhHMVqh"])
+        let transaction = try JSONDecoder().decode(JSONValue.self, from: Data(contentsOf: fixtures.appendingPathComponent("balance_transaction.json")))
+        let mapped = try #require(StripeMapping.events(from: event, connector: connector, transactions: ["txn_1OPoueJN5vQBdWEx8dhHMVqh": transaction]).first)
+        #expect(mapped.type == "payout.paid" && mapped.source.objectType == "payout" && mapped.source.objectID == "po_1OPounJN5vQBdWExyK5eT2UD")
+        guard case .payout(let mappedPayout) = mapped.record else { Issue.record("not a payout"); return }
+        #expect(mappedPayout.amount == Money(amountMinor: 1_100, currency: CurrencyCode("USD")!) && mappedPayout.status == .paid)
+        #expect(mappedPayout.arrivalAt == "2009-02-13T23:31:30Z" && mappedPayout.statementDescriptor == "STRIPE PAYOUT")
+        #expect(mappedPayout.settlement?.id == "txn_1OPoueJN5vQBdWEx8dhHMVqh")
     }
 
     /// The line's own amount, not its price's: a proration credit, an amount its quantity does not

@@ -508,10 +508,12 @@ public final class Store: Sendable {
             refs += [payment.customer, payment.invoice].compactMap { $0 }
         case .refund(let refund):
             refs += [refund.payment, refund.invoice].compactMap { $0 }
+        case .dispute(let dispute):
+            refs += [dispute.payment, dispute.invoice].compactMap { $0 }
         case .subscription(let subscription):
             refs.append(subscription.customer)
             refs += subscription.items.map(\.product)
-        case .customer, .product:
+        case .customer, .product, .payout:
             break
         }
         return refs.map { "\(connector):\($0.objectType):\($0.objectID)" }

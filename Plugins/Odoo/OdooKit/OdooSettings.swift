@@ -16,12 +16,19 @@ public struct OdooSettings: Sendable, Equatable {
     public var taxes: [String: [String: Int64]]
     /// Company id (or `"*"`) → sales journal id (else Odoo's default).
     public var saleJournals: [String: Int64]
-    /// Company id (or `"*"`) → bank journal id for payments (else Odoo's default).
-    public var bankJournals: [String: Int64]
-    /// Company id (or `"*"`) → `account.account` id where processor fees are booked when a payment is
-    /// registered (the payment is registered net and the fee written off, so the invoice is paid).
-    /// A company without one gets the gross amount and no fee entry.
+    /// Company id (or `"*"`) → currency code (or `"*"`) → bank journal id where payments are booked:
+    /// the processor's clearing journal of the currency its balance holds the money in (Stripe keeps a
+    /// balance per currency). Written `{ "1" = 7 }` for any currency or `{ "1" = { USD = 7, EUR = 9 } }`.
+    /// Unset: Odoo's default bank journal.
+    public var bankJournals: [String: [String: Int64]]
+    /// Company id (or `"*"`) → `account.account` id where processor fees are booked (an expense), as a
+    /// journal entry of their own against the account the payment landed on. A fee with none set is a
+    /// dead letter saying so (the payment itself is booked).
     public var feeAccounts: [String: Int64]
+    /// Company id (or `"*"`) → `account.account` id where disputed money is booked while the processor
+    /// holds it back (and where it stays if the dispute is lost: a chargeback expense, or a receivable
+    /// finance clears). A dispute with none set is a dead letter saying so.
+    public var disputeAccounts: [String: Int64]
     /// Most Odoo calls in flight at once (Odoo's workers are few; each delivery is 2–4 calls).
     public var maxConcurrency: Int
     /// How far (minor units) Odoo's computed invoice total may differ from the source's before the
@@ -44,7 +51,7 @@ public struct OdooSettings: Sendable, Equatable {
     /// Every key of the table: a misspelt key is an error, not a silently ignored setting.
     public static let keys: Set<String> = [
         "url", "database", "login", "api_key_secret", "protocol", "timeout_s", "companies", "taxes", "sale_journals",
-        "bank_journals", "fee_accounts", "max_concurrency", "total_tolerance_minor", "source_since", "source_overlap_s", "log_level",
+        "bank_journals", "fee_accounts", "dispute_accounts", "max_concurrency", "total_tolerance_minor", "source_since", "source_overlap_s", "log_level",
     ]
 
     public init(_ config: JSONValue) throws(Problem) {
@@ -72,8 +79,25 @@ public struct OdooSettings: Sendable, Equatable {
         guard timeoutSeconds > 0 else { throw Problem(key: "timeout_s", message: "must be a positive number of seconds") }
         companies = try Self.ids(config, "companies")
         saleJournals = try Self.ids(config, "sale_journals")
-        bankJournals = try Self.ids(config, "bank_journals")
+        var journals: [String: [String: Int64]] = [:]
+        for (company, value) in config["bank_journals"]?.objectValue ?? [:] {
+            if let id = value.intValue {
+                guard id > 0 else { throw Problem(key: "bank_journals.\(company)", message: "must be a positive Odoo id") }
+                journals[company] = ["*": id]
+                continue
+            }
+            guard value.objectValue != nil else {
+                throw Problem(key: "bank_journals.\(company)", message: "must be a journal id, or a table of currency = journal id")
+            }
+            let byCurrency = try Self.ids(value, "", prefix: "bank_journals.\(company)")
+            for currency in byCurrency.keys where currency != "*" && CurrencyCode(currency) == nil {
+                throw Problem(key: "bank_journals.\(company).\(currency)", message: "is not an ISO 4217 currency code (e.g. EUR) or \"*\"")
+            }
+            journals[company] = byCurrency
+        }
+        bankJournals = journals
         feeAccounts = try Self.ids(config, "fee_accounts")
+        disputeAccounts = try Self.ids(config, "dispute_accounts")
         maxConcurrency = Int(config["max_concurrency"]?.intValue ?? 4)
         guard (1...64).contains(maxConcurrency) else { throw Problem(key: "max_concurrency", message: "must be between 1 and 64") }
         totalToleranceMinor = config["total_tolerance_minor"]?.intValue ?? 0
@@ -97,13 +121,28 @@ public struct OdooSettings: Sendable, Equatable {
         self.taxes = taxes
     }
 
-    static func ids(_ config: JSONValue, _ key: String) throws(Problem) -> [String: Int64] {
+    /// A table of name = Odoo id (`config[key]`, or `config` itself when `key` is empty).
+    static func ids(_ config: JSONValue, _ key: String, prefix: String? = nil) throws(Problem) -> [String: Int64] {
         var ids: [String: Int64] = [:]
-        for (name, value) in config[key]?.objectValue ?? [:] {
-            guard let id = value.intValue, id > 0 else { throw Problem(key: "\(key).\(name)", message: "must be a positive Odoo id") }
+        for (name, value) in (key.isEmpty ? config : config[key])?.objectValue ?? [:] {
+            guard let id = value.intValue, id > 0 else { throw Problem(key: "\(prefix ?? key).\(name)", message: "must be a positive Odoo id") }
             ids[name] = id
         }
         return ids
+    }
+
+    /// The bank journal for money in `currency` of a company: its own table over the `*` one, the
+    /// currency's entry over the `*` entry.
+    public func bankJournal(company: Int64?, currency: CurrencyCode) -> Int64? {
+        for table in [company.flatMap { bankJournals[String($0)] }, bankJournals["*"]].compactMap({ $0 }) {
+            if let id = table[currency.code] ?? table["*"] { return id }
+        }
+        return nil
+    }
+
+    /// Whether a company has a journal of its own for money in `currency` (not only an any-currency one).
+    public func hasBankJournal(company: Int64?, exactly currency: CurrencyCode) -> Bool {
+        [company.flatMap { bankJournals[String($0)] }, bankJournals["*"]].contains { $0?[currency.code] != nil }
     }
 
     /// The Odoo company of an event's legal entity: nil when none is configured (single-company

@@ -40,8 +40,10 @@ public final class OdooSink: Sendable {
         case .creditNote(let invoice): return try await upsertInvoice(invoice, creditNote: true, write)
         case .payment(let payment): return try await registerPayment(payment, write)
         case .refund(let refund): return try await registerRefund(refund, write)
+        case .payout(let payout): return try await bookPayout(payout, write)
+        case .dispute(let dispute): return try await bookDispute(dispute, write)
         case .subscription:
-            throw ConnectorError(.permanent, "the Odoo connector does not take subscriptions (Odoo's subscriptions module is not supported); route only customer, product, invoice, credit_note, payment and refund events to it")
+            throw ConnectorError(.permanent, "the Odoo connector does not take subscriptions (Odoo's subscriptions module is not supported); route only customer, product, invoice, credit_note, payment, refund, payout and dispute events to it")
         }
     }
 
@@ -308,17 +310,29 @@ public final class OdooSink: Sendable {
         return DeliverResult(externalID: booked.id.description, duplicate: true)
     }
 
+    /// A payment: registered against its invoice (or standing alone when it names none), in the
+    /// processor's clearing journal of the currency its balance received the money in; then its fee, as
+    /// an entry of its own. A payment booked by an earlier attempt whose fee was not (no fee account
+    /// then) gets its fee on replay.
     func registerPayment(_ payment: Payment, _ write: Write) async throws -> DeliverResult {
-        if let answer = try await settled("payment", status: payment.status.rawValue, write) { return answer }
-        guard let invoiceRef = payment.invoice else {
-            return try await createUnappliedPayment(payment, write)
+        var result: DeliverResult
+        if let answer = try await settled("payment", status: payment.status.rawValue, write) {
+            guard payment.status == .succeeded, answer.externalID != nil else { return answer }
+            result = answer
+        } else if let invoiceRef = payment.invoice {
+            guard let invoice = try await findMove(write.reference(invoiceRef.objectType, invoiceRef.objectID), write) else {
+                throw ConnectorError.dependency(on: invoiceRef, "invoice \(invoiceRef.objectID) of payment \(write.event.source.objectID) is not in Odoo yet",
+                                                details: ["missing": .string(write.reference(invoiceRef.objectType, invoiceRef.objectID))])
+            }
+            let id = try await register(payment.amount, settlement: payment.settlement, date: payment.paidAt ?? write.event.occurredAt, on: invoice, write)
+            result = DeliverResult(externalID: id.description)
+        } else {
+            result = try await createUnappliedPayment(payment, write)
         }
-        guard let invoice = try await findMove(write.reference(invoiceRef.objectType, invoiceRef.objectID), write) else {
-            throw ConnectorError.dependency(on: invoiceRef, "invoice \(invoiceRef.objectID) of payment \(write.event.source.objectID) is not in Odoo yet",
-                                            details: ["missing": .string(write.reference(invoiceRef.objectType, invoiceRef.objectID))])
+        if let fee = payment.settlement?.fee ?? payment.fee, fee.amountMinor != 0, let booked = result.externalID.flatMap(OdooRecordID.init) {
+            if try await bookFee(fee, of: booked, date: payment.paidAt ?? write.event.occurredAt, write) { result.duplicate = false }
         }
-        let id = try await register(payment.amount, fee: payment.fee, date: payment.paidAt ?? write.event.occurredAt, on: invoice, write)
-        return DeliverResult(externalID: id.description)
+        return result
     }
 
     /// Money returned to the customer: a posted credit note (`out_refund`, reversing the paid invoice
@@ -368,7 +382,7 @@ public final class OdooSink: Sendable {
             _ = try await client.call(model: "account.move", method: "action_post", ids: [creditNote.id], context: write.context)
             creditNote.state = "posted"
         }
-        let id = try await register(refund.amount, fee: nil, date: refund.refundedAt ?? write.event.occurredAt, on: creditNote, write)
+        let id = try await register(refund.amount, settlement: refund.settlement, date: refund.refundedAt ?? write.event.occurredAt, on: creditNote, write)
         let link = Link(connector: "", objectType: "refund_credit_note", sourceID: write.event.source.objectID, externalID: creditNote.externalID)
         return DeliverResult(externalID: id.description, links: [link])
     }
@@ -437,10 +451,54 @@ public final class OdooSink: Sendable {
     }
 
     /// Registers money against a posted invoice (or credit note) through Odoo's own payment wizard,
-    /// which creates the payment, its journal entry and the reconciliation in one call. With a fee
-    /// account configured and the invoice paid in full, the payment is registered net of the fee and
-    /// the fee written off to that account, so the invoice ends paid and the bank sees the payout.
-    func register(_ amount: Money, fee: Money?, date: String, on move: OdooMove, _ write: Write) async throws -> OdooRecordID {
+    /// which creates the payment, its journal entry and the reconciliation in one call.
+    ///
+    /// Money the processor converted (a USD charge into a EUR balance) is registered as the balance
+    /// received it (9.20 EUR) in that currency's clearing journal, when one is configured: the journal
+    /// then holds what the processor holds. When it settles the invoice in full, what Odoo's own rate
+    /// makes of the difference is written off to the company's exchange difference account, so the
+    /// invoice is paid and the gap between the two rates is booked as what it is.
+    ///
+    /// - Parameter settlement: the processor's balance movement of this money (its amount negative for
+    ///   money going out), nil when unknown.
+    func register(_ amount: Money, settlement: Settlement?, date: String, on move: OdooMove, _ write: Write) async throws -> OdooRecordID {
+        try registrable(move, write)
+        guard amount.currency == move.currency else {
+            throw ConnectorError(.permanent, "payment \(write.event.source.objectID) is in \(amount.currency) but \(move.label) is in \(move.currency)")
+        }
+        let converted = settlement.map { Money(amountMinor: abs($0.amount.amountMinor), currency: $0.amount.currency) }.flatMap { received in
+            received.currency != amount.currency && settings.hasBankJournal(company: write.company, exactly: received.currency) ? received : nil
+        }
+        let booked = converted ?? amount
+        var values: [String: JSONValue] = [
+            "amount": OdooMapping.amount(booked.amountMinor, booked.currency),
+            "payment_date": .string(String(date.prefix(10))),
+            "communication": .string(write.reference),
+        ]
+        if let journal = settings.bankJournal(company: write.company, currency: booked.currency) { values["journal_id"] = .int(journal) }
+        var context = write.context
+        context["active_model"] = "account.move"
+        context["active_ids"] = [.int(move.id)]
+        if converted != nil {
+            values["currency_id"] = .int(try await currencyID(booked.currency))
+        }
+        let wizard = try await client.create("account.payment.register", values: values, context: context)
+        if converted != nil, move.residualMinor == amount.amountMinor {
+            try await writeOffExchangeDifference(wizard, label: "Exchange difference \(write.event.source.objectID) (processor rate \(settlement?.exchangeRate ?? "?"))", context: context, write)
+        }
+        let action = try await client.call(model: "account.payment.register", method: "action_create_payments", ids: [wizard], context: context)
+        guard let paymentID = action["res_id"]?.intValue else {
+            // Registered, but the answer does not say which payment: find it by its memo.
+            guard let found = try await findPayment(write.reference, write) else {
+                throw ConnectorError(.transient, "Odoo registered no payment for \(move.label)")
+            }
+            return found.id
+        }
+        return OdooRecordID(model: "account.payment", id: paymentID)
+    }
+
+    /// Whether money can be registered on this invoice or credit note at all.
+    func registrable(_ move: OdooMove, _ write: Write) throws {
         switch move.state {
         case "posted": break
         case "draft":
@@ -451,48 +509,24 @@ public final class OdooSink: Sendable {
                                  details: ["odoo_id": .int(move.id)])
         }
         if ["paid", "in_payment", "reversed"].contains(move.paymentState) {
-            throw ConnectorError(.permanent, "\(move.label) is already \(move.paymentState) in Odoo by another payment; \(write.event.source.objectID) (\(Self.format(amount.amountMinor, amount.currency))) was not registered. Check for a double payment",
+            throw ConnectorError(.permanent, "\(move.label) is already \(move.paymentState) in Odoo by another payment; \(write.event.source.objectID) was not registered. Check for a double payment",
                                  details: ["odoo_id": .int(move.id)])
         }
-        guard amount.currency == move.currency else {
-            throw ConnectorError(.permanent, "payment \(write.event.source.objectID) is in \(amount.currency) but \(move.label) is in \(move.currency)")
+    }
+
+    /// The payment wizard's difference (the invoice's residual at Odoo's rate minus what the processor
+    /// converted) written off to the company's exchange loss or gain account.
+    func writeOffExchangeDifference(_ wizard: Int64, label: String, context: [String: JSONValue], _ write: Write) async throws {
+        let read = try await client.call(model: "account.payment.register", method: "read", ids: [wizard], arguments: ["fields": ["payment_difference", "company_id"]], context: context)
+        guard let difference = read.arrayValue?.first?["payment_difference"]?.doubleValue, difference != 0 else { return }
+        let accounts = try await companyAccounts(read.arrayValue?.first?["company_id"]?.odooID ?? write.company, write)
+        guard let account = difference > 0 ? accounts.exchangeLoss : accounts.exchangeGain else {
+            throw ConnectorError(.permanent, "company \(accounts.company) has no exchange \(difference > 0 ? "loss" : "gain") account in Odoo (Accounting ▸ Settings ▸ Default Accounts): set it, then replay",
+                                 details: ["odoo_company": .int(accounts.company)])
         }
-        var values: [String: JSONValue] = [
-            "amount": OdooMapping.amount(amount.amountMinor, amount.currency),
-            "payment_date": .string(String(date.prefix(10))),
-            "communication": .string(write.reference),
-        ]
-        if let journal = OdooSettings.lookup(settings.bankJournals, company: write.company) { values["journal_id"] = .int(journal) }
-        if let fee, fee.amountMinor > 0 {
-            let feeAccount = OdooSettings.lookup(settings.feeAccounts, company: write.company)
-            if fee.currency == amount.currency, let account = feeAccount, let residual = move.residualMinor, residual == amount.amountMinor {
-                values["amount"] = OdooMapping.amount(amount.amountMinor - fee.amountMinor, amount.currency)
-                values["payment_difference_handling"] = "reconcile"
-                values["writeoff_account_id"] = .int(account)
-                values["writeoff_label"] = .string("Processor fee \(write.event.source.objectID)")
-            } else {
-                // Booked gross: the bank will see the payout net of this fee, so say why, loudly.
-                let why = fee.currency != amount.currency ? "the fee is in \(fee.currency), the payment in \(amount.currency)"
-                    : feeAccount == nil ? "fee_accounts has no account for company \(write.company.map(String.init) ?? "(default)")"
-                    : "the payment does not settle the invoice in full"
-                logger.warning("processor fee not booked: the payment is registered gross", metadata: [
-                    "odoo.reference": "\(write.reference)", "payment.fee": "\(Self.format(fee.amountMinor, fee.currency))", "fee.reason": "\(why)",
-                ])
-            }
-        }
-        var context = write.context
-        context["active_model"] = "account.move"
-        context["active_ids"] = [.int(move.id)]
-        let wizard = try await client.create("account.payment.register", values: values, context: context)
-        let action = try await client.call(model: "account.payment.register", method: "action_create_payments", ids: [wizard], context: context)
-        guard let paymentID = action["res_id"]?.intValue else {
-            // Registered, but the answer does not say which payment: find it by its memo.
-            guard let found = try await findPayment(write.reference, write) else {
-                throw ConnectorError(.transient, "Odoo registered no payment for \(move.label)")
-            }
-            return found.id
-        }
-        return OdooRecordID(model: "account.payment", id: paymentID)
+        try await client.write("account.payment.register", ids: [wizard], values: [
+            "payment_difference_handling": "reconcile", "writeoff_account_id": .int(account), "writeoff_label": .string(label),
+        ], context: context)
     }
 
     /// A payment no invoice is known for (a one-off charge, Checkout, a payment link): an inbound
@@ -510,10 +544,182 @@ public final class OdooSink: Sendable {
         ]
         if let partner { values["partner_id"] = .int(partner) }
         if let company = write.company { values["company_id"] = .int(company) }
-        if let journal = OdooSettings.lookup(settings.bankJournals, company: write.company) { values["journal_id"] = .int(journal) }
+        if let journal = settings.bankJournal(company: write.company, currency: payment.amount.currency) { values["journal_id"] = .int(journal) }
         let id = try await client.create("account.payment", values: values, context: write.context)
         _ = try await client.call(model: "account.payment", method: "action_post", ids: [id], context: write.context)
         return DeliverResult(externalID: OdooRecordID(model: "account.payment", id: id).description)
+    }
+
+    // MARK: Fees and payouts: journal entries of their own
+
+    /// The processor's fee on a payment: an entry of its own in the payment's journal, the expense
+    /// (`fee_accounts`) against the account the payment landed on, in the fee's currency and dated as
+    /// the payment, found again by its reference (`payment_fee`). True when booked now.
+    func bookFee(_ fee: Money, of payment: OdooRecordID, date: String, _ write: Write) async throws -> Bool {
+        let reference = write.reference("payment_fee", write.event.source.objectID)
+        if let entry = try await findEntry(reference, write) {
+            guard entry.state == "draft" else { return false }
+            _ = try await client.call(model: "account.move", method: "action_post", ids: [entry.id], context: write.context)
+            return true
+        }
+        guard let account = OdooSettings.lookup(settings.feeAccounts, company: write.company) else {
+            throw ConnectorError(
+                .permanent,
+                "payment \(write.event.source.objectID) is booked in Odoo (\(payment)) but its processor fee of \(Self.format(fee.amountMinor, fee.currency)) is not: set fee_accounts for company \(write.company.map(String.init) ?? "\"*\"") in [connector.config] (the account.account id of the bank fees expense account), then replay this dead letter",
+                details: ["setting": "fee_accounts", "odoo_id": .string(payment.description), "fee_minor": .int(fee.amountMinor), "fee_currency": .string(fee.currency.code)]
+            )
+        }
+        let read = try await client.call(model: "account.payment", method: "read", ids: [payment.id], arguments: ["fields": ["journal_id", "outstanding_account_id"]], context: write.context)
+        guard let journal = read.arrayValue?.first?["journal_id"]?.odooID, let landed = read.arrayValue?.first?["outstanding_account_id"]?.odooID else {
+            throw ConnectorError(.transient, "Odoo's answer for \(payment) lacks its journal or outstanding account")
+        }
+        let label = "Processor fee \(write.event.source.objectID)"
+        try await postEntry(reference: reference, journal: journal, date: date, currency: fee.currency,
+                            lines: [(account, fee.amountMinor, label), (landed, -fee.amountMinor, label)], write)
+        return true
+    }
+
+    /// A payout: the money leaves the processor's clearing journal of its currency for the company's
+    /// liquidity transfer account, where the bank statement line of its arrival is matched against it
+    /// (with an instant payout's fee as an expense). Booked once paid, dated the day it arrives.
+    func bookPayout(_ payout: Payout, _ write: Write) async throws -> DeliverResult {
+        let reference = write.reference
+        let found = try await findEntry(reference, write)
+        guard payout.status == .paid else {
+            if let found, ["failed", "canceled"].contains(payout.status.rawValue), found.state == "posted" {
+                throw ConnectorError(.permanent, "payout \(write.event.source.objectID) is \(payout.status.rawValue) at the source, but Odoo booked it as \(found.externalID): the money is back in the processor's balance; reverse that entry in Odoo",
+                                     details: ["odoo_id": .int(found.id)])
+            }
+            logger.info("payout is \(payout.status.rawValue): nothing to book", metadata: ["odoo.reference": "\(reference)"])
+            return DeliverResult(externalID: found?.externalID, duplicate: true)
+        }
+        if let found {
+            guard found.state == "draft" else { return DeliverResult(externalID: found.externalID, duplicate: true) }
+            _ = try await client.call(model: "account.move", method: "action_post", ids: [found.id], context: write.context)
+            return DeliverResult(externalID: found.externalID)
+        }
+        let currency = payout.amount.currency
+        guard let journal = settings.bankJournal(company: write.company, currency: currency) else {
+            throw ConnectorError(.permanent, "payout \(write.event.source.objectID) (\(Self.format(payout.amount.amountMinor, currency))) cannot be booked: set bank_journals for company \(write.company.map(String.init) ?? "\"*\"") and \(currency) in [connector.config] (the processor's clearing journal, a bank journal), then replay",
+                                 details: ["setting": "bank_journals"])
+        }
+        let clearing = try await journalAccount(journal, write)
+        let accounts = try await companyAccounts(write.company, write)
+        guard let transfer = accounts.transfer else {
+            throw ConnectorError(.permanent, "company \(accounts.company) has no internal transfer account in Odoo (Accounting ▸ Settings ▸ Default Accounts): set it, then replay payout \(write.event.source.objectID)",
+                                 details: ["odoo_company": .int(accounts.company)])
+        }
+        let label = "Payout \(write.event.source.objectID)" + (payout.statementDescriptor.map { " (\($0))" } ?? "")
+        var lines: [(Int64, Int64, String)] = [(transfer, payout.amount.amountMinor, label)]
+        var out = payout.amount.amountMinor
+        if let fee = payout.settlement?.fee, fee.amountMinor != 0 {
+            guard fee.currency == currency, let account = OdooSettings.lookup(settings.feeAccounts, company: write.company) else {
+                throw ConnectorError(.permanent, "the fee of payout \(write.event.source.objectID) (\(Self.format(fee.amountMinor, fee.currency))) cannot be booked: set fee_accounts for company \(write.company.map(String.init) ?? "\"*\"") in [connector.config], then replay",
+                                     details: ["setting": "fee_accounts"])
+            }
+            lines.append((account, fee.amountMinor, "Payout fee \(write.event.source.objectID)"))
+            out += fee.amountMinor
+        }
+        lines.append((clearing, -out, label))
+        let id = try await postEntry(reference: reference, journal: journal, date: payout.arrivalAt ?? write.event.occurredAt, currency: currency, lines: lines, write)
+        return DeliverResult(externalID: OdooRecordID(model: "account.move", id: id).description)
+    }
+
+    /// A dispute: each balance movement the processor made for it — the withdrawal of the disputed
+    /// amount and its fee, the reinstatement once won — is an entry of its own in the clearing journal of
+    /// its currency, the amount on `dispute_accounts` and the fee on `fee_accounts`, found again by the
+    /// movement's id; a movement already booked is not booked again, whichever event brings it.
+    func bookDispute(_ dispute: Dispute, _ write: Write) async throws -> DeliverResult {
+        var result = DeliverResult(externalID: nil, duplicate: true)
+        for movement in dispute.settlements {
+            guard let movementID = movement.id else { continue }
+            let reference = write.reference("dispute_movement", movementID)
+            if let found = try await findEntry(reference, write) {
+                if found.state == "draft" {
+                    _ = try await client.call(model: "account.move", method: "action_post", ids: [found.id], context: write.context)
+                    result.duplicate = false
+                }
+                result.externalID = found.externalID
+                continue
+            }
+            let what = "dispute \(write.event.source.objectID) (\(Self.format(movement.amount.amountMinor, movement.amount.currency)), fee \(Self.format(movement.fee.amountMinor, movement.fee.currency)))"
+            let company = write.company.map(String.init) ?? "\"*\""
+            guard let journal = settings.bankJournal(company: write.company, currency: movement.amount.currency) else {
+                throw ConnectorError(.permanent, "\(what) cannot be booked: set bank_journals for company \(company) and \(movement.amount.currency) in [connector.config] (the processor's clearing journal), then replay",
+                                     details: ["setting": "bank_journals"])
+            }
+            guard let disputed = OdooSettings.lookup(settings.disputeAccounts, company: write.company) else {
+                throw ConnectorError(.permanent, "\(what) cannot be booked: set dispute_accounts for company \(company) in [connector.config] (the account.account id where disputed money is held: a chargeback expense or a receivable), then replay",
+                                     details: ["setting": "dispute_accounts"])
+            }
+            let label = "Dispute \(write.event.source.objectID)" + (dispute.reason.map { " (\($0))" } ?? "")
+            var lines: [(Int64, Int64, String)] = [(disputed, -movement.amount.amountMinor, label)]
+            if movement.fee.amountMinor != 0 {
+                guard let feeAccount = OdooSettings.lookup(settings.feeAccounts, company: write.company) else {
+                    throw ConnectorError(.permanent, "\(what) cannot be booked: set fee_accounts for company \(company) in [connector.config], then replay", details: ["setting": "fee_accounts"])
+                }
+                lines.append((feeAccount, movement.fee.amountMinor, "Dispute fee \(write.event.source.objectID)"))
+            }
+            lines.append((try await journalAccount(journal, write), movement.net.amountMinor, label))
+            let id = try await postEntry(reference: reference, journal: journal, date: movement.availableAt ?? write.event.occurredAt,
+                                         currency: movement.amount.currency, lines: lines, write)
+            result = DeliverResult(externalID: OdooRecordID(model: "account.move", id: id).description)
+        }
+        if result.externalID == nil {
+            logger.info("dispute moved no money yet: nothing to book", metadata: ["odoo.reference": "\(write.reference)"])
+        }
+        return result
+    }
+
+    /// A journal entry (`entry`) of our own, found by its `ref`.
+    func findEntry(_ reference: String, _ write: Write) async throws -> OdooMove? {
+        let found = try await client.searchRead("account.move", domain: [["ref", "=", .string(reference)], ["move_type", "=", "entry"]],
+                                                fields: ["state", "currency_id"], order: "id", limit: 1, context: write.context)
+        guard let record = found.first, let id = record["id"]?.intValue, let state = record["state"]?.stringValue,
+              let currency = record["currency_id"]?.odooName.flatMap(CurrencyCode.init) else { return nil }
+        return OdooMove(id: id, state: state, currency: currency)
+    }
+
+    /// Creates and posts a balanced journal entry: each line an account and a signed amount (debit
+    /// positive) in `currency`, which Odoo converts to the company's at its rate.
+    @discardableResult
+    func postEntry(reference: String, journal: Int64, date: String, currency: CurrencyCode, lines: [(account: Int64, minor: Int64, label: String)], _ write: Write) async throws -> Int64 {
+        let currencyID = try await currencyID(currency)
+        var values: [String: JSONValue] = [
+            "move_type": "entry", "journal_id": .int(journal), "date": .string(String(date.prefix(10))), "ref": .string(reference), "currency_id": .int(currencyID),
+            "line_ids": .array(lines.map { line in
+                [0, 0, ["name": .string(line.label), "account_id": .int(line.account), "currency_id": .int(currencyID), "amount_currency": OdooMapping.amount(line.minor, currency)]]
+            }),
+        ]
+        if let company = write.company { values["company_id"] = .int(company) }
+        let id = try await client.create("account.move", values: values, context: write.context)
+        _ = try await client.call(model: "account.move", method: "action_post", ids: [id], context: write.context)
+        return id
+    }
+
+    /// The account a journal books its money on (a bank journal's own account).
+    func journalAccount(_ journal: Int64, _ write: Write) async throws -> Int64 {
+        try await cachedID("journal-account:\(journal)") {
+            try await client.call(model: "account.journal", method: "read", ids: [journal], arguments: ["fields": ["default_account_id"]], context: write.context)
+                .arrayValue?.first?["default_account_id"]?.odooID
+        } ?? { throw ConnectorError(.permanent, "journal \(journal) in bank_journals has no default account in Odoo: is it a bank journal?", details: ["setting": "bank_journals"]) }()
+    }
+
+    /// A company's default accounts the sink books against.
+    struct CompanyAccounts {
+        var company: Int64
+        var exchangeGain: Int64?
+        var exchangeLoss: Int64?
+        var transfer: Int64?
+    }
+
+    func companyAccounts(_ company: Int64?, _ write: Write) async throws -> CompanyAccounts {
+        let id = company ?? 1
+        let read = try await client.call(model: "res.company", method: "read", ids: [id], arguments: [
+            "fields": ["income_currency_exchange_account_id", "expense_currency_exchange_account_id", "transfer_account_id"],
+        ], context: write.context).arrayValue?.first
+        return CompanyAccounts(company: id, exchangeGain: read?["income_currency_exchange_account_id"]?.odooID,
+                               exchangeLoss: read?["expense_currency_exchange_account_id"]?.odooID, transfer: read?["transfer_account_id"]?.odooID)
     }
 
     // MARK: Reference data

@@ -12,7 +12,8 @@ struct StripeConnector: Connector {
     static let capabilities = Capabilities(
         streams: [StreamInfo(name: "events", eventTypes: [
             "customer.upserted", "product.upserted", "price.upserted", "invoice.finalized", "invoice.paid", "invoice.voided",
-            "invoice.uncollectible", "payment.succeeded", "refund.succeeded", "refund.pending", "refund.failed", "subscription.*",
+            "invoice.uncollectible", "credit_note.issued", "credit_note.voided", "payment.succeeded", "refund.succeeded", "refund.pending", "refund.failed",
+            "payout.paid", "payout.failed", "payout.canceled", "dispute.open", "dispute.won", "dispute.lost", "subscription.*",
         ])],
         webhooks: true,
         sinkEventTypes: ["customer.*"]
@@ -93,14 +94,11 @@ struct StripeConnector: Connector {
         } else if let chargeID = StripeMapping.unexpandedRefundCharge(in: event) {
             stripeEvent = StripeMapping.expanding(event, "charge", with: try await client.get("/v1/charges/\(chargeID)"))
         }
-        var fees: [String: Money] = [:]
+        var transactions: [String: JSONValue] = [:]
         for transaction in StripeMapping.balanceTransactions(in: stripeEvent) {
-            let answer = try await client.get("/v1/balance_transactions/\(transaction)")
-            if let fee = answer["fee"]?.intValue, let currency = answer["currency"]?.stringValue.flatMap({ CurrencyCode($0.uppercased()) }) {
-                fees[transaction] = StripeMapping.money(fee, currency)
-            }
+            transactions[transaction] = try await client.get("/v1/balance_transactions/\(transaction)")
         }
-        return StripeMapping.events(from: stripeEvent, connector: connector, fees: fees)
+        return StripeMapping.events(from: stripeEvent, connector: connector, transactions: transactions)
     }
 
     /// Customers from other systems (a CRM, Odoo) become Stripe customers, found again by the

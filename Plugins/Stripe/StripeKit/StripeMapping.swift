@@ -46,13 +46,38 @@ public enum StripeMapping {
         return .object(envelope)
     }
 
-    /// Balance transactions whose fee a Stripe event's payment needs (to fetch before mapping).
+    /// Balance transactions a Stripe event's money needs (to fetch before mapping): its charge's, its
+    /// refunds', its payout's — what reached or left the Stripe balance, in the balance's currency.
     public static func balanceTransactions(in event: JSONValue) -> [String] {
-        charge(of: event)?["balance_transaction"]?.stringValue.map { [$0] } ?? []
+        guard let type = event["type"]?.stringValue, let object = event["data"]?["object"] else { return [] }
+        let holders: [JSONValue?] = switch type {
+        case "charge.refunded": object["refunds"]?["data"]?.arrayValue ?? []
+        case _ where type.hasPrefix("refund.") || type == "charge.refund.updated" || type.hasPrefix("payout."): [object]
+        default: [charge(of: event)]
+        }
+        return holders.compactMap { $0?["balance_transaction"]?.stringValue }
     }
 
-    /// - Parameter fees: balance transaction id → its fee, for charges whose event did not expand it.
-    public static func events(from stripeEvent: JSONValue, connector: ConnectorInfo, fees: [String: Money] = [:]) -> [Event] {
+    /// A balance transaction (expanded, or fetched into `transactions`) as a settlement.
+    static func settlement(_ reference: JSONValue?, _ transactions: [String: JSONValue]) -> Settlement? {
+        guard let reference else { return nil }
+        let transaction: JSONValue? = reference.stringValue.flatMap { transactions[$0] } ?? (reference.objectValue != nil ? reference : nil)
+        guard let transaction, let currency = transaction["currency"]?.stringValue.flatMap({ CurrencyCode($0.uppercased()) }),
+              let amount = transaction["amount"]?.intValue else { return nil }
+        let fee = transaction["fee"]?.intValue ?? 0
+        let rate: String? = switch transaction["exchange_rate"] {
+        case .double(let value)?: String(value)
+        case .int(let value)?: String(value)
+        default: nil
+        }
+        return Settlement(id: transaction["id"]?.stringValue, amount: money(amount, currency), fee: money(fee, currency),
+                          net: money(transaction["net"]?.intValue ?? amount - fee, currency), exchangeRate: rate,
+                          availableAt: transaction["available_on"]?.intValue.map { rfc3339($0) })
+    }
+
+    /// - Parameter transactions: balance transaction id → the balance transaction, for objects whose
+    ///   event did not expand it.
+    public static func events(from stripeEvent: JSONValue, connector: ConnectorInfo, transactions: [String: JSONValue] = [:]) -> [Event] {
         guard let eventID = stripeEvent["id"]?.stringValue, let type = stripeEvent["type"]?.stringValue,
               let object = stripeEvent["data"]?["object"] else { return [] }
         let occurredAt = rfc3339(stripeEvent["created"]?.intValue)
@@ -90,7 +115,7 @@ public enum StripeMapping {
             return [event("invoice.\(what)", "invoice", id, orderingKey: invoice.customer.objectID, .invoice(invoice))]
         case "charge.succeeded", "charge.captured", "payment_intent.succeeded":
             guard let charge = charge(of: stripeEvent), let chargeID = charge["id"]?.stringValue,
-                  var payment = payment(charge, fees: fees) else { return [] }
+                  var payment = payment(charge, transactions: transactions) else { return [] }
             if payment.invoice == nil, let invoice = object["invoice"]?.stringValue {  // a payment intent names the invoice its charge may not
                 payment.invoice = RecordRef(objectType: "invoice", objectID: invoice)
             }
@@ -100,18 +125,29 @@ public enum StripeMapping {
         case "charge.refunded":
             let refunds = object["refunds"]?["data"]?.arrayValue ?? []
             return refunds.enumerated().compactMap { index, item in
-                refund(item, charge: object).map { refund in
+                refund(item, charge: object, transactions: transactions).map { refund in
                     event("refund.\(refund.status.rawValue)", "refund", item["id"]?.stringValue ?? "", orderingKey: "charge:\(refund.payment.objectID)", .refund(refund), index: index)
                 }
             }
         case "refund.created", "refund.updated", "refund.failed", "charge.refund.updated":
-            guard let refund = refund(object, charge: nil) else { return [] }
+            guard let refund = refund(object, charge: nil, transactions: transactions) else { return [] }
             return [event("refund.\(refund.status.rawValue)", "refund", id, orderingKey: "charge:\(refund.payment.objectID)", .refund(refund))]
         case "credit_note.created", "credit_note.updated", "credit_note.voided":
             guard let note = creditNote(object) else { return [] }
             // Keyed by the customer, as the invoice is: the note cannot overtake the invoice it credits.
             return [event(note.status == .void ? "credit_note.voided" : "credit_note.issued", "credit_note", id,
                           orderingKey: note.customer.objectID, .creditNote(note))]
+        case "charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed", "charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated":
+            guard let dispute = dispute(object) else { return [] }
+            // Versioned by what it carries: a status or a balance movement Stripe adds is a new version.
+            var mapped = event("dispute.\(dispute.status.rawValue)", "dispute", id, orderingKey: "charge:\(dispute.payment.objectID)", .dispute(dispute))
+            mapped.source.version = ([dispute.status.rawValue] + dispute.settlements.compactMap(\.id)).joined(separator: "+")
+            return [mapped]
+        case "payout.created", "payout.updated", "payout.paid", "payout.failed", "payout.canceled":
+            guard let payout = payout(object, transactions: transactions) else { return [] }
+            var mapped = event("payout.\(payout.status.rawValue)", "payout", id, orderingKey: "payout:\(id)", .payout(payout))
+            mapped.source.version = payout.status.rawValue  // one canonical event per status, however many Stripe events say it
+            return [mapped]
         case "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted":
             guard let subscription = subscription(object) else { return [] }
             return [event("subscription.\(subscription.status.rawValue)", "subscription", id, orderingKey: subscription.customer.objectID, .subscription(subscription))]
@@ -240,14 +276,9 @@ public enum StripeMapping {
         )
     }
 
-    static func payment(_ charge: JSONValue, fees: [String: Money]) -> Payment? {
+    static func payment(_ charge: JSONValue, transactions: [String: JSONValue]) -> Payment? {
         guard let currency = charge["currency"]?.stringValue.flatMap({ CurrencyCode($0.uppercased()) }), let amount = charge["amount"]?.intValue else { return nil }
-        let transaction = charge["balance_transaction"]
-        var fee = transaction?.stringValue.flatMap { fees[$0] }
-        if fee == nil, let expanded = transaction, expanded.objectValue != nil,
-           let feeCurrency = expanded["currency"]?.stringValue.flatMap({ CurrencyCode($0.uppercased()) }), let minor = expanded["fee"]?.intValue {
-            fee = money(minor, feeCurrency)
-        }
+        let settlement = settlement(charge["balance_transaction"], transactions)
         // A charge of a manual capture "succeeds" when the card is only authorized (`captured` false):
         // no money has moved, so it is pending until captured, and then worth what was captured.
         let captured = charge["captured"]?.boolValue ?? true
@@ -260,19 +291,44 @@ public enum StripeMapping {
         return Payment(
             customer: charge["customer"]?.stringValue.map { RecordRef(objectType: "customer", objectID: $0) },
             invoice: charge["invoice"]?.stringValue.map { RecordRef(objectType: "invoice", objectID: $0) },
-            amount: money(captured ? capturedAmount : amount, currency), fee: fee, status: status,
-            method: charge["payment_method_details"]?["type"]?.stringValue, paidAt: charge["created"]?.intValue.map { rfc3339($0) }
+            amount: money(captured ? capturedAmount : amount, currency), fee: settlement?.fee, status: status,
+            method: charge["payment_method_details"]?["type"]?.stringValue, paidAt: charge["created"]?.intValue.map { rfc3339($0) },
+            settlement: settlement
         )
     }
 
-    static func refund(_ object: JSONValue, charge: JSONValue?) -> Refund? {
+    static func refund(_ object: JSONValue, charge: JSONValue?, transactions: [String: JSONValue] = [:]) -> Refund? {
         guard let currency = object["currency"]?.stringValue.flatMap({ CurrencyCode($0.uppercased()) }), let amount = object["amount"]?.intValue,
               let chargeID = object["charge"]?.stringValue ?? object["charge"]?["id"]?.stringValue ?? charge?["id"]?.stringValue else { return nil }
         let status = object["status"]?.stringValue.flatMap(Refund.Status.init(rawValue:)) ?? .pending
         let invoice = (charge ?? object["charge"])?["invoice"]?.stringValue
         return Refund(payment: RecordRef(objectType: "payment", objectID: chargeID), invoice: invoice.map { RecordRef(objectType: "invoice", objectID: $0) },
                       amount: money(amount, currency), reason: object["reason"]?.stringValue, status: status,
-                      refundedAt: object["created"]?.intValue.map { rfc3339($0) })
+                      refundedAt: object["created"]?.intValue.map { rfc3339($0) }, settlement: settlement(object["balance_transaction"], transactions))
+    }
+
+    /// A dispute with the balance movements Stripe made for it (always expanded in a dispute object).
+    static func dispute(_ object: JSONValue) -> Dispute? {
+        guard let currency = object["currency"]?.stringValue.flatMap({ CurrencyCode($0.uppercased()) }), let amount = object["amount"]?.intValue,
+              let charge = object["charge"]?.stringValue ?? object["charge"]?["id"]?.stringValue else { return nil }
+        let status: Dispute.Status = switch object["status"]?.stringValue {
+        case "won", "warning_closed": .won
+        case "lost": .lost
+        default: .open
+        }
+        let invoice = object["charge"]?["invoice"]?.stringValue
+        return Dispute(payment: RecordRef(objectType: "payment", objectID: charge), invoice: invoice.map { RecordRef(objectType: "invoice", objectID: $0) },
+                       amount: money(amount, currency), status: status, reason: object["reason"]?.stringValue,
+                       settlements: (object["balance_transactions"]?.arrayValue ?? []).compactMap { settlement($0, [:]) })
+    }
+
+    /// A payout: money leaving the Stripe balance for the bank, `paid` once the bank has it.
+    static func payout(_ object: JSONValue, transactions: [String: JSONValue]) -> Payout? {
+        guard let currency = object["currency"]?.stringValue.flatMap({ CurrencyCode($0.uppercased()) }), let amount = object["amount"]?.intValue,
+              let status = object["status"]?.stringValue.flatMap(Payout.Status.init(rawValue:)) else { return nil }
+        return Payout(amount: money(amount, currency), status: status, arrivalAt: object["arrival_date"]?.intValue.map { rfc3339($0) },
+                      statementDescriptor: object["statement_descriptor"]?.stringValue ?? object["description"]?.stringValue,
+                      settlement: settlement(object["balance_transaction"], transactions))
     }
 
     static func subscription(_ object: JSONValue) -> Subscription? {
