@@ -41,6 +41,29 @@ import Testing
         #expect(throws: DecodingError.self) { try codec.decodeJSON(Record.self, from: bad) }
     }
 
+    /// The kinds and members issue 14 added: payouts, disputes, settlements, a line's discount (absent
+    /// when none, so an older peer's lines still decode).
+    @Test func payoutsDisputesSettlementsAndDiscountsRoundTrip() throws {
+        let usd = CurrencyCode("USD")!
+        let withdrawn = Settlement(id: "txn_1", amount: Money(amountMinor: -920, currency: eur), fee: Money(amountMinor: 1_500, currency: eur),
+                                   net: Money(amountMinor: -2_420, currency: eur), exchangeRate: "0.92", availableAt: "2026-11-30T00:00:00Z")
+        let records: [Record] = [
+            .payout(Payout(amount: Money(amountMinor: 7_582, currency: eur), status: .inTransit, arrivalAt: "2026-12-01T00:00:00Z", statementDescriptor: "STRIPE PAYOUT", settlement: withdrawn)),
+            .dispute(Dispute(payment: RecordRef(objectType: "payment", objectID: "ch_1"), amount: Money(amountMinor: 1_000, currency: usd), status: .open, reason: "fraudulent", settlements: [withdrawn])),
+            .payment(Payment(amount: Money(amountMinor: 1_000, currency: usd), status: .succeeded, settlement: withdrawn)),
+        ]
+        for record in records {
+            #expect(try codec.decodeJSON(Record.self, from: codec.json(record)) == record)
+        }
+        let text = String(decoding: try codec.json(records[0]), as: UTF8.self)
+        #expect(text.contains(#""kind":"payout""#) && text.contains(#""status":"in_transit""#) && text.contains(#""exchange_rate":"0.92""#))
+        let discounted = InvoiceLine(description: "Plan", quantity: "2", unitAmountMinor: 500, amountMinor: 800, discountMinor: 200)
+        #expect(try codec.decodeJSON(InvoiceLine.self, from: codec.json(discounted)) == discounted)
+        let plain = Data(#"{"description":"Plan","quantity":"1","unit_amount_minor":100,"amount_minor":100,"taxes":[]}"#.utf8)
+        #expect(try codec.decodeJSON(InvoiceLine.self, from: plain).discountMinor == 0)
+        #expect(!String(decoding: try codec.json(try codec.decodeJSON(InvoiceLine.self, from: plain)), as: UTF8.self).contains("discount"))
+    }
+
     @Test func currencyCodesAreValidated() throws {
         #expect(CurrencyCode("EUR") != nil)
         #expect(CurrencyCode("eur") == nil)

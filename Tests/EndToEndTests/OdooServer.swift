@@ -219,6 +219,29 @@ final class OdooServer {
         return (journal, account)
     }
 
+    /// Finance's bank reconciliation of a payout's arrival: a statement line of `amount` on the
+    /// company's bank journal, its counterpart (Odoo's suspense line) matched against `line` (the
+    /// payout's line on the liquidity transfer account), as the reconciliation widget does. Bank
+    /// statements need "Show Full Accounting Features", given to the user first as finance has it.
+    /// Returns whether Odoo then calls the statement line reconciled.
+    func reconcileStatementLine(company: Int, amount: Double, date: String, label: String, with line: Int) throws -> Bool {
+        let context: [String: Any] = ["allowed_company_ids": [company]]
+        let group = (try execute("ir.model.data", "search_read", [[["module", "=", "account"], ["name", "=", "group_account_user"]]], ["fields": ["res_id"]]) as? [[String: Any]])?.first?["res_id"] as? Int ?? 0
+        _ = try execute("res.users", "write", [[uid], [version >= 18 ? "group_ids" : "groups_id": [[4, group]]]])
+        let bank = (try execute("account.journal", "search_read", [[["type", "=", "bank"], ["company_id", "=", company], ["code", "=", "BNK1"]]],
+                                ["fields": ["id", "suspense_account_id"]], context: context) as? [[String: Any]])?.first ?? [:]
+        let statementLine = try execute("account.bank.statement.line", "create", [["journal_id": bank["id"] ?? 0, "date": date, "payment_ref": label, "amount": amount]], context: context) as? Int ?? 0
+        let move = Self.id((try execute("account.bank.statement.line", "read", [[statementLine]], ["fields": ["move_id"]], context: context) as? [[String: Any]])?.first?["move_id"]) ?? 0
+        let suspense = (try execute("account.move.line", "search_read", [[["move_id", "=", move], ["account_id", "=", Self.id(bank["suspense_account_id"]) ?? 0]]], ["fields": ["id"]],
+                                    context: context) as? [[String: Any]])?.first?["id"] as? Int ?? 0
+        let counterpart = Self.id((try execute("account.move.line", "read", [[line]], ["fields": ["account_id"]], context: context) as? [[String: Any]])?.first?["account_id"]) ?? 0
+        _ = try execute("account.move", "button_draft", [[move]], context: context)
+        _ = try execute("account.move.line", "write", [[suspense], ["account_id": counterpart]], context: context)
+        _ = try execute("account.move", "action_post", [[move]], context: context)
+        _ = try execute("account.move.line", "reconcile", [[suspense, line]], context: context)
+        return (try execute("account.bank.statement.line", "read", [[statementLine]], ["fields": ["is_reconciled"]], context: context) as? [[String: Any]])?.first?["is_reconciled"] as? Bool == true
+    }
+
     /// An account's balance in its company's currency, over posted entries: what the books say it holds.
     func balance(account: Int, company: Int) throws -> Double {
         let lines = try execute("account.move.line", "search_read", [[["account_id", "=", account], ["parent_state", "=", "posted"]]], ["fields": ["balance"]],

@@ -274,6 +274,13 @@ import Testing
         stripeBalance = 0
         try settled("the payout", "payout:")
         #expect(Int64(((try odoo.balance(account: transfer, company: odoo.euCompany) - transferBefore) * 100).rounded()) == paidOut)
+        // The bank statement line of its arrival (Stripe's descriptor) is matched against the payout's line.
+        let payoutMove = try #require(try odoo.records("account.move", "ref", prefix: "ch:\(source):payout:").first?["id"] as? Int)
+        let waiting = try #require(try odoo.search("account.move.line", [["move_id", "=", payoutMove], ["account_id", "=", transfer]], fields: ["id", "name"]).first)
+        #expect(waiting["name"] as? String == "Payout po_day\(tag) (STRIPE PAYOUT)")
+        #expect(try odoo.reconcileStatementLine(company: odoo.euCompany, amount: Double(paidOut) / 100, date: "2026-12-01", label: "STRIPE PAYOUT",
+                                                with: waiting["id"] as? Int ?? 0))
+        #expect(try odoo.search("account.move.line", [["id", "=", waiting["id"] as? Int ?? 0]], fields: ["reconciled"]).first?["reconciled"] as? Bool == true)
         #expect(try daemon.stop() == 0)
     }
 
