@@ -19,14 +19,19 @@ import Testing
         var rate: Int64 { Int64(fake.euRate) }
 
         init(version: Int) throws {
-            fake = try OdooServer.underTest(version: version, apiKey: "sink-key", log: "/dev/null")
-            shop = fake.source("shop")
+            try self.init(server: OdooServer.underTest(version: version, apiKey: "sink-key", log: "/dev/null"))
+        }
+
+        /// A sink on `server` (another sink's, to change its settings), with or without a fee account.
+        init(server: OdooServer, shop: String? = nil, feeAccounts: Bool = true) throws {
+            fake = server
+            self.shop = shop ?? server.source("shop")
             var config: [String: JSONValue] = [
                 "url": .string(fake.url), "database": .string(fake.database), "login": .string(fake.login),
                 "companies": ["acme-eu": .int(Int64(fake.euCompany))],
                 "taxes": [String(fake.euCompany): [String(fake.euRate): .int(Int64(fake.taxes[fake.euCompany]?[fake.euRate] ?? 0))]],
             ]
-            if let account = fake.euFeeAccount { config["fee_accounts"] = [String(fake.euCompany): .int(Int64(account))] }
+            if feeAccounts, let account = fake.euFeeAccount { config["fee_accounts"] = [String(fake.euCompany): .int(Int64(account))] }
             let settings = try OdooSettings(.object(config))
             let protocolName = OdooServer.real?.protocolName.flatMap(OdooProtocol.init(rawValue:))
             let key = fake.apiKey
@@ -198,6 +203,36 @@ import Testing
         }
         try await odoo.deliver("payment.succeeded", "payment", "py_2", .payment(Payment(invoice: ref, amount: open, status: .succeeded)))
         #expect(try await odoo.deliver("invoice.paid", "invoice", "in_1", version: "2", .invoice(paid)).duplicate)
+    }
+
+    /// A processor fee with no fee account set went to a log line only (issue 14): now the payment is
+    /// booked and the delivery dead-lettered naming `fee_accounts`; once it is set, the replay books the
+    /// fee (and only the fee) as an entry of its own.
+    @Test(arguments: OdooServer.versions) func aFeeWithoutAFeeAccountIsADeadLetterAndTheReplayBooksIt(version: Int) async throws {
+        let unset = try Sink(server: OdooServer.underTest(version: version, apiKey: "sink-key", log: "/dev/null"), feeAccounts: false)
+        try await unset.deliver("customer.upserted", "customer", "cus_1", Self.customer)
+        let invoice = unset.invoice()
+        try await unset.deliver("invoice.finalized", "invoice", "in_1", .invoice(invoice))
+        let fee = Money(amountMinor: 381, currency: Self.eur)
+        let payment = Record.payment(Payment(invoice: RecordRef(objectType: "invoice", objectID: "in_1"), amount: Money(amountMinor: invoice.totalMinor, currency: Self.eur),
+                                             fee: fee, status: .succeeded, paidAt: "2026-11-30T09:00:00Z"))
+        await #expect(throws: ConnectorError.self) {
+            do {
+                try await unset.deliver("payment.succeeded", "payment", "py_1", payment)
+            } catch let error as ConnectorError {
+                #expect(error.code == .permanent && error.message.contains("fee_accounts") && error.message.contains("3.81 EUR"))
+                throw error
+            }
+        }
+        #expect(try unset.fake.records("account.payment", unset.fake.memo, prefix: "ch:\(unset.shop):payment:").count == 1)
+        #expect(try unset.fake.records("account.move", "ref", prefix: "ch:\(unset.shop):payment_fee:").isEmpty)
+
+        let set = try Sink(server: unset.fake, shop: unset.shop)
+        #expect(try await set.deliver("payment.succeeded", "payment", "py_1", payment).duplicate == false)
+        #expect(try await set.deliver("payment.succeeded", "payment", "py_1", payment).duplicate)
+        #expect(try set.fake.records("account.payment", set.fake.memo, prefix: "ch:\(set.shop):payment:").count == 1)
+        let entries = try set.fake.records("account.move", "ref", prefix: "ch:\(set.shop):payment_fee:")
+        #expect(entries.count == 1 && entries.first?["amount_total"] as? Double == 3.81 && entries.first?["state"] as? String == "posted")
     }
 
     /// Over JSON-RPC (17), `button_draft` and `button_cancel` answer without a `result` member: the
