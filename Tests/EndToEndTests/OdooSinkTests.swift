@@ -23,7 +23,7 @@ import Testing
         }
 
         /// A sink on `server` (another sink's, to change its settings), with or without a fee account.
-        init(server: OdooServer, shop: String? = nil, feeAccounts: Bool = true) throws {
+        init(server: OdooServer, shop: String? = nil, feeAccounts: Bool = true, extra: [String: JSONValue] = [:]) throws {
             fake = server
             self.shop = shop ?? server.source("shop")
             var config: [String: JSONValue] = [
@@ -32,6 +32,7 @@ import Testing
                 "taxes": [String(fake.euCompany): [String(fake.euRate): .int(Int64(fake.taxes[fake.euCompany]?[fake.euRate] ?? 0))]],
             ]
             if feeAccounts, let account = fake.euFeeAccount { config["fee_accounts"] = [String(fake.euCompany): .int(Int64(account))] }
+            config.merge(extra) { $1 }
             let settings = try OdooSettings(.object(config))
             let protocolName = OdooServer.real?.protocolName.flatMap(OdooProtocol.init(rawValue:))
             let key = fake.apiKey
@@ -233,6 +234,45 @@ import Testing
         #expect(try set.fake.records("account.payment", set.fake.memo, prefix: "ch:\(set.shop):payment:").count == 1)
         let entries = try set.fake.records("account.move", "ref", prefix: "ch:\(set.shop):payment_fee:")
         #expect(entries.count == 1 && entries.first?["amount_total"] as? Double == 3.81 && entries.first?["state"] as? String == "posted")
+    }
+
+    /// A dispute's withdrawal and, once won, its reinstatement: an entry each, once each however many
+    /// events repeat them, leaving the clearing account where it was; a payout with no clearing journal
+    /// for its currency, or failed after it was booked, is a dead letter saying what to do.
+    @Test(arguments: OdooServer.versions) func disputesBookEachBalanceMovementOnceAndPayoutsSayWhatIsMissing(version: Int) async throws {
+        let server = try OdooServer.underTest(version: version, apiKey: "sink-key", log: "/dev/null")
+        let clearing = try server.clearingJournal(company: server.euCompany, currency: "EUR")
+        let disputed = try #require((try server.execute("account.account", "search_read", [[["code", "=", "600000"]]], ["fields": ["id"], "limit": 1],
+                                                        context: ["allowed_company_ids": [server.euCompany]]) as? [[String: Any]])?.first?["id"] as? Int)
+        let odoo = try Sink(server: server, extra: ["bank_journals": [String(server.euCompany): ["EUR": .int(Int64(clearing.journal))]],
+                                                    "dispute_accounts": [String(server.euCompany): .int(Int64(disputed))]])
+        let before = try server.balance(account: clearing.account, company: server.euCompany)
+        let eur = Self.eur, usd = CurrencyCode("USD")!
+        let withdrawal = Settlement(id: "txn_w\(server.tag)", amount: Money(amountMinor: -920, currency: eur), fee: Money(amountMinor: 1_500, currency: eur),
+                                    net: Money(amountMinor: -2_420, currency: eur), exchangeRate: "0.92", availableAt: "2026-11-30T00:00:00Z")
+        let reinstatement = Settlement(id: "txn_r\(server.tag)", amount: Money(amountMinor: 920, currency: eur), fee: Money(amountMinor: -1_500, currency: eur),
+                                       net: Money(amountMinor: 2_420, currency: eur), availableAt: "2026-12-10T00:00:00Z")
+        let charge = RecordRef(objectType: "payment", objectID: "ch_1")
+        let open = Record.dispute(Dispute(payment: charge, amount: Money(amountMinor: 1_000, currency: usd), status: .open, reason: "fraudulent", settlements: [withdrawal]))
+        #expect(try await odoo.deliver("dispute.open", "dispute", "dp_1", version: "a", open).duplicate == false)
+        #expect(Int64(((try server.balance(account: clearing.account, company: server.euCompany) - before) * 100).rounded()) == -2_420)
+        #expect(try await odoo.deliver("dispute.open", "dispute", "dp_1", version: "a", open).duplicate)
+        let won = Record.dispute(Dispute(payment: charge, amount: Money(amountMinor: 1_000, currency: usd), status: .won, settlements: [withdrawal, reinstatement]))
+        #expect(try await odoo.deliver("dispute.won", "dispute", "dp_1", version: "b", won).duplicate == false)
+        #expect(try server.balance(account: clearing.account, company: server.euCompany) == before)
+        #expect(try server.records("account.move", "ref", prefix: "ch:\(odoo.shop):dispute_movement:").count == 2)
+
+        let gbp = Record.payout(Payout(amount: Money(amountMinor: 5_000, currency: CurrencyCode("GBP")!), status: .paid))
+        await #expect { try await odoo.deliver("payout.paid", "payout", "po_gbp", gbp) } throws: {
+            ($0 as? ConnectorError).map { $0.code == .permanent && $0.message.contains("bank_journals") && $0.message.contains("GBP") } == true
+        }
+        let paid = Payout(amount: Money(amountMinor: 1_000, currency: eur), status: .paid, arrivalAt: "2026-12-01T00:00:00Z", statementDescriptor: "STRIPE PAYOUT")
+        try await odoo.deliver("payout.paid", "payout", "po_1", version: "paid", .payout(paid))
+        var failed = paid
+        failed.status = .failed
+        await #expect { try await odoo.deliver("payout.failed", "payout", "po_1", version: "failed", .payout(failed)) } throws: {
+            ($0 as? ConnectorError).map { $0.code == .permanent && $0.message.contains("reverse that entry") } == true
+        }
     }
 
     /// Over JSON-RPC (17), `button_draft` and `button_cancel` answer without a `result` member: the
