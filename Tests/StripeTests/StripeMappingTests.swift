@@ -133,6 +133,21 @@ import Testing
         #expect(closed.settlements.map(\.id) == ["txn_dw", "txn_dr"])
     }
 
+    /// A product's price stayed at Odoo's default (issue 14): its default price (fetched when the event
+    /// only names it) is now the product's unit price; a customer without a name takes its shipping name.
+    @Test func aProductCarriesItsDefaultPriceAndANamelessCustomerItsShippingName() throws {
+        let named = try json(#"{"id": "evt_p", "type": "product.created", "created": 1, "data": {"object": {"id": "prod_1", "object": "product", "name": "Pro", "default_price": "price_1"}}}"#)
+        #expect(StripeMapping.unexpandedDefaultPrice(in: named) == "price_1")
+        let price = try json(#"{"id": "price_1", "object": "price", "currency": "eur", "unit_amount": 4900, "product": "prod_1"}"#)
+        guard case .product(let product) = try #require(StripeMapping.events(from: StripeMapping.expanding(named, "default_price", with: price), connector: connector).first).record else {
+            Issue.record("not a product"); return
+        }
+        #expect(product.unitPrice == Money(amountMinor: 4_900, currency: CurrencyCode("EUR")!))
+        let customer = try json(#"{"id": "evt_c", "type": "customer.created", "created": 1, "data": {"object": {"id": "cus_1", "name": null, "email": "ap@globex.test", "shipping": {"name": "Globex GmbH"}}}}"#)
+        guard case .customer(let mapped) = try #require(StripeMapping.events(from: customer, connector: connector).first).record else { Issue.record("not a customer"); return }
+        #expect(mapped.name == "Globex GmbH")
+    }
+
     /// Stripe's payout example, paid: money leaving the balance for the bank, with its balance transaction.
     @Test func aPaidPayoutIsAPayoutEvent() throws {
         let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/stripe")

@@ -93,6 +93,8 @@ struct StripeConnector: Connector {
             stripeEvent = StripeMapping.expanding(event, "latest_charge", with: try await client.get("/v1/charges/\(chargeID)"))
         } else if let chargeID = StripeMapping.unexpandedRefundCharge(in: event) {
             stripeEvent = StripeMapping.expanding(event, "charge", with: try await client.get("/v1/charges/\(chargeID)"))
+        } else if let priceID = StripeMapping.unexpandedDefaultPrice(in: event) {
+            stripeEvent = StripeMapping.expanding(event, "default_price", with: try await client.get("/v1/prices/\(priceID)"))
         }
         var transactions: [String: JSONValue] = [:]
         for transaction in StripeMapping.balanceTransactions(in: stripeEvent) {

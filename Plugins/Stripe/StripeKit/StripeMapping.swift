@@ -37,6 +37,13 @@ public enum StripeMapping {
         return event["data"]?["object"]?["charge"]?.stringValue
     }
 
+    /// A product's default price when its event names it without expanding it (to fetch first): the
+    /// price Odoo's product should carry.
+    public static func unexpandedDefaultPrice(in event: JSONValue) -> String? {
+        guard event["type"]?.stringValue?.hasPrefix("product.") == true else { return nil }
+        return event["data"]?["object"]?["default_price"]?.stringValue
+    }
+
     /// The event with `field` of its object replaced by `value` (an expanded object).
     public static func expanding(_ event: JSONValue, _ field: String, with value: JSONValue) -> JSONValue {
         guard case .object(var envelope) = event, case .object(var data) = envelope["data"], case .object(var object) = data["object"] else { return event }
@@ -97,7 +104,11 @@ public enum StripeMapping {
             return [event("customer.upserted", "customer", id, orderingKey: id, .customer(customer))]
         case "product.created", "product.updated":
             guard let name = object["name"]?.stringValue else { return [] }
-            let product = Product(name: name, description: object["description"]?.stringValue, active: object["active"]?.boolValue ?? true)
+            let price = object["default_price"]
+            let unitPrice = price?["currency"]?.stringValue.flatMap { CurrencyCode($0.uppercased()) }.flatMap { currency in
+                price?["unit_amount"]?.intValue.map { money($0, currency) }
+            }
+            let product = Product(name: name, description: object["description"]?.stringValue, unitPrice: unitPrice, active: object["active"]?.boolValue ?? true)
             return [event("product.upserted", "product", id, orderingKey: id, .product(product))]
         case "price.created", "price.updated", "plan.created", "plan.updated":
             guard let product = price(object) else { return [] }
@@ -167,7 +178,7 @@ public enum StripeMapping {
         }
         let metadata = object["metadata"]
         return Customer(
-            name: text("name") ?? text("description") ?? text("email") ?? object["id"]?.stringValue ?? "Stripe customer",
+            name: text("name") ?? object["shipping"]?["name"]?.stringValue ?? text("description") ?? text("email") ?? object["id"]?.stringValue ?? "Stripe customer",
             email: text("email"), phone: text("phone"),
             isCompany: metadata?["is_company"]?.stringValue == "true",
             vat: metadata?["vat"]?.stringValue, address: address,
