@@ -236,6 +236,35 @@ import Testing
         #expect(entries.count == 1 && entries.first?["amount_total"] as? Double == 3.81 && entries.first?["state"] as? String == "posted")
     }
 
+    /// A USD invoice paid and then refunded in full through a EUR balance, at two different Stripe
+    /// rates: both sides land in the EUR clearing journal as Stripe moved them (9.20 in, 9.35 out), the
+    /// invoice and its credit note both settled, the rates' gap left to exchange differences.
+    @Test(arguments: OdooServer.versions) func aRefundStripeConvertedLeavesItsBalanceAsStripeMovedIt(version: Int) async throws {
+        let server = try OdooServer.underTest(version: version, apiKey: "sink-key", log: "/dev/null")
+        let clearing = try server.clearingJournal(company: server.euCompany, currency: "EUR")
+        let odoo = try Sink(server: server, extra: ["bank_journals": [String(server.euCompany): ["EUR": .int(Int64(clearing.journal))]]])
+        let eur = Self.eur, usd = CurrencyCode("USD")!
+        try await odoo.deliver("customer.upserted", "customer", "cus_1", Self.customer)
+        let invoice = Invoice(customer: RecordRef(objectType: "customer", objectID: "cus_1"), status: .open, currency: usd,
+                              lines: [InvoiceLine(description: "Consulting", quantity: "1", unitAmountMinor: 1_000, amountMinor: 1_000)],
+                              subtotalMinor: 1_000, taxMinor: 0, totalMinor: 1_000, amountDueMinor: 1_000)
+        try await odoo.deliver("invoice.finalized", "invoice", "in_1", .invoice(invoice))
+        let ref = RecordRef(objectType: "invoice", objectID: "in_1")
+        let dollars = Money(amountMinor: 1_000, currency: usd)
+        try await odoo.deliver("payment.succeeded", "payment", "ch_1", .payment(Payment(invoice: ref, amount: dollars, status: .succeeded, paidAt: "2026-11-30T09:00:00Z",
+            settlement: Settlement(id: "txn_1", amount: Money(amountMinor: 920, currency: eur), fee: Money(amountMinor: 0, currency: eur), net: Money(amountMinor: 920, currency: eur), exchangeRate: "0.92"))))
+        try await odoo.deliver("refund.succeeded", "refund", "re_1", .refund(Refund(payment: RecordRef(objectType: "payment", objectID: "ch_1"), invoice: ref, amount: dollars,
+            status: .succeeded, refundedAt: "2026-12-02T09:00:00Z",
+            settlement: Settlement(id: "txn_2", amount: Money(amountMinor: -935, currency: eur), fee: Money(amountMinor: 0, currency: eur), net: Money(amountMinor: -935, currency: eur), exchangeRate: "0.935"))))
+        #expect(Int64((try server.balance(account: clearing.account, company: server.euCompany) * 100).rounded()) == 920 - 935)
+        let moves = try server.records("account.move", "ref", prefix: "ch:\(odoo.shop):")
+        #expect(moves.filter { $0["move_type"] as? String == "out_invoice" }.map { $0["payment_state"] as? String } == ["reversed"] ||
+                moves.filter { $0["move_type"] as? String == "out_invoice" }.map { $0["payment_state"] as? String } == ["paid"])
+        #expect(moves.filter { ($0["ref"] as? String)?.contains("refund_credit_note") == true }.map { $0["payment_state"] as? String } == ["paid"])
+        let refund = try #require(try server.records("account.payment", server.memo, prefix: "ch:\(odoo.shop):refund:").first)
+        #expect(refund["amount"] as? Double == 9.35 && OdooServer.id(refund["currency_id"]) == server.euro && refund["payment_type"] as? String == "outbound")
+    }
+
     /// A dispute's withdrawal and, once won, its reinstatement: an entry each, once each however many
     /// events repeat them, leaving the clearing account where it was; a payout with no clearing journal
     /// for its currency, or failed after it was booked, is a dead letter saying what to do.

@@ -483,7 +483,12 @@ public final class OdooSink: Sendable {
             values["currency_id"] = .int(try await currencyID(booked.currency))
         }
         let wizard = try await client.create("account.payment.register", values: values, context: context)
-        if converted != nil, move.residualMinor == amount.amountMinor {
+        var residual = move.residualMinor
+        if converted != nil, residual == nil {  // a credit note just created and posted: what it leaves open
+            let read = try await client.call(model: "account.move", method: "read", ids: [move.id], arguments: ["fields": ["amount_residual"]], context: write.context)
+            residual = read.arrayValue?.first?["amount_residual"]?.doubleValue.map { OdooMapping.minorUnits($0, move.currency) }
+        }
+        if converted != nil, residual == amount.amountMinor {
             try await writeOffExchangeDifference(wizard, label: "Exchange difference \(write.event.source.objectID) (processor rate \(settlement?.exchangeRate ?? "?"))", context: context, write)
         }
         let action = try await client.call(model: "account.payment.register", method: "action_create_payments", ids: [wizard], context: context)
