@@ -183,6 +183,18 @@ def run(rec: Recorder, major: int):
     else:
         rec.uid = 2
 
+    # -- the user's accounting group, as the connector's tests give it ------------------------------
+    # 'Show Full Accounting Features' lets the user create bank statement lines (and, on 19, shows an account's
+    # code in its display name). Given explicitly, so that the recording says in which state it was made.
+    gid = rec.call("group_xmlid", "The group 'Show Full Accounting Features' by its external id (no context)",
+                   "ir.model.data", "search_read",
+                   params={"domain": [["module", "=", "account"], ["name", "=", "group_account_user"]],
+                           "fields": ["res_id"]}, positional=("domain",))[0]["res_id"]
+    rec.call("group_read", "The group", "res.groups", "read", ids=[gid], params={"fields": ["name", "full_name"]})
+    gfield = "groups_id" if major == 17 else "group_ids"
+    rec.call("user_group_add", f"The user gets the group ({gfield} [[4, gid]])", "res.users", "write", ids=[rec.uid],
+             params={"vals": {gfield: [[4, gid]]}}, positional=("vals",))
+
     # -- what exists: the company, its currency and accounts ---------------------------------------
     eu = rec.call("company_search_eu", f"The company {EU_COMPANY!r} by name (no context)", "res.company", "search_read",
                   params={"domain": [["name", "=", EU_COMPANY]], "fields": ["id", "name", "currency_id"]},
@@ -430,6 +442,150 @@ def run(rec: Recorder, major: int):
              "search_read", params={"domain": [["account_id", "=", account]],
                                      "fields": ["move_id", "balance", "amount_residual", "reconciled"], "order": "id"},
              positional=("domain",), context=ctx)
+
+    statement_line(rec, major, label, ctx, E, EUR, gid, gfield, jid, account, transfer, entry, pay_line_fields)
+
+
+def statement_line(rec, major, label, ctx, E, EUR, gid, gfield, jid, account, transfer, entry, line_fields):
+    """A payout's arrival on the bank statement, reconciled by finance with the connector's payout entry: the
+    statement line's suspense item moved to Liquidity Transfer (entry back to draft, write, post) and reconciled
+    with the payout's Liquidity Transfer item; the refusals around it."""
+    bank = rec.call("st_journal_search", "The EU company's Bank journal (code BNK1) and its suspense account",
+                    "account.journal", "search_read",
+                    params={"domain": [["type", "=", "bank"], ["company_id", "=", E], ["code", "=", "BNK1"]],
+                            "fields": ["id", "suspense_account_id"]}, positional=("domain",), context=ctx)[0]
+    J, suspense = bank["id"], bank["suspense_account_id"][0]
+    journal_accounts = ["default_account_id", "suspense_account_id", "currency_id"]
+    rec.call("st_journal_read", "Its liquidity (default) and suspense accounts", "account.journal", "read", ids=[J],
+             params={"fields": journal_accounts}, context=ctx)
+    rec.call("st_suspense_account_read", "The suspense account", "account.account", "read", ids=[suspense],
+             params={"fields": ["code", "name", "account_type", "reconcile"]}, context=ctx)
+    st_vals = {"journal_id": J, "date": "2026-12-01", "payment_ref": "STRIPE PAYOUT", "amount": 45.62}
+
+    def give_group_back(name, note):
+        try:
+            rec.call(name, note, "res.users", "write", ids=[rec.uid], params={"vals": {gfield: [[4, gid]]}},
+                     positional=("vals",))
+        except BaseException:
+            # whatever happened, the user keeps the group (other tests on this server need it)
+            vals = {gfield: [[4, gid]]}
+            if rec.protocol == "jsonrpc":
+                rec.exchange("/jsonrpc", {"jsonrpc": "2.0", "method": "call", "id": 0, "params": {
+                    "service": "object", "method": "execute_kw",
+                    "args": [rec.db, rec.uid, rec.key, "res.users", "write", [[rec.uid], vals], {}]}},
+                    {"Content-Type": "application/json"})
+            else:
+                rec.exchange("/json/2/res.users/write", {"ids": [rec.uid], "vals": vals},
+                             {"Content-Type": "application/json", "Authorization": f"bearer {rec.key}",
+                              "X-Odoo-Database": rec.db})
+            raise
+
+    try:
+        rec.call("st_user_group_remove", f"The group taken away for a moment ({gfield} [[3, gid]])", "res.users",
+                 "write", ids=[rec.uid], params={"vals": {gfield: [[3, gid]]}}, positional=("vals",))
+        rec.call("st_journal_read_without_group", "The journal's accounts read without the group", "account.journal",
+                 "read", ids=[J], params={"fields": journal_accounts}, context=ctx)
+        rec.call("st_err_line_create_without_group", "WRONG: a bank statement line by a user without the group",
+                 "account.bank.statement.line", "create", params={"vals_list": st_vals}, positional=("vals_list",),
+                 context=ctx, expect_error=True)
+    finally:
+        give_group_back("st_user_group_add", "The group given back (the connector's tests write it so)")
+
+    payout_ref = f"{label} payout po_st"
+    pm = entry("st_payout_create", "The connector's payout entry: Liquidity Transfer debit 45.62, the clearing "
+               "account credit", payout_ref,
+               [[0, 0, {"name": "Stripe payout po_st", "account_id": transfer, "currency_id": EUR, "amount_currency": 45.62}],
+                [0, 0, {"name": "Stripe payout po_st", "account_id": account, "currency_id": EUR,
+                        "amount_currency": -45.62}]])
+    rec.call("st_payout_post", "Post it", "account.move", "action_post", ids=[pm], context=ctx)
+    transfer_line = rec.call("st_payout_transfer_line", "Its Liquidity Transfer item", "account.move.line", "search_read",
+                             params={"domain": [["move_id", "=", pm], ["account_id", "=", transfer]], "fields": ["id"]},
+                             positional=("domain",), context=ctx)[0]["id"]
+
+    st = rec.call("st_line_create", "The payout's arrival: a bank statement line in the Bank journal (as a bank "
+                  "import makes it)", "account.bank.statement.line", "create", params={"vals_list": st_vals},
+                  positional=("vals_list",), context=ctx)
+    st = st[0] if isinstance(st, list) else st
+    st_fields = ["journal_id", "date", "payment_ref", "amount", "currency_id", "company_id", "partner_id", "state",
+                 "is_reconciled"]
+    move = rec.call("st_line_read_move", "Its journal entry", "account.bank.statement.line", "read", ids=[st],
+                    params={"fields": ["move_id"]}, context=ctx)[0]["move_id"][0]
+    rec.call("st_line_read", "The statement line", "account.bank.statement.line", "read", ids=[st],
+             params={"fields": st_fields}, context=ctx)
+    rec.call("st_move_read", "Its entry", "account.move", "read", ids=[move],
+             params={"fields": ["name", "state", "move_type", "journal_id", "date", "ref", "currency_id", "partner_id",
+                                "amount_total"]}, context=ctx)
+    items = rec.call("st_move_lines", "Its journal items: the liquidity and the suspense item", "account.move.line",
+                     "search_read", params={"domain": [["move_id", "=", move]], "fields": line_fields + ["partner_id"],
+                                            "order": "id"}, positional=("domain",), context=ctx)
+    liquidity = [i["id"] for i in items if i["account_id"][0] != suspense][0]
+    suspense_line = rec.call("st_suspense_line_search", "The suspense item", "account.move.line", "search_read",
+                             params={"domain": [["move_id", "=", move], ["account_id", "=", suspense]], "fields": ["id"]},
+                             positional=("domain",), context=ctx)[0]["id"]
+    rec.call("st_transfer_line_read", "The payout's item: its account", "account.move.line", "read", ids=[transfer_line],
+             params={"fields": ["account_id"]}, context=ctx)
+    rec.call("st_err_reconcile_other_account", "WRONG: the suspense item reconciled with the Liquidity Transfer item",
+             "account.move.line", "reconcile", ids=[suspense_line, transfer_line], context=ctx, expect_error=True)
+    rec.call("st_err_reconcile_not_reconcilable", "WRONG: the suspense item alone (its account does not allow "
+             "reconciliation)", "account.move.line", "reconcile", ids=[suspense_line], context=ctx, expect_error=True)
+    rec.call("st_move_button_draft", "The statement line's entry back to draft", "account.move", "button_draft",
+             ids=[move], context=ctx)
+    rec.call("st_line_read_draft", "The statement line meanwhile", "account.bank.statement.line", "read", ids=[st],
+             params={"fields": ["state", "is_reconciled"]}, context=ctx)
+    rec.call("st_reconcile_draft_line", "The draft entry's liquidity item reconciled alone (17 refuses an item of a "
+             "draft entry; 19 accepts it, with nothing to match)", "account.move.line", "reconcile", ids=[liquidity],
+             context=ctx, expect_error=(major == 17))
+    rec.call("st_suspense_line_write", "The suspense item moved to Liquidity Transfer", "account.move.line", "write",
+             ids=[suspense_line], params={"vals": {"account_id": transfer}}, positional=("vals",), context=ctx)
+    rec.call("st_move_action_post", "The entry posted again", "account.move", "action_post", ids=[move], context=ctx)
+    rec.call("st_line_read_posted", "The statement line before any reconcile", "account.bank.statement.line", "read",
+             ids=[st], params={"fields": ["state", "is_reconciled"]}, context=ctx)
+    rec.call("st_reconcile", "The two Liquidity Transfer items reconciled", "account.move.line", "reconcile",
+             ids=[suspense_line, transfer_line], context=ctx)
+    rec.call("st_line_read_reconciled", "The statement line", "account.bank.statement.line", "read", ids=[st],
+             params={"fields": ["is_reconciled"]}, context=ctx)
+    rec.call("st_transfer_line_reconciled", "The payout's item", "account.move.line", "read", ids=[transfer_line],
+             params={"fields": ["reconciled", "amount_residual"]}, context=ctx)
+    rec.call("st_move_lines_reconciled", "The statement line's items", "account.move.line", "search_read",
+             params={"domain": [["move_id", "=", move]], "fields": line_fields, "order": "id"}, positional=("domain",),
+             context=ctx)
+    rec.call("st_err_reconcile_again", "WRONG: the same two items again", "account.move.line", "reconcile",
+             ids=[suspense_line, transfer_line], context=ctx, expect_error=True)
+    rec.call("st_transfer_balance", "The Liquidity Transfer items of the payout and its arrival, posted only",
+             "account.move.line", "search_read",
+             params={"domain": [["account_id", "=", transfer], ["parent_state", "=", "posted"], ["move_id", "in", [pm, move]]],
+                     "fields": ["balance"], "order": "id"}, positional=("domain",), context=ctx)
+    rec.call("st_clearing_balance", "The clearing account's posted items (the draft entry of entry_debit_credit "
+             "left out)", "account.move.line", "search_read",
+             params={"domain": [["account_id", "=", account], ["parent_state", "=", "posted"]], "fields": ["balance"],
+                     "order": "id"}, positional=("domain",), context=ctx)
+
+    st2 = rec.call("st2_line_create", "A second statement line", "account.bank.statement.line", "create",
+                   params={"vals_list": dict(st_vals, payment_ref="STRIPE PAYOUT 2", amount=10.0)},
+                   positional=("vals_list",), context=ctx)
+    st2 = st2[0] if isinstance(st2, list) else st2
+    move2 = rec.call("st2_line_read_move", "Its journal entry", "account.bank.statement.line", "read", ids=[st2],
+                     params={"fields": ["move_id"]}, context=ctx)[0]["move_id"][0]
+    suspense2 = rec.call("st2_suspense_line_search", "Its suspense item", "account.move.line", "search_read",
+                         params={"domain": [["move_id", "=", move2], ["account_id", "=", suspense]], "fields": ["id"]},
+                         positional=("domain",), context=ctx)[0]["id"]
+    rec.call("st2_suspense_line_write_posted", "Its account written while the entry is posted", "account.move.line",
+             "write", ids=[suspense2], params={"vals": {"account_id": transfer}}, positional=("vals",), context=ctx)
+    rec.call("st2_line_read", "The statement line after that", "account.bank.statement.line", "read", ids=[st2],
+             params={"fields": ["state", "is_reconciled"]}, context=ctx)
+    rec.call("st2_move_lines", "Its journal items", "account.move.line", "search_read",
+             params={"domain": [["move_id", "=", move2]], "fields": line_fields, "order": "id"}, positional=("domain",),
+             context=ctx)
+
+    rec.call("st_write_reconciled_line", "The reconciled suspense item's account written back to the suspense account "
+             "(17 refuses; 19 takes it and undoes the reconciliation)", "account.move.line", "write", ids=[suspense_line],
+             params={"vals": {"account_id": suspense}}, positional=("vals",), context=ctx, expect_error=(major == 17))
+    rec.call("st_lines_after_write", "The two items after that", "account.move.line", "search_read",
+             params={"domain": [["id", "in", [suspense_line, transfer_line]]],
+                     "fields": ["account_id", "reconciled", "amount_residual"], "order": "id"}, positional=("domain",),
+             context=ctx)
+    rec.call("st_line_read_after_write", "The statement line after that", "account.bank.statement.line", "read",
+             ids=[st], params={"fields": ["is_reconciled"]}, context=ctx)
 
 
 def main(argv=None):
