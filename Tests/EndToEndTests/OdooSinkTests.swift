@@ -237,8 +237,9 @@ import Testing
     }
 
     /// A USD invoice paid and then refunded in full through a EUR balance, at two different Stripe
-    /// rates: both sides land in the EUR clearing journal as Stripe moved them (9.20 in, 9.35 out), the
-    /// invoice and its credit note both settled, the rates' gap left to exchange differences.
+    /// rates: both sides land in the EUR clearing journal as Stripe moved them (9.20 in, 9.35 out and a
+    /// 0.15 refund fee), the invoice and its credit note both settled, the rates' gap left to exchange
+    /// differences.
     @Test(arguments: OdooServer.versions) func aRefundStripeConvertedLeavesItsBalanceAsStripeMovedIt(version: Int) async throws {
         let server = try OdooServer.underTest(version: version, apiKey: "sink-key", log: "/dev/null")
         let clearing = try server.clearingJournal(company: server.euCompany, currency: "EUR")
@@ -255,8 +256,10 @@ import Testing
             settlement: Settlement(id: "txn_1", amount: Money(amountMinor: 920, currency: eur), fee: Money(amountMinor: 0, currency: eur), net: Money(amountMinor: 920, currency: eur), exchangeRate: "0.92"))))
         try await odoo.deliver("refund.succeeded", "refund", "re_1", .refund(Refund(payment: RecordRef(objectType: "payment", objectID: "ch_1"), invoice: ref, amount: dollars,
             status: .succeeded, refundedAt: "2026-12-02T09:00:00Z",
-            settlement: Settlement(id: "txn_2", amount: Money(amountMinor: -935, currency: eur), fee: Money(amountMinor: 0, currency: eur), net: Money(amountMinor: -935, currency: eur), exchangeRate: "0.935"))))
-        #expect(Int64((try server.balance(account: clearing.account, company: server.euCompany) * 100).rounded()) == 920 - 935)
+            settlement: Settlement(id: "txn_2", amount: Money(amountMinor: -935, currency: eur), fee: Money(amountMinor: 15, currency: eur), net: Money(amountMinor: -950, currency: eur), exchangeRate: "0.935"))))
+        // A processor charging 0.15 for the refund: an entry of its own, as a payment's fee is.
+        #expect(Int64((try server.balance(account: clearing.account, company: server.euCompany) * 100).rounded()) == 920 - 935 - 15)
+        #expect(try server.records("account.move", "ref", prefix: "ch:\(odoo.shop):refund_fee:re_1").map { $0["amount_total"] as? Double } == [0.15])
         let moves = try server.records("account.move", "ref", prefix: "ch:\(odoo.shop):")
         #expect(moves.filter { $0["move_type"] as? String == "out_invoice" }.map { $0["payment_state"] as? String } == ["reversed"] ||
                 moves.filter { $0["move_type"] as? String == "out_invoice" }.map { $0["payment_state"] as? String } == ["paid"])

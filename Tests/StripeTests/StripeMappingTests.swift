@@ -133,6 +133,14 @@ import Testing
         #expect(closed.settlements.map(\.id) == ["txn_dw", "txn_dr"])
     }
 
+    /// A paid invoice without `amount_remaining` (localstripe) owes nothing: its due amount was read as
+    /// still owed, and a dead letter about an open amount would have said "121.00 EUR remaining".
+    @Test func aPaidInvoiceWithoutAmountRemainingOwesNothing() throws {
+        let event = try json(#"{"id": "evt_ip", "type": "invoice.paid", "created": 1, "data": {"object": {"id": "in_p", "customer": "cus_1", "status": "paid", "currency": "eur", "total": 12100, "amount_due": 12100, "amount_paid": 12100, "lines": {"data": []}}}}"#)
+        guard case .invoice(let invoice) = try #require(StripeMapping.events(from: event, connector: connector).first).record else { Issue.record("not an invoice"); return }
+        #expect(invoice.amountDueMinor == 0 && invoice.amountPaidMinor == 12_100)
+    }
+
     /// A product's price stayed at Odoo's default (issue 14): its default price (fetched when the event
     /// only names it) is now the product's unit price; a customer without a name takes its shipping name.
     @Test func aProductCarriesItsDefaultPriceAndANamelessCustomerItsShippingName() throws {

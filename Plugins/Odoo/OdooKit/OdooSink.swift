@@ -340,7 +340,14 @@ public final class OdooSink: Sendable {
     /// reference; the credit note one of its own kind (`refund_credit_note`), returned as a link, so
     /// that a reconciliation sees two records of two kinds, not one record written twice.
     func registerRefund(_ refund: Refund, _ write: Write) async throws -> DeliverResult {
-        if let answer = try await settled("refund", status: refund.status.rawValue, write) { return answer }
+        if var answer = try await settled("refund", status: refund.status.rawValue, write) {
+            // Booked by an earlier attempt: its fee may not have been (no fee account then).
+            if refund.status == .succeeded, let fee = refund.settlement?.fee, fee.amountMinor != 0, let booked = answer.externalID.flatMap(OdooRecordID.init),
+               try await bookFee(fee, of: booked, date: refund.refundedAt ?? write.event.occurredAt, write) {
+                answer.duplicate = false
+            }
+            return answer
+        }
         let noteReference = write.reference("refund_credit_note", write.event.source.objectID)
         var move = try await findMove(noteReference, write)
         if move == nil {
@@ -383,6 +390,10 @@ public final class OdooSink: Sendable {
             creditNote.state = "posted"
         }
         let id = try await register(refund.amount, settlement: refund.settlement, date: refund.refundedAt ?? write.event.occurredAt, on: creditNote, write)
+        // A processor that charges for refunds (or returns part of the payment's fee) moves its balance by that too.
+        if let fee = refund.settlement?.fee, fee.amountMinor != 0 {
+            _ = try await bookFee(fee, of: id, date: refund.refundedAt ?? write.event.occurredAt, write)
+        }
         let link = Link(connector: "", objectType: "refund_credit_note", sourceID: write.event.source.objectID, externalID: creditNote.externalID)
         return DeliverResult(externalID: id.description, links: [link])
     }
@@ -561,7 +572,7 @@ public final class OdooSink: Sendable {
     /// (`fee_accounts`) against the account the payment landed on, in the fee's currency and dated as
     /// the payment, found again by its reference (`payment_fee`). True when booked now.
     func bookFee(_ fee: Money, of payment: OdooRecordID, date: String, _ write: Write) async throws -> Bool {
-        let reference = write.reference("payment_fee", write.event.source.objectID)
+        let reference = write.reference("\(write.event.source.objectType)_fee", write.event.source.objectID)
         if let entry = try await findEntry(reference, write) {
             guard entry.state == "draft" else { return false }
             _ = try await client.call(model: "account.move", method: "action_post", ids: [entry.id], context: write.context)

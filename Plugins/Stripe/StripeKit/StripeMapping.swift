@@ -227,7 +227,8 @@ public enum StripeMapping {
             number: object["number"]?.stringValue, customer: RecordRef(objectType: "customer", objectID: customer), status: status,
             currency: currency, issuedAt: finalized.map { rfc3339($0) }, dueAt: object["due_date"]?.intValue.map { rfc3339($0) }, lines: lines,
             subtotalMinor: subtotal, taxMinor: tax, totalMinor: total, amountPaidMinor: minor(object["amount_paid"]?.intValue ?? 0),
-            amountDueMinor: minor(object["amount_remaining"]?.intValue ?? object["amount_due"]?.intValue ?? 0),
+            // What is still owed: `amount_remaining`; without it (older payloads, localstripe) what was due less what was paid.
+            amountDueMinor: minor(object["amount_remaining"]?.intValue ?? max((object["amount_due"]?.intValue ?? 0) - (object["amount_paid"]?.intValue ?? 0), 0)),
             subscription: object["subscription"]?.stringValue.map { RecordRef(objectType: "subscription", objectID: $0) }
         )
     }
