@@ -1238,6 +1238,117 @@ class ScenarioMixin:
         e = self.assertOdooError("odoo.exceptions.UserError", f.execute, "account.move", "create", [vals], self.company_ctx(2, 1))
         self.assertIn("(oc) x" if self.version == 19 else "'/ (oc) x' belongs to company 'My Company (Europe)'", e.message)
 
+    def test_books_statement_line_reconciled_with_payout(self):
+        """Finance reconciling the bank statement line of a payout's arrival, in the connector's calls (recorded in
+        books/*/st_*): the group, the statement line and its entry, the suspense item moved to Liquidity Transfer and
+        reconciled with the payout's item."""
+        f, ctx = self.fake, self.company_ctx(2)
+        gfield = "groups_id" if self.version == 17 else "group_ids"
+        bank, transfer, suspense, bank_journal = 105, 112, 113, 106  # fresh company 2
+
+        def void(model, method, ids):
+            """A method returning None: over JSON-RPC an answer without 'result' member (recorded)."""
+            status, _, raw = f.request("POST", "/jsonrpc", json.dumps({"jsonrpc": "2.0", "id": 7, "method": "call", "params": {
+                "service": "object", "method": "execute_kw", "args": [f.db, 2, f.api_key, model, method, [ids], ctx]}}).encode(),
+                {"Content-Type": "application/json"})
+            self.assertEqual((status, json.loads(raw)), (200, {"jsonrpc": "2.0", "id": 7}))
+        found = f.execute("ir.model.data", "search_read", [[["module", "=", "account"], ["name", "=", "group_account_user"]]],
+                          {"fields": ["res_id"]})
+        gid = found[0]["res_id"]
+        self.assertEqual(gid, 27 if self.version == 17 else 29)
+        vals = {"journal_id": bank_journal, "date": "2026-12-01", "payment_ref": "STRIPE PAYOUT", "amount": 45.62}
+        # the fake's admin is not in the group: no statement line (19 names the implied group that grants it)
+        e = self.assertOdooError("odoo.exceptions.AccessError", f.execute, "account.bank.statement.line", "create", [vals], ctx)
+        self.assertIn("\t- Technical/Show Full Accounting Features\n" if self.version == 17 else "\t- Basic\n", e.message)
+        self.assertEqual(f.execute("account.account", "read", [[transfer]], {"fields": ["display_name"], **ctx})[0]["display_name"],
+                         "101701 Liquidity Transfer" if self.version == 17 else "Liquidity Transfer")
+        self.assertIs(f.execute("res.users", "write", [[2], {gfield: [[4, gid]]}]), True)
+        # with the group, 19 shows an account's code too (in its company only)
+        self.assertEqual(f.execute("account.account", "read", [[transfer]], {"fields": ["display_name"], **ctx})[0]["display_name"],
+                         "101701 Liquidity Transfer")
+        journal = f.execute("account.journal", "search_read", [[["type", "=", "bank"], ["company_id", "=", 2], ["code", "=", "BNK1"]]],
+                            {"fields": ["id", "suspense_account_id"], **ctx})
+        self.assertEqual(journal, [{"id": bank_journal, "suspense_account_id": [suspense, "101402 Bank Suspense Account"]}])
+        # the connector's payout entry: Liquidity Transfer / the clearing account
+        jid, clearing = self.make_clearing_journal()
+        payout = f.execute("account.move", "create", [{"move_type": "entry", "journal_id": jid, "date": "2026-12-01", "ref": "po_1",
+                                                       "line_ids": [[0, 0, {"name": "po_1", "account_id": transfer, "amount_currency": 45.62}],
+                                                                    [0, 0, {"name": "po_1", "account_id": clearing, "amount_currency": -45.62}]]}], ctx)
+        f.execute("account.move", "action_post", [[payout]], ctx)
+        transfer_line = f.execute("account.move.line", "search_read", [[["move_id", "=", payout], ["account_id", "=", transfer]]],
+                                  {"fields": ["id"], **ctx})[0]["id"]
+        # the statement line: its entry posted at once, liquidity / suspense
+        st = f.execute("account.bank.statement.line", "create", [vals], ctx)
+        self.assertIsInstance(st, int)
+        line = f.execute("account.bank.statement.line", "read", [[st]], {"fields": [
+            "move_id", "journal_id", "amount", "currency_id", "company_id", "state", "is_reconciled"], **ctx})[0]
+        self.assertEqual((line["move_id"][1], line["journal_id"][0], line["amount"], line["currency_id"][0], line["company_id"][0],
+                          line["state"], line["is_reconciled"]), ("BNK1/2026/00001", bank_journal, 45.62, 125, 2, "posted", False))
+        move = line["move_id"][0]
+        items_fields = {"fields": ["account_id", "name", "balance", "amount_residual", "reconciled"], "order": "id", **ctx}
+        items = f.execute("account.move.line", "search_read", [[["move_id", "=", move]]], items_fields)
+        self.assertEqual([(i["account_id"][0], i["name"], i["balance"], i["amount_residual"], i["reconciled"]) for i in items],
+                         [(bank, "STRIPE PAYOUT", 45.62, 45.62, False), (suspense, "STRIPE PAYOUT", -45.62, 0.0, False)])
+        suspense_line = f.execute("account.move.line", "search_read", [[["move_id", "=", move], ["account_id", "=", suspense]]],
+                                  {"fields": ["id"], **ctx})[0]["id"]
+        self.assertEqual(f.execute("account.move.line", "read", [[transfer_line]], {"fields": ["account_id"], **ctx})[0]["account_id"],
+                         [transfer, "101701 Liquidity Transfer"])
+        # refusals: two accounts; an account that does not allow reconciliation
+        e = self.assertOdooError("odoo.exceptions.UserError", f.execute, "account.move.line", "reconcile", [[suspense_line, transfer_line]], ctx)
+        self.assertEqual(e.message, "Entries are not from the same account: 101402 Bank Suspense Account, 101701 Liquidity Transfer")
+        e = self.assertOdooError("odoo.exceptions.UserError", f.execute, "account.move.line", "reconcile", [[suspense_line]], ctx)
+        self.assertEqual(e.message, "Account 101402 Bank Suspense Account does not allow reconciliation. First change the "
+                                    "configuration of this account to allow it.")
+        # draft, the suspense item to Liquidity Transfer, post: reconciled already in Odoo's sense
+        void("account.move", "button_draft", [move])
+        self.assertEqual(f.execute("account.bank.statement.line", "read", [[st]], {"fields": ["state", "is_reconciled"], **ctx})[0],
+                         {"id": st, "state": "draft", "is_reconciled": False})
+        if self.version == 17:
+            self.assertOdooError("odoo.exceptions.UserError", f.execute, "account.move.line", "reconcile", [[items[0]["id"]]], ctx)
+        self.assertIs(f.execute("account.move.line", "write", [[suspense_line], {"account_id": transfer}], ctx), True)
+        self.assertIs(f.execute("account.move", "action_post", [[move]], ctx), False)
+        self.assertIs(f.execute("account.bank.statement.line", "read", [[st]], {"fields": ["is_reconciled"], **ctx})[0]["is_reconciled"], True)
+        # reconcile: no result member; both items reconciled, nothing left
+        void("account.move.line", "reconcile", [suspense_line, transfer_line])
+        self.assertEqual(f.execute("account.move.line", "read", [[transfer_line, suspense_line]], {"fields": ["reconciled", "amount_residual"], **ctx}),
+                         [{"id": transfer_line, "reconciled": True, "amount_residual": 0.0},
+                          {"id": suspense_line, "reconciled": True, "amount_residual": 0.0}])
+        self.assertIs(f.execute("account.bank.statement.line", "read", [[st]], {"fields": ["is_reconciled"], **ctx})[0]["is_reconciled"], True)
+        e = self.assertOdooError("odoo.exceptions.UserError", f.execute, "account.move.line", "reconcile", [[suspense_line, transfer_line]], ctx)
+        self.assertEqual(e.message, "You are trying to reconcile some entries that are already reconciled.")
+        # the account's balance from posted items (parent_state): a draft entry left out
+        draft = f.execute("account.move", "create", [{"move_type": "entry", "journal_id": jid, "line_ids": [
+            [0, 0, {"account_id": transfer, "amount_currency": 7.0}], [0, 0, {"account_id": clearing, "amount_currency": -7.0}]]}], ctx)
+        posted = f.execute("account.move.line", "search_read", [[["account_id", "=", transfer], ["parent_state", "=", "posted"]]],
+                           {"fields": ["balance"], **ctx})
+        self.assertEqual(sorted(r["balance"] for r in posted), [-45.62, 45.62])
+        self.assertEqual(f.execute("account.move.line", "search_count", [[["account_id", "=", transfer], ["parent_state", "=", "draft"]]], ctx), 1)
+        f.execute("account.move", "unlink", [[draft]], ctx)
+        # the account of a reconciled item: 17 refuses, 19 undoes the matching
+        if self.version == 17:
+            e = self.assertOdooError("odoo.exceptions.UserError", f.execute, "account.move.line", "write",
+                                     [[suspense_line], {"account_id": suspense}], ctx)
+            self.assertEqual(e.message, "You cannot do this modification on a reconciled journal entry. You can just change some "
+                                        f"non legal fields or you must unreconcile first.\nJournal Entry (id): BNK1/2026/00001 ({move})")
+            # 17's button_draft takes the matching away (seen on real 17)
+            void("account.move", "button_draft", [move])
+        else:
+            self.assertIs(f.execute("account.move.line", "write", [[suspense_line], {"account_id": suspense}], ctx), True)
+        self.assertEqual(f.execute("account.move.line", "read", [[transfer_line]], {"fields": ["reconciled", "amount_residual"], **ctx}),
+                         [{"id": transfer_line, "reconciled": False, "amount_residual": 45.62}])
+        # a partial match: the larger item keeps the rest open (assumption: Odoo's partial reconcile)
+        st2 = f.execute("account.bank.statement.line", "create", [dict(vals, amount=40.0)], ctx)
+        move2 = f.execute("account.bank.statement.line", "read", [[st2]], {"fields": ["move_id"], **ctx})[0]["move_id"][0]
+        s2 = f.execute("account.move.line", "search_read", [[["move_id", "=", move2], ["account_id", "=", suspense]]], {"fields": ["id"], **ctx})[0]["id"]
+        self.assertIs(f.execute("account.move.line", "write", [[s2], {"account_id": transfer}], ctx), True)  # posted: accepted
+        void("account.move.line", "reconcile", [s2, transfer_line])
+        self.assertEqual(f.execute("account.move.line", "read", [[s2, transfer_line]], {"fields": ["reconciled", "amount_residual"], **ctx}),
+                         [{"id": s2, "reconciled": True, "amount_residual": 0.0},
+                          {"id": transfer_line, "reconciled": False, "amount_residual": 5.62}])
+        # taking the group away again: no more statement lines
+        self.assertIs(f.execute("res.users", "write", [[2], {gfield: [[3, gid]]}]), True)
+        self.assertOdooError("odoo.exceptions.AccessError", f.execute, "account.bank.statement.line", "create", [vals], ctx)
+
     def test_books_wizard_payments(self):
         f, ctx = self.fake, self.company_ctx(2)
         jid, account = self.make_clearing_journal()
