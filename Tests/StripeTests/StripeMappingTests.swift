@@ -305,10 +305,13 @@ import Testing
     @Test func errorsGetTheClassThatSaysWhatToDo() {
         let limited = classify(429, #"{"error": {"type": "invalid_request_error", "message": "Too many requests"}}"#, headers: [("Retry-After", "2")])
         #expect(limited?.code == .rateLimited && limited?.retryAfterMilliseconds == 2_000)
-        // Garbage in Retry-After neither traps nor waits forever: the default second, or an hour at most.
-        for garbage in ["nan", "inf", "1e300", "-5", "Wed, 21 Oct 2026 07:28:00 GMT", "99999999999999999999"] {
+        // Garbage in Retry-After neither traps nor waits forever: the default second, or an hour at most;
+        // an HTTP-date counts from now (one already past: no wait).
+        for garbage in ["nan", "inf", "1e300", "-5"] {
             #expect(classify(429, "{}", headers: [("Retry-After", garbage)])?.retryAfterMilliseconds == 1_000, "\(garbage)")
         }
+        #expect(classify(429, "{}", headers: [("Retry-After", "99999999999999999999")])?.retryAfterMilliseconds == 3_600_000)
+        #expect(classify(429, "{}", headers: [("Retry-After", "Wed, 21 Oct 2026 07:28:00 GMT")])?.retryAfterMilliseconds == 0)
         #expect(classify(429, "{}", headers: [("Retry-After", "86400")])?.retryAfterMilliseconds == 3_600_000)
         #expect(classify(401, #"{"error": {"type": "invalid_request_error", "message": "Invalid API Key provided: sk_test_****1234"}}"#)?.code == .auth)
         #expect(classify(403, #"{"error": {"message": "restricted key"}}"#)?.code == .auth)

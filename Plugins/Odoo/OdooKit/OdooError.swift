@@ -1,5 +1,6 @@
 public import ConnectorProtocol
 public import Foundation
+import ConnectorKit
 
 /// What an Odoo answer means for the host: a result, or a `ConnectorError` of the right class, so
 /// that the host retries, dead-letters or pauses as it should. Pure: tested on recorded answers.
@@ -41,14 +42,13 @@ public enum OdooAnswer {
     }
 
     /// Statuses that say nothing about the request itself: the server, a proxy, or credentials.
-    static func transportFailure(status: Int, body: Data, endpoint: String) -> ConnectorError? {
-        switch status {
-        case 200..<300: return nil
-        case 401, 403: return ConnectorError(.auth, "Odoo refused the credentials (HTTP \(status) on \(endpoint))", details: ["http_status": .int(Int64(status))])
-        case 429: return ConnectorError(.rateLimited, "Odoo is rate limiting (HTTP 429)", details: ["http_status": .int(429)])
-        case 500...: return ConnectorError(.transient, "Odoo answered HTTP \(status) on \(endpoint): \(excerpt(body))", details: ["http_status": .int(Int64(status))])
-        default: return ConnectorError(.permanent, "Odoo answered HTTP \(status) on \(endpoint): \(excerpt(body))", details: ["http_status": .int(Int64(status))])
+    static func transportFailure(status: Int, body: Data, endpoint: String, headers: [(name: String, value: String)] = []) -> ConnectorError? {
+        let message = switch HTTPAnswer.errorClass(status: status) {
+        case .auth?: "Odoo refused the credentials (HTTP \(status) on \(endpoint))"
+        case .rateLimited?: "Odoo is rate limiting (HTTP 429)"
+        default: "Odoo answered HTTP \(status) on \(endpoint): \(excerpt(body))"
         }
+        return HTTPAnswer.failure(HTTPResponse(status: status, headers: headers, body: body), message: message)
     }
 
     /// Odoo's error object (`name`, `message`, `arguments`, `debug`) by exception class. The message

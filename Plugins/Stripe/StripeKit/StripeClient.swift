@@ -83,37 +83,22 @@ public enum StripeAnswer {
         let type = error?["type"]?.stringValue ?? ""
         let code = error?["code"]?.stringValue ?? ""
         let message = error?["message"]?.stringValue ?? String(decoding: body.prefix(160), as: UTF8.self)
-        var details: [String: JSONValue] = ["http_status": .int(Int64(status))]
+        var details: [String: JSONValue] = [:]
         if !type.isEmpty { details["stripe_error_type"] = .string(type) }
         if !code.isEmpty { details["stripe_error_code"] = .string(code) }
         if let param = error?["param"]?.stringValue { details["stripe_param"] = .string(param) }
         // Stripe keeps the first answer under an Idempotency-Key, a 500 included, and replays it.
         if header("Idempotent-Replayed")?.lowercased() == "true" { details["idempotent_replayed"] = .bool(true) }
-        let text = "Stripe: \(message)"
-        let retryAfter = header("Retry-After").flatMap(retryAfterMilliseconds)
-        if status == 429 {
-            throw ConnectorError(.rateLimited, text, retryAfterMilliseconds: retryAfter ?? 1000, details: .object(details))
+        // Stripe's own verdict on retrying overrides the status code (but not a 429 or refused credentials).
+        var verdict: ConnectorError.Code?
+        if ![401, 403, 429].contains(status) {
+            switch header("Stripe-Should-Retry")?.lowercased() {
+            case "true": verdict = .transient
+            case "false": verdict = .permanent
+            default: verdict = ["lock_timeout", "rate_limit"].contains(code) ? .transient : nil
+            }
         }
-        if status == 401 || status == 403 {
-            throw ConnectorError(.auth, text, details: .object(details))
-        }
-        // Stripe's own verdict on retrying overrides the status code.
-        switch header("Stripe-Should-Retry")?.lowercased() {
-        case "true": throw ConnectorError(.transient, text, retryAfterMilliseconds: retryAfter, details: .object(details))
-        case "false": throw ConnectorError(.permanent, text, details: .object(details))
-        default: break
-        }
-        if status >= 500 || status == 409 || code == "lock_timeout" || code == "rate_limit" {
-            throw ConnectorError(.transient, text, retryAfterMilliseconds: retryAfter, details: .object(details))
-        }
-        throw ConnectorError(.permanent, text, details: .object(details))
-    }
-
-    /// `Retry-After` in whole seconds (what Stripe sends), capped at an hour; anything else (a date,
-    /// a fraction, garbage) is ignored and the host's own backoff applies.
-    static func retryAfterMilliseconds(_ value: String) -> Int64? {
-        let trimmed = value.trimmingCharacters(in: .whitespaces)
-        guard !trimmed.isEmpty, trimmed.count <= 6, trimmed.allSatisfy(\.isASCII), let seconds = Int64(trimmed), seconds >= 0 else { return nil }
-        return min(seconds, 3_600) * 1_000
+        throw HTTPAnswer.failure(response, message: "Stripe: \(message)", vendorClass: verdict, details: details)
+            ?? ConnectorError(.transient, "Stripe answered HTTP \(status)")
     }
 }
