@@ -535,7 +535,8 @@ public final class OdooSink: Sendable {
     func writeOffExchangeDifference(_ wizard: Int64, label: String, context: [String: JSONValue], _ write: Write) async throws {
         let read = try await client.call(model: "account.payment.register", method: "read", ids: [wizard], arguments: ["fields": ["payment_difference", "company_id"]], context: context)
         guard let difference = read.arrayValue?.first?["payment_difference"]?.doubleValue, difference != 0 else { return }
-        let accounts = try await companyAccounts(read.arrayValue?.first?["company_id"]?.odooID ?? write.company, write)
+        guard let company = read.arrayValue?.first?["company_id"]?.odooID else { throw ConnectorError(.transient, "Odoo's payment wizard answer lacks its company") }
+        let accounts = try await companyAccounts(company, write)
         guard let account = difference > 0 ? accounts.exchangeLoss : accounts.exchangeGain else {
             throw ConnectorError(.permanent, "company \(accounts.company) has no exchange \(difference > 0 ? "loss" : "gain") account in Odoo (Accounting ▸ Settings ▸ Default Accounts): set it, then replay",
                                  details: ["odoo_company": .int(accounts.company)])
@@ -619,8 +620,8 @@ public final class OdooSink: Sendable {
             throw ConnectorError(.permanent, "payout \(write.event.source.objectID) (\(Self.format(payout.amount.amountMinor, currency))) cannot be booked: set bank_journals for company \(write.company.map(String.init) ?? "\"*\"") and \(currency) in [connector.config] (the processor's clearing journal, a bank journal), then replay",
                                  details: ["setting": "bank_journals"])
         }
-        let clearing = try await journalAccount(journal, write)
-        let accounts = try await companyAccounts(write.company, write)
+        let clearing = try await bankJournal(journal, write)
+        let accounts = try await companyAccounts(clearing.company, write)
         guard let transfer = accounts.transfer else {
             throw ConnectorError(.permanent, "company \(accounts.company) has no internal transfer account in Odoo (Accounting ▸ Settings ▸ Default Accounts): set it, then replay payout \(write.event.source.objectID)",
                                  details: ["odoo_company": .int(accounts.company)])
@@ -636,7 +637,7 @@ public final class OdooSink: Sendable {
             lines.append((account, fee.amountMinor, "Payout fee \(write.event.source.objectID)"))
             out += fee.amountMinor
         }
-        lines.append((clearing, -out, label))
+        lines.append((clearing.account, -out, label))
         let id = try await postEntry(reference: reference, journal: journal, date: payout.arrivalAt ?? write.event.occurredAt, currency: currency, lines: lines, write)
         return DeliverResult(externalID: OdooRecordID(model: "account.move", id: id).description)
     }
@@ -676,7 +677,7 @@ public final class OdooSink: Sendable {
                 }
                 lines.append((feeAccount, movement.fee.amountMinor, "Dispute fee \(write.event.source.objectID)"))
             }
-            lines.append((try await journalAccount(journal, write), movement.net.amountMinor, label))
+            lines.append((try await bankJournal(journal, write).account, movement.net.amountMinor, label))
             let id = try await postEntry(reference: reference, journal: journal, date: movement.availableAt ?? write.event.occurredAt,
                                          currency: movement.amount.currency, lines: lines, write)
             result = DeliverResult(externalID: OdooRecordID(model: "account.move", id: id).description)
@@ -713,12 +714,24 @@ public final class OdooSink: Sendable {
         return id
     }
 
-    /// The account a journal books its money on (a bank journal's own account).
-    func journalAccount(_ journal: Int64, _ write: Write) async throws -> Int64 {
-        try await cachedID("journal-account:\(journal)") {
-            try await client.call(model: "account.journal", method: "read", ids: [journal], arguments: ["fields": ["default_account_id"]], context: write.context)
-                .arrayValue?.first?["default_account_id"]?.odooID
-        } ?? { throw ConnectorError(.permanent, "journal \(journal) in bank_journals has no default account in Odoo: is it a bank journal?", details: ["setting": "bank_journals"]) }()
+    /// A bank journal as the sink books on it: its own account and its company.
+    struct BankJournal {
+        var account: Int64
+        var company: Int64
+    }
+
+    /// A journal of `bank_journals`, read once: the account it books its money on and its company.
+    func bankJournal(_ journal: Int64, _ write: Write) async throws -> BankJournal {
+        let keys = ("journal-account:\(journal)", "journal-company:\(journal)")
+        if let known = ids.withLock({ ids in ids[keys.0].flatMap { account in ids[keys.1].map { BankJournal(account: account, company: $0) } } }) {
+            return known
+        }
+        let read = try await client.call(model: "account.journal", method: "read", ids: [journal], arguments: ["fields": ["default_account_id", "company_id"]], context: write.context)
+        guard let account = read.arrayValue?.first?["default_account_id"]?.odooID, let company = read.arrayValue?.first?["company_id"]?.odooID else {
+            throw ConnectorError(.permanent, "journal \(journal) in bank_journals has no default account in Odoo: is it a bank journal?", details: ["setting": "bank_journals"])
+        }
+        ids.withLock { $0[keys.0] = account; $0[keys.1] = company }
+        return BankJournal(account: account, company: company)
     }
 
     /// A company's default accounts the sink books against.
@@ -729,12 +742,11 @@ public final class OdooSink: Sendable {
         var transfer: Int64?
     }
 
-    func companyAccounts(_ company: Int64?, _ write: Write) async throws -> CompanyAccounts {
-        let id = company ?? 1
-        let read = try await client.call(model: "res.company", method: "read", ids: [id], arguments: [
+    func companyAccounts(_ company: Int64, _ write: Write) async throws -> CompanyAccounts {
+        let read = try await client.call(model: "res.company", method: "read", ids: [company], arguments: [
             "fields": ["income_currency_exchange_account_id", "expense_currency_exchange_account_id", "transfer_account_id"],
         ], context: write.context).arrayValue?.first
-        return CompanyAccounts(company: id, exchangeGain: read?["income_currency_exchange_account_id"]?.odooID,
+        return CompanyAccounts(company: company, exchangeGain: read?["income_currency_exchange_account_id"]?.odooID,
                                exchangeLoss: read?["expense_currency_exchange_account_id"]?.odooID, transfer: read?["transfer_account_id"]?.odooID)
     }
 
