@@ -1,0 +1,54 @@
+import ConnectorKit
+import Foundation
+import Testing
+
+/// Proactive pacing from a vendor's quota headers (issue 15), without a clock or network.
+@Suite struct RatePacerTests {
+    typealias Quota = RatePacer.Quota
+
+    @Test func noWaitWhileMoreThanTheReserveRemains() {
+        var pacing = RatePacer.Pacing(reserve: 0.1)
+        #expect(pacing.next(at: 0) == 0)  // nothing known yet
+        pacing.observe(Quota(remaining: 90, limit: 100, windowMilliseconds: 10_000), at: 1_000)
+        for now in stride(from: Int64(1_000), to: 1_080, by: 1) { #expect(pacing.next(at: now) == 0) }
+    }
+
+    /// Below the reserve, what remains is spread over what is left of the window; none left waits for the
+    /// window's end; a new window starts unpaced.
+    @Test func belowTheReserveTheRemainingRequestsAreSpreadOverTheWindow() {
+        var pacing = RatePacer.Pacing(reserve: 0.1)
+        pacing.observe(Quota(remaining: 10, limit: 100, windowMilliseconds: 10_000), at: 0)
+        #expect(pacing.next(at: 2_000) == 800)  // 8 s left, 10 requests
+        #expect(pacing.next(at: 2_000) == 888)  // counted as sent: 9 left
+        pacing.observe(Quota(remaining: 0, limit: 100, windowMilliseconds: 10_000), at: 5_000)
+        #expect(pacing.next(at: 6_000) == 9_000)
+        #expect(pacing.next(at: 15_000) == 0)  // the window is over
+        #expect(pacing.next(at: 15_001) == 0)
+    }
+
+    @Test func theWaitIsCapped() {
+        var pacing = RatePacer.Pacing(reserve: 0.1, maxDelayMilliseconds: 60_000)
+        pacing.observe(Quota(remaining: 3, limit: 5_000, windowMilliseconds: 86_400_000), at: 0)
+        #expect(pacing.next(at: 1) == 60_000)
+    }
+
+    @Test func quotasAreReadFromHubSpotAndSalesforceHeaders() {
+        let hubSpot = HTTPResponse(status: 200, headers: [("X-HubSpot-RateLimit-Max", "100"), ("X-HubSpot-RateLimit-Remaining", "97"),
+                                                          ("X-HubSpot-RateLimit-Interval-Milliseconds", "10000")], body: Data())
+        #expect(RatePacer.hubSpotQuota(hubSpot) == Quota(remaining: 97, limit: 100, windowMilliseconds: 10_000))
+        #expect(RatePacer.hubSpotQuota(HTTPResponse(status: 200, headers: [("X-HubSpot-RateLimit-Remaining", "x")], body: Data())) == nil)
+        let salesforce = HTTPResponse(status: 200, headers: [("Sforce-Limit-Info", "api-usage=18/5000;per-app-api-usage=17/250(appName=sync)")], body: Data())
+        #expect(RatePacer.salesforceQuota(salesforce) == Quota(remaining: 4_982, limit: 5_000, windowMilliseconds: 86_400_000))
+        #expect(RatePacer.salesforceQuota(HTTPResponse(status: 200, headers: [("Sforce-Limit-Info", "api-usage=1/0")], body: Data())) == nil)
+    }
+
+    /// The pacer slows real calls down once the quota it observed runs low.
+    @Test func thePacerWaitsWhatThePacingSays() async throws {
+        let pacer = RatePacer(RatePacer.Pacing(reserve: 0.5), quota: RatePacer.hubSpotQuota, clock: { 1_000 })  // time stands still
+        pacer.observe(HTTPResponse(status: 200, headers: [("X-HubSpot-RateLimit-Max", "10"), ("X-HubSpot-RateLimit-Remaining", "2"),
+                                                          ("X-HubSpot-RateLimit-Interval-Milliseconds", "100")], body: Data()))
+        let started = ContinuousClock.now
+        try await pacer.pace()  // 100 ms left, 2 requests: 50 ms
+        #expect(ContinuousClock.now - started >= .milliseconds(45))
+    }
+}
