@@ -59,11 +59,7 @@ public final class StripeClient: Sendable {
 
     /// `application/x-www-form-urlencoded`, keys with brackets kept as Stripe expects them.
     public static func formEncode(_ fields: [(String, String)]) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return fields.map { name, value in
-            "\(name.addingPercentEncoding(withAllowedCharacters: allowed.union(CharacterSet(charactersIn: "[]"))) ?? name)=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value)"
-        }.joined(separator: "&")
+        FormEncoding.encode(fields)
     }
 }
 
