@@ -54,6 +54,7 @@ let package = Package(
                 "CCurl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             path: "Protocol/ConnectorKit",
             swiftSettings: swiftSettings
@@ -222,7 +223,8 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "HostAdmin", "ConnectorProtocol", "ConnectorKit", "OdooKit",
-                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/EndToEndTests",
             swiftSettings: swiftSettings
