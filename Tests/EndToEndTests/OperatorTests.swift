@@ -123,7 +123,8 @@ import Glibc
         }
         try daemon.writeConfig(connectors: DaemonHarness.sample("other"))
         #expect(try daemon.hostctl("reload").status == 0)
-        try daemon.waitUntil("only what runs counts", timeout: 15) { try daemon.connectors().map(\.id) == ["other"] }
+        // Until the new connector runs, it is "starting" (health says so, rightly): wait for it to run.
+        try daemon.waitUntil("only what runs counts", timeout: 15) { try daemon.connectors().map { "\($0.id) \($0.state)" } == ["other running"] }
         let health = try daemon.hostctl("health")
         #expect(health.status == 0, "\(health.stdout)")
         #expect(try daemon.stop() == 0)
