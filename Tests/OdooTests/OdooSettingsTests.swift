@@ -1,3 +1,4 @@
+import ConnectorKit
 import ConnectorProtocol
 import OdooKit
 import Testing
@@ -33,7 +34,11 @@ import Testing
         #expect(problem { $0["protocol"] = "xmlrpc" } == "protocol: \"xmlrpc\" is not one of auto, jsonrpc, json2")
         #expect(problem { $0["companies"] = ["acme-fr": "one"] } == "companies.acme-fr: must be a positive Odoo id")
         #expect(problem { $0["taxes"] = ["*": ["20": 0]] } == "taxes.*.20: must be an account.tax id")
-        #expect(problem { $0["bank_journal"] = ["1": 7] }?.hasPrefix("bank_journal: is not a setting of the Odoo connector (known: ") == true)
+        #expect(problem { $0["bank_journal"] = ["1": 7] }?.hasPrefix("bank_journal: is not a setting of the Odoo connector (did you mean bank_journals? known: ") == true)
+        // A value of the wrong type is an error, never silently the default (timeout_s = "30" was 30 s).
+        #expect(problem { $0["timeout_s"] = "30" } == "timeout_s: must be an integer")
+        #expect(problem { $0["fee_accounts"] = 7 } == "fee_accounts: must be a table")
+        #expect(problem { $0["api_key_secret"] = 1 } == "api_key_secret: must be a string")
         #expect(problem { $0["max_concurrency"] = 0 } == "max_concurrency: must be between 1 and 64")
         #expect(problem { $0["source_since"] = "2026-01-01" } == "source_since: \"2026-01-01\" is not a date and time as YYYY-MM-DD HH:MM:SS (UTC)")
     }

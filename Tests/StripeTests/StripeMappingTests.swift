@@ -344,7 +344,9 @@ import Testing
         #expect(problem(["api_base": "http://stripe.example.test"]) == "api_base: \"http://stripe.example.test\" must be https:// (plain http only on loopback, for fakes)")
         #expect(problem(["page_size": 500]) == "page_size: must be between 1 and 100")
         #expect(problem(["list_order": "random"]) == "list_order: \"random\" is not one of auto, newest_first, oldest_first")
-        #expect(problem(["webhook_secrets": "x"])?.hasPrefix("webhook_secrets: is not a setting of the Stripe connector") == true)
+        #expect(problem(["webhook_secrets": "x"])?.hasPrefix("webhook_secrets: is not a setting of the Stripe connector (did you mean webhook_secret?") == true)
+        #expect(problem(["page_size": "100"]) == "page_size: must be an integer")
+        #expect(problem(["backfill_days": 31]) == "backfill_days: must be between 0 and 30 (Stripe keeps events 30 days)")
         #expect(try StripeSettings(["webhook_secret_next": "whsec_next"]).webhookSecrets == ["webhook_secret", "whsec_next"])
     }
 

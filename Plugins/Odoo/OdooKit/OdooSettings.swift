@@ -1,3 +1,4 @@
+public import ConnectorKit
 public import ConnectorProtocol
 
 /// The `[connector.config]` table of an Odoo connector. Every problem names its key.
@@ -42,11 +43,7 @@ public struct OdooSettings: Sendable, Equatable {
     /// visible after faster ones stamped later have moved the cursor past it. 0: never.
     public var sourceOverlapSeconds: Int
 
-    public struct Problem: Error, Sendable, CustomStringConvertible {
-        public var key: String
-        public var message: String
-        public var description: String { "\(key): \(message)" }
-    }
+    public typealias Problem = ConfigTable.Problem
 
     /// Every key of the table: a misspelt key is an error, not a silently ignored setting.
     public static let keys: Set<String> = [
@@ -55,80 +52,52 @@ public struct OdooSettings: Sendable, Equatable {
     ]
 
     public init(_ config: JSONValue) throws(Problem) {
-        for key in (config.objectValue ?? [:]).keys.sorted() where !Self.keys.contains(key) {
-            throw Problem(key: key, message: "is not a setting of the Odoo connector (known: \(Self.keys.sorted().joined(separator: ", ")))")
-        }
-        func required(_ key: String) throws(Problem) -> String {
-            guard let value = config[key]?.stringValue, !value.isEmpty else { throw Problem(key: key, message: "is required (a string)") }
-            return value
-        }
-        url = try required("url")
+        let table = try ConfigTable(config, known: Self.keys, connector: "the Odoo connector")
+        url = try table.required("url")
         guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
             throw Problem(key: "url", message: "\"\(url)\" is not an http:// or https:// address")
         }
-        database = try required("database")
-        login = try required("login")
-        apiKeySecret = config["api_key_secret"]?.stringValue ?? "api_key"
-        switch config["protocol"]?.stringValue ?? "auto" {
-        case "auto": protocolChoice = nil
-        case "jsonrpc": protocolChoice = .jsonRPC
-        case "json2": protocolChoice = .json2
-        case let other: throw Problem(key: "protocol", message: "\"\(other)\" is not one of auto, jsonrpc, json2")
-        }
-        timeoutSeconds = Int(config["timeout_s"]?.intValue ?? 30)
-        guard timeoutSeconds > 0 else { throw Problem(key: "timeout_s", message: "must be a positive number of seconds") }
-        companies = try Self.ids(config, "companies")
-        saleJournals = try Self.ids(config, "sale_journals")
+        database = try table.required("database")
+        login = try table.required("login")
+        apiKeySecret = try table.string("api_key_secret", default: "api_key")
+        protocolChoice = OdooProtocol(rawValue: try table.choice("protocol", among: ["auto", "jsonrpc", "json2"]))
+        timeoutSeconds = try table.int("timeout_s", default: 30, in: 1...3_600, "must be a positive number of seconds (at most an hour)")
+        companies = try table.ids("companies")
+        saleJournals = try table.ids("sale_journals")
         var journals: [String: [String: Int64]] = [:]
-        for (company, value) in config["bank_journals"]?.objectValue ?? [:] {
-            if let id = value.intValue {
-                guard id > 0 else { throw Problem(key: "bank_journals.\(company)", message: "must be a positive Odoo id") }
+        let bank = try table.table("bank_journals")
+        for company in bank.keys {
+            if let id = try? bank.int(company) {
+                guard id > 0 else { throw Problem(key: bank.name(company), message: "must be a positive Odoo id") }
                 journals[company] = ["*": id]
                 continue
             }
-            guard value.objectValue != nil else {
-                throw Problem(key: "bank_journals.\(company)", message: "must be a journal id, or a table of currency = journal id")
+            guard (try? bank.table(company)) != nil else {
+                throw Problem(key: bank.name(company), message: "must be a journal id, or a table of currency = journal id")
             }
-            let byCurrency = try Self.ids(value, "", prefix: "bank_journals.\(company)")
+            let byCurrency = try bank.ids(company)
             for currency in byCurrency.keys where currency != "*" && CurrencyCode(currency) == nil {
-                throw Problem(key: "bank_journals.\(company).\(currency)", message: "is not an ISO 4217 currency code (e.g. EUR) or \"*\"")
+                throw Problem(key: "\(bank.name(company)).\(currency)", message: "is not an ISO 4217 currency code (e.g. EUR) or \"*\"")
             }
             journals[company] = byCurrency
         }
         bankJournals = journals
-        feeAccounts = try Self.ids(config, "fee_accounts")
-        disputeAccounts = try Self.ids(config, "dispute_accounts")
-        maxConcurrency = Int(config["max_concurrency"]?.intValue ?? 4)
-        guard (1...64).contains(maxConcurrency) else { throw Problem(key: "max_concurrency", message: "must be between 1 and 64") }
-        totalToleranceMinor = config["total_tolerance_minor"]?.intValue ?? 0
-        guard totalToleranceMinor >= 0 else { throw Problem(key: "total_tolerance_minor", message: "must not be negative") }
-        sourceSince = config["source_since"]?.stringValue
+        feeAccounts = try table.ids("fee_accounts")
+        disputeAccounts = try table.ids("dispute_accounts")
+        maxConcurrency = try table.int("max_concurrency", default: 4, in: 1...64)
+        totalToleranceMinor = Int64(try table.int("total_tolerance_minor", default: 0, in: 0...Int.max, "must not be negative"))
+        sourceSince = try table.string("source_since")
         if let since = sourceSince, OdooCursor.parse(odooDateTime: since) == nil {
             throw Problem(key: "source_since", message: "\"\(since)\" is not a date and time as YYYY-MM-DD HH:MM:SS (UTC)")
         }
-        sourceOverlapSeconds = Int(config["source_overlap_s"]?.intValue ?? 120)
-        guard (0...3_600).contains(sourceOverlapSeconds) else { throw Problem(key: "source_overlap_s", message: "must be between 0 and 3600") }
+        sourceOverlapSeconds = try table.int("source_overlap_s", default: 120, in: 0...3_600)
         var taxes: [String: [String: Int64]] = [:]
-        for (company, table) in config["taxes"]?.objectValue ?? [:] {
-            guard let rates = table.objectValue else { throw Problem(key: "taxes.\(company)", message: "must be a table of rate = tax id") }
-            var mapped: [String: Int64] = [:]
-            for (rate, id) in rates {
-                guard let id = id.intValue, id > 0 else { throw Problem(key: "taxes.\(company).\(rate)", message: "must be an account.tax id") }
-                mapped[rate] = id
-            }
-            taxes[company] = mapped
+        let byCompany = try table.table("taxes")
+        for company in byCompany.keys {
+            guard (try? byCompany.table(company)) != nil else { throw Problem(key: byCompany.name(company), message: "must be a table of rate = tax id") }
+            taxes[company] = try byCompany.ids(company, what: "an account.tax id")
         }
         self.taxes = taxes
-    }
-
-    /// A table of name = Odoo id (`config[key]`, or `config` itself when `key` is empty).
-    static func ids(_ config: JSONValue, _ key: String, prefix: String? = nil) throws(Problem) -> [String: Int64] {
-        var ids: [String: Int64] = [:]
-        for (name, value) in (key.isEmpty ? config : config[key])?.objectValue ?? [:] {
-            guard let id = value.intValue, id > 0 else { throw Problem(key: "\(prefix ?? key).\(name)", message: "must be a positive Odoo id") }
-            ids[name] = id
-        }
-        return ids
     }
 
     /// The bank journal for money in `currency` of a company: its own table over the `*` one, the

@@ -1,4 +1,5 @@
 public import ConnectorProtocol
+import ConnectorKit
 import Foundation
 public import Logging
 import Synchronization

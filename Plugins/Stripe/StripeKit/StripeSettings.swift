@@ -1,3 +1,4 @@
+public import ConnectorKit
 public import ConnectorProtocol
 
 /// The `[connector.config]` table of a Stripe connector: one instance per Stripe account. Every
@@ -26,11 +27,7 @@ public struct StripeSettings: Sendable, Equatable {
         case oldestFirst = "oldest_first"
     }
 
-    public struct Problem: Error, Sendable, CustomStringConvertible {
-        public var key: String
-        public var message: String
-        public var description: String { "\(key): \(message)" }
-    }
+    public typealias Problem = ConfigTable.Problem
 
     public static let keys: Set<String> = [
         "api_base", "api_key_secret", "stripe_version", "webhook_secret", "webhook_secret_next", "webhook_tolerance_s",
@@ -41,30 +38,19 @@ public struct StripeSettings: Sendable, Equatable {
     public static let defaultVersion = "2024-06-20"
 
     public init(_ config: JSONValue) throws(Problem) {
-        for key in (config.objectValue ?? [:]).keys.sorted() where !Self.keys.contains(key) {
-            throw Problem(key: key, message: "is not a setting of the Stripe connector (known: \(Self.keys.sorted().joined(separator: ", ")))")
-        }
-        apiBase = config["api_base"]?.stringValue ?? "https://api.stripe.com"
+        let table = try ConfigTable(config, known: Self.keys, connector: "the Stripe connector")
+        apiBase = try table.string("api_base", default: "https://api.stripe.com")
         if apiBase.hasSuffix("/") { apiBase.removeLast() }
         guard apiBase.hasPrefix("https://") || apiBase.hasPrefix("http://127.0.0.1") || apiBase.hasPrefix("http://localhost") else {
             throw Problem(key: "api_base", message: "\"\(apiBase)\" must be https:// (plain http only on loopback, for fakes)")
         }
-        apiKeySecret = config["api_key_secret"]?.stringValue ?? "api_key"
-        stripeVersion = config["stripe_version"]?.stringValue ?? Self.defaultVersion
-        webhookSecrets = [config["webhook_secret"]?.stringValue ?? "webhook_secret"] + (config["webhook_secret_next"]?.stringValue.map { [$0] } ?? [])
-        webhookToleranceSeconds = Int(config["webhook_tolerance_s"]?.intValue ?? 300)
-        guard webhookToleranceSeconds > 0 else { throw Problem(key: "webhook_tolerance_s", message: "must be a positive number of seconds") }
-        backfillDays = Int(config["backfill_days"]?.intValue ?? 30)
-        guard (0...30).contains(backfillDays) else { throw Problem(key: "backfill_days", message: "must be between 0 and 30 (Stripe keeps events 30 days)") }
-        pageSize = Int(config["page_size"]?.intValue ?? 100)
-        guard (1...100).contains(pageSize) else { throw Problem(key: "page_size", message: "must be between 1 and 100") }
-        switch config["list_order"]?.stringValue ?? "auto" {
-        case "auto": listOrder = nil
-        case let text:
-            guard let order = ListOrder(rawValue: text) else { throw Problem(key: "list_order", message: "\"\(text)\" is not one of auto, newest_first, oldest_first") }
-            listOrder = order
-        }
-        timeoutSeconds = Int(config["timeout_s"]?.intValue ?? 30)
-        guard timeoutSeconds > 0 else { throw Problem(key: "timeout_s", message: "must be a positive number of seconds") }
+        apiKeySecret = try table.string("api_key_secret", default: "api_key")
+        stripeVersion = try table.string("stripe_version", default: Self.defaultVersion)
+        webhookSecrets = [try table.string("webhook_secret", default: "webhook_secret")] + (try table.string("webhook_secret_next").map { [$0] } ?? [])
+        webhookToleranceSeconds = try table.int("webhook_tolerance_s", default: 300, in: 1...86_400, "must be a positive number of seconds (at most a day)")
+        backfillDays = try table.int("backfill_days", default: 30, in: 0...30, "must be between 0 and 30 (Stripe keeps events 30 days)")
+        pageSize = try table.int("page_size", default: 100, in: 1...100)
+        listOrder = ListOrder(rawValue: try table.choice("list_order", among: ["auto", "newest_first", "oldest_first"]))
+        timeoutSeconds = try table.int("timeout_s", default: 30, in: 1...3_600, "must be a positive number of seconds (at most an hour)")
     }
 }

@@ -1,0 +1,119 @@
+public import ConnectorProtocol
+
+/// A connector's `[connector.config]` table read with types. Every problem names its key (dotted for
+/// nested tables: `taxes.2.20`); a key the connector does not know is an error suggesting the closest
+/// known one; a value of the wrong type is an error, never silently the default.
+public struct ConfigTable: Sendable {
+    public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
+        public var key: String
+        public var message: String
+        public var description: String { "\(key): \(message)" }
+
+        public init(key: String, message: String) {
+            self.key = key
+            self.message = message
+        }
+    }
+
+    let values: [String: JSONValue]
+    /// The dotted path of this table (`taxes.2`), empty at the top.
+    let path: String
+
+    /// - Parameters:
+    ///   - known: every key the connector reads; nil for a table whose keys are data (ids, rates).
+    ///   - connector: what the "is not a setting of …" message calls it (`the Odoo connector`).
+    public init(_ config: JSONValue, known: Set<String>?, connector: String) throws(Problem) {
+        guard let values = config.objectValue ?? (config == .null ? [:] : nil) else {
+            throw Problem(key: "[connector.config]", message: "must be a table")
+        }
+        self.init(values: values, path: "")
+        guard let known else { return }
+        for key in values.keys.sorted() where !known.contains(key) {
+            let hint = Spelling.closest(to: key, in: known.sorted()).map { "did you mean \($0)? " } ?? ""
+            throw Problem(key: key, message: "is not a setting of \(connector) (\(hint)known: \(known.sorted().joined(separator: ", ")))")
+        }
+    }
+
+    init(values: [String: JSONValue], path: String) {
+        self.values = values
+        self.path = path
+    }
+
+    /// The dotted name of `key` in this table.
+    public func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    public func contains(_ key: String) -> Bool { values[key] != nil && values[key] != .null }
+
+    /// The keys present, sorted.
+    public var keys: [String] { values.keys.sorted() }
+
+    public func string(_ key: String) throws(Problem) -> String? {
+        switch values[key] {
+        case nil, .null?: return nil
+        case .string(let text)?: return text
+        default: throw Problem(key: name(key), message: "must be a string")
+        }
+    }
+
+    public func string(_ key: String, default fallback: String) throws(Problem) -> String {
+        try string(key) ?? fallback
+    }
+
+    /// A string that must be there and not empty.
+    public func required(_ key: String) throws(Problem) -> String {
+        guard let text = try? string(key), !text.isEmpty else { throw Problem(key: name(key), message: "is required (a string)") }
+        return text
+    }
+
+    public func int(_ key: String) throws(Problem) -> Int64? {
+        switch values[key] {
+        case nil, .null?: return nil
+        case .int(let number)?: return number
+        default: throw Problem(key: name(key), message: "must be an integer")
+        }
+    }
+
+    /// An integer within `range`; `message` says what it must be when it is not.
+    public func int(_ key: String, default fallback: Int, in range: ClosedRange<Int>, _ message: String? = nil) throws(Problem) -> Int {
+        guard let number = try int(key) else { return fallback }
+        guard number >= Int64(range.lowerBound), number <= Int64(range.upperBound) else {
+            throw Problem(key: name(key), message: message ?? "must be between \(range.lowerBound) and \(range.upperBound)")
+        }
+        return Int(number)
+    }
+
+    public func bool(_ key: String, default fallback: Bool) throws(Problem) -> Bool {
+        switch values[key] {
+        case nil, .null?: return fallback
+        case .bool(let flag)?: return flag
+        default: throw Problem(key: name(key), message: "must be true or false")
+        }
+    }
+
+    /// One of `choices` (the first is the default).
+    public func choice(_ key: String, among choices: [String]) throws(Problem) -> String {
+        let text = try string(key) ?? choices[0]
+        guard choices.contains(text) else { throw Problem(key: name(key), message: "\"\(text)\" is not one of \(choices.joined(separator: ", "))") }
+        return text
+    }
+
+    /// A nested table (empty when absent).
+    public func table(_ key: String) throws(Problem) -> ConfigTable {
+        switch values[key] {
+        case nil, .null?: return ConfigTable(values: [:], path: name(key))
+        case .object(let members)?: return ConfigTable(values: members, path: name(key))
+        default: throw Problem(key: name(key), message: "must be a table")
+        }
+    }
+
+    /// A table of name = positive id (Odoo record ids); `what` names the id in the message.
+    public func ids(_ key: String, what: String = "a positive Odoo id") throws(Problem) -> [String: Int64] {
+        let table = try table(key)
+        var ids: [String: Int64] = [:]
+        for name in table.keys {
+            guard case .int(let id)? = table.values[name], id > 0 else { throw Problem(key: table.name(name), message: "must be \(what)") }
+            ids[name] = id
+        }
+        return ids
+    }
+}
