@@ -1,3 +1,4 @@
+import ConnectorKit
 import ConnectorProtocol
 import Foundation
 import OdooKit

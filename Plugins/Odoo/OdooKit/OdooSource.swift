@@ -1,121 +1,22 @@
 public import ConnectorProtocol
+public import ConnectorKit
 import Crypto
 public import Foundation
 
-/// Where a `write_date` stream stands. Odoo keeps `write_date` with microseconds but reads it back
-/// in whole seconds, so "after the last value read" cannot be asked: on 17, `>` re-matches the rest of
-/// that second; on 19, `>` means `>= X + 1 s` and misses what was written later in that second; `=`
-/// matches nothing on 17 and the whole second on 19. Only `>=` means the same on both. The cursor
-/// therefore holds the last second read and the ids already read in it; the next poll asks `>=` that
-/// second and skips those ids, unless what they carry changed (a record written again in the same
-/// second, e.g. posted and paid at once). Records changed again later move to a later second.
-///
-/// It also remembers what it last emitted of the `memory` most recently emitted records (their
-/// fingerprint: what an event of them carries), so that a record Odoo touches without changing
-/// anything the stream reports (posting an invoice rewrites its partner's `write_date`) is not emitted
-/// again. A record forgotten since is emitted again: noise, never a loss.
-public struct OdooCursor: Codable, Sendable, Hashable {
-    /// `YYYY-MM-DD HH:MM:SS`, UTC, as Odoo writes it.
-    public var second: String
-    /// Ids already read with `write_date` in `second`.
-    public var seen: [Int64]
-    /// The fingerprints of the records emitted last, oldest first.
-    public var recent: [Emitted]
-    /// Where the stream started (its first `second`).
-    public var start: String?
+/// The Odoo streams' cursor: ConnectorKit's ``ModifiedSinceCursor`` over `write_date` (whole seconds,
+/// `YYYY-MM-DD HH:MM:SS` UTC) and record ids.
+public typealias OdooCursor = ModifiedSinceCursor<Int64>
 
-    /// How many emitted records the cursor remembers (about 40 bytes each in the stored cursor).
-    public static let memory = 1_000
-
-    public struct Emitted: Codable, Sendable, Hashable {
-        public var id: Int64
-        public var fingerprint: String
-        public init(id: Int64, fingerprint: String) {
-            self.id = id
-            self.fingerprint = fingerprint
-        }
+extension ModifiedSinceCursor where ID == Int64 {
+    /// The `write_date` second read last.
+    public var second: String {
+        get { stamp }
+        set { stamp = newValue }
     }
 
     public init(second: String, seen: [Int64] = [], recent: [Emitted] = [], start: String? = nil) {
-        self.second = second
-        self.seen = seen
-        self.recent = recent
-        self.start = start
+        self.init(stamp: second, seen: seen, recent: recent, start: start)
     }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        second = try container.decode(String.self, forKey: .second)
-        seen = try container.decode([Int64].self, forKey: .seen)
-        // Cursors stored before fingerprints were kept have none.
-        recent = try container.decodeIfPresent([Emitted].self, forKey: .recent) ?? []
-        start = try container.decodeIfPresent(String.self, forKey: .start)
-    }
-
-    /// A record as the stream reads it: its id, `write_date`, and the fingerprint of what its event carries.
-    public struct Row: Sendable, Hashable {
-        public var id: Int64
-        public var writeDate: String
-        public var fingerprint: String
-        public init(id: Int64, writeDate: String, fingerprint: String = "") {
-            self.id = id
-            self.writeDate = writeDate
-            self.fingerprint = fingerprint
-        }
-    }
-
-    /// How many rows to ask for to get `wanted` new ones.
-    public func limit(wanted: Int) -> Int { wanted + seen.count }
-
-    /// Of the rows read (`write_date >= second`, ordered by write_date then id), the ones to emit,
-    /// at most `wanted`, and the cursor after them. The cursor moves over every row it looked at,
-    /// emitted or not, so a page of unchanged records still moves it on.
-    public func advance(over rows: [Row], wanted: Int) -> (emit: [Row], next: OdooCursor) {
-        let skipped = Set(seen)
-        let last = lastFingerprints
-        var emit: [Row] = []
-        var considered: [Row] = []
-        for row in rows {
-            if emit.count == wanted { break }
-            considered.append(row)
-            let unchanged = last[row.id].map { $0 == row.fingerprint } ?? (row.writeDate == second && skipped.contains(row.id))
-            if !unchanged { emit.append(row) }
-        }
-        guard let end = considered.last else { return ([], self) }
-        var next = OdooCursor(second: end.writeDate, seen: end.writeDate == second ? seen : [], recent: recent)
-        var inSecond = Set(next.seen)
-        for row in considered where row.writeDate == end.writeDate && inSecond.insert(row.id).inserted {
-            next.seen.append(row.id)
-        }
-        next.start = start
-        next.remember(emit)
-        return (emit, next)
-    }
-
-    /// Of records read again behind the cursor (committed late, see ``OdooSource``), the ones to emit:
-    /// those whose fingerprint the cursor does not remember as emitted. A record forgotten since is
-    /// emitted again (noise, never a loss: the host drops an event it already has).
-    public func revisit(_ rows: [Row], wanted: Int) -> (emit: [Row], next: OdooCursor) {
-        let last = lastFingerprints
-        let emit = Array(rows.filter { last[$0.id] != $0.fingerprint }.prefix(max(0, wanted)))
-        var next = self
-        next.remember(emit)
-        return (emit, next)
-    }
-
-    /// What was last emitted of each remembered record, by id.
-    var lastFingerprints: [Int64: String] { Dictionary(recent.map { ($0.id, $0.fingerprint) }) { _, newer in newer } }
-
-    mutating func remember(_ emitted: [Row]) {
-        let ids = Set(emitted.map(\.id))
-        recent.removeAll { ids.contains($0.id) }
-        recent += emitted.map { Emitted(id: $0.id, fingerprint: $0.fingerprint) }
-        if recent.count > Self.memory { recent.removeFirst(recent.count - Self.memory) }
-    }
-
-    /// The first second a stream may read: the start it was given, so a re-read never reaches before it
-    /// (a cursor stored before starts were kept has none).
-    public var floor: String { start ?? "" }
 
     /// Odoo's `YYYY-MM-DD HH:MM:SS` (UTC).
     public static func parse(odooDateTime text: String) -> Date? {
@@ -127,15 +28,19 @@ public struct OdooCursor: Codable, Sendable, Hashable {
         String(date.formatted(.iso8601).replacingOccurrences(of: "T", with: " ").prefix(19))
     }
 
-    public func encoded() -> String {
-        String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self)
-    }
-
     public static func decode(_ text: String) throws(ConnectorError) -> OdooCursor {
         guard let cursor = try? JSONDecoder().decode(OdooCursor.self, from: Data(text.utf8)), parse(odooDateTime: cursor.second) != nil else {
             throw ConnectorError(.permanent, "the stored cursor \"\(text.prefix(80))\" is not an Odoo connector cursor")
         }
         return cursor
+    }
+}
+
+extension ModifiedSinceCursor.Row where ID == Int64 {
+    public var writeDate: String { stamp }
+
+    public init(id: Int64, writeDate: String, fingerprint: String = "") {
+        self.init(id: id, stamp: writeDate, fingerprint: fingerprint)
     }
 }
 
