@@ -73,6 +73,61 @@ public enum WebhookSignature {
         return negative ? -value : value
     }
 
+    /// HubSpot's request signatures, the newest the request carries:
+    /// - v3 (`X-HubSpot-Signature-v3`, `X-HubSpot-Request-Timestamp` in epoch milliseconds): base64 of
+    ///   HMAC-SHA256 of `method + uri + body + timestamp` under the app's client secret; a timestamp more
+    ///   than `tolerance` seconds old is refused (HubSpot's own library allows 300).
+    /// - v2 (`X-HubSpot-Signature` with `X-HubSpot-Signature-Version: v2`): hex SHA-256 of
+    ///   `secret + method + uri + body`; v1: hex SHA-256 of `secret + body`. Neither is timed.
+    /// `uri` is the full URL HubSpot called (scheme, host, path and query, as sent); `body` the raw bytes.
+    /// Any of `secrets` may match (a secret roll). Returns the replay key of the delivery.
+    public static func verifyHubSpot(
+        header: (String) -> String?, method: String, uri: String, body: Data, secrets: [String], tolerance: Int = 300, now: Date
+    ) throws(ConnectorError) -> String {
+        let usable = secrets.filter { !$0.allSatisfy(\.isWhitespace) }
+        if let signature = header("X-HubSpot-Signature-v3") {
+            guard let stamp = header("X-HubSpot-Request-Timestamp").flatMap({ Int64($0.trimmingCharacters(in: .whitespaces)) }) else {
+                throw rejected("signature", "the request has a v3 signature but no readable X-HubSpot-Request-Timestamp")
+            }
+            let source = Data((method + uri).utf8) + body + Data(String(stamp).utf8)
+            let matches = usable.contains { secret in
+                let mac = HMAC<SHA256>.authenticationCode(for: source, using: SymmetricKey(data: Data(secret.utf8)))
+                return constantTimeEqual(Data(Data(mac).base64EncodedString().utf8), Data(signature.utf8))
+            }
+            guard matches else { throw rejected("signature", "the v3 signature does not match the client secret") }
+            let age = (Int64(now.timeIntervalSince1970 * 1_000) - stamp) / 1_000
+            guard tolerance <= 0 || age <= Int64(tolerance) else {
+                throw rejected("stale", "the signature's timestamp is \(age) s old; the tolerance is \(tolerance) s")
+            }
+            return "v3:\(stamp):\(signature)"
+        }
+        guard let signature = header("X-HubSpot-Signature")?.lowercased() else {
+            throw rejected("signature", "the request has no HubSpot signature header")
+        }
+        let version = header("X-HubSpot-Signature-Version")?.lowercased() ?? "v1"
+        guard version == "v1" || version == "v2" else {
+            throw rejected("signature", "X-HubSpot-Signature-Version \"\(version)\" is not v1, v2 or v3")
+        }
+        let matches = usable.contains { secret in
+            let source = version == "v2" ? Data((secret + method + uri).utf8) + body : Data(secret.utf8) + body
+            return constantTimeEqual(Data(Hex.encode(Data(SHA256.hash(data: source))).utf8), Data(signature.utf8))
+        }
+        guard matches else { throw rejected("signature", "the \(version) signature does not match the client secret") }
+        return "\(version):\(signature)"
+    }
+
+    /// HTTP Basic credentials (Chargebee's webhooks) checked in constant time against each expected pair.
+    public static func verifyBasic(header: String?, user: String, passwords: [String]) throws(ConnectorError) {
+        guard let header, header.lowercased().hasPrefix("basic "),
+              let decoded = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)) else {
+            throw rejected("signature", "the request has no Basic credentials")
+        }
+        let matches = passwords.filter { !$0.isEmpty }.reduce(false) { found, password in
+            constantTimeEqual(decoded, Data("\(user):\(password)".utf8)) || found
+        }
+        guard matches else { throw rejected("signature", "the Basic credentials do not match") }
+    }
+
     static func constantTimeEqual(_ a: Data, _ b: Data) -> Bool {
         guard a.count == b.count else { return false }
         return zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
