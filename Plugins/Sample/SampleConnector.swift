@@ -41,7 +41,8 @@ struct SampleConnector: Connector {
         streams: [StreamInfo(name: "synthetic", eventTypes: ["customer.upserted", "invoice.finalized", "payment.succeeded"])],
         webhooks: true,
         sinkEventTypes: ["*"],
-        reconcile: true
+        reconcile: true,
+        webhookMethods: ["POST", "GET"]
     )
 
     let connector: ConnectorInfo
@@ -59,6 +60,10 @@ struct SampleConnector: Connector {
     /// for a secret roll), and the timestamp tolerance in seconds.
     let webhookSecrets: [String]
     let webhookTolerance: Int
+    /// `sample` (`sample-signature`, Stripe's scheme) or `hubspot-v3` (HubSpot's v3 signature over the
+    /// public URL `webhook_public_url` + the request target, the raw body and the timestamp).
+    let webhookScheme: String
+    let webhookPublicURL: String
 
     init(context: ConnectorContext) async throws {
         connector = context.connector
@@ -84,6 +89,8 @@ struct SampleConnector: Connector {
         }
         webhookSecrets = secrets
         webhookTolerance = Int(config["webhook_tolerance_s"]?.intValue ?? 300)
+        webhookScheme = config["webhook_scheme"]?.stringValue ?? "sample"
+        webhookPublicURL = config["webhook_public_url"]?.stringValue ?? ""
         let active = faults.current()
         if active.crashOnStart {
             logger.error("fault: crash-on-start")
@@ -202,12 +209,24 @@ struct SampleConnector: Connector {
 
     /// A webhook signed like Stripe's (`sample-signature: t=…,v1=…`) whose body is `{"emit": [i, …]}`:
     /// the synthetic events with those indices, the same events (and idempotency keys) polling gives.
+    /// A `GET` is a verification handshake: the `challenge` query parameter is answered back as text.
     func handleWebhook(_ params: WebhookParams) async throws -> WebhookResult {
         try await before()
-        let replayKey = try WebhookSignature.verifyTimestamped(
-            header: params.headers["sample-signature"], body: params.body, secrets: webhookSecrets, tolerance: webhookTolerance,
-            now: Date(timeIntervalSince1970: Double(params.receivedAtMilliseconds) / 1000)
-        )
+        let now = Date(timeIntervalSince1970: Double(params.receivedAtMilliseconds) / 1000)
+        if params.method == "GET" {
+            let query = params.target?.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init) ?? ""
+            let challenge = query.split(separator: "&").first { $0.hasPrefix("challenge=") }.map { String($0.dropFirst("challenge=".count)) }
+            guard let challenge else { throw ConnectorError(.permanent, "a GET on the hook needs ?challenge=", details: ["reason": "malformed"]) }
+            return WebhookResult(events: [], replayKey: nil, response: WebhookResponse(status: 200, headers: ["Content-Type": "text/plain; charset=utf-8"], body: challenge))
+        }
+        let replayKey: String
+        if webhookScheme == "hubspot-v3" {
+            replayKey = try WebhookSignature.verifyHubSpot(header: { params.headers[$0.lowercased()] }, method: params.method, uri: webhookPublicURL + (params.target ?? ""),
+                                                           body: params.bodyBytes, secrets: webhookSecrets, tolerance: webhookTolerance, now: now)
+        } else {
+            replayKey = try WebhookSignature.verifyTimestamped(header: params.headers["sample-signature"], body: params.body, secrets: webhookSecrets,
+                                                               tolerance: webhookTolerance, now: now)
+        }
         struct Body: Decodable { var emit: [Int] }
         guard let body = try? JSONDecoder().decode(Body.self, from: Data(params.body.utf8)) else {
             throw ConnectorError(.permanent, "the webhook body is not {\"emit\": [indices]}", details: ["reason": "malformed"])

@@ -143,3 +143,10 @@ public enum WebhookSignature {
         ConnectorError(.auth, message, details: ["reason": .string(reason)])
     }
 }
+
+extension WebhookParams {
+    /// The body's bytes, whichever way they came (text, or base64 when not UTF-8).
+    public var bodyBytes: Data {
+        bodyBase64.flatMap { Data(base64Encoded: $0) } ?? Data(body.utf8)
+    }
+}

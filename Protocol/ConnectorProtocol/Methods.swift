@@ -88,19 +88,25 @@ public struct Capabilities: Codable, Sendable, Hashable {
     public var reconcile: Bool
     /// Most deliveries the plugin takes in one `sink.deliver_batch`; 0 or 1: one `sink.deliver` each.
     public var sinkBatch: Int
+    /// The HTTP methods of `/hooks/{id}` the plugin handles: `POST`, and `GET` for a vendor's
+    /// verification handshake. A plugin that says nothing handles `POST` only.
+    public var webhookMethods: [String]
 
-    public init(streams: [StreamInfo] = [], webhooks: Bool = false, sinkEventTypes: [String] = [], reconcile: Bool = false, sinkBatch: Int = 0) {
+    public init(streams: [StreamInfo] = [], webhooks: Bool = false, sinkEventTypes: [String] = [], reconcile: Bool = false, sinkBatch: Int = 0,
+                webhookMethods: [String] = ["POST"]) {
         self.streams = streams
         self.webhooks = webhooks
         self.sinkEventTypes = sinkEventTypes
         self.reconcile = reconcile
         self.sinkBatch = sinkBatch
+        self.webhookMethods = webhookMethods
     }
 
     enum CodingKeys: String, CodingKey {
         case streams, webhooks, reconcile
         case sinkEventTypes = "sink_event_types"
         case sinkBatch = "sink_batch"
+        case webhookMethods = "webhook_methods"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -110,6 +116,7 @@ public struct Capabilities: Codable, Sendable, Hashable {
         sinkEventTypes = try container.decodeIfPresent([String].self, forKey: .sinkEventTypes) ?? []
         reconcile = try container.decodeIfPresent(Bool.self, forKey: .reconcile) ?? false
         sinkBatch = try container.decodeIfPresent(Int.self, forKey: .sinkBatch) ?? 0
+        webhookMethods = try container.decodeIfPresent([String].self, forKey: .webhookMethods) ?? ["POST"]
     }
 }
 
@@ -505,20 +512,64 @@ public struct CredentialsUpdateResult: Codable, Sendable, Hashable {
 public struct WebhookParams: Codable, Sendable, Hashable {
     /// Header names lower-cased; a repeated header's values joined with ", ".
     public var headers: [String: String]
-    /// The body exactly as received (signatures are computed over these bytes).
+    /// The body exactly as received when it is UTF-8 (signatures are computed over these bytes); empty
+    /// when it is not, and then in `bodyBase64`.
     public var body: String
     /// When the host received it, milliseconds since the epoch (for timestamp tolerance checks).
     public var receivedAtMilliseconds: Int64
+    /// The request's method (`POST`, or `GET` for a handshake the plugin declared in `webhook_methods`).
+    public var method: String
+    /// The request target as received: path and query (`/hooks/crm?x=1`), for signatures over the URI
+    /// (HubSpot's v3 signs the full URL the vendor called: the plugin puts its public base URL before it).
+    public var target: String?
+    /// The body's bytes in base64 when they are not UTF-8 (absent otherwise).
+    public var bodyBase64: String?
 
-    public init(headers: [String: String], body: String, receivedAtMilliseconds: Int64) {
+    public init(headers: [String: String], body: String, receivedAtMilliseconds: Int64, method: String = "POST", target: String? = nil, bodyBase64: String? = nil) {
         self.headers = headers
         self.body = body
         self.receivedAtMilliseconds = receivedAtMilliseconds
+        self.method = method
+        self.target = target
+        self.bodyBase64 = bodyBase64
     }
 
     enum CodingKeys: String, CodingKey {
-        case headers, body
+        case headers, body, method, target
         case receivedAtMilliseconds = "received_at_ms"
+        case bodyBase64 = "body_base64"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        headers = try container.decode([String: String].self, forKey: .headers)
+        body = try container.decode(String.self, forKey: .body)
+        receivedAtMilliseconds = try container.decode(Int64.self, forKey: .receivedAtMilliseconds)
+        method = try container.decodeIfPresent(String.self, forKey: .method) ?? "POST"
+        target = try container.decodeIfPresent(String.self, forKey: .target)
+        bodyBase64 = try container.decodeIfPresent(String.self, forKey: .bodyBase64)
+    }
+
+}
+
+/// An answer the plugin shapes itself (a vendor's handshake wants its challenge back, some want a
+/// particular body): status, headers and body the host sends instead of its own `{"accepted": …}`.
+public struct WebhookResponse: Codable, Sendable, Hashable {
+    public var status: Int
+    public var headers: [String: String]
+    public var body: String
+
+    public init(status: Int = 200, headers: [String: String] = [:], body: String = "") {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        status = try container.decodeIfPresent(Int.self, forKey: .status) ?? 200
+        headers = try container.decodeIfPresent([String: String].self, forKey: .headers) ?? [:]
+        body = try container.decodeIfPresent(String.self, forKey: .body) ?? ""
     }
 }
 
@@ -528,14 +579,17 @@ public struct WebhookResult: Codable, Sendable, Hashable {
     public var events: [Event]
     /// Identifies this very delivery (e.g. its signature): the host refuses a second copy as a replay.
     public var replayKey: String?
+    /// The answer to send, when the plugin shapes it (after the events are stored).
+    public var response: WebhookResponse?
 
-    public init(events: [Event], replayKey: String?) {
+    public init(events: [Event], replayKey: String?, response: WebhookResponse? = nil) {
         self.events = events
         self.replayKey = replayKey
+        self.response = response
     }
 
     enum CodingKeys: String, CodingKey {
-        case events
+        case events, response
         case replayKey = "replay_key"
     }
 
@@ -543,6 +597,7 @@ public struct WebhookResult: Codable, Sendable, Hashable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         events = try container.decodeIfPresent([Event].self, forKey: .events) ?? []
         replayKey = try container.decodeIfPresent(String.self, forKey: .replayKey)
+        response = try container.decodeIfPresent(WebhookResponse.self, forKey: .response)
     }
 }
 

@@ -101,6 +101,10 @@ public struct HTTPService: Service {
             router.post("/hooks/:connector") { request, context -> Response in
                 try await self.webhook(request, connector: context.parameters.get("connector") ?? "")
             }
+            // A vendor's verification handshake, for plugins that declare GET in `webhook_methods`.
+            router.get("/hooks/:connector") { request, context -> Response in
+                try await self.webhook(request, connector: context.parameters.get("connector") ?? "")
+            }
         }
         let listeners = self.listeners, logger = self.logger, metrics = self.metrics
         let timeouts = RequestDeadlines.Timeouts(header: .milliseconds(settings.headerTimeoutMilliseconds),
@@ -141,10 +145,21 @@ public struct HTTPService: Service {
             // The connection's failure (closed, or cut off by its deadline): nobody is left to answer.
             return Response(status: .requestTimeout)
         }
-        let answer = await ingress.handle(connector: connector, headers: headers, body: body.map { Data($0.readableBytesView) })
+        let target = request.uri.path + (request.uri.query.map { "?\($0)" } ?? "")
+        let answer = await ingress.handle(connector: connector, method: request.method.rawValue, target: target, headers: headers,
+                                          body: body.map { Data($0.readableBytesView) })
         metrics.webhookAcknowledged(connector: answer.metricsLabel ?? connector, after: started.duration(to: .now))
         var responseHeaders: HTTPFields = [.contentType: "application/json"]
         if let retryAfter = answer.retryAfterSeconds { responseHeaders[.retryAfter] = String(retryAfter) }
+        if let shaped = answer.shaped {
+            // The plugin's own answer: its headers (a content type among them) over ours.
+            responseHeaders = [:]
+            for (name, value) in shaped.headers.sorted(by: { $0.key < $1.key }) {
+                if let field = HTTPField.Name(name) { responseHeaders[field] = value }
+            }
+            if responseHeaders[.contentType] == nil { responseHeaders[.contentType] = "text/plain; charset=utf-8" }
+            return Response(status: .init(code: shaped.status), headers: responseHeaders, body: .init(byteBuffer: ByteBuffer(string: shaped.body)))
+        }
         return Response(status: .init(code: answer.status), headers: responseHeaders,
                         body: .init(byteBuffer: ByteBuffer(string: answer.body + "\n")))
     }

@@ -33,9 +33,11 @@ struct WebhookIngress: Sendable {
         var retryAfterSeconds: Int?
         /// The connector's metrics label: its id when configured, else `unknown` (the path is anyone's to choose).
         var metricsLabel: String?
+        /// The plugin's own answer, sent instead of `status` and `body` when it shapes one.
+        var shaped: WebhookResponse?
     }
 
-    func handle(connector: String, headers: [String: String], body: Data?) async -> Answer {
+    func handle(connector: String, method: String = "POST", target: String? = nil, headers: [String: String], body: Data?) async -> Answer {
         guard supervisor.connectorConfigs.contains(where: { $0.id == connector }) else {
             metrics.webhook(connector: "unknown", result: "unknown_connector")
             var answer = refuse(404, "unknown_connector", "no connector \(connector)")
@@ -59,16 +61,20 @@ struct WebhookIngress: Sendable {
             metrics.webhook(connector: connector, result: "unsupported")
             return refuse(404, "unsupported", "connector \(connector) does not take webhooks")
         }
-        guard let text = String(validating: body, as: UTF8.self) else {
-            return await reject(connector, 400, "malformed", "the body is not UTF-8")
+        guard capabilities.webhookMethods.contains(method) else {
+            metrics.webhook(connector: connector, result: "unsupported")
+            return refuse(405, "unsupported", "connector \(connector) takes \(capabilities.webhookMethods.joined(separator: ", ")) on its hook, not \(method)")
         }
+        // Bytes that are not UTF-8 travel in base64: the plugin verifies a signature over the exact bytes.
+        let text = String(validating: body, as: UTF8.self)
         let codec = pipeline.store.codec
-        let incoming: [Store.Incoming], rejects: [Store.Reject], replayKey: String?
+        let incoming: [Store.Incoming], rejects: [Store.Reject], replayKey: String?, shaped: WebhookResponse?
         do {
-            let params = WebhookParams(headers: headers, body: text, receivedAtMilliseconds: Store.now())
+            let params = WebhookParams(headers: headers, body: text ?? "", receivedAtMilliseconds: Store.now(), method: method, target: target,
+                                       bodyBase64: text == nil ? body.base64EncodedString() : nil)
             let message = try await instance.call(Method.webhookHandle, rawParams: try codec.json(params), timeout: .seconds(10))
             let page = try Pipeline.page(WebhookResult.self, of: message, codec: codec)
-            (incoming, rejects, replayKey) = (page.incoming, page.rejects, page.page.replayKey)
+            (incoming, rejects, replayKey, shaped) = (page.incoming, page.rejects, page.page.replayKey, page.page.response)
         } catch let error as ConnectorError {
             let reason = error.details?["reason"]?.stringValue
             switch error.code {
@@ -89,7 +95,7 @@ struct WebhookIngress: Sendable {
             let stored = try await pipeline.ingest(connector: connector, stream: nil, incoming: incoming, rejects: rejects, cursor: nil, replayKey: replayKey)
             metrics.webhook(connector: connector, result: "accepted")
             let rejected = rejects.isEmpty ? "" : ",\"rejected\":\(rejects.count)"
-            return Answer(status: 200, body: "{\"accepted\":\(stored.stored.count),\"duplicates\":\(stored.duplicates)\(rejected)}", retryAfterSeconds: nil)
+            return Answer(status: 200, body: "{\"accepted\":\(stored.stored.count),\"duplicates\":\(stored.duplicates)\(rejected)}", retryAfterSeconds: nil, shaped: shaped)
         } catch is ReplayedDelivery {
             return await reject(connector, 409, "replayed", "this delivery was accepted before")
         } catch {
