@@ -1,0 +1,1 @@
+"""The common base of the loopback fakes: see loopback.py and ../README.md."""
