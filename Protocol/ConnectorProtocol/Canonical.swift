@@ -174,6 +174,9 @@ public enum Record: Sendable, Hashable {
     case payout(Payout)
     case dispute(Dispute)
     case subscription(Subscription)
+    /// A kind this version of the model does not know (a newer source's): kept as it came, so the host
+    /// stores, routes and delivers it byte for byte to a sink that accepts it, instead of refusing it.
+    case other(kind: String, value: JSONValue)
 
     /// Every kind, as `kind` names it.
     public static let kinds = ["customer", "product", "invoice", "credit_note", "payment", "refund", "subscription"]
@@ -188,12 +191,20 @@ public enum Record: Sendable, Hashable {
         case .refund: "refund"
         case .payout: "payout"
         case .dispute: "dispute"
+        case .other(let kind, _): kind
         case .subscription: "subscription"
         }
     }
 }
 
 extension Record: Codable {
+    private struct OpenKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
     private enum CodingKeys: String, CodingKey {
         case kind, customer, product, invoice, payment, refund, payout, dispute, subscription
         case creditNote = "credit_note"
@@ -213,11 +224,12 @@ extension Record: Codable {
         case "dispute": self = .dispute(try container.decode(Dispute.self, forKey: .dispute))
         case "subscription": self = .subscription(try container.decode(Subscription.self, forKey: .subscription))
         default:
-            throw DecodingError.dataCorruptedError(
-                forKey: .kind,
-                in: container,
-                debugDescription: "unknown record kind \"\(kind)\""
-            )
+            // The record of a kind not known here is under the member named after its kind.
+            let open = try decoder.container(keyedBy: OpenKey.self)
+            guard !kind.isEmpty, let key = OpenKey(stringValue: kind), open.contains(key) else {
+                throw DecodingError.dataCorruptedError(forKey: .kind, in: container, debugDescription: "record kind \"\(kind)\" has no \"\(kind)\" member")
+            }
+            self = .other(kind: kind, value: try open.decode(JSONValue.self, forKey: key))
         }
     }
 
@@ -233,6 +245,9 @@ extension Record: Codable {
         case .refund(let value): try container.encode(value, forKey: .refund)
         case .payout(let value): try container.encode(value, forKey: .payout)
         case .dispute(let value): try container.encode(value, forKey: .dispute)
+        case .other(let kind, let value):
+            var open = encoder.container(keyedBy: OpenKey.self)
+            if let key = OpenKey(stringValue: kind) { try open.encode(value, forKey: key) }
         case .subscription(let value): try container.encode(value, forKey: .subscription)
         }
     }

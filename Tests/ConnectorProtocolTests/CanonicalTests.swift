@@ -37,8 +37,14 @@ import Testing
         let text = String(decoding: try codec.json(invoiceEvent()), as: UTF8.self)
         #expect(text.contains(#""kind":"invoice""#))
         #expect(text.contains(#""schema_version":1"#))
-        let bad = Data(#"{"kind":"spaceship","spaceship":{}}"#.utf8)
-        #expect(throws: DecodingError.self) { try codec.decodeJSON(Record.self, from: bad) }
+        // A kind this model does not know is kept as it came (a newer source's), not refused…
+        let novel = Data(#"{"kind":"spaceship","spaceship":{"crew":[1,2],"name":"Caf\u00e9"}}"#.utf8)
+        let record = try codec.decodeJSON(Record.self, from: novel)
+        #expect(record == .other(kind: "spaceship", value: ["crew": [1, 2], "name": "Café"]) && record.kind == "spaceship")
+        #expect(try codec.decodeJSON(Record.self, from: codec.json(record)) == record)
+        // …but a record must carry the member its kind names.
+        #expect(throws: DecodingError.self) { try codec.decodeJSON(Record.self, from: Data(#"{"kind":"spaceship"}"#.utf8)) }
+        #expect(throws: DecodingError.self) { try codec.decodeJSON(Record.self, from: Data(#"{"kind":"","":{}}"#.utf8)) }
     }
 
     /// The kinds and members issue 14 added: payouts, disputes, settlements, a line's discount (absent

@@ -282,6 +282,27 @@ extension DaemonHarness {
         #expect(try daemon.stop() == 0)
     }
 
+    /// An event of a kind the host has never heard of (issue 15: it failed its page, then was rejected
+    /// at intake) is stored, routed and delivered to a sink that takes it, byte for byte as the source
+    /// wrote it (its escaped "é" and number as written included).
+    @Test func anEventOfAKindTheHostDoesNotKnowIsDeliveredByteForByte() throws {
+        let daemon = try DaemonHarness()
+        try daemon.writeConfig(connectors:
+            "[[connector]]\nid = \"py\"\nplugin = \"pysource\"\npoll_interval_ms = 200\n[connector.config]\ncount = 4\nnovel = [2]\nemitted_file = \"\(daemon.path("emitted"))\"\n"
+            + "[[connector]]\nid = \"pysink\"\nplugin = \"pysink\"\n[connector.config]\neffects_file = \"\(daemon.path("effects"))\"\npayloads_file = \"\(daemon.path("payloads"))\"\n"
+            + DaemonHarness.route("py", "pysink"))
+        try Self.addFixturePlugins(daemon)
+        try daemon.start()
+        try daemon.waitUntil("the 4 events are delivered", timeout: 20) { try daemon.count("delivered") == 4 }
+        let emitted = try #require(try String(contentsOfFile: daemon.path("emitted"), encoding: .utf8).split(separator: "\n").first.map(String.init))
+        #expect(emitted.contains(#""name":"Caf\u00e9 2""#) && emitted.contains(#""warp":9.75"#))
+        let delivered = try String(contentsOfFile: daemon.path("payloads"), encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(delivered.count == 4 && delivered.filter { $0 == emitted }.count == 1, "\(delivered)")
+        let rejects = try daemon.client().call(AdminMethod.dlqRejects, DLQRejectsParams(connector: nil, limit: 10), as: [IntakeReject].self)
+        #expect(rejects.isEmpty)
+        #expect(try daemon.stop() == 0)
+    }
+
     /// A plugin that closes its connection and then exits with status 1 is reported with that status:
     /// it was SIGTERMed on end-of-file before, and reported as "killed by signal 15".
     @Test func aPluginThatExitsIsReportedWithItsOwnStatus() throws {

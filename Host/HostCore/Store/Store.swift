@@ -513,7 +513,7 @@ public final class Store: Sendable {
         case .subscription(let subscription):
             refs.append(subscription.customer)
             refs += subscription.items.map(\.product)
-        case .customer, .product, .payout:
+        case .customer, .product, .payout, .other:
             break
         }
         return refs.map { "\(connector):\($0.objectType):\($0.objectID)" }
