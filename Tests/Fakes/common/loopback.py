@@ -348,11 +348,12 @@ class CallLog:
 
 class Fake:
     """Subclass it. ``name`` starts each request-log line; ``default_headers`` go on every answer;
-    ``server_header`` is the ``Server`` header."""
+    ``server_header`` is the ``Server`` header; ``json_indent`` formats the JSON the base writes."""
 
     name = "fake"
     server_header = "loopback-fake"
     default_headers: dict = {}
+    json_indent: Optional[int] = None
 
     def __init__(self, fault_kinds: Iterable[str] = (), fault_fields: Iterable[str] = (), fault_check=None):
         self.clock = Clock()
@@ -379,7 +380,7 @@ class Fake:
 
     def error_reply(self, status: int, message: str, headers: dict) -> Reply:
         """An error in the vendor's shape (used by faults that give no body)."""
-        return Reply.json(status, {"error": {"status": status, "message": message}}, headers)
+        return self.json_reply(status, {"error": {"status": status, "message": message}}, headers)
 
     def bug_reply(self, exc: BaseException) -> Reply:
         """The answer when the fake itself raised: a 500 (the traceback goes to stderr)."""
@@ -403,6 +404,9 @@ class Fake:
         entry["status"] = None if reply.drop else reply.status
         return reply
 
+    def json_reply(self, status: int, value, headers=None) -> Reply:
+        return Reply.json(status, value, headers, indent=self.json_indent)
+
     # -- controls ---------------------------------------------------------------------------------
 
     def dispatch_control(self, request: Request) -> Reply:
@@ -410,40 +414,40 @@ class Fake:
         try:
             spec = request.json()
         except ValueError as e:
-            return Reply.json(400, {"error": f"the body must be JSON: {e}"})
+            return self.json_reply(400, {"error": f"the body must be JSON: {e}"})
         try:
             reply = self.control(request, name, spec)
             return reply if reply is not None else self.standard_control(request, name, spec)
         except FaultSpecError as e:
-            return Reply.json(400, {"error": str(e)})
+            return self.json_reply(400, {"error": str(e)})
         except (TypeError, ValueError, KeyError) as e:
-            return Reply.json(400, {"error": f"bad control body for {name}: {e!r}"})
+            return self.json_reply(400, {"error": f"bad control body for {name}: {e!r}"})
 
     def standard_control(self, request: Request, name: str, spec) -> Reply:
         method = request.method
         if name == "fault":
             if method == "POST":
-                return Reply.json(200, {"faults": self.faults.add(spec)})
+                return self.json_reply(200, {"faults": self.faults.add(spec)})
             if method == "GET":
-                return Reply.json(200, {"faults": self.faults.pending()})
+                return self.json_reply(200, {"faults": self.faults.pending()})
             if method == "DELETE":
                 self.faults.clear()
-                return Reply.json(200, {"faults": []})
+                return self.json_reply(200, {"faults": []})
         if name == "clock":
             if method == "POST":
-                return Reply.json(200, self.clock.control(spec))
+                return self.json_reply(200, self.clock.control(spec))
             if method == "GET":
-                return Reply.json(200, self.clock.describe())
+                return self.json_reply(200, self.clock.describe())
         if name == "calls":
             if method == "GET":
-                return Reply.json(200, {"calls": self.calls.list()})
+                return self.json_reply(200, {"calls": self.calls.list()})
             if method == "DELETE":
                 self.calls.clear()
-                return Reply.json(200, {"calls": []})
+                return self.json_reply(200, {"calls": []})
         if name == "reset" and method == "POST":
             self.reset()
-            return Reply.json(200, {"reset": True})
-        return Reply.json(404, {"error": f"no control {method} {request.path}; see the fake's README.md"})
+            return self.json_reply(200, {"reset": True})
+        return self.json_reply(404, {"error": f"no control {method} {request.path}; see the fake's README.md"})
 
     # -- the request log ----------------------------------------------------------------------------
 
@@ -525,8 +529,9 @@ class _Handler(BaseHTTPRequestHandler):
             traceback.print_exc(file=sys.stderr)
             request.note += f" fake-bug={type(exc).__name__}"
             reply = fake.bug_reply(exc)
-        self._send(reply, fake)
+        # logged before the answer goes out: a client holding the answer finds its line already written
         fake.log(request, "dropped" if reply.drop else reply.status, time.monotonic() - started)
+        self._send(reply, fake)
 
     def _send(self, reply: Reply, fake: Fake):
         if reply.drop:
@@ -582,7 +587,8 @@ class LoopbackServer(ThreadingHTTPServer):
 
 
 def run(fake: Fake, port: int = 0, banner: Optional[str] = None) -> int:
-    """Serves ``fake`` until SIGTERM or SIGINT; the first stdout line is ``listening 127.0.0.1:PORT``."""
+    """Serves ``fake`` until SIGTERM or SIGINT; the first stdout line is ``listening 127.0.0.1:PORT``. A
+    ``banner`` (``{address}`` in it becomes 127.0.0.1:PORT) goes to stderr after it."""
     server = LoopbackServer(fake, port)
 
     def on_signal(signum, frame):
@@ -593,7 +599,7 @@ def run(fake: Fake, port: int = 0, banner: Optional[str] = None) -> int:
     sys.stdout.write(f"listening {LOOPBACK}:{server.port}\n")
     sys.stdout.flush()
     if banner:
-        sys.stderr.write(banner.rstrip("\n") + "\n")
+        sys.stderr.write(banner.replace("{address}", f"{LOOPBACK}:{server.port}").rstrip("\n") + "\n")
         sys.stderr.flush()
     try:
         server.serve_forever(poll_interval=0.2)

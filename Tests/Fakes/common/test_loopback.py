@@ -6,7 +6,6 @@ Run from the repository root: python3 -m unittest Tests/Fakes/common/test_loopba
 import http.client
 import io
 import json
-import os
 import select
 import signal
 import socket
@@ -300,7 +299,7 @@ class LoopbackTests(unittest.TestCase):
 class ProcessTests(unittest.TestCase):
     def test_first_line_and_clean_stop_on_sigterm_and_sigint(self):
         code = ("import sys; sys.path.insert(0, sys.argv[1]); from common.loopback import Fake, run; "
-                "sys.exit(run(Fake(), 0, banner='test fake'))")
+                "sys.exit(run(Fake(), 0, banner='test fake on {address}'))")
         for signum in (signal.SIGTERM, signal.SIGINT):
             process = subprocess.Popen([sys.executable, "-c", code, str(FAKES)], stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE)
@@ -315,7 +314,7 @@ class ProcessTests(unittest.TestCase):
                 conn.close()
                 process.send_signal(signum)
                 self.assertEqual(0, process.wait(5))
-                self.assertIn(b"test fake", process.stderr.read())
+                self.assertIn(f"test fake on 127.0.0.1:{port}\n".encode(), process.stderr.read())
             finally:
                 if process.poll() is None:
                     process.kill()

@@ -10,8 +10,9 @@ It answers, form-encoded with brackets like Stripe, authenticated by one ``--api
   stale or forged), calls, invoice (a finalized or paid invoice in one call), clock.
 
 Layout, top to bottom: 1. errors and parameters; 2. state and objects; 3. business rules (one function per
-API call); 4. lists and expansion; 5. idempotency, faults, webhooks; 6. HTTP transport; 7. main.
-See README.md next to this file. Run ``python3 fake_stripe.py --help``.
+API call); 4. lists and expansion; 5. idempotency, faults, webhooks; 6. the fake (the API and its controls);
+7. main. HTTP, the fault queue, the clock, the call log and the request log are the loopback fakes' common
+base, ../common/loopback.py. See README.md next to this file. Run ``python3 fake_stripe.py --help``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import json
 import queue
 import re
 import secrets
-import signal
 import string
 import sys
 import threading
@@ -33,8 +33,11 @@ import time
 import urllib.error
 import urllib.request
 from decimal import ROUND_HALF_UP, Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # Tests/Fakes: the common base
+from common.loopback import Clock, Fake, FaultSpecError, run  # noqa: E402
 
 API_VERSION = "2024-06-20"  # what events and the Stripe-Version header report (shapes approximate it)
 IDEMPOTENCY_TTL = 24 * 3600
@@ -188,20 +191,10 @@ class Params:
 # ---------------------------------------------------------------------------------------------
 
 
-class Clock:
-    """Wall time, unless a test froze it or moved it (POST /__fake__/clock)."""
-
-    def __init__(self):
-        self.frozen, self.offset = None, 0
-
-    def now(self):
-        return self.frozen if self.frozen is not None else int(time.time()) + self.offset
-
-
 class State:
-    def __init__(self, fee_percent, fee_fixed):
+    def __init__(self, fee_percent, fee_fixed, clock=None):
         self.lock = threading.RLock()
-        self.clock = Clock()
+        self.clock = clock or Clock()  # the base's (POST /__fake__/clock); reset by the fake's reset
         self.fee_percent, self.fee_fixed = fee_percent, fee_fixed
         self.webhook = None  # {"url", "secrets", "events"}
         self.deliveries = []
@@ -213,11 +206,8 @@ class State:
             self.events = []  # oldest first
             self.idempotency = {}  # key → {"fingerprint", "status", "body", "headers", "request_id", "at"}
             self.in_flight = set()
-            self.faults = []
-            self.calls = []
             self.deliveries = []
             self.webhook = None
-            self.clock = Clock()
             self.request = {"id": None, "idempotency_key": None}  # of the call being served
 
     def new_id(self, prefix):
@@ -864,29 +854,28 @@ FAULTS = {  # kind → (status, type, code, message); 429/401/400/503 come befor
     "unauthorized": (401, "invalid_request_error", None, "Invalid API Key provided (fake fault)."),
     # A request that fails validation: Stripe saves no idempotent result for it (docs: idempotent requests).
     "invalid_request": (400, "invalid_request_error", "parameter_invalid_string", "Invalid string: the value is not valid here (fake fault)."),
-    "delay": (None, None, None, None),  # the call waits `seconds`, then runs (while its idempotency key is in flight)
 }
+# The base's kinds come after these: status, retry_after, delay (the call waits `seconds` or `ms`, then runs,
+# while its idempotency key is in flight), drop, garbage. See ../common/loopback.py.
 
 
-def take_fault(s, method, path):
-    with s.lock:
-        for fault in s.faults:
-            if fault.get("method", method) == method and path.startswith(fault.get("path", "")):
-                fault["count"] -= 1
-                if fault["count"] <= 0:
-                    s.faults.remove(fault)
-                return dict(fault)
-    return None
+def check_fault(spec):
+    if spec.get("should_retry") not in (None, True, False):
+        raise FaultSpecError("field 'should_retry' must be true, false or null")
+
+
+def should_retry_header(fault, headers):
+    if fault.get("should_retry") is not None:
+        headers["Stripe-Should-Retry"] = "true" if fault.get("should_retry") else "false"
+    return headers
 
 
 def fault_error(fault):
-    status, type, code, message = FAULTS[fault["kind"]]
+    status, type, code, message = FAULTS[fault.kind]
     headers = {}
     if fault.get("retry_after") is not None:
-        headers["Retry-After"] = str(fault["retry_after"])
-    if fault.get("should_retry") is not None:
-        headers["Stripe-Should-Retry"] = "true" if fault["should_retry"] else "false"
-    return StripeError(status, message, type, code, headers=headers)
+        headers["Retry-After"] = str(fault.get("retry_after"))
+    return StripeError(status, message, type, code, headers=should_retry_header(fault, headers))
 
 
 def _wanted(webhook, type):
@@ -907,7 +896,7 @@ def deliver(s, event_id, age=0, forge=False, unsigned=False, secrets_=None):
         raise StripeError(400, "No webhook registered (POST /__fake__/webhooks first)")
     if not event or event["object"] != "event":
         raise no_such("event", event_id, "event", 400)
-    payload = json.dumps(event, indent=2).encode()
+    payload = json.dumps(event).encode()
     timestamp = s.clock.now() - int(age)
     keys = [f"whsec_forged{secrets.token_hex(8)}"] if forge else (secrets_ or hook["secrets"])
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)"}
@@ -944,85 +933,86 @@ def delivery_worker(s):
 
 
 # ---------------------------------------------------------------------------------------------
-# 6. HTTP transport
+# 6. The fake: the API (faults, authentication, routes, idempotency) and its controls
 # ---------------------------------------------------------------------------------------------
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    state: State
-    api_key: str
+def _status_type(status):
+    return "api_error" if status >= 500 else "invalid_request_error"
 
-    def log_message(self, fmt, *args):  # one line per request is written by _log, without the key
-        pass
 
-    def do_GET(self):
-        self._serve("GET")
+class StripeFake(Fake):
+    name = "fake-stripe"
+    server_header = "fake-stripe (loopback)"
+    default_headers = {"Stripe-Version": API_VERSION}
+    json_indent = 2  # Stripe's answers are indented by two spaces
 
-    def do_POST(self):
-        self._serve("POST")
+    def __init__(self, api_key, fee_percent, fee_fixed):
+        super().__init__(fault_kinds=FAULTS, fault_fields=("should_retry",), fault_check=check_fault)
+        self.api_key = api_key
+        self.state = State(fee_percent, fee_fixed, self.clock)
 
-    def do_DELETE(self):
-        self._serve("DELETE")
+    def reset(self):
+        self.state.reset()
+        super().reset()  # faults, calls, clock
 
-    def _serve(self, method):
-        url = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        if url.path.startswith("/__fake__/"):
-            status, answer, headers, note = *self._control(method, url.path, body), {}, ""
-        else:
-            status, answer, headers, note = self._api(method, url, body)
-        self._send(status, answer, headers)
-        sys.stderr.write(f"fake-stripe {method} {url.path} -> {status}{note}\n")
+    def error_reply(self, status, message, headers):
+        """Stripe's error shape for a base fault that gives no body (status, retry_after)."""
+        code = "rate_limit" if status == 429 else None
+        return self.json_reply(status, StripeError(status, message, _status_type(status), code).body(), headers)
 
-    def _send(self, status, answer, headers):
-        data = json.dumps(answer, indent=2).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Stripe-Version", API_VERSION)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+    def bug_reply(self, exc):
+        return self.json_reply(500, StripeError(500, f"The fake failed: {type(exc).__name__} (traceback on its stderr).",
+                                           "api_error").body())
 
     # -- the API ---------------------------------------------------------------------------
 
-    def _api(self, method, url, body):
+    def serve(self, request):
         s = self.state
-        key = self.headers.get("Idempotency-Key")
+        method, key = request.method, request.headers.get("Idempotency-Key")
         request_id = s.new_id("req")
-        call = {"method": method, "path": url.path, "query": url.query, "idempotency_key": key, "status": None,
-                "replayed": False, "fault": None, "stripe_version": self.headers.get("Stripe-Version"), "at": s.clock.now()}
-        with s.lock:
-            s.calls.append(call)
+        call = {"method": method, "path": request.path, "query": request.query, "idempotency_key": key, "status": None,
+                "replayed": False, "fault": None, "stripe_version": request.headers.get("Stripe-Version"),
+                "at": s.clock.now()}
+        self.calls.add(call)
         headers = {"Request-Id": request_id}
+        reply = None
         try:
-            status, answer, more = self._api_call(method, url, body, key, request_id, call)
+            status, answer, more = self._api_call(request, key, request_id, call)
             headers.update(more)
         except StripeError as e:
             status, answer = e.status, e.body()
             headers.update(e.headers)
-        call["status"] = status
-        note = (f" idempotency-key={key}" if key else "") + (" (replayed)" if call["replayed"] else "") + \
-               (f" (fault {call['fault']})" if call["fault"] else "")
-        return status, answer, headers, note
+        except _FaultReply as e:
+            reply = e.reply
+            if not reply.drop:
+                reply.headers = {**headers, **reply.headers}
+        if reply is None:
+            reply = self.json_reply(status, answer, headers)
+        call["status"] = None if reply.drop else reply.status
+        request.note = (f" idempotency-key={key}" if key else "") + (" (replayed)" if call["replayed"] else "") + \
+                       (f" (fault {call['fault']})" if call["fault"] else "")
+        return reply
 
-    def _api_call(self, method, url, body, key, request_id, call):
+    def _api_call(self, request, key, request_id, call):
         s = self.state
-        fault = take_fault(s, method, url.path)
-        if fault and fault["kind"] not in ("api_error", "delay"):
-            call["fault"] = fault["kind"]
-            raise fault_error(fault)
-        self._authenticate()
-        handler, id = self._route(method, url.path)
-        params = parse_form(parse_qsl(body.decode("utf-8") if method == "POST" else url.query, keep_blank_values=True))
+        method = request.method
+        fault = self.faults.take(method, request.path)
+        if fault and fault.kind not in ("api_error", "delay"):
+            call["fault"] = fault.kind
+            if fault.kind in FAULTS:
+                raise fault_error(fault)
+            raise _FaultReply(fault.reply(lambda status, message, headers: self.error_reply(
+                status, message, should_retry_header(fault, headers))))
+        self._authenticate(request)
+        handler, id = self._route(method, request.path)
+        params = parse_form(parse_qsl(request.body.decode("utf-8") if method == "POST" else request.query,
+                                      keep_blank_values=True))
         if method != "POST" or key is None:
             return self._run(handler, params, id, None, request_id, fault, call)
         if len(key) > 255:
             raise StripeError(400, "Idempotency-Key is too long: at most 255 characters", param="Idempotency-Key")
-        fingerprint = [method, url.path, copy.deepcopy(params)]
+        fingerprint = [method, request.path, copy.deepcopy(params)]
         with s.lock:
             seen = s.idempotency.get(key)
             if seen and s.clock.now() - seen["at"] > IDEMPOTENCY_TTL:  # keys expire after 24 hours
@@ -1059,10 +1049,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _run(self, handler, params, id, key, request_id, fault, call):
         s = self.state
-        if fault and fault["kind"] == "delay":
+        if fault and fault.kind == "delay":
             call["fault"] = "delay"
-            time.sleep(float(fault.get("seconds", 1)))
-        if fault and fault["kind"] == "api_error":  # began executing, then failed: cached under the key
+            time.sleep(fault.delay_seconds())
+        if fault and fault.kind == "api_error":  # began executing, then failed: cached under the key
             call["fault"] = "api_error"
             raise fault_error(fault)
         paths = params.pop("expand", [])
@@ -1074,9 +1064,9 @@ class Handler(BaseHTTPRequestHandler):
             finally:
                 s.request = {"id": None, "idempotency_key": None}
 
-    def _authenticate(self):
+    def _authenticate(self, request):
         given = None
-        auth = self.headers.get("Authorization") or ""
+        auth = request.headers.get("Authorization") or ""
         scheme, _, value = auth.partition(" ")
         if scheme.lower() == "bearer":
             given = value.strip()
@@ -1102,74 +1092,33 @@ class Handler(BaseHTTPRequestHandler):
         raise StripeError(404, f"Unrecognized request URL ({method}: {path}). This fake covers only what its README.md "
                                "lists" + (" (known path, other method)." if allowed else "."))
 
-    # -- controls ---------------------------------------------------------------------------
+    # -- controls (the base has fault, clock, calls; reset is the base's, extended above) ----
 
-    def _control(self, method, path, body):
+    def control(self, request, name, spec):
         s = self.state
+        method = request.method
         try:
-            spec = json.loads(body.decode("utf-8")) if body.strip() else {}
-        except ValueError as e:
-            return 400, {"error": f"the body must be JSON: {e}"}
-        name = path[len("/__fake__/"):]
-        try:
-            if name == "reset" and method == "POST":
-                s.reset()
-                return 200, {"reset": True}
             if name == "state" and method == "GET":
                 with s.lock:
                     grouped = {}
                     for obj in s.objects.values():
                         grouped.setdefault(obj["object"], []).append(obj)
-                    return 200, {"objects": grouped, "webhook": s.webhook and {**s.webhook, "secrets": len(s.webhook["secrets"])},
-                                 "faults": s.faults, "idempotency_keys": sorted(s.idempotency), "now": s.clock.now()}
-            if name == "calls" and method == "GET":
-                with s.lock:
-                    return 200, {"calls": list(s.calls)}
-            if name == "fault":
-                return self._fault(method, spec)
+                    return self.json_reply(200, {
+                        "objects": grouped, "webhook": s.webhook and {**s.webhook, "secrets": len(s.webhook["secrets"])},
+                        "faults": self.faults.pending(), "idempotency_keys": sorted(s.idempotency), "now": s.clock.now(),
+                    })
             if name == "webhooks":
-                return self._webhooks(method, spec)
+                return self.json_reply(*self._webhooks(method, spec))
             if name == "webhooks/send" and method == "POST":
                 if not spec.get("event"):
-                    return 400, {"error": "field 'event' (an event id) is required"}
-                return 200, deliver(s, spec["event"], spec.get("age", 0), spec.get("forge", False),
-                                    spec.get("unsigned", False), spec.get("secrets"))
+                    return self.json_reply(400, {"error": "field 'event' (an event id) is required"})
+                return self.json_reply(200, deliver(s, spec["event"], spec.get("age", 0), spec.get("forge", False),
+                                               spec.get("unsigned", False), spec.get("secrets")))
             if name == "invoice" and method == "POST":
-                return 200, self._invoice(spec)
-            if name == "clock" and method == "POST":
-                with s.lock:
-                    if "now" in spec:
-                        s.clock.frozen = int(spec["now"])
-                    if "advance" in spec:
-                        if s.clock.frozen is not None:
-                            s.clock.frozen += int(spec["advance"])
-                        else:
-                            s.clock.offset += int(spec["advance"])
-                    if spec.get("real"):
-                        s.clock = Clock()
-                    return 200, {"now": s.clock.now()}
+                return self.json_reply(200, self._invoice(spec))
         except StripeError as e:
-            return e.status, e.body()
-        except (TypeError, ValueError, KeyError) as e:
-            return 400, {"error": f"bad control body for {name}: {e!r}"}
-        return 404, {"error": f"no control {method} {path}; see README.md"}
-
-    def _fault(self, method, spec):
-        s = self.state
-        with s.lock:
-            if method == "DELETE":
-                s.faults.clear()
-            elif method == "POST":
-                for fault in spec if isinstance(spec, list) else [spec]:
-                    if fault.get("kind") not in FAULTS:
-                        return 400, {"error": f"field 'kind' must be one of {', '.join(FAULTS)}; got {fault.get('kind')!r}"}
-                    unknown = set(fault) - {"kind", "count", "path", "method", "retry_after", "should_retry", "seconds"}
-                    if unknown:
-                        return 400, {"error": f"unknown fault fields: {', '.join(sorted(unknown))}"}
-                    if fault.get("should_retry") not in (None, True, False):
-                        return 400, {"error": "field 'should_retry' must be true, false or null"}
-                    s.faults.append({"count": 1, **fault})
-            return 200, {"faults": s.faults}
+            return self.json_reply(e.status, e.body())
+        return None
 
     def _webhooks(self, method, spec):
         s = self.state
@@ -1222,10 +1171,12 @@ class Handler(BaseHTTPRequestHandler):
             return copy.deepcopy(invoice)
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
+class _FaultReply(Exception):
+    """A base fault (status, retry_after, drop, garbage) answering instead of the API."""
+
+    def __init__(self, reply):
+        super().__init__(reply.status)
+        self.reply = reply
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1243,25 +1194,10 @@ def main(argv=None):
     if not args.api_key.startswith("sk_test_"):
         ap.error("--api-key must start with sk_test_ (a test secret key)")
 
-    state = State(args.fee_percent, args.fee_fixed)
-    Handler.state, Handler.api_key = state, args.api_key
-    threading.Thread(target=delivery_worker, args=(state,), daemon=True).start()
-    httpd = Server(("127.0.0.1", args.port), Handler)
-
-    def on_signal(signum, frame):
-        threading.Thread(target=httpd.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    host, port = httpd.server_address[:2]
-    sys.stdout.write(f"listening {host}:{port}\n")
-    sys.stdout.flush()
-    sys.stderr.write(f"fake Stripe (API {API_VERSION}, fee {args.fee_percent}% + {args.fee_fixed}) on {host}:{port}\n")
-    try:
-        httpd.serve_forever(poll_interval=0.2)
-    finally:
-        httpd.server_close()
+    fake = StripeFake(args.api_key, args.fee_percent, args.fee_fixed)
+    threading.Thread(target=delivery_worker, args=(fake.state,), daemon=True).start()
+    return run(fake, args.port, f"fake Stripe (API {API_VERSION}, fee {args.fee_percent}% + {args.fee_fixed}) on {{address}}")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
