@@ -174,6 +174,11 @@ public enum Record: Sendable, Hashable {
     case payout(Payout)
     case dispute(Dispute)
     case subscription(Subscription)
+    case contact(Contact)
+    case company(Company)
+    case deal(Deal)
+    case order(Order)
+    case accountStatus(AccountStatus)
     /// A kind this version of the model does not know (a newer source's): kept as it came, so the host
     /// stores, routes and delivers it byte for byte to a sink that accepts it, instead of refusing it.
     case other(kind: String, value: JSONValue)
@@ -191,6 +196,11 @@ public enum Record: Sendable, Hashable {
         case .refund: "refund"
         case .payout: "payout"
         case .dispute: "dispute"
+        case .contact: "contact"
+        case .company: "company"
+        case .deal: "deal"
+        case .order: "order"
+        case .accountStatus: "account_status"
         case .other(let kind, _): kind
         case .subscription: "subscription"
         }
@@ -206,8 +216,9 @@ extension Record: Codable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case kind, customer, product, invoice, payment, refund, payout, dispute, subscription
+        case kind, customer, product, invoice, payment, refund, payout, dispute, subscription, contact, company, deal, order
         case creditNote = "credit_note"
+        case accountStatus = "account_status"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -223,6 +234,11 @@ extension Record: Codable {
         case "payout": self = .payout(try container.decode(Payout.self, forKey: .payout))
         case "dispute": self = .dispute(try container.decode(Dispute.self, forKey: .dispute))
         case "subscription": self = .subscription(try container.decode(Subscription.self, forKey: .subscription))
+        case "contact": self = .contact(try container.decode(Contact.self, forKey: .contact))
+        case "company": self = .company(try container.decode(Company.self, forKey: .company))
+        case "deal": self = .deal(try container.decode(Deal.self, forKey: .deal))
+        case "order": self = .order(try container.decode(Order.self, forKey: .order))
+        case "account_status": self = .accountStatus(try container.decode(AccountStatus.self, forKey: .accountStatus))
         default:
             // The record of a kind not known here is under the member named after its kind.
             let open = try decoder.container(keyedBy: OpenKey.self)
@@ -249,6 +265,11 @@ extension Record: Codable {
             var open = encoder.container(keyedBy: OpenKey.self)
             if let key = OpenKey(stringValue: kind) { try open.encode(value, forKey: key) }
         case .subscription(let value): try container.encode(value, forKey: .subscription)
+        case .contact(let value): try container.encode(value, forKey: .contact)
+        case .company(let value): try container.encode(value, forKey: .company)
+        case .deal(let value): try container.encode(value, forKey: .deal)
+        case .order(let value): try container.encode(value, forKey: .order)
+        case .accountStatus(let value): try container.encode(value, forKey: .accountStatus)
         }
     }
 }
@@ -550,6 +571,184 @@ public struct Settlement: Codable, Sendable, Hashable {
         case id, amount, fee, net
         case exchangeRate = "exchange_rate"
         case availableAt = "available_at"
+    }
+}
+
+/// A person at a customer (a CRM contact).
+public struct Contact: Codable, Sendable, Hashable {
+    /// The whole name as shown (at least the email when nothing else is known).
+    public var name: String
+    public var firstName: String?
+    public var lastName: String?
+    public var email: String?
+    public var phone: String?
+    public var title: String?
+    /// The company the person works for.
+    public var company: RecordRef?
+    public var address: Address?
+
+    public init(name: String, firstName: String? = nil, lastName: String? = nil, email: String? = nil, phone: String? = nil, title: String? = nil,
+                company: RecordRef? = nil, address: Address? = nil) {
+        self.name = name
+        self.firstName = firstName
+        self.lastName = lastName
+        self.email = email
+        self.phone = phone
+        self.title = title
+        self.company = company
+        self.address = address
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, email, phone, title, company, address
+        case firstName = "first_name"
+        case lastName = "last_name"
+    }
+}
+
+/// An organisation (a CRM company or account): the buyer the finance side calls a customer.
+public struct Company: Codable, Sendable, Hashable {
+    public var name: String
+    /// Its web domain (`acme.test`), the usual key between CRMs.
+    public var domain: String?
+    public var vat: String?
+    public var phone: String?
+    public var industry: String?
+    public var address: Address?
+    public var currency: CurrencyCode?
+
+    public init(name: String, domain: String? = nil, vat: String? = nil, phone: String? = nil, industry: String? = nil, address: Address? = nil, currency: CurrencyCode? = nil) {
+        self.name = name
+        self.domain = domain
+        self.vat = vat
+        self.phone = phone
+        self.industry = industry
+        self.address = address
+        self.currency = currency
+    }
+}
+
+/// A sales opportunity (HubSpot's deal, Salesforce's opportunity) with its line items.
+public struct Deal: Codable, Sendable, Hashable {
+    public enum Outcome: String, Codable, Sendable, Hashable {
+        case open, won, lost
+    }
+
+    public var name: String
+    /// The pipeline stage as the CRM names it (`appointmentscheduled`, `Closed Won`).
+    public var stage: String
+    public var outcome: Outcome
+    /// The deal's amount (the lines' total when it has lines).
+    public var amount: Money?
+    /// RFC 3339: when it is expected to close, or closed.
+    public var closeAt: String?
+    public var company: RecordRef?
+    public var contacts: [RecordRef]
+    /// Its line items, with products, quantities, prices and discounts as an invoice's lines.
+    public var lines: [InvoiceLine]
+
+    public init(name: String, stage: String, outcome: Outcome, amount: Money? = nil, closeAt: String? = nil, company: RecordRef? = nil,
+                contacts: [RecordRef] = [], lines: [InvoiceLine] = []) {
+        self.name = name
+        self.stage = stage
+        self.outcome = outcome
+        self.amount = amount
+        self.closeAt = closeAt
+        self.company = company
+        self.contacts = contacts
+        self.lines = lines
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, stage, outcome, amount, company, contacts, lines
+        case closeAt = "close_at"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        stage = try container.decode(String.self, forKey: .stage)
+        outcome = try container.decode(Outcome.self, forKey: .outcome)
+        amount = try container.decodeIfPresent(Money.self, forKey: .amount)
+        closeAt = try container.decodeIfPresent(String.self, forKey: .closeAt)
+        company = try container.decodeIfPresent(RecordRef.self, forKey: .company)
+        contacts = try container.decodeIfPresent([RecordRef].self, forKey: .contacts) ?? []
+        lines = try container.decodeIfPresent([InvoiceLine].self, forKey: .lines) ?? []
+    }
+}
+
+/// A sale order or quotation (what an ERP makes of a won deal before it invoices).
+public struct Order: Codable, Sendable, Hashable {
+    public enum Status: String, Codable, Sendable, Hashable {
+        case quotation, confirmed, cancelled, done
+    }
+
+    public var number: String?
+    public var customer: RecordRef
+    public var status: Status
+    public var currency: CurrencyCode
+    public var lines: [InvoiceLine]
+    public var subtotalMinor: Int64
+    public var taxMinor: Int64
+    public var totalMinor: Int64
+    /// RFC 3339.
+    public var orderedAt: String?
+    /// The deal it came from.
+    public var deal: RecordRef?
+
+    public init(number: String? = nil, customer: RecordRef, status: Status, currency: CurrencyCode, lines: [InvoiceLine], subtotalMinor: Int64, taxMinor: Int64,
+                totalMinor: Int64, orderedAt: String? = nil, deal: RecordRef? = nil) {
+        self.number = number
+        self.customer = customer
+        self.status = status
+        self.currency = currency
+        self.lines = lines
+        self.subtotalMinor = subtotalMinor
+        self.taxMinor = taxMinor
+        self.totalMinor = totalMinor
+        self.orderedAt = orderedAt
+        self.deal = deal
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case number, customer, status, currency, lines, deal
+        case subtotalMinor = "subtotal_minor"
+        case taxMinor = "tax_minor"
+        case totalMinor = "total_minor"
+        case orderedAt = "ordered_at"
+    }
+}
+
+/// Where a customer stands with finance, for a CRM's sales team: what it owes, what is overdue, when
+/// it last paid. A snapshot as of `asOf`, per currency.
+public struct AccountStatus: Codable, Sendable, Hashable {
+    public var customer: RecordRef
+    public var balanceDue: Money
+    public var overdue: Money
+    public var overdueInvoices: Int
+    public var lastPayment: Money?
+    /// RFC 3339.
+    public var lastPaymentAt: String?
+    /// RFC 3339: when finance's books said so.
+    public var asOf: String
+
+    public init(customer: RecordRef, balanceDue: Money, overdue: Money, overdueInvoices: Int, lastPayment: Money? = nil, lastPaymentAt: String? = nil, asOf: String) {
+        self.customer = customer
+        self.balanceDue = balanceDue
+        self.overdue = overdue
+        self.overdueInvoices = overdueInvoices
+        self.lastPayment = lastPayment
+        self.lastPaymentAt = lastPaymentAt
+        self.asOf = asOf
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case customer, overdue
+        case balanceDue = "balance_due"
+        case overdueInvoices = "overdue_invoices"
+        case lastPayment = "last_payment"
+        case lastPaymentAt = "last_payment_at"
+        case asOf = "as_of"
     }
 }
 

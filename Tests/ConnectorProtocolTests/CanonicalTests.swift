@@ -70,6 +70,32 @@ import Testing
         #expect(!String(decoding: try codec.json(try codec.decodeJSON(InvoiceLine.self, from: plain)), as: UTF8.self).contains("discount"))
     }
 
+    /// The CRM kinds the next connectors need (issue 15): contacts, companies, deals with line items,
+    /// orders and a customer's account status, each round-tripping with its wire names.
+    @Test func theCRMKindsRoundTrip() throws {
+        let acme = RecordRef(objectType: "company", objectID: "9001")
+        let line = InvoiceLine(description: "Seats", product: RecordRef(objectType: "product", objectID: "p1"), quantity: "3", unitAmountMinor: 500, amountMinor: 1_300, discountMinor: 200)
+        let records: [Record] = [
+            .contact(Contact(name: "Ada Lovelace", firstName: "Ada", lastName: "Lovelace", email: "ada@acme.test", title: "CFO", company: acme)),
+            .company(Company(name: "ACME SAS", domain: "acme.test", vat: "FR40303265045", address: Address(city: "Paris", country: "FR"), currency: eur)),
+            .deal(Deal(name: "ACME renewal", stage: "contractsent", outcome: .open, amount: Money(amountMinor: 1_300, currency: eur), closeAt: "2026-12-31T00:00:00Z",
+                       company: acme, contacts: [RecordRef(objectType: "contact", objectID: "51")], lines: [line])),
+            .order(Order(number: "S00042", customer: acme, status: .confirmed, currency: eur, lines: [line], subtotalMinor: 1_300, taxMinor: 260, totalMinor: 1_560,
+                         deal: RecordRef(objectType: "deal", objectID: "77"))),
+            .accountStatus(AccountStatus(customer: acme, balanceDue: Money(amountMinor: 12_100, currency: eur), overdue: Money(amountMinor: 2_420, currency: eur),
+                                         overdueInvoices: 1, lastPayment: Money(amountMinor: 5_000, currency: eur), lastPaymentAt: "2026-11-30T10:00:00Z", asOf: "2026-12-06T07:00:00Z")),
+        ]
+        for record in records {
+            #expect(try codec.decodeJSON(Record.self, from: codec.json(record)) == record, "\(record.kind)")
+        }
+        #expect(records.map(\.kind) == ["contact", "company", "deal", "order", "account_status"])
+        let status = String(decoding: try codec.json(records[4]), as: UTF8.self)
+        #expect(status.contains(#""kind":"account_status""#) && status.contains(#""balance_due":{"#) && status.contains(#""overdue_invoices":1"#))
+        // A deal without contacts or lines says so by leaving them out.
+        let bare = try codec.decodeJSON(Record.self, from: Data(#"{"kind":"deal","deal":{"name":"x","stage":"new","outcome":"open"}}"#.utf8))
+        #expect(bare == .deal(Deal(name: "x", stage: "new", outcome: .open)))
+    }
+
     @Test func currencyCodesAreValidated() throws {
         #expect(CurrencyCode("EUR") != nil)
         #expect(CurrencyCode("eur") == nil)

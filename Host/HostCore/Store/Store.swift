@@ -513,7 +513,15 @@ public final class Store: Sendable {
         case .subscription(let subscription):
             refs.append(subscription.customer)
             refs += subscription.items.map(\.product)
-        case .customer, .product, .payout, .other:
+        case .contact(let contact):
+            refs += [contact.company].compactMap { $0 }
+        case .deal(let deal):
+            refs += [deal.company].compactMap { $0 } + deal.contacts + deal.lines.compactMap(\.product)
+        case .order(let order):
+            refs += [order.customer] + [order.deal].compactMap { $0 } + order.lines.compactMap(\.product)
+        case .accountStatus(let status):
+            refs.append(status.customer)
+        case .customer, .product, .payout, .company, .other:
             break
         }
         return refs.map { "\(connector):\($0.objectType):\($0.objectID)" }

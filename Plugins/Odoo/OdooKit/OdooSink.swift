@@ -45,8 +45,8 @@ public final class OdooSink: Sendable {
         case .dispute(let dispute): return try await bookDispute(dispute, write)
         case .subscription:
             throw ConnectorError(.permanent, "the Odoo connector does not take subscriptions (Odoo's subscriptions module is not supported); route only customer, product, invoice, credit_note, payment, refund, payout and dispute events to it")
-        case .other(let kind, _):
-            throw ConnectorError(.notSupported, "the Odoo connector does not know records of kind \"\(kind)\"; route only customer, product, invoice, credit_note, payment, refund, payout and dispute events to it")
+        case .contact, .company, .deal, .order, .accountStatus, .other:
+            throw ConnectorError(.notSupported, "the Odoo connector does not take records of kind \"\(event.record.kind)\" (yet); route only customer, product, invoice, credit_note, payment, refund, payout and dispute events to it")
         }
     }
 
