@@ -10,9 +10,10 @@ A fake subclasses :class:`Fake`, answers its vendor's calls in :meth:`Fake.handl
 * a request log on stderr, one line per request: ``<name> <METHOD> <path without query> -> <status>
   <elapsed>ms<note>`` (the query, the headers and the body are never logged: they may hold secrets);
 * a fault queue (:class:`FaultQueue`), matched by method, path prefix and count, with the kinds
-  ``status``, ``retry_after``, ``delay``, ``drop`` and ``garbage`` (plus any kinds a fake adds);
+  ``status``, ``retry_after``, ``delay``, ``drop`` and ``garbage`` (plus any kinds a fake adds); ``phase``
+  ``"after"`` lets the call run first and then replaces (or drops) its answer: a lost answer;
 * a controllable clock (:class:`Clock`) the fake uses for its time stamps;
-* a call log (:class:`CallLog`);
+* a call log (:class:`CallLog`), each entry with the number of the TCP connection it came on;
 * the standard controls under ``/__fake__/`` (JSON bodies, no credentials): ``fault`` (POST adds one
   fault or a list, GET lists, DELETE clears), ``clock`` (GET; POST ``{"now": unix}`` freezes,
   ``{"advance": s}`` moves, ``{"real": true}`` back to wall time), ``calls`` (GET, DELETE), ``reset``;
@@ -44,9 +45,10 @@ from urllib.parse import urlsplit
 
 LOOPBACK = "127.0.0.1"
 CONTROL_PREFIX = "/__fake__/"
-# 200 with a body no JSON parser accepts (a NUL, bytes that are not UTF-8, then HTML): a proxy's or a
-# crashed server's page where the client expects JSON.
-GARBAGE = b'{"object": "list", "data": [\x00\xff\xfe<html><body>Bad gateway</body></html>'
+# 200 with a body no JSON parser accepts: JSON cut short, then a proxy's HTML page. Valid UTF-8 on purpose:
+# stripe-python 16.1.0 decodes every body as UTF-8 for its debug log, so bytes that are not UTF-8 made it raise
+# a bare UnicodeDecodeError instead of its "Invalid response body from API" (a client quirk, not a wire case).
+GARBAGE = b'{"object": "list", "data": [{"id": <html><body><h1>502 Bad Gateway</h1></body></html>\n'
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,11 +82,13 @@ class Reply:
 
 class Request:
     """One request as the fake sees it. ``note`` is appended to its request-log line (never put secrets
-    in it); ``fault`` is the fault taken for it, if any."""
+    in it); ``fault`` is the fault taken for it, if any; ``connection`` numbers the TCP connections the
+    server accepted, so a call log shows keep-alive at work."""
 
-    def __init__(self, method: str, target: str, headers, body: bytes):
+    def __init__(self, method: str, target: str, headers, body: bytes, connection: int = 0):
         url = urlsplit(target)
         self.method, self.target, self.path, self.query = method, target, url.path, url.query
+        self.connection = connection  # the server's number of the TCP connection it came on (1, 2, …)
         self.headers = headers  # an email.message.Message: case-insensitive .get(name)
         self.body = body
         self.note = ""
@@ -106,8 +110,9 @@ class FaultSpecError(ValueError):
 
 
 BASE_KINDS = ("status", "retry_after", "delay", "drop", "garbage")
-BASE_FIELDS = ("kind", "count", "method", "path", "status", "body", "content_type", "headers", "retry_after",
-               "ms", "seconds")
+BASE_FIELDS = ("kind", "count", "method", "path", "phase", "status", "body", "content_type", "headers",
+               "retry_after", "ms", "seconds")
+AFTER_KINDS = ("status", "retry_after", "drop", "garbage")  # the kinds that may act after the call ran
 
 
 def _number(value, name, minimum=None):
@@ -132,6 +137,7 @@ class Fault:
         self.kind = spec["kind"]
         self.method = spec.get("method")
         self.path = spec.get("path") or ""
+        self.phase = spec.get("phase") or "before"  # "after": the call runs, then the fault replaces its answer
         self.remaining = spec.get("count", 1)
 
     def get(self, name, default=None):
@@ -215,6 +221,10 @@ class FaultQueue:
             raise FaultSpecError(f"field 'status' must be an HTTP status 100-599; got {status!r}")
         if kind == "status" and status is None:
             raise FaultSpecError("a 'status' fault needs field 'status'")
+        if spec.get("phase") not in (None, "before", "after"):
+            raise FaultSpecError(f"field 'phase' must be 'before' or 'after'; got {spec['phase']!r}")
+        if spec.get("phase") == "after" and kind not in AFTER_KINDS:
+            raise FaultSpecError(f"field 'phase' 'after' goes with the kinds {', '.join(AFTER_KINDS)}; not {kind!r}")
         if kind == "retry_after" and status not in (None, 429, 503):
             raise FaultSpecError(f"a 'retry_after' fault answers 429 or 503; got status {status!r}")
         if spec.get("retry_after") is not None:
@@ -387,20 +397,24 @@ class Fake:
         return self.error_reply(500, f"the fake failed: {type(exc).__name__} (traceback on its stderr)", {})
 
     def serve(self, request: Request) -> Reply:
-        """A non-control request: the first matching fault acts (a ``delay`` waits, then the call runs),
-        the call is logged, :meth:`handle` answers."""
+        """A non-control request: the first matching fault acts (a ``delay`` waits, then the call runs; with
+        ``phase: after`` the call runs and the fault replaces its answer), the call is logged, :meth:`handle`
+        answers."""
         fault = request.fault = self.faults.take(request.method, request.path)
         entry = self.calls.add({"method": request.method, "path": request.path, "query": request.query,
-                                "status": None, "fault": fault and fault.kind, "at": self.clock.time()})
+                                "status": None, "fault": fault and fault.kind, "at": self.clock.time(),
+                                "connection": request.connection})
         reply = None
         if fault:
-            request.note += f" fault={fault.kind}"
+            request.note += f" fault={fault.kind}" + (" (after the call)" if fault.phase == "after" else "")
             if fault.kind == "delay":
                 time.sleep(fault.delay_seconds())
-            else:
+            elif fault.phase == "before":
                 reply = fault.reply(self.error_reply)
         if reply is None:
             reply = self.handle(request)
+            if fault and fault.phase == "after":
+                reply = fault.reply(self.error_reply) or reply
         entry["status"] = None if reply.drop else reply.status
         return reply
 
@@ -472,6 +486,10 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # TCP_NODELAY on the accepted socket (StreamRequestHandler.setup)
     server: "LoopbackServer"
 
+    def setup(self):
+        super().setup()
+        self.connection_number = self.server.next_connection_number()
+
     def log_message(self, format, *args):  # the fake's own request log replaces http.server's
         pass
 
@@ -512,7 +530,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self):
         fake = self.server.fake
         started = time.monotonic()
-        request = Request(self.command, self.path, self.headers, b"")
+        request = Request(self.command, self.path, self.headers, b"", self.connection_number)
         try:
             try:
                 request.body = self._read_body()
@@ -571,7 +589,14 @@ class LoopbackServer(ThreadingHTTPServer):
         if host != LOOPBACK:
             raise ValueError(f"a loopback fake binds {LOOPBACK} only; refused host {host!r}")
         self.fake = fake
+        self._connections = 0
+        self._connections_lock = threading.Lock()
         super().__init__((host, port), _Handler)
+
+    def next_connection_number(self) -> int:
+        with self._connections_lock:
+            self._connections += 1
+            return self._connections
 
     def server_bind(self):
         socketserver.TCPServer.server_bind(self)  # HTTPServer's would resolve a name (getfqdn): not needed

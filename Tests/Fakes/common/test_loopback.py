@@ -16,10 +16,13 @@ import unittest
 from pathlib import Path
 
 FAKES = Path(__file__).resolve().parent.parent
-if str(FAKES) not in sys.path:
-    sys.path.insert(0, str(FAKES))
+# This folder, not Tests/Fakes: with Tests/Fakes on sys.path every vendor folder (stripe/, later hubspot/ …)
+# is a namespace package, and `import stripe` in a later test module of the same run would import the
+# folder instead of failing when the official library is not installed.
+if str(FAKES / "common") not in sys.path:
+    sys.path.insert(0, str(FAKES / "common"))
 
-from common.loopback import GARBAGE, Fake, LoopbackServer, Reply, serve_in_thread, stop  # noqa: E402
+from loopback import GARBAGE, Fake, LoopbackServer, Reply, serve_in_thread, stop  # noqa: E402
 
 
 class Echo(Fake):
@@ -27,8 +30,10 @@ class Echo(Fake):
 
     name = "echo"
     default_headers = {"X-Echo": "1"}
+    handled = 0
 
     def handle(self, request):
+        self.handled += 1
         if request.path == "/secret":
             return Reply.json(403, {"error": "no"})
         return Reply.json(200, {"method": request.method, "path": request.path, "query": request.query,
@@ -106,6 +111,12 @@ class LoopbackTests(unittest.TestCase):
             sockets.add(id(conn.sock))
         self.assertEqual(1, len(sockets), "http.client kept one connection")
         self.assertEqual(5, len(self.log.getvalue().splitlines()))
+        other = self.connection()
+        self.call(other, "GET", "/other")
+        calls = self.control("calls", method="GET")[1]["calls"]
+        numbers = [c["connection"] for c in calls]
+        self.assertEqual(5 * [numbers[0]], numbers[:5], "the call log numbers the connection of each call")
+        self.assertNotEqual(numbers[0], numbers[5])
 
     def test_each_answer_is_one_write_and_nagle_is_off(self):
         with socket.create_connection(("127.0.0.1", self.server.port), timeout=5) as sock:
@@ -212,12 +223,27 @@ class LoopbackTests(unittest.TestCase):
         self.assertEqual(200, status)
         self.assertIn("echo GET /a -> dropped", self.log.getvalue())
 
+    def test_phase_after_runs_the_call_then_loses_its_answer(self):
+        self.control("fault", [{"kind": "drop", "phase": "after", "method": "POST"},
+                               {"kind": "status", "status": 502, "phase": "after", "body": "bad gateway"}])
+        conn = self.connection()
+        with self.assertRaises((http.client.RemoteDisconnected, ConnectionError)):
+            self.call(conn, "POST", "/orders", body="x")
+        self.assertEqual(1, self.fake.handled, "the call ran before the connection was dropped")
+        conn.close()
+        self.assertEqual((502, b"bad gateway"), (lambda r: (r[0], r[2]))(self.call(conn, "GET", "/a")))
+        self.assertEqual(2, self.fake.handled)
+        self.assertIn("fault=drop (after the call)", self.log.getvalue())
+        status, answer = self.control("fault", {"kind": "delay", "phase": "after"})
+        self.assertEqual(400, status, answer)
+
     def test_garbage_fault_is_200_and_not_json(self):
         self.control("fault", {"kind": "garbage"})
         status, _, data = self.call(self.connection(), "GET", "/a")
         self.assertEqual((200, GARBAGE), (status, data))
         with self.assertRaises(ValueError):
             json.loads(data)
+        data.decode("utf-8")  # not JSON, but text: what a proxy's page is (and what stripe-python can log)
 
     def test_faults_match_method_path_prefix_and_count(self):
         self.control("fault", {"kind": "status", "status": 409, "method": "POST", "path": "/orders", "count": 2})
