@@ -973,7 +973,7 @@ class StripeFake(Fake):
         request_id = s.new_id("req")
         call = {"method": method, "path": request.path, "query": request.query, "idempotency_key": key, "status": None,
                 "replayed": False, "fault": None, "stripe_version": request.headers.get("Stripe-Version"),
-                "at": s.clock.now()}
+                "at": s.clock.now(), "connection": request.connection}
         self.calls.add(call)
         headers = {"Request-Id": request_id}
         reply = None
@@ -989,6 +989,13 @@ class StripeFake(Fake):
                 reply.headers = {**headers, **reply.headers}
         if reply is None:
             reply = self.json_reply(status, answer, headers)
+        fault = request.fault
+        if fault and fault.phase == "after":  # the call ran (and is stored under its key); its answer is lost
+            call["fault"] = fault.kind
+            lost = self._base_fault_reply(fault)
+            if not lost.drop:
+                lost.headers = {"Request-Id": headers["Request-Id"], **lost.headers}
+            reply = lost
         call["status"] = None if reply.drop else reply.status
         request.note = (f" idempotency-key={key}" if key else "") + (" (replayed)" if call["replayed"] else "") + \
                        (f" (fault {call['fault']})" if call["fault"] else "")
@@ -997,13 +1004,12 @@ class StripeFake(Fake):
     def _api_call(self, request, key, request_id, call):
         s = self.state
         method = request.method
-        fault = self.faults.take(method, request.path)
-        if fault and fault.kind not in ("api_error", "delay"):
+        fault = request.fault = self.faults.take(method, request.path)
+        if fault and fault.kind not in ("api_error", "delay") and fault.phase == "before":
             call["fault"] = fault.kind
             if fault.kind in FAULTS:
                 raise fault_error(fault)
-            raise _FaultReply(fault.reply(lambda status, message, headers: self.error_reply(
-                status, message, should_retry_header(fault, headers))))
+            raise _FaultReply(self._base_fault_reply(fault))
         self._authenticate(request)
         handler, id = self._route(method, request.path)
         params = parse_form(parse_qsl(request.body.decode("utf-8") if method == "POST" else request.query,
@@ -1063,6 +1069,10 @@ class StripeFake(Fake):
                 return 200, expand(s, copy.deepcopy(obj), paths), {}
             finally:
                 s.request = {"id": None, "idempotency_key": None}
+
+    def _base_fault_reply(self, fault):
+        return fault.reply(lambda status, message, headers: self.error_reply(
+            status, message, should_retry_header(fault, headers)))
 
     def _authenticate(self, request):
         given = None
