@@ -3,12 +3,18 @@
 Run from the repository root: python3 -m unittest Tests/Fakes/stripe/test_fakes.py
 localstripe's tests need the virtualenv of scripts/lib/common.sh ensure_localstripe (.build/venv-localstripe);
 without it they are skipped, saying so.
+
+OfficialClientTests drive fake_stripe.py with Stripe's official Python library (stripe, pinned in
+requirements-localstripe.txt, installed in that virtualenv): the library must parse every answer. They run in
+whichever interpreter has the library; under a python3 without it, OfficialClientInVenv runs them with the
+virtualenv's python (a subprocess) or is skipped, saying why.
 """
 
 import hashlib
 import hmac
 import json
 import os
+import re
 import select
 import socket
 import subprocess
@@ -21,11 +27,22 @@ import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from unittest import mock
+
+try:
+    import stripe  # Stripe's official Python library: in .build/venv-localstripe, not in a plain python3
+    if getattr(stripe, "__file__", None) is None:  # a folder named stripe/ (like this one) on sys.path, not the library
+        stripe = None
+except ImportError:
+    stripe = None
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 VENV_PYTHON = ROOT / ".build" / "venv-localstripe" / "bin" / "python"
 KEY = "sk_test_fakes" + os.urandom(6).hex()
+FAKE_API_VERSION = "2024-06-20"  # the shapes fake_stripe.py models; connector-stripe pins it too (StripeSettings)
+PINS = HERE / "requirements-localstripe.txt"
+STRIPE_PIN = re.search(r"^stripe==(\S+)$", PINS.read_text(), re.M).group(1)
 
 
 def start(command, what):
@@ -46,6 +63,7 @@ def stop(process):
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+    process.stdout.close()
 
 
 def call(base, method, path, fields=(), key=KEY, headers=None):
@@ -167,6 +185,20 @@ class FakeStripeTests(LoopbackOnly, unittest.TestCase):
         status, _, body = self.api(method, path, *fields, **headers)
         self.assertEqual(200, status, f"{method} {path}: {body}")
         return body
+
+    def test_keep_alive_with_one_write_per_answer(self):
+        port = int(self.base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            for _ in range(3):
+                sock.sendall(f"GET /v1/customers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\n\r\n".encode())
+                select.select([sock], [], [], 5)
+                data = sock.recv(65536)  # the whole answer in the first read: written at once, Nagle off
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = int(re.search(rb"\r\nContent-Length: (\d+)", head).group(1))
+                self.assertEqual(length, len(body), data)
+                self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+        calls = control(self.base, "calls", method="GET")["calls"]
+        self.assertEqual(1, len({c["connection"] for c in calls}), "three calls on one connection")
 
     def test_refuses_a_missing_or_wrong_key_in_stripes_error_shape(self):
         status, _, body = call(self.base, "GET", "/v1/customers", key=None)
@@ -340,6 +372,300 @@ class FakeStripeTests(LoopbackOnly, unittest.TestCase):
         finally:
             receiver.shutdown()
             receiver.server_close()
+
+
+def start_receiver(received):
+    """A webhook receiver on 127.0.0.1 that keeps (Stripe-Signature, body) of each POST and answers 200."""
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.headers.get("Stripe-Signature"), body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    return receiver
+
+
+def wait_for(condition, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return condition()
+
+
+if stripe is not None:
+    class OfficialClientTests(unittest.TestCase):
+        """fake_stripe.py through stripe-python (the pinned version), pointed at it with stripe.api_base: every
+        answer must parse into the library's objects, lists and error classes."""
+
+        @classmethod
+        def setUpClass(cls):
+            cls.process, cls.base = start([sys.executable, str(HERE / "fake_stripe.py"), "--port", "0", "--api-key", KEY],
+                                          "fake_stripe.py")
+            stripe.api_base = cls.base
+            # stripe-python 16.1.0 would ask for its own version (stripe.api_version, 2026-10-28.endive); the checks
+            # ask for the one the fake models and connector-stripe sends
+            stripe.api_version = FAKE_API_VERSION
+
+        @classmethod
+        def tearDownClass(cls):
+            stop(cls.process)
+
+        def setUp(self):
+            control(self.base, "reset")
+            stripe.api_key = KEY
+            stripe.max_network_retries = 0  # the library retries only where a test asks it to
+
+        def calls(self, method=None):
+            return [c for c in control(self.base, "calls", method="GET")["calls"] if method in (None, c["method"])]
+
+        def test_the_pinned_library_version(self):
+            self.assertEqual(STRIPE_PIN, stripe.VERSION, "requirements-localstripe.txt pins the library these checks use")
+
+        def test_customer_create_retrieve_update_list_and_its_events(self):
+            created = stripe.Customer.create(name="Globex", email="ap@globex.test", address={"country": "BE", "city": "Gent"},
+                                             metadata={"erp_id": "42"})
+            self.assertIsInstance(created, stripe.Customer)
+            self.assertTrue(created.id.startswith("cus_"))
+            self.assertEqual(("BE", "Gent", "42"), (created.address.country, created.address.city, created.metadata["erp_id"]))
+            self.assertTrue(created.last_response.request_id.startswith("req_"))
+            fetched = stripe.Customer.retrieve(created.id)
+            self.assertEqual(created.to_dict(), fetched.to_dict())
+            updated = stripe.Customer.modify(created.id, name="Globex Corp", metadata={"erp_id": ""})
+            self.assertEqual(("Globex Corp", {}), (updated.name, updated.metadata.to_dict()))
+            self.assertEqual([created.id], [c.id for c in stripe.Customer.list(email="ap@globex.test").data])
+            event = stripe.Event.list(type="customer.updated").data[0]
+            self.assertIsInstance(event, stripe.Event)
+            self.assertIsInstance(event.data.object, stripe.Customer)
+            self.assertEqual({"name": "Globex", "metadata": {"erp_id": "42"}}, event.data.previous_attributes.to_dict())
+
+        def test_events_auto_paging_newest_first_then_backwards_and_filters(self):
+            control(self.base, "clock", {"now": 1_700_000_000})
+            for i in range(7):
+                stripe.Customer.create(name=f"Customer {i}")
+                control(self.base, "clock", {"advance": 10})
+            control(self.base, "calls", method="DELETE")
+            names = [e.data.object.name for e in stripe.Event.list(limit=2).auto_paging_iter()]
+            self.assertEqual([f"Customer {i}" for i in reversed(range(7))], names)
+            pages = [c["query"] for c in self.calls("GET")]
+            self.assertEqual(4, len(pages), pages)
+            self.assertEqual(3, sum("starting_after" in q for q in pages), pages)
+            oldest = stripe.Event.list(limit=100).data[-1]
+            later = [e.data.object.name for e in stripe.Event.list(limit=2, ending_before=oldest.id).auto_paging_iter()]
+            self.assertEqual([f"Customer {i}" for i in range(1, 7)], later, "ending_before pages toward the newest")
+            window = stripe.Event.list(types=["customer.created"], created={"gte": 1_700_000_020, "lt": 1_700_000_040})
+            self.assertEqual(["Customer 3", "Customer 2"], [e.data.object.name for e in window.data])
+            self.assertEqual(window.data[0].to_dict(), stripe.Event.retrieve(window.data[0].id).to_dict())
+
+        def test_charges_payment_intents_refunds_and_balance_transactions(self):
+            customer = stripe.Customer.create(name="Payer")
+            charge = stripe.Charge.create(amount=10_000, currency="eur", customer=customer.id, source="tok_visa",
+                                          expand=["balance_transaction"])
+            self.assertIsInstance(charge, stripe.Charge)
+            txn = charge.balance_transaction
+            self.assertIsInstance(txn, stripe.BalanceTransaction)
+            self.assertEqual((10_000, 320, 9_680, "stripe_fee"), (txn.amount, txn.fee, txn.net, txn.fee_details[0].type))
+            self.assertEqual(txn.to_dict(), stripe.BalanceTransaction.retrieve(txn.id).to_dict())
+            self.assertEqual(txn.id, stripe.Charge.retrieve(charge.id).balance_transaction)
+            intent = stripe.PaymentIntent.create(amount=5_000, currency="eur", customer=customer.id, payment_method="pm_card_visa")
+            self.assertEqual("requires_confirmation", intent.status)
+            intent = stripe.PaymentIntent.confirm(intent.id, expand=["latest_charge.balance_transaction"])
+            self.assertEqual("succeeded", intent.status)
+            self.assertIsInstance(intent.latest_charge, stripe.Charge)
+            self.assertEqual(175, intent.latest_charge.balance_transaction.fee)  # 2.9 % of 50.00 + 0.30
+            refund = stripe.Refund.create(payment_intent=intent.id, amount=1_000)
+            self.assertIsInstance(refund, stripe.Refund)
+            self.assertEqual([(-1_000, 0)], [(t.amount, t.fee) for t in stripe.BalanceTransaction.list(source=refund.id).data])
+            self.assertEqual(1_000, stripe.Charge.retrieve(intent.latest_charge.id).amount_refunded)
+            charges = list(stripe.Charge.list(customer=customer.id, limit=1).auto_paging_iter())
+            self.assertEqual([intent.latest_charge.id, charge.id], [c.id for c in charges])
+            intents = stripe.PaymentIntent.list(customer=customer.id, expand=["data.latest_charge"]).data
+            self.assertEqual([(intent.id, 5_000)], [(i.id, i.latest_charge.amount) for i in intents])
+
+        def test_invoice_with_items_and_tax_finalized_paid_and_voided(self):
+            customer = stripe.Customer.create(name="Taxed", email="ap@taxed.test")
+            product = stripe.Product.create(name="Seat")
+            price = stripe.Price.create(product=product.id, unit_amount=5_000, currency="eur", recurring={"interval": "month"})
+            self.assertEqual(("month", 1), (price.recurring.interval, price.recurring.interval_count))
+            vat = stripe.TaxRate.create(display_name="VAT", percentage=21, inclusive=False)
+            invoice = stripe.Invoice.create(customer=customer.id, default_tax_rates=[vat.id])
+            self.assertIsInstance(stripe.InvoiceItem.create(customer=customer.id, price=price.id, quantity=3, invoice=invoice.id),
+                                  stripe.InvoiceItem)
+            stripe.InvoiceItem.create(customer=customer.id, amount=2_000, currency="eur", invoice=invoice.id)
+            lines = list(stripe.Invoice.list_lines(invoice.id, limit=1).auto_paging_iter())
+            self.assertEqual([(15_000, 3_150), (2_000, 420)], [(line.amount, line.tax_amounts[0].amount) for line in lines])
+            self.assertIsInstance(lines[0], stripe.InvoiceLineItem)
+            invoice = stripe.Invoice.finalize_invoice(invoice.id)
+            self.assertEqual(("open", 20_570), (invoice.status, invoice.amount_due))
+            invoice = stripe.Invoice.pay(invoice.id)
+            self.assertEqual(("paid", 20_570), (invoice.status, invoice.amount_paid))
+            draft = stripe.Invoice.create(customer=customer.id)
+            stripe.InvoiceItem.create(customer=customer.id, amount=300, currency="eur", invoice=draft.id)
+            stripe.Invoice.finalize_invoice(draft.id)
+            self.assertEqual("void", stripe.Invoice.void_invoice(draft.id).status)
+            paid = stripe.Invoice.list(customer=customer.id, status="paid")
+            self.assertEqual([invoice.id], [i.id for i in paid.auto_paging_iter()])
+            embedded = stripe.Event.list(type="invoice.paid").data[0].data.object.lines
+            self.assertEqual([15_000, 2_000], [line.amount for line in embedded.auto_paging_iter()])
+
+        def raised(self, call, fault=None):
+            if fault:
+                control(self.base, "fault", fault)
+            with self.assertRaises(stripe.error.StripeError) as caught:
+                call()
+            return caught.exception
+
+        def test_error_answers_become_the_librarys_error_classes(self):
+            error = self.raised(stripe.Customer.list, {"kind": "rate_limit", "retry_after": 3})
+            self.assertIs(stripe.error.RateLimitError, type(error))
+            # stripe-python builds RateLimitError without its code: the code is in error.error (the parsed body)
+            self.assertEqual((429, "rate_limit", "3"), (error.http_status, error.error.code, error.headers["Retry-After"]))
+            self.assertTrue(error.request_id.startswith("req_"))
+            error = self.raised(stripe.Customer.list, {"kind": "lock_timeout"})
+            self.assertEqual((stripe.error.RateLimitError, "lock_timeout"), (type(error), error.error.code))
+            error = self.raised(stripe.Customer.list, {"kind": "unauthorized"})
+            self.assertEqual((stripe.error.AuthenticationError, 401), (type(error), error.http_status))
+            stripe.api_key = "sk_test_wrong"
+            error = self.raised(stripe.Customer.list)
+            self.assertEqual((stripe.error.AuthenticationError, 401), (type(error), error.http_status))
+            self.assertNotIn("sk_test_wrong", str(error.json_body))
+            stripe.api_key = KEY
+            error = self.raised(lambda: stripe.Customer.create(nope="x"))
+            self.assertEqual((stripe.error.InvalidRequestError, 400, "nope", "parameter_unknown"),
+                             (type(error), error.http_status, error.param, error.code))
+            error = self.raised(lambda: stripe.Event.list(limit=101))
+            self.assertEqual((stripe.error.InvalidRequestError, "limit"), (type(error), error.param))
+            error = self.raised(lambda: stripe.InvoiceItem.create(customer="cus_missing", amount=1, currency="eur"))
+            self.assertEqual((stripe.error.InvalidRequestError, 400, "customer", "resource_missing"),
+                             (type(error), error.http_status, error.param, error.code))
+            error = self.raised(lambda: stripe.Customer.retrieve("cus_missing"))
+            self.assertEqual((stripe.error.InvalidRequestError, 404, "resource_missing"), (type(error), error.http_status, error.code))
+            error = self.raised(lambda: stripe.Customer.create(name="x"), {"kind": "invalid_request"})
+            self.assertEqual((stripe.error.InvalidRequestError, "parameter_invalid_string"), (type(error), error.code))
+            for kind, status in (("api_error", 500), ("unavailable", 503)):
+                error = self.raised(stripe.Customer.list, {"kind": kind})
+                self.assertEqual((stripe.error.APIError, status), (type(error), error.http_status))
+            for status, cls in ((402, stripe.error.CardError), (403, stripe.error.PermissionError), (502, stripe.error.APIError)):
+                error = self.raised(stripe.Customer.list, {"kind": "status", "status": status})
+                self.assertEqual((cls, status), (type(error), error.http_status))
+            error = self.raised(stripe.Customer.list, {"kind": "retry_after", "status": 503, "retry_after": 9})
+            self.assertEqual((stripe.error.APIError, "9"), (type(error), error.headers["Retry-After"]))
+            error = self.raised(stripe.Customer.list, {"kind": "drop"})
+            self.assertIs(stripe.error.APIConnectionError, type(error))
+            error = self.raised(stripe.Customer.list, {"kind": "garbage"})
+            self.assertIs(stripe.error.APIError, type(error))
+            self.assertIn("Invalid response body", str(error))
+
+        def test_idempotent_replay_and_the_librarys_own_keys(self):
+            key = "order-" + os.urandom(4).hex()
+            first = stripe.Customer.create(name="Once", idempotency_key=key)
+            again = stripe.Customer.create(name="Once", idempotency_key=key)
+            self.assertEqual(first.id, again.id)
+            self.assertIsNone(first.last_response.headers.get("Idempotent-Replayed"))
+            self.assertEqual("true", again.last_response.headers["Idempotent-Replayed"])
+            self.assertEqual(1, len(stripe.Event.list(type="customer.created").data))
+            error = self.raised(lambda: stripe.Customer.create(name="Other", idempotency_key=key))
+            self.assertEqual((stripe.error.IdempotencyError, 400), (type(error), error.http_status))
+            stripe.Customer.create(name="Keyless")
+            posts = self.calls("POST")
+            self.assertEqual([key, key, key], [c["idempotency_key"] for c in posts[:3]])
+            self.assertTrue(posts[3]["idempotency_key"], "stripe-python puts a key of its own on every POST")
+            self.assertEqual([False, True, False, False], [c["replayed"] for c in posts])
+
+            control(self.base, "fault", {"kind": "delay", "seconds": 0.6, "method": "POST"})
+            slow_key, results = "slow-" + os.urandom(4).hex(), []
+            worker = threading.Thread(target=lambda: results.append(stripe.Customer.create(name="Slow", idempotency_key=slow_key)))
+            worker.start()
+            self.assertTrue(wait_for(lambda: any(c["idempotency_key"] == slow_key and c["fault"] == "delay"
+                                                for c in self.calls())), "the slow call is in flight")
+            error = self.raised(lambda: stripe.Customer.create(name="Slow", idempotency_key=slow_key))
+            worker.join()
+            self.assertEqual((stripe.error.APIError, 409, "idempotency_key_in_use"), (type(error), error.http_status, error.error.code))
+            self.assertEqual(["Slow"], [c.name for c in results])
+
+        def test_the_librarys_retries_reuse_the_key_and_meet_stripes_replays(self):
+            stripe.max_network_retries = 2
+            with mock.patch.object(stripe._http_client.HTTPClient, "_sleep_time_seconds", return_value=0.0):
+                control(self.base, "fault", {"kind": "rate_limit", "method": "POST"})
+                self.raised(lambda: stripe.Customer.create(name="Not retried"))  # a 429 alone is not retried
+                control(self.base, "fault", {"kind": "rate_limit", "method": "POST", "should_retry": True})
+                stripe.Customer.create(name="Retried")
+                control(self.base, "fault", {"kind": "drop", "phase": "after", "method": "POST"})
+                lost = stripe.Customer.create(name="Answer lost")
+                self.assertEqual("true", lost.last_response.headers["Idempotent-Replayed"])
+                control(self.base, "fault", {"kind": "api_error", "method": "POST"})
+                error = self.raised(lambda: stripe.Customer.create(name="Broken"))
+                self.assertEqual((stripe.error.APIError, "true"), (type(error), error.headers["Idempotent-Replayed"]))
+            posts = self.calls("POST")
+            self.assertEqual([(429, False)], [(c["status"], c["replayed"]) for c in posts[:1]])
+            tries = [(c["status"], c["replayed"]) for c in posts[1:]]
+            self.assertEqual([(429, False), (200, False), (None, False), (200, True), (500, False), (500, True), (500, True)], tries)
+            keys = [c["idempotency_key"] for c in posts[1:]]
+            self.assertEqual([keys[0]] * 2 + [keys[2]] * 2 + [keys[4]] * 3, keys, "each retry under the first try's key")
+            names = [c.name for c in stripe.Customer.list(limit=100).auto_paging_iter()]
+            self.assertEqual(["Answer lost", "Retried"], names, "each created once; the 429s, the 500 created none")
+
+        def test_webhook_deliveries_verify_with_the_librarys_signature_check(self):
+            received = []
+            receiver = start_receiver(received)
+            self.addCleanup(receiver.server_close)
+            self.addCleanup(receiver.shutdown)
+            old, new = "whsec_old" + os.urandom(8).hex(), "whsec_new" + os.urandom(8).hex()
+            control(self.base, "webhooks", {"url": f"http://127.0.0.1:{receiver.server_address[1]}/hooks", "secrets": [old, new]})
+            customer = stripe.Customer.create(name="Hooked")
+            self.assertTrue(wait_for(lambda: received), "the customer.created event was not delivered")
+            header, body = received[0]
+            for secret in (old, new):
+                event = stripe.Webhook.construct_event(body, header, secret)
+                self.assertIsInstance(event, stripe.Event)
+                self.assertEqual(("customer.created", customer.id), (event.type, event.data.object.id))
+            control(self.base, "webhooks/send", {"event": event.id, "age": 600})
+            control(self.base, "webhooks/send", {"event": event.id, "forge": True})
+            for header, body in received[1:3]:
+                with self.assertRaises(stripe.error.SignatureVerificationError):
+                    stripe.Webhook.construct_event(body, header, new, tolerance=300)
+
+        def test_keep_alive_and_the_new_style_client(self):
+            for i in range(5):
+                created = stripe.Customer.create(name=f"Kept {i}")
+            self.assertEqual(1, len({c["connection"] for c in self.calls()}), "requests' session keeps one connection")
+            self.assertEqual({FAKE_API_VERSION}, {c["stripe_version"] for c in self.calls()})
+            self.assertEqual(FAKE_API_VERSION, created.last_response.headers["Stripe-Version"])
+            client = stripe.StripeClient(KEY, base_addresses={"api": self.base}, stripe_version=FAKE_API_VERSION,
+                                         max_network_retries=0)
+            created = client.v1.customers.create(params={"name": "New style", "metadata": {"a": "b"}})
+            self.assertEqual(created.id, client.v1.customers.retrieve(created.id).id)
+            names = [e.data.object.name for e in client.v1.events.list(params={"limit": 2}).auto_paging_iter()]
+            self.assertEqual(["New style"] + [f"Kept {i}" for i in reversed(range(5))], names)
+            plain = stripe.StripeClient(KEY, base_addresses={"api": self.base}, stripe_version=FAKE_API_VERSION,
+                                        http_client=stripe.UrllibClient(), max_network_retries=0)
+            self.assertEqual("b", plain.v1.customers.retrieve(created.id).metadata["a"])
+
+
+@unittest.skipIf(stripe is not None, "the official client runs in this interpreter (OfficialClientTests)")
+class OfficialClientInVenv(unittest.TestCase):
+    """Runs OfficialClientTests with the virtualenv's python, where stripe (the official library) is."""
+
+    def test_the_official_stripe_library_parses_every_answer(self):
+        if not VENV_PYTHON.exists():
+            self.skipTest("Stripe's official Python library is not installed: run scripts/lib/common.sh's "
+                          "ensure_localstripe (it makes .build/venv-localstripe with the pinned stripe)")
+        if not list(VENV_PYTHON.parent.parent.glob("lib/python3*/site-packages/stripe/__init__.py")):
+            self.skipTest(".build/venv-localstripe has no stripe package: run ensure_localstripe again "
+                          "(it reinstalls when requirements-localstripe.txt changed)")
+        run = subprocess.run([str(VENV_PYTHON), "-m", "unittest", "-v", "test_fakes.OfficialClientTests"], cwd=HERE,
+                             capture_output=True, text=True, timeout=120)
+        self.assertEqual(0, run.returncode, run.stderr[-6000:])
+        ran = int(re.search(r"^Ran (\d+) tests?", run.stderr, re.M).group(1))
+        self.assertGreaterEqual(ran, 9, run.stderr)
+        self.assertNotIn("skipped", run.stderr, "every official-client check must run")
 
 
 if __name__ == "__main__":
