@@ -165,14 +165,26 @@ final class Session<C: Connector>: Sendable {
                 let params = try codec.params(PollParams.self, of: message)
                 return try codec.response(id: id, result: try await connector.poll(params))
             case Method.sinkDeliver:
-                let params = try codec.params(DeliverParams.self, of: message)
+                let params: DeliverParams
+                do {
+                    params = try codec.params(DeliverParams.self, of: message)
+                } catch {
+                    // An event this plugin cannot read may simply be of a newer schema: say so.
+                    let probe = try? codec.params(SchemaProbe.self, of: message)
+                    throw ConnectorRunner.newerSchema(probe?.event?.schemaVersion) ?? error
+                }
+                if let newer = ConnectorRunner.newerSchema(params.event.schemaVersion) { throw newer }
                 return try codec.response(id: id, result: try await connector.deliver(params))
             case Method.webhookHandle:
                 let params = try codec.params(WebhookParams.self, of: message)
                 return try codec.response(id: id, result: try await connector.handleWebhook(params))
             case Method.sinkDeliverBatch:
                 let params = try codec.params(DeliverBatchParams.self, of: message)
-                let results = await connector.deliverBatch(params.deliveries)
+                // Events of a newer schema than this plugin knows are refused one by one, never misread.
+                let refused = params.deliveries.map { ConnectorRunner.newerSchema($0.event.schemaVersion) }
+                let readable = zip(params.deliveries, refused).compactMap { $1 == nil ? $0 : nil }
+                var delivered = await connector.deliverBatch(readable).makeIterator()
+                let results = refused.map { refusal in refusal.map { Result<DeliverResult, ConnectorError>.failure($0) } ?? delivered.next()! }
                 return try codec.response(id: id, result: DeliverBatchResult(results: results.map(DeliverItemResult.init)))
             case Method.reconcileSnapshot:
                 let params = try codec.params(ReconcileParams.self, of: message)
@@ -191,6 +203,26 @@ final class Session<C: Connector>: Sendable {
         } catch {
             return codec.errorResponse(id: id, error: ConnectorError(.transient, "\(error)"))
         }
+    }
+}
+
+/// The schema version of a `sink.deliver`'s event, read apart from the rest.
+struct SchemaProbe: Decodable {
+    struct Version: Decodable {
+        var schemaVersion: Int?
+        enum CodingKeys: String, CodingKey { case schemaVersion = "schema_version" }
+    }
+
+    var event: Version?
+}
+
+extension ConnectorRunner {
+    /// The error for an event of a schema version this plugin's model does not know: a dead letter that
+    /// says to upgrade the plugin, rather than an event misread by an older model.
+    static func newerSchema(_ version: Int?) -> ConnectorError? {
+        guard let version, version > Event.currentSchemaVersion else { return nil }
+        return ConnectorError(.permanent, "the event's schema_version is \(version) but this plugin knows canonical events up to version \(Event.currentSchemaVersion): upgrade the plugin, then replay",
+                              details: ["reason": "schema_version", "schema_version": .int(Int64(version))])
     }
 }
 

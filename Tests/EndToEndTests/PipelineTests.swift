@@ -303,6 +303,22 @@ extension DaemonHarness {
         #expect(try daemon.stop() == 0)
     }
 
+    /// An event of a newer schema_version than the sink's model knows is dead-lettered saying so, not
+    /// misread (issue 15); the others of its source flow on.
+    @Test func anEventNewerThanTheSinkKnowsIsDeadLetteredSayingSo() throws {
+        let daemon = try DaemonHarness()
+        try daemon.writeConfig(connectors:
+            "[[connector]]\nid = \"py\"\nplugin = \"pysource\"\npoll_interval_ms = 200\n[connector.config]\ncount = 4\nnewer = [1]\n"
+            + DaemonHarness.sample("sink", "[connector.config]\neffects_file = \"\(daemon.path("effects"))\"")
+            + DaemonHarness.route("py", "sink"))
+        try Self.addFixturePlugins(daemon)
+        try daemon.start()
+        try daemon.waitUntil("3 delivered, 1 dead", timeout: 20) { try daemon.count("delivered") == 3 && daemon.count("dead") == 1 }
+        let dead = try daemon.deadLetters()
+        #expect(dead.count == 1 && dead.first?.reason.contains("schema_version is 2 but this plugin knows canonical events up to version 1") == true && dead.first?.errorClass == "permanent", "\(dead)")
+        #expect(try daemon.stop() == 0)
+    }
+
     /// A plugin that closes its connection and then exits with status 1 is reported with that status:
     /// it was SIGTERMed on end-of-file before, and reported as "killed by signal 15".
     @Test func aPluginThatExitsIsReportedWithItsOwnStatus() throws {
