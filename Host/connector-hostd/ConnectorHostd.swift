@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConnectorProtocol
 import Foundation
 import HostAdmin
 import HostCore
@@ -36,9 +37,28 @@ struct ConnectorHostd: AsyncParsableCommand {
             throw ExitCode(1)
         }
         if checkConfig {
+            // Each plugin describes its capabilities (`--describe`, no host needed): the routes are judged
+            // against them. A plugin that cannot describe itself (one in another language) is not judged.
+            var capabilities: [String: Capabilities] = [:]
+            var undescribed: [String] = []
+            for connector in configuration.connectors {
+                if let described = Self.describe(connector.executable) {
+                    capabilities[connector.id] = described.capabilities
+                } else {
+                    undescribed.append(connector.id)
+                }
+            }
+            let problems = RouteKinds.problems(routes: configuration.routes, capabilities: capabilities)
+            guard problems.isEmpty else {
+                FileHandle.standardError.write(Data("connector-hostd: configuration is not valid:\n\(problems.map { "\(config): \($0)" }.joined(separator: "\n"))\n".utf8))
+                throw ExitCode(1)
+            }
             print("connector-hostd: configuration \(config) is valid: \(configuration.connectors.count) connector(s)")
             for connector in configuration.connectors {
                 print("  \(connector.id)\t\(connector.plugin)\t\(connector.executable)")
+            }
+            if !undescribed.isEmpty {
+                print("  (not described, routes to or from them not checked: \(undescribed.joined(separator: ", ")))")
             }
             return
         }
@@ -65,6 +85,29 @@ struct ConnectorHostd: AsyncParsableCommand {
             FileHandle.standardError.write(Data("connector-hostd: \(redactor.redact(error.description))\n".utf8))
             throw ExitCode(1)
         }
+    }
+
+    /// Runs `<plugin> --describe` (five seconds at most, without the host's environment) and reads
+    /// its one JSON line; nil when the plugin does not answer so.
+    static func describe(_ executable: String) -> PluginDescription? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["--describe"]
+        process.environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        let done = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in done.signal() }
+        guard (try? process.run()) != nil else { return nil }
+        if done.wait(timeout: .now() + .seconds(5)) == .timedOut {
+            process.terminate()
+            return nil
+        }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        guard process.terminationStatus == 0, let line = data.split(separator: UInt8(ascii: "\n")).first else { return nil }
+        return try? JSONDecoder().decode(PluginDescription.self, from: Data(line))
     }
 
     enum LogTarget { case journal, stderr }

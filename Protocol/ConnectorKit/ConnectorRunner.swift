@@ -16,6 +16,15 @@ public enum ConnectorRunner {
     /// cannot be reached or the handshake fails, 0 when the host closes the connection.
     public static func serve<C: Connector>(_ type: C.Type) async -> Never {
         signal(SIGPIPE, SIG_IGN)
+        if CommandLine.arguments.dropFirst().first == "--describe" {
+            // What `connector-hostd --check-config` reads: the plugin and its capabilities, no host needed.
+            let description = PluginDescription(plugin: C.plugin, capabilities: Session<C>.capabilities)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            FileHandle.standardOutput.write((try? encoder.encode(description)) ?? Data())
+            FileHandle.standardOutput.write(Data("\n".utf8))
+            exit(0)
+        }
         let environment = ProcessInfo.processInfo.environment
         guard let socketPath = environment[PluginEnvironment.socket], let token = environment[PluginEnvironment.token]
         else {
@@ -68,10 +77,7 @@ final class Session<C: Connector>: Sendable {
     }
 
     private func handshake(token: String) async {
-        var capabilities = C.capabilities
-        if !capabilities.sinkEventTypes.isEmpty && capabilities.sinkBatch == 0 {
-            capabilities.sinkBatch = C.deliverBatchLimit
-        }
+        let capabilities = Self.capabilities
         let params = InitializeParams(
             protocolVersions: ProtocolVersion.supported,
             plugin: C.plugin,
@@ -203,6 +209,17 @@ final class Session<C: Connector>: Sendable {
         } catch {
             return codec.errorResponse(id: id, error: ConnectorError(.transient, "\(error)"))
         }
+    }
+}
+
+extension Session {
+    /// The capabilities announced in `initialize`: the connector's, with its batch limit.
+    static var capabilities: Capabilities {
+        var capabilities = C.capabilities
+        if !capabilities.sinkEventTypes.isEmpty && capabilities.sinkBatch == 0 {
+            capabilities.sinkBatch = C.deliverBatchLimit
+        }
+        return capabilities
     }
 }
 

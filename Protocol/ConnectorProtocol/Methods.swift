@@ -91,15 +91,19 @@ public struct Capabilities: Codable, Sendable, Hashable {
     /// The HTTP methods of `/hooks/{id}` the plugin handles: `POST`, and `GET` for a vendor's
     /// verification handshake. A plugin that says nothing handles `POST` only.
     public var webhookMethods: [String]
+    /// The record kinds the plugin takes as a sink (`customer`, `invoice`, …); empty: any kind.
+    /// `connector-hostd --check-config` refuses a route that brings it another kind.
+    public var sinkRecordKinds: [String]
 
     public init(streams: [StreamInfo] = [], webhooks: Bool = false, sinkEventTypes: [String] = [], reconcile: Bool = false, sinkBatch: Int = 0,
-                webhookMethods: [String] = ["POST"]) {
+                webhookMethods: [String] = ["POST"], sinkRecordKinds: [String] = []) {
         self.streams = streams
         self.webhooks = webhooks
         self.sinkEventTypes = sinkEventTypes
         self.reconcile = reconcile
         self.sinkBatch = sinkBatch
         self.webhookMethods = webhookMethods
+        self.sinkRecordKinds = sinkRecordKinds
     }
 
     enum CodingKeys: String, CodingKey {
@@ -107,6 +111,7 @@ public struct Capabilities: Codable, Sendable, Hashable {
         case sinkEventTypes = "sink_event_types"
         case sinkBatch = "sink_batch"
         case webhookMethods = "webhook_methods"
+        case sinkRecordKinds = "sink_record_kinds"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -117,6 +122,25 @@ public struct Capabilities: Codable, Sendable, Hashable {
         reconcile = try container.decodeIfPresent(Bool.self, forKey: .reconcile) ?? false
         sinkBatch = try container.decodeIfPresent(Int.self, forKey: .sinkBatch) ?? 0
         webhookMethods = try container.decodeIfPresent([String].self, forKey: .webhookMethods) ?? ["POST"]
+        sinkRecordKinds = try container.decodeIfPresent([String].self, forKey: .sinkRecordKinds) ?? []
+    }
+
+    /// The record kind of an event type: what comes before its first dot (`invoice.paid` → `invoice`,
+    /// `credit_note.issued` → `credit_note`).
+    public static func recordKind(ofEventType type: String) -> String {
+        String(type.prefix { $0 != "." })
+    }
+}
+
+/// What `<plugin> --describe` prints (one JSON line): the plugin and its capabilities, so that the host
+/// can check routes against them before running anything.
+public struct PluginDescription: Codable, Sendable, Hashable {
+    public var plugin: PluginInfo
+    public var capabilities: Capabilities
+
+    public init(plugin: PluginInfo, capabilities: Capabilities) {
+        self.plugin = plugin
+        self.capabilities = capabilities
     }
 }
 

@@ -194,6 +194,14 @@ import Glibc
         let good = try DaemonHarness.run("connector-hostd", ["--config", daemon.configPath, "--check-config"])
         #expect(good.status == 0)
         #expect(good.stdout.contains("1 connector(s)"))
+        // A route bringing its sink a record kind the sink does not take (the Stripe sink takes customers
+        // only; its source also emits invoices, credit notes, …): refused, naming the route and both kinds.
+        let stripe = { (id: String) in "[[connector]]\nid = \"\(id)\"\nplugin = \"stripe\"\n[connector.config]\napi_base = \"http://127.0.0.1:9\"\n" }
+        try daemon.writeConfig(connectors: stripe("eu") + stripe("us") + DaemonHarness.route("eu", "us"))
+        let kinds = try DaemonHarness.run("connector-hostd", ["--config", daemon.configPath, "--check-config"])
+        #expect(kinds.status == 1 && kinds.stderr.contains("route eu->us: eu emits invoice.finalized, invoice.paid, invoice.voided, invoice.uncollectible (records of kind invoice) but us takes only customer"), "\(kinds.stderr)")
+        try daemon.writeConfig(connectors: stripe("eu") + stripe("us") + DaemonHarness.route("eu", "us", events: "\"customer.*\""))
+        #expect(try DaemonHarness.run("connector-hostd", ["--config", daemon.configPath, "--check-config"]).status == 0)
         let missing = try DaemonHarness.run("connector-hostd", ["--config", daemon.path("nope.toml"), "--check-config"])
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("nope.toml: cannot read the file"))

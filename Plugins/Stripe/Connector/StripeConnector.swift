@@ -16,7 +16,8 @@ struct StripeConnector: Connector {
             "payout.paid", "payout.failed", "payout.canceled", "dispute.open", "dispute.won", "dispute.lost", "subscription.*",
         ])],
         webhooks: true,
-        sinkEventTypes: ["customer.*"]
+        sinkEventTypes: ["customer.*"],
+        sinkRecordKinds: ["customer"]
     )
 
     let connector: ConnectorInfo
