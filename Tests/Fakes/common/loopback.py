@@ -11,7 +11,8 @@ A fake subclasses :class:`Fake`, answers its vendor's calls in :meth:`Fake.handl
   <elapsed>ms<note>`` (the query, the headers and the body are never logged: they may hold secrets);
 * a fault queue (:class:`FaultQueue`), matched by method, path prefix and count, with the kinds
   ``status``, ``retry_after``, ``delay``, ``drop`` and ``garbage`` (plus any kinds a fake adds); ``phase``
-  ``"after"`` lets the call run first and then replaces (or drops) its answer: a lost answer;
+  ``"after"`` lets the call run first and then replaces (or drops) its answer: a lost answer; a fake whose
+  faults match on what only its own logic knows queues its own fault class (``fault_class``, ``take_first``);
 * a controllable clock (:class:`Clock`) the fake uses for its time stamps;
 * a call log (:class:`CallLog`), each entry with the number of the TCP connection it came on;
 * the standard controls under ``/__fake__/`` (JSON bodies, no credentials): ``fault`` (POST adds one
@@ -191,7 +192,14 @@ class FaultQueue:
     """Faults in the order queued. ``take(method, path)`` gives the first that matches (its method, when
     set, equals; its path, when set, is a prefix of the request's path) and counts it down; at zero it is
     gone. A fake adds kinds with ``kinds`` and fields with ``fields``; ``check(spec)`` may refuse a spec
-    by raising FaultSpecError."""
+    by raising FaultSpecError.
+
+    A fake whose faults match on something else than the HTTP method and path (fake_odoo: transport,
+    service, model and model method, known only once the body is read) keeps its own fault class in the
+    queue: a subclass sets ``fault_class`` (built from the spec; it needs ``remaining`` and ``describe()``),
+    may replace ``validate``, and takes with ``take_first(predicate)``."""
+
+    fault_class = None  # None: Fault; a subclass may hold its own class of faults
 
     def __init__(self, kinds: Iterable[str] = (), fields: Iterable[str] = (), check=None):
         self.kinds = tuple(kinds) + tuple(k for k in BASE_KINDS if k not in tuple(kinds))
@@ -254,15 +262,20 @@ class FaultQueue:
 
     def add(self, specs) -> list:
         """One spec or a list: all checked first, then all queued (none when one is refused)."""
-        faults = [Fault(self.validate(spec)) for spec in (specs if isinstance(specs, list) else [specs])]
+        make = self.fault_class or Fault
+        faults = [make(self.validate(spec)) for spec in (specs if isinstance(specs, list) else [specs])]
         with self.lock:
             self.queue.extend(faults)
             return [f.describe() for f in self.queue]
 
     def take(self, method: str, path: str) -> Optional[Fault]:
+        return self.take_first(lambda fault: fault.matches(method, path))
+
+    def take_first(self, predicate: Callable[[Fault], bool]):
+        """The first fault for which ``predicate(fault)`` holds, counted down (gone at zero); None if none."""
         with self.lock:
             for fault in self.queue:
-                if fault.matches(method, path):
+                if predicate(fault):
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self.queue.remove(fault)
@@ -331,15 +344,19 @@ class Clock:
 
 class CallLog:
     """The calls a fake answered, in order (dicts the fake shapes; the base's are method, path, query,
-    status, fault, at)."""
+    status, fault, at). With ``limit``, a log longer than that forgets its oldest ``trim`` entries (default:
+    down to ``limit``), so a long-running fake does not grow without end."""
 
-    def __init__(self):
+    def __init__(self, limit: Optional[int] = None, trim: Optional[int] = None):
         self.lock = threading.Lock()
         self.entries: list = []
+        self.limit, self.trim = limit, trim
 
     def add(self, entry: dict) -> dict:
         with self.lock:
             self.entries.append(entry)
+            if self.limit is not None and len(self.entries) > self.limit:
+                del self.entries[:self.trim or len(self.entries) - self.limit]
         return entry
 
     def list(self) -> list:
@@ -358,12 +375,18 @@ class CallLog:
 
 class Fake:
     """Subclass it. ``name`` starts each request-log line; ``default_headers`` go on every answer;
-    ``server_header`` is the ``Server`` header; ``json_indent`` formats the JSON the base writes."""
+    ``server_header`` is the ``Server`` header; ``json_indent`` formats the JSON the base writes.
+    ``http_methods`` are the methods the fake serves: another one gets http.server's own 501 page
+    ("Unsupported method"), as for a method no fake serves; ``error_server_header`` is the ``Server``
+    header of the pages http.server writes itself (that 501, a bad request line's 400), None: http.server's.
+    :func:`run` calls ``stopped()`` once the server has stopped (a fake flushes what it keeps there)."""
 
     name = "fake"
     server_header = "loopback-fake"
     default_headers: dict = {}
     json_indent: Optional[int] = None
+    http_methods = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+    error_server_header: Optional[str] = None
 
     def __init__(self, fault_kinds: Iterable[str] = (), fault_fields: Iterable[str] = (), fault_check=None):
         self.clock = Clock()
@@ -381,6 +404,9 @@ class Fake:
     def control(self, request: Request, name: str, spec) -> Optional[Reply]:
         """The fake's own control ``/__fake__/<name>``; None leaves it to the standard ones."""
         return None
+
+    def stopped(self):
+        """Called by :func:`run` after the server stopped (SIGTERM, SIGINT), before it returns."""
 
     def reset(self):
         """POST /__fake__/reset: faults, calls and the clock; a fake adds its own state (and calls this)."""
@@ -493,6 +519,9 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # the fake's own request log replaces http.server's
         pass
 
+    def version_string(self):  # the Server header of http.server's own error pages (send_error)
+        return self.server.fake.error_server_header or super().version_string()
+
     def do_GET(self):
         self._serve()
 
@@ -529,6 +558,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self):
         fake = self.server.fake
+        if self.command not in fake.http_methods:  # as BaseHTTPRequestHandler for a method without do_<METHOD>
+            self.send_error(501, "Unsupported method (%r)" % self.command)
+            return
         started = time.monotonic()
         request = Request(self.command, self.path, self.headers, b"", self.connection_number)
         try:
@@ -630,6 +662,7 @@ def run(fake: Fake, port: int = 0, banner: Optional[str] = None) -> int:
         server.serve_forever(poll_interval=0.2)
     finally:
         server.server_close()
+        fake.stopped()
     return 0
 
 

@@ -22,7 +22,7 @@ FAKES = Path(__file__).resolve().parent.parent
 if str(FAKES / "common") not in sys.path:
     sys.path.insert(0, str(FAKES / "common"))
 
-from loopback import GARBAGE, Fake, LoopbackServer, Reply, serve_in_thread, stop  # noqa: E402
+from loopback import GARBAGE, CallLog, Fake, FaultQueue, LoopbackServer, Reply, serve_in_thread, stop  # noqa: E402
 
 
 class Echo(Fake):
@@ -305,6 +305,71 @@ class LoopbackTests(unittest.TestCase):
         self.assertFalse(self.control("clock", method="GET")[1]["frozen"])
         self.assertEqual(404, self.control("nothing-here")[0])
 
+    def test_a_fake_may_serve_fewer_methods_and_name_http_servers_error_pages(self):
+        class Strict(Echo):
+            http_methods = ("GET", "POST")
+            error_server_header = "Strict/1.0"
+
+        self.assertEqual(200, self.call(self.connection(), "HEAD", "/a")[0], "the base serves HEAD by default")
+        strict = Strict()
+        strict.log_stream = io.StringIO()
+        server = serve_in_thread(strict)
+        self.addCleanup(stop, server)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(b"HEAD /a HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += sock.recv(4096)
+            self.assertTrue(data.startswith(b"HTTP/1.1 501 Unsupported method ('HEAD')\r\n"), data)
+            self.assertIn(b"Server: Strict/1.0\r\n", data)
+            self.assertIn(b"Connection: close\r\n", data)
+            self.assertTrue(data.endswith(b"\r\n\r\n"), "no body for HEAD")
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        self.addCleanup(conn.close)
+        status, answer, _ = self.call(conn, "DELETE", "/a")
+        self.assertEqual((501, "Strict/1.0"), (status, answer.getheader("Server")))
+        self.assertEqual(0, strict.handled)
+        self.assertEqual(200, self.call(conn, "GET", "/a")[0])
+
+    def test_a_fake_may_queue_its_own_faults_and_match_them_its_own_way(self):
+        class Own:
+            def __init__(self, spec):
+                if spec.get("topic") is None:
+                    raise ValueError("a fault needs a topic")
+                self.topic, self.remaining = spec["topic"], spec.get("count", 1)
+
+            def describe(self):
+                return {"topic": self.topic, "remaining": self.remaining}
+
+        class OwnQueue(FaultQueue):
+            fault_class = Own
+
+            def validate(self, spec):
+                return spec
+
+        queue = OwnQueue()
+        self.assertEqual([{"topic": "a", "remaining": 2}, {"topic": "b", "remaining": 1}],
+                         queue.add([{"topic": "a", "count": 2}, {"topic": "b"}]))
+        with self.assertRaises(ValueError):
+            queue.add([{"topic": "c"}, {}])
+        self.assertEqual(2, len(queue.pending()), "nothing of a refused list is queued")
+        self.assertEqual("b", queue.take_first(lambda f: f.topic == "b").topic)
+        self.assertIsNone(queue.take_first(lambda f: f.topic == "b"), "used up")
+        self.assertEqual([1, 0], [queue.take_first(lambda f: f.topic == "a").remaining for _ in range(2)])
+        self.assertEqual([], queue.pending())
+        self.assertIsInstance(FaultQueue().add({"kind": "drop"}), list, "the base's own queue is unchanged")
+
+    def test_call_log_limit_forgets_the_oldest(self):
+        log = CallLog(limit=5, trim=2)
+        for i in range(7):
+            log.add({"n": i})
+        self.assertEqual([2, 3, 4, 5, 6], [e["n"] for e in log.list()], "at 6 the oldest 2 went, at 7 none")
+        log = CallLog(limit=3)
+        for i in range(5):
+            log.add({"n": i})
+        self.assertEqual([2, 3, 4], [e["n"] for e in log.list()])
+        self.assertEqual(100, len([CallLog().add({}) for _ in range(100)]))
+
     def test_a_bug_in_the_fake_is_a_500_not_a_dead_connection(self):
         def broken(request):
             raise RuntimeError("oops")
@@ -324,8 +389,11 @@ class LoopbackTests(unittest.TestCase):
 
 class ProcessTests(unittest.TestCase):
     def test_first_line_and_clean_stop_on_sigterm_and_sigint(self):
-        code = ("import sys; sys.path.insert(0, sys.argv[1]); from common.loopback import Fake, run; "
-                "sys.exit(run(Fake(), 0, banner='test fake on {address}'))")
+        code = ("import sys; sys.path.insert(0, sys.argv[1]); from common.loopback import Fake, run\n"
+                "class Stopping(Fake):\n"
+                "    def stopped(self):\n"
+                "        sys.stderr.write('stopped\\n')\n"
+                "sys.exit(run(Stopping(), 0, banner='test fake on {address}'))")
         for signum in (signal.SIGTERM, signal.SIGINT):
             process = subprocess.Popen([sys.executable, "-c", code, str(FAKES)], stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE)
@@ -340,7 +408,9 @@ class ProcessTests(unittest.TestCase):
                 conn.close()
                 process.send_signal(signum)
                 self.assertEqual(0, process.wait(5))
-                self.assertIn(f"test fake on 127.0.0.1:{port}\n".encode(), process.stderr.read())
+                stderr = process.stderr.read()
+                self.assertIn(f"test fake on 127.0.0.1:{port}\n".encode(), stderr)
+                self.assertTrue(stderr.endswith(b"\nstopped\n"), "stopped() once the server stopped")
             finally:
                 if process.poll() is None:
                     process.kill()
