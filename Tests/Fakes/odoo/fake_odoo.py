@@ -17,10 +17,13 @@ Layout of this file, top to bottom:
 4. ORM: records, domains, ordering, read formatting, multi-company rules;
 5. business rules: partners, products, invoices, payments, bank statement lines and reconcile, external ids;
 6. faults: what a test queued for the next matching calls;
-7. transport: the HTTP handler for JSON-RPC, JSON-2 and the controls;
+7. the fake: JSON-RPC, JSON-2, the version routes and the controls;
 8. main.
 
-Run ``python3 fake_odoo.py --help``. It binds 127.0.0.1 only.
+HTTP (127.0.0.1 only, keep-alive, TCP_NODELAY, one write per answer), the request log, the fault queue (its
+lock and order; the faults and their matching are Odoo's), the call log, the reset and calls controls and the
+process (first line, clean stop) are the loopback fakes' common base, ../common/loopback.py.
+Run ``python3 fake_odoo.py --help``.
 """
 
 from __future__ import annotations
@@ -32,15 +35,26 @@ import inspect
 import json
 import os
 import re
-import signal
 import sys
 import textwrap
 import threading
 import time
 from decimal import ROUND_HALF_UP, Decimal
 from html import escape as html_escape
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from pathlib import Path
+from urllib.parse import parse_qs
+
+# The common base, ../common/loopback.py. Tests/Fakes goes on sys.path only for this import: test_fake_odoo.py
+# imports this module too (for the schema), and a test must not keep Tests/Fakes on its path (each vendor folder
+# would stand in for the vendor's library: see ../README.md).
+_FAKES = str(Path(__file__).resolve().parent.parent)
+sys.path.insert(0, _FAKES)
+try:
+    from common import loopback  # noqa: E402
+    from common.loopback import CONTROL_PREFIX, CallLog, Fake, FaultQueue, run  # noqa: E402
+finally:
+    if sys.path and sys.path[0] == _FAKES:
+        del sys.path[0]
 
 # ---------------------------------------------------------------------------------------------
 # 1. Version profiles
@@ -3689,6 +3703,10 @@ NGINX_PAGE = "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\
 
 
 class Fault:
+    """One queued fault, Odoo's own (not the base's loopback.Fault): matched by transport, service, model and
+    model method once the call is read, with Odoo's kinds (the werkzeug and nginx pages, Odoo's errors in the
+    transport's shape, hang before or after the call) and a lenient spec (unknown fields are ignored)."""
+
     def __init__(self, spec: dict):
         kind = spec.get("kind")
         if kind not in FAULT_KINDS:
@@ -3718,48 +3736,33 @@ class Fault:
                 "service": self.service, "transport": self.transport, "phase": self.phase, "ms": self.ms}
 
 
-class Faults:
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.queue: list[Fault] = []
+class Faults(FaultQueue):
+    """The base's fault queue (one lock, in order, a list queued whole or not at all) holding Odoo's faults: a
+    spec is checked by Fault itself (other fields are ignored, as always here), and a call takes the first
+    pending fault matching its transport, service, model and method (a fault queued with count 0 matches
+    nothing and stays listed)."""
 
-    def add(self, specs):
-        faults = [Fault(s) for s in (specs if isinstance(specs, list) else [specs])]
-        with self.lock:
-            self.queue.extend(faults)
-        return len(faults)
+    fault_class = Fault
 
-    def take(self, transport, service, model, method):
-        with self.lock:
-            for fault in self.queue:
-                if fault.remaining > 0 and fault.matches(transport, service, model, method):
-                    fault.remaining -= 1
-                    if fault.remaining == 0:
-                        self.queue.remove(fault)
-                    return fault
-        return None
+    def validate(self, spec):
+        return spec  # Fault(spec) checks it
 
-    def clear(self):
-        with self.lock:
-            self.queue.clear()
-
-    def pending(self):
-        with self.lock:
-            return [f.describe() for f in self.queue]
+    def take_call(self, transport, service, model, method):
+        return self.take_first(lambda f: f.remaining > 0 and f.matches(transport, service, model, method))
 
 
 # ---------------------------------------------------------------------------------------------
-# 7. Transport: JSON-RPC, JSON-2, version routes and the test controls
+# 7. The fake: JSON-RPC, JSON-2, version routes and the test controls on the common base
 # ---------------------------------------------------------------------------------------------
 
 
-class Reply:
+class Reply(loopback.Reply):
+    """The base's answer, JSON with Odoo's content type by default."""
+
+    __slots__ = ()
+
     def __init__(self, status=200, body=b"", content_type="application/json; charset=utf-8", headers=None, drop=False):
-        self.status = status
-        self.body = body if isinstance(body, bytes) else body.encode("utf-8")
-        self.content_type = content_type
-        self.headers = headers or {}
-        self.drop = drop
+        super().__init__(status, body, content_type, headers, drop)
 
 
 def dumps(obj) -> bytes:
@@ -3812,14 +3815,12 @@ class Transaction:
 
 
 class OdooService:
-    """Everything behind the HTTP handler: auth, dispatch of model calls, and the controls."""
+    """Everything behind the HTTP layer: auth, dispatch of model calls, the state, pay and reverse controls,
+    the state file."""
 
     def __init__(self, reg: Registry, state_file: str | None):
         self.reg = reg
-        self.faults = Faults()
         self.state_file = state_file
-        self.calls = []
-        self.calls_lock = threading.Lock()
         self.dirty = False
 
     # -- model calls ---------------------------------------------------------------------------
@@ -4040,12 +4041,6 @@ class OdooService:
             return 200, {"invoice_id": move_id, "refund_id": refund_id, "payment_state": moves[move_id]["payment_state"],
                          "refund_name": moves[refund_id]["name"]}
 
-    def record_call(self, entry):
-        with self.calls_lock:
-            self.calls.append(entry)
-            if len(self.calls) > 10000:
-                del self.calls[:1000]
-
     # -- persistence ---------------------------------------------------------------------------
 
     def save(self):
@@ -4095,84 +4090,70 @@ class OdooService:
             self.reg.sequences = {tuple(k): v for k, v in data["sequences"]}
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "Werkzeug/2.2.2"
-    sys_version = "Python/3.11.2"
-    disable_nagle_algorithm = True
-    service: OdooService = None  # set by main
+class OdooFake(Fake):
+    """Odoo on the common base: routes, faults (taken once the call is known), answers and controls."""
 
-    def log_message(self, fmt, *args):  # the one line per request is written by _log
-        pass
+    name = "fake-odoo"
+    server_header = error_server_header = "Werkzeug/2.2.2 Python/3.11.2"
+    # HEAD keeps its answer from before the move, http.server's 501 (an assumption: no recording has a HEAD)
+    http_methods = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
-    def _log(self, status, what, started):
-        ms = (time.monotonic() - started) * 1000
-        sys.stderr.write(f'{self.address_string()} "{self.command} {urlsplit(self.path).path}" {status} {what} {ms:.1f}ms\n')
+    def __init__(self, service: OdooService):
+        super().__init__()
+        self.service = service
+        self.faults = Faults()
+        self.calls = CallLog(limit=10000, trim=1000)
+        self.stopping = threading.Event()
 
-    # -- plumbing ------------------------------------------------------------------------------
+    def record_call(self, entry):
+        self.calls.add(entry)
 
-    def do_GET(self):
-        self._handle()
+    @staticmethod
+    def _what(request, text):
+        request.note = f" {text}"  # the request log line ends with it: the call, never a body, password or key
 
-    def do_POST(self):
-        self._handle()
+    # -- the base's hooks ----------------------------------------------------------------------
 
-    def do_PUT(self):
-        self._handle()
+    def serve(self, request):
+        return self.handle(request)  # no fault is taken by HTTP method and path: see _jsonrpc, _json2
 
-    def do_DELETE(self):
-        self._handle()
+    def handle(self, request):
+        path = request.path
+        p = self.service.reg.profile
+        if path == "/jsonrpc":
+            return self._jsonrpc(request)
+        if path == "/json/2" or path.startswith("/json/2/"):
+            return self._json2(request) if p.json2 else self._html_404()
+        if path in ("/web/version",) or (path == "/json/version" and p.json2):
+            return Reply(200, dumps({"version_info": p.version_info, "version": p.server_version}))
+        if path == "/web/webclient/version_info":
+            return self._jsonrpc_route(request, lambda params: self.service.version_info())
+        return self._html_404()
 
-    def do_PATCH(self):
-        self._handle()
+    def bug_reply(self, exc):
+        """A bug in the fake (traceback on stderr): answered like a crashed server."""
+        return Reply(500, WERKZEUG_500, "text/html; charset=utf-8")
 
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+    def json_reply(self, status, value, headers=None):
+        return Reply(status, dumps(value), headers=headers)
 
-    def _send(self, reply: Reply):
-        if reply.drop:
-            self.close_connection = True
-            try:
-                self.connection.shutdown(2)
-            except OSError:
-                pass
-            return
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
-        for k, v in reply.headers.items():
-            self.send_header(k, v)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(reply.body)
+    def reset(self):
+        svc = self.service
+        with svc.reg.lock:
+            svc.reg.reset()
+            svc.dirty = True
+        super().reset()  # faults, calls (and the base's clock, which this fake does not use)
 
-    def _handle(self):
-        started = time.monotonic()
-        self._what = "-"
-        try:
-            body = self._read_body()
-            path = urlsplit(self.path).path
-            if path.startswith("/__fake__/"):
-                reply = self._controls(path, body)
-            elif path == "/jsonrpc":
-                reply = self._jsonrpc(body)
-            elif path == "/json/2" or path.startswith("/json/2/"):
-                reply = self._json2(path, body) if self.service.reg.profile.json2 else self._html_404()
-            elif path in ("/web/version",) or (path == "/json/version" and self.service.reg.profile.json2):
-                p = self.service.reg.profile
-                reply = Reply(200, dumps({"version_info": p.version_info, "version": p.server_version}))
-            elif path == "/web/webclient/version_info":
-                reply = self._jsonrpc_route(body, lambda params: self.service.version_info())
-            else:
-                reply = self._html_404()
-        except Exception as exc:  # a bug in the fake: say so loudly, answer like a crashed server
-            import traceback
-            traceback.print_exc(file=sys.stderr)
-            reply = Reply(500, WERKZEUG_500, "text/html; charset=utf-8")
-            self._what = f"fake-bug:{type(exc).__name__}"
-        self._send(reply)
-        self._log(reply.status if not reply.drop else "dropped", self._what, started)
+    def saver(self):
+        """--state-file: written every second when changed, until the server stops."""
+        while not self.stopping.wait(1.0):
+            if self.service.dirty and self.service.state_file:
+                self.service.save()
+
+    def stopped(self):
+        self.stopping.set()
+        if self.service.state_file:  # and at exit
+            self.service.save()
 
     def _html_404(self):
         body = ("<!DOCTYPE html>\n<html>\n    <head>\n        <meta charset=\"utf-8\"/>\n        <title>Odoo</title>\n    </head>\n"
@@ -4181,7 +4162,6 @@ class Handler(BaseHTTPRequestHandler):
         return Reply(404, body, "text/html;charset=utf-8", {"X-Content-Type-Options": "nosniff"})
 
     def _fault_reply(self, fault: Fault, transport: str, rid=None):
-        p = self.service.reg.profile
         k = fault.kind
         if k == "http_500":
             return Reply(500, WERKZEUG_500, "text/html; charset=utf-8")
@@ -4225,12 +4205,12 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- JSON-RPC ------------------------------------------------------------------------------
 
-    def _jsonrpc_preflight(self, body):
+    def _jsonrpc_preflight(self, request):
         """Odoo's checks before a JSON-RPC route runs: method, content type, JSON."""
         p = self.service.reg.profile
-        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-        if self.command != "POST" or ctype not in ("application/json", "application/json-rpc"):
-            path = urlsplit(self.path).path
+        ctype = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if request.method != "POST" or ctype not in ("application/json", "application/json-rpc"):
+            path = request.path
             if p.major == 17:
                 msg = (f"Request inferred type is compatible with [&#39;http&#39;] but &#39;{path}&#39; is type=&#39;json&#39;.")
                 html = f"<!doctype html>\n<html lang=en>\n<title>400 Bad Request</title>\n<h1>Bad Request</h1>\n<p>{msg}</p>\n"
@@ -4241,24 +4221,24 @@ class Handler(BaseHTTPRequestHandler):
                     "<br><br>Please verify the Content-Type request header and try again.</p>\n")
             return None, Reply(415, html, "text/html; charset=utf-8", {"Accept": "application/json, application/json-rpc"})
         try:
-            req = json.loads(body.decode("utf-8"))
+            req = json.loads(request.body.decode("utf-8"))
             if not isinstance(req, dict):
                 raise ValueError("not an object")
         except (ValueError, UnicodeDecodeError):
             return None, Reply(400, "Invalid JSON data", "text/html; charset=utf-8", {"X-Content-Type-Options": "nosniff"})
         return req, None
 
-    def _jsonrpc_route(self, body, func):
-        req, reply = self._jsonrpc_preflight(body)
+    def _jsonrpc_route(self, request, func):
+        req, reply = self._jsonrpc_preflight(request)
         if reply:
             return reply
         result = func(req.get("params") or {})
         return Reply(200, dumps({"jsonrpc": "2.0", "id": req.get("id"), "result": result}), headers={"X-Content-Type-Options": "nosniff"})
 
-    def _jsonrpc(self, body):
-        req, reply = self._jsonrpc_preflight(body)
+    def _jsonrpc(self, request):
+        req, reply = self._jsonrpc_preflight(request)
         if reply:
-            self._what = "jsonrpc-rejected"
+            self._what(request, "jsonrpc-rejected")
             return reply
         rid = req.get("id")
         params = req.get("params") or {}
@@ -4267,15 +4247,15 @@ class Handler(BaseHTTPRequestHandler):
         model = mname = None
         if service == "object" and isinstance(args, list) and len(args) >= 5:
             model, mname = args[3], args[4]
-        self._what = f"{service}.{method}" + (f" {model}.{mname}" if model else "")
-        fault = self.service.faults.take("jsonrpc", service, model, mname or method)
+        self._what(request, f"{service}.{method}" + (f" {model}.{mname}" if model else ""))
+        fault = self.faults.take_call("jsonrpc", service, model, mname or method)
         if fault and fault.kind == "hang" and fault.phase == "before":
             time.sleep(fault.ms / 1000.0)
             fault = None
         if fault and fault.phase == "before":
-            self._what += f" fault:{fault.kind}"
-            self.service.record_call({"transport": "jsonrpc", "service": service, "method": method, "model": model,
-                                      "model_method": mname, "fault": fault.kind})
+            request.note += f" fault:{fault.kind}"
+            self.record_call({"transport": "jsonrpc", "service": service, "method": method, "model": model,
+                              "model_method": mname, "fault": fault.kind})
             return self._fault_reply(fault, "jsonrpc", rid)
         try:
             result = self.service.dispatch_rpc(service, method, args, self.service.call_jsonrpc)
@@ -4287,47 +4267,48 @@ class Handler(BaseHTTPRequestHandler):
         except (OdooError, HTTPError) as err:
             reply = self._error_reply(err, "jsonrpc", rid)
             outcome = getattr(err, "name", "error")
-        self.service.record_call({"transport": "jsonrpc", "service": service, "method": method, "model": model,
-                                  "model_method": mname, "outcome": outcome})
+        self.record_call({"transport": "jsonrpc", "service": service, "method": method, "model": model,
+                          "model_method": mname, "outcome": outcome})
         if fault and fault.kind == "hang":  # phase 'after': the call ran and committed, the answer is late
             time.sleep(fault.ms / 1000.0)
             return reply
         if fault:  # phase 'after': the call ran, the answer is lost
-            self._what += f" fault-after:{fault.kind}"
+            request.note += f" fault-after:{fault.kind}"
             return self._fault_reply(fault, "jsonrpc", rid)
         return reply
 
     # -- JSON-2 --------------------------------------------------------------------------------
 
-    def _json2(self, path, body):
+    def _json2(self, request):
+        path, body = request.path, request.body
         parts = path.split("/")  # ['', 'json', '2', model, method]
-        if self.command != "POST" or len(parts) != 5 or not parts[3] or not parts[4]:
-            self._what = "json2-404"
+        if request.method != "POST" or len(parts) != 5 or not parts[3] or not parts[4]:
+            self._what(request, "json2-404")
             return self._error_reply(HTTPError(404, "Did you mean POST /json/2/<model>/<method>?"), "json2")
         model, method = parts[3], parts[4]
-        self._what = f"json2 {model}.{method}"
+        self._what(request, f"json2 {model}.{method}")
         reg = self.service.reg
-        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        ctype = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if ctype != "application/json":
             html = ("<!doctype html>\n<html lang=en>\n<title>415 Unsupported Media Type</title>\n<h1>Unsupported Media Type</h1>\n"
                     f"<p>Request inferred type is compatible with [&#39;http&#39;] but &#39;{path}&#39; is type=&#39;json2&#39;."
                     "<br><br>Please verify the Content-Type request header and try again.</p>\n")
             return Reply(415, html, "text/html; charset=utf-8", {"Accept": "application/json"})
-        db_header = self.headers.get("X-Odoo-Database")
+        db_header = request.headers.get("X-Odoo-Database")
         if db_header is not None and db_header != reg.db:
             return self._error_reply(HTTPError(404, f"database {db_header!r} not found"), "json2")  # assumption
-        auth = self.headers.get("Authorization") or ""
+        auth = request.headers.get("Authorization") or ""
         scheme, _, key = auth.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             return self._error_reply(HTTPError(401, "User not authenticated, use an API Key with a Bearer Authorization header.",
                                                {"WWW-Authenticate": "Bearer "}), "json2")
-        fault = self.service.faults.take("json2", None, model, method)
+        fault = self.faults.take_call("json2", None, model, method)
         if fault and fault.kind == "hang" and fault.phase == "before":
             time.sleep(fault.ms / 1000.0)
             fault = None
         if fault and fault.phase == "before":
-            self._what += f" fault:{fault.kind}"
-            self.service.record_call({"transport": "json2", "model": model, "model_method": method, "fault": fault.kind})
+            request.note += f" fault:{fault.kind}"
+            self.record_call({"transport": "json2", "model": model, "model_method": method, "fault": fault.kind})
             return self._fault_reply(fault, "json2")
         if key.strip() != reg.api_key:
             return self._error_reply(HTTPError(401, "Invalid apikey", {"WWW-Authenticate": "Bearer "}), "json2")
@@ -4349,74 +4330,65 @@ class Handler(BaseHTTPRequestHandler):
         except (OdooError, HTTPError) as err:
             reply = self._error_reply(err, "json2")
             outcome = getattr(err, "name", None) or f"http-{err.status}"
-        self.service.record_call({"transport": "json2", "model": model, "model_method": method, "outcome": outcome})
+        self.record_call({"transport": "json2", "model": model, "model_method": method, "outcome": outcome})
         if fault and fault.kind == "hang":
             time.sleep(fault.ms / 1000.0)
             return reply
         if fault:
-            self._what += f" fault-after:{fault.kind}"
+            request.note += f" fault-after:{fault.kind}"
             return self._fault_reply(fault, "json2")
         return reply
 
     # -- controls ------------------------------------------------------------------------------
 
-    def _controls(self, path, body):
-        svc = self.service
-        name = path[len("/__fake__/"):]
-        self._what = f"control {name}"
-        query = parse_qs(urlsplit(self.path).query)
+    def dispatch_control(self, request):
+        """As the base's, with Odoo's answer to a body that is not JSON (an empty body is {}, only that)."""
+        name = request.path[len(CONTROL_PREFIX):]
+        self._what(request, f"control {name}")
         try:
-            spec = json.loads(body.decode("utf-8")) if body else {}
+            spec = json.loads(request.body.decode("utf-8")) if request.body else {}
         except ValueError:
-            return Reply(400, dumps({"error": "body is not JSON"}))
-        if name == "state" and self.command == "GET":
+            return self.json_reply(400, {"error": "body is not JSON"})
+        reply = self.control(request, name, spec)
+        return reply if reply is not None else self.standard_control(request, name, spec)
+
+    def control(self, request, name, spec):
+        """Odoo's controls. The base's serve GET and DELETE /__fake__/calls and POST /__fake__/reset (with
+        reset() above); its fault and clock controls are not Odoo's (faults here answer queued/pending and
+        match by transport, service, model, method; the fake's time is the wall clock)."""
+        svc, method = self.service, request.method
+        if name == "state" and method == "GET":
+            query = parse_qs(request.query)
             try:
-                return Reply(200, dumps(svc.state((query.get("model") or [None])[0])))
+                return self.json_reply(200, svc.state((query.get("model") or [None])[0]))
             except KeyError as exc:
-                return Reply(404, dumps({"error": f"unknown model {exc.args[0]}"}))
-        if name == "fault" and self.command == "POST":
+                return self.json_reply(404, {"error": f"unknown model {exc.args[0]}"})
+        if name == "fault" and method == "POST":
             try:
-                n = svc.faults.add(spec)
+                pending = self.faults.add(spec)
             except (ValueError, TypeError) as exc:
-                return Reply(400, dumps({"error": str(exc)}))
-            return Reply(200, dumps({"queued": n, "pending": svc.faults.pending()}))
-        if name == "fault" and self.command == "GET":
-            return Reply(200, dumps({"pending": svc.faults.pending()}))
-        if name == "fault" and self.command == "DELETE":
-            svc.faults.clear()
-            return Reply(200, dumps({"pending": []}))
-        if name == "pay" and self.command == "POST":
-            status, payload = svc.pay(spec)
-            return Reply(status, dumps(payload))
-        if name == "reverse" and self.command == "POST":
-            status, payload = svc.reverse(spec)
-            return Reply(status, dumps(payload))
-        if name == "reset" and self.command == "POST":
-            with svc.reg.lock:
-                svc.reg.reset()
-                svc.dirty = True
-            svc.faults.clear()
-            with svc.calls_lock:
-                svc.calls.clear()
-            return Reply(200, dumps({"reset": True}))
-        if name == "calls" and self.command == "GET":
-            with svc.calls_lock:
-                return Reply(200, dumps({"calls": list(svc.calls)}))
-        if name == "save" and self.command == "POST":
+                return self.json_reply(400, {"error": str(exc)})
+            return self.json_reply(200, {"queued": len(spec) if isinstance(spec, list) else 1, "pending": pending})
+        if name == "fault" and method == "GET":
+            return self.json_reply(200, {"pending": self.faults.pending()})
+        if name == "fault" and method == "DELETE":
+            self.faults.clear()
+            return self.json_reply(200, {"pending": []})
+        if name == "pay" and method == "POST":
+            return self.json_reply(*svc.pay(spec))
+        if name == "reverse" and method == "POST":
+            return self.json_reply(*svc.reverse(spec))
+        if name == "save" and method == "POST":
             svc.save()
-            return Reply(200, dumps({"saved": bool(svc.state_file)}))
-        return Reply(404, dumps({"error": f"no control {self.command} /__fake__/{name}"}))
+            return self.json_reply(200, {"saved": bool(svc.state_file)})
+        if (name, method) in (("calls", "GET"), ("calls", "DELETE"), ("reset", "POST")):
+            return None  # the base's
+        return self.json_reply(404, {"error": f"no control {method} /__fake__/{name}"})
 
 
 # ---------------------------------------------------------------------------------------------
 # 8. main
 # ---------------------------------------------------------------------------------------------
-
-
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
 
 
 def main(argv=None):
@@ -4442,37 +4414,11 @@ def main(argv=None):
     reg = Registry(Profile(args.version), args.db, args.user, args.password, args.api_key, args.companies, args.seed)
     service = OdooService(reg, args.state_file)
     service.load()
-    Handler.service = service
-    httpd = Server(("127.0.0.1", args.port), Handler)
-    host, port = httpd.server_address[:2]
-    sys.stdout.write(f"listening {host}:{port}\n")
-    sys.stdout.flush()
-    sys.stderr.write(f"fake Odoo {reg.profile.server_version} db={args.db} seed={args.seed} companies={args.companies} "
-                     f"on {host}:{port}\n")
-
-    stop = threading.Event()
-
-    def saver():
-        while not stop.wait(1.0):
-            if service.dirty and service.state_file:
-                service.save()
-
+    fake = OdooFake(service)
     if args.state_file:
-        threading.Thread(target=saver, daemon=True).start()
-
-    def on_signal(signum, frame):
-        threading.Thread(target=httpd.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    try:
-        httpd.serve_forever(poll_interval=0.2)
-    finally:
-        stop.set()
-        if args.state_file:
-            service.save()
-        httpd.server_close()
-    return 0
+        threading.Thread(target=fake.saver, daemon=True).start()
+    return run(fake, args.port, f"fake Odoo {reg.profile.server_version} db={args.db} seed={args.seed} "
+                                f"companies={args.companies} on {{address}}")
 
 
 if __name__ == "__main__":

@@ -790,7 +790,34 @@ class ScenarioMixin:
             self.assertEqual((status, body["name"], body["message"]), (401, "werkzeug.exceptions.Unauthorized", "Invalid apikey"))
         log = f.log()
         self.assertNotIn(f.api_key, log)
-        self.assertIn('"POST /jsonrpc" 200', log)
+        self.assertNotIn("nope", log)
+        # the common base's request log: the path without query, the status, the time, then the call
+        self.assertRegex(log, r"\nfake-odoo POST /jsonrpc -> 200 \d+\.\dms object\.execute_kw res\.partner\.search\n")
+
+    def test_transport_from_the_common_base(self):
+        """HTTP comes from ../common/loopback.py: keep-alive with each answer in one write, what stayed of the
+        fake's own HTTP (its Server header, HEAD refused as before), the base's DELETE /__fake__/calls."""
+        f = self.fake
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "call",
+                           "params": {"service": "common", "method": "version", "args": []}}).encode()
+        request = (b"POST /jsonrpc HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+                   + str(len(body)).encode() + b"\r\n\r\n" + body)
+        with socket.create_connection(("127.0.0.1", f.port), timeout=5) as sock:
+            for _ in range(5):  # one connection, each answer whole in the first read
+                sock.sendall(request)
+                data = sock.recv(65536)
+                head, _, rest = data.partition(b"\r\n\r\n")
+                length = int(re.search(rb"\r\nContent-Length: (\d+)", head).group(1))
+                self.assertEqual(len(rest), length, data)
+                self.assertTrue(head.startswith(b"HTTP/1.1 200 OK\r\nServer: Werkzeug/2.2.2 Python/3.11.2\r\n"), head)
+                self.assertIn(b"\r\nX-Content-Type-Options: nosniff", head)
+                self.assertNotIn(b"Connection:", head)
+            sock.sendall(b"HEAD /web/version HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertTrue(sock.recv(65536).startswith(b"HTTP/1.1 501 Unsupported method ('HEAD')\r\nServer: Werkzeug/2.2.2"))
+        self.assertGreater(len(f.control("GET", "calls")[1]["calls"]), 0)
+        self.assertEqual(f.control("DELETE", "calls"), (200, {"calls": []}))
+        self.assertEqual(f.control("GET", "clock"), (404, {"error": "no control GET /__fake__/clock"}))
+        self.assertNotIn(os.path.dirname(HERE), sys.path, "importing fake_odoo leaves Tests/Fakes off sys.path")
 
     def test_partner_invoice_post_payment_paid(self):
         f = self.fake
