@@ -97,8 +97,13 @@ public final class HTTPClient: Sendable {
     private let connectTimeout: Duration
     private let maxBodyBytes: Int
     private let userAgent: String
+    /// Paces requests from the quota the vendor's answers report, when the connector gives one.
+    private let pacer: RatePacer?
 
-    public init(maxConcurrent: Int = 8, connectTimeout: Duration = .seconds(10), maxBodyBytes: Int = 64 << 20, userAgent: String = "connector-host") {
+    /// - Parameter pacer: slows requests down before the vendor answers 429 (``RatePacer``).
+    public init(maxConcurrent: Int = 8, connectTimeout: Duration = .seconds(10), maxBodyBytes: Int = 64 << 20, userAgent: String = "connector-host",
+                pacer: RatePacer? = nil) {
+        self.pacer = pacer
         Self.globalInit
         multi = curl_multi_init()
         self.maxConcurrent = max(1, maxConcurrent)
@@ -117,6 +122,14 @@ public final class HTTPClient: Sendable {
     /// Sends a request and returns the response, whatever its status. Throws `HTTPClientError` when
     /// there is none (timeout, connection refused, TLS failure), `CancellationError` when cancelled.
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        guard let pacer else { return try await transfer(request) }
+        try await pacer.pace()
+        let response = try await transfer(request)
+        pacer.observe(response)
+        return response
+    }
+
+    private func transfer(_ request: HTTPRequest) async throws -> HTTPResponse {
         let box = Mutex<Transfer?>(nil)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in

@@ -42,6 +42,19 @@ import Testing
         #expect(RatePacer.salesforceQuota(HTTPResponse(status: 200, headers: [("Sforce-Limit-Info", "api-usage=1/0")], body: Data())) == nil)
     }
 
+    /// An HTTP client given a pacer reads the quota from each answer and waits before the next request
+    /// once it runs low (one request left of ten in a 400 ms window: the next one waits for the window).
+    @Test func theHTTPClientPacesFromTheAnswersItGets() async throws {
+        let server = try TestServer()
+        let client = HTTPClient(maxConcurrent: 1, pacer: RatePacer(RatePacer.Pacing(reserve: 0.2), quota: RatePacer.hubSpotQuota))
+        let plenty = try await client.send(HTTPRequest(url: "\(server.base)/quota?remaining=9&max=10&window_ms=400"))
+        #expect(plenty.status == 200)
+        _ = try await client.send(HTTPRequest(url: "\(server.base)/quota?remaining=1&max=10&window_ms=400"))  // 9 of 10 left before it
+        let started = ContinuousClock.now
+        _ = try await client.send(HTTPRequest(url: "\(server.base)/hello"))
+        #expect(ContinuousClock.now - started >= .milliseconds(300))  // 1 left: it waited for the window's end
+    }
+
     /// The pacer slows real calls down once the quota it observed runs low.
     @Test func thePacerWaitsWhatThePacingSays() async throws {
         let pacer = RatePacer(RatePacer.Pacing(reserve: 0.5), quota: RatePacer.hubSpotQuota, clock: { 1_000 })  // time stands still
