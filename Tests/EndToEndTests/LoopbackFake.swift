@@ -1,3 +1,4 @@
+import ConnectorKit
 import Foundation
 
 #if canImport(Glibc)
@@ -38,9 +39,7 @@ func stopLoopbackFake(_ process: Process) {
 /// A form-encoded `POST` to Stripe's API (localstripe or our fake), brackets kept in the names.
 @discardableResult
 func stripePost(_ base: String, key: String, _ path: String, _ fields: [(String, String)]) throws -> [String: Any] {
-    var allowed = CharacterSet.alphanumerics
-    allowed.insert(charactersIn: "-._~")
-    let body = fields.map { "\($0.0.addingPercentEncoding(withAllowedCharacters: allowed.union(CharacterSet(charactersIn: "[]")))!)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&")
+    let body = FormEncoding.encode(fields)
     let answer = try http("POST", base + path, headers: ["Authorization": "Bearer \(key)", "Content-Type": "application/x-www-form-urlencoded"], body: body)
     guard (200..<300).contains(answer.status) else { throw HarnessError("\(base)\(path): \(answer.status) \(answer.body)") }
     return (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]) ?? [:]

@@ -223,6 +223,11 @@ extension DaemonHarness {
         .appendingPathComponent("Fixtures/plugins").path
 
     /// Both plugin directories in the daemon's configuration: the built binaries and the Python fixtures.
+    /// The Python source fixture as connector "py", polling every 200 ms, with these `[connector.config]` lines.
+    static func pysource(_ settings: String) -> String {
+        "[[connector]]\nid = \"py\"\nplugin = \"pysource\"\npoll_interval_ms = 200\n[connector.config]\n\(settings)\n"
+    }
+
     static func addFixturePlugins(_ daemon: DaemonHarness) throws {
         let text = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
             .replacingOccurrences(of: "plugin_dirs = [\"", with: "plugin_dirs = [\"\(Self.fixtures)\", \"")
@@ -253,7 +258,7 @@ extension DaemonHarness {
     @Test func malformedEventsAreRejectedAtIntakeAndTheRestFlows() throws {
         let daemon = try DaemonHarness()
         try daemon.writeConfig(connectors:
-            "[[connector]]\nid = \"py\"\nplugin = \"pysource\"\npoll_interval_ms = 200\n[connector.config]\ncount = 12\npage_size = 5\nmalformed = [3, 4, 5]\n"
+            Self.pysource("count = 12\npage_size = 5\nmalformed = [3, 4, 5]")
             + DaemonHarness.sample("sink", "[connector.config]\neffects_file = \"\(daemon.path("effects"))\"")
             + DaemonHarness.route("py", "sink"))
         try Self.addFixturePlugins(daemon)
@@ -288,7 +293,7 @@ extension DaemonHarness {
     @Test func anEventOfAKindTheHostDoesNotKnowIsDeliveredByteForByte() throws {
         let daemon = try DaemonHarness()
         try daemon.writeConfig(connectors:
-            "[[connector]]\nid = \"py\"\nplugin = \"pysource\"\npoll_interval_ms = 200\n[connector.config]\ncount = 4\nnovel = [2]\nemitted_file = \"\(daemon.path("emitted"))\"\n"
+            Self.pysource("count = 4\nnovel = [2]\nemitted_file = \"\(daemon.path("emitted"))\"")
             + "[[connector]]\nid = \"pysink\"\nplugin = \"pysink\"\n[connector.config]\neffects_file = \"\(daemon.path("effects"))\"\npayloads_file = \"\(daemon.path("payloads"))\"\n"
             + DaemonHarness.route("py", "pysink"))
         try Self.addFixturePlugins(daemon)
@@ -308,7 +313,7 @@ extension DaemonHarness {
     @Test func anEventNewerThanTheSinkKnowsIsDeadLetteredSayingSo() throws {
         let daemon = try DaemonHarness()
         try daemon.writeConfig(connectors:
-            "[[connector]]\nid = \"py\"\nplugin = \"pysource\"\npoll_interval_ms = 200\n[connector.config]\ncount = 4\nnewer = [1]\n"
+            Self.pysource("count = 4\nnewer = [1]")
             + DaemonHarness.sample("sink", "[connector.config]\neffects_file = \"\(daemon.path("effects"))\"")
             + DaemonHarness.route("py", "sink"))
         try Self.addFixturePlugins(daemon)

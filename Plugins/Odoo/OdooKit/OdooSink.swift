@@ -224,10 +224,7 @@ public final class OdooSink: Sendable {
             try await client.write("account.move", ids: [move.id], values: rewrite, context: write.context)
             total = nil
         }
-        if total == nil {
-            let read = try await client.call(model: "account.move", method: "read", ids: [move.id], arguments: ["fields": ["amount_total"]], context: write.context)
-            total = read.arrayValue?.first?["amount_total"]?.doubleValue.map { OdooMapping.minorUnits($0, move.currency) }
-        }
+        if total == nil { total = try await readMinor("amount_total", of: move, write) }
         guard let total else { throw ConnectorError(.transient, "Odoo did not read back the total of \(move.label)") }
         if abs(total - invoice.totalMinor) > settings.totalToleranceMinor {
             throw ConnectorError(
@@ -440,8 +437,7 @@ public final class OdooSink: Sendable {
     /// A scaled credit note's total may miss the refund by a rounding: a line without tax makes it exact,
     /// so the refund payment settles it.
     func roundToTotal(_ move: OdooMove, _ amount: Money, _ write: Write) async throws {
-        let read = try await client.call(model: "account.move", method: "read", ids: [move.id], arguments: ["fields": ["amount_total"]], context: write.context)
-        guard let total = read.arrayValue?.first?["amount_total"]?.doubleValue.map({ OdooMapping.minorUnits($0, amount.currency) }) else {
+        guard let total = try await readMinor("amount_total", of: move, write) else {
             throw ConnectorError(.transient, "Odoo did not read back the total of \(move.label)")
         }
         guard total != amount.amountMinor else { return }
@@ -499,8 +495,7 @@ public final class OdooSink: Sendable {
         let wizard = try await client.create("account.payment.register", values: values, context: context)
         var residual = move.residualMinor
         if converted != nil, residual == nil {  // a credit note just created and posted: what it leaves open
-            let read = try await client.call(model: "account.move", method: "read", ids: [move.id], arguments: ["fields": ["amount_residual"]], context: write.context)
-            residual = read.arrayValue?.first?["amount_residual"]?.doubleValue.map { OdooMapping.minorUnits($0, move.currency) }
+            residual = try await readMinor("amount_residual", of: move, write)
         }
         if converted != nil, residual == amount.amountMinor {
             try await writeOffExchangeDifference(wizard, label: "Exchange difference \(write.event.source.objectID) (processor rate \(settlement?.exchangeRate ?? "?"))", context: context, write)
@@ -577,11 +572,7 @@ public final class OdooSink: Sendable {
     /// the payment, found again by its reference (`payment_fee`). True when booked now.
     func bookFee(_ fee: Money, of payment: OdooRecordID, date: String, _ write: Write) async throws -> Bool {
         let reference = write.reference("\(write.event.source.objectType)_fee", write.event.source.objectID)
-        if let entry = try await findEntry(reference, write) {
-            guard entry.state == "draft" else { return false }
-            _ = try await client.call(model: "account.move", method: "action_post", ids: [entry.id], context: write.context)
-            return true
-        }
+        if let entry = try await findEntry(reference, write) { return try await postIfDraft(entry, write) }
         guard let account = OdooSettings.lookup(settings.feeAccounts, company: write.company) else {
             throw ConnectorError(
                 .permanent,
@@ -614,9 +605,7 @@ public final class OdooSink: Sendable {
             return DeliverResult(externalID: found?.externalID, duplicate: true)
         }
         if let found {
-            guard found.state == "draft" else { return DeliverResult(externalID: found.externalID, duplicate: true) }
-            _ = try await client.call(model: "account.move", method: "action_post", ids: [found.id], context: write.context)
-            return DeliverResult(externalID: found.externalID)
+            return DeliverResult(externalID: found.externalID, duplicate: try await !postIfDraft(found, write))
         }
         let currency = payout.amount.currency
         guard let journal = settings.bankJournal(company: write.company, currency: currency) else {
@@ -655,10 +644,7 @@ public final class OdooSink: Sendable {
             guard let movementID = movement.id else { continue }
             let reference = write.reference("dispute_movement", movementID)
             if let found = try await findEntry(reference, write) {
-                if found.state == "draft" {
-                    _ = try await client.call(model: "account.move", method: "action_post", ids: [found.id], context: write.context)
-                    result.duplicate = false
-                }
+                if try await postIfDraft(found, write) { result.duplicate = false }
                 result.externalID = found.externalID
                 continue
             }
@@ -689,6 +675,19 @@ public final class OdooSink: Sendable {
             logger.info("dispute moved no money yet: nothing to book", metadata: ["odoo.reference": "\(write.reference)"])
         }
         return result
+    }
+
+    /// Posts an entry of ours that an interrupted attempt left in draft; false when it was posted already.
+    func postIfDraft(_ entry: OdooMove, _ write: Write) async throws -> Bool {
+        guard entry.state == "draft" else { return false }
+        _ = try await client.call(model: "account.move", method: "action_post", ids: [entry.id], context: write.context)
+        return true
+    }
+
+    /// An amount field of a move (`amount_total`, `amount_residual`) read back, in minor units.
+    func readMinor(_ field: String, of move: OdooMove, _ write: Write) async throws -> Int64? {
+        try await client.call(model: "account.move", method: "read", ids: [move.id], arguments: ["fields": [.string(field)]], context: write.context)
+            .arrayValue?.first?[field]?.doubleValue.map { OdooMapping.minorUnits($0, move.currency) }
     }
 
     /// A journal entry (`entry`) of our own, found by its `ref`.
