@@ -171,26 +171,17 @@ final class Session<C: Connector>: Sendable {
                 let params = try codec.params(PollParams.self, of: message)
                 return try codec.response(id: id, result: try await connector.poll(params))
             case Method.sinkDeliver:
-                let params: DeliverParams
-                do {
-                    params = try codec.params(DeliverParams.self, of: message)
-                } catch {
-                    // An event this plugin cannot read may simply be of a newer schema: say so.
-                    let probe = try? codec.params(SchemaProbe.self, of: message)
-                    throw ConnectorRunner.newerSchema(probe?.event?.schemaVersion) ?? error
-                }
-                if let newer = ConnectorRunner.newerSchema(params.event.schemaVersion) { throw newer }
+                let params = try codec.params(DeliveryItem.self, of: message).result.get()
                 return try codec.response(id: id, result: try await connector.deliver(params))
             case Method.webhookHandle:
                 let params = try codec.params(WebhookParams.self, of: message)
                 return try codec.response(id: id, result: try await connector.handleWebhook(params))
             case Method.sinkDeliverBatch:
-                let params = try codec.params(DeliverBatchParams.self, of: message)
-                // Events of a newer schema than this plugin knows are refused one by one, never misread.
-                let refused = params.deliveries.map { ConnectorRunner.newerSchema($0.event.schemaVersion) }
-                let readable = zip(params.deliveries, refused).compactMap { $1 == nil ? $0 : nil }
-                var delivered = await connector.deliverBatch(readable).makeIterator()
-                let results = refused.map { refusal in refusal.map { Result<DeliverResult, ConnectorError>.failure($0) } ?? delivered.next()! }
+                // Events this plugin cannot read (of a newer schema, or not of its model) are refused one
+                // by one, never misread; the others are delivered.
+                let items = try codec.params(DeliveryBatch.self, of: message).deliveries.map(\.result)
+                var delivered = await connector.deliverBatch(items.compactMap { try? $0.get() }).makeIterator()
+                let results = items.map { item in item.map { _ in delivered.next()! }.flatMap { $0 } }
                 return try codec.response(id: id, result: DeliverBatchResult(results: results.map(DeliverItemResult.init)))
             case Method.reconcileSnapshot:
                 let params = try codec.params(ReconcileParams.self, of: message)
@@ -223,7 +214,40 @@ extension Session {
     }
 }
 
-/// The schema version of a `sink.deliver`'s event, read apart from the rest.
+/// One delivery as a sink reads it: an event this plugin cannot read fails only itself, as a dead
+/// letter saying why (its schema is newer than this plugin's model, or a member is not what the model
+/// says), never misread and never retried. The host checks only an event's header (PROTOCOL.md 7).
+struct DeliveryItem: Decodable {
+    var result: Result<DeliverParams, ConnectorError>
+
+    init(from decoder: any Decoder) throws {
+        do {
+            let params = try DeliverParams(from: decoder)
+            result = ConnectorRunner.newerSchema(params.event.schemaVersion).map { .failure($0) } ?? .success(params)
+        } catch let error as DecodingError where Self.isInEvent(error) {
+            let probe = try? SchemaProbe(from: decoder)
+            result = .failure(ConnectorRunner.newerSchema(probe?.event?.schemaVersion)
+                ?? ConnectorError(.permanent, "this plugin cannot read the event: \(RPCCodec.describe(error, from: decoder.codingPath.count))",
+                                  details: ["reason": "unreadable_event"]))
+        }
+    }
+
+    private static func isInEvent(_ error: DecodingError) -> Bool {
+        let context: DecodingError.Context
+        switch error {
+        case .dataCorrupted(let found), .keyNotFound(_, let found), .typeMismatch(_, let found), .valueNotFound(_, let found): context = found
+        @unknown default: return false
+        }
+        return context.codingPath.contains { $0.stringValue == "event" }
+    }
+}
+
+/// `sink.deliver_batch`'s params, each delivery read on its own.
+struct DeliveryBatch: Decodable {
+    var deliveries: [DeliveryItem]
+}
+
+/// The schema version of a delivery's event, read apart from the rest.
 struct SchemaProbe: Decodable {
     struct Version: Decodable {
         var schemaVersion: Int?

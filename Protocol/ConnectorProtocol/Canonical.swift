@@ -159,7 +159,7 @@ public struct Event: Codable, Sendable, Hashable {
     /// Source connector + object type + object id + version: equal keys are the same change,
     /// however often it is polled or pushed.
     public func idempotencyKey(connector: String) -> String {
-        "\(connector):\(source.objectType):\(source.objectID):\(source.version ?? "-")"
+        source.idempotencyKey(connector: connector)
     }
 }
 

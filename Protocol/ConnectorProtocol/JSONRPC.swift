@@ -43,6 +43,9 @@ public struct RPCMessage: Sendable {
     public let kind: Kind
     /// The whole line, without its terminating newline.
     public let line: Data
+    /// Where the `params` or `result` value lies in `line` (offsets from its start), not checked yet:
+    /// whoever reads it as a type checks it, so the line is parsed once.
+    public let payloadRange: Range<Int>?
 }
 
 /// Params of a message that takes none. Encodes as `{}`; decodes from `{}`, `[]` or absent params.
@@ -77,28 +80,28 @@ public struct RPCCodec: Sendable {
     /// Classifies one line. Throws a `protocol` ``ConnectorError`` for anything that is not a valid
     /// JSON-RPC 2.0 message; the caller answers a request it cannot parse with ``parseErrorLine(_:)``.
     public func decode(line: Data) throws(ConnectorError) -> RPCMessage {
-        let head: Head
-        do {
-            head = try decoder.decode(Head.self, from: line)
-        } catch let error as ConnectorError {
-            throw error
-        } catch {
-            throw ConnectorError(.protocol, "malformed JSON-RPC line: \(Self.describe(error))")
-        }
+        let head = try line.withUnsafeBytes { buffer in Result { () throws(ConnectorError) in try Head(buffer) } }.get()
         guard head.jsonrpc == "2.0" else {
             throw ConnectorError(.protocol, "missing or wrong \"jsonrpc\" member: expected \"2.0\"")
         }
         if let method = head.method {
             if let id = head.id {
-                return RPCMessage(kind: .request(id: id, method: method), line: line)
+                return RPCMessage(kind: .request(id: id, method: method), line: line, payloadRange: head.payload)
             }
-            return RPCMessage(kind: .notification(method: method), line: line)
+            return RPCMessage(kind: .notification(method: method), line: line, payloadRange: head.payload)
         }
-        if let error = head.error {
-            return RPCMessage(kind: .errorResponse(id: head.id, error: error), line: line)
+        if let errorRange = head.error {
+            let base = line.startIndex
+            let error: RPCErrorObject
+            do {
+                error = try decoder.decode(RPCErrorObject.self, from: line[(base + errorRange.lowerBound)..<(base + errorRange.upperBound)])
+            } catch {
+                throw ConnectorError(.protocol, "malformed JSON-RPC line: \"error\": \(Self.describe(error))")
+            }
+            return RPCMessage(kind: .errorResponse(id: head.id, error: error), line: line, payloadRange: nil)
         }
         if head.hasResult, let id = head.id {
-            return RPCMessage(kind: .response(id: id), line: line)
+            return RPCMessage(kind: .response(id: id), line: line, payloadRange: head.payload)
         }
         throw ConnectorError(.protocol, "a message needs a \"method\", a \"result\" or an \"error\"")
     }
@@ -224,17 +227,19 @@ public struct RPCCodec: Sendable {
         return data
     }
 
-    static func describe(_ error: any Error) -> String {
+    /// A decoding error as a person reads it, naming the member (its path from the decoded value,
+    /// less the first `dropping` keys) and what it should have been.
+    public static func describe(_ error: any Error, from dropping: Int = 0) -> String {
         switch error {
         case DecodingError.dataCorrupted(let context):
             let what = context.underlyingError.map { "\(context.debugDescription) (\($0))" } ?? context.debugDescription
-            return context.codingPath.isEmpty ? what : "\(path(context.codingPath)): \(what)"
+            return context.codingPath.count <= dropping ? what : "\(path(context.codingPath.dropFirst(dropping))): \(what)"
         case DecodingError.keyNotFound(let key, let context):
-            return "missing \(path(context.codingPath + [key]))"
+            return "missing \(path(context.codingPath.dropFirst(dropping) + [key]))"
         case DecodingError.typeMismatch(let type, let context):
-            return "\(path(context.codingPath)) must be \(kind(type)): \(context.debugDescription)"
+            return "\(path(context.codingPath.dropFirst(dropping))) must be \(kind(type)): \(context.debugDescription)"
         case DecodingError.valueNotFound(let type, let context):
-            return "\(path(context.codingPath)) is null, expected \(kind(type))"
+            return "\(path(context.codingPath.dropFirst(dropping))) is null, expected \(kind(type))"
         default:
             return "\(error)"
         }
@@ -253,7 +258,7 @@ public struct RPCCodec: Sendable {
         }
     }
 
-    private static func path(_ keys: [any CodingKey]) -> String {
+    private static func path(_ keys: some Collection<any CodingKey>) -> String {
         let joined = keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
         return joined.isEmpty ? "the message" : "\"\(joined.dropFirst())\""
     }
@@ -270,24 +275,52 @@ private enum EnvelopeKeys: String, CodingKey {
     case jsonrpc, id, method, params, result, error
 }
 
-private struct Head: Decodable {
+/// The envelope, read in one pass: its own members checked, `params` and `result` only located
+/// (their reader checks them), `error` checked and located.
+private struct Head {
     var jsonrpc: String?
     var id: RPCID?
     var method: String?
-    var hasResult: Bool
-    var error: RPCErrorObject?
+    var hasResult = false
+    var payload: Range<Int>?
+    var error: Range<Int>?
 
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: EnvelopeKeys.self)
-        jsonrpc = try container.decodeIfPresent(String.self, forKey: .jsonrpc)
-        do {
-            id = try container.decodeIfPresent(RPCID.self, forKey: .id)
+    init(_ buffer: UnsafeRawBufferPointer) throws(ConnectorError) {
+        var scanner = JSONScanner(buffer)
+        do throws(JSONScanner.Failure) {
+            var members = try scanner.openObject()
+            while let key = try scanner.nextKey(&members) {
+                if key.equals("jsonrpc") {
+                    jsonrpc = try scanner.stringOrNull()??.value
+                    if jsonrpc == nil { try scanner.skipValue() }
+                } else if key.equals("id") {
+                    if let number = try scanner.integer() {
+                        guard let number else { throw scanner.failure("\"id\" must be a number, a string or null") }
+                        id = .number(number)
+                    } else if let string = try scanner.stringOrNull() {
+                        id = string.map { .string($0.value) }
+                    } else {
+                        throw scanner.failure("\"id\" must be a number, a string or null")
+                    }
+                } else if key.equals("method") {
+                    guard let method = try scanner.stringOrNull() else { throw scanner.failure("\"method\" must be a string") }
+                    self.method = method?.value
+                } else if key.equals("params") {
+                    payload = try scanner.skimValue()
+                } else if key.equals("result") {
+                    hasResult = true
+                    payload = try scanner.skimValue()
+                } else if key.equals("error") {
+                    if scanner.peek() == UInt8(ascii: "n") { try scanner.skipValue() } else { error = try scanner.skipValue() }
+                } else {
+                    try scanner.skipValue()
+                }
+            }
+            try scanner.expectEnd()
         } catch {
-            throw ConnectorError(.protocol, "\"id\" must be a number, a string or null")
+            let failure = error
+            throw ConnectorError(.protocol, "malformed JSON-RPC line: \(failure.message) (at byte \(failure.offset))")
         }
-        method = try container.decodeIfPresent(String.self, forKey: .method)
-        hasResult = container.contains(.result)
-        error = try container.decodeIfPresent(RPCErrorObject.self, forKey: .error)
     }
 }
 

@@ -160,40 +160,13 @@ public final class Pipeline: Service, Sendable {
         }
     }
 
-    /// A page's events as the plugin sent them. One element that is not a canonical event does not
-    /// fail its page: it becomes a reject naming the member at fault, and the rest is stored.
-    static func page<Page: EventPage>(_ type: Page.Type, of answer: RPCMessage, codec: RPCCodec) throws -> (page: Page, incoming: [Store.Incoming], rejects: [Store.Reject]) {
-        do {
-            let page = try codec.result(Page.self, of: answer)
-            return (page, try verbatim(page.events, in: answer.line), [])
-        } catch let error as ConnectorError where error.code == .protocol {
-            guard let ranges = JSONSlicer.arrayElements(in: answer.line, path: ["result", "events"]), !ranges.isEmpty,
-                  let rest = try? codec.result(Page.Rest.self, of: answer) else { throw error }
-            let base = answer.line.startIndex
-            var incoming: [Store.Incoming] = [], rejects: [Store.Reject] = []
-            for (index, range) in ranges.enumerated() {
-                let payload = Data(answer.line[(base + range.lowerBound)..<(base + range.upperBound)])
-                if let event = try? codec.decodeJSON(Event.self, from: payload) {
-                    incoming.append(Store.Incoming(event: event, payload: payload))
-                } else {
-                    let problem = codec.problem(decoding: Event.self, from: payload) ?? "not a canonical event"
-                    rejects.append(Store.Reject(reason: "events[\(index)]: \(problem)", payload: payload))
-                }
-            }
-            guard !rejects.isEmpty else { throw error }
-            return (Page(rest: rest, events: incoming.map(\.event)), incoming, rejects)
-        }
-    }
-
-    /// Pairs each decoded event with its bytes in the answer line, so the store keeps them verbatim.
-    static func verbatim(_ events: [Event], in line: Data) throws -> [Store.Incoming] {
-        guard let ranges = JSONSlicer.arrayElements(in: line, path: ["result", "events"]), ranges.count == events.count else {
-            throw ConnectorError(.protocol, "cannot locate the events in the source.poll answer")
-        }
-        let base = line.startIndex
-        return zip(events, ranges).map { event, range in
-            Store.Incoming(event: event, payload: Data(line[(base + range.lowerBound)..<(base + range.upperBound)]))
-        }
+    /// A page's events as the plugin sent them, read in one pass: each event's routing header and its
+    /// bytes. One element that is not an event does not fail its page: it becomes a reject naming the
+    /// member at fault, and the rest is stored.
+    static func page(of answer: RPCMessage) throws(ConnectorError) -> (page: EventPage, incoming: [Store.Incoming], rejects: [Store.Reject]) {
+        let page = try EventPage(reading: answer)
+        return (page, page.events.map { Store.Incoming(header: $0.header, payload: $0.json) },
+                page.rejects.map { Store.Reject(reason: $0.problem, payload: $0.json) })
     }
 
     /// Polls each stream of a source connector: a page and its cursor are stored together; the next
@@ -216,13 +189,13 @@ public final class Pipeline: Service, Sendable {
                 for stream in streams {
                     // While one page is being stored, the next one is asked for: the plugin's work and
                     // the decoding overlap the write. Pages are still stored in order, each with its cursor.
-                    func fetch(_ cursor: String?) async throws -> (page: PollResult, incoming: [Store.Incoming], rejects: [Store.Reject]) {
+                    func fetch(_ cursor: String?) async throws -> (page: EventPage, incoming: [Store.Incoming], rejects: [Store.Reject]) {
                         let answer = try await instance.call(
                             Method.sourcePoll,
                             rawParams: try store.codec.json(PollParams(stream: stream.name, cursor: cursor, maxEvents: connector.pollBatch)),
                             timeout: .seconds(60)
                         )
-                        return try Self.page(PollResult.self, of: answer, codec: store.codec)
+                        return try Self.page(of: answer)
                     }
                     var current = try await fetch(try await store.cursor(connector: connector.id, stream: stream.name))
                     for _ in 0..<64 {
@@ -535,40 +508,5 @@ struct RouteWorker {
             }
         }
         return DeliveryOutcome(job: job, startedAt: startedAt, finishedAt: finishedAt, result: result)
-    }
-}
-
-/// An answer carrying events (`source.poll`, `webhook.handle`), and what it says besides them.
-protocol EventPage: Decodable, Sendable {
-    associatedtype Rest: Decodable
-    var events: [Event] { get }
-    init(rest: Rest, events: [Event])
-}
-
-extension PollResult: EventPage {
-    struct Rest: Decodable {
-        var cursor: String?
-        var hasMore: Bool
-        enum CodingKeys: String, CodingKey {
-            case cursor
-            case hasMore = "has_more"
-        }
-    }
-
-    init(rest: Rest, events: [Event]) {
-        self.init(events: events, cursor: rest.cursor, hasMore: rest.hasMore)
-    }
-}
-
-extension WebhookResult: EventPage {
-    struct Rest: Decodable {
-        var replayKey: String?
-        enum CodingKeys: String, CodingKey {
-            case replayKey = "replay_key"
-        }
-    }
-
-    init(rest: Rest, events: [Event]) {
-        self.init(events: events, replayKey: rest.replayKey)
     }
 }

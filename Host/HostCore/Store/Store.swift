@@ -49,11 +49,12 @@ public final class Store: Sendable {
     }
 
     /// An event with the bytes it arrived as: stored verbatim, never re-encoded.
+    /// An event as the host keeps it: the header it routes by, the bytes the source sent.
     public struct Incoming: Sendable {
-        public var event: Event
+        public var header: EventHeader
         public var payload: Data
-        public init(event: Event, payload: Data) {
-            self.event = event
+        public init(header: EventHeader, payload: Data) {
+            self.header = header
             self.payload = payload
         }
     }
@@ -72,7 +73,10 @@ public final class Store: Sendable {
     public func ingest(
         connector: String, stream: String?, events: [Event], cursor: String?, routes: [RouteConfig]
     ) async throws -> IngestResult {
-        let incoming = try events.map { Incoming(event: $0, payload: try codec.json($0)) }
+        let incoming = try events.map { event in
+            let payload = try codec.json(event)
+            return Incoming(header: try EventHeader(json: payload), payload: payload)
+        }
         return try await ingest(connector: connector, stream: stream, incoming: incoming, cursor: cursor, routes: routes)
     }
 
@@ -83,9 +87,9 @@ public final class Store: Sendable {
         connector: String, stream: String?, incoming: [Incoming], rejects: [Reject] = [], cursor: String?, routes: [RouteConfig],
         replayKey: String? = nil
     ) async throws -> IngestResult {
-        let rows = incoming.map { item -> (Event, String, Data, String) in
-            let refs = Self.references(item.event, connector: connector).joined(separator: "\n")
-            return (item.event, item.event.idempotencyKey(connector: connector), item.payload, refs)
+        let rows = incoming.map { item -> (EventHeader, String, Data, String) in
+            let refs = Self.references(item.header, connector: connector).joined(separator: "\n")
+            return (item.header, item.header.idempotencyKey(connector: connector), item.payload, refs)
         }
         let routes = routes.filter { $0.from == connector }
         return try await committer.submit { db in
@@ -496,35 +500,11 @@ public final class Store: Sendable {
 
     /// Canonical ids (`connector:object type:object id`) of the record an event carries and of the
     /// records it refers to: what link lookups at delivery need.
-    static func references(_ event: Event, connector: String) -> [String] {
-        var refs = [RecordRef(objectType: event.source.objectType, objectID: event.source.objectID)]
-        switch event.record {
-        case .invoice(let invoice), .creditNote(let invoice):
-            refs.append(invoice.customer)
-            refs += invoice.lines.compactMap(\.product)
-            if let original = invoice.original { refs.append(original) }
-            if let subscription = invoice.subscription { refs.append(subscription) }
-        case .payment(let payment):
-            refs += [payment.customer, payment.invoice].compactMap { $0 }
-        case .refund(let refund):
-            refs += [refund.payment, refund.invoice].compactMap { $0 }
-        case .dispute(let dispute):
-            refs += [dispute.payment, dispute.invoice].compactMap { $0 }
-        case .subscription(let subscription):
-            refs.append(subscription.customer)
-            refs += subscription.items.map(\.product)
-        case .contact(let contact):
-            refs += [contact.company].compactMap { $0 }
-        case .deal(let deal):
-            refs += [deal.company].compactMap { $0 } + deal.contacts + deal.lines.compactMap(\.product)
-        case .order(let order):
-            refs += [order.customer] + [order.deal].compactMap { $0 } + order.lines.compactMap(\.product)
-        case .accountStatus(let status):
-            refs.append(status.customer)
-        case .customer, .product, .payout, .company, .other:
-            break
-        }
-        return refs.map { "\(connector):\($0.objectType):\($0.objectID)" }
+    static func references(_ header: EventHeader, connector: String) -> [String] {
+        var seen: Set<String> = []
+        return ([RecordRef(objectType: header.source.objectType, objectID: header.source.objectID)] + header.references)
+            .map { "\(connector):\($0.objectType):\($0.objectID)" }
+            .filter { seen.insert($0).inserted }
     }
 
     /// Appends an audit row: its hash covers the previous row's hash and its own fields, and with the

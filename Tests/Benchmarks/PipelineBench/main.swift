@@ -59,7 +59,10 @@ let route = RouteConfig(
 
 // Events arrive as JSON from the source plugin and are stored as those bytes: encode them once, up front.
 let codec = RPCCodec()
-let incoming = try events.map { Store.Incoming(event: $0, payload: try codec.json($0)) }
+let incoming = try events.map { event in
+    let payload = try codec.json(event)
+    return Store.Incoming(header: try EventHeader(json: payload), payload: payload)
+}
 
 // 1. The store: dedupe on the idempotency key, one delivery per event, cursor, WAL, synchronous=FULL.
 let store = try Store(path: directory.appendingPathComponent("store.sqlite").path)
@@ -73,7 +76,7 @@ let storeSeconds = try await seconds {
 }
 
 // 2. Raw SQLite: the same encoded rows into one plain table, same batches, same pragmas.
-let rows = incoming.map { ($0.event.idempotencyKey(connector: "src"), $0.payload) }
+let rows = incoming.map { ($0.header.idempotencyKey(connector: "src"), $0.payload) }
 var configuration = Configuration()
 configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
 let raw = try DatabasePool(path: directory.appendingPathComponent("raw.sqlite").path, configuration: configuration)
