@@ -158,6 +158,18 @@ struct HeaderReader {
         case index(Int)
     }
 
+    /// The required members met so far.
+    struct Seen: OptionSet {
+        let rawValue: UInt8
+        static let schemaVersion = Seen(rawValue: 1 << 0), type = Seen(rawValue: 1 << 1), source = Seen(rawValue: 1 << 2)
+        static let objectType = Seen(rawValue: 1 << 3), objectID = Seen(rawValue: 1 << 4), correlationID = Seen(rawValue: 1 << 5)
+        static let occurredAt = Seen(rawValue: 1 << 6), record = Seen(rawValue: 1 << 7)
+        static let required: [(Seen, String)] = [
+            (.schemaVersion, "schema_version"), (.type, "type"), (.source, "source"), (.objectType, "source.object_type"),
+            (.objectID, "source.object_id"), (.correlationID, "correlation_id"), (.occurredAt, "occurred_at"), (.record, "record"),
+        ]
+    }
+
     private mutating func note(_ problem: @autoclosure () -> String) {
         if self.problem == nil { self.problem = problem() }
     }
@@ -170,22 +182,22 @@ struct HeaderReader {
             try scanner.skipValue()
             return header
         }
-        var seen: Set<String> = []
+        var seen = Seen()
         var members = try scanner.openObject()
         while let key = try scanner.nextKey(&members) {
             if key.equals("schema_version") {
-                seen.insert("schema_version")
+                seen.insert(.schemaVersion)
                 switch try scanner.integer() {
                 case .some(.some(let version)) where version >= 1: header.schemaVersion = Int(version)
                 case .some: note("\"schema_version\" must be a positive integer")
                 case .none: note("\"schema_version\" must be an integer"); try scanner.skipValue()
                 }
             } else if key.equals("type") {
-                header.type = try requiredString(&scanner, "type", seen: &seen)
+                header.type = try requiredString(&scanner, "type", .type, seen: &seen)
             } else if key.equals("correlation_id") {
-                header.correlationID = try requiredString(&scanner, "correlation_id", seen: &seen)
+                header.correlationID = try requiredString(&scanner, "correlation_id", .correlationID, seen: &seen)
             } else if key.equals("occurred_at") {
-                header.occurredAt = try requiredString(&scanner, "occurred_at", seen: &seen)
+                header.occurredAt = try requiredString(&scanner, "occurred_at", .occurredAt, seen: &seen)
             } else if key.equals("tenant") {
                 header.tenant = try optionalString(&scanner, "tenant")
             } else if key.equals("entity") {
@@ -193,24 +205,24 @@ struct HeaderReader {
             } else if key.equals("ordering_key") {
                 header.orderingKey = try optionalString(&scanner, "ordering_key")
             } else if key.equals("source") {
-                seen.insert("source")
+                seen.insert(.source)
                 header.source = try source(&scanner, seen: &seen)
             } else if key.equals("record") {
-                seen.insert("record")
+                seen.insert(.record)
                 try record(&scanner, into: &header)
             } else {
                 try scanner.skipValue()
             }
         }
-        for required in ["schema_version", "type", "source", "source.object_type", "source.object_id", "correlation_id", "occurred_at", "record"]
-        where !seen.contains(required) && (seen.contains("source") || !required.hasPrefix("source.")) {
-            note("missing \"\(required)\"")
+        for (member, name) in Seen.required where !seen.contains(member) && (seen.contains(.source) || !name.hasPrefix("source.")) {
+            note("missing \"\(name)\"")
         }
         return header
     }
 
-    private mutating func requiredString(_ scanner: inout JSONScanner, _ name: String, seen: inout Set<String>) throws(JSONScanner.Failure) -> String {
-        seen.insert(name)
+    private mutating func requiredString(_ scanner: inout JSONScanner, _ name: String, _ member: Seen,
+                                         seen: inout Seen) throws(JSONScanner.Failure) -> String {
+        seen.insert(member)
         if scanner.peek() == UInt8(ascii: "\"") { return try scanner.string().value }
         note("\"\(name)\" must be a string")
         try scanner.skipValue()
@@ -224,7 +236,7 @@ struct HeaderReader {
         return nil
     }
 
-    private mutating func source(_ scanner: inout JSONScanner, seen: inout Set<String>) throws(JSONScanner.Failure) -> SourceRef {
+    private mutating func source(_ scanner: inout JSONScanner, seen: inout Seen) throws(JSONScanner.Failure) -> SourceRef {
         var source = SourceRef(objectType: "", objectID: "", version: nil)
         guard scanner.peek() == UInt8(ascii: "{") else {
             note("\"source\" must be an object")
@@ -234,9 +246,9 @@ struct HeaderReader {
         var members = try scanner.openObject()
         while let key = try scanner.nextKey(&members) {
             if key.equals("object_type") {
-                source.objectType = try requiredString(&scanner, "source.object_type", seen: &seen)
+                source.objectType = try requiredString(&scanner, "source.object_type", .objectType, seen: &seen)
             } else if key.equals("object_id") {
-                source.objectID = try requiredString(&scanner, "source.object_id", seen: &seen)
+                source.objectID = try requiredString(&scanner, "source.object_id", .objectID, seen: &seen)
             } else if key.equals("version") {
                 source.version = try optionalString(&scanner, "source.version")
             } else if key.equals("connector") {
@@ -257,7 +269,7 @@ struct HeaderReader {
         }
         path = []
         var kind: String?
-        var bodies: [String: UInt8] = [:]  // member name → first byte of its value
+        var bodies: [(name: JSONScanner.RawString, first: UInt8?)] = []  // the other members, by the first byte of their value
         var members = try scanner.openObject()
         while let key = try scanner.nextKey(&members) {
             if key.equals("kind") {
@@ -268,7 +280,7 @@ struct HeaderReader {
                 }
                 kind = try scanner.string().value
             } else {
-                bodies[key.value] = scanner.peek()
+                bodies.append((key, scanner.peek()))
                 path.append(.key(key))
                 try walk(&scanner, into: &header.references)
                 path.removeLast()
@@ -277,11 +289,10 @@ struct HeaderReader {
         path = []
         guard let kind else { return note("missing \"record.kind\"") }
         header.recordKind = kind
-        switch bodies[kind] {
-        case UInt8(ascii: "{"): break
-        case nil: note("missing \"record.\(kind)\": a record of kind \"\(kind)\" carries it")
-        default: note("\"record.\(kind)\" must be an object")
+        guard let body = bodies.first(where: { $0.name.value == kind }) else {
+            return note("missing \"record.\(kind)\": a record of kind \"\(kind)\" carries it")
         }
+        if body.first != UInt8(ascii: "{") { note("\"record.\(kind)\" must be an object") }
     }
 
     /// Walks a value inside a record: collects references, and checks that money (`*_minor`) is an integer.
