@@ -29,14 +29,15 @@ public struct EventHeader: Sendable, Hashable {
                 var reader = HeaderReader()
                 let header = try reader.read(&scanner)
                 try scanner.expectEnd()
-                return .success(header)
+                return reader.problem.map { .failure(JSONScanner.Failure(offset: -1, message: $0)) } ?? .success(header)
             } catch {
                 return .failure(error)
             }
         }
         switch read {
         case .success(let header): self = header
-        case .failure(let failure): throw ConnectorError(.protocol, failure.message)
+        case .failure(let failure) where failure.offset < 0: throw ConnectorError(.protocol, "not an event: \(failure.message)")
+        case .failure(let failure): throw ConnectorError(.protocol, "not JSON: \(failure.message) (at byte \(failure.offset))")
         }
     }
 
@@ -88,16 +89,23 @@ public struct EventPage: Sendable {
     /// The result's members the page does not read itself (`webhook.handle`'s `response`), as JSON.
     public var others: [String: Data] = [:]
 
+    /// Which answer a page is: a poll's must say `events` and `has_more` (a page without them would
+    /// store no cursor and start its stream over); a webhook's may leave `events` out.
+    public enum Kind: Sendable {
+        case poll, webhook
+    }
+
     /// Reads the `result` of a response line. A line that is not JSON, or a result that is not an
-    /// object, or whose own members have the wrong type, is a `protocol` error; an event element at
-    /// fault is only a reject.
-    public init(reading message: RPCMessage) throws(ConnectorError) {
-        guard let range = message.payloadRange else { throw ConnectorError(.protocol, "invalid result: the message has none") }
+    /// object, or whose own members are missing or of the wrong type, is a `protocol` error; an event
+    /// element at fault is only a reject.
+    public init(reading message: RPCMessage, as kind: Kind) throws(ConnectorError) {
+        guard let range = message.payloadRange else { throw ConnectorError(.protocol, "invalid result: missing \"result\"") }
         let line = message.line
         let read: Result<EventPage, JSONScanner.Failure> = line.withUnsafeBytes { buffer in
             var scanner = JSONScanner(buffer, from: range.lowerBound)
             do throws(JSONScanner.Failure) {
-                return .success(try EventPage(scanning: &scanner, line: line))
+                let page = try EventPage(scanning: &scanner, line: line, kind: kind)
+                return scanner.index == range.upperBound ? .success(page) : .failure(scanner.failure("the result ends early"))
             } catch {
                 return .failure(error)
             }
@@ -108,12 +116,14 @@ public struct EventPage: Sendable {
         }
     }
 
-    private init(scanning scanner: inout JSONScanner, line: Data) throws(JSONScanner.Failure) {
+    private init(scanning scanner: inout JSONScanner, line: Data, kind: Kind) throws(JSONScanner.Failure) {
+        var sawEvents = false, sawHasMore = false
         let base = line.startIndex
         func bytes(_ range: Range<Int>) -> Data { line[(base + range.lowerBound)..<(base + range.upperBound)] }
         var members = try scanner.openObject()
         while let key = try scanner.nextKey(&members) {
             if key.equals("events") {
+                sawEvents = true
                 var elements = try scanner.openArray()
                 var index = 0
                 while try scanner.nextElement(&elements) {
@@ -136,6 +146,7 @@ public struct EventPage: Sendable {
                 guard let replayKey = try scanner.stringOrNull() else { throw scanner.failure("\"replay_key\" must be a string or null") }
                 self.replayKey = replayKey?.value
             } else if key.equals("has_more") {
+                sawHasMore = true
                 switch scanner.peek() {
                 case UInt8(ascii: "t"), UInt8(ascii: "f"): hasMore = bytes(try scanner.skipValue()).first == UInt8(ascii: "t")
                 default: throw scanner.failure("\"has_more\" must be a boolean")
@@ -143,6 +154,9 @@ public struct EventPage: Sendable {
             } else {
                 others[key.value] = Data(bytes(try scanner.skipValue()))
             }
+        }
+        if kind == .poll, !(sawEvents && sawHasMore) {
+            throw scanner.failure("a source.poll result needs \"events\" and \"has_more\"")
         }
     }
 }
@@ -315,7 +329,9 @@ struct HeaderReader {
                     case .some(.none):
                         if problem == nil {
                             let found = String(decoding: UnsafeRawBufferPointer(rebasing: scanner.bytes[start..<scanner.index]), as: UTF8.self)
-                            problem = "\(pathText(key)) must be an integer (money is in minor units), found \(found)"
+                            let integral = !found.contains(where: { ".eE".contains($0) })
+                            problem = integral ? "\(pathText(key)) does not fit in 64 bits: \(found)"
+                                : "\(pathText(key)) must be an integer (money is in minor units, written without a fraction or an exponent), found \(found)"
                         }
                         continue
                     case .none:

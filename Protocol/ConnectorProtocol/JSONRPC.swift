@@ -43,9 +43,21 @@ public struct RPCMessage: Sendable {
     public let kind: Kind
     /// The whole line, without its terminating newline.
     public let line: Data
-    /// Where the `params` or `result` value lies in `line` (offsets from its start), not checked yet:
-    /// whoever reads it as a type checks it, so the line is parsed once.
-    public let payloadRange: Range<Int>?
+    /// Where the `params` (of a request or notification) or the `result` (of a response) lies in
+    /// `line`, as offsets from its start; located, not checked: whoever reads it as a type checks it,
+    /// so a line is parsed once.
+    let payloadRange: Range<Int>?
+
+    init(kind: Kind, line: Data, payloadRange: Range<Int>?) {
+        self.kind = kind
+        self.line = line
+        self.payloadRange = payloadRange
+    }
+
+    /// The `params` or `result` as sent, nil when absent.
+    public var payload: Data? {
+        payloadRange.map { line[(line.startIndex + $0.lowerBound)..<(line.startIndex + $0.upperBound)] }
+    }
 }
 
 /// Params of a message that takes none. Encodes as `{}`; decodes from `{}`, `[]` or absent params.
@@ -86,9 +98,9 @@ public struct RPCCodec: Sendable {
         }
         if let method = head.method {
             if let id = head.id {
-                return RPCMessage(kind: .request(id: id, method: method), line: line, payloadRange: head.payload)
+                return RPCMessage(kind: .request(id: id, method: method), line: line, payloadRange: head.params)
             }
-            return RPCMessage(kind: .notification(method: method), line: line, payloadRange: head.payload)
+            return RPCMessage(kind: .notification(method: method), line: line, payloadRange: head.params)
         }
         if let errorRange = head.error {
             let base = line.startIndex
@@ -100,27 +112,37 @@ public struct RPCCodec: Sendable {
             }
             return RPCMessage(kind: .errorResponse(id: head.id, error: error), line: line, payloadRange: nil)
         }
-        if head.hasResult, let id = head.id {
-            return RPCMessage(kind: .response(id: id), line: line, payloadRange: head.payload)
+        if head.result != nil, let id = head.id {
+            return RPCMessage(kind: .response(id: id), line: line, payloadRange: head.result)
         }
         throw ConnectorError(.protocol, "a message needs a \"method\", a \"result\" or an \"error\"")
     }
 
-    /// Decodes the `params` of a request or notification as `P`.
+    /// Decodes the `params` of a request or notification as `P`, from their own bytes.
     public func params<P: Decodable>(_ type: P.Type, of message: RPCMessage) throws(ConnectorError) -> P {
-        do {
-            return try decoder.decode(ParamsBody<P>.self, from: message.line).params
-        } catch {
-            throw ConnectorError(.protocol, "invalid params: \(Self.describe(error))")
-        }
+        try payload(P.self, of: message, "params")
     }
 
-    /// Decodes the `result` of a response as `R`.
+    /// Decodes the `result` of a response as `R`, from its own bytes.
     public func result<R: Decodable>(_ type: R.Type, of message: RPCMessage) throws(ConnectorError) -> R {
+        try payload(R.self, of: message, "result")
+    }
+
+    /// The payload (located, not yet checked, by ``decode(line:)``) read as `T`: checked whole here. A
+    /// type that takes nothing (``EmptyParams``) takes an absent payload, and a present one only if it is JSON.
+    private func payload<T: Decodable>(_ type: T.Type, of message: RPCMessage, _ member: String) throws(ConnectorError) -> T {
+        guard let json = message.payload else {
+            if let empty = EmptyParams() as? T { return empty }
+            throw ConnectorError(.protocol, "invalid \(member): missing \"\(member)\"")
+        }
+        if let empty = EmptyParams() as? T {
+            if let problem = JSONScanner.problem(in: json) { throw ConnectorError(.protocol, "invalid \(member): \(problem)") }
+            return empty
+        }
         do {
-            return try decoder.decode(ResultBody<R>.self, from: message.line).result
+            return try decoder.decode(T.self, from: json)
         } catch {
-            throw ConnectorError(.protocol, "invalid result: \(Self.describe(error))")
+            throw ConnectorError(.protocol, "invalid \(member): \(Self.describe(error))")
         }
     }
 
@@ -281,8 +303,8 @@ private struct Head {
     var jsonrpc: String?
     var id: RPCID?
     var method: String?
-    var hasResult = false
-    var payload: Range<Int>?
+    var params: Range<Int>?
+    var result: Range<Int>?
     var error: Range<Int>?
 
     init(_ buffer: UnsafeRawBufferPointer) throws(ConnectorError) {
@@ -306,10 +328,9 @@ private struct Head {
                     guard let method = try scanner.stringOrNull() else { throw scanner.failure("\"method\" must be a string") }
                     self.method = method?.value
                 } else if key.equals("params") {
-                    payload = try scanner.skimValue()
+                    params = try scanner.skimValue()
                 } else if key.equals("result") {
-                    hasResult = true
-                    payload = try scanner.skimValue()
+                    result = try scanner.skimValue()
                 } else if key.equals("error") {
                     if scanner.peek() == UInt8(ascii: "n") { try scanner.skipValue() } else { error = try scanner.skipValue() }
                 } else {
@@ -320,37 +341,6 @@ private struct Head {
         } catch {
             let failure = error
             throw ConnectorError(.protocol, "malformed JSON-RPC line: \(failure.message) (at byte \(failure.offset))")
-        }
-    }
-}
-
-private struct ParamsBody<P: Decodable>: Decodable {
-    var params: P
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: EnvelopeKeys.self)
-        if P.self == EmptyParams.self {
-            params = EmptyParams() as! P
-        } else if let params = try container.decodeIfPresent(P.self, forKey: .params) {
-            self.params = params
-        } else {
-            throw DecodingError.keyNotFound(
-                EnvelopeKeys.params,
-                .init(codingPath: [], debugDescription: "params are required")
-            )
-        }
-    }
-}
-
-private struct ResultBody<R: Decodable>: Decodable {
-    var result: R
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: EnvelopeKeys.self)
-        if R.self == EmptyParams.self {
-            result = EmptyParams() as! R
-        } else {
-            result = try container.decode(R.self, forKey: .result)
         }
     }
 }

@@ -52,6 +52,20 @@ struct JSONScanner {
         Failure(offset: index, message: message)
     }
 
+    /// Why `json` is not one JSON value, or nil when it is.
+    static func problem(in json: Data) -> String? {
+        json.withUnsafeBytes { buffer in
+            var scanner = JSONScanner(buffer)
+            do throws(Failure) {
+                try scanner.skipValue()
+                try scanner.expectEnd()
+                return nil
+            } catch {
+                return "\(error.message) (at byte \(error.offset))"
+            }
+        }
+    }
+
     /// The first byte of the next value (whitespace skipped), or nil at the end of the text.
     mutating func peek() -> UInt8? {
         skipWhitespace()
@@ -148,8 +162,8 @@ struct JSONScanner {
         return start..<index
     }
 
-    /// Moves past the next value matching only quotes and brackets: for a value that whoever reads it
-    /// later checks whole (the JSON-RPC envelope's `params` and `result`).
+    /// Moves past the next object or array matching only quotes and brackets (`{]` passes): for a value
+    /// that whoever reads it later checks whole (the JSON-RPC envelope's `params` and `result`).
     @discardableResult
     mutating func skimValue() throws(Failure) -> Range<Int> {
         guard let first = peek() else { throw failure("expected a value") }
@@ -172,9 +186,7 @@ struct JSONScanner {
                 index += 1
             } while depth > 0
         default:
-            while index < bytes.count, ![UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), 0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) {
-                index += 1
-            }
+            return try skipValue()  // a scalar is short: checked at once
         }
         return start..<index
     }
@@ -313,7 +325,7 @@ struct JSONScanner {
     private mutating func literal(_ word: StaticString) throws(Failure) {
         let count = word.utf8CodeUnitCount
         guard index + count <= bytes.count, memcmp(bytes.baseAddress! + index, word.utf8Start, count) == 0 else {
-            throw failure("unexpected character \(Self.show(bytes[index]))")
+            throw failure("expected \(word)")
         }
         index += count
     }
@@ -344,6 +356,7 @@ struct JSONScanner {
     }
 
     /// A checked string's escapes resolved (a lone surrogate becomes U+FFFD, as Foundation reads it).
+    /// Only for bytes ``string()`` accepted: every backslash there is followed by a whole escape.
     static func unescape(_ raw: UnsafeRawBufferPointer) -> String {
         var scalars = String.UnicodeScalarView()
         var utf8: [UInt8] = []
@@ -387,6 +400,8 @@ struct JSONScanner {
         return String(scalars)
     }
 }
+
+import Foundation
 
 #if canImport(Glibc)
 import Glibc

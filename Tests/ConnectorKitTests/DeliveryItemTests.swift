@@ -41,7 +41,7 @@ import Testing
         let params = #"{"deliveries":[\#([delivery(event("1", customer: #"{"name":"A"}"#)), delivery(event("2", customer: "{}")), delivery(event("3", customer: #"{"name":"C"}"#))].joined(separator: ","))]}"#
         let items = try codec.params(DeliveryBatch.self, of: try message(Method.sinkDeliverBatch, params)).deliveries.map(\.result)
         #expect(items.map { (try? $0.get())?.event.source.objectID } == ["1", nil, "3"])
-        guard case .failure(let error) = items[1] else { return }
+        guard case .failure(let error) = items[1] else { Issue.record("read: \(items[1])"); return }
         #expect(error.message == #"this plugin cannot read the event: missing "event.record.customer.name""#, "\(error.message)")
     }
 }

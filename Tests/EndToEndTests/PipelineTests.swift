@@ -267,7 +267,7 @@ extension DaemonHarness {
         let rejects = try daemon.client().call(AdminMethod.dlqRejects, DLQRejectsParams(connector: nil, limit: 10), as: [IntakeReject].self)
         #expect(rejects.map(\.reason) == [
             #"events[3]: "record.payment.amount.amount_minor" must be an integer (money is in minor units), not a string"#,
-            #"events[4]: "record.payment.amount.amount_minor" must be an integer (money is in minor units), found 12.5"#,
+            #"events[4]: "record.payment.amount.amount_minor" must be an integer (money is in minor units, written without a fraction or an exponent), found 12.5"#,
             #"events[0]: missing "source.object_id""#,
         ], "\(rejects.map(\.reason))")
         #expect(rejects.allSatisfy { $0.connector == "py" && $0.stream == "customers" && $0.payload.hasPrefix("{") })

@@ -73,12 +73,12 @@ struct WebhookIngress: Sendable {
             let params = WebhookParams(headers: headers, body: text ?? "", receivedAtMilliseconds: Store.now(), method: method, target: target,
                                        bodyBase64: text == nil ? body.base64EncodedString() : nil)
             let message = try await instance.call(Method.webhookHandle, rawParams: try codec.json(params), timeout: .seconds(10))
-            let page = try Pipeline.page(of: message)
+            let page = try Pipeline.page(of: message, as: .webhook)
             let response = try page.page.others["response"].flatMap { json in
                 do {
                     return try codec.decodeJSON(WebhookResponse?.self, from: json)
                 } catch {
-                    throw ConnectorError(.protocol, "invalid result: \"response\": \(error)")
+                    throw ConnectorError(.protocol, "invalid result: \"response\": \(RPCCodec.describe(error))")
                 }
             }
             (incoming, rejects, replayKey, shaped) = (page.incoming, page.rejects, page.page.replayKey, response)

@@ -163,8 +163,8 @@ public final class Pipeline: Service, Sendable {
     /// A page's events as the plugin sent them, read in one pass: each event's routing header and its
     /// bytes. One element that is not an event does not fail its page: it becomes a reject naming the
     /// member at fault, and the rest is stored.
-    static func page(of answer: RPCMessage) throws(ConnectorError) -> (page: EventPage, incoming: [Store.Incoming], rejects: [Store.Reject]) {
-        let page = try EventPage(reading: answer)
+    static func page(of answer: RPCMessage, as kind: EventPage.Kind) throws(ConnectorError) -> (page: EventPage, incoming: [Store.Incoming], rejects: [Store.Reject]) {
+        let page = try EventPage(reading: answer, as: kind)
         return (page, page.events.map { Store.Incoming(header: $0.header, payload: $0.json) },
                 page.rejects.map { Store.Reject(reason: $0.problem, payload: $0.json) })
     }
@@ -195,7 +195,7 @@ public final class Pipeline: Service, Sendable {
                             rawParams: try store.codec.json(PollParams(stream: stream.name, cursor: cursor, maxEvents: connector.pollBatch)),
                             timeout: .seconds(60)
                         )
-                        return try Self.page(of: answer)
+                        return try Self.page(of: answer, as: .poll)
                     }
                     var current = try await fetch(try await store.cursor(connector: connector.id, stream: stream.name))
                     for _ in 0..<64 {
