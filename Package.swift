@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "connector-sample", targets: ["connector-sample"]),
         .executable(name: "connector-odoo", targets: ["connector-odoo"]),
         .executable(name: "connector-stripe", targets: ["connector-stripe"]),
+        .executable(name: "connector-hubspot", targets: ["connector-hubspot"]),
         .library(name: "ConnectorKit", targets: ["ConnectorKit"]),
     ],
     dependencies: [
@@ -151,6 +152,18 @@ let package = Package(
             path: "Plugins/Stripe/Connector",
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "HubSpotKit",
+            dependencies: ["ConnectorKit", "ConnectorProtocol"],
+            path: "Plugins/HubSpot/HubSpotKit",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "connector-hubspot",
+            dependencies: ["HubSpotKit", "ConnectorKit", "ConnectorProtocol", .product(name: "Logging", package: "swift-log")],
+            path: "Plugins/HubSpot/Connector",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "connector-odoo",
             dependencies: ["OdooKit", "ConnectorKit", "ConnectorProtocol", .product(name: "Logging", package: "swift-log")],
@@ -193,6 +206,12 @@ let package = Package(
             name: "OdooTests",
             dependencies: ["OdooKit", "ConnectorKit", "ConnectorProtocol"],
             path: "Tests/OdooTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HubSpotTests",
+            dependencies: ["HubSpotKit", "ConnectorKit", "ConnectorProtocol"],
+            path: "Tests/HubSpotTests",
             swiftSettings: swiftSettings
         ),
         .testTarget(

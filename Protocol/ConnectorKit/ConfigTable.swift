@@ -82,6 +82,21 @@ public struct ConfigTable: Sendable {
         return Int(number)
     }
 
+    /// An array of strings (`["a", "b"]`); `fallback` when absent.
+    public func strings(_ key: String, default fallback: [String]) throws(Problem) -> [String] {
+        switch values[key] {
+        case nil, .null?: return fallback
+        case .array(let elements)?:
+            var texts: [String] = []
+            for (index, element) in elements.enumerated() {
+                guard case .string(let text) = element, !text.isEmpty else { throw Problem(key: "\(name(key))[\(index)]", message: "must be a non-empty string") }
+                texts.append(text)
+            }
+            return texts
+        default: throw Problem(key: name(key), message: "must be an array of strings")
+        }
+    }
+
     public func bool(_ key: String, default fallback: Bool) throws(Problem) -> Bool {
         switch values[key] {
         case nil, .null?: return fallback

@@ -616,8 +616,11 @@ public struct Company: Codable, Sendable, Hashable {
     public var industry: String?
     public var address: Address?
     public var currency: CurrencyCode?
+    /// Where to write to it (its billing or primary contact's address).
+    public var email: String?
 
-    public init(name: String, domain: String? = nil, vat: String? = nil, phone: String? = nil, industry: String? = nil, address: Address? = nil, currency: CurrencyCode? = nil) {
+    public init(name: String, domain: String? = nil, vat: String? = nil, phone: String? = nil, industry: String? = nil, address: Address? = nil,
+                currency: CurrencyCode? = nil, email: String? = nil) {
         self.name = name
         self.domain = domain
         self.vat = vat
@@ -625,6 +628,7 @@ public struct Company: Codable, Sendable, Hashable {
         self.industry = industry
         self.address = address
         self.currency = currency
+        self.email = email
     }
 }
 
