@@ -54,6 +54,36 @@ ensure_localstripe() {
     return "$status"
 }
 
+# ensure_hubspot_client: makes the virtualenv .build/venv-hubspot with HubSpot's official Python client
+# (hubspot-api-client, PyPI) at the versions pinned in Tests/Fakes/hubspot/requirements-hubspot.txt, once; later
+# calls only compare that file with the copy kept in the venv. Sets and exports HUBSPOT_CLIENT_PYTHON, the venv's
+# python: Tests/Fakes/hubspot/test_fake_hubspot.py drives the fake with it. Needs python3-venv (in APT_PACKAGES).
+ensure_hubspot_client() {
+    local venv="$ROOT/.build/venv-hubspot" pins="$ROOT/Tests/Fakes/hubspot/requirements-hubspot.txt" lock status=0
+    export HUBSPOT_CLIENT_PYTHON="$venv/bin/python"
+    mkdir -p "$ROOT/.build"
+    exec {lock}>"$ROOT/.build/venv-hubspot.lock"
+    flock "$lock"  # two scripts at once: the second waits, then finds it ready
+    if [ -x "$HUBSPOT_CLIENT_PYTHON" ] && cmp -s "$pins" "$venv/installed-requirements.txt"; then
+        echo "==> hubspot-api-client ready in .build/venv-hubspot"
+    else
+        echo "==> installing hubspot-api-client into .build/venv-hubspot (pins: Tests/Fakes/hubspot/requirements-hubspot.txt)"
+        rm -rf "$venv"
+        if ! python3 -m venv "$venv" >/dev/null; then
+            echo "error: python3 -m venv failed; on Debian 12 it needs the package python3-venv (install_apt_packages)" >&2
+            status=1
+        elif ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$pins"; then
+            echo "error: pip could not install Tests/Fakes/hubspot/requirements-hubspot.txt from PyPI" >&2
+            status=1
+        else
+            cp "$pins" "$venv/installed-requirements.txt"
+        fi
+        [ "$status" -eq 0 ] || rm -rf "$venv"
+    fi
+    exec {lock}>&-
+    return "$status"
+}
+
 require_swift() {
     if ! command -v swift >/dev/null 2>&1; then
         for candidate in /opt/swift/usr/bin /usr/share/swift/usr/bin; do
