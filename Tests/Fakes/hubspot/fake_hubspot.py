@@ -1257,8 +1257,7 @@ def assoc_put_labelled(store, from_t, from_id, to_t, to_id, body):
     for type_id in type_ids:
         store.associate(from_t.name, from_id, to_t.name, to_id, type_id)
     all_types = store.associations(from_t.name, from_id, to_t.name).get(to_id, [])
-    return 201, {"fromObjectTypeId": from_t.type_id, "fromObjectId": int(from_id), "toObjectTypeId": to_t.type_id,
-                 "toObjectId": int(to_id), "labels": [ASSOC_TYPES[i][2] for i in all_types if ASSOC_TYPES[i][2]]}
+    return 201, _pair(from_t, from_id, to_t, to_id, all_types)
 
 
 def assoc_batch_create(store, from_t, to_t, body):
