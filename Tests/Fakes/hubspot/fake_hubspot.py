@@ -2,7 +2,7 @@
 """A fake of HubSpot for tests: CRM v3 objects, search, associations v4, properties, OAuth v1 tokens, rate
 limits and signed webhooks (Python standard library only; binds 127.0.0.1 only).
 
-Wire facts come from /work/shared/reference/hubspot.md (the team's reference notes) and HubSpot's OpenAPI specs;
+Wire facts come from the team's reference notes on HubSpot (shared/reference/hubspot.md) and HubSpot's OpenAPI specs;
 what rests on an UNCONFIRMED item or on this fake's own choice is listed under "Assumptions" in README.md.
 
 Layout, top to bottom: 1. object types, properties and association types; 2. errors and time; 3. the store
@@ -33,7 +33,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
 # The common base, ../common/loopback.py. Tests/Fakes goes on sys.path only for this import: a test may import
 # this module, and a test must not keep Tests/Fakes on its path (this folder, hubspot/, would stand in for the
@@ -46,7 +46,6 @@ finally:
     if sys.path and sys.path[0] == _FAKES:
         del sys.path[0]
 
-API_HOST = "https://api.hubapi.com"
 SEARCH_CAP = 10_000  # HubSpot answers at most 10,000 results per search query
 BATCH_MAX = 100
 SEARCH_LIMIT_MAX = 200
@@ -462,13 +461,14 @@ class Store:
                             source=source, at=now)
         return rec
 
-    def archive(self, t, rec, source="INTEGRATION", at=None):
+    def archive(self, t, rec, source="INTEGRATION", at=None, record=True):
         if rec.archived:
             return
         now = self.now_ms() if at is None else at
         self._index(t, rec, False)
         rec.archived, rec.archived_at = True, now
-        self.change(t, rec, "deletion", changeFlag="DELETED", source=source, at=now)
+        if record:
+            self.change(t, rec, "deletion", changeFlag="DELETED", source=source, at=now)
 
     def restore(self, t, rec, source="CRM_UI"):
         if not rec.archived:
@@ -1649,7 +1649,7 @@ def seed(store, spec):
         if isinstance(step, bool) or not isinstance(step, int) or step < 0:
             raise ValueError("field 'step_ms' must be a whole number of milliseconds")
         total = sum(counts.values())
-        start = now - (total - 1) * step if spec.get("start") is None else int(spec["start"])
+        start = now - (total - 1) * step if spec.get("start") is None else _control_time(spec["start"], now)
         i = 0
         for name in TYPE_NAMES:
             t = store.types[name]
@@ -1706,7 +1706,7 @@ def seed(store, spec):
                 refs[str(obj["ref"])] = (t, rec.id)
             pending_links.append((t, rec, obj.get("associations") or []))
             if obj.get("archived"):
-                store.archive(t, rec, source="CRM_UI", at=updated_at)
+                store.archive(t, rec, source="CRM_UI", at=updated_at, record=record)
         for t, rec, links in pending_links:
             for link in links:
                 to_t, to_id = _link_target(store, link, refs)
@@ -1775,6 +1775,7 @@ ROUTES = [(m, re.compile(p), h) for m, p, h in ROUTES]
 UNAUTHENTICATED = ("oauth_token", "oauth_access_info", "oauth_refresh_info", "oauth_refresh_delete")
 
 FAULT_KINDS = ("rate_limit", "expired_token", "invalid_token")
+_TOKEN_PATH = re.compile(r"(/oauth/v1/(?:access|refresh)-tokens/)(.+)")
 POLICIES = ("TEN_SECONDLY_ROLLING", "SECONDLY", "DAILY")
 
 
@@ -1802,6 +1803,17 @@ class HubSpotFake(Fake):
         self.auth.reset()
         self.limits = RateLimiter(self.clock, **self.limits_config)
         super().reset()  # faults, calls, clock
+
+    def log(self, request, status, elapsed):
+        """The base's request-log line, with the token of an OAuth introspection path masked."""
+        path = request.path
+        masked = _TOKEN_PATH.match(path)
+        if masked:
+            request.path = masked.group(1) + "…"
+        try:
+            super().log(request, status, elapsed)
+        finally:
+            request.path = path
 
     # -- answers ---------------------------------------------------------------------------------
 
