@@ -46,7 +46,12 @@ public struct HubSpotSource: Sendable {
 
     public func poll(_ params: PollParams) async throws -> PollResult {
         guard settings.streams.contains(params.stream) else {
-            throw ConnectorError(.permanent, "the HubSpot connector has no stream \"\(params.stream)\" (it reads \(settings.streams.joined(separator: ", ")))")
+            // Every instance announces every stream (capabilities come before the configuration): one
+            // its `streams` leaves out is read as empty.
+            guard (HubSpotSettings.objectStreams + [HubSpotSettings.archivedStream]).contains(params.stream) else {
+                throw ConnectorError(.permanent, "the HubSpot connector has no stream \"\(params.stream)\"")
+            }
+            return PollResult(events: [], cursor: params.cursor, hasMore: false)
         }
         if params.stream == HubSpotSettings.archivedStream { return try await archived(params) }
         let objectType = params.stream

@@ -46,7 +46,12 @@ finally:
     if sys.path and sys.path[0] == _FAKES:
         del sys.path[0]
 
-SEARCH_CAP = 10_000  # HubSpot answers at most 10,000 results per search query
+SEARCH_CAP = 10_000  # HubSpot answers at most 10,000 results per search query (--search-cap lowers it for a test)
+
+
+def set_search_cap(cap: int):
+    global SEARCH_CAP
+    SEARCH_CAP = cap
 BATCH_MAX = 100
 SEARCH_LIMIT_MAX = 200
 LIST_LIMIT_MAX = 100
@@ -2294,7 +2299,12 @@ def main(argv=None):
     ap.add_argument("--unique-property", action="append", default=[], type=lambda s: parse_property(s, True),
                     help="a custom property with unique values, usable as idProperty: OBJECTTYPE:NAME (repeatable)")
     ap.add_argument("--webhook-secret", default=None, help="the webhook signing secret (default: --client-secret)")
+    ap.add_argument("--search-cap", type=int, default=SEARCH_CAP,
+                    help=f"results one search query returns at most (HubSpot: {SEARCH_CAP}); lower, a test crosses it with fewer records")
     args = ap.parse_args(argv)
+    if args.search_cap < 1:
+        ap.error("--search-cap must be positive")
+    set_search_cap(args.search_cap)
 
     auth = {"private_tokens": args.private_app_token or [DEFAULT_PRIVATE_TOKEN],
             "client_id": args.client_id, "client_secret": args.client_secret,
