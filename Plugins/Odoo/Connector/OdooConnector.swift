@@ -10,10 +10,11 @@ struct OdooConnector: Connector {
     static let plugin = PluginInfo(name: "odoo", version: "0.1.0")
     static let capabilities = Capabilities(
         streams: OdooSource.streams,
-        sinkEventTypes: ["customer.*", "product.*", "price.*", "invoice.*", "credit_note.*", "payment.*", "refund.*", "payout.*", "dispute.*"],
+        sinkEventTypes: ["customer.*", "company.*", "contact.*", "product.*", "price.*", "order.*", "deal.*", "invoice.*", "credit_note.*", "payment.*", "refund.*",
+                         "payout.*", "dispute.*"],
         reconcile: true,
         // Stripe's `price.*` events carry product records (a price is sold as a product in Odoo).
-        sinkRecordKinds: ["customer", "product", "price", "invoice", "credit_note", "payment", "refund", "payout", "dispute"]
+        sinkRecordKinds: ["customer", "company", "contact", "product", "price", "order", "deal", "invoice", "credit_note", "payment", "refund", "payout", "dispute"]
     )
 
     let client: OdooClient

@@ -42,6 +42,15 @@ public struct OdooSettings: Sendable, Equatable {
     /// stamps `write_date` with the start of the transaction, so a slow write (a payment) becomes
     /// visible after faster ones stamped later have moved the cursor past it. 0: never.
     public var sourceOverlapSeconds: Int
+    /// What a canonical order becomes: a quotation the sales team confirms (`quotation`), or a
+    /// confirmed sale order (`confirm`). Never an invoice: invoicing stays Odoo's.
+    public var orders: OrderHandling
+    /// The product lines without a product of their own are sold as (a catalogue id), if any.
+    public var defaultOrderProduct: Int64?
+
+    public enum OrderHandling: String, Sendable, Equatable {
+        case quotation, confirm
+    }
 
     public typealias Problem = ConfigTable.Problem
 
@@ -49,6 +58,7 @@ public struct OdooSettings: Sendable, Equatable {
     public static let keys: Set<String> = [
         "url", "database", "login", "api_key_secret", "protocol", "timeout_s", "companies", "taxes", "sale_journals",
         "bank_journals", "fee_accounts", "dispute_accounts", "max_concurrency", "total_tolerance_minor", "source_since", "source_overlap_s", "log_level",
+        "orders", "default_order_product",
     ]
 
     public init(_ config: JSONValue) throws(Problem) {
@@ -91,6 +101,11 @@ public struct OdooSettings: Sendable, Equatable {
             throw Problem(key: "source_since", message: "\"\(since)\" is not a date and time as YYYY-MM-DD HH:MM:SS (UTC)")
         }
         sourceOverlapSeconds = try table.int("source_overlap_s", default: 120, in: 0...3_600)
+        orders = OrderHandling(rawValue: try table.choice("orders", among: ["quotation", "confirm"]))!
+        defaultOrderProduct = try table.int("default_order_product")
+        if let product = defaultOrderProduct, product <= 0 {
+            throw Problem(key: "default_order_product", message: "must be a positive Odoo id (a product.product)")
+        }
         var taxes: [String: [String: Int64]] = [:]
         let byCompany = try table.table("taxes")
         for company in byCompany.keys {

@@ -45,8 +45,12 @@ public final class OdooSink: Sendable {
         case .dispute(let dispute): return try await bookDispute(dispute, write)
         case .subscription:
             throw ConnectorError(.permanent, "the Odoo connector does not take subscriptions (Odoo's subscriptions module is not supported); route only customer, product, invoice, credit_note, payment, refund, payout and dispute events to it")
-        case .contact, .company, .deal, .order, .accountStatus, .other:
-            throw ConnectorError(.notSupported, "the Odoo connector does not take records of kind \"\(event.record.kind)\" (yet); route only customer, product, invoice, credit_note, payment, refund, payout and dispute events to it")
+        case .company(let company): return try await upsertCompany(company, write)
+        case .contact(let contact): return try await upsertContact(contact, write)
+        case .order(let order): return try await upsertOrder(order, write)
+        case .deal(let deal): return try await settleDeal(deal, write)
+        case .accountStatus, .other:
+            throw ConnectorError(.notSupported, "the Odoo connector does not take records of kind \"\(event.record.kind)\"; route only customer, company, contact, product, order, deal, invoice, credit_note, payment, refund, payout and dispute events to it")
         }
     }
 
