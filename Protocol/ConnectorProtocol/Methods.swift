@@ -395,16 +395,22 @@ public struct DeliverResult: Codable, Sendable, Hashable {
     public var duplicate: Bool
     /// Further links the sink learned (e.g. the partner it created for an invoice's customer).
     public var links: [Link]
+    /// The written record as this connector names it when it is a source (`{"object_type": "res.partner",
+    /// "object_id": "80"}`): the host then knows the way back, and a later event of that record sent to
+    /// the event's source connector carries the source's own id in its links.
+    public var sourceRef: RecordRef?
 
-    public init(externalID: String?, duplicate: Bool = false, links: [Link] = []) {
+    public init(externalID: String?, duplicate: Bool = false, links: [Link] = [], sourceRef: RecordRef? = nil) {
         self.externalID = externalID
         self.duplicate = duplicate
         self.links = links
+        self.sourceRef = sourceRef
     }
 
     enum CodingKeys: String, CodingKey {
         case duplicate, links
         case externalID = "external_id"
+        case sourceRef = "source_ref"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -412,6 +418,7 @@ public struct DeliverResult: Codable, Sendable, Hashable {
         externalID = try container.decodeIfPresent(String.self, forKey: .externalID)
         duplicate = try container.decodeIfPresent(Bool.self, forKey: .duplicate) ?? false
         links = try container.decodeIfPresent([Link].self, forKey: .links) ?? []
+        sourceRef = try container.decodeIfPresent(RecordRef.self, forKey: .sourceRef)
     }
 }
 

@@ -74,4 +74,44 @@ import Testing
         }
         #expect(try server.search("sale.order", [["client_order_ref", "=like", "ch:\(odoo.shop):deals:%"]], fields: ["id"]).isEmpty, "no draft left behind")
     }
+
+    /// A customer's account status follows its invoices and payments: an invoice past due makes it owe
+    /// and be overdue, the payment clears it and is its last payment; read again unchanged, the same version.
+    @Test(arguments: OdooServer.versions) func anAccountStatusFollowsInvoicesAndPayments(version: Int) async throws {
+        let server = try OdooServer.underTest(version: version, apiKey: "sink-key", log: "/dev/null")
+        let since = OdooCursor.odooDateTime(Date(timeIntervalSinceNow: -120))
+        let odoo = try OdooSinkTests.Sink(server: server, extra: ["account_status": true, "source_since": .string(since)])
+        try await odoo.deliver("customer.upserted", "customer", "cus_1", OdooSinkTests.customer)
+        var invoice = odoo.invoice()
+        (invoice.issuedAt, invoice.dueAt) = ("2026-01-01", "2026-01-15")
+        try await odoo.deliver("invoice.finalized", "invoice", "in_1", .invoice(invoice))
+        let partner = try #require(try server.search("res.partner", [["ref", "=", "ch:\(odoo.shop):customer:cus_1"]], fields: ["id"]).first?["id"] as? Int)
+        let statuses = OdooAccountStatus(client: odoo.client, settings: odoo.settings, connector: ConnectorInfo(id: "erp", plugin: "odoo"), today: { "2026-12-06" })
+
+        /// Polls from `cursor` until caught up; the last status of the partner read, and the cursor.
+        func poll(_ cursor: String?) async throws -> (AccountStatus?, String?, String?) {
+            var cursor = cursor, found: (AccountStatus, String?)?
+            for _ in 0..<50 {
+                let page = try await statuses.poll(PollParams(stream: OdooAccountStatus.stream, cursor: cursor, maxEvents: 100))
+                for event in page.events where event.source.objectID == String(partner) {
+                    if case .accountStatus(let status) = event.record { found = (status, event.source.version) }
+                }
+                cursor = page.cursor
+                if !page.hasMore { break }
+            }
+            return (found?.0, found?.1, cursor)
+        }
+        let (owing, version, cursor) = try await poll(nil)
+        let eur = OdooSinkTests.eur
+        #expect(owing?.balanceDue == Money(amountMinor: invoice.totalMinor, currency: eur) && owing?.overdue == Money(amountMinor: invoice.totalMinor, currency: eur))
+        #expect(owing?.overdueInvoices == 1 && owing?.lastPayment == nil && owing?.customer == RecordRef(objectType: "res.partner", objectID: String(partner)))
+        try await odoo.deliver("payment.succeeded", "payment", "py_1", .payment(Payment(invoice: RecordRef(objectType: "invoice", objectID: "in_1"),
+                                                                                     amount: Money(amountMinor: invoice.totalMinor, currency: eur), status: .succeeded,
+                                                                                     paidAt: "2026-12-05T10:00:00Z")))
+        let (cleared, clearedVersion, _) = try await poll(cursor)
+        #expect(cleared?.balanceDue.amountMinor == 0 && cleared?.overdue.amountMinor == 0 && cleared?.overdueInvoices == 0, "\(String(describing: cleared))")
+        #expect(cleared?.lastPayment == Money(amountMinor: invoice.totalMinor, currency: eur) && clearedVersion != version)
+        let (again, againVersion, _) = try await poll(nil)
+        #expect(again?.balanceDue.amountMinor == 0 && againVersion == clearedVersion, "read again unchanged: the same version, dropped by the host")
+    }
 }

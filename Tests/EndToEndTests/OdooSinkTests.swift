@@ -14,6 +14,8 @@ import Testing
     struct Sink {
         let fake: OdooServer
         let sink: OdooSink
+        let client: OdooClient
+        let settings: OdooSettings
         /// The source connector the records come from (unique per test on a real server).
         let shop: String
         var rate: Int64 { Int64(fake.euRate) }
@@ -33,11 +35,11 @@ import Testing
             ]
             if feeAccounts, let account = fake.euFeeAccount { config["fee_accounts"] = [String(fake.euCompany): .int(Int64(account))] }
             config.merge(extra) { $1 }
-            let settings = try OdooSettings(.object(config))
+            settings = try OdooSettings(.object(config))
             let protocolName = OdooServer.real?.protocolName.flatMap(OdooProtocol.init(rawValue:))
             let key = fake.apiKey
-            let client = OdooClient(endpoint: OdooEndpoint(url: fake.url, database: fake.database, login: fake.login, preferred: protocolName),
-                                    http: HTTPClient(maxConcurrent: 2), apiKey: { key })
+            client = OdooClient(endpoint: OdooEndpoint(url: fake.url, database: fake.database, login: fake.login, preferred: protocolName),
+                                http: HTTPClient(maxConcurrent: 2), apiKey: { key })
             sink = OdooSink(client: client, settings: settings, logger: Logger(label: "odoo-sink-test", factory: { _ in SwiftLogNoOpLogHandler() }))
         }
 

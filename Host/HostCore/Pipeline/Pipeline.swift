@@ -475,7 +475,7 @@ struct RouteWorker {
             pipeline.metrics.attempt(route: route.id, outcome: answer.duplicate ? "duplicate" : "delivered")
             pipeline.metrics.delivered(route: route.id, latencyMilliseconds: finishedAt - job.createdAt)
             if !answer.duplicate { pipeline.metrics.business(eventType: job.eventType, target: route.to, tenant: job.tenant) }
-            let canonical = DeliveryOutcome.Canonical(id: job.canonicalID, objectType: job.objectType, objectID: job.objectID)
+            let canonical = DeliveryOutcome.Canonical(id: job.canonicalID, objectType: job.objectType, objectID: job.objectID, writtenAs: answer.sourceRef)
             result = .delivered(externalID: answer.externalID, duplicate: answer.duplicate, links: answer.links, canonical: canonical)
         case .failure(let failure):
             let unwell = failure.code == .transient || failure.code == .rateLimited

@@ -325,6 +325,11 @@ public final class Store: Sendable {
             if let externalID, let canonical {
                 try upsert.execute(arguments: [job.target, canonical.id, canonical.objectType, canonical.objectID, externalID, now])
             }
+            if let canonical, let written = canonical.writtenAs {
+                // The way back: the target's record, as its own events name it, is the source's record.
+                try upsert.execute(arguments: [job.sourceConnector, "\(job.target):\(written.objectType):\(written.objectID)", written.objectType,
+                                               written.objectID, canonical.objectID, now])
+            }
             for link in links {
                 let id = "\(job.sourceConnector):\(link.objectType):\(link.sourceID)"
                 try upsert.execute(arguments: [job.target, id, link.objectType, link.sourceID, link.externalID, now])
@@ -614,6 +619,8 @@ public struct DeliveryOutcome: Sendable {
         public var id: String
         public var objectType: String
         public var objectID: String
+        /// How the target names the record it wrote when it is a source (``DeliverResult/sourceRef``).
+        public var writtenAs: RecordRef? = nil
     }
 
     public enum Next: Sendable, Equatable {

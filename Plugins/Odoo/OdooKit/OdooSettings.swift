@@ -47,6 +47,8 @@ public struct OdooSettings: Sendable, Equatable {
     public var orders: OrderHandling
     /// The product lines without a product of their own are sold as (a catalogue id), if any.
     public var defaultOrderProduct: Int64?
+    /// Whether the `account_status` stream reads customers' statuses (off: it reads nothing).
+    public var accountStatus: Bool
 
     public enum OrderHandling: String, Sendable, Equatable {
         case quotation, confirm
@@ -58,7 +60,7 @@ public struct OdooSettings: Sendable, Equatable {
     public static let keys: Set<String> = [
         "url", "database", "login", "api_key_secret", "protocol", "timeout_s", "companies", "taxes", "sale_journals",
         "bank_journals", "fee_accounts", "dispute_accounts", "max_concurrency", "total_tolerance_minor", "source_since", "source_overlap_s", "log_level",
-        "orders", "default_order_product",
+        "orders", "default_order_product", "account_status",
     ]
 
     public init(_ config: JSONValue) throws(Problem) {
@@ -103,6 +105,7 @@ public struct OdooSettings: Sendable, Equatable {
         sourceOverlapSeconds = try table.int("source_overlap_s", default: 120, in: 0...3_600)
         orders = OrderHandling(rawValue: try table.choice("orders", among: ["quotation", "confirm"]))!
         defaultOrderProduct = try table.int("default_order_product")
+        accountStatus = try table.bool("account_status", default: false)
         if let product = defaultOrderProduct, product <= 0 {
             throw Problem(key: "default_order_product", message: "must be a positive Odoo id (a product.product)")
         }

@@ -106,10 +106,12 @@ public final class OdooSink: Sendable {
             }
             let changed = values.filter { key, value in !Self.same(existing[key], value) }
             if !changed.isEmpty { try await client.write(model, ids: [id], values: changed, context: write.context) }
-            return DeliverResult(externalID: OdooRecordID(model: model, id: id).description, duplicate: changed.isEmpty)
+            return DeliverResult(externalID: OdooRecordID(model: model, id: id).description, duplicate: changed.isEmpty,
+                                 sourceRef: RecordRef(objectType: model, objectID: String(id)))
         }
         let id = try await client.create(model, values: values, context: write.context)
-        return DeliverResult(externalID: OdooRecordID(model: model, id: id).description)
+        // As the Odoo source names it: the way back for events of this record (an account status).
+        return DeliverResult(externalID: OdooRecordID(model: model, id: id).description, sourceRef: RecordRef(objectType: model, objectID: String(id)))
     }
 
     /// Whether a value read back from Odoo equals one we would write (many2one reads as `[id, name]`,

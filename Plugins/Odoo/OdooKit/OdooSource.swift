@@ -52,6 +52,7 @@ public struct OdooSource: Sendable {
         StreamInfo(name: invoicesStream, eventTypes: ["invoice.paid", "invoice.partially_paid", "invoice.unpaid", "invoice.reversed",
                                                       "credit_note.paid", "credit_note.partially_paid", "credit_note.unpaid", "credit_note.reversed"]),
         StreamInfo(name: partnersStream, eventTypes: ["customer.updated"]),
+        StreamInfo(name: OdooAccountStatus.stream, eventTypes: ["account_status.changed"]),
     ]
 
     let client: OdooClient
@@ -69,6 +70,11 @@ public struct OdooSource: Sendable {
     static let partnerFields = ["name", "email", "phone", "vat", "is_company", "street", "street2", "city", "zip", "country_id", "write_date"]
 
     public func poll(_ params: PollParams) async throws -> PollResult {
+        if params.stream == OdooAccountStatus.stream {
+            // Every instance announces the stream; one without `account_status = true` reads nothing.
+            guard settings.accountStatus else { return PollResult(events: [], cursor: params.cursor, hasMore: false) }
+            return try await OdooAccountStatus(client: client, settings: settings, connector: connector).poll(params)
+        }
         let first = settings.sourceSince ?? OdooCursor.odooDateTime(Date(timeIntervalSinceNow: -60))
         let cursor = try params.cursor.map(OdooCursor.decode) ?? OdooCursor(second: first, start: first)
         let (model, domain, fields): (String, [JSONValue], [String]) = switch params.stream {
@@ -77,7 +83,7 @@ public struct OdooSource: Sendable {
         case Self.partnersStream:
             ("res.partner", [["parent_id", "=", false]], Self.partnerFields)
         default:
-            throw ConnectorError(.permanent, "the Odoo connector has no stream \"\(params.stream)\" (it has \(Self.invoicesStream) and \(Self.partnersStream))")
+            throw ConnectorError(.permanent, "the Odoo connector has no stream \"\(params.stream)\" (it has \(Self.invoicesStream), \(Self.partnersStream) and \(OdooAccountStatus.stream))")
         }
         let wanted = max(1, params.maxEvents)
         // The source reads across companies and names each record's entity.
