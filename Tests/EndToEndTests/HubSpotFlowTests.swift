@@ -1,6 +1,7 @@
 import ConnectorProtocol
 import Foundation
 import HostAdmin
+import OdooKit
 import Testing
 
 /// The fake HubSpot of Tests/Fakes/hubspot, on loopback.
@@ -242,6 +243,78 @@ extension DaemonHarness {
         try daemon.waitUntil("the 5 new companies are delivered", timeout: 30) { try daemon.count("delivered") == 55 }
         #expect(try daemon.connector("crm").state == "running")
         #expect(!daemon.log.contains(fresh) && !daemon.log.contains(FakeHubSpot.token), "no token in the log")
+        #expect(try daemon.stop() == 0)
+    }
+
+    /// The whole story (issue 16): a company, its contact and a won deal in HubSpot become a company
+    /// partner with its child, and a confirmed sale order in the EU company of Odoo; an invoice finance
+    /// posts in Odoo, past due, comes back to the HubSpot company as its balance due and overdue count.
+    @Test(arguments: OdooServer.versions) func aWonDealBecomesASaleOrderAndTheBalanceComesBack(version: Int) throws {
+        let daemon = try DaemonHarness()
+        let hubspot = try FakeHubSpot(log: daemon.path("hubspot.log"))
+        let odoo = try OdooServer.underTest(version: version, apiKey: DaemonHarness.odooKey, log: daemon.path("odoo.log"))
+        let crm = odoo.source("crm")
+        for (name, type) in [("odoo_balance_due", "number"), ("odoo_overdue_invoices", "number")] {
+            try hubspot.control("properties", #"{"type": "companies", "name": "\#(name)", "value_type": "\#(type)"}"#)
+        }
+        let past = Int64(Date().timeIntervalSince1970 * 1_000) - 600_000
+        let seeded = try hubspot.control("seed", #"""
+            {"objects": [
+              {"type": "companies", "ref": "acme", "properties": {"name": "ACME \#(crm)", "domain": "acme.test", "country": "Belgium"}, "updatedAt": \#(past)},
+              {"type": "contacts", "ref": "ann", "properties": {"firstname": "Ann", "lastname": "Lee", "email": "ann@acme.test"}, "associations": [{"ref": "acme"}], "updatedAt": \#(past + 1)},
+              {"type": "products", "ref": "seat", "properties": {"name": "Seat", "price": "99.90"}, "updatedAt": \#(past + 2)},
+              {"type": "deals", "ref": "deal", "properties": {"dealname": "ACME seats", "dealstage": "closedwon", "pipeline": "default", "amount": "299.70", "deal_currency_code": "EUR"},
+               "associations": [{"ref": "acme"}, {"ref": "ann"}], "updatedAt": \#(past + 3)}
+            ]}
+            """#)
+        let refs = try #require(seeded["refs"] as? [String: String])
+        let (acme, deal) = (refs["acme"] ?? "", refs["deal"] ?? "")
+        try hubspot.control("seed", #"{"objects": [{"type": "line_items", "properties": {"name": "Seat", "quantity": "3", "price": "99.90", "hs_product_id": "\#(refs["seat"] ?? "")"}, "associations": [{"type": "deals", "id": "\#(deal)"}], "updatedAt": \#(past + 4)}]}"#)
+        let since = OdooCursor.odooDateTime(Date(timeIntervalSinceNow: -120))
+        let connectors = """
+            [[connector]]
+            id = "\(crm)"
+            plugin = "hubspot"
+            entity = "acme-eu"
+            poll_interval_ms = 200
+            [connector.config]
+            api_base = "\(hubspot.url)"
+            currency = "EUR"
+            search_lag_ms = 0
+            streams = ["companies", "contacts", "deals"]
+            status_properties = { balance_due = "odoo_balance_due", overdue_invoices = "odoo_overdue_invoices" }
+
+            """ + DaemonHarness.odoo(odoo, "account_status = true\norders = \"confirm\"\nsource_since = \"\(since)\"\nsource_overlap_s = 0")
+            + DaemonHarness.route(crm, "erp", events: #""company.*", "contact.*", "order.*", "deal.*""#)
+            + DaemonHarness.route("erp", crm, events: #""account_status.*""#)
+        try daemon.start(storing: [(crm, "access_token", FakeHubSpot.token), ("erp", "api_key", odoo.apiKey)], then: connectors)
+        let reference = "ch:\(crm):deals:\(deal)"
+        try daemon.waitUntil("the won deal is a confirmed sale order in Odoo", timeout: 60) {
+            try odoo.search("sale.order", [["client_order_ref", "=", reference]], fields: ["state"]).first?["state"] as? String == "sale"
+        }
+        let order = try #require(try odoo.search("sale.order", [["client_order_ref", "=", reference]], fields: ["id", "partner_id", "company_id", "amount_untaxed"]).first)
+        let partner = try #require(OdooServer.id(order["partner_id"]))
+        #expect(OdooServer.id(order["company_id"]) == odoo.euCompany && order["amount_untaxed"] as? Double == 299.7)
+        let contacts = try odoo.search("res.partner", [["parent_id", "=", partner]], fields: ["id", "email"])
+        #expect(contacts.map { $0["email"] as? String } == ["ann@acme.test"])
+
+        // Finance invoices the order in Odoo, and the invoice falls due unpaid.
+        let context: [String: Any] = ["allowed_company_ids": [odoo.euCompany]]
+        let invoice = try #require(try odoo.execute("account.move", "create", [[
+            "move_type": "out_invoice", "partner_id": partner, "company_id": odoo.euCompany, "invoice_date": "2026-11-01", "invoice_date_due": "2026-11-15",
+            "invoice_line_ids": [[0, 0, ["name": "Seats", "quantity": 1, "price_unit": 299.7]]],
+        ]], context: context) as? Int)
+        _ = try odoo.execute("account.move", "action_post", [[invoice]], context: context)
+        let total = try #require(try odoo.search("account.move", [["id", "=", invoice]], fields: ["amount_total"]).first?["amount_total"] as? Double)
+        func company() throws -> [String: String] {
+            let answer = try http("GET", "\(hubspot.url)/crm/v3/objects/companies/\(acme)?properties=odoo_balance_due,odoo_overdue_invoices",
+                                  headers: ["Authorization": "Bearer \(FakeHubSpot.token)"])
+            return (try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["properties"] as? [String: String] ?? [:]
+        }
+        try daemon.waitUntil("the balance reaches the HubSpot company", timeout: 60) { try company()["odoo_balance_due"] != nil }
+        let properties = try company()
+        #expect(properties["odoo_balance_due"].flatMap(Double.init) == total && properties["odoo_overdue_invoices"] == "1", "\(properties)")
+        #expect(try daemon.deadLetters().isEmpty)
         #expect(try daemon.stop() == 0)
     }
 }
