@@ -24,26 +24,25 @@ install_apt_packages() {
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# ensure_localstripe: makes the virtualenv .build/venv-localstripe with localstripe (PyPI, a third-party
-# Stripe fake) at the versions pinned in Tests/Fakes/stripe/requirements-localstripe.txt, once; later calls
-# only compare that file with the copy kept in the venv. Sets and exports LOCALSTRIPE_PYTHON, the venv's
-# python, to run Tests/Fakes/stripe/localstripe_loopback.py with. Needs python3-venv (in APT_PACKAGES).
-ensure_localstripe() {
-    local venv="$ROOT/.build/venv-localstripe" pins="$ROOT/Tests/Fakes/stripe/requirements-localstripe.txt" lock status=0
-    export LOCALSTRIPE_PYTHON="$venv/bin/python"
+# ensure_venv NAME PINS WHAT: makes the virtualenv .build/venv-NAME with the packages pinned in PINS (a
+# path from the repository's root; WHAT names them in messages), once; later calls only compare PINS with
+# the copy kept in the venv. Two scripts at once: the second waits, then finds it ready. Needs python3-venv
+# (in APT_PACKAGES).
+ensure_venv() {
+    local venv="$ROOT/.build/venv-$1" pins="$ROOT/$2" what="$3" lock status=0
     mkdir -p "$ROOT/.build"
-    exec {lock}>"$ROOT/.build/venv-localstripe.lock"
-    flock "$lock"  # two scripts at once: the second waits, then finds it ready
-    if [ -x "$LOCALSTRIPE_PYTHON" ] && cmp -s "$pins" "$venv/installed-requirements.txt"; then
-        echo "==> localstripe ready in .build/venv-localstripe"
+    exec {lock}>"$ROOT/.build/venv-$1.lock"
+    flock "$lock"
+    if [ -x "$venv/bin/python" ] && cmp -s "$pins" "$venv/installed-requirements.txt"; then
+        echo "==> $what ready in .build/venv-$1"
     else
-        echo "==> installing localstripe into .build/venv-localstripe (pins: Tests/Fakes/stripe/requirements-localstripe.txt)"
+        echo "==> installing $what into .build/venv-$1 (pins: $2)"
         rm -rf "$venv"
         if ! python3 -m venv "$venv" >/dev/null; then
             echo "error: python3 -m venv failed; on Debian 12 it needs the package python3-venv (install_apt_packages)" >&2
             status=1
         elif ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$pins"; then
-            echo "error: pip could not install Tests/Fakes/stripe/requirements-localstripe.txt from PyPI" >&2
+            echo "error: pip could not install $2 from PyPI" >&2
             status=1
         else
             cp "$pins" "$venv/installed-requirements.txt"
@@ -54,34 +53,20 @@ ensure_localstripe() {
     return "$status"
 }
 
-# ensure_hubspot_client: makes the virtualenv .build/venv-hubspot with HubSpot's official Python client
-# (hubspot-api-client, PyPI) at the versions pinned in Tests/Fakes/hubspot/requirements-hubspot.txt, once; later
-# calls only compare that file with the copy kept in the venv. Sets and exports HUBSPOT_CLIENT_PYTHON, the venv's
-# python: Tests/Fakes/hubspot/test_fake_hubspot.py drives the fake with it. Needs python3-venv (in APT_PACKAGES).
+# ensure_localstripe: localstripe (PyPI, a third-party Stripe fake) and Stripe's official client in
+# .build/venv-localstripe. Exports LOCALSTRIPE_PYTHON, the venv's python, to run
+# Tests/Fakes/stripe/localstripe_loopback.py with.
+ensure_localstripe() {
+    export LOCALSTRIPE_PYTHON="$ROOT/.build/venv-localstripe/bin/python"
+    ensure_venv localstripe Tests/Fakes/stripe/requirements-localstripe.txt localstripe
+}
+
+# ensure_hubspot_client: HubSpot's official Python client (hubspot-api-client) in .build/venv-hubspot.
+# Exports HUBSPOT_CLIENT_PYTHON, the venv's python: Tests/Fakes/hubspot/test_fake_hubspot.py drives the
+# fake with it.
 ensure_hubspot_client() {
-    local venv="$ROOT/.build/venv-hubspot" pins="$ROOT/Tests/Fakes/hubspot/requirements-hubspot.txt" lock status=0
-    export HUBSPOT_CLIENT_PYTHON="$venv/bin/python"
-    mkdir -p "$ROOT/.build"
-    exec {lock}>"$ROOT/.build/venv-hubspot.lock"
-    flock "$lock"  # two scripts at once: the second waits, then finds it ready
-    if [ -x "$HUBSPOT_CLIENT_PYTHON" ] && cmp -s "$pins" "$venv/installed-requirements.txt"; then
-        echo "==> hubspot-api-client ready in .build/venv-hubspot"
-    else
-        echo "==> installing hubspot-api-client into .build/venv-hubspot (pins: Tests/Fakes/hubspot/requirements-hubspot.txt)"
-        rm -rf "$venv"
-        if ! python3 -m venv "$venv" >/dev/null; then
-            echo "error: python3 -m venv failed; on Debian 12 it needs the package python3-venv (install_apt_packages)" >&2
-            status=1
-        elif ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$pins"; then
-            echo "error: pip could not install Tests/Fakes/hubspot/requirements-hubspot.txt from PyPI" >&2
-            status=1
-        else
-            cp "$pins" "$venv/installed-requirements.txt"
-        fi
-        [ "$status" -eq 0 ] || rm -rf "$venv"
-    fi
-    exec {lock}>&-
-    return "$status"
+    export HUBSPOT_CLIENT_PYTHON="$ROOT/.build/venv-hubspot/bin/python"
+    ensure_venv hubspot Tests/Fakes/hubspot/requirements-hubspot.txt hubspot-api-client
 }
 
 require_swift() {
