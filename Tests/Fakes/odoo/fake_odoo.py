@@ -457,6 +457,7 @@ def build_schema(p: Profile) -> dict[str, ModelDef]:
         "commercial_partner_id": F("many2one", "Commercial Entity", readonly=True, relation="res.partner",
                                    compute=lambda r, e, rec: r.commercial_partner(rec)),
         "ref": F("char", "Reference"),
+        "function": F("char", "Job Position"),
         "vat": F("char", "Tax ID"),
         "email": F("char", "Email"),
         "phone": F("char", "Phone"),
@@ -1102,34 +1103,47 @@ class Registry:
         return move.get(fname) if move else None
 
     def partner_balance(self, env, rec, account_type):
-        """res.partner credit/debit: the receivable (payable) balance of the commercial partner's posted
-        journal items in the current company only (recorded: calls/*/116_*, 117_*)."""
-        cp = self.commercial_partner(rec)
+        """res.partner credit/debit as Odoo's _credit_debit_get computes them: the sum of the residual amounts of
+        the unreconciled receivable (payable) items of posted entries whose partner is exactly this partner, in the
+        current company (the first of allowed_company_ids) only (recorded: calls/*/116_*, 117_*). Invoice items
+        carry the commercial partner, so a child contact reads 0 (from Odoo's code; assumption)."""
         cid = env.company_id if env else 1
-        moves, accounts, partners = self.tables["account.move"], self.tables["account.account"], self.tables["res.partner"]
+        moves, accounts = self.tables["account.move"], self.tables["account.account"]
         total = 0.0
         for line in self.tables["account.move.line"].values():
+            if line.get("partner_id") != rec["id"] or line.get("reconciled"):
+                continue
             move = moves.get(line.get("move_id"))
-            if not move or move["state"] != "posted" or move.get("company_id") != cid or not line.get("partner_id"):
+            if not move or move["state"] != "posted" or move.get("company_id") != cid:
                 continue
             account = accounts.get(line.get("account_id"))
             if not account or account["account_type"] != account_type:
                 continue
-            if line["partner_id"] in partners and self.commercial_partner(partners[line["partner_id"]]) == cp:
-                total += line.get("balance") or 0.0
+            total += line.get("amount_residual") or 0.0
         return money(total)
 
     def partner_invoiced(self, env, rec):
-        """res.partner total_invoiced: untaxed amount of posted customer invoices minus credit notes in
-        every allowed company (recorded: calls/*/116_*, 117_*)."""
-        cp = self.commercial_partner(rec)
+        """res.partner total_invoiced: untaxed amount of posted customer invoices minus credit notes made out to
+        the partner or one of its contacts (Odoo's _invoice_total: partner_id child_of), in every allowed company
+        (recorded: calls/*/116_*, 117_*)."""
         companies = env.company_ids if env else [1]
+        partners = self.tables["res.partner"]
         total = 0.0
         for move in self.tables["account.move"].values():
             if (move["state"] == "posted" and move["move_type"] in ("out_invoice", "out_refund")
-                    and move.get("company_id") in companies and move.get("commercial_partner_id") == cp):
+                    and move.get("company_id") in companies and self.is_child_of(partners, move.get("partner_id"), rec["id"])):
                 total += move["amount_untaxed"] if move["move_type"] == "out_invoice" else -move["amount_untaxed"]
         return money(total)
+
+    @staticmethod
+    def is_child_of(partners, partner_id, ancestor_id) -> bool:
+        seen = set()
+        while partner_id and partner_id not in seen:
+            if partner_id == ancestor_id:
+                return True
+            seen.add(partner_id)
+            partner_id = (partners.get(partner_id) or {}).get("parent_id")
+        return False
 
     def template_variant(self, rec):
         return next((pid for pid, prod in sorted(self.tables["product.product"].items())
@@ -1866,7 +1880,20 @@ class ResPartner(BaseModel):
 
     @public
     def write(self, vals):
+        if isinstance(vals, dict) and vals.get("parent_id"):
+            # Odoo's _check_parent_id (assumption: not recorded): no partner may become its own ancestor
+            for pid in self.ids:
+                if self.reg.is_child_of(self.table, vals["parent_id"], pid):
+                    raise validation_error("You cannot create recursive Partner hierarchies.")
         result = super().write(vals)
+        if isinstance(vals, dict) and (vals.get("parent_id") or vals.get("type") == "contact"):
+            # a contact given a company (or made a 'contact' again) takes its company's address (Odoo's
+            # _fields_sync; assumption)
+            for pid in self.ids:
+                rec = self.table[pid]
+                parent = self.table.get(rec.get("parent_id"))
+                if parent and (rec.get("type") or "contact") == "contact":
+                    self.reg.update("res.partner", pid, {f: parent.get(f) for f in ADDRESS_FIELDS})
         if isinstance(vals, dict) and set(ADDRESS_FIELDS) & set(vals):
             # the address of a company goes down to its 'contact' children (Odoo's _children_sync; assumption)
             for pid in self.ids:
@@ -2205,7 +2232,9 @@ class AccountMove(BaseModel):
             product = self.reg.tables["product.product"][lv["product_id"]]
         sale = move["move_type"].startswith("out_") or move["move_type"] == "entry"
         rec = {"move_id": move["id"], "display_type": "product", "quantity": 1.0, "discount": 0.0,
-               "company_id": move["company_id"], "currency_id": move["currency_id"], "partner_id": move.get("partner_id"),
+               "company_id": move["company_id"], "currency_id": move["currency_id"],
+               # Odoo's account.move.line._compute_partner_id: the items carry the commercial partner
+               "partner_id": move.get("commercial_partner_id") or move.get("partner_id"),
                "date": move["date"], "debit": 0.0, "credit": 0.0, "balance": 0.0, "amount_residual": 0.0}
         if product:
             rec["name"] = self.reg.display_name("product.product", product["id"])
@@ -2309,7 +2338,7 @@ class AccountMove(BaseModel):
                 "price_subtotal": subtotal, "price_total": money(subtotal + line_tax), "balance": balance,
                 "amount_currency": balance,
                 "debit": balance if balance > 0 else 0.0, "credit": -balance if balance < 0 else 0.0,
-                "date": move["date"], "partner_id": move.get("partner_id")}, touch=False)
+                "date": move["date"], "partner_id": move.get("commercial_partner_id") or move.get("partner_id")}, touch=False)
             untaxed += subtotal
         untaxed = money(untaxed)
         # tax lines, one per tax, kept in place
@@ -2318,7 +2347,8 @@ class AccountMove(BaseModel):
             amount = money(amount)
             balance = sign * amount
             vals = {"balance": balance, "debit": balance if balance > 0 else 0.0, "credit": -balance if balance < 0 else 0.0,
-                    "amount_currency": balance, "price_subtotal": 0.0, "price_total": 0.0, "date": move["date"], "partner_id": move.get("partner_id")}
+                    "amount_currency": balance, "price_subtotal": 0.0, "price_total": 0.0, "date": move["date"],
+                    "partner_id": move.get("commercial_partner_id") or move.get("partner_id")}
             if tax_id in existing_tax:
                 reg.update("account.move.line", existing_tax.pop(tax_id), vals, touch=False)
             else:
@@ -2339,7 +2369,7 @@ class AccountMove(BaseModel):
             kind = "receivable" if move["move_type"].startswith("out_") else "payable"
             vals = {"balance": balance, "debit": balance if balance > 0 else 0.0, "credit": -balance if balance < 0 else 0.0,
                     "amount_currency": balance, "name": move.get("payment_reference") or move.get("name") or False, "date": move["date"],
-                    "partner_id": move.get("partner_id"), "amount_residual": -sign * residual,
+                    "partner_id": move.get("commercial_partner_id") or move.get("partner_id"), "amount_residual": -sign * residual,
                     "reconciled": residual == 0 and total > 0 and (move.get("_paid") or 0) > 0}
             if term_ids:
                 reg.update("account.move.line", term_ids[0], vals, touch=False)

@@ -871,6 +871,93 @@ class ScenarioMixin:
         self.assertOdooError("odoo.exceptions.UserError", f.execute, "account.payment.register", "create", [{}],
                              {"context": {"active_model": "account.move", "active_ids": [move]}})
 
+    # partners with contacts, account status ------------------------------------------------------
+    # (beyond recordings/calls, which CallsReplay* replay; every behaviour here that no recording shows is listed
+    # under "Assumptions" in README.md)
+
+    def rpc_answer(self, model, method, args, kwargs=None):
+        """The whole JSON-RPC envelope (to see a missing 'result' member)."""
+        return self.fake.rpc("object", "execute_kw", self.fake.db, 2, self.fake.api_key, model, method, args, kwargs or {})
+
+    def make_customer(self, tag="acme"):
+        f = self.fake
+        company = f.execute("res.partner", "create", [{"name": f"{tag} SA", "is_company": True, "ref": f"{tag}:1",
+                                                       "street": "1 Main St", "city": "Springfield", "zip": "12345"}])
+        contact, billing = f.execute("res.partner", "create", [[
+            {"name": "Jane Doe", "parent_id": company, "type": "contact", "function": "CFO", "email": "jane@example.com"},
+            {"name": "Billing", "parent_id": company, "type": "invoice", "email": "billing@example.com"}]])
+        return company, contact, billing
+
+    def test_partner_company_with_contacts(self):
+        """As recorded (calls/*/08-11): child_ids, display names, commercial partner, a contact takes its company's
+        address, an invoice address does not; then what no recording shows: function, a new parent's address,
+        recursion refused."""
+        f = self.fake
+        company, contact, billing = self.make_customer()
+        got = f.execute("res.partner", "read", [[company], ["child_ids", "commercial_partner_id", "display_name", "parent_id"]])[0]
+        self.assertEqual(got, {"id": company, "child_ids": [billing, contact], "commercial_partner_id": [company, "acme SA"],
+                               "display_name": "acme SA", "parent_id": False})
+        rows = f.execute("res.partner", "read", [[contact, billing], ["display_name", "commercial_partner_id", "type", "street",
+                                                                      "city", "ref", "function"]])
+        self.assertEqual([(r["display_name"], r["commercial_partner_id"][0], r["type"], r["street"], r["city"], r["ref"], r["function"])
+                          for r in rows],
+                         [("acme SA, Jane Doe", company, "contact", "1 Main St", "Springfield", False, "CFO"),
+                          ("acme SA, Billing", company, "invoice", False, False, False, False)])
+        self.assertEqual(f.execute("res.partner", "search", [[["id", "child_of", company]]], {"order": "id"}), [company, contact, billing])
+        # a contact moved to another company takes that company's address (Odoo's _fields_sync)
+        other = f.execute("res.partner", "create", [{"name": "Other Co", "is_company": True, "city": "Shelbyville"}])
+        self.assertIs(f.execute("res.partner", "write", [[contact], {"parent_id": other}]), True)
+        self.assertEqual(f.execute("res.partner", "read", [[contact], ["city", "commercial_partner_id"]])[0],
+                         {"id": contact, "city": "Shelbyville", "commercial_partner_id": [other, "Other Co"]})
+        # a hierarchy may not loop
+        err = self.assertOdooError("odoo.exceptions.ValidationError", f.execute, "res.partner", "write", [[other], {"parent_id": contact}])
+        self.assertEqual(err.message, "You cannot create recursive Partner hierarchies.")
+        self.assertOdooError("odoo.exceptions.ValidationError", f.execute, "res.partner", "write", [[company], {"parent_id": company}])
+
+    def test_partner_credit_and_overdue_invoices(self):
+        """credit as Odoo's _credit_debit_get: the unreconciled receivable residual of posted entries whose items
+        carry exactly this partner, in the first allowed company only (recorded: calls/*/116-117); invoice items carry
+        the commercial partner, so a contact reads 0; total_due does not exist (recorded: 118); overdue invoices by
+        search (recorded: 119)."""
+        f = self.fake
+        company, contact, billing = self.make_customer()
+        inv1 = self.make_invoice(company, [(1, 100.0)], invoice_date_due="2026-01-10")
+        inv2 = self.make_invoice(contact, [(2, 50.0)], invoice_date_due="2999-01-01")  # made out to the contact
+        inv_eu = self.make_invoice(company, [(1, 40.0)], company=2)
+        self.make_invoice(company, [(1, 7.0)], post=False)  # a draft counts for nothing
+
+        def status(pid, *companies):
+            return f.execute("res.partner", "read", [[pid], ["credit", "debit", "total_invoiced"]], self.company_ctx(*companies))[0]
+
+        self.assertEqual(status(company, 1), {"id": company, "credit": 200.0, "debit": 0.0, "total_invoiced": 200.0})
+        self.assertEqual(status(company, 2, 1), {"id": company, "credit": 40.0, "debit": 0.0, "total_invoiced": 240.0})
+        self.assertEqual(status(contact, 1), {"id": contact, "credit": 0.0, "debit": 0.0, "total_invoiced": 100.0})
+        self.assertEqual(status(billing, 1, 2), {"id": billing, "credit": 0.0, "debit": 0.0, "total_invoiced": 0.0})
+        # a partial payment lowers the residual
+        wizard = f.execute("account.payment.register", "create", [{"amount": 30.0}],
+                           {"context": {"active_model": "account.move", "active_ids": [inv1], "allowed_company_ids": [1]}})
+        f.execute("account.payment.register", "action_create_payments", [[wizard]],
+                  {"context": {"active_model": "account.move", "active_ids": [inv1], "allowed_company_ids": [1]}})
+        self.assertEqual(status(company, 1)["credit"], 170.0)
+        # the open overdue invoices of the customer and its contacts, as the account-status source reads them
+        overdue = f.execute("account.move", "search_read", [[
+            ["partner_id", "child_of", company], ["move_type", "=", "out_invoice"], ["state", "=", "posted"],
+            ["payment_state", "in", ["not_paid", "partial"]], ["invoice_date_due", "<", "2026-12-05"]]],
+            {"fields": ["invoice_date_due", "amount_residual", "payment_state", "company_id"], "order": "invoice_date_due, id",
+             **self.company_ctx(1, 2)})
+        self.assertEqual([(r["id"], r["amount_residual"], r["payment_state"]) for r in overdue][:1], [(inv1, 70.0, "partial")])
+        self.assertNotIn(inv2, [r["id"] for r in overdue])
+        self.assertIn(inv_eu, [m["id"] for m in f.execute("account.move", "search_read", [[["partner_id", "child_of", company]]],
+                                                           {"fields": ["id"], **self.company_ctx(1, 2)})])
+        # total_due / total_overdue (account_followup) do not exist
+        err = self.assertOdooError("builtins.ValueError", f.execute, "res.partner", "read", [[company], ["credit", "total_due"]])
+        self.assertEqual(err.message, "Invalid field 'total_due' on model 'res.partner'" if self.version == 17
+                         else "Invalid field 'total_due' on 'res.partner'")
+        self.assertOdooError("builtins.ValueError", f.execute, "res.partner", "search_read", [[["id", "=", company]]],
+                             {"fields": ["total_overdue"]})
+        fields = f.execute("res.partner", "fields_get", [], {"allfields": ["credit", "total_due", "credit_limit"], "attributes": ["store"]})
+        self.assertEqual(fields, {"credit": {"store": False}, "credit_limit": {"store": self.version == 19}})
+
     def test_refund_numbering_and_register_on_draft(self):
         f = self.fake
         partner = f.execute("res.partner", "create", [{"name": "Refunded"}])
