@@ -646,15 +646,43 @@ class CallsReplayMixin:
             raise CallsMismatch(f"shape {shape(got)} (expected {shape(want)})")
 
 
-class CallsReplay17(CallsReplayMixin, unittest.TestCase):
+# The recordings of partners with contacts, sale orders and the account status (calls/*/08-11 and 100-120): each
+# folder must hold them all (test_replay_calls replays them with the rest, right and wrong forms alike).
+SALE_PARTNER_CALLS = {
+    "partner_company_create", "partner_children_create_multi", "partner_company_read", "partner_children_read",
+    "sale_line_fields_get_tax", "sale_order_c1_create", "sale_order_c1_read_draft", "sale_order_c1_action_confirm",
+    "sale_order_c1_read_confirmed", "sale_order_eu_create", "sale_order_eu_read_draft", "sale_order_eu_action_cancel_draft",
+    "sale_order_eu_read_cancelled", "sale_order_c1_action_cancel_confirmed", "sale_order_c1_read_after_cancel",
+    "err_sale_order_private_action_cancel", "sale_order_search_client_order_ref", "partner_fields_get_credit",
+    "partner_read_credit_ctx_company1", "partner_read_credit_ctx_eu_first", "err_partner_read_total_due",
+    "partner_open_overdue_invoices"}
+SALE_PARTNER_CALLS_BY_VERSION = {
+    17: {"sale_order_c1_action_cancel_disable_warning", "sale_order_c1_read_after_cancel2"},
+    19: {"err_sale_order_create_tax_id_field"},
+}
+
+
+class SalePartnerCallsMixin:
+    def test_sale_partner_recordings_present(self):
+        index = load_json(os.path.join(CALLS, self.folder, "INDEX.json"))
+        names = {f["name"] for f in index["fixtures"]}
+        expected = SALE_PARTNER_CALLS | SALE_PARTNER_CALLS_BY_VERSION[self.version]
+        self.assertEqual(expected - names, set())
+        other = SALE_PARTNER_CALLS_BY_VERSION[36 - self.version]
+        self.assertEqual(other & names, set(), "a case recorded on one version only")
+        errors = {f["name"] for f in index["fixtures"] if f["is_error"]} & expected
+        self.assertEqual(errors, {n for n in expected if n.startswith("err_")})
+
+
+class CallsReplay17(SalePartnerCallsMixin, CallsReplayMixin, unittest.TestCase):
     folder, version = "odoo17-jsonrpc", 17
 
 
-class CallsReplay19(CallsReplayMixin, unittest.TestCase):
+class CallsReplay19(SalePartnerCallsMixin, CallsReplayMixin, unittest.TestCase):
     folder, version = "odoo19-jsonrpc", 19
 
 
-class CallsReplay19Json2(CallsReplayMixin, unittest.TestCase):
+class CallsReplay19Json2(SalePartnerCallsMixin, CallsReplayMixin, unittest.TestCase):
     folder, version = "odoo19-json2", 19
 
 
@@ -871,13 +899,21 @@ class ScenarioMixin:
         self.assertOdooError("odoo.exceptions.UserError", f.execute, "account.payment.register", "create", [{}],
                              {"context": {"active_model": "account.move", "active_ids": [move]}})
 
-    # partners with contacts, account status ------------------------------------------------------
+    # sale orders, partners with contacts, account status ----------------------------------------
     # (beyond recordings/calls, which CallsReplay* replay; every behaviour here that no recording shows is listed
     # under "Assumptions" in README.md)
 
     def rpc_answer(self, model, method, args, kwargs=None):
         """The whole JSON-RPC envelope (to see a missing 'result' member)."""
         return self.fake.rpc("object", "execute_kw", self.fake.db, 2, self.fake.api_key, model, method, args, kwargs or {})
+
+    @property
+    def tax_field(self):
+        return "tax_id" if self.version == 17 else "tax_ids"
+
+    @property
+    def other_tax_field(self):
+        return "tax_ids" if self.version == 17 else "tax_id"
 
     def make_customer(self, tag="acme"):
         f = self.fake
@@ -887,6 +923,13 @@ class ScenarioMixin:
             {"name": "Jane Doe", "parent_id": company, "type": "contact", "function": "CFO", "email": "jane@example.com"},
             {"name": "Billing", "parent_id": company, "type": "invoice", "email": "billing@example.com"}]])
         return company, contact, billing
+
+    def make_order(self, partner, lines, company=1, allowed=None, **extra):
+        vals = {"partner_id": partner, "order_line": [[0, 0, line] for line in lines], **extra}
+        return self.fake.execute("sale.order", "create", [[vals]], self.company_ctx(*(allowed or [company])))[0]
+
+    def read_order(self, order_id, fields=("name", "state", "amount_untaxed", "amount_tax", "amount_total"), company=1):
+        return self.fake.execute("sale.order", "read", [[order_id], list(fields)], self.company_ctx(company))[0]
 
     def test_partner_company_with_contacts(self):
         """As recorded (calls/*/08-11): child_ids, display names, commercial partner, a contact takes its company's
@@ -957,6 +1000,238 @@ class ScenarioMixin:
                              {"fields": ["total_overdue"]})
         fields = f.execute("res.partner", "fields_get", [], {"allfields": ["credit", "total_due", "credit_limit"], "attributes": ["store"]})
         self.assertEqual(fields, {"credit": {"store": False}, "credit_limit": {"store": self.version == 19}})
+
+    def test_sale_order_create_lines_and_totals(self):
+        f = self.fake
+        company, contact, billing = self.make_customer()
+        product = f.execute("product.product", "create", [{"name": "Seat", "default_code": "SEAT", "list_price": 19.99,
+                                                           "description_sale": "One seat, one year"}], self.company_ctx(1))
+        order = self.make_order(company, [
+            {"product_id": product, "product_uom_qty": 2},                                    # the product's name, price, taxes
+            {"product_id": product, "name": "Onboarding", "product_uom_qty": 1, "price_unit": 50.0, "discount": 10},
+            {"display_type": "line_section", "name": "Extras"},
+        ], client_order_ref="crm:deal:1")
+        got = self.read_order(order, ("name", "state", "amount_untaxed", "amount_tax", "amount_total", "currency_id", "company_id",
+                                      "partner_invoice_id", "partner_shipping_id", "pricelist_id", "invoice_status", "order_line"))
+        self.assertEqual(got["name"], "S00001")
+        self.assertEqual((got["state"], got["amount_untaxed"], got["amount_tax"], got["amount_total"]), ("draft", 84.98, 12.75, 97.73))
+        self.assertEqual((got["currency_id"], got["company_id"]), ([1, "USD"], [1, "My Company"]))
+        # Odoo's address_get: the invoice address is the company's invoice contact, the delivery address the company
+        self.assertEqual((got["partner_invoice_id"][0], got["partner_shipping_id"][0], got["pricelist_id"]), (billing, company, False))
+        self.assertEqual(got["invoice_status"], "no")
+        lines = f.execute("sale.order.line", "read", [got["order_line"], ["name", "price_unit", self.tax_field, "price_subtotal",
+                                                                          "price_tax", "display_type", "product_uom_qty", "state"]])
+        self.assertEqual([(l["name"], l["price_unit"], l[self.tax_field], l["price_subtotal"], l["price_tax"], l["display_type"])
+                          for l in lines],
+                         [("[SEAT] Seat\nOne seat, one year", 19.99 if self.version == 19 else 19.990000000000002, [1], 39.98, 6.0, False),
+                          ("Onboarding", 50.0, [1], 45.0, 6.75, False),
+                          ("Extras", 0.0, [], 0.0, 0.0, "line_section")])
+        uom = "product_uom" if self.version == 17 else "product_uom_id"
+        self.assertEqual(f.execute("sale.order.line", "read", [got["order_line"][:1], [uom]])[0][uom], [1, "Units"])
+        self.assertEqual([l["state"] for l in lines], ["draft"] * 3)
+        # found again by its reference
+        self.assertEqual(f.execute("sale.order", "search", [[["client_order_ref", "=", "crm:deal:1"]]]), [order])
+        self.assertEqual(f.execute("sale.order", "search_count", [[["client_order_ref", "=like", "crm:deal:%"]]]), 1)
+        # one create, one dict: one id (as every create over execute_kw)
+        self.assertIsInstance(f.execute("sale.order", "create", [{"partner_id": contact}]), int)
+
+    def test_sale_order_refused_forms(self):
+        f = self.fake
+        company, _, _ = self.make_customer()
+        product = f.execute("product.product", "create", [{"name": "Seat", "list_price": 10.0}], self.company_ctx(1))
+        # the other version's tax field is unknown (recorded on 19 for tax_id; 17's tax_ids from Odoo 17's model)
+        err = self.assertOdooError("builtins.ValueError", self.make_order, company,
+                                   [{"product_id": product, "price_unit": 1.0, self.other_tax_field: [[6, 0, [1]]]}])
+        self.assertEqual(err.message, f"Invalid field '{self.other_tax_field}' on model 'sale.order.line'")
+        other_uom = "product_uom_id" if self.version == 17 else "product_uom"
+        err = self.assertOdooError("builtins.ValueError", self.make_order, company, [{"product_id": product, other_uom: 1}])
+        self.assertEqual(err.message, f"Invalid field '{other_uom}' on model 'sale.order.line'")
+        self.assertEqual(f.execute("sale.order", "search_count", [[]]), 0, "nothing created")
+        # a customer is required
+        err = self.assertOdooError("odoo.exceptions.ValidationError", f.execute, "sale.order", "create",
+                                   [[{"order_line": [[0, 0, {"product_id": product}]]}]])
+        self.assertIn("(partner_id)", err.message)
+        self.assertIn("Customer", err.message)
+        # a line sells a product (or is a section/note)
+        err = self.assertOdooError("odoo.exceptions.ValidationError", self.make_order, company, [{"name": "Consulting", "price_unit": 5.0}])
+        self.assertEqual(err.message, "The operation cannot be completed: Missing required fields on accountable sale order line.")
+        self.assertOdooError("odoo.exceptions.ValidationError", self.make_order, company,
+                             [{"display_type": "line_note", "name": "n", "product_id": product}])
+        self.assertOdooError("odoo.exceptions.MissingError", self.make_order, company, [{"product_id": 999999}])
+        self.assertEqual(f.execute("sale.order", "search_count", [[]]), 0, "every failed create rolled back")
+        # the numbers drawn by the failed creates stay used (a PostgreSQL sequence; recorded: S00010 in odoo19-json2)
+        order = self.make_order(company, [{"product_id": product}])
+        self.assertEqual(self.read_order(order, ("name",))["name"], "S00007")
+        # the one-dict create of a line through sale.order.line needs its order
+        err = self.assertOdooError("odoo.exceptions.ValidationError", f.execute, "sale.order.line", "create", [{"product_id": product}])
+        self.assertIn("(order_id)", err.message)
+
+    def test_sale_order_multi_company(self):
+        """Taxes, products, customers and pricelists of another company are refused as on invoices (recorded for
+        invoice lines: calls/*/32-33); a pricelist gives the order its currency (Odoo's _compute_currency_id)."""
+        f = self.fake
+        company, _, _ = self.make_customer()
+        # the product's taxes in both companies (15 % of company 1, 21 % of company 2, as seeded)
+        product = f.execute("product.product", "create", [{"name": "Seat", "list_price": 10.0, "taxes_id": [[6, 0, [1, 101]]]}],
+                            self.company_ctx(1, 2))
+        # EU order: the line takes the product's tax of company 2 (21 %), the order is in EUR
+        eu = self.make_order(company, [{"product_id": product, "product_uom_qty": 1}], company=2, company_id=2)
+        got = self.read_order(eu, ("company_id", "currency_id", "amount_tax", "amount_total"), company=2)
+        self.assertEqual((got["company_id"][0], got["currency_id"][1], got["amount_tax"], got["amount_total"]), (2, "EUR", 2.1, 12.1))
+        # another company's tax: allowed → UserError with each version's wording; not allowed → record-rule AccessError
+        err = self.assertOdooError("odoo.exceptions.UserError", self.make_order, company,
+                                   [{"product_id": product, self.tax_field: [[6, 0, [1]]]}], allowed=[2, 1], company_id=2)
+        self.assertTrue(err.message.startswith("Incompatible companies on records:" if self.version == 17
+                                               else "Uh-oh! You\u2019ve got some company inconsistencies here:"), err.message)
+        self.assertIn(f"({self.tax_field}: '15%')", err.message)
+        err = self.assertOdooError("odoo.exceptions.AccessError", f.execute, "sale.order", "create", [[{
+            "partner_id": company, "company_id": 2, "order_line": [[0, 0, {"product_id": product, self.tax_field: [[6, 0, [1]]]}]]}]],
+            self.company_ctx(2))
+        self.assertIn("Tax (account.tax)", err.message)
+        # a product of company 1 on an order of company 2
+        own = f.execute("product.product", "create", [{"name": "Own", "company_id": 1}], self.company_ctx(1))
+        self.assertOdooError("odoo.exceptions.UserError", self.make_order, company, [{"product_id": own}], allowed=[2, 1], company_id=2)
+        # a customer restricted to company 2 on an order of company 1
+        eu_only = f.execute("res.partner", "create", [{"name": "EU only", "company_id": 2}], self.company_ctx(2, 1))
+        err = self.assertOdooError("odoo.exceptions.UserError", f.execute, "sale.order", "create",
+                                   [[{"partner_id": eu_only, "order_line": [[0, 0, {"product_id": product}]]}]], self.company_ctx(1, 2))
+        self.assertIn("(partner_id: 'EU only')", err.message)
+        # a pricelist in EUR makes an order of company 1 in EUR
+        pricelist = f.execute("product.pricelist", "create", [{"name": "Euro", "currency_id": 125}])
+        order = self.make_order(company, [{"product_id": product}], pricelist_id=pricelist)
+        self.assertEqual(self.read_order(order, ("currency_id", "pricelist_id")),
+                         {"id": order, "currency_id": [125, "EUR"], "pricelist_id": [pricelist, "Euro (EUR)"]})
+        f.execute("sale.order", "action_confirm", [[order]])
+        err = self.assertOdooError("odoo.exceptions.UserError", f.execute, "sale.order", "write", [[order], {"pricelist_id": False}])
+        self.assertEqual(err.message, "You cannot change the pricelist of a confirmed order !")
+
+    def test_sale_order_write_lines(self):
+        f = self.fake
+        company, contact, billing = self.make_customer()
+        p1 = f.execute("product.product", "create", [{"name": "A", "list_price": 10.0}], self.company_ctx(1))
+        p2 = f.execute("product.product", "create", [{"name": "B", "list_price": 4.0}], self.company_ctx(1))
+        order = self.make_order(company, [{"product_id": p1, "product_uom_qty": 1}, {"product_id": p1, "product_uom_qty": 2}])
+        l1, l2 = self.read_order(order, ("order_line",))["order_line"]
+        self.assertIs(f.execute("sale.order", "write", [[order], {"order_line": [
+            [1, l1, {"product_uom_qty": 3}], [2, l2, 0], [0, 0, {"product_id": p2, "price_unit": 5.0}]]}]), True)
+        got = self.read_order(order, ("amount_untaxed", "order_line"))
+        self.assertEqual(got["amount_untaxed"], 35.0)
+        self.assertEqual(len(got["order_line"]), 2)
+        self.assertNotIn(l2, got["order_line"])
+        # a line written directly (17 names write's argument 'values', 19 'vals'), its order's totals follow
+        line = got["order_line"][1]
+        self.assertIs(f.execute("sale.order.line", "write", [[line], {"product_id": p1}]), True)
+        self.assertEqual(f.execute("sale.order.line", "read", [[line], ["name", "price_unit"]])[0], {"id": line, "name": "A", "price_unit": 5.0})
+        keyword = "values" if self.version == 17 else "vals"
+        self.assertIs(f.execute("sale.order.line", "write", [[line]], {keyword: {"discount": 50}}), True)
+        self.assertOdooError("builtins.TypeError", f.execute, "sale.order.line", "write", [[line]],
+                             {"vals" if self.version == 17 else "values": {"discount": 0}})
+        self.assertEqual(self.read_order(order, ("amount_untaxed",))["amount_untaxed"], 32.5)
+        # a new customer: the addresses follow it (address_get goes up to the company: its invoice address)
+        f.execute("sale.order", "write", [[order], {"partner_id": contact}])
+        got = self.read_order(order, ("partner_invoice_id", "partner_shipping_id"))
+        self.assertEqual((got["partner_invoice_id"][0], got["partner_shipping_id"][0]), (billing, contact))
+        # [5] clears, [6, 0, ids] keeps only those
+        new = f.execute("sale.order.line", "create", [{"order_id": order, "product_id": p2}])
+        f.execute("sale.order", "write", [[order], {"order_line": [[6, 0, [new]]]}])
+        self.assertEqual(self.read_order(order, ("order_line", "amount_untaxed")), {"id": order, "order_line": [new], "amount_untaxed": 4.0})
+        f.execute("sale.order", "write", [[order], {"order_line": [[5, 0, 0]]}])
+        self.assertEqual(self.read_order(order, ("order_line", "amount_total")), {"id": order, "order_line": [], "amount_total": 0.0})
+
+    def test_sale_order_confirm_cancel_and_delete(self):
+        f = self.fake
+        company, _, _ = self.make_customer()
+        product = f.execute("product.product", "create", [{"name": "Seat", "list_price": 10.0}], self.company_ctx(1))
+        order = self.make_order(company, [{"product_id": product, "product_uom_qty": 2}])
+        line = self.read_order(order, ("order_line",))["order_line"][0]
+        self.assertIs(f.execute("sale.order", "action_confirm", [[order]]), True)
+        self.assertEqual(self.read_order(order, ("state", "invoice_status")), {"id": order, "state": "sale", "invoice_status": "to invoice"})
+        err = self.assertOdooError("odoo.exceptions.UserError", f.execute, "sale.order", "action_confirm", [[order]])
+        self.assertEqual(err.message, "The following orders are not in a state requiring confirmation: S00001" if self.version == 17
+                         else "Some orders are not in a state requiring confirmation.")
+        # a confirmed order keeps its lines and cannot be deleted
+        err = self.assertOdooError("odoo.exceptions.UserError", f.execute, "sale.order.line", "unlink", [[line]])
+        self.assertTrue(err.message.startswith("Once a sales order is confirmed, you can't remove one of its lines"))
+        self.assertOdooError("odoo.exceptions.UserError", f.execute, "sale.order", "write", [[order], {"order_line": [[2, line, 0]]}])
+        err = self.assertOdooError("odoo.exceptions.UserError", f.execute, "sale.order", "unlink", [[order]])
+        self.assertEqual(err.message, "You can not delete a sent quotation or a confirmed sales order. You must first cancel it.")
+        # a locked order cannot be cancelled, nor its lines' prices changed
+        self.assertNotIn("result", self.rpc_answer("sale.order", "action_lock", [[order]]))
+        self.assertOdooError("odoo.exceptions.UserError", f.execute, "sale.order", "action_cancel", [[order]],
+                             {"context": {"disable_cancel_warning": True}})
+        err = self.assertOdooError("odoo.exceptions.UserError", f.execute, "sale.order.line", "write", [[line], {"price_unit": 1.0}])
+        self.assertEqual(err.message, "It is forbidden to modify the following fields in a locked order:\nUnit Price")
+        self.assertNotIn("result", self.rpc_answer("sale.order", "action_unlock", [[order]]))
+        # cancelling a confirmed order: 17 answers the wizard's action (recorded), 19 cancels (recorded)
+        answer = f.execute("sale.order", "action_cancel", [[order]])
+        if self.version == 17:
+            self.assertEqual((answer["res_model"], answer["name"], answer["context"]["default_order_id"]),
+                             ("sale.order.cancel", "Cancel Sales Order", order))
+            self.assertEqual(self.read_order(order, ("state",))["state"], "sale")
+            self.assertIs(f.execute("sale.order", "action_cancel", [[order]], {"context": {"disable_cancel_warning": True}}), True)
+        else:
+            self.assertIs(answer, True)
+        self.assertEqual(self.read_order(order, ("state", "invoice_status")), {"id": order, "state": "cancel", "invoice_status": "no"})
+        # back to quotation, marked sent (None: no result member), confirmed again
+        self.assertIs(f.execute("sale.order", "action_draft", [[order]]), True)
+        self.assertNotIn("result", self.rpc_answer("sale.order", "action_quotation_sent", [[order]]))
+        self.assertEqual(self.read_order(order, ("state",))["state"], "sent")
+        err = self.assertOdooError("odoo.exceptions.UserError", f.execute, "sale.order", "action_quotation_sent", [[order]])
+        self.assertEqual(err.message, "Only draft orders can be marked as sent directly.")
+        if self.version == 17:  # a sent quotation: the wizard too, named for a quotation
+            self.assertEqual(f.execute("sale.order", "action_cancel", [[order]])["name"], "Cancel Quotation")
+        # several orders, one of them confirmed: 17's wizard needs one order (ensure_one)
+        other = self.make_order(company, [{"product_id": product}])
+        f.execute("sale.order", "action_confirm", [[order]])
+        if self.version == 17:
+            err = self.assertOdooError("builtins.ValueError", f.execute, "sale.order", "action_cancel", [[order, other]])
+            self.assertEqual(err.message, f"Expected singleton: sale.order({order}, {other})")
+        else:
+            self.assertIs(f.execute("sale.order", "action_cancel", [[order, other]]), True)
+        # a draft quotation goes away with its lines
+        self.assertIs(f.execute("sale.order", "unlink", [[other]] if self.version == 17 else [[other]]), True)
+        self.assertEqual(f.execute("sale.order.line", "search", [[["order_id", "=", other]]]), [])
+        self.assertEqual(f.execute("sale.order", "search", [[["id", "=", other]]]), [])
+        # private methods stay private (recorded: calls/*/113_err_sale_order_private_action_cancel)
+        self.assertOdooError("odoo.exceptions.AccessError", f.execute, "sale.order", "_action_cancel", [[order]])
+
+    def test_connector_order_flow(self):
+        """The calls connector-odoo makes for a CRM company, its contact and a won deal (OdooOrders.swift), as the
+        end-to-end tests make them against this fake: partner upsert read-back with function, the order in company 2
+        with a discount line, confirm, cancel without the warning, and a draft removed after a currency mismatch."""
+        f = self.fake
+        ctx = self.company_ctx(2)
+        company = f.execute("res.partner", "create", [{"name": "ACME SAS", "is_company": True, "ref": "ch:s:companies:101",
+                                                       "vat": "BE0477472701", "city": "Gent", "email": "ap@acme.test"}], ctx)
+        contact = f.execute("res.partner", "create", [{"name": "Ann Lee", "is_company": False, "ref": "ch:s:contacts:7",
+                                                       "email": "ann@acme.test", "parent_id": company, "type": "contact",
+                                                       "function": "CFO"}], ctx)
+        fields = sorted(["name", "is_company", "ref", "email", "parent_id", "type", "function"])
+        found = f.execute("res.partner", "search_read", [[["ref", "=", "ch:s:contacts:7"]]], {"fields": fields, "order": "id", "limit": 2, **ctx})
+        self.assertEqual((found[0]["parent_id"][0], found[0]["type"], found[0]["function"]), (company, "contact", "CFO"))
+        product = f.execute("product.product", "create", [{"name": "Seats", "default_code": "ch:s:products:77", "active": True,
+                                                           "sale_ok": True, ("detailed_type" if self.version == 17 else "type"): "service",
+                                                           "list_price": 99.9}], ctx)
+        order = f.execute("sale.order", "create", [{"partner_id": company, "client_order_ref": "ch:s:deals:501", "company_id": 2,
+                                                    "date_order": "2026-11-29 00:00:00", "order_line": [
+            [0, 0, {"product_id": product, "name": "Seats", "product_uom_qty": 3.0, "price_unit": 99.9}],
+            [0, 0, {"product_id": product, "name": "Discount on Seats (29.97 EUR)", "product_uom_qty": 1.0, "price_unit": -29.97}],
+            [0, 0, {"product_id": product, "name": "Onboarding", "product_uom_qty": 1.0, "price_unit": 500.0}]]}], ctx)
+        read = f.execute("sale.order", "search_read", [[["id", "=", order]]], {"fields": ["amount_untaxed", "currency_id"], "limit": 1, **ctx})
+        self.assertEqual(read, [{"id": order, "amount_untaxed": 769.73, "currency_id": [125, "EUR"]}])
+        self.assertIs(f.execute("sale.order", "action_confirm", [[order]], ctx), True)
+        found = f.execute("sale.order", "search_read", [[["client_order_ref", "=", "ch:s:deals:501"]]],
+                          {"fields": ["name", "state"], "order": "id", "limit": 1, **ctx})
+        self.assertEqual(found[0]["state"], "sale")
+        self.assertIs(f.execute("sale.order", "action_cancel", [[order]], {"context": {"allowed_company_ids": [2], "disable_cancel_warning": True}}), True)
+        self.assertEqual(self.read_order(order, ("state",), company=2)["state"], "cancel")
+        # an order whose currency is not the source's: the connector removes the draft it made
+        draft = f.execute("sale.order", "create", [{"partner_id": company, "client_order_ref": "ch:s:deals:602", "company_id": 2,
+                                                    "order_line": [[0, 0, {"product_id": product, "name": "Seats", "product_uom_qty": 3.0,
+                                                                           "price_unit": 89.91}]]}], ctx)
+        self.assertEqual(self.read_order(draft, ("currency_id",), company=2)["currency_id"][1], "EUR")
+        self.assertIs(f.execute("sale.order", "unlink", [[draft]], ctx), True)
+        self.assertEqual(f.execute("sale.order", "search", [[["client_order_ref", "=like", "ch:s:deals:6%"]]], ctx), [])
 
     def test_refund_numbering_and_register_on_draft(self):
         f = self.fake
@@ -1605,6 +1880,36 @@ class Scenarios19(ScenarioMixin, unittest.TestCase):
         self.assertEqual((status, body["name"]), (404, "odoo.exceptions.MissingError"))
         status, body = f.json2("res.partner", "read", {"ids": partner, "bogus": 1})
         self.assertEqual((status, body["name"]), (422, "werkzeug.exceptions.UnprocessableEntity"))
+
+    def test_json2_sale_orders(self):
+        """Sale orders over JSON-2: the recorded statuses (ValueError 500, AccessError 403) and the others'
+        (UserError 422, None as null, write's argument named vals)."""
+        f = self.fake
+        status, partner = f.json2("res.partner", "create", {"vals_list": [{"name": "J2 Co", "is_company": True}]})
+        status, product = f.json2("product.product", "create", {"vals_list": [{"name": "J2 seat", "list_price": 3.0}]})
+        status, body = f.json2("sale.order", "create", {"vals_list": [{"partner_id": partner[0], "order_line": [
+            [0, 0, {"product_id": product[0], "tax_id": [[6, 0, [1]]]}]]}]})
+        self.assertEqual((status, body["name"], body["message"]),
+                         (500, "builtins.ValueError", "Invalid field 'tax_id' on model 'sale.order.line'"))
+        status, order = f.json2("sale.order", "create", {"vals_list": [{"partner_id": partner[0], "client_order_ref": "j2-1", "order_line": [
+            [0, 0, {"product_id": product[0], "product_uom_qty": 2, "tax_ids": [[6, 0, [1]]]}]]}]})
+        self.assertEqual(status, 200)
+        self.assertEqual(f.json2("sale.order", "read", {"ids": order, "fields": ["amount_total", "state"]}),
+                         (200, [{"id": order[0], "amount_total": 6.9, "state": "draft"}]))
+        self.assertEqual(f.json2("sale.order", "action_quotation_sent", {"ids": order}), (200, None))
+        self.assertEqual(f.json2("sale.order", "action_confirm", {"ids": order}), (200, True))
+        status, body = f.json2("sale.order", "unlink", {"ids": order})
+        self.assertEqual((status, body["name"]), (422, "odoo.exceptions.UserError"))
+        status, lines = f.json2("sale.order.line", "search", {"domain": [["order_id", "=", order[0]]]})
+        status, body = f.json2("sale.order.line", "write", {"ids": lines, "values": {"discount": 5}})
+        self.assertEqual((status, body["name"]), (422, "werkzeug.exceptions.UnprocessableEntity"))
+        self.assertEqual(f.json2("sale.order.line", "write", {"ids": lines, "vals": {"discount": 50}}), (200, True))
+        self.assertEqual(f.json2("sale.order", "read", {"ids": order, "fields": ["amount_total"]})[1][0]["amount_total"], 3.45)
+        self.assertEqual(f.json2("sale.order", "action_cancel", {"ids": order}), (200, True))
+        status, body = f.json2("sale.order", "_action_cancel", {"ids": order})
+        self.assertEqual((status, body["name"]), (403, "odoo.exceptions.AccessError"))
+        status, body = f.json2("res.partner", "read", {"ids": partner, "fields": ["credit", "total_due"]})
+        self.assertEqual((status, body["message"]), (500, "Invalid field 'total_due' on 'res.partner'"))
 
 
 if __name__ == "__main__":
