@@ -19,7 +19,7 @@ import Testing
 
     @Test(arguments: OdooServer.versions) func aWonDealBecomesOneSaleOrderAndReopeningCancelsIt(version: Int) async throws {
         let server = try OdooServer.underTest(version: version, apiKey: "sink-key", log: "/dev/null")
-        let fallback = try #require((try server.search("product.product", [["sale_ok", "=", true]], fields: ["id"]).first?["id"] as? Int).map(Int64.init))
+        let fallback = try #require((try server.execute("product.product", "create", [["name": "Services", "sale_ok": true]]) as? Int).map(Int64.init))
         let odoo = try OdooSinkTests.Sink(server: server, extra: ["orders": "confirm", "default_order_product": .int(fallback)])
         let company = Company(name: "ACME SAS \(odoo.shop)", domain: "acme.test", vat: "BE0477472701", address: Address(city: "Gent", country: "BE"), email: "ap@acme.test")
         try await odoo.deliver("company.upserted", "companies", "101", .company(company))

@@ -104,7 +104,8 @@ struct HubSpotConnector: Connector {
     }
 
     /// An account status (from the books) written to its HubSpot company's properties. The company is
-    /// the status's customer when it is one of this account's companies, else the one a link names.
+    /// the status's customer when it is one of this account's companies, else the one the host's link
+    /// names (the way back from the partner it became); a customer with neither is skipped.
     func deliver(_ params: DeliverParams) async throws -> DeliverResult {
         guard case .accountStatus(let status) = params.event.record else {
             throw ConnectorError(.notSupported, "the HubSpot connector takes account statuses only, not \(params.event.record.kind)")
@@ -116,8 +117,12 @@ struct HubSpotConnector: Connector {
         let company = params.links.first { $0.objectType == customer.objectType && $0.sourceID == customer.objectID }?.externalID
             ?? (customer.objectType == "companies" && params.sourceConnector == connector.id ? customer.objectID : nil)
         guard let company else {
-            throw ConnectorError(.dependency, "no HubSpot company is known yet for \(params.sourceConnector ?? "?"):\(customer.objectType):\(customer.objectID)",
-                                 details: ["waiting_for": ["object_type": .string(customer.objectType), "object_id": .string(customer.objectID)]])
+            // A customer that did not come from this HubSpot account (a Stripe customer's partner): its
+            // status has no company here to go to. Nothing to do, and no dead letter for it.
+            logger.debug("account status skipped: not a customer from this HubSpot account", metadata: [
+                "status.customer": "\(params.sourceConnector ?? "?"):\(customer.objectType):\(customer.objectID)",
+            ])
+            return DeliverResult(externalID: nil, duplicate: true)
         }
         let properties = HubSpotStatus.properties(status, names: settings.statusProperties)
         _ = try await client.post("/crm/v3/objects/companies/batch/update", ["inputs": [["id": .string(company), "properties": .object(properties)]]])
