@@ -397,7 +397,8 @@ public struct DeliverResult: Codable, Sendable, Hashable {
     public var links: [Link]
     /// The written record as this connector names it when it is a source (`{"object_type": "res.partner",
     /// "object_id": "80"}`): the host then knows the way back, and a later event of that record sent to
-    /// the event's source connector carries the source's own id in its links.
+    /// the event's source connector carries a link whose `external_id` is the source's own record as
+    /// `<object type>:<object id>` (`companies:101`).
     public var sourceRef: RecordRef?
 
     public init(externalID: String?, duplicate: Bool = false, links: [Link] = [], sourceRef: RecordRef? = nil) {

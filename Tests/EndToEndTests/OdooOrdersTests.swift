@@ -50,6 +50,16 @@ import Testing
         #expect(try server.search("sale.order", [["id", "=", order["id"] as? Int ?? 0]], fields: ["state"]).first?["state"] as? String == "cancel")
         // A deal that never had an order: nothing to do.
         #expect(try await odoo.deliver("deal.upserted", "deals", "502", .deal(reopened)).externalID == nil)
+        // Deleted in the CRM: the contact's partner is archived; a deleted deal leaves its order to a person.
+        try await odoo.deliver("contact.deleted", "contacts", "7", version: "archived:1", .contact(Contact(name: "Ann Lee")))
+        #expect(try server.search("res.partner", [["id", "=", child["id"] as? Int ?? 0], ["active", "in", [true, false]]], fields: ["active"]).first?["active"] as? Bool == false)
+        try await odoo.deliver("order.won", "deals", "503", .order(Self.order()))
+        await #expect {
+            try await odoo.deliver("order.deleted", "deals", "503", version: "archived:1", .order(Self.order()))
+        } throws: { error in
+            (error as? ConnectorError)?.code == .permanent && (error as? ConnectorError)?.message.contains("was deleted at the source") == true
+        }
+        #expect(try await odoo.deliver("company.deleted", "companies", "999", version: "archived:1", .company(Company(name: "Gone"))).externalID == nil)
     }
 
     /// An order in a currency its Odoo company's pricelist does not sell in is a dead letter saying

@@ -326,9 +326,10 @@ public final class Store: Sendable {
                 try upsert.execute(arguments: [job.target, canonical.id, canonical.objectType, canonical.objectID, externalID, now])
             }
             if let canonical, let written = canonical.writtenAs {
-                // The way back: the target's record, as its own events name it, is the source's record.
+                // The way back: the target's record, as its own events name it, is the source's record, whose
+                // external id here reads `<object type>:<object id>` in the source's own terms.
                 try upsert.execute(arguments: [job.sourceConnector, "\(job.target):\(written.objectType):\(written.objectID)", written.objectType,
-                                               written.objectID, canonical.objectID, now])
+                                               written.objectID, "\(canonical.objectType):\(canonical.objectID)", now])
             }
             for link in links {
                 let id = "\(job.sourceConnector):\(link.objectType):\(link.sourceID)"

@@ -11,7 +11,7 @@ import Logging
 struct HubSpotConnector: Connector {
     static let plugin = PluginInfo(name: "hubspot", version: "0.1.0")
     static let capabilities = Capabilities(
-        streams: HubSpotSettings.objectStreams.map { StreamInfo(name: $0, eventTypes: []) } + [StreamInfo(name: HubSpotSettings.archivedStream, eventTypes: [])],
+        streams: HubSpotSource.streams,
         webhooks: true,
         sinkEventTypes: ["account_status.*"],
         sinkRecordKinds: ["account_status"]
@@ -113,19 +113,27 @@ struct HubSpotConnector: Connector {
         guard !settings.statusProperties.isEmpty else {
             throw ConnectorError(.permanent, "status_properties is empty in [connector.config]: name the company properties an account status is written to")
         }
+        // One company, one set of properties: a status from another legal entity than this account's
+        // (the same customer in a second Odoo company) would overwrite it in another currency.
+        if let entity = connector.entity, let other = params.event.entity, other != entity {
+            return DeliverResult(externalID: nil, duplicate: true)
+        }
         let customer = status.customer
-        let company = params.links.first { $0.objectType == customer.objectType && $0.sourceID == customer.objectID }?.externalID
-            ?? (customer.objectType == "companies" && params.sourceConnector == connector.id ? customer.objectID : nil)
-        guard let company else {
-            // A customer that did not come from this HubSpot account (a Stripe customer's partner): its
-            // status has no company here to go to. Nothing to do, and no dead letter for it.
-            logger.debug("account status skipped: not a customer from this HubSpot account", metadata: [
+        // The host's way back reads "companies:<id>" (the source's type and id); a customer of this
+        // account itself is its own reference.
+        let linked = params.links.first { $0.objectType == customer.objectType && $0.sourceID == customer.objectID }?.externalID
+        let own = customer.objectType == "companies" && params.sourceConnector == connector.id ? "companies:\(customer.objectID)" : nil
+        guard let reference = linked ?? own, reference.hasPrefix("companies:") else {
+            // A customer that did not come from this account as a company (a Stripe customer's partner, a
+            // contact without company): its status has no company here to go to. Nothing to do, no dead letter.
+            logger.debug("account status skipped: not a company of this HubSpot account", metadata: [
                 "status.customer": "\(params.sourceConnector ?? "?"):\(customer.objectType):\(customer.objectID)",
             ])
             return DeliverResult(externalID: nil, duplicate: true)
         }
+        let company = String(reference.dropFirst("companies:".count))
         let properties = HubSpotStatus.properties(status, names: settings.statusProperties)
-        _ = try await client.post("/crm/v3/objects/companies/batch/update", ["inputs": [["id": .string(company), "properties": .object(properties)]]])
+        _ = try await client.patch("/crm/v3/objects/companies/\(company)", ["properties": .object(properties)])
         return DeliverResult(externalID: company)
     }
 }

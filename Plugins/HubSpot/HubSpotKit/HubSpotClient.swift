@@ -35,6 +35,10 @@ public final class HubSpotClient: Sendable {
         try await send("POST", path, body: try JSONEncoder().encode(body))
     }
 
+    public func patch(_ path: String, _ body: JSONValue) async throws -> JSONValue {
+        try await send("PATCH", path, body: try JSONEncoder().encode(body))
+    }
+
     /// `POST /crm/v3/objects/{type}/search`, spaced to the search API's limit.
     public func search(_ objectType: String, _ request: JSONValue) async throws -> JSONValue {
         let wait = nextSearch.withLock { next -> Duration in
@@ -105,7 +109,7 @@ public enum HubSpotAnswer {
         case "VALIDATION_ERROR", "OBJECT_NOT_FOUND": .permanent
         default: nil
         }
-        // Without Retry-After, a rate limit waits out HubSpot's window (10 s; a second for the search API).
+        // Without Retry-After, a rate limit waits out HubSpot's window (its interval header, else 10 s).
         let window = response.header("X-HubSpot-RateLimit-Interval-Milliseconds").flatMap { Int64($0) } ?? 10_000
         throw HTTPAnswer.failure(response, message: "HubSpot: \(message)", vendorClass: verdict, details: details,
                                  defaultRateLimitMilliseconds: window, now: now)

@@ -24,8 +24,9 @@ public struct HubSpotSettings: Sendable, Equatable {
     public var tokenURL: String
     /// Vault secret(s) holding the app's client secret, which signs webhooks (the second during a roll).
     public var webhookSecrets: [String]
-    /// The scheme and host HubSpot calls (`https://hooks.example.com`, as configured in the app): v3
-    /// signatures cover the whole URL, whose path and query are the request's own.
+    /// The scheme and host HubSpot calls (`https://hooks.example.com`, as configured in the app), with
+    /// the path a reverse proxy puts before the host's own: v3 signatures cover the whole URL, whose
+    /// `/hooks/<id>` path and query are the request's own.
     public var webhookPublicURL: String?
     public var webhookToleranceSeconds: Int
     /// Object types read, each a stream: `companies`, `contacts`, `deals`, and `archived` (their deletions).
@@ -36,6 +37,8 @@ public struct HubSpotSettings: Sendable, Equatable {
     public var pageSize: Int
     /// How far behind now a search reads: HubSpot's search index lags writes by a few seconds.
     public var searchLagMilliseconds: Int64
+    /// How far behind its cursor a caught-up stream searches again, for records indexed late (0: never).
+    public var lookbackMilliseconds: Int64
     /// Deal stages (`dealstage` values) that mean won: a deal in one becomes an order.
     public var wonStages: [String]
     /// Deal stages that mean lost.
@@ -56,7 +59,7 @@ public struct HubSpotSettings: Sendable, Equatable {
 
     public static let keys: Set<String> = [
         "api_base", "auth", "token_secret", "client_id", "client_secret_secret", "refresh_token_secret", "token_url", "webhook_secret",
-        "webhook_secret_next", "webhook_public_url", "webhook_tolerance_s", "streams", "since", "page_size", "search_lag_ms", "won_stages",
+        "webhook_secret_next", "webhook_public_url", "webhook_tolerance_s", "streams", "since", "page_size", "search_lag_ms", "lookback_ms", "won_stages",
         "lost_stages", "currency", "vat_property", "status_properties", "timeout_s", "log_level",
     ]
 
@@ -78,10 +81,15 @@ public struct HubSpotSettings: Sendable, Equatable {
         tokenURL = try table.string("token_url", default: apiBase + "/oauth/v1/token")
         webhookSecrets = [try table.string("webhook_secret", default: "client_secret")] + (try table.string("webhook_secret_next").map { [$0] } ?? [])
         webhookPublicURL = try table.string("webhook_public_url")
-        if let url = webhookPublicURL {
-            guard url.hasPrefix("https://") || url.hasPrefix("http://"), url.dropFirst(8).firstIndex(of: "/") == nil else {
-                throw Problem(key: "webhook_public_url", message: "\"\(url)\" must be the scheme and host HubSpot calls, without a path (https://hooks.example.com)")
+        if var url = webhookPublicURL {
+            guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
+                throw Problem(key: "webhook_public_url", message: "\"\(url)\" must be the scheme and host HubSpot calls (https://hooks.example.com), with the path a proxy puts before the host's /hooks/… if any")
             }
+            while url.hasSuffix("/") { url.removeLast() }
+            guard !url.hasSuffix("/hooks") && !url.contains("/hooks/") else {
+                throw Problem(key: "webhook_public_url", message: "\"\(url)\" must stop before /hooks/<connector id>: the request's own path and query follow it")
+            }
+            webhookPublicURL = url
         }
         webhookToleranceSeconds = try table.int("webhook_tolerance_s", default: 300, in: 1...86_400, "must be a positive number of seconds (at most a day)")
         streams = try table.strings("streams", default: Self.objectStreams + [Self.archivedStream])
@@ -91,6 +99,7 @@ public struct HubSpotSettings: Sendable, Equatable {
         sinceMilliseconds = try Self.instant(table, "since", default: 0)
         pageSize = try table.int("page_size", default: 100, in: 1...200, "must be between 1 and 200 (HubSpot's search pages hold at most 200)")
         searchLagMilliseconds = Int64(try table.int("search_lag_ms", default: 5_000, in: 0...600_000, "must be between 0 and 600000 milliseconds"))
+        lookbackMilliseconds = Int64(try table.int("lookback_ms", default: 60_000, in: 0...3_600_000, "must be between 0 and 3600000 milliseconds"))
         wonStages = try table.strings("won_stages", default: ["closedwon"])
         lostStages = try table.strings("lost_stages", default: ["closedlost"])
         let code = try table.required("currency")

@@ -33,16 +33,14 @@ public struct HubSpotSource: Sendable {
         self.now = now
     }
 
-    public static func streams(_ settings: HubSpotSettings) -> [StreamInfo] {
-        settings.streams.map { stream in
-            switch stream {
-            case "companies": StreamInfo(name: stream, eventTypes: ["company.upserted"])
-            case "contacts": StreamInfo(name: stream, eventTypes: ["contact.upserted"])
-            case "deals": StreamInfo(name: stream, eventTypes: ["deal.upserted", "order.won"])
-            default: StreamInfo(name: stream, eventTypes: ["company.deleted", "contact.deleted", "deal.deleted"])
-            }
-        }
-    }
+    /// Every stream and the events it gives, announced before the configuration is known (a stream an
+    /// instance does not read answers empty pages).
+    public static let streams: [StreamInfo] = [
+        StreamInfo(name: "companies", eventTypes: ["company.upserted"]),
+        StreamInfo(name: "contacts", eventTypes: ["contact.upserted"]),
+        StreamInfo(name: "deals", eventTypes: ["deal.upserted", "order.won"]),
+        StreamInfo(name: HubSpotSettings.archivedStream, eventTypes: ["company.deleted", "contact.deleted", "deal.deleted", "order.deleted"]),
+    ]
 
     public func poll(_ params: PollParams) async throws -> PollResult {
         guard settings.streams.contains(params.stream) else {
@@ -56,32 +54,61 @@ public struct HubSpotSource: Sendable {
         if params.stream == HubSpotSettings.archivedStream { return try await archived(params) }
         let objectType = params.stream
         let start = String(settings.sinceMilliseconds)
-        let cursor = try params.cursor.map(Self.decode) ?? HubSpotCursor(stamp: start, start: start)
+        var cursor = try params.cursor.map(Self.decode) ?? HubSpotCursor(stamp: start, start: start)
         let wanted = max(1, min(params.maxEvents, settings.pageSize))
         let before = now() - settings.searchLagMilliseconds
         let limit = min(200, cursor.limit(wanted: wanted))
+        var (objects, total) = try await search(objectType, from: cursor.stamp, before: before, limit: limit)
+        var more = total > objects.count || objects.count == limit
+        // More records share the cursor's millisecond than a page holds: page through that millisecond,
+        // and once every one of them is read, go on after it.
+        if objects.count == limit, objects.allSatisfy({ $0.modified(objectType) == Int64(cursor.stamp) }) {
+            objects = try await sameStamp(objectType, cursor: cursor, wanted: wanted)
+            if objects.isEmpty {
+                (objects, total) = try await search(objectType, from: cursor.stamp, after: true, before: before, limit: min(200, wanted))
+                more = total > objects.count || objects.count == min(200, wanted)
+            }
+        }
+        let rows = Self.rows(objects, objectType)
+        var (emit, next) = cursor.advance(over: rows, wanted: wanted)
+        cursor = next
+        var chosen = emit.map(\.id)
+        // Caught up: the last moments behind the cursor are searched again, for records HubSpot's index
+        // took in late (a record it indexed after the cursor passed its millisecond).
+        if !more, settings.lookbackMilliseconds > 0, let stamp = Int64(cursor.stamp), emit.count < wanted {
+            let from = max(stamp - settings.lookbackMilliseconds, Int64(cursor.floor) ?? 0)
+            let (late, _) = try await search(objectType, from: String(from), before: stamp, limit: 200)
+            let revisited = cursor.revisit(Self.rows(late, objectType), wanted: wanted - emit.count)
+            cursor = revisited.next
+            chosen += revisited.emit.map(\.id)
+            objects += late
+        }
+        let byID = Dictionary(objects.map { ($0.id, $0) }) { first, _ in first }
+        let events = try await events(objectType, chosen.compactMap { byID[$0] })
+        return PollResult(events: events, cursor: cursor.encoded(), hasMore: more)
+    }
+
+    /// One search page, oldest first: records modified from `from` (after it, with `after`) to before `before`.
+    func search(_ objectType: String, from: String, after: Bool = false, before: Int64, limit: Int) async throws -> (objects: [HubSpotObject], total: Int) {
         let property = HubSpotMapping.modifiedProperty(objectType)
-        var filters: [JSONValue] = [["propertyName": .string(property), "operator": "GTE", "value": .string(cursor.stamp)]]
-        filters.append(["propertyName": .string(property), "operator": "LT", "value": .string(String(before))])
         let answer = try await client.search(objectType, [
-            "filterGroups": [["filters": .array(filters)]],
+            "filterGroups": [["filters": [
+                ["propertyName": .string(property), "operator": after ? "GT" : "GTE", "value": .string(from)],
+                ["propertyName": .string(property), "operator": "LT", "value": .string(String(before))],
+            ]]],
             "sorts": [["propertyName": .string(property), "direction": "ASCENDING"]],
             "properties": .array(HubSpotMapping.properties(objectType, settings: settings).map { .string($0) }),
             "limit": .int(Int64(limit)),
         ])
-        var objects = (answer["results"]?.arrayValue ?? []).compactMap(HubSpotObject.init)
-        let total = answer["total"]?.intValue ?? Int64(objects.count)
-        // More records share the cursor's millisecond than a page holds: page through that millisecond.
-        if objects.count == limit, objects.allSatisfy({ $0.modified(objectType) == Int64(cursor.stamp) }) {
-            objects = try await sameStamp(objectType, cursor: cursor, wanted: wanted)
-        }
-        let rows = objects.compactMap { object in
+        let objects = (answer["results"]?.arrayValue ?? []).compactMap(HubSpotObject.init)
+        return (objects, Int(answer["total"]?.intValue ?? Int64(objects.count)))
+    }
+
+    /// Records as cursor rows: their modified time is both their stamp and what they carry.
+    static func rows(_ objects: [HubSpotObject], _ objectType: String) -> [HubSpotCursor.Row] {
+        objects.compactMap { object in
             object.modified(objectType).map { HubSpotCursor.Row(id: object.id, stamp: String($0), fingerprint: String($0)) }
         }
-        let (emit, next) = cursor.advance(over: rows, wanted: wanted)
-        let chosen = Set(emit.map(\.id))
-        let events = try await events(objectType, objects.filter { chosen.contains($0.id) })
-        return PollResult(events: events, cursor: next.encoded(), hasMore: total > Int64(objects.count) || objects.count == limit)
     }
 
     /// Records at the cursor's very millisecond not read yet, by `after` pages of that millisecond alone.
@@ -148,23 +175,32 @@ public struct HubSpotSource: Sendable {
     /// `POST /crm/v4/associations/{from}/{to}/batch/read`, 100 ids a call: the ids each record is associated with.
     func associations(_ from: String, _ ids: [String], to: String) async throws -> [String: [String]] {
         var found: [String: [String]] = [:]
-        for chunk in stride(from: 0, to: ids.count, by: 100).map({ Array(ids[$0..<min(ids.count, $0 + 100)]) }) {
+        for chunk in Self.chunks(ids) {
             let answer = try await client.post("/crm/v4/associations/\(from)/\(to)/batch/read",
                                                ["inputs": .array(chunk.map { ["id": .string($0)] })])
             for result in answer["results"]?.arrayValue ?? [] {
                 guard let id = result["from"]?["id"]?.stringValue else { continue }
-                found[id, default: []] += (result["to"]?.arrayValue ?? []).compactMap { target in
-                    target["toObjectId"]?.stringValue ?? target["toObjectId"]?.intValue.map(String.init)
+                // The primary association first (a contact's primary company, HubSpot's "Primary" label).
+                let targets = (result["to"]?.arrayValue ?? []).compactMap { target -> (id: String, primary: Bool)? in
+                    guard let to = target["toObjectId"]?.stringValue ?? target["toObjectId"]?.intValue.map(String.init) else { return nil }
+                    let primary = (target["associationTypes"]?.arrayValue ?? []).contains { $0["label"]?.stringValue == "Primary" }
+                    return (to, primary)
                 }
+                found[id, default: []] += targets.filter(\.primary).map(\.id) + targets.filter { !$0.primary }.map(\.id)
             }
         }
         return found
     }
 
+    /// HubSpot's batch calls take 100 inputs at most.
+    static func chunks(_ ids: [String]) -> [[String]] {
+        stride(from: 0, to: ids.count, by: 100).map { Array(ids[$0..<min(ids.count, $0 + 100)]) }
+    }
+
     /// `POST /crm/v3/objects/{type}/batch/read`, 100 ids a call.
     public func read(_ objectType: String, _ ids: [String], properties: [String]) async throws -> [HubSpotObject] {
         var found: [HubSpotObject] = []
-        for chunk in stride(from: 0, to: ids.count, by: 100).map({ Array(ids[$0..<min(ids.count, $0 + 100)]) }) {
+        for chunk in Self.chunks(ids) {
             let answer = try await client.post("/crm/v3/objects/\(objectType)/batch/read", [
                 "inputs": .array(chunk.map { ["id": .string($0)] }), "properties": .array(properties.map { .string($0) }),
             ])

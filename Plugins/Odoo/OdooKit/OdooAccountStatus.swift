@@ -130,7 +130,13 @@ public struct OdooAccountStatus: Sendable {
         let status = AccountStatus(customer: RecordRef(objectType: "res.partner", objectID: String(customer.partner)),
                                    balanceDue: Money(amountMinor: balance, currency: currency), overdue: Money(amountMinor: overdue, currency: currency),
                                    overdueInvoices: overdueInvoices, lastPayment: paid?.0, lastPaymentAt: paid?.1, asOf: today)
-        let version = "\(customer.company):" + Self.digest(balance, overdue, overdueInvoices, paid?.0.amountMinor, paid?.1)
+        // The digest of the status, and the last time its customer's invoices were written: a status that
+        // comes back to an earlier value (an invoice cancelled, then issued again) is a new version.
+        let written = try await client.searchRead("account.move", domain: [
+            ["commercial_partner_id", "=", .int(customer.partner)], ["company_id", "=", .int(customer.company)],
+            ["move_type", "in", ["out_invoice", "out_refund"]], ["state", "in", ["posted", "cancel"]],
+        ], fields: ["write_date"], order: "write_date desc", limit: 1, context: context).first?["write_date"]?.stringValue ?? ""
+        let version = "\(customer.company):" + Self.digest(balance, overdue, overdueInvoices, paid?.0.amountMinor, paid?.1, written)
         return Event(type: "account_status.changed", source: SourceRef(objectType: "res.partner", objectID: String(customer.partner), version: version),
                      tenant: connector.tenant, entity: settings.entity(forCompany: customer.company) ?? connector.entity,
                      correlationID: "\(connector.id):account_status:\(customer.partner):\(version)", occurredAt: Date().formatted(.iso8601),

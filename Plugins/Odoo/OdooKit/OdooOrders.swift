@@ -1,6 +1,7 @@
 public import ConnectorProtocol
 import ConnectorKit
 import Foundation
+import Synchronization
 
 /// CRM records into Odoo: companies and their contacts as partners (a contact a child of its company),
 /// orders as sale orders, and a deal that is no longer won cancelling its order. Idempotent like every
@@ -39,6 +40,12 @@ extension OdooSink {
             case (.confirmed, "cancel"):
                 throw ConnectorError(.permanent, "sale order \(existing.name) (\(existing.id)) was cancelled in Odoo but the source's order is confirmed again: set it back to quotation in Odoo (or create a new one), then replay")
             case (.confirmed, _):
+                // A draft found again may be one a crash left before its check: checked before it is confirmed
+                // (never removed here: the sales team may have edited a quotation since).
+                if settings.orders == .confirm, existing.state == "draft", let problem = try await orderProblem(existing, order, write) {
+                    throw ConnectorError(.permanent, "order \(write.event.source.objectID): \(problem); the quotation \(existing.name) is left as it is: fix it in Odoo and confirm it there, or remove it and replay",
+                                         details: ["odoo_id": .string(existing.id.description)])
+                }
                 return try await confirm(existing, write)
             }
         }
@@ -129,31 +136,65 @@ extension OdooSink {
         }
         if let id = write.linked(product, model: "product.product") { return id }
         let reference = write.reference(product.objectType, product.objectID)
-        let found = try await client.searchRead("product.product", domain: [["default_code", "=", .string(reference)], ["active", "in", [true, false]]],
-                                                fields: ["id"], limit: 1, context: write.context)
-        if let id = found.first?["id"]?.intValue { return id }
-        let major = try await client.connect().major
-        let values = OdooMapping.productValues(Product(name: line.description, unitPrice: Money(amountMinor: line.unitAmountMinor, currency: currency), active: true),
-                                               reference: reference, major: major)
-        return try await client.create("product.product", values: values, context: write.context)
+        // Two orders of one new product delivered side by side must not create it twice: one lookup-or-create
+        // per reference at a time.
+        let task = productLookups.withLock { running in
+            if let task = running[reference] { return task }
+            let task = Task {
+                let found = try await self.client.searchRead("product.product", domain: [["default_code", "=", .string(reference)], ["active", "in", [true, false]]],
+                                                             fields: ["id"], limit: 1, context: write.context)
+                if let id = found.first?["id"]?.intValue { return id }
+                let major = try await self.client.connect().major
+                let values = OdooMapping.productValues(Product(name: line.description, unitPrice: Money(amountMinor: line.unitAmountMinor, currency: currency),
+                                                               active: true), reference: reference, major: major)
+                return try await self.client.create("product.product", values: values, context: write.context)
+            }
+            running[reference] = task
+            return task
+        }
+        defer { productLookups.withLock { _ = $0.removeValue(forKey: reference) } }
+        return try await task.value
     }
 
     /// The order Odoo computed must be in the source's currency and come to its amount before taxes: a
     /// mismatch is a mapping to fix, never a silently different order. The draft just made is removed,
     /// so that the replay after the fix makes the order anew.
     func checkOrderTotal(_ created: SaleOrder, _ order: Order, _ write: Write) async throws {
-        let read = try await client.searchRead("sale.order", domain: [["id", "=", .int(created.id.id)]], fields: ["amount_untaxed", "currency_id"], limit: 1,
+        guard let problem = try await orderProblem(created, order, write) else { return }
+        _ = try await client.call(model: "sale.order", method: "unlink", ids: [created.id.id], context: write.context)
+        throw ConnectorError(.permanent, "order \(write.event.source.objectID): \(problem), then replay (the draft was removed)")
+    }
+
+    /// Why a sale order in Odoo is not the source's order (its currency, its untaxed total), or nil.
+    func orderProblem(_ made: SaleOrder, _ order: Order, _ write: Write) async throws -> String? {
+        let read = try await client.searchRead("sale.order", domain: [["id", "=", .int(made.id.id)]], fields: ["amount_untaxed", "currency_id"], limit: 1,
                                                context: write.context).first
         let untaxed = OdooMapping.minorUnits(read?["amount_untaxed"]?.doubleValue ?? 0, order.currency)
-        let currency = read?["currency_id"]?.odooName
-        var problem: String?
-        if let currency, currency != order.currency.code {
-            problem = "Odoo made the sale order in \(currency) (its pricelist's currency) but the order is in \(order.currency): give the customer a pricelist in \(order.currency) in Odoo, then replay"
-        } else if abs(untaxed - order.subtotalMinor) > settings.totalToleranceMinor {
-            problem = "the sale order came to \(Self.format(untaxed, order.currency)) before taxes in Odoo but the source's order to \(Self.format(order.subtotalMinor, order.currency)): check the line mapping, then replay"
+        if let currency = read?["currency_id"]?.odooName, currency != order.currency.code {
+            return "Odoo made the sale order in \(currency) (its pricelist's currency) but the order is in \(order.currency): give the customer a pricelist in \(order.currency) in Odoo"
         }
-        guard let problem else { return }
-        _ = try await client.call(model: "sale.order", method: "unlink", ids: [created.id.id], context: write.context)
-        throw ConnectorError(.permanent, "order \(write.event.source.objectID): \(problem) (the draft was removed)")
+        if abs(untaxed - order.subtotalMinor) > settings.totalToleranceMinor {
+            return "the sale order comes to \(Self.format(untaxed, order.currency)) before taxes in Odoo but the source's order to \(Self.format(order.subtotalMinor, order.currency)): check the line mapping"
+        }
+        return nil
+    }
+
+    /// A record deleted at the source (`*.deleted`): a partner is archived, as Odoo keeps partners that
+    /// books refer to; a sale order is never cancelled for it (a deleted deal may be a CRM clean-up): a
+    /// person decides, told by a dead letter. Not there: nothing to do.
+    func delete(_ write: Write) async throws -> DeliverResult {
+        switch write.event.record {
+        case .company, .contact, .customer:
+            let found = try await client.searchRead("res.partner", domain: [["ref", "=", .string(write.reference)]], fields: ["id"], limit: 1, context: write.context)
+            guard let id = found.first?["id"]?.intValue else { return DeliverResult(externalID: nil, duplicate: true) }
+            try await client.write("res.partner", ids: [id], values: ["active": false], context: write.context)
+            return DeliverResult(externalID: OdooRecordID(model: "res.partner", id: id).description)
+        case .order, .deal:
+            guard let existing = try await findOrder(write), existing.state != "cancel" else { return DeliverResult(externalID: nil, duplicate: true) }
+            throw ConnectorError(.permanent, "the deal behind sale order \(existing.name) (\(existing.id)) was deleted at the source; the order stays as it is (\(existing.state)): cancel it in Odoo if the sale is off",
+                                 details: ["odoo_id": .string(existing.id.description)])
+        default:
+            throw ConnectorError(.notSupported, "the Odoo connector does not take deletions of \(write.event.record.kind) records")
+        }
     }
 }

@@ -14,6 +14,8 @@ public final class OdooSink: Sendable {
     let logger: Logger
     /// Country and currency ids by ISO code: they never change while the plugin runs.
     private let ids = Mutex<[String: Int64]>([:])
+    /// Products being looked up or created for order lines, by reference: one at a time each.
+    let productLookups = Mutex<[String: Task<Int64, any Error>]>([:])
 
     public init(client: OdooClient, settings: OdooSettings, logger: Logger) {
         self.client = client
@@ -34,6 +36,7 @@ public final class OdooSink: Sendable {
             context: company.map { ["allowed_company_ids": [.int($0)]] } ?? [:],
             source: params.sourceConnector ?? event.source.connector ?? "unknown"
         )
+        if event.type.hasSuffix(".deleted") { return try await delete(write) }
         switch event.record {
         case .customer(let customer): return try await upsertPartner(customer, write)
         case .product(let product): return try await upsertProduct(product, write)
