@@ -5,7 +5,7 @@ public import Foundation
 /// `Amount`), read into integer minor units exactly: no floating point between the text and the integer.
 public enum DecimalAmount {
     /// `text` in `currency`'s minor units, rounded half away from zero past its digits; nil when it is
-    /// not a plain decimal number (`-12.5`, `1e3` is refused) or does not fit.
+    /// not a plain decimal number (`1500.50` and `-12.5` are; `1e3` and `12,5` are not) or does not fit.
     public static func minorUnits(_ text: String, _ currency: CurrencyCode) -> Int64? {
         guard let value = decimal(text) else { return nil }
         return minorUnits(value, currency)
