@@ -27,6 +27,25 @@ final class FakeHubSpot {
         return (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]) ?? [:]
     }
 
+    /// A company, its contact, a product and a deal won with 3 of it (299.70 EUR), modified ten minutes
+    /// ago: the company's and the deal's ids.
+    func seedWonDeal(company name: String) throws -> (company: String, deal: String) {
+        let past = Int64(Date().timeIntervalSince1970 * 1_000) - 600_000
+        let seeded = try control("seed", #"""
+            {"objects": [
+              {"type": "companies", "ref": "acme", "properties": {"name": "\#(name)", "domain": "acme.test", "country": "Belgium"}, "updatedAt": \#(past)},
+              {"type": "contacts", "ref": "ann", "properties": {"firstname": "Ann", "lastname": "Lee", "email": "ann@acme.test"}, "associations": [{"ref": "acme"}], "updatedAt": \#(past + 1)},
+              {"type": "products", "ref": "seat", "properties": {"name": "Seat", "price": "99.90"}, "updatedAt": \#(past + 2)},
+              {"type": "deals", "ref": "deal", "properties": {"dealname": "ACME seats", "dealstage": "closedwon", "pipeline": "default", "amount": "299.70", "deal_currency_code": "EUR"},
+               "associations": [{"ref": "acme"}, {"ref": "ann"}], "updatedAt": \#(past + 3)}
+            ]}
+            """#)
+        let refs = seeded["refs"] as? [String: String] ?? [:]
+        let (company, deal) = (refs["acme"] ?? "", refs["deal"] ?? "")
+        try control("seed", #"{"objects": [{"type": "line_items", "properties": {"name": "Seat", "quantity": "3", "price": "99.90", "hs_product_id": "\#(refs["seat"] ?? "")"}, "associations": [{"type": "deals", "id": "\#(deal)"}], "updatedAt": \#(past + 4)}]}"#)
+        return (company, deal)
+    }
+
     /// Every API call the fake answered: method, path, status, …
     func calls() throws -> [[String: Any]] {
         let answer = try http("GET", "\(url)/__fake__/calls")
@@ -260,19 +279,7 @@ extension DaemonHarness {
         for (name, type) in [("odoo_balance_due", "number"), ("odoo_overdue_invoices", "number")] {
             try hubspot.control("properties", #"{"type": "companies", "name": "\#(name)", "value_type": "\#(type)"}"#)
         }
-        let past = Int64(Date().timeIntervalSince1970 * 1_000) - 600_000
-        let seeded = try hubspot.control("seed", #"""
-            {"objects": [
-              {"type": "companies", "ref": "acme", "properties": {"name": "ACME \#(crm)", "domain": "acme.test", "country": "Belgium"}, "updatedAt": \#(past)},
-              {"type": "contacts", "ref": "ann", "properties": {"firstname": "Ann", "lastname": "Lee", "email": "ann@acme.test"}, "associations": [{"ref": "acme"}], "updatedAt": \#(past + 1)},
-              {"type": "products", "ref": "seat", "properties": {"name": "Seat", "price": "99.90"}, "updatedAt": \#(past + 2)},
-              {"type": "deals", "ref": "deal", "properties": {"dealname": "ACME seats", "dealstage": "closedwon", "pipeline": "default", "amount": "299.70", "deal_currency_code": "EUR"},
-               "associations": [{"ref": "acme"}, {"ref": "ann"}], "updatedAt": \#(past + 3)}
-            ]}
-            """#)
-        let refs = try #require(seeded["refs"] as? [String: String])
-        let (acme, deal) = (refs["acme"] ?? "", refs["deal"] ?? "")
-        try hubspot.control("seed", #"{"objects": [{"type": "line_items", "properties": {"name": "Seat", "quantity": "3", "price": "99.90", "hs_product_id": "\#(refs["seat"] ?? "")"}, "associations": [{"type": "deals", "id": "\#(deal)"}], "updatedAt": \#(past + 4)}]}"#)
+        let (acme, deal) = try hubspot.seedWonDeal(company: "ACME \(crm)")
         let since = OdooCursor.odooDateTime(Date(timeIntervalSinceNow: -120))
         let connectors = """
             [[connector]]
@@ -317,7 +324,53 @@ extension DaemonHarness {
         try daemon.waitUntil("the balance reaches the HubSpot company", timeout: 60) { try company()["odoo_balance_due"] != nil }
         let properties = try company()
         #expect(properties["odoo_balance_due"].flatMap(Double.init) == total && properties["odoo_overdue_invoices"] == "1", "\(properties)")
+        // Written once for this change: the polls that follow read the same status and send nothing.
+        Thread.sleep(forTimeInterval: 1.5)
+        let writes = try hubspot.calls().filter { $0["method"] as? String == "PATCH" && ($0["path"] as? String) == "/crm/v3/objects/companies/\(acme)" }
+        #expect(writes.count == 1, "\(writes.count) writes of the company's status")
         #expect(try daemon.deadLetters().isEmpty)
         #expect(try daemon.stop() == 0)
     }
+
+    /// The daemon is killed (SIGKILL) right after Odoo made the sale order and again right after Odoo
+    /// confirmed it, before the host wrote either down: the redeliveries find the order, and there is one,
+    /// confirmed, its products created once.
+    @Test(OdooFlowTests.fakeOnly) func aKilledDaemonMakesNoSecondSaleOrder() throws {
+        let daemon = try DaemonHarness()
+        let hubspot = try FakeHubSpot(log: daemon.path("hubspot.log"))
+        let odoo = try OdooServer(version: 17, apiKey: DaemonHarness.odooKey, log: daemon.path("odoo.log"))
+        let (_, deal) = try hubspot.seedWonDeal(company: "ACME")
+        let writes = [("sale.order", "create"), ("sale.order", "action_confirm")]
+        for (model, method) in writes {
+            try odoo.control("fault", #"{"kind": "hang", "phase": "after", "ms": 30000, "model": "\#(model)", "method": "\#(method)"}"#)
+        }
+        let connectors = """
+            [[connector]]
+            id = "crm"
+            plugin = "hubspot"
+            entity = "acme-eu"
+            poll_interval_ms = 200
+            [connector.config]
+            api_base = "\(hubspot.url)"
+            currency = "EUR"
+            search_lag_ms = 0
+            streams = ["companies", "contacts", "deals"]
+
+            """ + DaemonHarness.odoo(odoo, "orders = \"confirm\"") + DaemonHarness.route("crm", "erp", events: #""company.*", "contact.*", "order.*""#)
+        try daemon.start(storing: [("crm", "access_token", FakeHubSpot.token), ("erp", "api_key", odoo.apiKey)], then: connectors)
+        for (model, method) in writes {
+            try daemon.waitUntil("Odoo ran \(model).\(method)", timeout: 30) { try odoo.calls(model, method) >= 1 }
+            guard let pid = daemon.daemonPID else { throw HarnessError("no daemon") }
+            kill(pid, SIGKILL)
+            _ = try? daemon.stop(timeout: 5)
+            try daemon.start()
+        }
+        try daemon.waitUntil("the company, the contact and the order are delivered", timeout: 60) { try daemon.count("delivered") == 3 }
+        let orders = try odoo.search("sale.order", [["client_order_ref", "=", "ch:crm:deals:\(deal)"]], fields: ["state"])
+        #expect(orders.count == 1 && orders.first?["state"] as? String == "sale", "\(orders)")
+        #expect(try odoo.search("product.product", [["default_code", "=like", "ch:crm:products:%"]], fields: ["id"]).count == 1)
+        #expect(try daemon.deadLetters().isEmpty)
+        #expect(try daemon.stop() == 0)
+    }
+
 }
