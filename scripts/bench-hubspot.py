@@ -5,12 +5,16 @@ same way from the same fake in the same run: a search per page of 200 from the l
 (HubSpot's search answers 5 requests a second: both clients keep to it) and the contacts' companies
 through the v4 associations batch read, each page's JSON parsed.
 
-usage: scripts/bench-hubspot.py --bin .build/release [--contacts N] [--search-rate N]
+Then won deals per second into sale orders: N companies and N deals in a won stage read from the fake
+HubSpot and written by connector-odoo into the fake Odoo 19 (a company partner and a confirmed sale
+order each).
+
+usage: scripts/bench-hubspot.py --bin .build/release [--contacts N] [--deals N] [--search-rate N]
   --search-rate: the fake's search requests per second per account (HubSpot's: 5, the default). Higher,
   the figures show each client's own cost instead of HubSpot's limit (both clients then space searches
   only as the fake asks: connector-hubspot still spaces them to HubSpot's limit, so it stays near 5/s).
 """
-import argparse, http.client, json, os, subprocess, sys, time
+import argparse, http.client, json, os, subprocess, sys, time, urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import benchdaemon  # noqa: E402
@@ -20,6 +24,7 @@ TOKEN = "pat-na1-00000000-0000-4000-8000-000000000000"
 parser = argparse.ArgumentParser()
 parser.add_argument("--bin", required=True)
 parser.add_argument("--contacts", type=int, default=20000)
+parser.add_argument("--deals", type=int, default=1000)
 parser.add_argument("--search-rate", type=int, default=5)
 args = parser.parse_args()
 BIN = os.path.abspath(args.bin)
@@ -107,6 +112,45 @@ def directly(fake):
     return time.monotonic() - start, read
 
 
+def deals_into_odoo():
+    """Won deals → confirmed sale orders in the fake Odoo 19, through the daemon."""
+    n = args.deals
+    key = "bench-odoo-key"
+    hubspot, hubspot_url = benchdaemon.start_loopback([sys.executable, f"{ROOT}/Tests/Fakes/hubspot/fake_hubspot.py", "--port", "0", "--rate-limit", "100000"])
+    odoo, odoo_url = benchdaemon.start_loopback([sys.executable, f"{ROOT}/Tests/Fakes/odoo/fake_odoo.py", "--version", "19", "--port", "0", "--db", "bench",
+                                                 "--api-key", key])
+    try:
+        start = int(time.time() * 1000) - 3_600_000
+        request = urllib.request.Request(f"{hubspot_url}/__fake__/seed", data=json.dumps({"companies": n, "deals": n, "associate": True, "step_ms": 1,
+                                         "start": start}).encode(), headers={"Content-Type": "application/json"}, method="POST")
+        urllib.request.urlopen(request).read()
+        request = urllib.request.Request(f"{odoo_url}/json/2/product.product/create", data=json.dumps({"vals_list": [{"name": "Services", "sale_ok": True}]}).encode(),
+                                         headers={"Content-Type": "application/json", "Authorization": f"bearer {key}", "X-Odoo-Database": "bench"}, method="POST")
+        product = json.loads(urllib.request.urlopen(request).read())[0]
+        stages = '["appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin", "contractsent", "closedwon"]'
+        connectors = (f'[[connector]]\nid = "crm"\nplugin = "hubspot"\nentity = "acme-eu"\npoll_batch = 1000\npoll_interval_ms = 20\n[connector.config]\n'
+                      f'api_base = "{hubspot_url}"\ncurrency = "EUR"\nstreams = ["companies", "deals"]\npage_size = 200\nsearch_lag_ms = 0\nwon_stages = {stages}\n\n'
+                      f'[[connector]]\nid = "erp"\nplugin = "odoo"\npoll_interval_ms = 60000\n[connector.config]\nurl = "{odoo_url}"\ndatabase = "bench"\n'
+                      f'login = "admin"\ncompanies = {{ "acme-eu" = 2 }}\norders = "confirm"\ndefault_order_product = {product}\n\n'
+                      f'[[route]]\nfrom = "crm"\nto = "erp"\nevents = ["company.*", "order.*"]\nconcurrency = 32\n')
+        d = benchdaemon.Daemon(BIN, connectors, secrets=[("crm", "access_token", TOKEN), ("erp", "api_key", key)], prefix="chdeals-")
+        d.wait("SELECT COUNT(*) FROM deliveries WHERE state IN ('delivered', 'dead')", 2 * n, timeout=1800)
+        with d.db() as c:
+            first, last = c.execute("SELECT MIN(a.started_at), MAX(a.finished_at) FROM attempts a JOIN deliveries d ON d.id = a.delivery_id "
+                                    "JOIN events e ON e.id = d.event_id WHERE e.type = 'order.won'").fetchone()
+            dead = c.execute("SELECT COUNT(*) FROM deliveries WHERE state = 'dead'").fetchone()[0]
+        d.stop()
+        state = json.loads(urllib.request.urlopen(f"{odoo_url}/__fake__/state?model=sale.order").read())["models"]["sale.order"]
+        confirmed = [o for o in state if o["state"] == "sale"]
+        if dead or len(confirmed) != n:
+            raise SystemExit(f"the deals run went wrong: {dead} dead letters, {len(confirmed)} confirmed sale orders of {n}")
+        return (last - first) / 1000
+    finally:
+        for proc in (hubspot, odoo):
+            proc.kill()
+            proc.wait()
+
+
 fake = FakeHubSpot()
 try:
     n = args.contacts
@@ -119,6 +163,12 @@ try:
     direct, read = directly(fake)
     print(f"  baseline    the same reads by a plain Python client of the same fake: {read / direct:,.0f} contacts/s ({direct:.1f} s): "
           f"ours/direct {(n / seconds) / (read / direct):.2f}")
-    print(json.dumps({"hubspot_contacts_per_s": round(n / seconds, 1), "direct_contacts_per_s": round(read / direct, 1)}))
+    fake.stop()
+    orders = deals_into_odoo() if args.deals > 0 else None
+    if orders:
+        print(f"  deals       {args.deals:,} won deals (and their companies) from the fake HubSpot into confirmed sale orders in the fake Odoo 19 "
+              f"through the daemon, connector-hubspot and connector-odoo: {args.deals / orders:,.0f} sale orders/s ({orders:.1f} s)")
+    print(json.dumps({"hubspot_contacts_per_s": round(n / seconds, 1), "direct_contacts_per_s": round(read / direct, 1),
+                      "sale_orders_per_s": round(args.deals / orders, 1) if orders else None}))
 finally:
     fake.stop()

@@ -93,3 +93,12 @@ def cpu_seconds(pid):
     """User and system CPU seconds a process has used so far."""
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_loopback(argv, log=os.devnull):
+    """Starts a fake of Tests/Fakes (it prints `listening 127.0.0.1:PORT` first): the process and its base URL."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=open(log, "a"), text=True)
+    line = proc.stdout.readline().strip()
+    if not line.startswith("listening "):
+        raise SystemExit(f"{argv[1]} did not start: {line}")
+    return proc, f"http://{line.split()[1]}"
