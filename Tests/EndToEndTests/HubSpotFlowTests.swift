@@ -27,23 +27,23 @@ final class FakeHubSpot {
         return (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]) ?? [:]
     }
 
-    /// A company, its contact, a product and a deal won with 3 of it (299.70 EUR), modified ten minutes
-    /// ago: the company's and the deal's ids.
-    func seedWonDeal(company name: String) throws -> (company: String, deal: String) {
+    /// A company (in Belgium), its contact, a product and a deal of 3 of it (299.70 EUR) at `stage`, all
+    /// modified ten minutes ago: their ids.
+    func seedDeal(company name: String, stage: String = "closedwon") throws -> (company: String, contact: String, product: String, deal: String) {
         let past = Int64(Date().timeIntervalSince1970 * 1_000) - 600_000
         let seeded = try control("seed", #"""
             {"objects": [
               {"type": "companies", "ref": "acme", "properties": {"name": "\#(name)", "domain": "acme.test", "country": "Belgium"}, "updatedAt": \#(past)},
               {"type": "contacts", "ref": "ann", "properties": {"firstname": "Ann", "lastname": "Lee", "email": "ann@acme.test"}, "associations": [{"ref": "acme"}], "updatedAt": \#(past + 1)},
               {"type": "products", "ref": "seat", "properties": {"name": "Seat", "price": "99.90"}, "updatedAt": \#(past + 2)},
-              {"type": "deals", "ref": "deal", "properties": {"dealname": "ACME seats", "dealstage": "closedwon", "pipeline": "default", "amount": "299.70", "deal_currency_code": "EUR"},
+              {"type": "deals", "ref": "deal", "properties": {"dealname": "ACME seats", "dealstage": "\#(stage)", "pipeline": "default", "amount": "299.70", "deal_currency_code": "EUR"},
                "associations": [{"ref": "acme"}, {"ref": "ann"}], "updatedAt": \#(past + 3)}
             ]}
             """#)
         let refs = seeded["refs"] as? [String: String] ?? [:]
-        let (company, deal) = (refs["acme"] ?? "", refs["deal"] ?? "")
-        try control("seed", #"{"objects": [{"type": "line_items", "properties": {"name": "Seat", "quantity": "3", "price": "99.90", "hs_product_id": "\#(refs["seat"] ?? "")"}, "associations": [{"type": "deals", "id": "\#(deal)"}], "updatedAt": \#(past + 4)}]}"#)
-        return (company, deal)
+        let ids = (company: refs["acme"] ?? "", contact: refs["ann"] ?? "", product: refs["seat"] ?? "", deal: refs["deal"] ?? "")
+        try control("seed", #"{"objects": [{"type": "line_items", "properties": {"name": "Seat", "quantity": "3", "price": "99.90", "hs_product_id": "\#(ids.product)"}, "associations": [{"type": "deals", "id": "\#(ids.deal)"}], "updatedAt": \#(past + 4)}]}"#)
+        return ids
     }
 
     /// Every API call the fake answered: method, path, status, …
@@ -151,19 +151,8 @@ extension DaemonHarness {
     @Test func webhooksAndPollsAgreeAndDealsBecomeOrders() throws {
         let daemon = try DaemonHarness()
         let hubspot = try FakeHubSpot(log: daemon.path("hubspot.log"))
-        let past = Int64(Date().timeIntervalSince1970 * 1_000) - 600_000
-        let seeded = try hubspot.control("seed", #"""
-            {"objects": [
-              {"type": "companies", "ref": "acme", "properties": {"name": "ACME SAS", "domain": "acme.test", "city": "Lyon", "country": "France"}, "updatedAt": \#(past)},
-              {"type": "contacts", "ref": "ann", "properties": {"firstname": "Ann", "lastname": "Lee", "email": "ann@acme.test"}, "associations": [{"ref": "acme"}], "updatedAt": \#(past + 1)},
-              {"type": "products", "ref": "seat", "properties": {"name": "Seat", "price": "99.90", "hs_sku": "SEAT"}, "updatedAt": \#(past + 2)},
-              {"type": "deals", "ref": "renewal", "properties": {"dealname": "ACME renewal", "dealstage": "appointmentscheduled", "pipeline": "default", "amount": "299.70"},
-               "associations": [{"ref": "acme"}, {"ref": "ann"}], "updatedAt": \#(past + 3)}
-            ]}
-            """#)
-        let refs = try #require(seeded["refs"] as? [String: String])
-        let (acme, ann, seat, renewal) = (refs["acme"] ?? "", refs["ann"] ?? "", refs["seat"] ?? "", refs["renewal"] ?? "")
-        try hubspot.control("seed", #"{"objects": [{"type": "line_items", "properties": {"name": "Seat", "quantity": "3", "price": "99.90", "hs_product_id": "\#(seat)"}, "associations": [{"type": "deals", "id": "\#(renewal)"}], "updatedAt": \#(past + 4)}]}"#)
+        let seeded = try hubspot.seedDeal(company: "ACME SAS", stage: "appointmentscheduled")
+        let (acme, ann, seat, renewal) = (seeded.company, seeded.contact, seeded.product, seeded.deal)
         try daemon.startWithHubSpotToken(http: true) { address in
             daemon.hubspotToPySink(url: hubspot.url, payloads: "payloads", config: "webhook_public_url = \"http://\(address ?? "")\"\nstreams = [\"companies\", \"contacts\", \"deals\", \"archived\"]")
         }
@@ -279,7 +268,7 @@ extension DaemonHarness {
         for (name, type) in [("odoo_balance_due", "number"), ("odoo_overdue_invoices", "number")] {
             try hubspot.control("properties", #"{"type": "companies", "name": "\#(name)", "value_type": "\#(type)"}"#)
         }
-        let (acme, deal) = try hubspot.seedWonDeal(company: "ACME \(crm)")
+        let (acme, _, _, deal) = try hubspot.seedDeal(company: "ACME \(crm)")
         let since = OdooCursor.odooDateTime(Date(timeIntervalSinceNow: -120))
         let connectors = """
             [[connector]]
@@ -339,7 +328,7 @@ extension DaemonHarness {
         let daemon = try DaemonHarness()
         let hubspot = try FakeHubSpot(log: daemon.path("hubspot.log"))
         let odoo = try OdooServer(version: 17, apiKey: DaemonHarness.odooKey, log: daemon.path("odoo.log"))
-        let (_, deal) = try hubspot.seedWonDeal(company: "ACME")
+        let deal = try hubspot.seedDeal(company: "ACME").deal
         let writes = [("sale.order", "create"), ("sale.order", "action_confirm")]
         for (model, method) in writes {
             try odoo.control("fault", #"{"kind": "hang", "phase": "after", "ms": 30000, "model": "\#(model)", "method": "\#(method)"}"#)
