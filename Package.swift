@@ -164,6 +164,12 @@ let package = Package(
             path: "Plugins/HubSpot/Connector",
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "ChargebeeKit",
+            dependencies: ["ConnectorKit", "ConnectorProtocol"],
+            path: "Plugins/Chargebee/ChargebeeKit",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "connector-odoo",
             dependencies: ["OdooKit", "ConnectorKit", "ConnectorProtocol", .product(name: "Logging", package: "swift-log")],
@@ -212,6 +218,12 @@ let package = Package(
             name: "HubSpotTests",
             dependencies: ["HubSpotKit", "ConnectorKit", "ConnectorProtocol"],
             path: "Tests/HubSpotTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ChargebeeTests",
+            dependencies: ["ChargebeeKit", "ConnectorKit", "ConnectorProtocol"],
+            path: "Tests/ChargebeeTests",
             swiftSettings: swiftSettings
         ),
         .testTarget(

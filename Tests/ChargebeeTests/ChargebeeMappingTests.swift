@@ -1,0 +1,78 @@
+import ChargebeeKit
+import ConnectorKit
+import ConnectorProtocol
+import Foundation
+import Testing
+
+/// Chargebee resources as canonical records, settings and answers: pure, without network (issue 17).
+@Suite struct ChargebeeMappingTests {
+    func json(_ text: String) -> JSONValue { try! JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) }
+
+    /// Lines after their discounts come to the total less tax, taxes per line, as Odoo must book them.
+    @Test func anInvoiceWithDiscountsAndTaxesKeepsItsTotal() throws {
+        let invoice = try ChargebeeMapping.invoice(json(#"""
+            {"id": "inv_1", "customer_id": "cb_7", "subscription_id": "sub_1", "status": "paid", "price_type": "tax_exclusive", "currency_code": "EUR",
+             "date": 1764500000, "due_date": 1765000000, "sub_total": 30000, "tax": 5670, "total": 32970, "amount_paid": 32970, "amount_due": 0,
+             "line_items": [
+               {"id": "li_1", "entity_type": "plan_item_price", "entity_id": "pro-EUR-monthly", "description": "Pro", "quantity": 3, "unit_amount": 9000,
+                "amount": 27000, "discount_amount": 2700, "tax_amount": 5103},
+               {"id": "li_2", "entity_type": "charge_item_price", "entity_id": "setup-EUR", "description": "Setup", "quantity": 1, "unit_amount": 3000,
+                "amount": 3000, "discount_amount": 0, "tax_amount": 567}],
+             "line_item_taxes": [{"line_item_id": "li_1", "tax_name": "VAT", "tax_rate": 21.0, "tax_amount": 5103},
+                                 {"line_item_id": "li_2", "tax_name": "VAT", "tax_rate": 21.0, "tax_amount": 567}]}
+            """#))
+        #expect(invoice.lines.map(\.amountMinor) == [24_300, 3_000] && invoice.lines[0].discountMinor == 2_700 && invoice.lines[0].unitAmountMinor == 9_000)
+        #expect(invoice.lines[0].taxes == [TaxLine(name: "VAT", rate: "21", amountMinor: 5_103)] && invoice.lines[0].quantity == "3")
+        #expect(invoice.lines[0].product == RecordRef(objectType: "item_price", objectID: "pro-EUR-monthly"))
+        #expect(invoice.subtotalMinor == 27_300 && invoice.taxMinor == 5_670 && invoice.totalMinor == 32_970, "27,000 − 2,700 + 3,000 = 27,300; + 5,670 tax")
+        #expect(invoice.status == .paid && invoice.amountDueMinor == 0 && invoice.customer == RecordRef(objectType: "customer", objectID: "cb_7"))
+        #expect(invoice.issuedAt == "2025-11-30T10:53:20Z" && invoice.subscription == RecordRef(objectType: "subscription", objectID: "sub_1"))
+    }
+
+    @Test func zeroDecimalAndMultiDecimalCurrencies() throws {
+        let yen = try ChargebeeMapping.invoice(json(#"""
+            {"id": "inv_2", "customer_id": "c", "status": "payment_due", "currency_code": "JPY", "tax": 100, "total": 1100, "amount_due": 1100,
+             "line_items": [{"id": "l", "description": "Plan", "quantity": 1, "unit_amount": 1000, "amount": 1000}]}
+            """#))
+        #expect(yen.totalMinor == 1_100 && yen.lines[0].amountMinor == 1_000 && yen.status == .open, "yen are whole: ¥1,000 is 1000")
+        let decimals = try ChargebeeMapping.invoice(json(#"""
+            {"id": "inv_3", "customer_id": "c", "status": "paid", "currency_code": "USD", "tax": 0, "total": 125,
+             "line_items": [{"id": "l", "description": "Metered", "quantity_in_decimal": "2.5", "unit_amount_in_decimal": "0.5", "amount_in_decimal": "1.25",
+                             "unit_amount": 50, "amount": 125}]}
+            """#))
+        #expect(decimals.lines[0].quantity == "2.5" && decimals.lines[0].unitAmountMinor == 50 && decimals.lines[0].amountMinor == 125)
+    }
+
+    @Test func linesThatDoNotComeToTheTotalAreRefusedNamingBothSums() {
+        #expect {
+            try ChargebeeMapping.invoice(json(#"{"id": "inv_4", "customer_id": "c", "currency_code": "EUR", "tax": 0, "total": 999, "line_items": [{"id": "l", "amount": 1000, "unit_amount": 1000}]}"#))
+        } throws: { error in
+            "\(error)".contains("its lines come to 1000 but its total less tax to 999")
+        }
+    }
+
+    @Test func aCustomerWithItsBillingAddressAndVAT() {
+        let customer = ChargebeeMapping.customer(json(#"""
+            {"id": "cb_7", "first_name": "Ann", "last_name": "Lee", "email": "ann@globex.example", "company": "Globex BV", "vat_number": "BE0477472701",
+             "preferred_currency_code": "eur", "billing_address": {"line1": "Kouter 1", "city": "Gent", "zip": "9000", "country": "be"}}
+            """#))
+        #expect(customer == Customer(name: "Globex BV", email: "ann@globex.example", isCompany: true, vat: "BE0477472701",
+                                     address: Address(line1: "Kouter 1", city: "Gent", postalCode: "9000", country: "BE"), currency: CurrencyCode("EUR")))
+    }
+
+    @Test func settingsAndAnswers() throws {
+        #expect(try ChargebeeSettings(["site": "acme-test"]).apiBase == "https://acme-test.chargebee.com/api/v2")
+        #expect(throws: ChargebeeSettings.Problem.self) { try ChargebeeSettings([:]) }
+        #expect(throws: ChargebeeSettings.Problem.self) { try ChargebeeSettings(["site": "acme", "page_size": 500]) }
+        func error(_ status: Int, _ body: String, _ headers: [(name: String, value: String)] = []) -> ConnectorError? {
+            do { _ = try ChargebeeAnswer.classify(HTTPResponse(status: status, headers: headers, body: Data(body.utf8))); return nil } catch { return error }
+        }
+        let limited = error(429, #"{"message":"Sorry, access has been blocked temporarily due to request count exceeding acceptable limits.","type":"invalid_request","api_error_code":"api_request_limit_exceeded"}"#,
+                            [("Retry-After", "12")])
+        #expect(limited?.code == .rateLimited && limited?.retryAfterMilliseconds == 12_000)
+        #expect(error(400, #"{"message":"This API operation is not enabled for this site","api_error_code":"configuration_incompatible"}"#)?.message.contains("Product Catalog 1.0") == true)
+        #expect(error(404, #"{"message":"Plan is not present","type":"invalid_request","api_error_code":"resource_not_found","param":"item_id"}"#)?.details?["chargebee_param"]?.stringValue == "item_id")
+        #expect(error(401, #"{"message":"Sorry, authentication failed. Invalid api key","api_error_code":"api_authentication_failed"}"#)?.code == .auth)
+        #expect(error(503, "Service Unavailable")?.code == .transient)
+    }
+}
