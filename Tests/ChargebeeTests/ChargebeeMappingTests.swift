@@ -75,4 +75,30 @@ import Testing
         #expect(error(401, #"{"message":"Sorry, authentication failed. Invalid api key","api_error_code":"api_authentication_failed"}"#)?.code == .auth)
         #expect(error(503, "Service Unavailable")?.code == .transient)
     }
+
+    @Test func transactionsArePaymentsAndRefundsWithTheirFees() throws {
+        let payment = try ChargebeeMapping.transaction(json(#"""
+            {"id": "txn_1", "type": "payment", "status": "success", "customer_id": "cb_7", "currency_code": "EUR", "amount": 32970, "fee_amount": 509,
+             "payment_method": "card", "date": 1764500100, "linked_invoices": [{"invoice_id": "inv_1", "applied_amount": 32970}]}
+            """#))
+        let eur = CurrencyCode("EUR")!
+        #expect(payment == .payment(Payment(customer: RecordRef(objectType: "customer", objectID: "cb_7"), invoice: RecordRef(objectType: "invoice", objectID: "inv_1"),
+                                            amount: Money(amountMinor: 32_970, currency: eur), fee: Money(amountMinor: 509, currency: eur), status: .succeeded,
+                                            method: "card", paidAt: "2025-11-30T10:55:00Z")))
+        let refund = try ChargebeeMapping.transaction(json(#"{"id": "txn_2", "type": "refund", "status": "success", "currency_code": "EUR", "amount": 5000, "reference_transaction_id": "txn_1", "linked_invoices": [{"invoice_id": "inv_1"}]}"#))
+        #expect(refund == .refund(Refund(payment: RecordRef(objectType: "transaction", objectID: "txn_1"), invoice: RecordRef(objectType: "invoice", objectID: "inv_1"),
+                                         amount: Money(amountMinor: 5_000, currency: eur), status: .succeeded)))
+        #expect(try ChargebeeMapping.transaction(json(#"{"id": "txn_3", "type": "authorization", "status": "success", "currency_code": "EUR", "amount": 100}"#)) == nil)
+        #expect(throws: ChargebeeMapping.Unmapped.self) { try ChargebeeMapping.transaction(json(#"{"id": "txn_4", "type": "refund", "currency_code": "EUR", "amount": 1}"#)) }
+    }
+
+    @Test func aSubscriptionWithItsItemPrices() throws {
+        let subscription = try ChargebeeMapping.subscription(json(#"""
+            {"id": "sub_1", "customer_id": "cb_7", "status": "active", "currency_code": "EUR", "current_term_start": 1764500000, "current_term_end": 1767178400,
+             "subscription_items": [{"item_price_id": "pro-EUR-monthly", "item_type": "plan", "quantity": 3, "unit_price": 9000}]}
+            """#))
+        #expect(subscription.status == .active && subscription.items == [Subscription.Item(product: RecordRef(objectType: "item_price", objectID: "pro-EUR-monthly"),
+                                                                                         quantity: "3", unitAmount: Money(amountMinor: 9_000, currency: CurrencyCode("EUR")!))])
+        #expect(try ChargebeeMapping.subscription(json(#"{"id": "s", "customer_id": "c", "status": "in_trial"}"#)).status == .trialing)
+    }
 }

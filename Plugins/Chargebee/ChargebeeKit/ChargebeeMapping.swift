@@ -80,6 +80,69 @@ public enum ChargebeeMapping {
         )
     }
 
+    /// A transaction: a `payment` (against the invoice it is linked to first, if any) or a `refund` (of
+    /// the payment it reverses); others (authorizations, reversals) are not money that reached the books.
+    /// A gateway's fee, where Chargebee reports one (`fee_amount`), is kept.
+    public static func transaction(_ json: JSONValue) throws(Unmapped) -> Record? {
+        let id = json["id"]?.stringValue ?? "?"
+        guard let currency = json["currency_code"]?.stringValue.flatMap({ CurrencyCode($0.uppercased()) }) else {
+            throw Unmapped(description: "transaction \(id): currency_code is missing or not an ISO 4217 code")
+        }
+        let amount = Money(amountMinor: try minor(json, "amount", currency, what: "transaction \(id)"), currency: currency)
+        let invoice = json["linked_invoices"]?.arrayValue?.first?["invoice_id"]?.stringValue.map { RecordRef(objectType: "invoice", objectID: $0) }
+        let at = json["date"]?.intValue.map(rfc3339)
+        let state = json["status"]?.stringValue ?? ""
+        switch json["type"]?.stringValue {
+        case "payment":
+            let status: Payment.Status = switch state {
+            case "success": .succeeded
+            case "in_progress", "needs_attention": .pending
+            default: .failed
+            }
+            let fee = json["fee_amount"]?.intValue.map { Money(amountMinor: $0, currency: currency) }
+            return .payment(Payment(customer: json["customer_id"]?.stringValue.map { RecordRef(objectType: "customer", objectID: $0) }, invoice: invoice,
+                                    amount: amount, fee: fee, status: status, method: json["payment_method"]?.stringValue, paidAt: at))
+        case "refund":
+            guard let payment = json["reference_transaction_id"]?.stringValue ?? json["refunded_txn_id"]?.stringValue else {
+                throw Unmapped(description: "refund transaction \(id): it names no payment (reference_transaction_id)")
+            }
+            let status: Refund.Status = switch state {
+            case "success": .succeeded
+            case "in_progress", "needs_attention": .pending
+            case "voided": .canceled
+            default: .failed
+            }
+            return .refund(Refund(payment: RecordRef(objectType: "transaction", objectID: payment), invoice: invoice, amount: amount, status: status,
+                                  refundedAt: at))
+        default:
+            return nil
+        }
+    }
+
+    /// A subscription and its items (item prices), in the canonical statuses.
+    public static func subscription(_ json: JSONValue) throws(Unmapped) -> Subscription {
+        let id = json["id"]?.stringValue ?? "?"
+        guard let customer = json["customer_id"]?.stringValue else { throw Unmapped(description: "subscription \(id): customer_id is missing") }
+        let currency = json["currency_code"]?.stringValue.flatMap { CurrencyCode($0.uppercased()) }
+        var items: [Subscription.Item] = []
+        for (index, item) in (json["subscription_items"]?.arrayValue ?? []).enumerated() {
+            guard let price = item["item_price_id"]?.stringValue else { throw Unmapped(description: "subscription \(id), item \(index + 1): item_price_id is missing") }
+            let unit = try currency.map { currency throws(Unmapped) in Money(amountMinor: try minor(item, "unit_price", currency, what: "subscription \(id) item \(index + 1)"), currency: currency) }
+            items.append(Subscription.Item(product: RecordRef(objectType: "item_price", objectID: price),
+                                           quantity: item["quantity_in_decimal"]?.stringValue ?? item["quantity"]?.intValue.map(String.init) ?? "1", unitAmount: unit))
+        }
+        let status: Subscription.Status = switch json["status"]?.stringValue {
+        case "in_trial": .trialing
+        case "future": .incomplete
+        case "paused": .paused
+        case "cancelled", "transferred": .canceled
+        default: (json["due_invoices_count"]?.intValue ?? 0) > 0 ? .pastDue : .active
+        }
+        return Subscription(customer: RecordRef(objectType: "customer", objectID: customer), status: status, items: items,
+                            currentPeriodStart: json["current_term_start"]?.intValue.map(rfc3339), currentPeriodEnd: json["current_term_end"]?.intValue.map(rfc3339),
+                            cancelAt: json["cancelled_at"]?.intValue.map(rfc3339))
+    }
+
     /// An amount field in minor units: its `*_in_decimal` text when the site writes one (multi-decimal
     /// pricing), else its integer.
     static func minor(_ json: JSONValue, _ field: String, _ currency: CurrencyCode, what: String) throws(Unmapped) -> Int64 {
