@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "connector-odoo", targets: ["connector-odoo"]),
         .executable(name: "connector-stripe", targets: ["connector-stripe"]),
         .executable(name: "connector-hubspot", targets: ["connector-hubspot"]),
+        .executable(name: "connector-chargebee", targets: ["connector-chargebee"]),
         .library(name: "ConnectorKit", targets: ["ConnectorKit"]),
     ],
     dependencies: [
@@ -168,6 +169,12 @@ let package = Package(
             name: "ChargebeeKit",
             dependencies: ["ConnectorKit", "ConnectorProtocol"],
             path: "Plugins/Chargebee/ChargebeeKit",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "connector-chargebee",
+            dependencies: ["ChargebeeKit", "ConnectorKit", "ConnectorProtocol", .product(name: "Logging", package: "swift-log")],
+            path: "Plugins/Chargebee/Connector",
             swiftSettings: swiftSettings
         ),
         .executableTarget(

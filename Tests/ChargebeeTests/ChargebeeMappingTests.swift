@@ -101,4 +101,23 @@ import Testing
                                                                                          quantity: "3", unitAmount: Money(amountMinor: 9_000, currency: CurrencyCode("EUR")!))])
         #expect(try ChargebeeMapping.subscription(json(#"{"id": "s", "customer_id": "c", "status": "in_trial"}"#)).status == .trialing)
     }
+
+    /// A feed event and the same event pushed are one canonical event, versioned by the resource's
+    /// `resource_version`; a pending invoice is not booked yet; an event nobody routes gives nothing.
+    @Test func eventsBecomeCanonicalEventsVersionedByTheirResource() throws {
+        let mapping = ChargebeeEvents(connector: ConnectorInfo(id: "billing", plugin: "chargebee", tenant: "acme", entity: "acme-eu"))
+        let event = json(#"""
+            {"id": "ev_1", "object": "event", "event_type": "payment_succeeded", "occurred_at": 1764500100, "api_version": "v2",
+             "content": {"transaction": {"id": "txn_1", "type": "payment", "status": "success", "customer_id": "cb_7", "currency_code": "EUR",
+                                         "amount": 32970, "resource_version": 1764500100123, "linked_invoices": [{"invoice_id": "inv_1"}]}}}
+            """#)
+        let mapped = try #require(try mapping.events(event).first)
+        #expect(mapped.type == "payment.succeeded" && mapped.source == SourceRef(objectType: "transaction", objectID: "txn_1", version: "1764500100123"))
+        #expect(mapped.orderingKey == "customer:cb_7" && mapped.entity == "acme-eu" && mapped.idempotencyKey(connector: "billing") == "billing:transaction:txn_1:1764500100123")
+        let pending = json(#"{"id": "ev_2", "event_type": "invoice_generated", "content": {"invoice": {"id": "inv_9", "status": "pending", "currency_code": "EUR", "customer_id": "c"}}}"#)
+        #expect(try mapping.events(pending).isEmpty)
+        #expect(try mapping.events(json(#"{"id": "ev_3", "event_type": "coupon_created", "content": {"coupon": {"id": "x"}}}"#)).isEmpty)
+        let customer = json(#"{"id": "ev_4", "event_type": "customer_changed", "occurred_at": 1764500000, "content": {"customer": {"id": "cb_7", "email": "a@b.c", "resource_version": 17}}}"#)
+        #expect(try mapping.events(customer).first?.type == "customer.upserted")
+    }
 }

@@ -1,0 +1,56 @@
+public import ConnectorKit
+public import ConnectorProtocol
+public import Foundation
+import Synchronization
+
+/// Calls Chargebee's API v2: HTTP Basic with the site's API key (from the vault, read again after
+/// Chargebee refuses it), form-encoded bodies with brackets, `chargebee-idempotency-key` on writes,
+/// every answer classified.
+public final class ChargebeeClient: Sendable {
+    let settings: ChargebeeSettings
+    let http: HTTPClient
+    private let apiKey: @Sendable () async throws -> String
+    private let key = Mutex<String?>(nil)
+
+    public init(settings: ChargebeeSettings, http: HTTPClient, apiKey: @escaping @Sendable () async throws -> String) {
+        self.settings = settings
+        self.http = http
+        self.apiKey = apiKey
+    }
+
+    public func get(_ path: String, _ query: [(String, String)] = []) async throws -> JSONValue {
+        try await send("GET", path + (query.isEmpty ? "" : "?" + FormEncoding.encode(query)), body: nil, idempotencyKey: nil)
+    }
+
+    /// A write: Chargebee replays the first answer to a repeated idempotency key (for 30 minutes).
+    public func post(_ path: String, _ fields: [(String, String)], idempotencyKey: String) async throws -> JSONValue {
+        try await send("POST", path, body: Data(FormEncoding.encode(fields).utf8), idempotencyKey: String(idempotencyKey.prefix(100)))
+    }
+
+    func send(_ method: String, _ pathAndQuery: String, body: Data?, idempotencyKey: String?) async throws -> JSONValue {
+        let secret: String
+        if let known = key.withLock({ $0 }) {
+            secret = known
+        } else {
+            do {
+                secret = try await apiKey()
+            } catch let error as ConnectorError where error.code != .transient && error.code != .rateLimited {
+                throw ConnectorError(.auth, error.message, details: error.details)  // a missing key: pause, not retry
+            }
+            key.withLock { $0 = secret }
+        }
+        var headers: [(name: String, value: String)] = [("Authorization", "Basic " + Data("\(secret):".utf8).base64EncodedString()), ("Accept", "application/json")]
+        if body != nil { headers.append(("Content-Type", "application/x-www-form-urlencoded")) }
+        if let idempotencyKey { headers.append(("chargebee-idempotency-key", idempotencyKey)) }
+        let response: HTTPResponse
+        do {
+            response = try await http.send(HTTPRequest(method: method, url: settings.apiBase + pathAndQuery, headers: headers, body: body,
+                                                       timeout: .seconds(settings.timeoutSeconds)))
+        } catch let error as HTTPClientError {
+            throw error.connectorError
+        }
+        let answer = Result { () throws(ConnectorError) -> JSONValue in try ChargebeeAnswer.classify(response) }
+        if case .failure(let error) = answer, error.code == .auth { key.withLock { $0 = nil } }
+        return try answer.get()
+    }
+}

@@ -1,0 +1,80 @@
+public import ConnectorKit
+public import ConnectorProtocol
+public import Foundation
+
+/// The `events` stream: Chargebee's events feed, oldest first, every page a new query from the cursor's
+/// second (`occurred_at[after]` the second before it), the ids read at that second remembered; more
+/// events in one second than a page holds are paged with `offset` on that second alone, then passed.
+public struct ChargebeeSource: Sendable {
+    public static let stream = "events"
+
+    let client: ChargebeeClient
+    let settings: ChargebeeSettings
+    let mapping: ChargebeeEvents
+
+    public init(client: ChargebeeClient, settings: ChargebeeSettings, connector: ConnectorInfo) {
+        self.client = client
+        self.settings = settings
+        self.mapping = ChargebeeEvents(connector: connector)
+    }
+
+    public typealias Cursor = ModifiedSinceCursor<String>
+
+    public func poll(_ params: PollParams) async throws -> PollResult {
+        guard params.stream == Self.stream else {
+            throw ConnectorError(.permanent, "the Chargebee connector has one stream, \"\(Self.stream)\", not \"\(params.stream)\"")
+        }
+        let start = String(settings.sinceSeconds)
+        var cursor = try params.cursor.map { text in
+            guard let cursor = try? JSONDecoder().decode(Cursor.self, from: Data(text.utf8)), Int64(cursor.stamp) != nil else {
+                throw ConnectorError(.permanent, "the stored cursor \"\(text.prefix(80))\" is not a Chargebee connector cursor")
+            }
+            return cursor
+        } ?? Cursor(stamp: start, start: start)
+        let wanted = max(1, min(params.maxEvents, settings.pageSize))
+        let limit = min(100, cursor.limit(wanted: wanted))
+        let second = Int64(cursor.stamp) ?? 0
+        var (events, next) = try await page([("occurred_at[after]", String(second - 1))], limit: limit, offset: nil)
+        var more = next != nil
+        if events.count == limit, events.allSatisfy({ $0["occurred_at"]?.intValue == second }) {
+            // More events in this second than a page holds: page through the second, then go on after it.
+            events = try await sameSecond(second, seen: Set(cursor.seen), wanted: wanted)
+            more = true
+            if events.isEmpty {
+                (events, next) = try await page([("occurred_at[after]", String(second))], limit: min(100, wanted), offset: nil)
+                more = next != nil
+            }
+        }
+        let rows = events.compactMap { event -> Cursor.Row? in
+            guard let id = event["id"]?.stringValue, let at = event["occurred_at"]?.intValue else { return nil }
+            return Cursor.Row(id: id, stamp: String(at), fingerprint: id)
+        }
+        let emitted: [Cursor.Row]
+        (emitted, cursor) = cursor.advance(over: rows, wanted: wanted)
+        let chosen = Set(emitted.map(\.id))
+        var canonical: [Event] = []
+        for event in events where chosen.contains(event["id"]?.stringValue ?? "") {
+            canonical += try mapping.events(event)
+        }
+        return PollResult(events: canonical, cursor: cursor.encoded(), hasMore: more)
+    }
+
+    /// One page of the feed, oldest first: its events and the next page's offset.
+    func page(_ filters: [(String, String)], limit: Int, offset: String?) async throws -> ([JSONValue], String?) {
+        var query = filters + [("sort_by[asc]", "occurred_at"), ("limit", String(limit))]
+        if let offset { query.append(("offset", offset)) }
+        let answer = try await client.get("/events", query)
+        return ((answer["list"]?.arrayValue ?? []).compactMap { $0["event"] }, answer["next_offset"]?.stringValue)
+    }
+
+    func sameSecond(_ second: Int64, seen: Set<String>, wanted: Int) async throws -> [JSONValue] {
+        var found: [JSONValue] = []
+        var offset: String?
+        repeat {
+            let (events, next) = try await page([("occurred_at[between]", "[\(second), \(second)]")], limit: 100, offset: offset)
+            found += events.filter { !seen.contains($0["id"]?.stringValue ?? "") }
+            offset = next
+        } while found.count < wanted && offset != nil
+        return Array(found.prefix(wanted))
+    }
+}

@@ -1,0 +1,67 @@
+import ChargebeeKit
+import ConnectorKit
+import ConnectorProtocol
+import Foundation
+import Logging
+
+/// `connector-chargebee`: one Chargebee site as a source of canonical events — its events feed polled,
+/// and the same events pushed by webhooks with HTTP Basic credentials (Chargebee signs nothing), one
+/// change giving one event either way. The work is in ChargebeeKit.
+struct ChargebeeConnector: Connector {
+    static let plugin = PluginInfo(name: "chargebee", version: "0.1.0")
+    static let capabilities = Capabilities(
+        streams: [StreamInfo(name: ChargebeeSource.stream, eventTypes: [
+            "customer.upserted", "customer.deleted", "invoice.finalized", "invoice.paid", "invoice.voided", "credit_note.issued", "credit_note.voided",
+            "payment.succeeded", "payment.failed", "payment.pending", "refund.succeeded", "refund.failed", "refund.pending", "subscription.updated",
+        ])],
+        webhooks: true
+    )
+
+    let settings: ChargebeeSettings
+    let client: ChargebeeClient
+    let source: ChargebeeSource
+    let host: HostConnection
+    let events: ChargebeeEvents
+
+    init(context: ConnectorContext) async throws {
+        do {
+            settings = try ChargebeeSettings(context.config)
+        } catch {
+            throw ConnectorError(.permanent, "[connector.config] of \(context.connector.id): \(error.description)")
+        }
+        host = context.host
+        let host = context.host
+        let secret = settings.apiKeySecret
+        client = ChargebeeClient(settings: settings, http: HTTPClient(maxConcurrent: 4, userAgent: "connector-host-chargebee/\(Self.plugin.version)"),
+                                 apiKey: { try await host.secret(secret) })
+        source = ChargebeeSource(client: client, settings: settings, connector: context.connector)
+        events = ChargebeeEvents(connector: context.connector)
+    }
+
+    func check() async throws -> CheckResult {
+        // Product Catalog 2.0's item prices: a 1.0 site answers configuration_incompatible, which says so.
+        _ = try await client.get("/item_prices", [("limit", "1")])
+        return CheckResult(ok: true, message: "Chargebee site reachable at \(settings.apiBase) (Product Catalog 2.0)")
+    }
+
+    func poll(_ params: PollParams) async throws -> PollResult {
+        try await source.poll(params)
+    }
+
+    /// A webhook: the event itself, behind HTTP Basic credentials checked in constant time.
+    func handleWebhook(_ params: WebhookParams) async throws -> WebhookResult {
+        var passwords: [String] = []
+        for name in settings.webhookPasswords {
+            if let password = try? await host.secret(name) { passwords.append(password) }
+        }
+        try WebhookSignature.verifyBasic(header: params.headers["authorization"], user: settings.webhookUser, passwords: passwords)
+        guard let event = try? JSONDecoder().decode(JSONValue.self, from: params.bodyBytes), event["object"]?.stringValue == "event" || event["event_type"] != nil,
+              let id = event["id"]?.stringValue else {
+            throw ConnectorError(.permanent, "the webhook body is not a Chargebee event", details: ["reason": "malformed"])
+        }
+        // No replay key: Chargebee sends the same event again (same id) when it did not get our 2xx, and
+        // that copy must be answered 200; the host drops it as a duplicate by its idempotency key.
+        _ = id
+        return WebhookResult(events: try events.events(event), replayKey: nil)
+    }
+}
