@@ -69,6 +69,13 @@ ensure_hubspot_client() {
     ensure_venv hubspot Tests/Fakes/hubspot/requirements-hubspot.txt hubspot-api-client
 }
 
+# ensure_chargebee_client: Chargebee's official Python client (chargebee) in .build/venv-chargebee. Exports
+# CHARGEBEE_CLIENT_PYTHON, the venv's python: Tests/Fakes/chargebee/test_fake_chargebee.py drives the fake with it.
+ensure_chargebee_client() {
+    export CHARGEBEE_CLIENT_PYTHON="$ROOT/.build/venv-chargebee/bin/python"
+    ensure_venv chargebee Tests/Fakes/chargebee/requirements-chargebee.txt chargebee
+}
+
 require_swift() {
     if ! command -v swift >/dev/null 2>&1; then
         for candidate in /opt/swift/usr/bin /usr/share/swift/usr/bin; do
