@@ -1,0 +1,89 @@
+import ConnectorProtocol
+import Foundation
+import HostAdmin
+import Testing
+
+/// The fake Chargebee of Tests/Fakes/chargebee, on loopback.
+final class FakeChargebee {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fakes/chargebee/fake_chargebee.py").path
+    static let key = "test_fake_chargebee_key"
+
+    let process = Process()
+    let url: String
+
+    init(log: String) throws {
+        url = try launchLoopbackFake(process, "/usr/bin/env", ["python3", Self.script, "--port", "0", "--api-key", Self.key], log: log, name: "the fake Chargebee")
+    }
+
+    deinit { stopLoopbackFake(process) }
+
+    @discardableResult
+    func control(_ name: String, _ json: String) throws -> [String: Any] {
+        let answer = try http("POST", "\(url)/__fake__/\(name)", headers: ["Content-Type": "application/json"], body: json)
+        guard answer.status == 200 else { throw HarnessError("fake Chargebee \(name): \(answer.status) \(answer.body)") }
+        return (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]) ?? [:]
+    }
+}
+
+@Suite(.serialized) struct ChargebeeFlowTests {
+    /// 40 paid invoices seeded in one second (more events in that second than a page of 20 holds) are
+    /// read from the events feed once each; the same events pushed by webhooks with the right Basic
+    /// credentials are duplicates; with wrong ones, 401 and nothing stored (issue 17, first steps).
+    @Test func theEventsFeedAndWebhooksGiveEachChangeOnce() throws {
+        let daemon = try DaemonHarness()
+        let chargebee = try FakeChargebee(log: daemon.path("chargebee.log"))
+        let now = Int(Date().timeIntervalSince1970) - 600
+        try chargebee.control("seed", #"{"customers": 10, "currency_code": "EUR", "invoices": 40, "paid": true, "start_at": \#(now), "step_seconds": 0}"#)
+        try daemon.writeConfig(connectors: DaemonHarness.httpListeners)
+        try ForeignPluginTests.addFixturePlugins(daemon)
+        try daemon.start()
+        for (name, value) in [("api_key", FakeChargebee.key), ("webhook_password", "hook-password")] {
+            #expect(try daemon.hostctl(input: value, "secret", "set", "billing", name).status == 0)
+        }
+        try daemon.writeConfig(connectors: DaemonHarness.httpListeners + """
+            [[connector]]
+            id = "billing"
+            plugin = "chargebee"
+            poll_interval_ms = 200
+            [connector.config]
+            api_base = "\(chargebee.url)/api/v2"
+            page_size = 20
+
+            [[connector]]
+            id = "py"
+            plugin = "pysink"
+            [connector.config]
+            effects_file = "\(daemon.path("effects"))"
+            payloads_file = "\(daemon.path("payloads"))"
+
+            """ + DaemonHarness.route("billing", "py"))
+        try ForeignPluginTests.addFixturePlugins(daemon)
+        #expect(try daemon.hostctl("reload").status == 0)
+        try daemon.waitUntil("the 40 payments are delivered", timeout: 60) {
+            daemon.effects("payloads").filter { $0.contains(#""type":"payment.succeeded""#) }.count >= 40
+        }
+        try daemon.waitUntil("nothing more arrives", timeout: 20) { try daemon.count("pending") == 0 }
+        let delivered = daemon.effects("payloads")
+        let keys = delivered.compactMap { line -> String? in
+            guard let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let source = event["source"] as? [String: Any] else { return nil }
+            return "\(source["object_type"] ?? ""):\(source["object_id"] ?? ""):\(source["version"] ?? "")"
+        }
+        #expect(Set(keys).count == keys.count && keys.filter { $0.hasPrefix("transaction:") }.count == 40, "\(keys.count) delivered")
+        #expect(keys.filter { $0.hasPrefix("customer:") }.count >= 10 && keys.filter { $0.hasPrefix("invoice:") }.count >= 40)
+
+        let hook = "http://\(try daemon.webhookAddress())/hooks/billing"
+        let pushed = try chargebee.control("webhooks", #"{"url": "\#(hook)", "username": "chargebee", "password": "hook-password"}"#)
+        let sent = pushed["sent"] as? [[String: Any]] ?? []
+        #expect(!sent.isEmpty && sent.allSatisfy { $0["status"] as? Int == 200 }, "\(pushed)")
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(daemon.effects("payloads").count == delivered.count, "the pushed copies were duplicates")
+        // A new invoice, pushed with the wrong password: refused, every delivery.
+        try chargebee.control("seed", #"{"customers": 1, "currency_code": "EUR", "invoices": 1, "paid": true}"#)
+        let forged = try chargebee.control("webhooks", #"{"url": "\#(hook)", "username": "chargebee", "password": "wrong"}"#)
+        let refused = forged["sent"] as? [[String: Any]] ?? []
+        #expect(!refused.isEmpty && refused.allSatisfy { $0["status"] as? Int == 401 }, "\(forged)")
+        #expect(!daemon.log.contains("poll failed"), "\(daemon.log.suffix(2_000))")
+        #expect(try daemon.stop() == 0)
+    }
+}
