@@ -1,7 +1,6 @@
 public import ConnectorKit
 public import ConnectorProtocol
 public import Foundation
-import Synchronization
 
 /// Calls Chargebee's API v2: HTTP Basic with the site's API key (from the vault, read again after
 /// Chargebee refuses it), form-encoded bodies with brackets, `chargebee-idempotency-key` on writes,
@@ -9,13 +8,12 @@ import Synchronization
 public final class ChargebeeClient: Sendable {
     let settings: ChargebeeSettings
     let http: HTTPClient
-    private let apiKey: @Sendable () async throws -> String
-    private let key = Mutex<String?>(nil)
+    private let apiKey: CachedSecret
 
     public init(settings: ChargebeeSettings, http: HTTPClient, apiKey: @escaping @Sendable () async throws -> String) {
         self.settings = settings
         self.http = http
-        self.apiKey = apiKey
+        self.apiKey = CachedSecret(apiKey)
     }
 
     public func get(_ path: String, _ query: [(String, String)] = []) async throws -> JSONValue {
@@ -28,17 +26,7 @@ public final class ChargebeeClient: Sendable {
     }
 
     func send(_ method: String, _ pathAndQuery: String, body: Data?, idempotencyKey: String?) async throws -> JSONValue {
-        let secret: String
-        if let known = key.withLock({ $0 }) {
-            secret = known
-        } else {
-            do {
-                secret = try await apiKey()
-            } catch let error as ConnectorError where error.code != .transient && error.code != .rateLimited {
-                throw ConnectorError(.auth, error.message, details: error.details)  // a missing key: pause, not retry
-            }
-            key.withLock { $0 = secret }
-        }
+        let secret = try await apiKey.get()
         var headers: [(name: String, value: String)] = [("Authorization", "Basic " + Data("\(secret):".utf8).base64EncodedString()), ("Accept", "application/json")]
         if body != nil { headers.append(("Content-Type", "application/x-www-form-urlencoded")) }
         if let idempotencyKey { headers.append(("chargebee-idempotency-key", idempotencyKey)) }
@@ -50,7 +38,7 @@ public final class ChargebeeClient: Sendable {
             throw error.connectorError
         }
         let answer = Result { () throws(ConnectorError) -> JSONValue in try ChargebeeAnswer.classify(response) }
-        if case .failure(let error) = answer, error.code == .auth { key.withLock { $0 = nil } }
+        if case .failure(let error) = answer, error.code == .auth { apiKey.forget() }
         return try answer.get()
     }
 }

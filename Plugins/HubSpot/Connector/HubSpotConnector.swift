@@ -38,7 +38,7 @@ struct HubSpotConnector: Connector {
         switch settings.auth {
         case .privateApp:
             let name = settings.tokenSecret
-            tokens = .privateApp { try await host.secret(name) }
+            tokens = .privateApp(CachedSecret { try await host.secret(name) })
         case .oauth:
             tokens = .oauth(OAuthTokens(tokenURL: settings.tokenURL,
                                         grant: .refreshToken(clientID: settings.clientID ?? "", clientSecret: settings.clientSecretSecret,

@@ -9,7 +9,7 @@ import Synchronization
 public final class HubSpotClient: Sendable {
     /// Where the bearer token comes from.
     public enum Tokens: Sendable {
-        case privateApp(@Sendable () async throws -> String)
+        case privateApp(CachedSecret)
         case oauth(OAuthTokens)
     }
 
@@ -19,7 +19,6 @@ public final class HubSpotClient: Sendable {
     /// The search API allows 5 requests a second per account, apart from the general quota.
     static let searchSpacing: Duration = .milliseconds(220)
     private let nextSearch = Mutex<ContinuousClock.Instant>(.now)
-    private let privateToken = Mutex<String?>(nil)
 
     public init(settings: HubSpotSettings, http: HTTPClient, tokens: Tokens) {
         self.settings = settings
@@ -62,26 +61,14 @@ public final class HubSpotClient: Sendable {
             switch tokens {
             case .oauth(let oauth):
                 response = try await oauth.send(request)
-            case .privateApp(let read):
-                response = try await http.send(request(try await privateAppToken(read)))
-                if response.status == 401 { privateToken.withLock { $0 = nil } }  // a rotated token is read again next time
+            case .privateApp(let token):
+                response = try await http.send(request(try await token.get()))
+                if response.status == 401 { token.forget() }  // a rotated token is read again next time
             }
         } catch let error as HTTPClientError {
             throw error.connectorError
         }
         return try HubSpotAnswer.classify(response)
-    }
-
-    private func privateAppToken(_ read: @Sendable () async throws -> String) async throws -> String {
-        if let known = privateToken.withLock({ $0 }) { return known }
-        let token: String
-        do {
-            token = try await read()
-        } catch let error as ConnectorError where error.code != .transient && error.code != .rateLimited {
-            throw ConnectorError(.auth, error.message, details: error.details)  // a missing token: pause, not retry
-        }
-        privateToken.withLock { $0 = token }
-        return token
     }
 }
 

@@ -70,7 +70,7 @@ public struct HubSpotSource: Sendable {
             }
         }
         let rows = Self.rows(objects, objectType)
-        var (emit, next) = cursor.advance(over: rows, wanted: wanted)
+        let (emit, next) = cursor.advance(over: rows, wanted: wanted)
         cursor = next
         var chosen = emit.map(\.id)
         // Caught up: the last moments behind the cursor are searched again, for records HubSpot's index

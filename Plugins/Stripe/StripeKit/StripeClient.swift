@@ -1,20 +1,18 @@
 public import ConnectorKit
 public import ConnectorProtocol
 import Foundation
-import Synchronization
 
 /// Calls Stripe's v1 API: form-encoded bodies with brackets, a pinned `Stripe-Version`, the secret
 /// key from the host's vault (asked again after Stripe refuses it), every answer classified.
 public final class StripeClient: Sendable {
     let settings: StripeSettings
     let http: HTTPClient
-    private let apiKey: @Sendable () async throws -> String
-    private let key = Mutex<String?>(nil)
+    private let apiKey: CachedSecret
 
     public init(settings: StripeSettings, http: HTTPClient, apiKey: @escaping @Sendable () async throws -> String) {
         self.settings = settings
         self.http = http
-        self.apiKey = apiKey
+        self.apiKey = CachedSecret(apiKey)
     }
 
     /// `GET path?query`.
@@ -29,17 +27,7 @@ public final class StripeClient: Sendable {
     }
 
     func send(_ method: String, _ pathAndQuery: String, body: Data?, idempotencyKey: String?) async throws -> JSONValue {
-        let secret: String
-        if let known = key.withLock({ $0 }) {
-            secret = known
-        } else {
-            do {
-                secret = try await apiKey()
-            } catch let error as ConnectorError where error.code != .transient && error.code != .rateLimited {
-                throw ConnectorError(.auth, error.message, details: error.details)  // a missing or refused key: pause
-            }
-            key.withLock { $0 = secret }
-        }
+        let secret = try await apiKey.get()
         var headers: [(name: String, value: String)] = [("Authorization", "Bearer \(secret)"), ("Stripe-Version", settings.stripeVersion)]
         if body != nil { headers.append(("Content-Type", "application/x-www-form-urlencoded")) }
         if let idempotencyKey { headers.append(("Idempotency-Key", idempotencyKey)) }
@@ -51,9 +39,7 @@ public final class StripeClient: Sendable {
             throw error.connectorError
         }
         let answer = Result { () throws(ConnectorError) -> JSONValue in try StripeAnswer.classify(response) }
-        if case .failure(let error) = answer, error.code == .auth {
-            key.withLock { $0 = nil }  // a rotated key is read again on the next call
-        }
+        if case .failure(let error) = answer, error.code == .auth { apiKey.forget() }  // a rotated key is read again on the next call
         return try answer.get()
     }
 
