@@ -129,6 +129,16 @@ public final class HTTPClient: Sendable {
         return response
     }
 
+    /// ``send(_:)`` for a connector: a request that got no answer is a `transient` ``ConnectorError``
+    /// (the host retries it), not an ``HTTPClientError``.
+    public func exchange(_ request: HTTPRequest) async throws -> HTTPResponse {
+        do {
+            return try await send(request)
+        } catch let error as HTTPClientError {
+            throw error.connectorError
+        }
+    }
+
     private func transfer(_ request: HTTPRequest) async throws -> HTTPResponse {
         let box = Mutex<Transfer?>(nil)
         return try await withTaskCancellationHandler {

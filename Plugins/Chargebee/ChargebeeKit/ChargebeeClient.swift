@@ -30,13 +30,8 @@ public final class ChargebeeClient: Sendable {
         var headers: [(name: String, value: String)] = [("Authorization", "Basic " + Data("\(secret):".utf8).base64EncodedString()), ("Accept", "application/json")]
         if body != nil { headers.append(("Content-Type", "application/x-www-form-urlencoded")) }
         if let idempotencyKey { headers.append(("chargebee-idempotency-key", idempotencyKey)) }
-        let response: HTTPResponse
-        do {
-            response = try await http.send(HTTPRequest(method: method, url: settings.apiBase + pathAndQuery, headers: headers, body: body,
+        let response = try await http.exchange(HTTPRequest(method: method, url: settings.apiBase + pathAndQuery, headers: headers, body: body,
                                                        timeout: .seconds(settings.timeoutSeconds)))
-        } catch let error as HTTPClientError {
-            throw error.connectorError
-        }
         let answer = Result { () throws(ConnectorError) -> JSONValue in try ChargebeeAnswer.classify(response) }
         if case .failure(let error) = answer, error.code == .auth { apiKey.forget() }
         return try answer.get()

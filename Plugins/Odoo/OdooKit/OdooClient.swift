@@ -145,11 +145,7 @@ public final class OdooClient: Sendable {
     private func send(path: String, body: JSONValue, headers: [(name: String, value: String)]) async throws -> HTTPResponse {
         let request = HTTPRequest(method: "POST", url: endpoint.url + path, headers: [("Content-Type", "application/json")] + headers,
                                   body: try JSONEncoder().encode(body), timeout: endpoint.timeout)
-        do {
-            return try await http.send(request)
-        } catch let error as HTTPClientError {
-            throw error.connectorError
-        }
+        return try await http.exchange(request)
     }
 }
 

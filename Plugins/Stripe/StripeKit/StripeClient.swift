@@ -31,13 +31,8 @@ public final class StripeClient: Sendable {
         var headers: [(name: String, value: String)] = [("Authorization", "Bearer \(secret)"), ("Stripe-Version", settings.stripeVersion)]
         if body != nil { headers.append(("Content-Type", "application/x-www-form-urlencoded")) }
         if let idempotencyKey { headers.append(("Idempotency-Key", idempotencyKey)) }
-        let response: HTTPResponse
-        do {
-            response = try await http.send(HTTPRequest(method: method, url: settings.apiBase + pathAndQuery, headers: headers, body: body,
+        let response = try await http.exchange(HTTPRequest(method: method, url: settings.apiBase + pathAndQuery, headers: headers, body: body,
                                                        timeout: .seconds(settings.timeoutSeconds)))
-        } catch let error as HTTPClientError {
-            throw error.connectorError
-        }
         let answer = Result { () throws(ConnectorError) -> JSONValue in try StripeAnswer.classify(response) }
         if case .failure(let error) = answer, error.code == .auth { apiKey.forget() }  // a rotated key is read again on the next call
         return try answer.get()

@@ -19,8 +19,6 @@ import base64
 import json
 import os
 import re
-import select
-import subprocess
 import sys
 import threading
 import time
@@ -39,6 +37,13 @@ except ImportError:
     chargebee = None
 
 HERE = Path(__file__).resolve().parent
+# The fakes' shared self-test helpers (../common/selftest.py); Tests/Fakes is on sys.path only for this import:
+# this folder's name would otherwise stand in for the official client's package.
+sys.path.insert(0, str(HERE.parent))
+try:
+    from common import selftest  # noqa: E402
+finally:
+    del sys.path[0]
 ROOT = HERE.parents[2]
 FAKE = HERE / "fake_chargebee.py"
 VENV_PYTHON = ROOT / ".build" / "venv-chargebee" / "bin" / "python"
@@ -48,21 +53,10 @@ COMMAND = [sys.executable, str(FAKE), "--port", "0", "--api-key", API_KEY, "--ra
 
 
 def start():
-    process = subprocess.Popen(COMMAND, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT)
-    ready, _, _ = select.select([process.stdout], [], [], 15)
-    line = process.stdout.readline().decode().strip() if ready else ""
-    if not re.fullmatch(r"listening 127\.0\.0\.1:\d+", line):
-        process.kill()
-        raise RuntimeError(f"fake_chargebee.py did not start: first line {line!r}")
-    return process, "http://" + line.split(" ", 1)[1]
+    return selftest.start(COMMAND, ROOT, "fake_chargebee.py")
 
 
-def stop(process):
-    process.terminate()
-    try:
-        process.wait(5)
-    except subprocess.TimeoutExpired:
-        process.kill()
+stop = selftest.stop
 
 
 class Receiver:
@@ -430,24 +424,8 @@ class OfficialClientInVenv(unittest.TestCase):
     """Runs OfficialClientTests with .build/venv-chargebee's python, where the chargebee package is."""
 
     def test_the_official_chargebee_client_parses_every_answer(self):
-        why = None
-        if not VENV_PYTHON.exists():
-            why = ("Chargebee's official client is not installed: run scripts/lib/common.sh's ensure_chargebee_client "
-                   "(it makes .build/venv-chargebee with the chargebee package pinned in "
-                   "Tests/Fakes/chargebee/requirements-chargebee.txt)")
-        elif not list(VENV_PYTHON.parent.parent.glob("lib/python3*/site-packages/chargebee/__init__.py")):
-            why = (".build/venv-chargebee has no chargebee package: run ensure_chargebee_client again (it reinstalls "
-                   "when requirements-chargebee.txt changed)")
-        if why:
-            if REQUIRE_CLIENT:
-                self.fail(why + " -- CONNECTOR_HOST_REQUIRE_CHARGEBEE_CLIENT=1 makes this a failure")
-            self.skipTest(why)
-        run = subprocess.run([str(VENV_PYTHON), "-m", "unittest", "-v", "test_fake_chargebee.OfficialClientTests"],
-                             cwd=HERE, capture_output=True, text=True, timeout=120)
-        self.assertEqual(0, run.returncode, run.stderr[-6000:])
-        ran = int(re.search(r"^Ran (\d+) tests?", run.stderr, re.M).group(1))
-        self.assertGreaterEqual(ran, 4, run.stderr)
-        self.assertNotIn("skipped", run.stderr, "every official-client check must run")
+        selftest.run_official_client_checks(self, VENV_PYTHON, "chargebee", "ensure_chargebee_client", "Tests/Fakes/chargebee/requirements-chargebee.txt",
+                                            REQUIRE_CLIENT, "CONNECTOR_HOST_REQUIRE_CHARGEBEE_CLIENT", "test_fake_chargebee.OfficialClientTests", HERE, at_least=4)
 
 
 if __name__ == "__main__":

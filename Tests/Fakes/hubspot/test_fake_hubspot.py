@@ -16,8 +16,6 @@ import importlib.util
 import json
 import os
 import re
-import select
-import subprocess
 import sys
 import threading
 import time
@@ -37,6 +35,13 @@ except ImportError:
     hubspot = None
 
 HERE = Path(__file__).resolve().parent
+# The fakes' shared self-test helpers (../common/selftest.py); Tests/Fakes is on sys.path only for this import:
+# this folder's name would otherwise stand in for the official client's package.
+sys.path.insert(0, str(HERE.parent))
+try:
+    from common import selftest  # noqa: E402
+finally:
+    del sys.path[0]
 ROOT = HERE.parents[2]
 FAKE = HERE / "fake_hubspot.py"
 VENV_PYTHON = ROOT / ".build" / "venv-hubspot" / "bin" / "python"
@@ -62,24 +67,10 @@ def load_fake_module():
 
 
 def start():
-    """Starts the fake; returns (process, base URL) from its first line, 'listening 127.0.0.1:PORT'."""
-    process = subprocess.Popen(COMMAND, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT)
-    ready, _, _ = select.select([process.stdout], [], [], 15)
-    line = process.stdout.readline().decode().strip() if ready else ""
-    if not re.fullmatch(r"listening 127\.0\.0\.1:\d+", line):
-        process.kill()
-        raise RuntimeError(f"fake_hubspot.py did not start: first line {line!r}")
-    return process, "http://" + line.split(" ", 1)[1]
+    return selftest.start(COMMAND, ROOT, "fake_hubspot.py")
 
 
-def stop(process):
-    process.terminate()
-    try:
-        process.wait(5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    process.stdout.close()
+stop = selftest.stop
 
 
 def api(base, method, path, body=None, token=TOKEN, form=None, raw=None, content_type="application/json"):
@@ -842,24 +833,8 @@ class OfficialClientInVenv(unittest.TestCase):
     """Runs OfficialClientTests with .build/venv-hubspot's python, where hubspot-api-client is."""
 
     def test_the_official_hubspot_client_parses_every_answer(self):
-        why = None
-        if not VENV_PYTHON.exists():
-            why = ("HubSpot's official client is not installed: run scripts/lib/common.sh's ensure_hubspot_client "
-                   "(it makes .build/venv-hubspot with the hubspot-api-client pinned in "
-                   "Tests/Fakes/hubspot/requirements-hubspot.txt)")
-        elif not list(VENV_PYTHON.parent.parent.glob("lib/python3*/site-packages/hubspot/__init__.py")):
-            why = (".build/venv-hubspot has no hubspot package: run ensure_hubspot_client again (it reinstalls when "
-                   "requirements-hubspot.txt changed)")
-        if why:
-            if REQUIRE_CLIENT:
-                self.fail(why + " -- CONNECTOR_HOST_REQUIRE_HUBSPOT_CLIENT=1 makes this a failure")
-            self.skipTest(why)
-        run = subprocess.run([str(VENV_PYTHON), "-m", "unittest", "-v", "test_fake_hubspot.OfficialClientTests"], cwd=HERE,
-                             capture_output=True, text=True, timeout=120)
-        self.assertEqual(0, run.returncode, run.stderr[-6000:])
-        ran = int(re.search(r"^Ran (\d+) tests?", run.stderr, re.M).group(1))
-        self.assertGreaterEqual(ran, 8, run.stderr)
-        self.assertNotIn("skipped", run.stderr, "every official-client check must run")
+        selftest.run_official_client_checks(self, VENV_PYTHON, "hubspot", "ensure_hubspot_client", "Tests/Fakes/hubspot/requirements-hubspot.txt",
+                                            REQUIRE_CLIENT, "CONNECTOR_HOST_REQUIRE_HUBSPOT_CLIENT", "test_fake_hubspot.OfficialClientTests", HERE, at_least=8)
 
 
 if __name__ == "__main__":
