@@ -4,7 +4,8 @@ import Synchronization
 /// Slows a connector's requests down before a vendor answers 429, from the quota its answers report
 /// (HubSpot's `X-HubSpot-RateLimit-*`, Salesforce's `Sforce-Limit-Info`): while more than a reserve of
 /// the window's requests remain, no wait; below it, the remaining requests are spread over what is left
-/// of the window. The arithmetic is ``Pacing`` (pure, tested without a clock); this class holds it for
+/// of the window. A vendor that reports nothing (Chargebee: 150 to 3,500 a minute by plan) is paced by
+/// a fixed ``Budget`` instead: at most so many requests start in any window. The arithmetic is ``Pacing`` (pure, tested without a clock); this class holds it for
 /// the concurrent requests of one plugin.
 public final class RatePacer: Sendable {
     /// What an answer says about the vendor's quota.
@@ -21,6 +22,28 @@ public final class RatePacer: Sendable {
         }
     }
 
+    /// At most `limit` requests start in any `windowMilliseconds` (a sliding window, so in any clock
+    /// minute too): the start times of the last `limit` requests are kept.
+    public struct Budget: Sendable, Equatable {
+        public var limit: Int
+        public var windowMilliseconds: Int64
+        var starts: [Int64] = []
+
+        public init(limit: Int, windowMilliseconds: Int64) {
+            self.limit = limit
+            self.windowMilliseconds = windowMilliseconds
+        }
+
+        /// When a request asked for at `now` may start (the time is booked for it).
+        mutating func slot(at now: Int64) -> Int64 {
+            guard limit > 0 else { return now }
+            let slot = starts.count < limit ? now : max(now, starts[starts.count - limit] + windowMilliseconds)
+            starts.append(slot)
+            if starts.count > limit { starts.removeFirst(starts.count - limit) }
+            return slot
+        }
+    }
+
     /// The pacing arithmetic: the last quota seen, when, and the requests sent since.
     public struct Pacing: Sendable, Equatable {
         /// The share of a window's requests kept in reserve before pacing starts.
@@ -28,10 +51,12 @@ public final class RatePacer: Sendable {
         public var maxDelayMilliseconds: Int64
         var quota: Quota?
         var observedAt: Int64 = 0
+        var budget: Budget?
 
-        public init(reserve: Double = 0.1, maxDelayMilliseconds: Int64 = 60_000) {
+        public init(reserve: Double = 0.1, maxDelayMilliseconds: Int64 = 60_000, budget: Budget? = nil) {
             self.reserve = reserve
             self.maxDelayMilliseconds = maxDelayMilliseconds
+            self.budget = budget
         }
 
         public mutating func observe(_ quota: Quota, at now: Int64) {
@@ -41,6 +66,15 @@ public final class RatePacer: Sendable {
 
         /// How long the next request waits at `now`, which counts it as sent.
         public mutating func next(at now: Int64) -> Int64 {
+            var budgeted: Int64 = 0
+            if var budget {
+                budgeted = budget.slot(at: now) - now
+                self.budget = budget
+            }
+            return max(budgeted, quotaWait(at: now))
+        }
+
+        mutating func quotaWait(at now: Int64) -> Int64 {
             guard var quota, quota.limit > 0 else { return 0 }
             let windowEnd = observedAt + quota.windowMilliseconds
             guard now < windowEnd else {
@@ -66,6 +100,13 @@ public final class RatePacer: Sendable {
         state = Mutex(pacing)
         self.quota = quota
         self.clock = clock
+    }
+
+    /// Paces by a fixed budget alone: at most `requests` start in any `windowMilliseconds`.
+    public convenience init(budget requests: Int, windowMilliseconds: Int64 = 60_000,
+                            clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000) }) {
+        self.init(Pacing(maxDelayMilliseconds: windowMilliseconds, budget: Budget(limit: requests, windowMilliseconds: windowMilliseconds)),
+                  quota: { _ in nil }, clock: clock)
     }
 
     /// Waits as long as the quota asks before a request.

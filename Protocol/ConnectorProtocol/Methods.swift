@@ -312,16 +312,53 @@ public struct PollResult: Codable, Sendable, Hashable {
     public var cursor: String?
     /// More events are ready now: poll again without waiting for the interval.
     public var hasMore: Bool
+    /// Records of the page the plugin could not make events of; kept by the host as intake rejects.
+    public var rejects: [SourceReject]
 
-    public init(events: [Event], cursor: String?, hasMore: Bool) {
+    public init(events: [Event], cursor: String?, hasMore: Bool, rejects: [SourceReject] = []) {
         self.events = events
         self.cursor = cursor
         self.hasMore = hasMore
+        self.rejects = rejects
     }
 
     enum CodingKeys: String, CodingKey {
-        case events, cursor
+        case events, cursor, rejects
         case hasMore = "has_more"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        events = try container.decode([Event].self, forKey: .events)
+        cursor = try container.decodeIfPresent(String.self, forKey: .cursor)
+        hasMore = try container.decode(Bool.self, forKey: .hasMore)
+        rejects = try container.decodeIfPresent([SourceReject].self, forKey: .rejects) ?? []
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(events, forKey: .events)
+        try container.encode(cursor, forKey: .cursor)
+        try container.encode(hasMore, forKey: .hasMore)
+        if !rejects.isEmpty { try container.encode(rejects, forKey: .rejects) }
+    }
+}
+
+/// A record a source read but cannot make an event of (an invoice whose lines do not come to its total,
+/// a required field missing): rather than fail its page, and stop its stream behind it, the plugin
+/// names it here and the host keeps it among its intake rejects (`hostctl dlq rejects`), audited.
+public struct SourceReject: Codable, Sendable, Hashable {
+    /// What is wrong, naming the field.
+    public var problem: String
+    /// The record as the source identifies it.
+    public var source: SourceRef?
+    /// The record as the source sent it, for the operator.
+    public var record: JSONValue?
+
+    public init(problem: String, source: SourceRef?, record: JSONValue?) {
+        self.problem = problem
+        self.source = source
+        self.record = record
     }
 }
 
@@ -613,15 +650,18 @@ public struct WebhookResult: Codable, Sendable, Hashable {
     public var replayKey: String?
     /// The answer to send, when the plugin shapes it (after the events are stored).
     public var response: WebhookResponse?
+    /// Records of the delivery the plugin could not make events of (see ``SourceReject``).
+    public var rejects: [SourceReject]
 
-    public init(events: [Event], replayKey: String?, response: WebhookResponse? = nil) {
+    public init(events: [Event], replayKey: String?, response: WebhookResponse? = nil, rejects: [SourceReject] = []) {
         self.events = events
         self.replayKey = replayKey
         self.response = response
+        self.rejects = rejects
     }
 
     enum CodingKeys: String, CodingKey {
-        case events, response
+        case events, response, rejects
         case replayKey = "replay_key"
     }
 
@@ -630,6 +670,15 @@ public struct WebhookResult: Codable, Sendable, Hashable {
         events = try container.decodeIfPresent([Event].self, forKey: .events) ?? []
         replayKey = try container.decodeIfPresent(String.self, forKey: .replayKey)
         response = try container.decodeIfPresent(WebhookResponse.self, forKey: .response)
+        rejects = try container.decodeIfPresent([SourceReject].self, forKey: .rejects) ?? []
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(events, forKey: .events)
+        try container.encodeIfPresent(replayKey, forKey: .replayKey)
+        try container.encodeIfPresent(response, forKey: .response)
+        if !rejects.isEmpty { try container.encode(rejects, forKey: .rejects) }
     }
 }
 

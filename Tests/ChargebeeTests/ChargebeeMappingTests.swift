@@ -111,13 +111,48 @@ import Testing
              "content": {"transaction": {"id": "txn_1", "type": "payment", "status": "success", "customer_id": "cb_7", "currency_code": "EUR",
                                          "amount": 32970, "resource_version": 1764500100123, "linked_invoices": [{"invoice_id": "inv_1"}]}}}
             """#)
-        let mapped = try #require(try mapping.events(event).first)
+        let mapped = try #require(mapping.events(event).events.first)
         #expect(mapped.type == "payment.succeeded" && mapped.source == SourceRef(objectType: "transaction", objectID: "txn_1", version: "1764500100123"))
         #expect(mapped.orderingKey == "customer:cb_7" && mapped.entity == "acme-eu" && mapped.idempotencyKey(connector: "billing") == "billing:transaction:txn_1:1764500100123")
         let pending = json(#"{"id": "ev_2", "event_type": "invoice_generated", "content": {"invoice": {"id": "inv_9", "status": "pending", "currency_code": "EUR", "customer_id": "c"}}}"#)
-        #expect(try mapping.events(pending).isEmpty)
-        #expect(try mapping.events(json(#"{"id": "ev_3", "event_type": "coupon_created", "content": {"coupon": {"id": "x"}}}"#)).isEmpty)
+        #expect(mapping.events(pending).events.isEmpty && mapping.events(pending).rejects.isEmpty)
+        #expect(mapping.events(json(#"{"id": "ev_3", "event_type": "coupon_created", "content": {"coupon": {"id": "x"}}}"#)).events.isEmpty)
         let customer = json(#"{"id": "ev_4", "event_type": "customer_changed", "occurred_at": 1764500000, "content": {"customer": {"id": "cb_7", "email": "a@b.c", "resource_version": 17}}}"#)
-        #expect(try mapping.events(customer).first?.type == "customer.upserted")
+        #expect(mapping.events(customer).events.first?.type == "customer.upserted")
+    }
+
+    /// A record that cannot be mapped is a reject naming the field and keeping the record, not a thrown
+    /// error (which failed the whole poll page and stopped the stream behind it).
+    @Test func anUnmappableRecordIsARejectAndTheRestFlows() throws {
+        let mapping = ChargebeeEvents(connector: ConnectorInfo(id: "billing", plugin: "chargebee"))
+        let bad = json(#"{"id": "inv_4", "customer_id": "c", "status": "paid", "currency_code": "EUR", "tax": 0, "total": 999, "resource_version": 5, "line_items": [{"id": "l", "amount": 1000, "unit_amount": 1000}]}"#)
+        let mapped = mapping.record("invoice", bad)
+        #expect(mapped.events.isEmpty && mapped.rejects.count == 1)
+        let reject = try #require(mapped.rejects.first)
+        #expect(reject.problem.contains("invoice inv_4: its lines come to 1000") && reject.source == SourceRef(objectType: "invoice", objectID: "inv_4", version: "5"))
+        #expect(reject.record?["total"]?.intValue == 999)
+        // Encoded for the host: `rejects` beside the events, left out when there are none.
+        let page = String(decoding: try JSONEncoder().encode(PollResult(events: [], cursor: "c", hasMore: false, rejects: mapped.rejects)), as: UTF8.self)
+        #expect(page.contains(#""rejects":[{"#) && page.contains(#""problem":"Chargebee invoice inv_4"#))
+        #expect(!String(decoding: try JSONEncoder().encode(PollResult(events: [], cursor: nil, hasMore: false)), as: UTF8.self).contains("rejects"))
+    }
+
+    /// Listed records (a backfill) are the same events as the feed's: deleted customers are deletions,
+    /// item prices products with their price and period.
+    @Test func backfilledRecordsAndItemPrices() throws {
+        let mapping = ChargebeeEvents(connector: ConnectorInfo(id: "billing", plugin: "chargebee"))
+        let deleted = mapping.record("customer", json(#"{"id": "cb_9", "email": "x@y.z", "deleted": true, "resource_version": 88, "updated_at": 1764500000}"#))
+        #expect(deleted.events.first?.type == "customer.deleted" && deleted.events.first?.source.version == "88" && deleted.events.first?.occurredAt == "2025-11-30T10:53:20Z")
+        let price = mapping.record("item_price", json(#"""
+            {"id": "pro-JPY-monthly", "name": "pro-JPY-monthly", "external_name": "Pro (monthly)", "item_id": "pro", "status": "active", "pricing_model": "per_unit",
+             "price": 1800, "currency_code": "JPY", "period": 1, "period_unit": "month", "resource_version": 3}
+            """#))
+        #expect(price.events.first?.type == "product.upserted")
+        #expect(price.events.first?.record == .product(Product(name: "Pro (monthly)", unitPrice: Money(amountMinor: 1_800, currency: CurrencyCode("JPY")!),
+                                                              recurring: Recurrence(interval: "month", intervalCount: 1))))
+        let tiered = try ChargebeeMapping.itemPrice(json(#"{"id": "api-calls", "currency_code": "USD", "pricing_model": "tiered", "status": "archived"}"#))
+        #expect(tiered.unitPrice == nil && !tiered.active)
+        #expect(try ChargebeeSettings(["site": "acme"]).backfill == ChargebeeBackfill.resources)
+        #expect(throws: ChargebeeSettings.Problem.self) { try ChargebeeSettings(["site": "acme", "backfill": ["invoices", "plans"]]) }
     }
 }

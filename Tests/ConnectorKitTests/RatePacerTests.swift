@@ -64,4 +64,16 @@ import Testing
         try await pacer.pace()  // 100 ms left, 2 requests: 50 ms
         #expect(ContinuousClock.now - started >= .milliseconds(45))
     }
+
+    /// A fixed budget (Chargebee reports no quota): the first `limit` requests of a window go at once,
+    /// the next waits until the oldest of them is a window old, so no clock minute sees more than the limit.
+    @Test func aBudgetLetsAtMostItsLimitStartInAnyWindow() {
+        var pacing = RatePacer.Pacing(budget: RatePacer.Budget(limit: 3, windowMilliseconds: 60_000))
+        #expect([pacing.next(at: 0), pacing.next(at: 10), pacing.next(at: 20)] == [0, 0, 0])
+        #expect(pacing.next(at: 30) == 59_970, "the fourth waits until the first is a minute old")
+        #expect(pacing.next(at: 40) == 59_970, "and the fifth until the second is")
+        #expect(pacing.next(at: 130_000) == 0, "a quiet window later, no wait")
+        var unlimited = RatePacer.Pacing(budget: RatePacer.Budget(limit: 0, windowMilliseconds: 60_000))
+        #expect((0..<1_000).allSatisfy { unlimited.next(at: Int64($0)) == 0 })
+    }
 }

@@ -49,6 +49,7 @@ final class FakeChargebee {
             [connector.config]
             api_base = "\(chargebee.url)/api/v2"
             page_size = 20
+            backfill = []
 
             [[connector]]
             id = "py"

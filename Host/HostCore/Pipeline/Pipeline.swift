@@ -163,10 +163,22 @@ public final class Pipeline: Service, Sendable {
     /// A page's events as the plugin sent them, read in one pass: each event's routing header and its
     /// bytes. One element that is not an event does not fail its page: it becomes a reject naming the
     /// member at fault, and the rest is stored.
+    /// Records the plugin itself could not make events of (`rejects`) join them, with its reason.
     static func page(of answer: RPCMessage, as kind: EventPage.Kind) throws(ConnectorError) -> (page: EventPage, incoming: [Store.Incoming], rejects: [Store.Reject]) {
         let page = try EventPage(reading: answer, as: kind)
-        return (page, page.events.map { Store.Incoming(header: $0.header, payload: $0.json) },
-                page.rejects.map { Store.Reject(reason: $0.problem, payload: $0.json) })
+        var rejects = page.rejects.map { Store.Reject(reason: $0.problem, payload: $0.json) }
+        if let json = page.others["rejects"] {
+            guard case .array(let elements)? = try? JSONDecoder().decode(JSONValue.self, from: json) else {
+                throw ConnectorError(.protocol, "invalid result: \"rejects\" must be an array")
+            }
+            for (index, element) in elements.enumerated() {
+                guard let problem = element["problem"]?.stringValue, let payload = try? JSONEncoder().encode(element) else {
+                    throw ConnectorError(.protocol, "invalid result: rejects[\(index)] needs a \"problem\" string")
+                }
+                rejects.append(Store.Reject(reason: "the plugin could not read it: \(problem)", payload: payload))
+            }
+        }
+        return (page, page.events.map { Store.Incoming(header: $0.header, payload: $0.json) }, rejects)
     }
 
     /// Polls each stream of a source connector: a page and its cursor are stored together; the next

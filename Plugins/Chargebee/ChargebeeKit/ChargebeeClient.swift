@@ -1,6 +1,7 @@
 public import ConnectorKit
 public import ConnectorProtocol
 public import Foundation
+import Synchronization
 
 /// Calls Chargebee's API v2: HTTP Basic with the site's API key (from the vault, read again after
 /// Chargebee refuses it), form-encoded bodies with brackets, `chargebee-idempotency-key` on writes,
@@ -9,6 +10,7 @@ public final class ChargebeeClient: Sendable {
     let settings: ChargebeeSettings
     let http: HTTPClient
     private let apiKey: CachedSecret
+    private let catalogChecked = Mutex(false)
 
     public init(settings: ChargebeeSettings, http: HTTPClient, apiKey: @escaping @Sendable () async throws -> String) {
         self.settings = settings
@@ -23,6 +25,15 @@ public final class ChargebeeClient: Sendable {
     /// A write: Chargebee replays the first answer to a repeated idempotency key (for 30 minutes).
     public func post(_ path: String, _ fields: [(String, String)], idempotencyKey: String) async throws -> JSONValue {
         try await send("POST", path, body: Data(FormEncoding.encode(fields).utf8), idempotencyKey: String(idempotencyKey.prefix(100)))
+    }
+
+    /// This connector reads Product Catalog 2.0 (items and item prices): a site still on 1.0 answers
+    /// `configuration_incompatible` to item prices, which is said once, clearly, before any stream is read
+    /// (rather than streams that stay empty). Asked until it succeeds once.
+    public func requireProductCatalog2() async throws {
+        guard !catalogChecked.withLock({ $0 }) else { return }
+        _ = try await get("/item_prices", [("limit", "1")])
+        catalogChecked.withLock { $0 = true }
     }
 
     func send(_ method: String, _ pathAndQuery: String, body: Data?, idempotencyKey: String?) async throws -> JSONValue {

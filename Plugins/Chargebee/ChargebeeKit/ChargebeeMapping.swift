@@ -143,6 +143,21 @@ public enum ChargebeeMapping {
                             cancelAt: json["cancelled_at"]?.intValue.map(rfc3339))
     }
 
+    /// An item price (Product Catalog 2.0) as a product: its item's sale under one currency and period.
+    /// A price that is not per unit (tiered, volume, stairstep) has no single unit price.
+    public static func itemPrice(_ json: JSONValue) throws(Unmapped) -> Product {
+        let id = json["id"]?.stringValue ?? "?"
+        guard let currency = json["currency_code"]?.stringValue.flatMap({ CurrencyCode($0.uppercased()) }) else {
+            throw Unmapped(description: "item price \(id): currency_code is missing or not an ISO 4217 code")
+        }
+        let perUnit = ["flat_fee", "per_unit", nil].contains(json["pricing_model"]?.stringValue)
+        let price = perUnit && (json["price"] != nil || json["price_in_decimal"] != nil)
+            ? Money(amountMinor: try minor(json, "price", currency, what: "item price \(id)"), currency: currency) : nil
+        let recurring = json["period_unit"]?.stringValue.map { Recurrence(interval: $0, intervalCount: json["period"]?.intValue.map(Int.init) ?? 1) }
+        return Product(name: json["external_name"]?.stringValue ?? json["name"]?.stringValue ?? id, description: json["description"]?.stringValue,
+                       unitPrice: price, recurring: recurring, active: json["status"]?.stringValue ?? "active" == "active" && json["deleted"]?.boolValue != true)
+    }
+
     /// An amount field in minor units: its `*_in_decimal` text when the site writes one (multi-decimal
     /// pricing), else its integer.
     static func minor(_ json: JSONValue, _ field: String, _ currency: CurrencyCode, what: String) throws(Unmapped) -> Int64 {

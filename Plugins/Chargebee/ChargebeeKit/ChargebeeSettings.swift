@@ -16,13 +16,21 @@ public struct ChargebeeSettings: Sendable, Equatable {
     public var sinceSeconds: Int64
     /// Records per list call (1–100).
     public var pageSize: Int
+    /// The resources read once, from `since` to the first poll, by `updated_at` windows (the events feed
+    /// covers what changes after; a site's feed may not reach back to `since`).
+    public var backfill: [String]
+    /// The width of one backfill window, seconds.
+    public var backfillWindowSeconds: Int64
     public var timeoutSeconds: Int
+    /// The most requests this connector starts in a minute (Chargebee reports no quota; plans allow 150
+    /// to 3,500 a minute per site, shared with every other client of the site). 0: unpaced.
+    public var requestsPerMinute: Int
 
     public typealias Problem = ConfigTable.Problem
 
     public static let keys: Set<String> = [
         "site", "api_base", "api_key_secret", "webhook_user", "webhook_password_secret", "webhook_password_secret_next", "since", "page_size",
-        "timeout_s", "log_level",
+        "timeout_s", "log_level", "backfill", "backfill_window_days", "requests_per_minute",
     ]
 
     public init(_ config: JSONValue) throws(Problem) {
@@ -47,6 +55,12 @@ public struct ChargebeeSettings: Sendable, Equatable {
             + (try table.string("webhook_password_secret_next").map { [$0] } ?? [])
         sinceSeconds = (try table.int("since")) ?? 0
         pageSize = try table.int("page_size", default: 100, in: 1...100, "must be between 1 and 100 (Chargebee's lists hold at most 100)")
+        backfill = try table.strings("backfill", default: ChargebeeBackfill.resources)
+        for (index, resource) in backfill.enumerated() where !ChargebeeBackfill.resources.contains(resource) {
+            throw Problem(key: "backfill[\(index)]", message: "\"\(resource)\" is not one of \(ChargebeeBackfill.resources.joined(separator: ", "))")
+        }
+        backfillWindowSeconds = Int64(try table.int("backfill_window_days", default: 30, in: 1...3_660, "must be a number of days (1 to 3660)")) * 86_400
+        requestsPerMinute = try table.int("requests_per_minute", default: 150, in: 0...100_000, "must be a number of requests (0: unpaced)")
         timeoutSeconds = try table.int("timeout_s", default: 30, in: 1...3_600, "must be a positive number of seconds (at most an hour)")
     }
 }

@@ -12,18 +12,15 @@ public struct ChargebeeSource: Sendable {
     let settings: ChargebeeSettings
     let mapping: ChargebeeEvents
 
-    public init(client: ChargebeeClient, settings: ChargebeeSettings, connector: ConnectorInfo) {
+    public init(client: ChargebeeClient, settings: ChargebeeSettings, mapping: ChargebeeEvents) {
         self.client = client
         self.settings = settings
-        self.mapping = ChargebeeEvents(connector: connector)
+        self.mapping = mapping
     }
 
     public typealias Cursor = ModifiedSinceCursor<String>
 
     public func poll(_ params: PollParams) async throws -> PollResult {
-        guard params.stream == Self.stream else {
-            throw ConnectorError(.permanent, "the Chargebee connector has one stream, \"\(Self.stream)\", not \"\(params.stream)\"")
-        }
         let start = String(settings.sinceSeconds)
         var cursor = try params.cursor.map { text in
             guard let cursor = try? JSONDecoder().decode(Cursor.self, from: Data(text.utf8)), Int64(cursor.stamp) != nil else {
@@ -52,11 +49,11 @@ public struct ChargebeeSource: Sendable {
         let emitted: [Cursor.Row]
         (emitted, cursor) = cursor.advance(over: rows, wanted: wanted)
         let chosen = Set(emitted.map(\.id))
-        var canonical: [Event] = []
+        var mapped = ChargebeeEvents.Mapped()
         for event in events where chosen.contains(event["id"]?.stringValue ?? "") {
-            canonical += try mapping.events(event)
+            mapped.add(mapping.events(event))
         }
-        return PollResult(events: canonical, cursor: cursor.encoded(), hasMore: more)
+        return PollResult(events: mapped.events, cursor: cursor.encoded(), hasMore: more, rejects: mapped.rejects)
     }
 
     /// One page of the feed, oldest first: its events and the next page's offset.

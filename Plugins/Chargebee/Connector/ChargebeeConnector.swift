@@ -11,15 +11,21 @@ struct ChargebeeConnector: Connector {
     static let plugin = PluginInfo(name: "chargebee", version: "0.1.0")
     static let capabilities = Capabilities(
         streams: [StreamInfo(name: ChargebeeSource.stream, eventTypes: [
-            "customer.upserted", "customer.deleted", "invoice.finalized", "invoice.paid", "invoice.voided", "credit_note.issued", "credit_note.voided",
-            "payment.succeeded", "payment.failed", "payment.pending", "refund.succeeded", "refund.failed", "refund.pending", "subscription.updated",
-        ])],
+            "customer.upserted", "customer.deleted", "product.upserted", "invoice.finalized", "invoice.paid", "invoice.voided", "credit_note.issued",
+            "credit_note.voided", "payment.succeeded", "payment.failed", "payment.pending", "refund.succeeded", "refund.failed", "refund.pending",
+            "subscription.updated",
+        ])] + [
+            ("item_prices", ["product.upserted"]), ("customers", ["customer.upserted", "customer.deleted"]), ("subscriptions", ["subscription.updated"]),
+            ("invoices", ["invoice.finalized", "invoice.paid", "invoice.voided"]), ("credit_notes", ["credit_note.issued", "credit_note.voided"]),
+            ("transactions", ["payment.succeeded", "payment.failed", "payment.pending", "refund.succeeded", "refund.failed", "refund.pending"]),
+        ].map { StreamInfo(name: $0.0, eventTypes: $0.1) },
         webhooks: true
     )
 
     let settings: ChargebeeSettings
     let client: ChargebeeClient
     let source: ChargebeeSource
+    let backfill: ChargebeeBackfill
     let host: HostConnection
     let events: ChargebeeEvents
 
@@ -32,20 +38,26 @@ struct ChargebeeConnector: Connector {
         host = context.host
         let host = context.host
         let secret = settings.apiKeySecret
-        client = ChargebeeClient(settings: settings, http: HTTPClient(maxConcurrent: 4, userAgent: "connector-host-chargebee/\(Self.plugin.version)"),
+        client = ChargebeeClient(settings: settings, http: HTTPClient(maxConcurrent: 4, userAgent: "connector-host-chargebee/\(Self.plugin.version)",
+                                                                         pacer: settings.requestsPerMinute > 0 ? RatePacer(budget: settings.requestsPerMinute) : nil),
                                  apiKey: { try await host.secret(secret) })
-        source = ChargebeeSource(client: client, settings: settings, connector: context.connector)
         events = ChargebeeEvents(connector: context.connector)
+        source = ChargebeeSource(client: client, settings: settings, mapping: events)
+        backfill = ChargebeeBackfill(client: client, settings: settings, mapping: events)
     }
 
     func check() async throws -> CheckResult {
-        // Product Catalog 2.0's item prices: a 1.0 site answers configuration_incompatible, which says so.
-        _ = try await client.get("/item_prices", [("limit", "1")])
+        try await client.requireProductCatalog2()
         return CheckResult(ok: true, message: "Chargebee site reachable at \(settings.apiBase) (Product Catalog 2.0)")
     }
 
     func poll(_ params: PollParams) async throws -> PollResult {
-        try await source.poll(params)
+        try await client.requireProductCatalog2()
+        if params.stream == ChargebeeSource.stream { return try await source.poll(params) }
+        guard ChargebeeBackfill.resources.contains(params.stream) else {
+            throw ConnectorError(.permanent, "the Chargebee connector has no stream \"\(params.stream)\" (its streams: \(ChargebeeSource.stream), \(ChargebeeBackfill.resources.joined(separator: ", ")))")
+        }
+        return try await backfill.poll(params)
     }
 
     /// A webhook: the event itself, behind HTTP Basic credentials checked in constant time.
@@ -56,12 +68,12 @@ struct ChargebeeConnector: Connector {
         }
         try WebhookSignature.verifyBasic(header: params.headers["authorization"], user: settings.webhookUser, passwords: passwords)
         guard let event = try? JSONDecoder().decode(JSONValue.self, from: params.bodyBytes), event["object"]?.stringValue == "event" || event["event_type"] != nil,
-              let id = event["id"]?.stringValue else {
+              event["id"]?.stringValue != nil else {
             throw ConnectorError(.permanent, "the webhook body is not a Chargebee event", details: ["reason": "malformed"])
         }
         // No replay key: Chargebee sends the same event again (same id) when it did not get our 2xx, and
         // that copy must be answered 200; the host drops it as a duplicate by its idempotency key.
-        _ = id
-        return WebhookResult(events: try events.events(event), replayKey: nil)
+        let mapped = events.events(event)
+        return WebhookResult(events: mapped.events, replayKey: nil, rejects: mapped.rejects)
     }
 }

@@ -1,0 +1,108 @@
+import ConnectorProtocol
+import Foundation
+import HostAdmin
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension FakeChargebee {
+    /// Every record of a list, through the API as a client reads it (pages of 100).
+    func all(_ resource: String) throws -> [[String: Any]] {
+        var found: [[String: Any]] = []
+        var offset: String?
+        let auth = "Basic " + Data("\(Self.key):".utf8).base64EncodedString()
+        repeat {
+            var query = "limit=100"
+            if let offset { query += "&offset=" + (offset.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? offset) }
+            let answer = try http("GET", "\(url)/api/v2/\(resource)?\(query)", headers: ["Authorization": auth])
+            guard answer.status == 200, let page = try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any] else {
+                throw HarnessError("fake Chargebee \(resource): \(answer.status) \(answer.body.prefix(300))")
+            }
+            found += (page["list"] as? [[String: Any]] ?? []).compactMap { $0[String(resource.dropLast())] as? [String: Any] }
+            offset = page["next_offset"] as? String
+        } while offset != nil
+        return found
+    }
+
+    /// Sums of a money field per currency, in minor units.
+    static func totals(_ records: [[String: Any]], _ field: String = "total") -> [String: Int64] {
+        records.reduce(into: [:]) { sums, record in
+            sums[record["currency_code"] as? String ?? "?", default: 0] += (record[field] as? NSNumber)?.int64Value ?? 0
+        }
+    }
+}
+
+/// The Chargebee connector into the books: the daemon, connector-chargebee with the fake Chargebee,
+/// connector-odoo with the fake Odoo 17 and 19 (or a real Odoo, see ``OdooServer``) (issue 17).
+@Suite(.serialized) struct ChargebeeBooksTests {
+    static func connector(_ chargebee: FakeChargebee, id: String, entity: String = "acme-eu", _ extra: String = "") -> String {
+        """
+        [[connector]]
+        id = "\(id)"
+        plugin = "chargebee"
+        entity = "\(entity)"
+        poll_interval_ms = 200
+        [connector.config]
+        api_base = "\(chargebee.url)/api/v2"
+        \(extra)
+
+        """
+    }
+
+    static let bookEvents = #""customer.*", "product.*", "invoice.*", "credit_note.*", "payment.*", "refund.*""#
+
+    /// Odoo's amounts in minor units, per currency code.
+    static func odooTotals(_ odoo: OdooServer, _ moves: [[String: Any]], currencies: [Int: String]) -> [String: Int64] {
+        moves.reduce(into: [:]) { sums, move in
+            let code = OdooServer.id(move["currency_id"]).flatMap { currencies[$0] } ?? "?"
+            sums[code, default: 0] += Int64(((move["amount_total"] as? Double ?? 0) * 100).rounded())
+        }
+    }
+
+    /// Seeded invoices with payments and credit notes in two currencies, with a discount and a 21 % tax,
+    /// read from the events feed and backfilled at once, the daemon killed mid-flow: each invoice, credit
+    /// note and payment once in Odoo, in the connector's company, and the totals per currency equal on
+    /// both sides.
+    @Test(arguments: OdooServer.versions) func invoicesPaymentsAndCreditNotesLandOnceWithEqualTotals(version: Int) throws {
+        let (eurInvoices, usdInvoices, eurNotes, usdNotes) = (600, 400, 30, 20)
+        let daemon = try DaemonHarness()
+        let odoo = try OdooServer.underTest(version: version, apiKey: DaemonHarness.odooKey, log: daemon.path("odoo.log"))
+        let chargebee = try FakeChargebee(log: daemon.path("chargebee.log"))
+        let billing = odoo.source("billing")
+        let start = Int(Date().timeIntervalSince1970) - 3_600
+        try chargebee.control("site", #"{"tax_rate": \#(odoo.euRate), "rate_limit": 0}"#)
+        try chargebee.control("seed", #"{"customers": 30, "currency_code": "EUR", "invoices": \#(eurInvoices), "paid": true, "discount": 100, "credit_notes": \#(eurNotes), "start_at": \#(start), "step_seconds": 1}"#)
+        try chargebee.control("seed", #"{"customers": 20, "currency_code": "USD", "invoices": \#(usdInvoices), "paid": true, "credit_notes": \#(usdNotes), "start_at": \#(start + 2_000), "step_seconds": 1}"#)
+        let connectors = Self.connector(chargebee, id: billing, "requests_per_minute = 0\npage_size = 50")
+            + DaemonHarness.route(billing, "erp", events: Self.bookEvents)
+        try daemon.start(storing: [(billing, "api_key", FakeChargebee.key), ("erp", "api_key", odoo.apiKey)],
+                         initial: DaemonHarness.odoo(odoo), then: DaemonHarness.odoo(odoo) + connectors)
+        let invoiceRef = "ch:\(billing):invoice:"
+        try daemon.waitUntil("a third of the invoices are in Odoo", timeout: 120) {
+            try odoo.records("account.move", "ref", prefix: invoiceRef).count >= (eurInvoices + usdInvoices) / 3
+        }
+        guard let pid = daemon.daemonPID else { throw HarnessError("no daemon") }
+        kill(pid, SIGKILL)
+        _ = try? daemon.stop(timeout: 5)
+        try daemon.start()
+        try daemon.waitUntil("every invoice, credit note and payment is delivered", timeout: 300) {
+            try daemon.count("pending") == 0 && odoo.records("account.payment", odoo.memo, prefix: "ch:\(billing):transaction:").count >= eurInvoices + usdInvoices
+        }
+        let dead = try daemon.deadLetters()
+        #expect(dead.isEmpty, "\(dead.prefix(3))")
+        let invoices = try odoo.records("account.move", "ref", prefix: invoiceRef)
+        let notes = try odoo.records("account.move", "ref", prefix: "ch:\(billing):credit_note:")
+        let payments = try odoo.records("account.payment", odoo.memo, prefix: "ch:\(billing):transaction:")
+        #expect(invoices.count == eurInvoices + usdInvoices && Set(invoices.compactMap { $0["ref"] as? String }).count == invoices.count)
+        #expect(notes.count == eurNotes + usdNotes && notes.allSatisfy { $0["move_type"] as? String == "out_refund" })
+        #expect(payments.count == eurInvoices + usdInvoices && Set(payments.compactMap { $0[odoo.memo] as? String }).count == payments.count)
+        #expect(invoices.allSatisfy { $0["state"] as? String == "posted" && OdooServer.id($0["company_id"]) == odoo.euCompany })
+        let currencies = [odoo.euro: "EUR", 1: "USD"]
+        let sourceInvoices = try chargebee.all("invoices"), sourceNotes = try chargebee.all("credit_notes")
+        #expect(Self.odooTotals(odoo, invoices, currencies: currencies) == FakeChargebee.totals(sourceInvoices))
+        #expect(Self.odooTotals(odoo, notes, currencies: currencies) == FakeChargebee.totals(sourceNotes))
+        #expect(try daemon.stop() == 0)
+    }
+}
