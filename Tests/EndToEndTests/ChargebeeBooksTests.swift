@@ -1,3 +1,4 @@
+import ConnectorKit
 import ConnectorProtocol
 import Foundation
 import HostAdmin
@@ -24,6 +25,24 @@ extension FakeChargebee {
             offset = page["next_offset"] as? String
         } while offset != nil
         return found
+    }
+
+    /// A write through the API (form-encoded, Basic auth).
+    @discardableResult
+    func post(_ path: String, _ fields: [(String, String)]) throws -> [String: Any] {
+        let answer = try http("POST", "\(url)/api/v2\(path)", headers: ["Authorization": "Basic " + Data("\(Self.key):".utf8).base64EncodedString(),
+                                                                     "Content-Type": "application/x-www-form-urlencoded"], body: FormEncoding.encode(fields))
+        guard answer.status == 200 else { throw HarnessError("fake Chargebee \(path): \(answer.status) \(answer.body)") }
+        return (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]) ?? [:]
+    }
+
+    /// A customer paying a monthly plan by card: the subscription's invoice, paid.
+    func subscribe(_ fields: [(String, String)], price: String) throws -> (customer: String, invoice: String) {
+        let customer = try post("/customers", fields + [("card[number]", "4111111111111111"), ("card[expiry_month]", "12"), ("card[expiry_year]", "2030")])
+        let id = (customer["customer"] as? [String: Any])?["id"] as? String ?? ""
+        let subscription = try post("/customers/\(id)/subscription_for_items", [("subscription_items[item_price_id][0]", price)])
+        let invoice = (subscription["invoice"] as? [String: Any])?["id"] as? String ?? ""
+        return (id, invoice)
     }
 
     /// Sums of a money field per currency, in minor units.
@@ -103,6 +122,49 @@ extension FakeChargebee {
         let sourceInvoices = try chargebee.all("invoices"), sourceNotes = try chargebee.all("credit_notes")
         #expect(Self.odooTotals(odoo, invoices, currencies: currencies) == FakeChargebee.totals(sourceInvoices))
         #expect(Self.odooTotals(odoo, notes, currencies: currencies) == FakeChargebee.totals(sourceNotes))
+        #expect(try daemon.stop() == 0)
+    }
+
+    /// Two billing sources into one Odoo (issue 17): a Stripe account for `acme-eu` and a Chargebee site
+    /// for `acme-us`, the same customers known to both — Globex by its VAT number (written differently,
+    /// with other emails), Initech by its email (another case): one partner each, whichever source
+    /// came first, and each invoice in its entity's company.
+    @Test(.enabled(if: Localstripe.available, "localstripe is not installed: scripts/test installs it"))
+    func twoBillingSourcesShareTheirCustomersPartners() throws {
+        let daemon = try DaemonHarness()
+        let odoo = try OdooServer(version: 19, apiKey: DaemonHarness.odooKey, log: daemon.path("odoo.log"))
+        let stripe = try Localstripe(log: daemon.path("localstripe.log"))
+        let chargebee = try FakeChargebee(log: daemon.path("chargebee.log"))
+        try chargebee.control("site", #"{"tax_rate": \#(odoo.usRate)}"#)
+        let (stripeGlobex, stripeGlobexInvoice) = try stripe.subscribe(name: "Globex", amountMinor: 12_100, customerFields: [("metadata[vat]", "BE0477472701")])
+        let (stripeInitech, _) = try stripe.subscribe(name: "Initech", amountMinor: 5_000)
+        let (billingGlobex, billingGlobexInvoice) = try chargebee.subscribe(
+            [("company", "Globex BV"), ("email", "billing@globex.example"), ("vat_number", "BE 0477.472.701"), ("billing_address[country]", "BE")], price: "pro-USD-monthly")
+        let (billingInitech, _) = try chargebee.subscribe([("company", "Initech"), ("email", "AP@Initech.test")], price: "pro-USD-monthly")
+        let connectors = DaemonHarness.stripeSource(url: stripe.url)
+            + Self.connector(chargebee, id: "billing", entity: "acme-us", "backfill = [\"item_prices\"]")
+            + DaemonHarness.route("stripe", "erp", events: #""customer.*", "product.*", "invoice.*", "payment.*""#)
+            + DaemonHarness.route("billing", "erp", events: Self.bookEvents)
+        try daemon.start(storing: [("stripe", "api_key", stripe.key), ("billing", "api_key", FakeChargebee.key), ("erp", "api_key", odoo.apiKey)],
+                         initial: DaemonHarness.odoo(odoo), then: DaemonHarness.odoo(odoo) + connectors)
+        let invoiceOf = { (ref: String) in try odoo.records("account.move", "ref", prefix: ref).first }
+        try daemon.waitUntil("both sources' invoices are in Odoo", timeout: 90) {
+            try [invoiceOf("ch:stripe:invoice:"), invoiceOf("ch:billing:invoice:")].allSatisfy { $0?["state"] as? String == "posted" }
+                && odoo.records("account.move", "ref", prefix: "ch:").filter { $0["move_type"] as? String == "out_invoice" }.count == 4
+        }
+        try daemon.waitUntil("nothing is left to deliver", timeout: 30) { try daemon.count("pending") == 0 }
+        #expect(try daemon.deadLetters().isEmpty)
+        let stripeInvoice = try #require(try invoiceOf("ch:stripe:invoice:\(stripeGlobexInvoice)"))
+        let billingInvoice = try #require(try invoiceOf("ch:billing:invoice:\(billingGlobexInvoice)"))
+        #expect(OdooServer.id(stripeInvoice["partner_id"]) == OdooServer.id(billingInvoice["partner_id"]), "Globex is one partner")
+        #expect(OdooServer.id(stripeInvoice["company_id"]) == odoo.euCompany && OdooServer.id(billingInvoice["company_id"]) == odoo.usCompany)
+        // One partner per customer pair, carrying the reference of the source that came first.
+        let partners = try odoo.records("res.partner", "ref", prefix: "ch:stripe:customer:") + odoo.records("res.partner", "ref", prefix: "ch:billing:customer:")
+        #expect(partners.count == 2, "\(partners.map { $0["ref"] ?? "" })")
+        let owners = Set(partners.compactMap { ($0["ref"] as? String)?.split(separator: ":").last.map(String.init) })
+        #expect(owners.isSubset(of: [stripeGlobex, stripeInitech, billingGlobex, billingInitech]) && owners.count == 2)
+        let invoices = try odoo.records("account.move", "ref", prefix: "ch:").filter { $0["move_type"] as? String == "out_invoice" }
+        #expect(Set(invoices.compactMap { OdooServer.id($0["partner_id"]) }).count == 2, "four invoices, two partners")
         #expect(try daemon.stop() == 0)
     }
 }

@@ -39,8 +39,8 @@ final class Localstripe {
     }
 
     /// A customer subscribing to a monthly plan paid by card: localstripe bills and charges at once.
-    func subscribe(name: String, amountMinor: Int) throws -> (customer: String, invoice: String) {
-        let customer = try post("/v1/customers", [("name", name), ("email", "ap@\(name.lowercased().filter(\.isLetter)).test"), ("address[country]", "BE")])
+    func subscribe(name: String, amountMinor: Int, customerFields: [(String, String)] = []) throws -> (customer: String, invoice: String) {
+        let customer = try post("/v1/customers", [("name", name), ("email", "ap@\(name.lowercased().filter(\.isLetter)).test"), ("address[country]", "BE")] + customerFields)
         let product = try post("/v1/products", [("name", "Pro plan")])
         let plan = "pro-\(UUID().uuidString.prefix(8).lowercased())"
         try post("/v1/plans", [("id", plan), ("amount", String(amountMinor)), ("currency", "eur"), ("interval", "month"), ("product", product["id"] as? String ?? "")])

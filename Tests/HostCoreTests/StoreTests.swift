@@ -51,7 +51,7 @@ import Testing
         // The head of cus_0 fails and waits: cus_0's next delivery stays behind it.
         let head = due[0]
         try await store.record(DeliveryOutcome(job: head, startedAt: 0, finishedAt: Store.now(),
-                                               result: .failed(ConnectorError(.transient, "503"), .retry(at: Store.now() + 60_000))))
+                                               result: .failed(ConnectorError(.transient, "503"), .retry(at: Store.now() + 3_600_000))))  // an hour: a loaded machine took minutes
         try await store.record(DeliveryOutcome(job: due[1], startedAt: 0, finishedAt: Store.now(),
                                                result: .delivered(externalID: "X1", duplicate: false, links: [], canonical: nil)))
         let next = try await store.dueDeliveries(route: "r", now: Store.now(), limit: 100)

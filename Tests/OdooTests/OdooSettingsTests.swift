@@ -13,6 +13,8 @@ import Testing
     @Test func aCompleteTableIsRead() throws {
         let settings = try OdooSettings(base)
         #expect(settings.protocolChoice == nil && settings.apiKeySecret == "api_key" && settings.timeoutSeconds == 30)
+        #expect(settings.partnerMatch == [.vat, .email], "VAT, then email, unless configured otherwise")
+        #expect(OdooMapping.compactVAT("be 0477.472-701") == "BE0477472701")
         #expect(try settings.company(forEntity: "acme-us") == 2)
         #expect(settings.taxes(forCompany: 1) == ["20": 5])
         #expect(settings.taxes(forCompany: 2) == ["20": 12, "8.875": 13])
@@ -41,6 +43,7 @@ import Testing
         #expect(problem { $0["api_key_secret"] = 1 } == "api_key_secret: must be a string")
         #expect(problem { $0["max_concurrency"] = 0 } == "max_concurrency: must be between 1 and 64")
         #expect(problem { $0["source_since"] = "2026-01-01" } == "source_since: \"2026-01-01\" is not a date and time as YYYY-MM-DD HH:MM:SS (UTC)")
+        #expect(problem { $0["partner_match"] = ["vat", "phone"] } == "partner_match[1]: \"phone\" is not one of vat, email")
     }
 
     @Test func perCompanySettingsFallBackToTheStar() throws {

@@ -39,7 +39,7 @@ public struct ChargebeeBackfill: Sendable {
                 throw ConnectorError(.permanent, "the stored cursor \"\(text.prefix(80))\" is not a Chargebee backfill cursor")
             }
             return cursor
-        } ?? Cursor(from: settings.sinceSeconds, until: now, offset: nil)
+        } ?? Cursor(from: settings.sinceSeconds, until: now + 1, offset: nil)  // the second of the first poll included
         guard settings.backfill.contains(resource), !cursor.done else {
             return PollResult(events: [], cursor: cursor.encoded(), hasMore: false)
         }

@@ -23,7 +23,8 @@ public struct ChargebeeSettings: Sendable, Equatable {
     public var backfillWindowSeconds: Int64
     public var timeoutSeconds: Int
     /// The most requests this connector starts in a minute (Chargebee reports no quota; plans allow 150
-    /// to 3,500 a minute per site, shared with every other client of the site). 0: unpaced.
+    /// to 3,500 a minute per site, shared with every other client of the site, so the default leaves a
+    /// fifth of the smallest plan's to them). 0: unpaced.
     public var requestsPerMinute: Int
 
     public typealias Problem = ConfigTable.Problem
@@ -60,7 +61,7 @@ public struct ChargebeeSettings: Sendable, Equatable {
             throw Problem(key: "backfill[\(index)]", message: "\"\(resource)\" is not one of \(ChargebeeBackfill.resources.joined(separator: ", "))")
         }
         backfillWindowSeconds = Int64(try table.int("backfill_window_days", default: 30, in: 1...3_660, "must be a number of days (1 to 3660)")) * 86_400
-        requestsPerMinute = try table.int("requests_per_minute", default: 150, in: 0...100_000, "must be a number of requests (0: unpaced)")
+        requestsPerMinute = try table.int("requests_per_minute", default: 120, in: 0...100_000, "must be a number of requests (0: unpaced)")
         timeoutSeconds = try table.int("timeout_s", default: 30, in: 1...3_600, "must be a positive number of seconds (at most an hour)")
     }
 }

@@ -25,7 +25,8 @@ public enum OdooMapping {
         ]
         if let email = customer.email { values["email"] = .string(email) }
         if let phone = customer.phone { values["phone"] = .string(phone) }
-        if let vat = customer.vat { values["vat"] = .string(vat) }
+        // Compact (`BE 0477.472.701` → `BE0477472701`), as Odoo's VAT check writes it: one form to match two sources by.
+        if let vat = customer.vat.map(compactVAT), !vat.isEmpty { values["vat"] = .string(vat) }
         if let address = customer.address {
             if let line1 = address.line1 { values["street"] = .string(line1) }
             if let line2 = address.line2 { values["street2"] = .string(line2) }
@@ -35,6 +36,11 @@ public enum OdooMapping {
         if let countryID { values["country_id"] = .int(countryID) }
         if let companyID { values["company_id"] = .int(companyID) }
         return values
+    }
+
+    /// A VAT number without spaces, dots or dashes, upper case.
+    public static func compactVAT(_ vat: String) -> String {
+        vat.uppercased().filter { $0.isLetter || $0.isNumber }
     }
 
     public static func productValues(_ product: Product, reference: String, major: Int) -> [String: JSONValue] {

@@ -49,6 +49,15 @@ public struct OdooSettings: Sendable, Equatable {
     public var defaultOrderProduct: Int64?
     /// Whether the `account_status` stream reads customers' statuses (off: it reads nothing).
     public var accountStatus: Bool
+    /// How a customer no partner carries the reference of yet is matched to an existing partner, in
+    /// order (`vat`, `email`): the same customer known to two sources (a Stripe account and a
+    /// Chargebee site after an acquisition) is one partner. Empty: every source customer is a partner
+    /// of its own.
+    public var partnerMatch: [PartnerKey]
+
+    public enum PartnerKey: String, Sendable, Equatable, CaseIterable {
+        case vat, email
+    }
 
     public enum OrderHandling: String, Sendable, Equatable {
         case quotation, confirm
@@ -60,7 +69,7 @@ public struct OdooSettings: Sendable, Equatable {
     public static let keys: Set<String> = [
         "url", "database", "login", "api_key_secret", "protocol", "timeout_s", "companies", "taxes", "sale_journals",
         "bank_journals", "fee_accounts", "dispute_accounts", "max_concurrency", "total_tolerance_minor", "source_since", "source_overlap_s", "log_level",
-        "orders", "default_order_product", "account_status",
+        "orders", "default_order_product", "account_status", "partner_match",
     ]
 
     public init(_ config: JSONValue) throws(Problem) {
@@ -106,6 +115,12 @@ public struct OdooSettings: Sendable, Equatable {
         orders = OrderHandling(rawValue: try table.choice("orders", among: ["quotation", "confirm"]))!
         defaultOrderProduct = try table.int("default_order_product")
         accountStatus = try table.bool("account_status", default: false)
+        partnerMatch = try table.strings("partner_match", default: ["vat", "email"]).enumerated().map { index, key throws(Problem) in
+            guard let match = PartnerKey(rawValue: key) else {
+                throw Problem(key: "partner_match[\(index)]", message: "\"\(key)\" is not one of vat, email")
+            }
+            return match
+        }
         if let product = defaultOrderProduct, product <= 0 {
             throw Problem(key: "default_order_product", message: "must be a positive Odoo id (a product.product)")
         }

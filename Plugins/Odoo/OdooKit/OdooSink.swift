@@ -16,6 +16,8 @@ public final class OdooSink: Sendable {
     private let ids = Mutex<[String: Int64]>([:])
     /// Products being looked up or created for order lines, by reference: one at a time each.
     let productLookups = Mutex<[String: Task<Int64, any Error>]>([:])
+    /// New partners are matched and created one at a time (see ``upsertPartner(_:_:)``).
+    let partnerGate = SerialGate()
 
     public init(client: OdooClient, settings: OdooSettings, logger: Logger) {
         self.client = client
@@ -89,7 +91,18 @@ public final class OdooSink: Sendable {
         // Partners are shared between companies (company_id empty), as Odoo creates them by default:
         // one customer buying from two legal entities is one contact.
         let values = OdooMapping.partnerValues(customer, reference: write.reference, countryID: countryID, companyID: nil)
-        return try await upsert("res.partner", values: values, domain: [["ref", "=", .string(write.reference)]], write)
+        let own: JSONValue = [["ref", "=", .string(write.reference)]]
+        let source = RecordRef(objectType: write.event.source.objectType, objectID: write.event.source.objectID)
+        if let linked = write.linked(source, model: "res.partner") { return try await fillBlanks(linked, values: values, write) }
+        guard !settings.partnerMatch.isEmpty, try await ownPartner(own, write) == nil else {
+            return try await upsert("res.partner", values: values, domain: own, write)
+        }
+        // Matched and created one at a time: two sources delivering the same new customer at once
+        // would each find nothing and create a partner.
+        return try await partnerGate.serially {
+            if let matched = try await matchPartner(customer, write) { return try await fillBlanks(matched, values: values, write) }
+            return try await upsert("res.partner", values: values, domain: own, write)
+        }
     }
 
     func upsertProduct(_ product: Product, _ write: Write) async throws -> DeliverResult {
