@@ -167,7 +167,7 @@ let package = Package(
         ),
         .target(
             name: "ChargebeeKit",
-            dependencies: ["ConnectorKit", "ConnectorProtocol"],
+            dependencies: ["ConnectorKit", "ConnectorProtocol", .product(name: "Crypto", package: "swift-crypto")],
             path: "Plugins/Chargebee/ChargebeeKit",
             swiftSettings: swiftSettings
         ),

@@ -155,4 +155,19 @@ import Testing
         #expect(try ChargebeeSettings(["site": "acme"]).backfill == ChargebeeBackfill.resources)
         #expect(throws: ChargebeeSettings.Problem.self) { try ChargebeeSettings(["site": "acme", "backfill": ["invoices", "plans"]]) }
     }
+
+    /// The id a CRM's customer is created under in Chargebee: readable when it fits, else its start and a
+    /// hash of the whole (two references never share one), always in Chargebee's characters and length.
+    @Test func customerIDsFromSourceReferences() {
+        #expect(ChargebeeCustomerSink.customerID(sourceConnector: "crm", objectType: "companies", objectID: "9001") == "crm-companies-9001")
+        let spaced = ChargebeeCustomerSink.customerID(sourceConnector: "crm", objectType: "res partner", objectID: "7")
+        let underscored = ChargebeeCustomerSink.customerID(sourceConnector: "crm", objectType: "res_partner", objectID: "7")
+        #expect(spaced != underscored && spaced.hasPrefix("crm-res_partner-7-") && underscored == "crm-res_partner-7")
+        let long = ChargebeeCustomerSink.customerID(sourceConnector: "salesforce-emea", objectType: "Account", objectID: String(repeating: "0015g00000XyZ", count: 4))
+        #expect(long.count == 50 && long.allSatisfy { $0.isLetter || $0.isNumber || "_-.@".contains($0) })
+        let (own, billing) = ChargebeeCustomerSink.fields(Customer(name: "Ann Marie Lee", email: "ann@x.test", vat: "BE0477472701",
+                                                                   address: Address(city: "Gent", country: "BE")))
+        #expect(own.map { "\($0.0)=\($0.1)" } == ["first_name=Ann Marie", "last_name=Lee", "email=ann@x.test"])
+        #expect(billing.map { "\($0.0)=\($0.1)" } == ["vat_number=BE0477472701", "billing_address[city]=Gent", "billing_address[country]=BE"])
+    }
 }

@@ -87,4 +87,29 @@ final class FakeChargebee {
         #expect(!daemon.log.contains("poll failed"), "\(daemon.log.suffix(2_000))")
         #expect(try daemon.stop() == 0)
     }
+
+    /// The sink: customers of another system (a CRM here) become Chargebee customers under ids made from
+    /// their references, once — also when a host that lost its database delivers them again, which finds
+    /// them by id and writes back only what changed meanwhile (a billing address, through
+    /// update_billing_info, as Chargebee's update refuses it).
+    @Test func customersFromAnotherSystemBecomeChargebeeCustomersOnce() throws {
+        let chargebee = try FakeChargebee(log: "/dev/null")
+        let ids = ["crm-customer-cus_0", "crm-customer-cus_1"]
+        for run in 0..<2 {
+            if run == 1 { try chargebee.post("/customers/\(ids[0])/update_billing_info", [("billing_address[city]", "Paris")]) }
+            let daemon = try DaemonHarness()
+            let sink = "[[connector]]\nid = \"billing\"\nplugin = \"chargebee\"\n[connector.config]\napi_base = \"\(chargebee.url)/api/v2\"\nbackfill = []\n"
+            try daemon.start(storing: [("billing", "api_key", FakeChargebee.key)],
+                             then: DaemonHarness.sample("crm", "[connector.config]\nemit = 6") + sink + DaemonHarness.route("crm", "billing", events: #""customer.*""#))
+            try daemon.waitUntil("2 customers delivered to Chargebee", timeout: 30) { try daemon.count("delivered") == 2 }
+            #expect(try daemon.deadLetters().isEmpty)
+            #expect(try daemon.stop() == 0)
+        }
+        let customers = try chargebee.all("customers")
+        #expect(customers.compactMap { $0["id"] as? String }.sorted() == ids)
+        #expect(customers.allSatisfy { ($0["billing_address"] as? [String: Any])?["city"] as? String == "Lyon" }, "Paris was written back")
+        #expect(Set(customers.compactMap { $0["email"] as? String }) == ["c0@example.com", "c1@example.com"])
+        let calls = try http("GET", "\(chargebee.url)/__fake__/calls").body
+        #expect(calls.components(separatedBy: "update_billing_info").count - 1 == 2, "the test's own and the one writing Lyon back")
+    }
 }

@@ -19,13 +19,15 @@ struct ChargebeeConnector: Connector {
             ("invoices", ["invoice.finalized", "invoice.paid", "invoice.voided"]), ("credit_notes", ["credit_note.issued", "credit_note.voided"]),
             ("transactions", ["payment.succeeded", "payment.failed", "payment.pending", "refund.succeeded", "refund.failed", "refund.pending"]),
         ].map { StreamInfo(name: $0.0, eventTypes: $0.1) },
-        webhooks: true
+        webhooks: true,
+        sinkRecordKinds: ["customer"]
     )
 
     let settings: ChargebeeSettings
     let client: ChargebeeClient
     let source: ChargebeeSource
     let backfill: ChargebeeBackfill
+    let customers: ChargebeeCustomerSink
     let host: HostConnection
     let events: ChargebeeEvents
 
@@ -44,6 +46,7 @@ struct ChargebeeConnector: Connector {
         events = ChargebeeEvents(connector: context.connector)
         source = ChargebeeSource(client: client, settings: settings, mapping: events)
         backfill = ChargebeeBackfill(client: client, settings: settings, mapping: events)
+        customers = ChargebeeCustomerSink(client: client)
     }
 
     func check() async throws -> CheckResult {
@@ -75,5 +78,10 @@ struct ChargebeeConnector: Connector {
         // that copy must be answered 200; the host drops it as a duplicate by its idempotency key.
         let mapped = events.events(event)
         return WebhookResult(events: mapped.events, replayKey: nil, rejects: mapped.rejects)
+    }
+
+    /// Customers from another system (a CRM, Odoo) → Chargebee customers (see ``ChargebeeCustomerSink``).
+    func deliver(_ params: DeliverParams) async throws -> DeliverResult {
+        try await customers.deliver(params)
     }
 }

@@ -88,6 +88,7 @@ RESOURCE_KEY = {"customers": "customer", "subscriptions": "subscription", "invoi
 CUSTOMER_FIELDS = {"id", "first_name", "last_name", "email", "phone", "company", "vat_number", "auto_collection",
                    "net_term_days", "taxability", "preferred_currency_code", "locale", "meta_data",
                    "allow_direct_debit", "billing_address", "card"}
+CUSTOMER_UPDATE_FIELDS = CUSTOMER_FIELDS - {"id", "vat_number", "billing_address", "card"}
 ADDRESS_FIELDS = {"first_name", "last_name", "email", "company", "phone", "line1", "line2", "line3", "city",
                   "state_code", "state", "zip", "country", "validation_status"}
 CARD_FIELDS = {"number", "expiry_month", "expiry_year", "cvv", "first_name", "last_name", "gateway_account_id"}
@@ -412,7 +413,7 @@ class ChargebeeFake(Fake):
 
     ROUTES = [
         ("POST", r"/customers"), ("GET", r"/customers"), ("GET", r"/customers/(?P<id>[^/]+)"),
-        ("POST", r"/customers/(?P<id>[^/]+)"), ("POST", r"/customers/(?P<id>[^/]+)/delete"),
+        ("POST", r"/customers/(?P<id>[^/]+)"), ("POST", r"/customers/(?P<id>[^/]+)/delete"), ("POST", r"/customers/(?P<id>[^/]+)/update_billing_info"),
         ("POST", r"/customers/(?P<id>[^/]+)/subscription_for_items"),
         ("GET", r"/subscriptions"), ("GET", r"/subscriptions/(?P<id>[^/]+)"),
         ("GET", r"/invoices"), ("GET", r"/invoices/(?P<id>[^/]+)"),
@@ -478,6 +479,8 @@ class ChargebeeFake(Fake):
                 return self.create_subscription(ident, params)
             if action == "delete":
                 return self.delete_customer(ident, params)
+            if action == "update_billing_info":
+                return self.update_billing_info(ident, params)
             if ident:
                 return self.update_customer(ident, params)
             return self.create_customer(params)
@@ -690,6 +693,16 @@ class ChargebeeFake(Fake):
             raise bad_param("id", "id : cannot be changed")
         if "card" in params:
             raise bad_param("card", "card : use update_billing_info / payment sources (not faked)")
+        check_fields(params, CUSTOMER_UPDATE_FIELDS)  # the SDK's UpdateParams: no billing address, no VAT
+        self.customer_values(params, record)
+        self.touch(record)
+        self.event("customer_changed", {"customer": record})
+        return self.json_reply(200, self.customer_answer(record))
+
+    def update_billing_info(self, ident, params):
+        """``POST /customers/{id}/update_billing_info``: the billing address and the VAT number."""
+        record = self.get("customers", ident)
+        check_fields(params, {"billing_address", "vat_number"})
         self.customer_values(params, record)
         self.touch(record)
         self.event("customer_changed", {"customer": record})

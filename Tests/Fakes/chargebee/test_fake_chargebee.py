@@ -360,6 +360,13 @@ if chargebee is not None:
                                             "meta_data": json.dumps({"crm": "x"})})  # the client would send a dict as its repr
             self.assertEqual(("sdk-1", "1 Main"), (made.customer.id, made.customer.billing_address.line1))
             self.assertEqual("Ada", self.cb.Customer.retrieve("sdk-1").customer.first_name)
+            # An update takes the SDK's UpdateParams; the address and the VAT number go through update_billing_info.
+            self.assertEqual("Ada L.", self.cb.Customer.update("sdk-1", {"first_name": "Ada L."}).customer.first_name)
+            with self.assertRaises(chargebee.InvalidRequestError):
+                self.cb.Customer.update("sdk-1", {"vat_number": "FR40303265045"})
+            billed = self.cb.Customer.update_billing_info("sdk-1", {"vat_number": "FR40303265045", "billing_address": {"city": "Lyon"}})
+            self.assertEqual(("FR40303265045", "Lyon", "1 Main"),
+                             (billed.customer.vat_number, billed.customer.billing_address.city, billed.customer.billing_address.line1))
             for i in range(11):
                 self.cb.Customer.create({"first_name": f"N{i}"})
             first = self.cb.Customer.list({"limit": 10, "sort_by": {"asc": "updated_at"}})
