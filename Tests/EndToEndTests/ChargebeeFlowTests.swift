@@ -112,4 +112,70 @@ final class FakeChargebee {
         let calls = try http("GET", "\(chargebee.url)/__fake__/calls").body
         #expect(calls.components(separatedBy: "update_billing_info").count - 1 == 2, "the test's own and the one writing Lyon back")
     }
+
+    /// Chargebee's limits (150 requests a minute on the smallest plan, shared by the site's clients):
+    /// paced below a limit the connector is told of, it never meets a 429, though seven streams are
+    /// polled every 200 ms; a storm of 429s with Retry-After (another client spent the budget) is waited
+    /// out, each page read once, nothing dead-lettered.
+    @Test func rateLimitsArePacedAndStormsWaitedOut() throws {
+        let daemon = try DaemonHarness()
+        let chargebee = try FakeChargebee(log: daemon.path("chargebee.log"))
+        try chargebee.control("site", #"{"rate_limit": 20}"#)
+        try chargebee.control("seed", #"{"customers": 2, "currency_code": "EUR", "invoices": 4, "paid": true}"#)
+        func calls() throws -> [[String: Any]] {
+            let answer = try http("GET", "\(chargebee.url)/__fake__/calls")
+            return (try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["calls"] as? [[String: Any]] ?? []
+        }
+        let before = try calls().count
+        let source = """
+            [[connector]]
+            id = "billing"
+            plugin = "chargebee"
+            poll_interval_ms = 200
+            [connector.config]
+            api_base = "\(chargebee.url)/api/v2"
+            requests_per_minute = 12
+
+            [[connector]]
+            id = "py"
+            plugin = "pysink"
+            [connector.config]
+            effects_file = "\(daemon.path("effects"))"
+            payloads_file = "\(daemon.path("payloads"))"
+
+            """ + DaemonHarness.route("billing", "py")
+        try daemon.writeConfig(connectors: "")
+        try daemon.start()
+        #expect(try daemon.hostctl(input: FakeChargebee.key, "secret", "set", "billing", "api_key").status == 0)
+        try daemon.writeConfig(connectors: source)
+        try ForeignPluginTests.addFixturePlugins(daemon)
+        #expect(try daemon.hostctl("reload").status == 0)
+        try daemon.waitUntil("the 4 payments are delivered", timeout: 60) {
+            daemon.effects("payloads").filter { $0.contains(#""type":"payment.succeeded""#) }.count >= 4
+        }
+        let paced = try calls().dropFirst(before).filter { ($0["path"] as? String)?.hasPrefix("/api/v2/") == true }
+        #expect(!paced.isEmpty && paced.allSatisfy { $0["status"] as? Int != 429 }, "\(paced.filter { $0["status"] as? Int == 429 }.count) answered 429")
+        #expect(paced.count <= 12, "at most 12 requests in the first minute: \(paced.count)")
+
+        // Another client spent the budget: eight 429s with Retry-After, then the new invoice.
+        let storm = #"{"kind": "retry_after", "retry_after": 1, "count": 8, "path": "/api/v2/", "body": {"message": "Sorry, access has been blocked temporarily due to request count exceeding acceptable limits.", "type": "operation_failed", "api_error_code": "api_request_limit_exceeded", "error_code": "api_request_limit_exceeded", "http_status_code": 429}}"#
+        try chargebee.control("fault", storm)
+        try chargebee.control("site", #"{"rate_limit": 0}"#)
+        try daemon.writeConfig(connectors: source.replacingOccurrences(of: "requests_per_minute = 12", with: "requests_per_minute = 0"))
+        try ForeignPluginTests.addFixturePlugins(daemon)
+        #expect(try daemon.hostctl("reload").status == 0)
+        try chargebee.control("seed", #"{"customers": 1, "currency_code": "EUR", "invoices": 1, "paid": true}"#)
+        try daemon.waitUntil("the storm is waited out and the fifth payment delivered", timeout: 90) {
+            daemon.effects("payloads").filter { $0.contains(#""type":"payment.succeeded""#) }.count >= 5
+        }
+        #expect(try calls().filter { $0["status"] as? Int == 429 }.count == 8)
+        #expect(daemon.log.contains("rate_limited"))
+        let keys = daemon.effects("payloads").compactMap { line -> String? in
+            guard let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let source = event["source"] as? [String: Any] else { return nil }
+            return "\(source["object_type"] ?? ""):\(source["object_id"] ?? ""):\(source["version"] ?? "")"
+        }
+        #expect(Set(keys).count == keys.count, "each change once")
+        #expect(try daemon.count("dead") == 0)
+        #expect(try daemon.stop() == 0)
+    }
 }

@@ -236,9 +236,10 @@ public final class Pipeline: Service, Sendable {
                 if connectorError?.code == .auth {
                     instance.pause(reason: "auth: \(connectorError?.message ?? "")")
                 }
-                // A source that says when to come back (a 429's Retry-After) is not asked sooner.
-                let backoff = Int64(min(30_000, 250 << min(failures, 7)))
-                try? await Task.sleep(for: .milliseconds(max(backoff, connectorError?.retryAfterMilliseconds ?? 0)))
+                // A source that says when to come back (a 429's Retry-After) is asked again then, neither
+                // sooner nor later (a storm of short waits doubled into minutes); others back off.
+                let backoff = connectorError?.retryAfterMilliseconds.map { max($0, 100) } ?? Int64(min(30_000, 250 << min(failures, 7)))
+                try? await Task.sleep(for: .milliseconds(backoff))
                 continue
             }
             if !more { try? await Task.sleep(for: .milliseconds(connector.pollIntervalMilliseconds)) }
