@@ -178,4 +178,65 @@ final class FakeChargebee {
         #expect(try daemon.count("dead") == 0)
         #expect(try daemon.stop() == 0)
     }
+
+    /// The backfill: records changed over 100 days read by 30-day `updated_at` windows with
+    /// include_deleted (a deleted customer arrives as a deletion), the same changes the events feed
+    /// reads given once; a site on Product Catalog 1.0 is said so by `hostctl check` and the poll.
+    @Test func theBackfillReadsWindowsWithDeletedRecordsAndTheFeedAddsNothingTwice() throws {
+        let daemon = try DaemonHarness()
+        let chargebee = try FakeChargebee(log: daemon.path("chargebee.log"))
+        let now = Int(Date().timeIntervalSince1970)
+        let seeded = try chargebee.control("seed", #"{"customers": 4, "currency_code": "EUR", "invoices": 12, "paid": true, "start_at": \#(now - 100 * 86_400), "step_seconds": 432000}"#)
+        let gone = try #require((seeded["customer_ids"] as? [String])?.first)
+        try chargebee.post("/customers/\(gone)/delete", [])
+        try daemon.writeConfig(connectors: "")
+        try daemon.start()
+        #expect(try daemon.hostctl(input: FakeChargebee.key, "secret", "set", "billing", "api_key").status == 0)
+        try daemon.writeConfig(connectors: """
+            [[connector]]
+            id = "billing"
+            plugin = "chargebee"
+            poll_interval_ms = 200
+            [connector.config]
+            api_base = "\(chargebee.url)/api/v2"
+            requests_per_minute = 0
+            since = \(now - 120 * 86_400)
+            backfill_window_days = 30
+
+            [[connector]]
+            id = "py"
+            plugin = "pysink"
+            [connector.config]
+            effects_file = "\(daemon.path("effects"))"
+            payloads_file = "\(daemon.path("payloads"))"
+
+            """ + DaemonHarness.route("billing", "py"))
+        try ForeignPluginTests.addFixturePlugins(daemon)
+        #expect(try daemon.hostctl("reload").status == 0)
+        let invoices = try chargebee.all("invoices").compactMap { $0["id"] as? String }
+        func delivered() -> [[String: Any]] {
+            daemon.effects("payloads").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        }
+        try daemon.waitUntil("every invoice and the deletion are delivered", timeout: 60) {
+            let events = delivered()
+            let ids = Set(events.filter { $0["type"] as? String == "invoice.paid" }.compactMap { ($0["source"] as? [String: Any])?["object_id"] as? String })
+            return ids.isSuperset(of: invoices) && events.contains { $0["type"] as? String == "customer.deleted" }
+        }
+        try daemon.waitUntil("nothing is left to deliver", timeout: 60) { try daemon.count("pending") == 0 }
+        let keys = delivered().compactMap { event -> String? in
+            guard let source = event["source"] as? [String: Any] else { return nil }
+            return "\(source["object_type"] ?? ""):\(source["object_id"] ?? ""):\(source["version"] ?? "")"
+        }
+        #expect(!keys.isEmpty && Set(keys).count == keys.count, "one event per change, from the feed or the backfill")
+        let calls = (try JSONSerialization.jsonObject(with: Data(try http("GET", "\(chargebee.url)/__fake__/calls").body.utf8)) as? [String: Any])?["calls"] as? [[String: Any]] ?? []
+        let windows = calls.filter { $0["path"] as? String == "/api/v2/invoices" }.compactMap { $0["query"] as? String }.filter { $0.contains("updated_at") }
+        #expect(windows.count >= 4 && windows.allSatisfy { $0.contains("include_deleted=true") && $0.contains("updated_at[between]=") }, "\(windows)")
+        #expect(try daemon.count("dead") == 0)
+
+        // The same site on Product Catalog 1.0: said plainly, no stream read as empty.
+        try chargebee.control("site", #"{"product_catalog": "1.0"}"#)
+        let check = try daemon.hostctl("check", "billing")
+        #expect(check.status != 0 && (check.stdout + check.stderr).contains("Product Catalog 1.0"), "\(check)")
+        #expect(try daemon.stop() == 0)
+    }
 }

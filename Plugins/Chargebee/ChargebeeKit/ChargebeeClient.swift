@@ -29,9 +29,10 @@ public final class ChargebeeClient: Sendable {
 
     /// This connector reads Product Catalog 2.0 (items and item prices): a site still on 1.0 answers
     /// `configuration_incompatible` to item prices, which is said once, clearly, before any stream is read
-    /// (rather than streams that stay empty). Asked until it succeeds once.
-    public func requireProductCatalog2() async throws {
-        guard !catalogChecked.withLock({ $0 }) else { return }
+    /// (rather than streams that stay empty). Asked until it succeeds once, and at every `again` (an
+    /// operator's check).
+    public func requireProductCatalog2(again: Bool = false) async throws {
+        guard again || !catalogChecked.withLock({ $0 }) else { return }
         _ = try await get("/item_prices", [("limit", "1")])
         catalogChecked.withLock { $0 = true }
     }

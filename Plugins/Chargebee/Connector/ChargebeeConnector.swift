@@ -50,7 +50,7 @@ struct ChargebeeConnector: Connector {
     }
 
     func check() async throws -> CheckResult {
-        try await client.requireProductCatalog2()
+        try await client.requireProductCatalog2(again: true)
         return CheckResult(ok: true, message: "Chargebee site reachable at \(settings.apiBase) (Product Catalog 2.0)")
     }
 
