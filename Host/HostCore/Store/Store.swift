@@ -179,12 +179,14 @@ public final class Store: Sendable {
     /// Due deliveries of a route, at most one per ordering key: the oldest pending one. A key whose
     /// oldest pending delivery is waiting for a retry holds back the later ones, except a delivery
     /// that waits for another record (its last answer was `dependency`): that one lets the rest of its
-    /// key pass — the record it waits for may be among them (a payment before its invoice) — and
-    /// holds back only later events of its own object, which must not overtake it.
+    /// key pass while it waits — the record it waits for may be among them (a payment before its
+    /// invoice) — and holds back only later events of its own object, which must not overtake it. When
+    /// its retry is due it holds its key again: the rest of the key would run beside it (a payment
+    /// finding its invoice half written).
     public func dueDeliveries(route: String, now: Int64, limit: Int, excludingTenants excluded: [String] = []) async throws -> [DeliveryJob] {
         // Tenants whose circuit is open or who are paused ("" for deliveries without a tenant).
         let exclusion = excluded.isEmpty ? "" : "AND COALESCE(d.tenant, '') NOT IN (\(Array(repeating: "?", count: excluded.count).joined(separator: ",")))"
-        let arguments = StatementArguments([route, now] as [any DatabaseValueConvertible]) + StatementArguments(excluded) + [limit]
+        let arguments = StatementArguments([route, now] as [any DatabaseValueConvertible]) + StatementArguments(excluded) + [now, limit]
         return try await pool.read { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT d.id, d.event_id, d.target, d.attempts, d.created_at, d.ordering_key, d.tenant,
@@ -194,7 +196,7 @@ public final class Store: Sendable {
                   AND (d.ordering_key IS NULL OR NOT EXISTS (
                       SELECT 1 FROM deliveries p
                       WHERE p.route = d.route AND p.ordering_key = d.ordering_key AND p.state = 'pending' AND p.id < d.id
-                        AND (p.last_error_class IS NOT 'dependency' OR EXISTS (
+                        AND (p.last_error_class IS NOT 'dependency' OR p.next_attempt_at <= ? OR EXISTS (
                             SELECT 1 FROM events pe WHERE pe.id = p.event_id AND pe.object_type = e.object_type AND pe.object_id = e.object_id))))
                 ORDER BY d.id
                 LIMIT ?

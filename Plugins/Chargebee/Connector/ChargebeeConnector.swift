@@ -9,16 +9,22 @@ import Logging
 /// change giving one event either way. The work is in ChargebeeKit.
 struct ChargebeeConnector: Connector {
     static let plugin = PluginInfo(name: "chargebee", version: "0.1.0")
+    /// The host polls streams in this order: the catalogue and the customers first, which the feed's
+    /// invoices need (read after them, an invoice waits for its product and its payment behind it).
     static let capabilities = Capabilities(
-        streams: [StreamInfo(name: ChargebeeSource.stream, eventTypes: [
-            "customer.upserted", "customer.deleted", "product.upserted", "invoice.finalized", "invoice.paid", "invoice.voided", "credit_note.issued",
-            "credit_note.voided", "payment.succeeded", "payment.failed", "payment.pending", "refund.succeeded", "refund.failed", "refund.pending",
-            "subscription.updated",
-        ])] + [
-            ("item_prices", ["product.upserted"]), ("customers", ["customer.upserted", "customer.deleted"]), ("subscriptions", ["subscription.updated"]),
-            ("invoices", ["invoice.finalized", "invoice.paid", "invoice.voided"]), ("credit_notes", ["credit_note.issued", "credit_note.voided"]),
-            ("transactions", ["payment.succeeded", "payment.failed", "payment.pending", "refund.succeeded", "refund.failed", "refund.pending"]),
-        ].map { StreamInfo(name: $0.0, eventTypes: $0.1) },
+        streams: [
+            StreamInfo(name: "item_prices", eventTypes: ["product.upserted"]),
+            StreamInfo(name: "customers", eventTypes: ["customer.upserted", "customer.deleted"]),
+            StreamInfo(name: ChargebeeSource.stream, eventTypes: [
+                "customer.upserted", "customer.deleted", "product.upserted", "invoice.finalized", "invoice.paid", "invoice.voided", "credit_note.issued",
+                "credit_note.voided", "payment.succeeded", "payment.failed", "payment.pending", "refund.succeeded", "refund.failed", "refund.pending",
+                "subscription.updated",
+            ]),
+            StreamInfo(name: "subscriptions", eventTypes: ["subscription.updated"]),
+            StreamInfo(name: "invoices", eventTypes: ["invoice.finalized", "invoice.paid", "invoice.voided"]),
+            StreamInfo(name: "credit_notes", eventTypes: ["credit_note.issued", "credit_note.voided"]),
+            StreamInfo(name: "transactions", eventTypes: ["payment.succeeded", "payment.failed", "payment.pending", "refund.succeeded", "refund.failed", "refund.pending"]),
+        ],
         webhooks: true,
         sinkRecordKinds: ["customer"]
     )
