@@ -172,8 +172,11 @@ public final class Pipeline: Service, Sendable {
                 throw ConnectorError(.protocol, "invalid result: \"rejects\" must be an array")
             }
             for (index, element) in elements.enumerated() {
-                guard let problem = element["problem"]?.stringValue, let payload = try? JSONEncoder().encode(element) else {
-                    throw ConnectorError(.protocol, "invalid result: rejects[\(index)] needs a \"problem\" string")
+                // One malformed element is a reject itself: it must not fail the page (and stop the stream).
+                let payload = (try? JSONEncoder().encode(element)) ?? Data()
+                guard let problem = element["problem"]?.stringValue else {
+                    rejects.append(Store.Reject(reason: "rejects[\(index)]: needs a \"problem\" string", payload: payload))
+                    continue
                 }
                 rejects.append(Store.Reject(reason: "the plugin could not read it: \(problem)", payload: payload))
             }
@@ -238,7 +241,7 @@ public final class Pipeline: Service, Sendable {
                 }
                 // A source that says when to come back (a 429's Retry-After) is asked again then, neither
                 // sooner nor later (a storm of short waits doubled into minutes); others back off.
-                let backoff = connectorError?.retryAfterMilliseconds.map { max($0, 100) } ?? Int64(min(30_000, 250 << min(failures, 7)))
+                let backoff = connectorError?.retryAfterMilliseconds.map { min(max($0, 100), 300_000) } ?? Int64(min(30_000, 250 << min(failures, 7)))
                 try? await Task.sleep(for: .milliseconds(backoff))
                 continue
             }

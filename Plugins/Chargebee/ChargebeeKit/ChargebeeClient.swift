@@ -1,6 +1,7 @@
 public import ConnectorKit
 public import ConnectorProtocol
 public import Foundation
+import Crypto
 import Synchronization
 
 /// Calls Chargebee's API v2: HTTP Basic with the site's API key (from the vault, read again after
@@ -24,7 +25,10 @@ public final class ChargebeeClient: Sendable {
 
     /// A write: Chargebee replays the first answer to a repeated idempotency key (for 30 minutes).
     public func post(_ path: String, _ fields: [(String, String)], idempotencyKey: String) async throws -> JSONValue {
-        try await send("POST", path, body: Data(FormEncoding.encode(fields).utf8), idempotencyKey: String(idempotencyKey.prefix(100)))
+        // Chargebee takes keys of at most 100 characters: a longer one is its SHA-256 (cut, two keys that
+        // differ only at the end, `…:update:1` and `…:billing:1`, would be one).
+        let key = idempotencyKey.count <= 100 ? idempotencyKey : SHA256.hash(data: Data(idempotencyKey.utf8)).map { String(format: "%02x", $0) }.joined()
+        return try await send("POST", path, body: Data(FormEncoding.encode(fields).utf8), idempotencyKey: key)
     }
 
     /// This connector reads Product Catalog 2.0 (items and item prices): a site still on 1.0 answers

@@ -63,9 +63,14 @@ public struct ChargebeeCustomerSink: Sendable {
         guard case .customer(let customer) = params.event.record else {
             throw ConnectorError(.notSupported, "the Chargebee connector takes customers only, not \(params.event.record.kind)")
         }
+        // A customer deleted at the source stays in Chargebee, with its subscriptions and invoices.
+        if params.event.type.hasSuffix(".deleted") { return DeliverResult(externalID: nil, duplicate: true) }
         let source = params.event.source
-        let id = params.links.first { $0.objectType == source.objectType && $0.sourceID == source.objectID }?.externalID
-            ?? Self.customerID(sourceConnector: params.sourceConnector ?? source.connector ?? "unknown", objectType: source.objectType, objectID: source.objectID)
+        // The host's link: the id this sink answered, or (a customer that came from this Chargebee site
+        // and went round through another system) the way back, written `customer:<id>`.
+        let link = params.links.first(where: { $0.objectType == source.objectType && $0.sourceID == source.objectID })?.externalID
+        let linked = link.map { $0.hasPrefix("customer:") ? String($0.dropFirst("customer:".count)) : $0 }
+        let id = linked ?? Self.customerID(sourceConnector: params.sourceConnector ?? source.connector ?? "unknown", objectType: source.objectType, objectID: source.objectID)
         let (own, billing) = Self.fields(customer)
         if let existing = try await find(id) { return try await update(existing, id: id, own: own, billing: billing, params) }
         var create = [("id", id)] + own + billing
@@ -80,16 +85,20 @@ public struct ChargebeeCustomerSink: Sendable {
         return DeliverResult(externalID: id, sourceRef: RecordRef(objectType: "customer", objectID: id))
     }
 
+    static func path(_ id: String) -> String {
+        "/customers/" + (id.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._@"))) ?? id)
+    }
+
     func find(_ id: String) async throws -> JSONValue? {
         do {
-            return try await client.get("/customers/\(id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? id)")["customer"]
+            return try await client.get(Self.path(id))["customer"]
         } catch let error as ConnectorError where error.details?["chargebee_error_code"]?.stringValue == "resource_not_found" {
             return nil
         }
     }
 
     func update(_ existing: JSONValue, id: String, own: [(String, String)], billing: [(String, String)], _ params: DeliverParams) async throws -> DeliverResult {
-        let path = "/customers/\(id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? id)"
+        let path = Self.path(id)
         let ownChanges = Self.changed(own, in: existing), billingChanges = Self.changed(billing, in: existing)
         // A key per attempt: an error Chargebee kept under an earlier attempt's key is not replayed to this one.
         if !ownChanges.isEmpty { _ = try await client.post(path, ownChanges, idempotencyKey: "\(params.idempotencyKey):update:\(params.attempt)") }

@@ -6,15 +6,32 @@ import Synchronization
 
 /// Matching a source's customer to the partner another source (or finance) already keeps in Odoo.
 extension OdooSink {
-    func ownPartner(_ domain: JSONValue, _ write: Write) async throws -> Int64? {
-        try await client.searchRead("res.partner", domain: domain, fields: ["id"], limit: 1, context: write.context).first?["id"]?.intValue
+    /// A partner the host's link or this customer's reference names, and whether it is this customer's
+    /// own (its `ref` is the customer's) or one it was matched to (another source's).
+    struct KnownPartner {
+        var id: Int64
+        var own: Bool
+        var values: JSONValue
+    }
+
+    /// The (oldest) active partner a domain finds, with the fields to compare; nil when there is none
+    /// (a linked one archived or deleted in Odoo since).
+    func partner(_ domain: JSONValue, fields: [String], _ write: Write) async throws -> KnownPartner? {
+        let found = try await client.searchRead("res.partner", domain: domain, fields: Array(Set(fields + ["ref"])).sorted(), order: "id", limit: 1, context: write.context)
+        return found.first.flatMap { record in
+            record["id"]?.intValue.map { KnownPartner(id: $0, own: record["ref"]?.stringValue == write.reference, values: record) }
+        }
     }
 
     /// The partner another source (or finance) already keeps for this customer, by the configured keys
-    /// in order (``OdooSettings/partnerMatch``): its VAT number (as written, or compact), its email.
+    /// in order (``OdooSettings/partnerMatch``): its VAT number (as written, or compact), its email. Never
+    /// a contact person (a partner with a parent), nor a partner of another customer of the same source
+    /// (two customers of one Stripe account sharing an accounts-payable address stay two).
     func matchPartner(_ customer: Customer, _ write: Write) async throws -> Int64? {
+        // `not like` wraps its value in wildcards (`not =like` is not an operator on 17).
+        let sameSource = "ch:\(write.source):"
         for key in settings.partnerMatch {
-            let domain: JSONValue
+            var domain: [JSONValue]
             switch key {
             case .vat:
                 guard let vat = customer.vat?.trimmingCharacters(in: .whitespaces), !vat.isEmpty else { continue }
@@ -25,7 +42,8 @@ extension OdooSink {
                 let literal = email.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
                 domain = [["email", "=ilike", .string(literal)]]
             }
-            let found = try await client.searchRead("res.partner", domain: domain, fields: ["id"], order: "id", limit: 2, context: write.context)
+            domain += [["parent_id", "=", false], "|", ["ref", "=", false], ["ref", "not like", .string(sameSource)]]
+            let found = try await client.searchRead("res.partner", domain: .array(domain), fields: ["id"], order: "id", limit: 2, context: write.context)
             guard let id = found.first?["id"]?.intValue else { continue }
             if found.count > 1 {
                 logger.warning("several Odoo partners match a customer; the oldest is used", metadata: ["odoo.match": "\(key.rawValue)", "odoo.reference": "\(write.reference)"])
@@ -36,21 +54,16 @@ extension OdooSink {
         return nil
     }
 
-    /// A partner this customer was matched to belongs to whoever made it first: only what it lacks is
-    /// written (never its reference, name or another source's address).
-    func fillBlanks(_ id: Int64, values: [String: JSONValue], _ write: Write) async throws -> DeliverResult {
-        let fields = values.keys.filter { $0 != "ref" }.sorted()
-        let existing = try await client.searchRead("res.partner", domain: [["id", "=", .int(id)]], fields: fields, limit: 1, context: write.context).first
-        var blanks: [String: JSONValue] = [:]
-        if let existing, existing["ref"]?.stringValue == nil || existing["ref"]?.stringValue == write.reference {
-            // Its own partner after all (found by the host's link): written as any upsert.
-            blanks = values.filter { key, value in !Self.same(existing[key], value) }
-        } else if let existing {
-            blanks = values.filter { key, _ in key != "ref" && key != "is_company" && (existing[key] == nil || existing[key] == false || existing[key] == "") }
-        }
-        if !blanks.isEmpty { try await client.write("res.partner", ids: [id], values: blanks, context: write.context) }
-        return DeliverResult(externalID: OdooRecordID(model: "res.partner", id: id).description, duplicate: blanks.isEmpty,
-                             sourceRef: RecordRef(objectType: "res.partner", objectID: String(id)))
+    /// Writes a known partner: its own as any upsert does (what differs); one it was matched to belongs
+    /// to whoever made it first, so only what it lacks is written — never its reference, name, kind or
+    /// another source's address lines.
+    func write(_ partner: KnownPartner, values: [String: JSONValue], _ write: Write) async throws -> DeliverResult {
+        let changes = partner.own
+            ? values.filter { key, value in !Self.same(partner.values[key], value) }
+            : values.filter { key, _ in !["ref", "name", "is_company"].contains(key) && [nil, false, ""].contains(partner.values[key]) }
+        if !changes.isEmpty { try await client.write("res.partner", ids: [partner.id], values: changes, context: write.context) }
+        return DeliverResult(externalID: OdooRecordID(model: "res.partner", id: partner.id).description, duplicate: changes.isEmpty,
+                             sourceRef: RecordRef(objectType: "res.partner", objectID: String(partner.id)))
     }
 }
 

@@ -93,14 +93,20 @@ public final class OdooSink: Sendable {
         let values = OdooMapping.partnerValues(customer, reference: write.reference, countryID: countryID, companyID: nil)
         let own: JSONValue = [["ref", "=", .string(write.reference)]]
         let source = RecordRef(objectType: write.event.source.objectType, objectID: write.event.source.objectID)
-        if let linked = write.linked(source, model: "res.partner") { return try await fillBlanks(linked, values: values, write) }
-        guard !settings.partnerMatch.isEmpty, try await ownPartner(own, write) == nil else {
-            return try await upsert("res.partner", values: values, domain: own, write)
+        let fields = Array(values.keys)
+        // The host's link first (this customer may have been matched to another source's partner), then
+        // its own reference; a partner gone from Odoo since is looked for again.
+        if let linked = write.linked(source, model: "res.partner"), let known = try await partner([["id", "=", .int(linked)]], fields: fields, write) {
+            return try await self.write(known, values: values, write)
         }
+        if let known = try await partner(own, fields: fields, write) { return try await self.write(known, values: values, write) }
+        guard !settings.partnerMatch.isEmpty else { return try await upsert("res.partner", values: values, domain: own, write) }
         // Matched and created one at a time: two sources delivering the same new customer at once
         // would each find nothing and create a partner.
         return try await partnerGate.serially {
-            if let matched = try await matchPartner(customer, write) { return try await fillBlanks(matched, values: values, write) }
+            if let matched = try await matchPartner(customer, write), let known = try await partner([["id", "=", .int(matched)]], fields: fields, write) {
+                return try await self.write(known, values: values, write)
+            }
             return try await upsert("res.partner", values: values, domain: own, write)
         }
     }
@@ -192,9 +198,19 @@ public final class OdooSink: Sendable {
         var label: String { name.map { "\($0) (account.move \(id))" } ?? "account.move \(id)" }
     }
 
-    func findMove(_ reference: String, _ write: Write) async throws -> OdooMove? {
-        let found = try await client.searchRead("account.move", domain: [["ref", "=", .string(reference)], ["move_type", "in", ["out_invoice", "out_refund"]]],
+    /// The invoice or credit note carrying a reference: read by the id the host's link gives when there
+    /// is one (a read by id, not a search), else searched by the reference.
+    func findMove(_ reference: String, linked: Int64? = nil, _ write: Write) async throws -> OdooMove? {
+        var found: [JSONValue] = []
+        if let linked {
+            // A record deleted in Odoo since makes the read fail: the search below decides then.
+            found = (try? await client.call(model: "account.move", method: "read", ids: [linked], arguments: ["fields": .array(OdooMove.fields.map { .string($0) })],
+                                            context: write.context).arrayValue) ?? []
+        }
+        if found.isEmpty {
+            found = try await client.searchRead("account.move", domain: [["ref", "=", .string(reference)], ["move_type", "in", ["out_invoice", "out_refund"]]],
                                                 fields: OdooMove.fields, order: "id", limit: 1, context: write.context)
+        }
         guard let record = found.first else { return nil }
         guard let id = record["id"]?.intValue, let state = record["state"]?.stringValue,
               let currency = record["currency_id"]?.odooName.flatMap(CurrencyCode.init) else {
@@ -342,7 +358,8 @@ public final class OdooSink: Sendable {
             guard payment.status == .succeeded, answer.externalID != nil else { return answer }
             result = answer
         } else if let invoiceRef = payment.invoice {
-            guard let invoice = try await findMove(write.reference(invoiceRef.objectType, invoiceRef.objectID), write) else {
+            guard let invoice = try await findMove(write.reference(invoiceRef.objectType, invoiceRef.objectID),
+                                                   linked: write.linked(invoiceRef, model: "account.move"), write) else {
                 throw ConnectorError.dependency(on: invoiceRef, "invoice \(invoiceRef.objectID) of payment \(write.event.source.objectID) is not in Odoo yet",
                                                 details: ["missing": .string(write.reference(invoiceRef.objectType, invoiceRef.objectID))])
             }
