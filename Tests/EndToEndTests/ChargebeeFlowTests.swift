@@ -114,7 +114,7 @@ final class FakeChargebee {
     }
 
     /// Chargebee's limits (150 requests a minute on the smallest plan, shared by the site's clients):
-    /// paced below a limit the connector is told of, it never meets a 429, though seven streams are
+    /// paced below a limit the connector is told of, it never meets a 429, though its stream is
     /// polled every 200 ms; a storm of 429s with Retry-After (another client spent the budget) is waited
     /// out, each page read once, nothing dead-lettered.
     @Test func rateLimitsArePacedAndStormsWaitedOut() throws {
@@ -135,6 +135,7 @@ final class FakeChargebee {
             [connector.config]
             api_base = "\(chargebee.url)/api/v2"
             requests_per_minute = 12
+            backfill = []
 
             [[connector]]
             id = "py"

@@ -2,24 +2,28 @@ public import ConnectorKit
 public import ConnectorProtocol
 public import Foundation
 
-/// The backfill streams: each resource listed once, from `since` to the time of its first poll, by
-/// `updated_at` windows with `include_deleted`, each window paged with Chargebee's `next_offset` (a
-/// position by sort value, so a record changed meanwhile moves out of the window without shifting the
-/// pages). A record read here and again from the events feed at the same `resource_version` is one event.
+/// The backfill: the configured lists read once, from `since` up to a horizon, by `updated_at` windows
+/// with `include_deleted`; in each window every list in turn (item prices, customers, subscriptions,
+/// invoices, credit notes, transactions). A page of invoices brings the payments linked to them
+/// (`linked_payments`, one request for the page), each right after its invoice: a paid invoice then
+/// waits for its payment only as long as the next delivery of its customer, not as long as the rest of
+/// the history takes to read (its payment read again with the transactions is the same version: one
+/// event). Each list is paged in
+/// its window with Chargebee's `next_offset` (a position by sort value, so a record changed meanwhile
+/// leaves the window without shifting the pages). A record changed after the horizon is in no window:
+/// the feed gives its changes from the horizon on.
 public struct ChargebeeBackfill: Sendable {
-    /// The streams, by the name of the list they read.
+    /// The lists it can read, in the order a window reads them: what the later ones refer to first.
     public static let resources = ["item_prices", "customers", "subscriptions", "invoices", "credit_notes", "transactions"]
 
     /// The resource a list element carries (`{"list": [{"customer": {…}}]}`).
     static func member(of resource: String) -> String { String(resource.dropLast()) }
 
-    /// Where a backfill is: the window `[from, min(from + window, until))` and the offset within it.
-    public struct Cursor: Codable, Sendable, Hashable {
+    /// Where the backfill is: the window starting at `from`, the list being read in it, its offset.
+    public struct Position: Codable, Sendable, Hashable {
         public var from: Int64
-        public var until: Int64
+        public var list: Int
         public var offset: String?
-
-        public var done: Bool { from >= until }
     }
 
     let client: ChargebeeClient
@@ -32,61 +36,72 @@ public struct ChargebeeBackfill: Sendable {
         self.mapping = mapping
     }
 
-    public func poll(_ params: PollParams, now: Int64 = Int64(Date().timeIntervalSince1970)) async throws -> PollResult {
-        let resource = params.stream
-        var cursor = try params.cursor.map { text in
-            guard let cursor = try? JSONDecoder().decode(Cursor.self, from: Data(text.utf8)) else {
-                throw ConnectorError(.permanent, "the stored cursor \"\(text.prefix(80))\" is not a Chargebee backfill cursor")
-            }
-            return cursor
-        } ?? Cursor(from: settings.sinceSeconds, until: now + 1, offset: nil)  // the second of the first poll included
-        guard settings.backfill.contains(resource), !cursor.done else {
-            return PollResult(events: [], cursor: cursor.encoded(), hasMore: false)
-        }
-        let to = min(cursor.from + settings.backfillWindowSeconds, cursor.until)
-        var query: [(String, String)] = [
-            ("updated_at[between]", "[\(cursor.from), \(to - 1)]"),
-            // Credit notes sort by date only; any stable order pages a window.
-            ("sort_by[asc]", resource == "credit_notes" ? "date" : "updated_at"),
-            ("limit", String(max(1, min(params.maxEvents, settings.pageSize)))),
-        ]
+    func query(_ resource: String, from: Int64, to: Int64, limit: Int) -> [(String, String)] {
+        // Credit notes sort by date only; any stable order pages a window.
+        var query: [(String, String)] = [("updated_at[between]", "[\(from), \(to - 1)]"), ("sort_by[asc]", resource == "credit_notes" ? "date" : "updated_at"),
+                                         ("limit", String(limit))]
         if resource != "item_prices" { query.append(("include_deleted", "true")) }
-        if let offset = cursor.offset { query.append(("offset", offset)) }
+        return query
+    }
+
+    /// Reads the next page of `lists` at `position` and moves it on; nil when everything before `until`
+    /// was read.
+    func read(_ position: inout Position, lists: [String], until: Int64, limit: Int) async throws -> ChargebeeEvents.Mapped? {
+        guard position.from < until, position.list < lists.count else { return nil }
+        let to = min(position.from + settings.backfillWindowSeconds, until)
+        let resource = lists[position.list]
+        var query = query(resource, from: position.from, to: to, limit: limit)
+        if let offset = position.offset { query.append(("offset", offset)) }
         let answer = try await client.get("/\(resource)", query)
-        let list = answer["list"]?.arrayValue ?? []
-        if list.isEmpty, cursor.offset == nil {
-            // An empty window: the next one starts at the next record changed, so years without any
-            // cost one request, not one per window.
-            cursor.from = try await firstChange(resource, from: to, until: cursor.until) ?? cursor.until
-            return PollResult(events: [], cursor: cursor.encoded(), hasMore: !cursor.done)
-        }
+        let records = (answer["list"]?.arrayValue ?? []).compactMap { $0[Self.member(of: resource)] }
+        let payments = resource == "invoices" ? try await linkedPayments(of: records) : [:]
         var mapped = ChargebeeEvents.Mapped()
-        for element in list {
-            guard let json = element[Self.member(of: resource)] else { continue }
+        for json in records {
             mapped.add(mapping.record(Self.member(of: resource), json))
+            for id in json["linked_payments"]?.arrayValue?.compactMap({ $0["txn_id"]?.stringValue }) ?? [] {
+                if let payment = payments[id] { mapped.add(mapping.record("transaction", payment)) }
+            }
         }
         if let next = answer["next_offset"]?.stringValue {
-            cursor.offset = next
+            position.offset = next
+        } else if position.list + 1 < lists.count {
+            (position.list, position.offset) = (position.list + 1, nil)
         } else {
-            (cursor.from, cursor.offset) = (to, nil)
+            // The window is read: the next starts at the first record any list changed after it, so
+            // years without any cost a request a list, not one per window.
+            position = Position(from: try await firstChange(lists, from: to, until: until), list: 0, offset: nil)
         }
-        return PollResult(events: mapped.events, cursor: cursor.encoded(), hasMore: !cursor.done, rejects: mapped.rejects)
+        return mapped
     }
 
-    /// When the first record changed in `[from, until)` was changed (at the earliest), if any. Credit
-    /// notes do not sort by `updated_at`: the earliest `date` among them is a bound, as none is changed
+    /// The transactions a page of invoices names in `linked_payments`, by id (in requests of 100 ids).
+    func linkedPayments(of invoices: [JSONValue]) async throws -> [String: JSONValue] {
+        let ids = Array(Set(invoices.flatMap { $0["linked_payments"]?.arrayValue?.compactMap { $0["txn_id"]?.stringValue } ?? [] })).sorted()
+        var found: [String: JSONValue] = [:]
+        for start in stride(from: 0, to: ids.count, by: 100) {
+            let chunk = ids[start..<min(ids.count, start + 100)]
+            let list = "[" + chunk.map { "\"\($0)\"" }.joined(separator: ",") + "]"
+            let answer = try await client.get("/transactions", [("id[in]", list), ("limit", "100")])
+            for element in answer["list"]?.arrayValue ?? [] {
+                if let transaction = element["transaction"], let id = transaction["id"]?.stringValue { found[id] = transaction }
+            }
+        }
+        return found
+    }
+
+    /// When the first record of any list changed in `[from, until)`, at the earliest; `until` if none.
+    /// Credit notes do not sort by `updated_at`: their earliest `date` is a bound, none being changed
     /// before its date.
-    func firstChange(_ resource: String, from: Int64, until: Int64) async throws -> Int64? {
-        guard from < until else { return nil }
-        let field = resource == "credit_notes" ? "date" : "updated_at"
-        var query: [(String, String)] = [("updated_at[between]", "[\(from), \(until - 1)]"), ("sort_by[asc]", field), ("limit", "1")]
-        if resource != "item_prices" { query.append(("include_deleted", "true")) }
-        let answer = try await client.get("/\(resource)", query)
-        guard let first = answer["list"]?.arrayValue?.first?[Self.member(of: resource)] else { return nil }
-        return max(from, first[field]?.intValue ?? from)
+    func firstChange(_ lists: [String], from: Int64, until: Int64) async throws -> Int64 {
+        guard from < until else { return until }
+        var first = until
+        for resource in lists {
+            let field = resource == "credit_notes" ? "date" : "updated_at"
+            var query = query(resource, from: from, to: until, limit: 1)
+            query[1] = ("sort_by[asc]", field)
+            let answer = try await client.get("/\(resource)", query)
+            if let at = answer["list"]?.arrayValue?.first?[Self.member(of: resource)]?[field]?.intValue { first = min(first, max(from, at)) }
+        }
+        return first
     }
-}
-
-extension ChargebeeBackfill.Cursor {
-    func encoded() -> String { String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self) }
 }

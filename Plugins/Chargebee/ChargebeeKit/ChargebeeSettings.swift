@@ -16,8 +16,8 @@ public struct ChargebeeSettings: Sendable, Equatable {
     public var sinceSeconds: Int64
     /// Records per list call (1–100).
     public var pageSize: Int
-    /// The resources read once, from `since` to the first poll, by `updated_at` windows (the events feed
-    /// covers what changes after; a site's feed may not reach back to `since`).
+    /// The lists read once, from `since` to the first poll, by `updated_at` windows, before the events
+    /// feed (which covers what changes after; a site's feed may not reach back to `since`).
     public var backfill: [String]
     /// The width of one backfill window, seconds.
     public var backfillWindowSeconds: Int64

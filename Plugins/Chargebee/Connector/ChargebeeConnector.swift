@@ -9,30 +9,19 @@ import Logging
 /// change giving one event either way. The work is in ChargebeeKit.
 struct ChargebeeConnector: Connector {
     static let plugin = PluginInfo(name: "chargebee", version: "0.1.0")
-    /// The host polls streams in this order: the catalogue and the customers first, which the feed's
-    /// invoices need (read after them, an invoice waits for its product and its payment behind it).
     static let capabilities = Capabilities(
-        streams: [
-            StreamInfo(name: "item_prices", eventTypes: ["product.upserted"]),
-            StreamInfo(name: "customers", eventTypes: ["customer.upserted", "customer.deleted"]),
-            StreamInfo(name: ChargebeeSource.stream, eventTypes: [
-                "customer.upserted", "customer.deleted", "product.upserted", "invoice.finalized", "invoice.paid", "invoice.voided", "credit_note.issued",
-                "credit_note.voided", "payment.succeeded", "payment.failed", "payment.pending", "refund.succeeded", "refund.failed", "refund.pending",
-                "subscription.updated",
-            ]),
-            StreamInfo(name: "subscriptions", eventTypes: ["subscription.updated"]),
-            StreamInfo(name: "invoices", eventTypes: ["invoice.finalized", "invoice.paid", "invoice.voided"]),
-            StreamInfo(name: "credit_notes", eventTypes: ["credit_note.issued", "credit_note.voided"]),
-            StreamInfo(name: "transactions", eventTypes: ["payment.succeeded", "payment.failed", "payment.pending", "refund.succeeded", "refund.failed", "refund.pending"]),
-        ],
+        streams: [StreamInfo(name: ChargebeeStream.name, eventTypes: [
+            "customer.upserted", "customer.deleted", "product.upserted", "invoice.finalized", "invoice.paid", "invoice.voided", "credit_note.issued",
+            "credit_note.voided", "payment.succeeded", "payment.failed", "payment.pending", "refund.succeeded", "refund.failed", "refund.pending",
+            "subscription.updated",
+        ])],
         webhooks: true,
         sinkRecordKinds: ["customer"]
     )
 
     let settings: ChargebeeSettings
     let client: ChargebeeClient
-    let source: ChargebeeSource
-    let backfill: ChargebeeBackfill
+    let stream: ChargebeeStream
     let customers: ChargebeeCustomerSink
     let host: HostConnection
     let events: ChargebeeEvents
@@ -50,8 +39,7 @@ struct ChargebeeConnector: Connector {
                                                                          pacer: settings.requestsPerMinute > 0 ? RatePacer(budget: settings.requestsPerMinute) : nil),
                                  apiKey: { try await host.secret(secret) })
         events = ChargebeeEvents(connector: context.connector)
-        source = ChargebeeSource(client: client, settings: settings, mapping: events)
-        backfill = ChargebeeBackfill(client: client, settings: settings, mapping: events)
+        stream = ChargebeeStream(client: client, settings: settings, mapping: events)
         customers = ChargebeeCustomerSink(client: client)
     }
 
@@ -62,11 +50,7 @@ struct ChargebeeConnector: Connector {
 
     func poll(_ params: PollParams) async throws -> PollResult {
         try await client.requireProductCatalog2()
-        if params.stream == ChargebeeSource.stream { return try await source.poll(params) }
-        guard ChargebeeBackfill.resources.contains(params.stream) else {
-            throw ConnectorError(.permanent, "the Chargebee connector has no stream \"\(params.stream)\" (its streams: \(ChargebeeSource.stream), \(ChargebeeBackfill.resources.joined(separator: ", ")))")
-        }
-        return try await backfill.poll(params)
+        return try await stream.poll(params)
     }
 
     /// A webhook: the event itself, behind HTTP Basic credentials checked in constant time.

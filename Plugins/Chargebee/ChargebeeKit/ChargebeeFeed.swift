@@ -2,12 +2,10 @@ public import ConnectorKit
 public import ConnectorProtocol
 public import Foundation
 
-/// The `events` stream: Chargebee's events feed, oldest first, every page a new query from the cursor's
-/// second (`occurred_at[after]` the second before it), the ids read at that second remembered; more
-/// events in one second than a page holds are paged with `offset` on that second alone, then passed.
-public struct ChargebeeSource: Sendable {
-    public static let stream = "events"
-
+/// Chargebee's events feed, oldest first, every page a new query from the cursor's second
+/// (`occurred_at[after]` the second before it), the ids read at that second remembered; more events in
+/// one second than a page holds are paged with `offset` on that second alone, then passed.
+public struct ChargebeeFeed: Sendable {
     let client: ChargebeeClient
     let settings: ChargebeeSettings
     let mapping: ChargebeeEvents
@@ -20,15 +18,10 @@ public struct ChargebeeSource: Sendable {
 
     public typealias Cursor = ModifiedSinceCursor<String>
 
-    public func poll(_ params: PollParams) async throws -> PollResult {
-        let start = String(settings.sinceSeconds)
-        var cursor = try params.cursor.map { text in
-            guard let cursor = try? JSONDecoder().decode(Cursor.self, from: Data(text.utf8)), Int64(cursor.stamp) != nil else {
-                throw ConnectorError(.permanent, "the stored cursor \"\(text.prefix(80))\" is not a Chargebee connector cursor")
-            }
-            return cursor
-        } ?? Cursor(stamp: start, start: start)
-        let wanted = max(1, min(params.maxEvents, settings.pageSize))
+    /// The next page after `cursor`, which moves past it. An event about a resource the backfill read
+    /// whole up to `horizon`, from before the horizon, is passed over: the backfill gave that record as it
+    /// was at the horizon, and an older version after it would turn the target back.
+    func read(_ cursor: inout Cursor, wanted: Int, backfilled: Set<String>, horizon: Int64?) async throws -> (mapped: ChargebeeEvents.Mapped, more: Bool) {
         let limit = min(100, cursor.limit(wanted: wanted))
         let second = Int64(cursor.stamp) ?? 0
         var (events, next) = try await page([("occurred_at[after]", String(second - 1))], limit: limit, offset: nil)
@@ -51,9 +44,13 @@ public struct ChargebeeSource: Sendable {
         let chosen = Set(emitted.map(\.id))
         var mapped = ChargebeeEvents.Mapped()
         for event in events where chosen.contains(event["id"]?.stringValue ?? "") {
+            if let horizon, let at = event["occurred_at"]?.intValue, at < horizon,
+               let resource = event["event_type"]?.stringValue.flatMap(ChargebeeEvents.resource(ofEventType:)), backfilled.contains(resource + "s") {
+                continue
+            }
             mapped.add(mapping.events(event))
         }
-        return PollResult(events: mapped.events, cursor: cursor.encoded(), hasMore: more, rejects: mapped.rejects)
+        return (mapped, more)
     }
 
     /// One page of the feed, oldest first: its events and the next page's offset.
