@@ -27,6 +27,28 @@ final class FakeChargebee {
 }
 
 @Suite(.serialized) struct ChargebeeFlowTests {
+    /// The `billing` Chargebee connector (its `[connector.config]` after the base) routed into the
+    /// fixture sink `py`, which writes each event it takes to the daemon's `payloads` file.
+    static func billingIntoSink(_ chargebee: FakeChargebee, _ daemon: DaemonHarness, _ config: String) -> String {
+        """
+        [[connector]]
+        id = "billing"
+        plugin = "chargebee"
+        poll_interval_ms = 200
+        [connector.config]
+        api_base = "\(chargebee.url)/api/v2"
+        \(config)
+
+        [[connector]]
+        id = "py"
+        plugin = "pysink"
+        [connector.config]
+        effects_file = "\(daemon.path("effects"))"
+        payloads_file = "\(daemon.path("payloads"))"
+
+        """ + DaemonHarness.route("billing", "py")
+    }
+
     /// 40 paid invoices seeded in one second (more events in that second than a page of 20 holds) are
     /// read from the events feed once each; the same events pushed by webhooks with the right Basic
     /// credentials are duplicates; with wrong ones, 401 and nothing stored (issue 17, first steps).
@@ -41,24 +63,7 @@ final class FakeChargebee {
         for (name, value) in [("api_key", FakeChargebee.key), ("webhook_password", "hook-password")] {
             #expect(try daemon.hostctl(input: value, "secret", "set", "billing", name).status == 0)
         }
-        try daemon.writeConfig(connectors: DaemonHarness.httpListeners + """
-            [[connector]]
-            id = "billing"
-            plugin = "chargebee"
-            poll_interval_ms = 200
-            [connector.config]
-            api_base = "\(chargebee.url)/api/v2"
-            page_size = 20
-            backfill = []
-
-            [[connector]]
-            id = "py"
-            plugin = "pysink"
-            [connector.config]
-            effects_file = "\(daemon.path("effects"))"
-            payloads_file = "\(daemon.path("payloads"))"
-
-            """ + DaemonHarness.route("billing", "py"))
+        try daemon.writeConfig(connectors: DaemonHarness.httpListeners + Self.billingIntoSink(chargebee, daemon, "page_size = 20\nbackfill = []"))
         try ForeignPluginTests.addFixturePlugins(daemon)
         #expect(try daemon.hostctl("reload").status == 0)
         try daemon.waitUntil("the 40 payments are delivered", timeout: 60) {
@@ -127,24 +132,7 @@ final class FakeChargebee {
             return (try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["calls"] as? [[String: Any]] ?? []
         }
         let before = try calls().count
-        let source = """
-            [[connector]]
-            id = "billing"
-            plugin = "chargebee"
-            poll_interval_ms = 200
-            [connector.config]
-            api_base = "\(chargebee.url)/api/v2"
-            requests_per_minute = 12
-            backfill = []
-
-            [[connector]]
-            id = "py"
-            plugin = "pysink"
-            [connector.config]
-            effects_file = "\(daemon.path("effects"))"
-            payloads_file = "\(daemon.path("payloads"))"
-
-            """ + DaemonHarness.route("billing", "py")
+        let source = Self.billingIntoSink(chargebee, daemon, "requests_per_minute = 12\nbackfill = []")
         try daemon.writeConfig(connectors: "")
         try daemon.start()
         #expect(try daemon.hostctl(input: FakeChargebee.key, "secret", "set", "billing", "api_key").status == 0)
@@ -193,25 +181,7 @@ final class FakeChargebee {
         try daemon.writeConfig(connectors: "")
         try daemon.start()
         #expect(try daemon.hostctl(input: FakeChargebee.key, "secret", "set", "billing", "api_key").status == 0)
-        try daemon.writeConfig(connectors: """
-            [[connector]]
-            id = "billing"
-            plugin = "chargebee"
-            poll_interval_ms = 200
-            [connector.config]
-            api_base = "\(chargebee.url)/api/v2"
-            requests_per_minute = 0
-            since = \(now - 120 * 86_400)
-            backfill_window_days = 30
-
-            [[connector]]
-            id = "py"
-            plugin = "pysink"
-            [connector.config]
-            effects_file = "\(daemon.path("effects"))"
-            payloads_file = "\(daemon.path("payloads"))"
-
-            """ + DaemonHarness.route("billing", "py"))
+        try daemon.writeConfig(connectors: Self.billingIntoSink(chargebee, daemon, "requests_per_minute = 0\nsince = \(now - 120 * 86_400)\nbackfill_window_days = 30"))
         try ForeignPluginTests.addFixturePlugins(daemon)
         #expect(try daemon.hostctl("reload").status == 0)
         let invoices = try chargebee.all("invoices").compactMap { $0["id"] as? String }

@@ -147,7 +147,10 @@ final class OdooServer {
             tables.append("\"\(company)\" = { \(entries.joined(separator: ", ")) }")
         }
         let taxes = override ?? "{ \(tables.joined(separator: ", ")) }"
-        let protocolLine = Self.real?.protocolName.map { "protocol = \"\($0)\"\n" } ?? ""
+        var protocolLine = Self.real?.protocolName.map { "protocol = \"\($0)\"\n" } ?? ""
+        // A real database keeps every earlier run's partners, whose emails the tests reuse: matching
+        // would join this run's customers to them. Matching is tested on the fake (ChargebeeBooksTests).
+        if isReal, !extra.contains("partner_match") { protocolLine += "partner_match = []\n" }
         return """
             url = "\(url)"
             database = "\(database)"

@@ -34,6 +34,7 @@ import Testing
                 "taxes": [String(fake.euCompany): [String(fake.euRate): .int(Int64(fake.taxes[fake.euCompany]?[fake.euRate] ?? 0))]],
             ]
             if feeAccounts, let account = fake.euFeeAccount { config["fee_accounts"] = [String(fake.euCompany): .int(Int64(account))] }
+            if fake.isReal { config["partner_match"] = [] }  // as OdooServer.config says why
             config.merge(extra) { $1 }
             settings = try OdooSettings(.object(config))
             let protocolName = OdooServer.real?.protocolName.flatMap(OdooProtocol.init(rawValue:))
