@@ -107,7 +107,10 @@ import Glibc
         }
         let a = try daemon.connector("a")
         #expect(a.pid == nil)
-        #expect(a.lastError?.contains("exited with status 3") == true)
+        // Its exit status, or — on a loaded machine, where the end is seen before the exit is reaped or
+        // the start outlasts the handshake deadline — how the run ended; never nothing.
+        let ends = ["exited with status 3", "closed its connection", "no handshake before the deadline"]
+        #expect(a.lastError.map { error in ends.contains { error.contains($0) } } == true, "\(a.lastError ?? "no last error")")
         #expect(daemon.log.contains("restart limit reached"))
         let health = try daemon.hostctl("health")
         #expect(health.status == 1)
