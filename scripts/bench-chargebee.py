@@ -9,8 +9,8 @@ unpaced) and the item prices once (backfill), and connector-odoo books each cust
 as a product, each invoice (created, its total checked, posted) and each payment (registered on its invoice through
 Odoo's payment wizard) in the EUR company. One invoice booked = the invoice posted and its payment registered.
 The clock starts at the daemon's first request to the fake Chargebee and stops at its last delivery recorded. The
-failed attempts are printed by event type and error: the host polls the events feed before the backfill, so on this
-first run each invoice waits once for its product.
+failed attempts, if any, are printed by event type and error (with the whole history backfilled, each paid invoice
+waits once for the payment read right after it).
 
 The direct client, on fresh fakes seeded the same way: one Python loop reading the item prices and the events feed
 (`sort_by[asc]=occurred_at`, 100 a page, offset paging) and making, one call at a time, the Odoo calls a minimal
