@@ -118,7 +118,6 @@ public struct ModifiedSinceCursor<ID: Hashable & Codable & Sendable>: Codable, S
     /// kept has none).
     public var floor: String { start ?? "" }
 
-    public func encoded() -> String {
-        String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self)
-    }
 }
+
+extension ModifiedSinceCursor: StoredCursor {}

@@ -89,6 +89,19 @@ class Daemon:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def children(pid):
+    """The processes whose parent is `pid` (a daemon's plugins), from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
 def cpu_seconds(pid):
     """User and system CPU seconds a process has used so far."""
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()

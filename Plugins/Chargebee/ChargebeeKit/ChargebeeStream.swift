@@ -12,7 +12,7 @@ public struct ChargebeeStream: Sendable {
 
     /// The stored cursor: the horizon, the lists the backfill reads and where it is (nil once it is
     /// done), then the feed's.
-    public struct Cursor: Codable, Sendable, Hashable {
+    public struct Cursor: StoredCursor, Hashable {
         /// Epoch seconds, exclusive: the backfill reads what changed before it; the feed what happened
         /// from it on (or from `since` for resources left out of the backfill).
         public var horizon: Int64
@@ -39,12 +39,7 @@ public struct ChargebeeStream: Sendable {
         guard params.stream == Self.name else {
             throw ConnectorError(.permanent, "the Chargebee connector has one stream, \"\(Self.name)\", not \"\(params.stream)\"")
         }
-        var cursor = try params.cursor.map { text in
-            guard let cursor = try? JSONDecoder().decode(Cursor.self, from: Data(text.utf8)) else {
-                throw ConnectorError(.permanent, "the stored cursor \"\(text.prefix(80))\" is not a Chargebee connector cursor")
-            }
-            return cursor
-        } ?? Cursor(horizon: now + 1, lists: lists, backfill: ChargebeeBackfill.Position(from: settings.sinceSeconds, list: 0, offset: nil), feed: nil)
+        var cursor = try params.cursor.map { text throws(ConnectorError) in try Cursor.decode(text, connector: "Chargebee") } ?? Cursor(horizon: now + 1, lists: lists, backfill: ChargebeeBackfill.Position(from: settings.sinceSeconds, list: 0, offset: nil), feed: nil)
         let wanted = max(1, min(params.maxEvents, settings.pageSize))
         if var position = cursor.backfill {
             if let mapped = try await backfill.read(&position, lists: cursor.lists, until: cursor.horizon, limit: wanted) {
@@ -61,8 +56,4 @@ public struct ChargebeeStream: Sendable {
         cursor.feed = position
         return PollResult(events: mapped.events, cursor: cursor.encoded(), hasMore: more, rejects: mapped.rejects)
     }
-}
-
-extension ChargebeeStream.Cursor {
-    func encoded() -> String { String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self) }
 }

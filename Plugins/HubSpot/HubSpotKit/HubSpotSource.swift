@@ -259,7 +259,8 @@ public struct HubSpotSource: Sendable {
     }
 
     static func decode(_ text: String) throws(ConnectorError) -> HubSpotCursor {
-        guard let cursor = try? JSONDecoder().decode(HubSpotCursor.self, from: Data(text.utf8)), Int64(cursor.stamp) != nil else {
+        let cursor = try HubSpotCursor.decode(text, connector: "HubSpot")
+        guard Int64(cursor.stamp) != nil else {
             throw ConnectorError(.permanent, "the stored cursor \"\(text.prefix(80))\" is not a HubSpot connector cursor")
         }
         return cursor

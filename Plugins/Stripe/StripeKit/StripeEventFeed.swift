@@ -1,3 +1,4 @@
+public import ConnectorKit
 public import ConnectorProtocol
 public import Foundation
 
@@ -38,17 +39,12 @@ public struct StripeCursor: Codable, Sendable, Hashable {
         recent = Array(((recent ?? []) + ids).suffix(Self.recentLimit))
     }
 
-    public func encoded() -> String {
-        String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self)
-    }
-
     public static func decode(_ text: String) throws(ConnectorError) -> StripeCursor {
-        guard let cursor = try? JSONDecoder().decode(StripeCursor.self, from: Data(text.utf8)) else {
-            throw ConnectorError(.permanent, "the stored cursor \"\(text.prefix(80))\" is not a Stripe connector cursor")
-        }
-        return cursor
+        try decode(text, connector: "Stripe")
     }
 }
+
+extension StripeCursor: StoredCursor {}
 
 /// Reads `GET /v1/events` oldest first, a page at a time, whatever order the server lists in.
 ///

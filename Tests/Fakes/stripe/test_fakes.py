@@ -17,7 +17,6 @@ import os
 import re
 import select
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -37,6 +36,13 @@ except ImportError:
     stripe = None
 
 HERE = Path(__file__).resolve().parent
+# The fakes' shared self-test helpers (../common/selftest.py); Tests/Fakes is on sys.path only for this import:
+# this folder's name would otherwise stand in for the official library's package.
+sys.path.insert(0, str(HERE.parent))
+try:
+    from common import selftest  # noqa: E402
+finally:
+    del sys.path[0]
 ROOT = HERE.parents[2]
 VENV_PYTHON = ROOT / ".build" / "venv-localstripe" / "bin" / "python"
 KEY = "sk_test_fakes" + os.urandom(6).hex()
@@ -47,23 +53,10 @@ STRIPE_PIN = re.search(r"^stripe==(\S+)$", PINS.read_text(), re.M).group(1)
 
 def start(command, what):
     """Starts a fake; returns (process, base URL) from its first line, 'listening 127.0.0.1:PORT'."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT)
-    ready, _, _ = select.select([process.stdout], [], [], 15)
-    line = process.stdout.readline().decode().strip() if ready else ""
-    if not line.startswith("listening 127.0.0.1:"):
-        process.kill()
-        raise RuntimeError(f"{what} did not start: first line {line!r}")
-    return process, "http://" + line.split(" ", 1)[1]
+    return selftest.start(command, ROOT, what)
 
 
-def stop(process):
-    process.terminate()
-    try:
-        process.wait(5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    process.stdout.close()
+stop = selftest.stop
 
 
 def call(base, method, path, fields=(), key=KEY, headers=None):
@@ -654,19 +647,8 @@ class OfficialClientInVenv(unittest.TestCase):
     """Runs OfficialClientTests with the virtualenv's python, where stripe (the official library) is."""
 
     def test_the_official_stripe_library_parses_every_answer(self):
-        if not VENV_PYTHON.exists():
-            self.skipTest("Stripe's official Python library is not installed: run scripts/lib/common.sh's "
-                          "ensure_localstripe (it makes .build/venv-localstripe with the pinned stripe)")
-        if not list(VENV_PYTHON.parent.parent.glob("lib/python3*/site-packages/stripe/__init__.py")):
-            self.skipTest(".build/venv-localstripe has no stripe package: run ensure_localstripe again "
-                          "(it reinstalls when requirements-localstripe.txt changed)")
-        run = subprocess.run([str(VENV_PYTHON), "-m", "unittest", "-v", "test_fakes.OfficialClientTests"], cwd=HERE,
-                             capture_output=True, text=True, timeout=120)
-        self.assertEqual(0, run.returncode, run.stderr[-6000:])
-        ran = int(re.search(r"^Ran (\d+) tests?", run.stderr, re.M).group(1))
-        self.assertGreaterEqual(ran, 9, run.stderr)
-        self.assertNotIn("skipped", run.stderr, "every official-client check must run")
-
+        selftest.run_official_client_checks(self, VENV_PYTHON, "stripe", "ensure_localstripe", "Tests/Fakes/stripe/requirements-localstripe.txt",
+                                            False, "CONNECTOR_HOST_REQUIRE_LOCALSTRIPE", "test_fakes.OfficialClientTests", HERE, 9)
 
 if __name__ == "__main__":
     unittest.main()
