@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "connector-stripe", targets: ["connector-stripe"]),
         .executable(name: "connector-hubspot", targets: ["connector-hubspot"]),
         .executable(name: "connector-chargebee", targets: ["connector-chargebee"]),
+        .executable(name: "connector-salesforce", targets: ["connector-salesforce"]),
         .library(name: "ConnectorKit", targets: ["ConnectorKit"]),
     ],
     dependencies: [
@@ -177,6 +178,18 @@ let package = Package(
             path: "Plugins/Chargebee/Connector",
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "SalesforceKit",
+            dependencies: ["ConnectorKit", "ConnectorProtocol", .product(name: "Logging", package: "swift-log")],
+            path: "Plugins/Salesforce/SalesforceKit",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "connector-salesforce",
+            dependencies: ["SalesforceKit", "ConnectorKit", "ConnectorProtocol", .product(name: "Logging", package: "swift-log")],
+            path: "Plugins/Salesforce/Connector",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "connector-odoo",
             dependencies: ["OdooKit", "ConnectorKit", "ConnectorProtocol", .product(name: "Logging", package: "swift-log")],
@@ -231,6 +244,12 @@ let package = Package(
             name: "ChargebeeTests",
             dependencies: ["ChargebeeKit", "ConnectorKit", "ConnectorProtocol"],
             path: "Tests/ChargebeeTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SalesforceTests",
+            dependencies: ["SalesforceKit", "ConnectorKit", "ConnectorProtocol", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/SalesforceTests",
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -38,6 +38,14 @@ public actor OAuthTokens {
     struct Token {
         var value: String
         var expiresAt: ContinuousClock.Instant
+        var instanceURL: String?
+    }
+
+    /// An access token and the base URL its answer named for the API (Salesforce's `instance_url`; nil
+    /// when the answer names none, as HubSpot's).
+    public struct Session: Sendable, Equatable {
+        public var accessToken: String
+        public var instanceURL: String?
     }
 
     let tokenURL: String
@@ -64,8 +72,18 @@ public actor OAuthTokens {
 
     /// A valid access token: the one in memory, or a new one when it expires within `ahead`.
     public func accessToken() async throws -> String {
-        if let current, ContinuousClock.now + ahead < current.expiresAt { return current.value }
-        return try await fetch().value
+        try await session().accessToken
+    }
+
+    /// A valid access token with the instance it is for.
+    public func session() async throws -> Session {
+        let token: Token
+        if let current, ContinuousClock.now + ahead < current.expiresAt {
+            token = current
+        } else {
+            token = try await fetch()
+        }
+        return Session(accessToken: token.value, instanceURL: token.instanceURL)
     }
 
     /// The API refused `token` (401): forget it, so the next request fetches another. A token already
@@ -76,11 +94,16 @@ public actor OAuthTokens {
 
     /// Sends a request made with the bearer token; on a 401 fetches a new token once and sends again.
     public func send(_ request: @Sendable (String) -> HTTPRequest) async throws -> HTTPResponse {
-        let token = try await accessToken()
-        let response = try await http.send(request(token))
+        try await send(inSession: { request($0.accessToken) })
+    }
+
+    /// ``send(_:)`` for an API whose base URL comes with the token (Salesforce's `instance_url`).
+    public func send(inSession request: @Sendable (Session) -> HTTPRequest) async throws -> HTTPResponse {
+        let session = try await session()
+        let response = try await http.send(request(session))
         guard response.status == 401 else { return response }
-        refused(token)
-        return try await http.send(request(try await accessToken()))
+        refused(session.accessToken)
+        return try await http.send(request(try await self.session()))
     }
 
     private func fetch() async throws -> Token {
@@ -121,7 +144,7 @@ public actor OAuthTokens {
             try await secrets.store(name, rotated)  // the old one may stop working at once
         }
         let lifetime = answer?["expires_in"]?.intValue.map { Duration.seconds($0) } ?? defaultLifetime
-        return Token(value: token, expiresAt: ContinuousClock.now + lifetime)
+        return Token(value: token, expiresAt: ContinuousClock.now + lifetime, instanceURL: answer?["instance_url"]?.stringValue)
     }
 
     private var grantName: String {

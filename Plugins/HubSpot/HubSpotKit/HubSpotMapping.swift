@@ -154,22 +154,11 @@ public struct HubSpotMapping: Sendable {
                            quantity: item["quantity"] ?? "1", unitAmountMinor: unit, amountMinor: amount, discountMinor: discount)
     }
 
-    /// HubSpot's address properties; its `country` is free text: a two-letter code or an English name
-    /// becomes the ISO 3166 code, anything else is left out.
+    /// HubSpot's address properties; its `country` is free text (``CountryNames``).
     func address(_ object: HubSpotObject) -> Address? {
         let address = Address(line1: object["address"], line2: object["address2"], city: object["city"], postalCode: object["zip"],
-                              state: object["state"], country: object["country"].flatMap(Self.countryCode))
+                              state: object["state"], country: object["country"].flatMap(CountryNames.isoCode))
         return address == Address() ? nil : address
-    }
-
-    static func countryCode(_ text: String) -> String? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        let english = Locale(identifier: "en_US")
-        if trimmed.count == 2, english.localizedString(forRegionCode: trimmed.uppercased()) != nil { return trimmed.uppercased() }
-        let wanted = trimmed.lowercased()
-        return Locale.Region.isoRegions.first { region in
-            region.identifier.count == 2 && english.localizedString(forRegionCode: region.identifier)?.lowercased() == wanted
-        }?.identifier
     }
 }
 

@@ -1,0 +1,280 @@
+public import ConnectorKit
+public import ConnectorProtocol
+import Foundation
+public import Logging
+import Synchronization
+
+/// A stream's cursor: where its Bulk backfill stands while one runs, then the incremental read — a
+/// ``ModifiedSinceCursor`` over `SystemModstamp` (to the second) and record ids, and the
+/// `nextRecordsUrl` of the query being paged.
+public struct SalesforceCursor: StoredCursor, Equatable {
+    /// A Bulk API 2.0 query job reading the history up to its creation.
+    public struct Backfill: Codable, Sendable, Equatable {
+        /// nil until the job is created.
+        public var job: String?
+        /// The next results page (`Sforce-Locator`); nil: the first.
+        public var locator: String?
+        /// The results' header row, for pages that come without one.
+        public var header: [String]?
+        /// When the job was created, as the org's clock says (a SOQL literal): the incremental read
+        /// starts there, less the look-back.
+        public var horizon: String?
+    }
+
+    public var backfill: Backfill?
+    public var rest: ModifiedSinceCursor<String>
+    /// The next page of the query being read (relative to the instance), nil between queries.
+    public var next: String?
+}
+
+/// Reads accounts, contacts, opportunities and products: the history once through a Bulk API 2.0
+/// query job (falling back to REST queries when the job fails), then incrementally by SOQL through
+/// `queryAll` on `SystemModstamp` — oldest first, paged by `nextRecordsUrl` — so deletions (`IsDeleted`)
+/// come with the changes. A caught-up stream reads the look-back window behind its cursor again, for
+/// records whose transaction committed after the cursor passed their second.
+public final class SalesforceSource: Sendable {
+    let client: SalesforceClient
+    let settings: SalesforceSettings
+    public let mapping: SalesforceMapping
+    let logger: Logger
+    /// The standard price book's id, read once.
+    private let standardPricebook = Mutex<String?>(nil)
+
+    public init(client: SalesforceClient, settings: SalesforceSettings, mapping: SalesforceMapping, logger: Logger) {
+        self.client = client
+        self.settings = settings
+        self.mapping = mapping
+        self.logger = logger
+    }
+
+    public static let streams: [StreamInfo] = [
+        StreamInfo(name: "accounts", eventTypes: ["company.upserted", "company.deleted"]),
+        StreamInfo(name: "contacts", eventTypes: ["contact.upserted", "contact.deleted"]),
+        StreamInfo(name: "opportunities", eventTypes: ["order.won", "deal.upserted", "order.deleted", "deal.deleted"]),
+        StreamInfo(name: "products", eventTypes: ["product.upserted", "product.deleted"]),
+    ]
+
+    /// The first stamp of a stream that reads the whole history.
+    static let epoch = "1970-01-01T00:00:00Z"
+    /// How long one poll waits for a Bulk job before answering "more to come" with no events.
+    static let bulkWait: Duration = .seconds(2)
+
+    public func poll(_ params: PollParams) async throws -> PollResult {
+        guard settings.streams.contains(params.stream) else {
+            guard SalesforceSettings.objectStreams.contains(params.stream) else {
+                throw ConnectorError(.permanent, "the Salesforce connector has no stream \"\(params.stream)\"")
+            }
+            return PollResult(events: [], cursor: params.cursor, hasMore: false)
+        }
+        let start = settings.since ?? Self.epoch
+        var cursor = try params.cursor.map { try SalesforceCursor.decode($0, connector: "Salesforce") }
+            ?? SalesforceCursor(backfill: settings.bulkBackfill ? SalesforceCursor.Backfill() : nil, rest: ModifiedSinceCursor(stamp: start, start: start))
+        let wanted = max(1, min(params.maxEvents, 10_000))
+        if cursor.backfill != nil, let page = try await backfill(params.stream, &cursor, wanted: wanted) {
+            return page
+        }
+        return try await incremental(params.stream, &cursor, wanted: wanted)
+    }
+
+    // MARK: Bulk backfill
+
+    /// One step of the Bulk backfill: a results page, or nil when the backfill ended (done, or its job
+    /// failed and REST takes over from the same start).
+    func backfill(_ stream: String, _ cursor: inout SalesforceCursor, wanted: Int) async throws -> PollResult? {
+        guard var backfill = cursor.backfill else { return nil }
+        let jobs = client.dataPath + "/jobs/query"
+        guard let job = backfill.job else {
+            let object = SalesforceMapping.object(stream)
+            let conditions = settings.since.map { ["SystemModstamp >= \($0)"] } ?? []
+            let answer = try await client.json("POST", jobs, body: [
+                "operation": "query", "query": .string(SOQL.select(mapping.fields(stream), from: object, where: conditions)),
+                "contentType": "CSV", "columnDelimiter": "COMMA", "lineEnding": "LF",
+            ])
+            guard let id = answer["id"]?.stringValue else {
+                throw ConnectorError(.transient, "Salesforce created a Bulk query job without an id: \(answer)")
+            }
+            backfill.job = id
+            backfill.horizon = SalesforceTime.stamp(answer["createdDate"]?.stringValue) ?? SalesforceTime.soql(Int64(Date().timeIntervalSince1970))
+            cursor.backfill = backfill
+            return PollResult(events: [], cursor: cursor.encoded(), hasMore: true)
+        }
+        if backfill.locator == nil && backfill.header == nil {
+            // Not read yet: wait (a little, within this poll) for the job to complete.
+            let deadline = ContinuousClock.now + Self.bulkWait
+            var delay = Duration.milliseconds(100)
+            while true {
+                let info = try await client.json("GET", "\(jobs)/\(job)")
+                let state = info["state"]?.stringValue ?? ""
+                if state == "JobComplete" { break }
+                if state == "Failed" || state == "Aborted" {
+                    // REST queries read the same history instead, from the stream's start.
+                    logger.warning("the Bulk query job of a backfill failed: reading the history by REST queries instead", metadata: [
+                        "stream": "\(stream)", "salesforce.job": "\(job)", "salesforce.job_state": "\(state)",
+                        "salesforce.error": "\(info["errorMessage"]?.stringValue ?? "none given")",
+                    ])
+                    cursor.backfill = nil
+                    cursor.next = nil
+                    return nil
+                }
+                guard ContinuousClock.now + delay < deadline else {
+                    return PollResult(events: [], cursor: cursor.encoded(), hasMore: true)
+                }
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .milliseconds(800))
+            }
+        }
+        var query = [("maxRecords", String(max(wanted, 1)))]
+        if let locator = backfill.locator { query.append(("locator", locator)) }
+        let response = try await client.text("\(jobs)/\(job)/results", query: query)
+        let parsed: (header: [String], records: [SalesforceRecord])
+        do {
+            parsed = try BulkCSV.records(response.body, header: backfill.header)
+        } catch {
+            throw ConnectorError(.transient, "the results of Bulk query job \(job) are not CSV Salesforce writes: \(error.description)")
+        }
+        let (events, rejects) = try await map(stream, parsed.records)
+        let locator = response.header("Sforce-Locator").flatMap { $0.isEmpty || $0 == "null" ? nil : $0 }
+        if let locator {
+            backfill.locator = locator
+            backfill.header = parsed.header
+            cursor.backfill = backfill
+        } else {
+            // Done: the incremental read starts at the job's creation, less the look-back (changes made
+            // while the job ran are read again; their events are the same and the host drops them).
+            let horizon = backfill.horizon.flatMap(SalesforceTime.seconds).map { SalesforceTime.soql($0 - Int64(settings.lookbackSeconds)) } ?? cursor.rest.stamp
+            let stamp = max(horizon, cursor.rest.stamp)
+            cursor.rest = ModifiedSinceCursor(stamp: stamp, start: stamp)
+            cursor.backfill = nil
+            _ = try? await client.json("DELETE", "\(jobs)/\(job)")
+        }
+        return PollResult(events: events, cursor: cursor.encoded(), hasMore: true, rejects: rejects)
+    }
+
+    // MARK: Incremental reads
+
+    func incremental(_ stream: String, _ cursor: inout SalesforceCursor, wanted: Int) async throws -> PollResult {
+        let object = SalesforceMapping.object(stream)
+        let fields = mapping.fields(stream)
+        var page: JSONValue
+        do {
+            if let next = cursor.next {
+                page = try await client.json("GET", next, headers: batchHeader)
+            } else {
+                page = try await queryAll(SOQL.select(fields, from: object, where: ["SystemModstamp >= \(cursor.rest.stamp)"],
+                                                      orderBy: ["SystemModstamp ASC", "Id ASC"]))
+            }
+        } catch let error as ConnectorError where error.details?["salesforce_error"]?.stringValue == "INVALID_QUERY_LOCATOR" && cursor.next != nil {
+            // The query's locator expired (15 minutes unused): the same query again from the cursor.
+            cursor.next = nil
+            page = try await queryAll(SOQL.select(fields, from: object, where: ["SystemModstamp >= \(cursor.rest.stamp)"], orderBy: ["SystemModstamp ASC", "Id ASC"]))
+        }
+        let records = (page["records"]?.arrayValue ?? []).compactMap(SalesforceRecord.init(json:))
+        let rows = records.compactMap { record in record.stamp.map { ModifiedSinceCursor<String>.Row(id: record.id, stamp: $0, fingerprint: Self.fingerprint(record)) } }
+        let (emit, next) = cursor.rest.advance(over: rows, wanted: wanted)
+        cursor.rest = next
+        // The page's next one follows on only when every row of this one was looked at.
+        let consideredAll = emit.count < wanted || rows.last.map { row in emit.last?.id == row.id } ?? true
+        cursor.next = consideredAll ? page["nextRecordsUrl"]?.stringValue : nil
+        var chosen = Set(emit.map(\.id))
+        var read = records
+        if cursor.next == nil, page["done"]?.boolValue ?? true, consideredAll, settings.lookbackSeconds > 0, emit.count < wanted,
+           let stamp = SalesforceTime.seconds(cursor.rest.stamp) {
+            // Caught up: the look-back window is read again for records committed late.
+            let from = max(SalesforceTime.soql(stamp - Int64(settings.lookbackSeconds)), cursor.rest.floor)
+            let late = try await queryAll(SOQL.select(fields, from: object, where: ["SystemModstamp >= \(from)", "SystemModstamp < \(cursor.rest.stamp)"],
+                                                      orderBy: ["SystemModstamp ASC", "Id ASC"]))
+            let lateRecords = (late["records"]?.arrayValue ?? []).compactMap(SalesforceRecord.init(json:))
+            let lateRows = lateRecords.compactMap { record in record.stamp.map { ModifiedSinceCursor<String>.Row(id: record.id, stamp: $0, fingerprint: Self.fingerprint(record)) } }
+            let revisited = cursor.rest.revisit(lateRows, wanted: wanted - emit.count)
+            cursor.rest = revisited.next
+            chosen.formUnion(revisited.emit.map(\.id))
+            read += lateRecords
+        }
+        var seen = Set<String>()
+        let picked = read.filter { chosen.contains($0.id) && seen.insert($0.id).inserted }
+        let (events, rejects) = try await map(stream, picked)
+        return PollResult(events: events, cursor: cursor.encoded(), hasMore: cursor.next != nil, rejects: rejects)
+    }
+
+    /// What an event of the record carries: its change, and whether it is deleted.
+    static func fingerprint(_ record: SalesforceRecord) -> String {
+        (record.deleted ? "deleted:" : "") + (record.stamp ?? "")
+    }
+
+    var batchHeader: [(name: String, value: String)] { [("Sforce-Query-Options", "batchSize=\(settings.pageSize)")] }
+
+    /// `GET /queryAll?q=…`: deleted records too.
+    func queryAll(_ soql: String) async throws -> JSONValue {
+        try await client.json("GET", client.dataPath + "/queryAll", query: [("q", soql)], headers: batchHeader)
+    }
+
+    /// Every record a query answers, following `nextRecordsUrl` (for the related records of a page).
+    func queryEverything(_ soql: String) async throws -> [SalesforceRecord] {
+        var page = try await client.json("GET", client.dataPath + "/query", query: [("q", soql)], headers: batchHeader)
+        var records = (page["records"]?.arrayValue ?? []).compactMap(SalesforceRecord.init(json:))
+        while let next = page["nextRecordsUrl"]?.stringValue {
+            page = try await client.json("GET", next, headers: batchHeader)
+            records += (page["records"]?.arrayValue ?? []).compactMap(SalesforceRecord.init(json:))
+        }
+        return records
+    }
+
+    // MARK: Mapping with related records
+
+    /// The records' events and rejects, with what they are mapped with fetched first.
+    public func map(_ stream: String, _ records: [SalesforceRecord]) async throws -> (events: [Event], rejects: [SourceReject]) {
+        guard !records.isEmpty else { return ([], []) }
+        var related = SalesforceMapping.Related()
+        let live = records.filter { !$0.deleted }.map(\.id)
+        switch stream {
+        case "accounts":
+            for chunk in Self.chunks(live) {
+                let contacts = try await queryEverything(SOQL.select(["Id", "AccountId", "Email"], from: "Contact", where: ["AccountId IN \(SOQL.list(chunk))", "Email != null"],
+                                                                     orderBy: ["AccountId ASC", "CreatedDate ASC", "Id ASC"]))
+                for contact in contacts {
+                    if let account = contact["AccountId"], let email = contact["Email"], related.emails[account] == nil { related.emails[account] = email }
+                }
+            }
+        case "opportunities":
+            for chunk in Self.chunks(live) {
+                let items = try await queryEverything(SOQL.select(mapping.lineItemFields, from: "OpportunityLineItem", where: ["OpportunityId IN \(SOQL.list(chunk))"],
+                                                                  orderBy: ["OpportunityId ASC", "SortOrder ASC", "Id ASC"]))
+                for item in items {
+                    if let opportunity = item["OpportunityId"] { related.lineItems[opportunity, default: []].append(item) }
+                }
+            }
+        case "products":
+            guard !live.isEmpty, let pricebook = try await standardPricebookID() else { break }
+            for chunk in Self.chunks(live) {
+                let prices = try await queryEverything(SOQL.select(mapping.priceFields, from: "PricebookEntry",
+                                                                   where: ["Product2Id IN \(SOQL.list(chunk))", "Pricebook2Id = \(SOQL.quote(pricebook))"]))
+                for price in prices where price["IsActive"] != "false" {
+                    if let product = price["Product2Id"] { related.prices[product, default: []].append(price) }
+                }
+            }
+        default:
+            break
+        }
+        var events: [Event] = []
+        var rejects: [SourceReject] = []
+        for record in records {
+            switch mapping.map(stream, record, related: related) {
+            case .event(let event): events.append(event)
+            case .reject(let reject): rejects.append(reject)
+            }
+        }
+        return (events, rejects)
+    }
+
+    func standardPricebookID() async throws -> String? {
+        if let id = standardPricebook.withLock({ $0 }) { return id }
+        let found = try await queryEverything(SOQL.select(["Id"], from: "Pricebook2", where: ["IsStandard = true"], limit: 1)).first?.id
+        standardPricebook.withLock { $0 = found }
+        return found
+    }
+
+    /// Ids 200 at a time: an `IN` list that keeps a query's URL short.
+    static func chunks(_ ids: [String]) -> [[String]] {
+        stride(from: 0, to: ids.count, by: 200).map { Array(ids[$0..<min(ids.count, $0 + 200)]) }
+    }
+}
