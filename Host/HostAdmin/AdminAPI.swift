@@ -50,6 +50,8 @@ public struct ConnectorStatus: Codable, Sendable, Equatable {
     public var protocolVersion: Int?
     /// closed, open or half_open: the target's circuit breaker.
     public var circuit: String?
+    /// The gauges the plugin reported last (`metrics`), by name.
+    public var gauges: [String: Double]?
 
     public init(id: String, plugin: String, tenant: String?, entity: String?, state: String, pid: Int32?, uptimeSeconds: Double?, restarts: Int, lastError: String?, paused: Bool, protocolErrors: Int, pluginVersion: String?, protocolVersion: Int?) {
         self.id = id
@@ -74,7 +76,7 @@ public struct ConnectorStatus: Codable, Sendable, Equatable {
         case protocolErrors = "protocol_errors"
         case pluginVersion = "plugin_version"
         case protocolVersion = "protocol_version"
-        case circuit
+        case circuit, gauges
     }
 
     /// Every key is always present (null when unknown), so scripts can rely on the shape.
@@ -94,6 +96,7 @@ public struct ConnectorStatus: Codable, Sendable, Equatable {
         try container.encode(pluginVersion, forKey: .pluginVersion)
         try container.encode(protocolVersion, forKey: .protocolVersion)
         try container.encode(circuit, forKey: .circuit)
+        try container.encode(gauges ?? [:], forKey: .gauges)
     }
 }
 

@@ -84,6 +84,12 @@ public final class HostConnection: Sendable {
         try await request(Method.credentialsUpdate, CredentialsUpdateParams(name: name, value: value), as: CredentialsUpdateResult.self).version
     }
 
+    /// Reports the plugin's gauges (`metrics`); the host exports each as
+    /// `connector_host_plugin_gauge{connector, name}` and shows them in `hostctl status --json`.
+    public func report(gauges: [String: Double]) {
+        try? notify(Method.metrics, MetricsParams(gauges: gauges))
+    }
+
     /// Sends a notification (no answer expected).
     public func notify<P: Encodable>(_ method: String, _ params: P) throws {
         try writeLine(try codec.notification(method: method, params: params))

@@ -28,6 +28,8 @@ public enum Method {
     public static let cancel = "cancel"
     /// Plugin → host, notification.
     public static let log = "log"
+    /// Plugin → host, notification: the plugin's own gauges (a vendor's quota used), exported by the host.
+    public static let metrics = "metrics"
     /// Plugin → host.
     public static let credentialsGet = "credentials.get"
     /// Plugin → host.
@@ -254,6 +256,28 @@ public struct CheckResult: Codable, Sendable, Hashable {
 public struct CancelParams: Codable, Sendable, Hashable {
     public var id: RPCID
     public init(id: RPCID) { self.id = id }
+}
+
+/// `metrics` params: gauges by name (`[a-z][a-z0-9_]*`, at most 64 characters), each the latest value.
+public struct MetricsParams: Codable, Sendable, Hashable {
+    public var gauges: [String: Double]
+
+    public init(gauges: [String: Double]) {
+        self.gauges = gauges
+    }
+
+    /// The most gauges the host keeps for one connector.
+    public static let maxGauges = 32
+
+    /// Why a gauge cannot be kept, or nil.
+    public static func problem(name: String, value: Double) -> String? {
+        guard let first = name.unicodeScalars.first, ("a"..."z").contains(first), name.count <= 64,
+              name.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }) else {
+            return "gauge name \"\(name.prefix(80))\" must match [a-z][a-z0-9_]* (at most 64 characters)"
+        }
+        guard value.isFinite else { return "gauge \(name) is not a finite number" }
+        return nil
+    }
 }
 
 public struct LogParams: Codable, Sendable, Hashable {

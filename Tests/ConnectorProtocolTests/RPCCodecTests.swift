@@ -176,3 +176,17 @@ import Testing
         #expect(capabilities.sinkBatch == 0)
     }
 }
+
+/// `metrics` notifications (5.7a): the names and values the host keeps.
+@Suite struct MetricsNotificationTests {
+    @Test func gaugeNamesAreMetricNamesAndValuesFiniteNumbers() throws {
+        #expect(MetricsParams.problem(name: "salesforce_api_requests_used", value: 18) == nil)
+        #expect(MetricsParams.problem(name: "Used", value: 1)?.contains("[a-z]") == true)
+        #expect(MetricsParams.problem(name: "api-usage", value: 1) != nil)
+        #expect(MetricsParams.problem(name: "_x", value: 1) != nil)
+        #expect(MetricsParams.problem(name: String(repeating: "a", count: 65), value: 1) != nil)
+        #expect(MetricsParams.problem(name: "used", value: .nan)?.contains("finite") == true)
+        let line = try RPCCodec().notification(method: Method.metrics, params: MetricsParams(gauges: ["used": 18]))
+        #expect(String(decoding: line, as: UTF8.self).contains(#""method":"metrics""#))
+    }
+}

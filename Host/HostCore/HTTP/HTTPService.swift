@@ -175,6 +175,7 @@ public struct HTTPService: Service {
         for status in supervisor.connectors {
             metrics.plugin(connector: status.id, up: status.state == "running", restarts: status.restarts)
             metrics.circuit(target: status.id, state: pipeline.circuitState(target: status.id).rawValue)
+            for (name, value) in status.gauges ?? [:] { metrics.pluginGauge(connector: status.id, name: name, value: value) }
         }
         metrics.storeAcceptsWork(pipeline.storeError == nil)
     }

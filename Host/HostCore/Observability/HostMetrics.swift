@@ -123,6 +123,11 @@ public final class HostMetrics: Sendable {
         Gauge(label: "connector_host_circuit_state", dimensions: [("target", target)], factory: factory).record(value)
     }
 
+    /// A gauge a plugin reported (`metrics`): a vendor's quota used, its limit.
+    func pluginGauge(connector: String, name: String, value: Double) {
+        Gauge(label: "connector_host_plugin_gauge", dimensions: [("connector", connector), ("name", name)], factory: factory).record(value)
+    }
+
     func storeAcceptsWork(_ ok: Bool) {
         Gauge(label: "connector_host_store_ok", dimensions: [], factory: factory).record(ok ? 1 : 0)
     }

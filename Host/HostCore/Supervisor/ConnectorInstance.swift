@@ -34,6 +34,8 @@ public final class ConnectorInstance: Sendable {
         var protocolVersion: Int?
         var capabilities: Capabilities?
         var pauseReason: String?
+        /// The plugin's own gauges (`metrics`), the latest value of each.
+        var gauges: [String: Double] = [:]
     }
 
     public let config: ConnectorConfig
@@ -72,7 +74,7 @@ public final class ConnectorInstance: Sendable {
         snapshot.withLock { snapshot in
             let lifecycle = snapshot.lifecycle
             let state = lifecycle.paused && lifecycle.state == .running ? "paused" : lifecycle.state.rawValue
-            return ConnectorStatus(
+            var status = ConnectorStatus(
                 id: config.id, plugin: config.plugin, tenant: config.tenant, entity: config.entity,
                 state: state, pid: snapshot.pid,
                 uptimeSeconds: snapshot.readyAt.map { Self.seconds($0.duration(to: .now)) },
@@ -80,6 +82,8 @@ public final class ConnectorInstance: Sendable {
                 protocolErrors: snapshot.protocolErrors, pluginVersion: snapshot.plugin?.version,
                 protocolVersion: snapshot.protocolVersion
             )
+            status.gauges = snapshot.gauges
+            return status
         }
     }
 
@@ -548,6 +552,12 @@ public final class ConnectorInstance: Sendable {
             } catch {
                 protocolError(error.message, excerpt: line)
             }
+        case .notification(Method.metrics):
+            do {
+                keep(try codec.params(MetricsParams.self, of: message).gauges)
+            } catch {
+                protocolError(error.message, excerpt: line)
+            }
         case .notification(Method.cancel):
             break  // The host runs no plugin-initiated work that could be cancelled yet.
         case .notification(let method):
@@ -566,6 +576,23 @@ public final class ConnectorInstance: Sendable {
                     data: .init(errorClass: ConnectorError.Code.notSupported.name)
                 )
             ))
+        }
+    }
+
+    /// Keeps a plugin's gauges; a bad name or value is a protocol error, and a connector keeps at most
+    /// ``MetricsParams/maxGauges`` names.
+    private func keep(_ gauges: [String: Double]) {
+        for (name, value) in gauges.sorted(by: { $0.key < $1.key }) {
+            if let problem = MetricsParams.problem(name: name, value: value) {
+                protocolError("metrics: \(problem)")
+                continue
+            }
+            let kept = snapshot.withLock { snapshot -> Bool in
+                guard snapshot.gauges[name] != nil || snapshot.gauges.count < MetricsParams.maxGauges else { return false }
+                snapshot.gauges[name] = value
+                return true
+            }
+            if !kept { protocolError("metrics: more than \(MetricsParams.maxGauges) gauges; \(name) is not kept") }
         }
     }
 

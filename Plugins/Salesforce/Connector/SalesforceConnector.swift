@@ -41,7 +41,10 @@ struct SalesforceConnector: Connector {
         // default), so a token is fetched again after an hour, and at once after a 401.
         let tokens = OAuthTokens(tokenURL: settings.tokenURL, grant: grant, http: http, secrets: OAuthTokens.Secrets(host: context.host),
                                  defaultLifetime: .seconds(3_600))
-        client = SalesforceClient(settings: settings, tokens: tokens, http: http)
+        let host = context.host
+        client = SalesforceClient(settings: settings, tokens: tokens, http: http) { usage in
+            host.report(gauges: ["salesforce_api_requests_used": Double(usage.used), "salesforce_api_requests_max": Double(usage.max)])
+        }
         source = SalesforceSource(client: client, settings: settings, mapping: SalesforceMapping(settings: settings, connector: context.connector),
                                   logger: context.logger)
         sink = SalesforceStatusSink(client: client, settings: settings, connector: context.connector, logger: context.logger)

@@ -13,16 +13,19 @@ public final class SalesforceClient: Sendable {
     let http: HTTPClient
     /// The last `api-usage=USED/MAX` the org reported.
     private let usage = Mutex<APIUsage?>(nil)
+    /// Told each new usage (the connector reports it to the host as gauges).
+    let reportUsage: @Sendable (APIUsage) -> Void
 
     public struct APIUsage: Sendable, Equatable {
         public var used: Int
         public var max: Int
     }
 
-    public init(settings: SalesforceSettings, tokens: OAuthTokens, http: HTTPClient) {
+    public init(settings: SalesforceSettings, tokens: OAuthTokens, http: HTTPClient, reportUsage: @escaping @Sendable (APIUsage) -> Void = { _ in }) {
         self.settings = settings
         self.tokens = tokens
         self.http = http
+        self.reportUsage = reportUsage
     }
 
     /// The org's daily API requests as last reported.
@@ -36,13 +39,13 @@ public final class SalesforceClient: Sendable {
                      headers: [(name: String, value: String)] = []) async throws -> JSONValue {
         let data = try body.map { try JSONEncoder().encode($0) }
         let response = try await send(method, path, query: query, body: data, contentType: "application/json", accept: "application/json", headers: headers)
-        return try SalesforceAnswer.json(response)
+        return try SalesforceAnswer.json(response, limitBackoffMilliseconds: Int64(settings.limitBackoffSeconds) * 1_000)
     }
 
     /// A call answered with text (Bulk results, CSV), with its headers.
     public func text(_ path: String, query: [(String, String)] = []) async throws -> HTTPResponse {
         let response = try await send("GET", path, query: query, body: nil, contentType: nil, accept: "text/csv")
-        try SalesforceAnswer.check(response)
+        try SalesforceAnswer.check(response, limitBackoffMilliseconds: Int64(settings.limitBackoffSeconds) * 1_000)
         return response
     }
 
@@ -61,8 +64,13 @@ public final class SalesforceClient: Sendable {
         } catch let error as HTTPClientError {
             throw error.connectorError
         }
-        if let info = response.header("Sforce-Limit-Info"), let quota = RatePacer.salesforceQuota(HTTPResponse(status: 200, headers: [("Sforce-Limit-Info", info)], body: Data())) {
-            usage.withLock { $0 = APIUsage(used: quota.limit - quota.remaining, max: quota.limit) }
+        if let quota = RatePacer.salesforceQuota(response) {
+            let now = APIUsage(used: quota.limit - quota.remaining, max: quota.limit)
+            let changed = usage.withLock { last in
+                defer { last = now }
+                return last != now
+            }
+            if changed { reportUsage(now) }
         }
         return response
     }
@@ -70,12 +78,12 @@ public final class SalesforceClient: Sendable {
 
 /// What a Salesforce answer means for the host. Pure: tested on the reference's shapes.
 public enum SalesforceAnswer {
-    /// How long a poll waits after the org's daily API requests ran out: they free up as the rolling
-    /// 24 hours move on, so it looks again every few minutes.
+    /// How long work waits after the org's daily API requests ran out, unless configured: they free up
+    /// as the rolling 24 hours move on, so it looks again every few minutes.
     public static let limitBackoffMilliseconds: Int64 = 300_000
 
-    public static func json(_ response: HTTPResponse) throws(ConnectorError) -> JSONValue {
-        try check(response)
+    public static func json(_ response: HTTPResponse, limitBackoffMilliseconds: Int64 = limitBackoffMilliseconds) throws(ConnectorError) -> JSONValue {
+        try check(response, limitBackoffMilliseconds: limitBackoffMilliseconds)
         if response.body.isEmpty { return .null }  // 204
         guard let decoded = try? JSONDecoder().decode(JSONValue.self, from: response.body) else {
             throw ConnectorError(.transient, "Salesforce answered HTTP \(response.status) with a body that is not JSON: \(String(decoding: response.body.prefix(120), as: UTF8.self))")
@@ -84,7 +92,7 @@ public enum SalesforceAnswer {
     }
 
     /// Throws the error of a failed answer: Salesforce's `errorCode` decides over the status.
-    public static func check(_ response: HTTPResponse, now: Date = Date()) throws(ConnectorError) {
+    public static func check(_ response: HTTPResponse, limitBackoffMilliseconds: Int64 = limitBackoffMilliseconds, now: Date = Date()) throws(ConnectorError) {
         guard !(200..<300).contains(response.status) else { return }
         let decoded = try? JSONDecoder().decode(JSONValue.self, from: response.body)
         // The error array (`[{"message", "errorCode", "fields"}]`); an older single object too.
@@ -98,7 +106,7 @@ public enum SalesforceAnswer {
         let verdict = errorClass(code, status: response.status)
         if code == "REQUEST_LIMIT_EXCEEDED" {
             let usage = response.header("Sforce-Limit-Info").map { " (\($0))" } ?? ""
-            message = "the org's daily API request limit is used up\(usage): reads and writes pause and are tried again every \(limitBackoffMilliseconds / 60_000) minutes until the rolling 24-hour usage falls (\(message))"
+            message = "the org's daily API request limit is used up\(usage): reads and writes pause and are tried again every \(limitBackoffMilliseconds / 1_000) s until the rolling 24-hour usage falls (\(message))"
         }
         if response.status == 300 {
             message = "several records match the external id: \(message)"

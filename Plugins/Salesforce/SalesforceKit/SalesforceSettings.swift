@@ -48,6 +48,8 @@ public struct SalesforceSettings: Sendable, Equatable {
     public var statusKeyField: String?
     /// The share of the org's daily API requests kept for its other clients, in percent.
     public var apiReservePercent: Int
+    /// How long reads and writes wait after the org's daily API requests ran out.
+    public var limitBackoffSeconds: Int
     public var timeoutSeconds: Int
 
     public typealias Problem = ConfigTable.Problem
@@ -58,7 +60,7 @@ public struct SalesforceSettings: Sendable, Equatable {
     public static let keys: Set<String> = [
         "login_url", "auth", "client_id", "username", "audience", "private_key_secret", "client_secret_secret", "refresh_token_secret",
         "api_version", "streams", "since", "page_size", "lookback_s", "bulk_backfill", "currency", "multi_currency", "vat_field",
-        "status_fields", "status_key_field", "api_reserve_percent", "timeout_s", "log_level",
+        "status_fields", "status_key_field", "api_reserve_percent", "limit_backoff_s", "timeout_s", "log_level",
     ]
 
     public init(_ config: JSONValue) throws(Problem) {
@@ -119,6 +121,7 @@ public struct SalesforceSettings: Sendable, Equatable {
             throw Problem(key: "status_key_field", message: "\"\(field)\" must be a custom External ID field of Account (its name ends in __c)")
         }
         apiReservePercent = try table.int("api_reserve_percent", default: 10, in: 0...90, "must be between 0 and 90 percent")
+        limitBackoffSeconds = try table.int("limit_backoff_s", default: 300, in: 1...3_600, "must be between 1 and 3600 seconds")
         timeoutSeconds = try table.int("timeout_s", default: 60, in: 1...3_600, "must be a positive number of seconds (at most an hour)")
     }
 

@@ -112,11 +112,11 @@ public struct SalesforceStatusSink: Sendable {
             let failure = ConnectorError(.transient, "Salesforce answered \(records.count) records with \(answer.arrayValue.map { "\($0.count) results" } ?? "no result list")")
             return records.map { _ in .failure(failure) }
         }
-        return items.map { Self.result($0, key: key) }
+        return items.map { result($0, key: key) }
     }
 
     /// A Collections record result (`{"id", "success", "errors": [{"statusCode", "message", "fields"}]}`).
-    static func result(_ item: JSONValue, key: String?) -> Result<DeliverResult, ConnectorError> {
+    func result(_ item: JSONValue, key: String?) -> Result<DeliverResult, ConnectorError> {
         if item["success"]?.boolValue == true {
             return .success(DeliverResult(externalID: item["id"]?.stringValue))
         }
@@ -131,7 +131,7 @@ public struct SalesforceStatusSink: Sendable {
         var details: [String: JSONValue] = ["salesforce_error": .string(code)]
         if let fields = error?["fields"], fields != .array([]) { details["salesforce_fields"] = fields }
         let verdict = SalesforceAnswer.errorClass(code) ?? .permanent
-        return .failure(ConnectorError(verdict, "Salesforce: \(code): \(message)", retryAfterMilliseconds: verdict == .rateLimited ? SalesforceAnswer.limitBackoffMilliseconds : nil,
+        return .failure(ConnectorError(verdict, "Salesforce: \(code): \(message)", retryAfterMilliseconds: verdict == .rateLimited ? Int64(settings.limitBackoffSeconds) * 1_000 : nil,
                                        details: .object(details)))
     }
 
