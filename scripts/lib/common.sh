@@ -76,6 +76,14 @@ ensure_chargebee_client() {
     ensure_venv chargebee Tests/Fakes/chargebee/requirements-chargebee.txt chargebee
 }
 
+# ensure_salesforce_client: simple-salesforce (PyPI, the de-facto standard Salesforce client) in
+# .build/venv-salesforce. Exports SALESFORCE_CLIENT_PYTHON, the venv's python: Tests/Fakes/salesforce/test_fake_salesforce.py
+# drives the fake with it.
+ensure_salesforce_client() {
+    export SALESFORCE_CLIENT_PYTHON="$ROOT/.build/venv-salesforce/bin/python"
+    ensure_venv salesforce Tests/Fakes/salesforce/requirements-salesforce.txt simple-salesforce
+}
+
 require_swift() {
     if ! command -v swift >/dev/null 2>&1; then
         for candidate in /opt/swift/usr/bin /usr/share/swift/usr/bin; do
