@@ -180,7 +180,7 @@ let package = Package(
         ),
         .target(
             name: "SalesforceKit",
-            dependencies: ["ConnectorKit", "ConnectorProtocol", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ConnectorKit", "ConnectorProtocol", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")],
             path: "Plugins/Salesforce/SalesforceKit",
             swiftSettings: swiftSettings
         ),

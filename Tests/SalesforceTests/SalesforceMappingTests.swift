@@ -30,8 +30,10 @@ import Testing
         let account = record(["Id": "001A", "Name": "Acme Corp", "Website": "https://www.Acme.test/about", "VAT__c": "US123", "BillingStreet": "1 Main St\nSuite 5",
                               "BillingCity": "Boston", "BillingPostalCode": "02110", "BillingState": "MA", "BillingCountry": "United States"])
         let event = try event(mapping.map("accounts", account, related: related))
-        #expect(event.type == "company.upserted" && event.source == SourceRef(objectType: "accounts", objectID: "001A", version: "2026-11-30T10:00:05Z"))
-        #expect(event.orderingKey == "accounts:001A" && event.entity == "us" && event.correlationID == "sf:accounts:001A:2026-11-30T10:00:05Z")
+        let version = try #require(account.version)
+        #expect(version.hasPrefix("2026-11-30T10:00:05Z/") && version.count == "2026-11-30T10:00:05Z/".count + 12)
+        #expect(event.type == "company.upserted" && event.source == SourceRef(objectType: "accounts", objectID: "001A", version: version))
+        #expect(event.orderingKey == "accounts:001A" && event.entity == "us" && event.correlationID == "sf:accounts:001A:\(version)")
         guard case .company(let company) = event.record else { Issue.record("\(event.record)"); return }
         #expect(company == Company(name: "Acme Corp", domain: "www.acme.test", vat: "US123",
                                    address: Address(line1: "1 Main St", line2: "Suite 5", city: "Boston", postalCode: "02110", state: "MA", country: "US"),
@@ -134,6 +136,18 @@ import Testing
             Issue.record("no SystemModstamp must be a reject"); return
         }
         #expect(reject.problem.contains("SystemModstamp"))
+    }
+
+    /// One state of a record has one version, read by a query (JSON) or a Bulk job (CSV); two changes
+    /// in one second have two.
+    @Test func aVersionIsTheStateNotTheFormatItWasReadIn() throws {
+        let json = try JSONDecoder().decode(JSONValue.self, from: Data(#"{"attributes": {"type": "Opportunity"}, "Id": "006A", "Amount": 100.0, "IsWon": true, "Name": "Deal", "SystemModstamp": "2026-11-30T10:00:05.000+0000", "CloseDate": "2026-12-01", "Description": null}"#.utf8))
+        let rest = try #require(SalesforceRecord(json: json))
+        let bulk = try #require(try BulkCSV.records(Data("\"Id\",\"Amount\",\"IsWon\",\"Name\",\"SystemModstamp\",\"CloseDate\",\"Description\"\n\"006A\",\"100.00\",\"true\",\"Deal\",\"2026-11-30T10:00:05.000Z\",\"2026-12-01\",\"\"\n".utf8)).records.first)
+        #expect(rest.version != nil && rest.version == bulk.version)
+        var changed = bulk
+        changed.fields["Name"] = "Deal, signed"
+        #expect(changed.version != bulk.version && changed.version?.hasPrefix("2026-11-30T10:00:05Z/") == true)
     }
 
     // MARK: SOQL and time stamps

@@ -29,8 +29,11 @@ struct SalesforceConnector: Connector {
             throw ConnectorError(.permanent, "[connector.config] of \(context.connector.id): \(error.description)")
         }
         let settings = settings
+        // Below the reserve, the rest of the day's requests are spread out, one every 5 s at most apart:
+        // REQUEST_LIMIT_EXCEEDED, not the pacer, stops the connector when none are left.
         let http = HTTPClient(maxConcurrent: 8, userAgent: "connector-host-salesforce/\(Self.plugin.version)",
-                              pacer: RatePacer(RatePacer.Pacing(reserve: Double(settings.apiReservePercent) / 100), quota: RatePacer.salesforceQuota))
+                              pacer: RatePacer(RatePacer.Pacing(reserve: Double(settings.apiReservePercent) / 100, maxDelayMilliseconds: 5_000),
+                                               quota: RatePacer.salesforceQuota))
         let grant: OAuthTokens.Grant = switch settings.auth {
         case .jwt:
             .jwtBearer(issuer: settings.clientID, subject: settings.username ?? "", audience: settings.audience, privateKey: settings.privateKeySecret)

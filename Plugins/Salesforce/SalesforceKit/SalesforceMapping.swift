@@ -12,8 +12,9 @@ import Foundation
 /// - Product2 → `product.upserted`, priced from its standard price book entry;
 /// - a deleted record (`IsDeleted`, read through `queryAll`) → `<kind>.deleted`.
 ///
-/// The version of an event is the record's `SystemModstamp`, so one change read twice (by a Bulk
-/// backfill and by the query after it) is one event.
+/// The version of an event is the record's `SystemModstamp` and a digest of its fields
+/// (``SalesforceRecord/version``), so one change read twice (by a Bulk backfill and by the query after
+/// it) is one event, and two changes in one second are two.
 public struct SalesforceMapping: Sendable {
     public let settings: SalesforceSettings
     public let connector: ConnectorInfo
@@ -76,10 +77,9 @@ public struct SalesforceMapping: Sendable {
 
     public func map(_ stream: String, _ record: SalesforceRecord, related: Related = Related()) -> Mapped {
         let source = { (version: String) in SourceRef(objectType: stream, objectID: record.id, version: version) }
-        guard let stamp = record.stamp else {
+        guard let stamp = record.stamp, let version = record.version else {
             return .reject(SourceReject(problem: "SystemModstamp is missing or not a time (\(record["SystemModstamp"] ?? "null"))", source: source("-"), record: record.json))
         }
-        let version = record.deleted ? "deleted:\(stamp)" : stamp
         var orderingKey = "\(stream):\(record.id)"
         let kind: String
         var what = record.deleted ? "deleted" : "upserted"
@@ -115,7 +115,7 @@ public struct SalesforceMapping: Sendable {
                 let subtotal = lines.reduce(0) { $0 + $1.amountMinor }
                 kind = "order"
                 what = "won"
-                payload = .order(Order(number: record["Name"], customer: account, status: .confirmed, currency: currency, lines: lines, subtotalMinor: subtotal,
+                payload = .order(Order(number: record["Name"], customer: account, status: settings.orderStatus, currency: currency, lines: lines, subtotalMinor: subtotal,
                                        taxMinor: 0, totalMinor: subtotal, orderedAt: record["CloseDate"],
                                        deal: RecordRef(objectType: stream, objectID: record.id)))
             } else {

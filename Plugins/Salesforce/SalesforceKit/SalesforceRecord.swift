@@ -1,4 +1,5 @@
 public import ConnectorProtocol
+import Crypto
 public import Foundation
 
 /// A Salesforce record as the connector reads it, the same whether a REST query answered it (JSON) or a
@@ -35,6 +36,31 @@ public struct SalesforceRecord: Sendable, Hashable {
     public var deleted: Bool { fields["IsDeleted"] == "true" }
     /// `SystemModstamp` as a cursor stamp (SOQL literal, to the second).
     public var stamp: String? { SalesforceTime.stamp(fields["SystemModstamp"]) }
+
+    /// The version of this state of the record: its `SystemModstamp` and a digest of its fields. A
+    /// second only tells two changes apart when they are a second apart; the digest tells apart two in
+    /// one second, and is the same for one state whether a query (JSON) or a Bulk job (CSV) read it.
+    public var version: String? {
+        guard let stamp else { return nil }
+        if deleted { return "deleted:\(stamp)" }
+        var hasher = SHA256()
+        for (name, value) in fields.sorted(by: { $0.key < $1.key }) where name != "SystemModstamp" {
+            hasher.update(data: Data("\(name)=\(Self.canonical(value))\n".utf8))
+        }
+        let digest = hasher.finalize().prefix(6).map { String(format: "%02x", $0) }.joined()
+        return "\(stamp)/\(digest)"
+    }
+
+    /// A value as both of Salesforce's formats agree on it: a time as its SOQL literal (REST writes
+    /// `+0000`, Bulk `Z`), a number in its shortest decimal form (`100.0` and `100`).
+    static func canonical(_ value: String) -> String {
+        if value.count >= 19, value.contains("T"), let stamp = SalesforceTime.stamp(value) { return stamp }
+        if !value.isEmpty, value.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "." || $0 == "-" || $0 == "E" || $0 == "e" || $0 == "+") }),
+           value.first != "+", let number = Decimal(string: value, locale: Locale(identifier: "en_US_POSIX")) {
+            return "\(number)"
+        }
+        return value
+    }
 
     /// The record as JSON, for an intake reject.
     public var json: JSONValue { .object(fields.mapValues { .string($0) }) }

@@ -196,9 +196,9 @@ public final class SalesforceSource: Sendable {
         return PollResult(events: events, cursor: cursor.encoded(), hasMore: cursor.next != nil, rejects: rejects)
     }
 
-    /// What an event of the record carries: its change, and whether it is deleted.
+    /// What an event of the record carries: its version.
     static func fingerprint(_ record: SalesforceRecord) -> String {
-        (record.deleted ? "deleted:" : "") + (record.stamp ?? "")
+        record.version ?? ""
     }
 
     var batchHeader: [(name: String, value: String)] { [("Sforce-Query-Options", "batchSize=\(settings.pageSize)")] }

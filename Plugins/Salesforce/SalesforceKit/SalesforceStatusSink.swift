@@ -53,7 +53,7 @@ public struct SalesforceStatusSink: Sendable {
             let records: [JSONValue] = chunk.map { item in
                 var record = item.fields
                 record["attributes"] = ["type": "Account"]
-                record["id"] = .string(item.id)
+                record["Id"] = .string(item.id)
                 return .object(record)
             }
             let answers = await write("PATCH", client.dataPath + "/composite/sobjects", records)

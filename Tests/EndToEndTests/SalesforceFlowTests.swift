@@ -1,0 +1,340 @@
+import _CryptoExtras
+import ConnectorProtocol
+import Foundation
+import HostAdmin
+import OdooKit
+import Testing
+
+/// The fake Salesforce of Tests/Fakes/salesforce, on loopback: login host and instance at once, its
+/// connected app trusting a key pair made for the test run.
+final class FakeSalesforce {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fakes/salesforce/fake_salesforce.py").path
+    static let consumerKey = "fake_consumer_key"
+    static let username = "integration@example.com"
+    /// The connected app's key: the private half goes to the vault, the public half to the fake.
+    static let key = try! _RSA.Signing.PrivateKey(keySize: .bits2048)
+    static var privateKeyPEM: String { key.pemRepresentation }
+
+    let process = Process()
+    let url: String
+
+    init(log: String, directory: String, _ arguments: [String] = []) throws {
+        let certificate = directory + "/salesforce-app.pem"
+        try Self.key.publicKey.pemRepresentation.write(toFile: certificate, atomically: true, encoding: .utf8)
+        url = try launchLoopbackFake(process, "/usr/bin/env", ["python3", Self.script, "--port", "0", "--consumer-key", Self.consumerKey,
+                                                               "--username", Self.username, "--certificate", certificate] + arguments,
+                                     log: log, name: "the fake Salesforce")
+    }
+
+    deinit { stopLoopbackFake(process) }
+
+    @discardableResult
+    func control(_ name: String, _ json: String) throws -> [String: Any] {
+        let answer = try http("POST", "\(url)/__fake__/\(name)", headers: ["Content-Type": "application/json"], body: json)
+        guard answer.status == 200 else { throw HarnessError("fake Salesforce \(name): \(answer.status) \(answer.body)") }
+        return (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]) ?? [:]
+    }
+
+    /// Creates records through the fake's own validation: their ids, in order.
+    func seed(_ object: String, _ records: [[String: Any]]) throws -> [String] {
+        let body = try JSONSerialization.data(withJSONObject: ["object": object, "records": records])
+        return try control("seed", String(decoding: body, as: UTF8.self))["ids"] as? [String] ?? []
+    }
+
+    /// Every record of an object, deleted ones too.
+    func records(_ object: String) throws -> [[String: Any]] {
+        let answer = try http("GET", "\(url)/__fake__/records/\(object)")
+        let json = try JSONSerialization.jsonObject(with: Data(answer.body.utf8))
+        return json as? [[String: Any]] ?? (json as? [String: Any])?["records"] as? [[String: Any]] ?? []
+    }
+
+    /// A REST call as another client of the org makes it: with its own session (the refresh-token grant
+    /// of a second connected-app user), so the connector's sessions are not touched.
+    func api(_ method: String, _ path: String) throws -> (status: Int, body: String) {
+        try control("org", #"{"client_secret": "test-secret", "refresh_token": "test-refresh"}"#)
+        let token = try http("POST", "\(url)/services/oauth2/token", headers: ["Content-Type": "application/x-www-form-urlencoded"],
+                             body: "grant_type=refresh_token&client_id=\(Self.consumerKey)&client_secret=test-secret&refresh_token=test-refresh")
+        guard let access = (try JSONSerialization.jsonObject(with: Data(token.body.utf8)) as? [String: Any])?["access_token"] as? String else {
+            throw HarnessError("the fake Salesforce gave no token: \(token.status) \(token.body)")
+        }
+        let answer = try http(method, "\(url)/services/data/v59.0\(path)", headers: ["Authorization": "Bearer \(access)"])
+        return (answer.status, answer.body)
+    }
+
+    func calls() throws -> [[String: Any]] {
+        let answer = try http("GET", "\(url)/__fake__/calls")
+        return (try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["calls"] as? [[String: Any]] ?? []
+    }
+}
+
+extension DaemonHarness {
+    /// A Salesforce source `sf` (JWT-bearer against the fake) polling every 200 ms, and a Python sink
+    /// `py` that writes each event it gets.
+    func salesforceToPySink(url: String, payloads: String, config: String = "") -> String {
+        Self.salesforce(url: url, config) + """
+        [[connector]]
+        id = "py"
+        plugin = "pysink"
+        [connector.config]
+        effects_file = "\(path(payloads + ".effects"))"
+        payloads_file = "\(path(payloads))"
+
+        """ + Self.route("sf", "py")
+    }
+
+    static func salesforce(url: String, id: String = "sf", entity: String? = nil, currency: String = "USD", _ config: String = "") -> String {
+        """
+        [[connector]]
+        id = "\(id)"
+        plugin = "salesforce"
+        poll_interval_ms = 200
+        \(entity.map { "entity = \"\($0)\"" } ?? "")
+        [connector.config]
+        login_url = "\(url)"
+        client_id = "\(FakeSalesforce.consumerKey)"
+        username = "\(FakeSalesforce.username)"
+        currency = "\(currency)"
+        lookback_s = 5
+        \(config)
+
+        """
+    }
+
+    /// ``waitUntil(_:timeout:_:)``, and on a timeout the end of the daemon's log and its dead letters
+    /// in the test's record.
+    func waitReporting(_ what: String, timeout: TimeInterval = 10, _ condition: () throws -> Bool) throws {
+        do {
+            try waitUntil(what, timeout: timeout, condition)
+        } catch {
+            let queue = (try? hostctl("queue"))?.stdout ?? "?"
+            let rejects = (try? hostctl("dlq", "rejects"))?.stdout ?? "?"
+            let pending = (try? Self.run("/usr/bin/python3", ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute(\"SELECT d.id, e.type, d.state, d.attempts, d.ordering_key, d.next_attempt_at, d.created_at, d.route, d.last_error FROM deliveries d JOIN events e ON e.id = d.event_id\").fetchall())", path("state/connector-host.sqlite")]))?.stdout ?? "?"
+            let fakes = ["odoo.log", "salesforce.log"].map { name in
+                let lines = ((try? String(contentsOfFile: path(name), encoding: .utf8)) ?? "").split(separator: "\n")
+                return "\(name): " + lines.filter { !$0.contains("__fake__") && !$0.contains("account.move") && !$0.contains("res.users") && !$0.contains("queryAll") }.suffix(30).joined(separator: "\n")
+            }
+            Issue.record("\(error)\n\(fakes.joined(separator: "\n"))\nqueue: \(queue)\ndeliveries: \(pending)\nrejects: \(rejects)\ndead letters: \((try? deadLetters()).map { "\($0)" } ?? "?")\n\(log.suffix(3_000))")
+            throw error
+        }
+    }
+
+    /// Starts the daemon with the fixture plugins, stores the connected app's private key for `sf`,
+    /// then loads `connectors`.
+    func startWithSalesforceKey(connectors: String, http: Bool = false) throws {
+        let listeners = http ? Self.httpListeners : ""
+        try writeConfig(connectors: listeners)
+        try ForeignPluginTests.addFixturePlugins(self)
+        try start()
+        let stored = try hostctl(input: FakeSalesforce.privateKeyPEM, "secret", "set", "sf", "private_key")
+        guard stored.status == 0 else { throw HarnessError("secret set: \(stored.stderr)") }
+        try writeConfig(connectors: listeners + connectors)
+        try ForeignPluginTests.addFixturePlugins(self)
+        let reload = try hostctl("reload")
+        guard reload.status == 0 else { throw HarnessError("reload: \(reload.stdout) \(reload.stderr)") }
+    }
+}
+
+@Suite(.serialized) struct SalesforceFlowTests {
+    /// `count` accounts, each with one contact: their ids.
+    static func seedAccounts(_ salesforce: FakeSalesforce, _ count: Int, prefix: String = "Acme") throws -> (accounts: [String], contacts: [String]) {
+        let accounts = try salesforce.seed("Account", (0..<count).map { ["Name": "\(prefix) \($0)", "BillingCountry": "United States", "Website": "https://acme\($0).test"] })
+        let contacts = try salesforce.seed("Contact", accounts.enumerated().map { index, id in
+            ["LastName": "Buyer \(index)", "FirstName": "Ann", "Email": "ann\(index)@acme\(index).test", "AccountId": id]
+        })
+        return (accounts, contacts)
+    }
+
+    /// 2,500 accounts and their 2,500 contacts backfilled by Bulk API 2.0 query jobs, then kept current
+    /// by SOQL: every record arrives once; an account changed while the backfill runs arrives again with
+    /// its change; a deleted account and its contact arrive as deletions, once; the org's API usage is a
+    /// gauge of the connector.
+    @Test func aBulkBackfillThenQueriesReadEveryRecordOnce() throws {
+        let daemon = try DaemonHarness()
+        let salesforce = try FakeSalesforce(log: daemon.path("salesforce.log"), directory: daemon.path(""))
+        let (accounts, contacts) = try Self.seedAccounts(salesforce, 2_500)
+        try daemon.startWithSalesforceKey(connectors: daemon.salesforceToPySink(url: salesforce.url, payloads: "payloads", config: #"streams = ["accounts", "contacts"]"#),
+                                          http: true)
+        try daemon.waitUntil("a first thousand records are delivered", timeout: 60) { try daemon.count("delivered") >= 1_000 }
+        try salesforce.control("touch", #"{"object": "Account", "ids": ["\#(accounts[0])"], "fields": {"Phone": "+1 617 555 0100"}}"#)
+        try daemon.waitUntil("5,000 records and the changed account are delivered", timeout: 120) { try daemon.count("delivered") >= 5_001 }
+        let deleted = try salesforce.api("DELETE", "/sobjects/Account/\(accounts[7])")
+        #expect(deleted.status == 204, "\(deleted)")
+        try daemon.waitUntil("the account and its contact are deleted", timeout: 30) { try daemon.count("delivered") >= 5_003 }
+        try daemon.waitUntil("nothing more arrives", timeout: 10) { try daemon.count("pending") == 0 }
+        Thread.sleep(forTimeInterval: 1)  // a few more polls, look-backs included: nothing new may come
+        let received = daemon.delivered("payloads")
+        let byRecord = Dictionary(grouping: received) { "\($0.type):\($0.id)" }
+        #expect(byRecord.count == 5_000, "every record, once: \(byRecord.count)")
+        #expect(received.count == 5_003, "and the change made during the backfill, and two deletions: \(received.count)")
+        #expect(byRecord["accounts:\(accounts[0])"]?.count == 2, "the early account read again with its change")
+        #expect(byRecord["accounts:\(accounts[7])"]?.last?.version.hasPrefix("deleted:") == true && byRecord["contacts:\(contacts[7])"]?.last?.version.hasPrefix("deleted:") == true)
+        let calls = try salesforce.calls()
+        let jobs = calls.filter { $0["method"] as? String == "POST" && ($0["path"] as? String)?.hasSuffix("/jobs/query") == true }
+        #expect(jobs.count == 2, "one Bulk query job per stream: \(jobs.count)")
+        let queries = calls.filter { ($0["path"] as? String)?.contains("/queryAll") == true }
+        #expect(!queries.isEmpty && calls.allSatisfy { ($0["status"] as? Int ?? 200) < 400 }, "\(calls.filter { ($0["status"] as? Int ?? 200) >= 400 }.prefix(3))")
+        let events = daemon.effects("payloads").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let company = try #require(events.first { ($0["source"] as? [String: Any])?["object_id"] as? String == accounts[1] }?["record"] as? [String: Any])
+        #expect((company["company"] as? [String: Any])?["email"] as? String == "ann1@acme1.test", "the account's contact's email: \(company)")
+        // The org's API usage, reported by the plugin: in hostctl status and on /metrics.
+        let gauges = try daemon.connector("sf").gauges ?? [:]
+        #expect((gauges["salesforce_api_requests_used"] ?? 0) > 0 && gauges["salesforce_api_requests_max"] == 15_000, "\(gauges)")
+        let metrics = try http("GET", "http://\(try daemon.metricsAddress())/metrics").body
+        #expect(metrics.contains(#"connector_host_plugin_gauge{connector="sf",name="salesforce_api_requests_max"} 15000"#), "\(metrics.suffix(1_500))")
+        #expect(!daemon.log.contains("poll failed"), "\(daemon.log.suffix(2_000))")
+        #expect(try daemon.stop() == 0)
+    }
+
+    /// The session expires in the middle of a query's pages: one new token, the page read again,
+    /// nothing lost or doubled. The org's daily API requests run out: the stream pauses, health says
+    /// why, and it resumes where it was once requests are available again.
+    @Test func anExpiredSessionAndTheDailyLimitLoseNothing() throws {
+        let daemon = try DaemonHarness()
+        let salesforce = try FakeSalesforce(log: daemon.path("salesforce.log"), directory: daemon.path(""))
+        _ = try Self.seedAccounts(salesforce, 1_000)
+        try salesforce.control("fault", #"{"kind": "sf_error", "method": "GET", "path": "/services/data/v59.0/query/", "status": 401, "errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid", "count": 1}"#)
+        try daemon.startWithSalesforceKey(connectors: daemon.salesforceToPySink(url: salesforce.url, payloads: "payloads",
+                                                                                config: "streams = [\"contacts\"]\nbulk_backfill = false\npage_size = 200\nlimit_backoff_s = 1"))
+        try daemon.waitUntil("400 contacts are delivered", timeout: 30) { try daemon.count("delivered") >= 400 }
+        try salesforce.control("limits", #"{"used": 15000, "max": 15000}"#)
+        _ = try Self.seedAccounts(salesforce, 200, prefix: "Later")
+        try daemon.waitUntil("health names the daily limit", timeout: 60) {
+            let health = try daemon.hostctl("health")
+            return health.status != 0 && health.stdout.contains("daily API request limit")
+        }
+        try salesforce.control("limits", #"{"used": 100, "max": 15000}"#)
+        try daemon.waitUntil("the 1,200 contacts are delivered", timeout: 60) { try daemon.count("delivered") >= 1_200 }
+        try daemon.waitUntil("health is back", timeout: 30) { try daemon.hostctl("health").status == 0 }
+        let received = daemon.delivered("payloads")
+        #expect(received.count == 1_200 && Set(received.map(\.id)).count == 1_200)
+        let calls = try salesforce.calls()
+        let tokens = calls.filter { $0["path"] as? String == "/services/oauth2/token" }
+        #expect(tokens.count == 2, "the first token, and one after the 401: \(tokens.count)")
+        #expect(calls.contains { $0["status"] as? Int == 403 } && calls.contains { $0["status"] as? Int == 401 })
+        #expect(!daemon.log.contains("BEGIN") && !daemon.log.contains("PRIVATE KEY"), "no key in the log")
+        #expect(try daemon.stop() == 0)
+    }
+
+    /// A Bulk query job that fails: the history is read by REST queries instead, every record once.
+    @Test func aFailedBulkJobFallsBackToQueries() throws {
+        let daemon = try DaemonHarness()
+        let salesforce = try FakeSalesforce(log: daemon.path("salesforce.log"), directory: daemon.path(""))
+        _ = try Self.seedAccounts(salesforce, 300)
+        try salesforce.control("bulk", #"{"fail_next": "InvalidBatch : Failed to process query: too complicated"}"#)
+        try daemon.startWithSalesforceKey(connectors: daemon.salesforceToPySink(url: salesforce.url, payloads: "payloads", config: #"streams = ["accounts"]"#))
+        try daemon.waitUntil("the 300 accounts are delivered", timeout: 30) { try daemon.count("delivered") >= 300 }
+        Thread.sleep(forTimeInterval: 1)
+        let received = daemon.delivered("payloads")
+        #expect(received.count == 300 && Set(received.map(\.id)).count == 300)
+        #expect(daemon.log.contains("reading the history by REST queries instead"), "\(daemon.log.suffix(1_500))")
+        #expect(try daemon.stop() == 0)
+    }
+
+    /// The B2B story (issue 18): an opportunity won in Salesforce, with its line items, becomes one
+    /// quotation (never an invoice) in the Odoo company of the connector's entity; a new version of it,
+    /// nothing more. Finance invoices it in Odoo, past due: the Account's status fields are written once,
+    /// by Id through sObject Collections. Reopened, the opportunity's quotation is cancelled.
+    @Test(arguments: OdooServer.versions) func aWonOpportunityBecomesAQuotationAndTheStatusComesBack(version: Int) throws {
+        let daemon = try DaemonHarness()
+        let salesforce = try FakeSalesforce(log: daemon.path("salesforce.log"), directory: daemon.path(""))
+        let odoo = try OdooServer.underTest(version: version, apiKey: DaemonHarness.odooKey, log: daemon.path("odoo.log"))
+        let crm = odoo.source("sf")
+        try salesforce.control("fields", #"{"object": "Account", "fields": {"Balance_Due__c": "currency", "Overdue_Invoices__c": "double"}}"#)
+        let account = try #require(try salesforce.seed("Account", [["Name": "Acme \(crm)", "BillingCountry": "Belgium", "Website": "acme.test"]]).first)
+        _ = try salesforce.seed("Contact", [["LastName": "Lee", "FirstName": "Ann", "Email": "ann@acme.test", "AccountId": account]])
+        let product = try #require(try salesforce.seed("Product2", [["Name": "Seat", "ProductCode": "SEAT-\(crm)", "IsActive": true]]).first)
+        let standard = try #require(try salesforce.records("Pricebook2").first { $0["IsStandard"] as? Bool == true }?["Id"] as? String)
+        let entry = try #require(try salesforce.seed("PricebookEntry", [["Pricebook2Id": standard, "Product2Id": product, "UnitPrice": 99.9, "IsActive": true]]).first)
+        let opportunity = try #require(try salesforce.seed("Opportunity", [["Name": "Acme seats", "StageName": "Negotiation/Review", "CloseDate": "2026-12-01",
+                                                                            "AccountId": account, "Pricebook2Id": standard]]).first)
+        _ = try salesforce.seed("OpportunityLineItem", [["OpportunityId": opportunity, "PricebookEntryId": entry, "Quantity": 3, "UnitPrice": 99.9]])
+        let since = OdooCursor.odooDateTime(Date(timeIntervalSinceNow: -120))
+        let connectors = DaemonHarness.salesforce(url: salesforce.url, id: crm, entity: "acme-eu", currency: "EUR", """
+            streams = ["accounts", "contacts", "opportunities", "products"]
+            status_fields = { balance_due = "Balance_Due__c", overdue_invoices = "Overdue_Invoices__c" }
+            """) + DaemonHarness.odoo(odoo, "account_status = true\nsource_since = \"\(since)\"\nsource_overlap_s = 0")
+            + DaemonHarness.route(crm, "erp", events: #""company.*", "contact.*", "product.*", "order.*", "deal.*""#)
+            + DaemonHarness.route("erp", crm, events: #""account_status.*""#)
+        try daemon.start(storing: [(crm, "private_key", FakeSalesforce.privateKeyPEM), ("erp", "api_key", odoo.apiKey)], then: connectors)
+        try daemon.waitReporting("the account, contact, product and open opportunity are delivered", timeout: 60) { try daemon.count("delivered") >= 4 }
+        let reference = "ch:\(crm):opportunities:\(opportunity)"
+        #expect(try odoo.search("sale.order", [["client_order_ref", "=", reference]], fields: ["id"]).isEmpty, "an open opportunity is no order")
+        try salesforce.control("touch", #"{"object": "Opportunity", "ids": ["\#(opportunity)"], "fields": {"StageName": "Closed Won"}}"#)
+        try daemon.waitReporting("the won opportunity is a quotation in Odoo", timeout: 60) {
+            try !odoo.search("sale.order", [["client_order_ref", "=", reference]], fields: ["id"]).isEmpty
+        }
+        // Won again in a new version (renamed within the same second, maybe): the order is found, not made twice.
+        let delivered = try daemon.count("delivered")
+        try salesforce.control("touch", #"{"object": "Opportunity", "ids": ["\#(opportunity)"], "fields": {"Name": "Acme seats (signed)"}}"#)
+        try daemon.waitReporting("the new version is delivered", timeout: 30) { try daemon.count("delivered") > delivered }
+        try daemon.waitReporting("nothing more arrives", timeout: 20) { try daemon.count("pending") == 0 }
+        let orders = try odoo.search("sale.order", [["client_order_ref", "=", reference]], fields: ["id", "name", "state", "partner_id", "company_id", "amount_untaxed"])
+        #expect(orders.count == 1, "one quotation, whatever the versions: \(orders)")
+        let order = try #require(orders.first)
+        #expect(order["state"] as? String == "draft" && OdooServer.id(order["company_id"]) == odoo.euCompany && order["amount_untaxed"] as? Double == 299.7, "\(order)")
+        #expect(try odoo.search("account.move", [["invoice_origin", "=", order["name"] as? String ?? "-"]], fields: ["id"]).isEmpty, "never an invoice")
+        let partner = try #require(OdooServer.id(order["partner_id"]))
+
+        // Finance invoices the order in Odoo, and the invoice falls due unpaid.
+        let context: [String: Any] = ["allowed_company_ids": [odoo.euCompany]]
+        let invoice = try #require(try odoo.execute("account.move", "create", [[
+            "move_type": "out_invoice", "partner_id": partner, "company_id": odoo.euCompany, "invoice_date": "2026-11-01", "invoice_date_due": "2026-11-15",
+            "invoice_line_ids": [[0, 0, ["name": "Seats", "quantity": 1, "price_unit": 299.7]]],
+        ]], context: context) as? Int)
+        _ = try odoo.execute("account.move", "action_post", [[invoice]], context: context)
+        let total = try #require(try odoo.search("account.move", [["id", "=", invoice]], fields: ["amount_total"]).first?["amount_total"] as? Double)
+        func fields() throws -> [String: Any] {
+            try salesforce.records("Account").first { $0["Id"] as? String == account } ?? [:]
+        }
+        do {
+            try daemon.waitReporting("the balance reaches the Salesforce account", timeout: 60) { try fields()["Balance_Due__c"] as? Double != nil }
+        } catch {
+            Issue.record("account \(account): \(try salesforce.records("Account"))")
+            throw error
+        }
+        let written = try fields()
+        #expect(written["Balance_Due__c"] as? Double == total && written["Overdue_Invoices__c"] as? Double == 1, "\(written)")
+        Thread.sleep(forTimeInterval: 1.5)  // the polls that follow read the same status and send nothing
+        let writes = try salesforce.calls().filter { $0["method"] as? String == "PATCH" && ($0["path"] as? String)?.contains("/composite/sobjects") == true }
+        #expect(writes.count == 1, "\(writes.count) Collections writes of the account's status")
+
+        // The opportunity is reopened: its quotation is cancelled.
+        try salesforce.control("touch", #"{"object": "Opportunity", "ids": ["\#(opportunity)"], "fields": {"StageName": "Negotiation/Review"}}"#)
+        try daemon.waitReporting("the reopened opportunity's quotation is cancelled", timeout: 60) {
+            try odoo.search("sale.order", [["client_order_ref", "=", reference]], fields: ["state"]).first?["state"] as? String == "cancel"
+        }
+        #expect(try daemon.deadLetters().isEmpty)
+        #expect(try daemon.stop() == 0)
+    }
+
+    /// The daemon is killed (SIGKILL) right after Odoo made the quotation, before the host wrote it
+    /// down: the redelivery finds it, and there is one, its product created once.
+    @Test(OdooFlowTests.fakeOnly) func aKilledDaemonMakesNoSecondQuotation() throws {
+        let daemon = try DaemonHarness()
+        let salesforce = try FakeSalesforce(log: daemon.path("salesforce.log"), directory: daemon.path(""))
+        let odoo = try OdooServer(version: 17, apiKey: DaemonHarness.odooKey, log: daemon.path("odoo.log"))
+        let account = try #require(try salesforce.seed("Account", [["Name": "Acme"]]).first)
+        let product = try #require(try salesforce.seed("Product2", [["Name": "Seat", "ProductCode": "SEAT", "IsActive": true]]).first)
+        let standard = try #require(try salesforce.records("Pricebook2").first { $0["IsStandard"] as? Bool == true }?["Id"] as? String)
+        let entry = try #require(try salesforce.seed("PricebookEntry", [["Pricebook2Id": standard, "Product2Id": product, "UnitPrice": 500, "IsActive": true]]).first)
+        let opportunity = try #require(try salesforce.seed("Opportunity", [["Name": "Acme deal", "StageName": "Closed Won", "CloseDate": "2026-12-01",
+                                                                            "AccountId": account, "Pricebook2Id": standard]]).first)
+        _ = try salesforce.seed("OpportunityLineItem", [["OpportunityId": opportunity, "PricebookEntryId": entry, "Quantity": 3, "UnitPrice": 500]])
+        try odoo.control("fault", #"{"kind": "hang", "phase": "after", "ms": 30000, "model": "sale.order", "method": "create"}"#)
+        let connectors = DaemonHarness.salesforce(url: salesforce.url, entity: "acme-eu", currency: "EUR", #"streams = ["accounts", "opportunities"]"#)
+            + DaemonHarness.odoo(odoo) + DaemonHarness.route("sf", "erp", events: #""company.*", "order.*", "deal.*""#)
+        try daemon.start(storing: [("sf", "private_key", FakeSalesforce.privateKeyPEM), ("erp", "api_key", odoo.apiKey)], then: connectors)
+        try daemon.waitReporting("Odoo made the quotation", timeout: 30) { try odoo.calls("sale.order", "create") >= 1 }
+        guard let pid = daemon.daemonPID else { throw HarnessError("no daemon") }
+        kill(pid, SIGKILL)
+        _ = try? daemon.stop(timeout: 5)
+        try daemon.start()
+        try daemon.waitReporting("the account and the order are delivered", timeout: 60) { try daemon.count("delivered") == 2 }
+        let orders = try odoo.search("sale.order", [["client_order_ref", "=", "ch:sf:opportunities:\(opportunity)"]], fields: ["state", "amount_untaxed"])
+        #expect(orders.count == 1 && orders.first?["state"] as? String == "draft" && orders.first?["amount_untaxed"] as? Double == 1500, "\(orders)")
+        #expect(try odoo.search("product.product", [["default_code", "=like", "ch:sf:products:%"]], fields: ["id"]).count == 1, "the product made once")
+        #expect(try daemon.deadLetters().isEmpty)
+        #expect(try daemon.stop() == 0)
+    }
+}
