@@ -308,6 +308,59 @@ extension DaemonHarness {
         #expect(try daemon.stop() == 0)
     }
 
+    /// Statuses of customers that never came from Salesforce are upserted by the Account External ID
+    /// that holds their Odoo id (`status_key_field`); one no Account holds creates nothing; a validation
+    /// rule's refusal is a dead letter with Salesforce's message.
+    @Test(arguments: OdooServer.versions) func statusesAreUpsertedByTheExternalIDOfTheBooks(version: Int) throws {
+        let daemon = try DaemonHarness()
+        let salesforce = try FakeSalesforce(log: daemon.path("salesforce.log"), directory: daemon.path(""))
+        let odoo = try OdooServer.underTest(version: version, apiKey: DaemonHarness.odooKey, log: daemon.path("odoo.log"))
+        let crm = odoo.source("sf")
+        try salesforce.control("fields", #"{"object": "Account", "fields": {"Balance_Due__c": "currency", "Odoo_Partner__c": {"type": "string", "external_id": true, "unique": true}}}"#)
+        let context: [String: Any] = ["allowed_company_ids": [odoo.euCompany]]
+        func partner(_ name: String) throws -> Int {
+            try #require(try odoo.execute("res.partner", "create", [["name": name, "is_company": true]], context: context) as? Int)
+        }
+        let (umbrella, nobody) = (try partner("Umbrella \(crm)"), try partner("Nobody \(crm)"))
+        let account = try #require(try salesforce.seed("Account", [["Name": "Umbrella", "Odoo_Partner__c": String(umbrella)]]).first)
+        func invoice(_ partner: Int, _ price: Double) throws {
+            let move = try #require(try odoo.execute("account.move", "create", [[
+                "move_type": "out_invoice", "partner_id": partner, "company_id": odoo.euCompany, "invoice_date": "2026-11-01", "invoice_date_due": "2026-11-15",
+                "invoice_line_ids": [[0, 0, ["name": "Services", "quantity": 1, "price_unit": price]]],
+            ]], context: context) as? Int)
+            _ = try odoo.execute("account.move", "action_post", [[move]], context: context)
+        }
+        let since = OdooCursor.odooDateTime(Date(timeIntervalSinceNow: -120))
+        let connectors = DaemonHarness.salesforce(url: salesforce.url, id: crm, entity: "acme-eu", currency: "EUR", """
+            streams = ["products"]
+            status_fields = { balance_due = "Balance_Due__c" }
+            status_key_field = "Odoo_Partner__c"
+            """) + DaemonHarness.odoo(odoo, "account_status = true\nsource_since = \"\(since)\"\nsource_overlap_s = 0")
+            + DaemonHarness.route("erp", crm, events: #""account_status.*""#)
+        try daemon.start(storing: [(crm, "private_key", FakeSalesforce.privateKeyPEM), ("erp", "api_key", odoo.apiKey)], then: connectors)
+        try invoice(umbrella, 100)
+        try invoice(nobody, 50)
+        func balance() throws -> Double? {
+            try salesforce.records("Account").first { $0["Id"] as? String == account }?["Balance_Due__c"] as? Double
+        }
+        try daemon.waitReporting("the balance reaches the Account keyed by its Odoo id", timeout: 60) { try balance() != nil }
+        try daemon.waitReporting("both statuses are delivered", timeout: 30) { try daemon.count("delivered") >= 2 && daemon.count("pending") == 0 }
+        let total = try #require(try odoo.search("account.move", [["partner_id", "=", umbrella]], fields: ["amount_total"]).first?["amount_total"] as? Double)
+        #expect(try balance() == total)
+        #expect(try salesforce.records("Account").count == 1, "no Account made for a customer no Account holds")
+        let upserts = try salesforce.calls().filter { ($0["path"] as? String)?.hasSuffix("/composite/sobjects/Account/Odoo_Partner__c") == true }
+        #expect(!upserts.isEmpty && upserts.allSatisfy { $0["method"] as? String == "PATCH" })
+
+        // A validation rule refuses the next write: a dead letter that says why.
+        try salesforce.control("reject", #"{"object": "Account", "match": {"Odoo_Partner__c": "\#(umbrella)"}, "statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION", "message": "Balance changes need finance approval", "count": 100}"#)
+        try invoice(umbrella, 20)
+        try daemon.waitReporting("the refused status is a dead letter", timeout: 60) { try !daemon.deadLetters().isEmpty }
+        let dead = try #require(try daemon.deadLetters().first)
+        #expect(dead.errorClass == "permanent" && dead.reason.contains("Balance changes need finance approval") && dead.attempts == 1, "\(dead)")
+        #expect(try balance() == total)
+        #expect(try daemon.stop() == 0)
+    }
+
     /// The daemon is killed (SIGKILL) right after Odoo made the quotation, before the host wrote it
     /// down: the redelivery finds it, and there is one, its product created once.
     @Test(OdooFlowTests.fakeOnly) func aKilledDaemonMakesNoSecondQuotation() throws {

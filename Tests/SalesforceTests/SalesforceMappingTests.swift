@@ -242,3 +242,29 @@ import Testing
         #expect(SalesforceStatus.fields(status, names: ["last_payment": "Last__c"]) == ["Last__c": .null], "a member without a value clears its field")
     }
 }
+
+/// The stream cursor: stored and read back, refused when it is another connector's, and two changes of
+/// one record in one second both read (a second alone cannot tell them apart; the version can).
+@Suite struct SalesforceCursorTests {
+    @Test func aCursorRoundTripsAndAForeignOneIsRefused() throws {
+        let cursor = SalesforceCursor(backfill: .init(job: "750A", locator: "MjAwMA", header: ["Id", "Name"], horizon: "2026-11-30T10:00:00Z"),
+                                      rest: ModifiedSinceCursor(stamp: "1970-01-01T00:00:00Z", start: "1970-01-01T00:00:00Z"),
+                                      next: "/services/data/v59.0/query/01gA-2000")
+        #expect(try SalesforceCursor.decode(cursor.encoded(), connector: "Salesforce") == cursor)
+        #expect(throws: ConnectorError.self) { try SalesforceCursor.decode(#"{"after": "abc"}"#, connector: "Salesforce") }
+    }
+
+    @Test func twoChangesInOneSecondAreBothReadAndARereadIsNot() throws {
+        let first = SalesforceRecord(["Id": "001A", "Name": "Acme", "SystemModstamp": "2026-11-30T10:00:05.000+0000"])
+        var second = first
+        second.fields["Name"] = "Acme Corp"
+        func row(_ record: SalesforceRecord) throws -> ModifiedSinceCursor<String>.Row {
+            ModifiedSinceCursor<String>.Row(id: record.id, stamp: try #require(record.stamp), fingerprint: try #require(record.version))
+        }
+        let start = ModifiedSinceCursor<String>(stamp: "2026-11-30T10:00:00Z")
+        let (read, after) = start.advance(over: [try row(first)], wanted: 10)
+        #expect(read.map(\.id) == ["001A"] && after.stamp == "2026-11-30T10:00:05Z")
+        #expect(after.advance(over: [try row(first)], wanted: 10).emit.isEmpty, "the same state read again is not emitted")
+        #expect(after.advance(over: [try row(second)], wanted: 10).emit.map(\.id) == ["001A"], "a second change in the same second is")
+    }
+}

@@ -19,12 +19,25 @@ public struct SalesforceCursor: StoredCursor, Equatable {
         /// When the job was created, as the org's clock says (a SOQL literal): the incremental read
         /// starts there, less the look-back.
         public var horizon: String?
+
+        public init(job: String? = nil, locator: String? = nil, header: [String]? = nil, horizon: String? = nil) {
+            self.job = job
+            self.locator = locator
+            self.header = header
+            self.horizon = horizon
+        }
     }
 
     public var backfill: Backfill?
     public var rest: ModifiedSinceCursor<String>
     /// The next page of the query being read (relative to the instance), nil between queries.
     public var next: String?
+
+    public init(backfill: Backfill?, rest: ModifiedSinceCursor<String>, next: String? = nil) {
+        self.backfill = backfill
+        self.rest = rest
+        self.next = next
+    }
 }
 
 /// Reads accounts, contacts, opportunities and products: the history once through a Bulk API 2.0
