@@ -216,6 +216,49 @@ extension DaemonHarness {
         #expect(try daemon.stop() == 0)
     }
 
+    /// A multi-currency org, signed in with a user's refresh token that Salesforce rotates: a won
+    /// opportunity in EUR is an order in EUR with its discount; after the session expires, the rotated
+    /// refresh token (kept in the vault) signs in again.
+    @Test func aMultiCurrencyOrgWithRotatedRefreshTokens() throws {
+        let daemon = try DaemonHarness()
+        let salesforce = try FakeSalesforce(log: daemon.path("salesforce.log"), directory: daemon.path(""),
+                                            ["--multi-currency", "--currency", "USD", "--client-secret", "test-client-secret", "--refresh-token", "test-refresh-1",
+                                             "--rotate-refresh-tokens"])
+        let account = try #require(try salesforce.seed("Account", [["Name": "Globex GmbH", "CurrencyIsoCode": "EUR"]]).first)
+        let product = try #require(try salesforce.seed("Product2", [["Name": "Seat", "ProductCode": "SEAT", "IsActive": true]]).first)
+        let standard = try #require(try salesforce.records("Pricebook2").first { $0["IsStandard"] as? Bool == true }?["Id"] as? String)
+        let entry = try #require(try salesforce.seed("PricebookEntry", [["Pricebook2Id": standard, "Product2Id": product, "UnitPrice": 80, "IsActive": true,
+                                                                         "CurrencyIsoCode": "EUR"]]).first)
+        let opportunity = try #require(try salesforce.seed("Opportunity", [["Name": "Globex seats", "StageName": "Closed Won", "CloseDate": "2026-12-01",
+                                                                            "AccountId": account, "Pricebook2Id": standard, "CurrencyIsoCode": "EUR"]]).first)
+        _ = try salesforce.seed("OpportunityLineItem", [["OpportunityId": opportunity, "PricebookEntryId": entry, "Quantity": 2, "UnitPrice": 80, "Discount": 10]])
+        try daemon.writeConfig(connectors: "")
+        try ForeignPluginTests.addFixturePlugins(daemon)
+        try daemon.start()
+        for (name, value) in [("client_secret", "test-client-secret"), ("refresh_token", "test-refresh-1")] {
+            #expect(try daemon.hostctl(input: value, "secret", "set", "sf", name).status == 0)
+        }
+        try daemon.writeConfig(connectors: daemon.salesforceToPySink(url: salesforce.url, payloads: "payloads",
+                                                                     config: "auth = \"refresh_token\"\nmulti_currency = true\nstreams = [\"opportunities\"]"))
+        try ForeignPluginTests.addFixturePlugins(daemon)
+        #expect(try daemon.hostctl("reload").status == 0)
+        try daemon.waitReporting("the won opportunity is delivered", timeout: 30) { try daemon.count("delivered") >= 1 }
+        let events = daemon.effects("payloads").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let order = try #require((events.first { $0["type"] as? String == "order.won" }?["record"] as? [String: Any])?["order"] as? [String: Any])
+        let lines = try #require(order["lines"] as? [[String: Any]])
+        #expect(order["currency"] as? String == "EUR" && order["total_minor"] as? Int == 14_400, "\(order)")
+        #expect(lines.count == 1 && lines[0]["unit_amount_minor"] as? Int == 8_000 && lines[0]["amount_minor"] as? Int == 14_400 && lines[0]["discount_minor"] as? Int == 1_600)
+        // The session ends; the next read signs in with the refresh token Salesforce rotated last time.
+        try salesforce.control("sessions", #"{"expire": true}"#)
+        try salesforce.control("touch", #"{"object": "Opportunity", "ids": ["\#(opportunity)"], "fields": {"Name": "Globex seats (signed)"}}"#)
+        try daemon.waitReporting("the renamed opportunity is delivered", timeout: 30) { try daemon.count("delivered") >= 2 }
+        let grants = try salesforce.calls().filter { $0["path"] as? String == "/services/oauth2/token" }
+        #expect(grants.count == 2 && grants.allSatisfy { $0["status"] as? Int == 200 }, "\(grants)")
+        #expect(try daemon.connector("sf").state == "running")
+        #expect(!daemon.log.contains("test-refresh") && !daemon.log.contains("test-client-secret"), "no secret in the log")
+        #expect(try daemon.stop() == 0)
+    }
+
     /// A Bulk query job that fails: the history is read by REST queries instead, every record once.
     @Test func aFailedBulkJobFallsBackToQueries() throws {
         let daemon = try DaemonHarness()
