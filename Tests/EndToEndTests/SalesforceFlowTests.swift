@@ -96,6 +96,7 @@ extension DaemonHarness {
         username = "\(FakeSalesforce.username)"
         currency = "\(currency)"
         lookback_s = 5
+        \(config.contains("idle_interval_s") ? "" : "idle_interval_s = 0")
         \(config)
 
         """
@@ -259,15 +260,21 @@ extension DaemonHarness {
         #expect(try daemon.stop() == 0)
     }
 
-    /// A Bulk query job that fails: the history is read by REST queries instead, every record once.
+    /// A Bulk query job that fails: the history is read by REST queries instead, every record once. Once
+    /// caught up, the stream's polls every 200 ms ask Salesforce nothing within its idle interval.
     @Test func aFailedBulkJobFallsBackToQueries() throws {
         let daemon = try DaemonHarness()
         let salesforce = try FakeSalesforce(log: daemon.path("salesforce.log"), directory: daemon.path(""))
         _ = try Self.seedAccounts(salesforce, 300)
         try salesforce.control("bulk", #"{"fail_next": "InvalidBatch : Failed to process query: too complicated"}"#)
-        try daemon.startWithSalesforceKey(connectors: daemon.salesforceToPySink(url: salesforce.url, payloads: "payloads", config: #"streams = ["accounts"]"#))
+        try daemon.startWithSalesforceKey(connectors: daemon.salesforceToPySink(url: salesforce.url, payloads: "payloads",
+                                                                                config: "streams = [\"accounts\"]\nidle_interval_s = 60"))
         try daemon.waitUntil("the 300 accounts are delivered", timeout: 30) { try daemon.count("delivered") >= 300 }
-        Thread.sleep(forTimeInterval: 1)
+        func queries() throws -> Int { try salesforce.calls().filter { ($0["path"] as? String)?.hasSuffix("/queryAll") == true }.count }
+        Thread.sleep(forTimeInterval: 0.5)
+        let asked = try queries()
+        Thread.sleep(forTimeInterval: 2)  // ten polls
+        #expect(try queries() == asked, "a caught-up stream asks nothing within its idle interval")
         let received = daemon.delivered("payloads")
         #expect(received.count == 300 && Set(received.map(\.id)).count == 300)
         #expect(daemon.log.contains("reading the history by REST queries instead"), "\(daemon.log.suffix(1_500))")

@@ -33,6 +33,8 @@ public struct SalesforceSettings: Sendable, Equatable {
     public var pageSize: Int
     /// How far behind its cursor a caught-up stream reads again, for records committed late.
     public var lookbackSeconds: Int
+    /// How long a caught-up stream waits before it asks Salesforce again (its polls in between cost nothing).
+    public var idleIntervalSeconds: Int
     /// Whether a stream's first read of the history goes through a Bulk API 2.0 query job.
     public var bulkBackfill: Bool
     /// What a won opportunity's order is: a quotation (finance validates it in Odoo) or a confirmed
@@ -62,7 +64,7 @@ public struct SalesforceSettings: Sendable, Equatable {
 
     public static let keys: Set<String> = [
         "login_url", "auth", "client_id", "username", "audience", "private_key_secret", "client_secret_secret", "refresh_token_secret",
-        "api_version", "streams", "since", "order_status", "page_size", "lookback_s", "bulk_backfill", "currency", "multi_currency", "vat_field",
+        "api_version", "streams", "since", "order_status", "page_size", "lookback_s", "idle_interval_s", "bulk_backfill", "currency", "multi_currency", "vat_field",
         "status_fields", "status_key_field", "api_reserve_percent", "limit_backoff_s", "timeout_s", "log_level",
     ]
 
@@ -102,6 +104,7 @@ public struct SalesforceSettings: Sendable, Equatable {
         orderStatus = try table.choice("order_status", among: ["quotation", "confirmed"]) == "confirmed" ? .confirmed : .quotation
         pageSize = try table.int("page_size", default: 2_000, in: 200...2_000, "must be between 200 and 2000 (Salesforce's query batch sizes)")
         lookbackSeconds = try table.int("lookback_s", default: 600, in: 0...86_400, "must be between 0 and 86400 seconds")
+        idleIntervalSeconds = try table.int("idle_interval_s", default: 60, in: 0...86_400, "must be between 0 and 86400 seconds")
         bulkBackfill = try table.bool("bulk_backfill", default: true)
         let code = try table.required("currency")
         guard let currency = CurrencyCode(code.uppercased()) else {

@@ -32,11 +32,15 @@ public struct SalesforceCursor: StoredCursor, Equatable {
     public var rest: ModifiedSinceCursor<String>
     /// The next page of the query being read (relative to the instance), nil between queries.
     public var next: String?
+    /// When (epoch seconds, the host's clock) the stream last found nothing new: it is not asked again
+    /// before `idle_interval_s` has passed, whatever the host's poll interval.
+    public var idleSince: Int64?
 
-    public init(backfill: Backfill?, rest: ModifiedSinceCursor<String>, next: String? = nil) {
+    public init(backfill: Backfill?, rest: ModifiedSinceCursor<String>, next: String? = nil, idleSince: Int64? = nil) {
         self.backfill = backfill
         self.rest = rest
         self.next = next
+        self.idleSince = idleSince
     }
 }
 
@@ -166,6 +170,12 @@ public final class SalesforceSource: Sendable {
     // MARK: Incremental reads
 
     func incremental(_ stream: String, _ cursor: inout SalesforceCursor, wanted: Int) async throws -> PollResult {
+        // A caught-up stream costs the org's daily API requests on every poll: it asks at most once per
+        // idle interval.
+        let now = Int64(Date().timeIntervalSince1970)
+        if cursor.next == nil, let idle = cursor.idleSince, now - idle < Int64(settings.idleIntervalSeconds), now >= idle {
+            return PollResult(events: [], cursor: cursor.encoded(), hasMore: false)
+        }
         let object = SalesforceMapping.object(stream)
         let fields = mapping.fields(stream)
         var page: JSONValue
@@ -205,6 +215,7 @@ public final class SalesforceSource: Sendable {
         }
         var seen = Set<String>()
         let picked = read.filter { chosen.contains($0.id) && seen.insert($0.id).inserted }
+        cursor.idleSince = picked.isEmpty && cursor.next == nil ? now : nil
         let (events, rejects) = try await map(stream, picked)
         return PollResult(events: events, cursor: cursor.encoded(), hasMore: cursor.next != nil, rejects: rejects)
     }
