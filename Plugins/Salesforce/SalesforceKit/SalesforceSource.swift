@@ -87,8 +87,19 @@ public final class SalesforceSource: Sendable {
         var cursor = try params.cursor.map { try SalesforceCursor.decode($0, connector: "Salesforce") }
             ?? SalesforceCursor(backfill: settings.bulkBackfill ? SalesforceCursor.Backfill() : nil, rest: ModifiedSinceCursor(stamp: start, start: start))
         let wanted = max(1, min(params.maxEvents, 10_000))
-        if cursor.backfill != nil, let page = try await backfill(params.stream, &cursor, wanted: wanted) {
-            return page
+        if cursor.backfill != nil {
+            do {
+                if let page = try await backfill(params.stream, &cursor, wanted: wanted) { return page }
+            } catch let error as ConnectorError where error.code == .permanent && cursor.backfill?.job != nil {
+                // The job is gone or refused (deleted, expired after its 7 days, another API version):
+                // REST queries read the history from the stream's start (records already read come again,
+                // with the same versions: the host drops them).
+                logger.warning("the Bulk query job of a backfill cannot be read: reading the history by REST queries instead", metadata: [
+                    "stream": "\(params.stream)", "salesforce.job": "\(cursor.backfill?.job ?? "")", "connector.error": "\(error.message)",
+                ])
+                cursor.backfill = nil
+                cursor.next = nil
+            }
         }
         return try await incremental(params.stream, &cursor, wanted: wanted)
     }
