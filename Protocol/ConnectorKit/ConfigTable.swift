@@ -59,6 +59,36 @@ public struct ConfigTable: Sendable {
         try string(key) ?? fallback
     }
 
+    /// A vendor's base URL, without a trailing slash: `https://`, or plain `http://` on loopback only
+    /// (the fakes of the tests).
+    public func baseURL(_ key: String) throws(Problem) -> String? {
+        guard var url = try string(key) else { return nil }
+        while url.hasSuffix("/") { url.removeLast() }
+        guard url.hasPrefix("https://") || url.hasPrefix("http://127.0.0.1") || url.hasPrefix("http://localhost") else {
+            throw Problem(key: name(key), message: "\"\(url)\" must be https:// (plain http only on loopback, for fakes)")
+        }
+        return url
+    }
+
+    public func baseURL(_ key: String, default fallback: String) throws(Problem) -> String {
+        try baseURL(key) ?? fallback
+    }
+
+    /// A table naming, for members of a canonical record (`balance_due`, …), the vendor's fields they
+    /// are written to; a member that is not one is refused with the closest known one.
+    public func fieldNames(_ key: String, members: [String], what: String) throws(Problem) -> [String: String] {
+        let names = try table(key)
+        var fields: [String: String] = [:]
+        for member in names.keys {
+            guard members.contains(member) else {
+                let hint = Spelling.closest(to: member, in: members).map { "did you mean \($0)? " } ?? ""
+                throw Problem(key: names.name(member), message: "is not a member of \(what) (\(hint)known: \(members.joined(separator: ", ")))")
+            }
+            fields[member] = try names.required(member)
+        }
+        return fields
+    }
+
     /// A string that must be there and not empty.
     public func required(_ key: String) throws(Problem) -> String {
         guard let text = try? string(key), !text.isEmpty else { throw Problem(key: name(key), message: "is required (a string)") }

@@ -85,7 +85,7 @@ public final class HostConnection: Sendable {
     }
 
     /// Reports the plugin's gauges (`metrics`); the host exports each as
-    /// `connector_host_plugin_gauge{connector, name}` and shows them in `hostctl status --json`.
+    /// `connector_host_plugin_gauge{connector, name}` and shows them in `hostctl connectors --json`.
     public func report(gauges: [String: Double]) {
         try? notify(Method.metrics, MetricsParams(gauges: gauges))
     }

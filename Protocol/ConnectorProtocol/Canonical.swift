@@ -746,6 +746,9 @@ public struct AccountStatus: Codable, Sendable, Hashable {
         self.asOf = asOf
     }
 
+    /// The members a CRM field can be given: `status_fields`/`status_properties` name them.
+    public static let fieldMembers = ["balance_due", "overdue", "overdue_invoices", "last_payment", "last_payment_at", "as_of"]
+
     enum CodingKeys: String, CodingKey {
         case customer, overdue
         case balanceDue = "balance_due"

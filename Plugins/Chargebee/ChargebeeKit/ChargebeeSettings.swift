@@ -37,11 +37,8 @@ public struct ChargebeeSettings: Sendable, Equatable {
     public init(_ config: JSONValue) throws(Problem) {
         let table = try ConfigTable(config, known: Self.keys, connector: "the Chargebee connector")
         site = try table.string("site")
-        if let base = try table.string("api_base") {
-            guard base.hasPrefix("https://") || base.hasPrefix("http://127.0.0.1") || base.hasPrefix("http://localhost") else {
-                throw Problem(key: "api_base", message: "\"\(base)\" must be https:// (plain http only on loopback, for fakes)")
-            }
-            apiBase = base.hasSuffix("/") ? String(base.dropLast()) : base
+        if let base = try table.baseURL("api_base") {
+            apiBase = base
         } else if let site {
             guard !site.isEmpty, site.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else {
                 throw Problem(key: "site", message: "\"\(site)\" is not a Chargebee site name (the part before .chargebee.com)")

@@ -55,7 +55,6 @@ public struct HubSpotSettings: Sendable, Equatable {
 
     public static let objectStreams = ["companies", "contacts", "deals"]
     public static let archivedStream = "archived"
-    public static let statusMembers = ["balance_due", "overdue", "overdue_invoices", "last_payment", "last_payment_at", "as_of"]
 
     public static let keys: Set<String> = [
         "api_base", "auth", "token_secret", "client_id", "client_secret_secret", "refresh_token_secret", "token_url", "webhook_secret",
@@ -65,11 +64,7 @@ public struct HubSpotSettings: Sendable, Equatable {
 
     public init(_ config: JSONValue) throws(Problem) {
         let table = try ConfigTable(config, known: Self.keys, connector: "the HubSpot connector")
-        apiBase = try table.string("api_base", default: "https://api.hubapi.com")
-        if apiBase.hasSuffix("/") { apiBase.removeLast() }
-        guard apiBase.hasPrefix("https://") || apiBase.hasPrefix("http://127.0.0.1") || apiBase.hasPrefix("http://localhost") else {
-            throw Problem(key: "api_base", message: "\"\(apiBase)\" must be https:// (plain http only on loopback, for fakes)")
-        }
+        apiBase = try table.baseURL("api_base", default: "https://api.hubapi.com")
         auth = Auth(rawValue: try table.choice("auth", among: ["private_app", "oauth"]))!
         tokenSecret = try table.string("token_secret", default: "access_token")
         clientID = try table.string("client_id")
@@ -108,16 +103,7 @@ public struct HubSpotSettings: Sendable, Equatable {
         }
         self.currency = currency
         vatProperty = try table.string("vat_property")
-        let properties = try table.table("status_properties")
-        var statusProperties: [String: String] = [:]
-        for member in properties.keys {
-            guard Self.statusMembers.contains(member) else {
-                let hint = Spelling.closest(to: member, in: Self.statusMembers).map { "did you mean \($0)? " } ?? ""
-                throw Problem(key: properties.name(member), message: "is not a member of an account status (\(hint)known: \(Self.statusMembers.joined(separator: ", ")))")
-            }
-            statusProperties[member] = try properties.required(member)
-        }
-        self.statusProperties = statusProperties
+        statusProperties = try table.fieldNames("status_properties", members: AccountStatus.fieldMembers, what: "an account status")
         timeoutSeconds = try table.int("timeout_s", default: 30, in: 1...3_600, "must be a positive number of seconds (at most an hour)")
     }
 

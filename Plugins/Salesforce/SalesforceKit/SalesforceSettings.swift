@@ -60,7 +60,6 @@ public struct SalesforceSettings: Sendable, Equatable {
     public typealias Problem = ConfigTable.Problem
 
     public static let objectStreams = ["accounts", "contacts", "opportunities", "products"]
-    public static let statusMembers = ["balance_due", "overdue", "overdue_invoices", "last_payment", "last_payment_at", "as_of"]
 
     public static let keys: Set<String> = [
         "login_url", "auth", "client_id", "username", "audience", "private_key_secret", "client_secret_secret", "refresh_token_secret",
@@ -70,11 +69,7 @@ public struct SalesforceSettings: Sendable, Equatable {
 
     public init(_ config: JSONValue) throws(Problem) {
         let table = try ConfigTable(config, known: Self.keys, connector: "the Salesforce connector")
-        loginURL = try table.string("login_url", default: "https://login.salesforce.com")
-        while loginURL.hasSuffix("/") { loginURL.removeLast() }
-        guard loginURL.hasPrefix("https://") || loginURL.hasPrefix("http://127.0.0.1") || loginURL.hasPrefix("http://localhost") else {
-            throw Problem(key: "login_url", message: "\"\(loginURL)\" must be https:// (plain http only on loopback, for fakes)")
-        }
+        loginURL = try table.baseURL("login_url", default: "https://login.salesforce.com")
         auth = Auth(rawValue: try table.choice("auth", among: ["jwt", "refresh_token"]))!
         clientID = try table.required("client_id")
         username = try table.string("username")
@@ -113,16 +108,7 @@ public struct SalesforceSettings: Sendable, Equatable {
         self.currency = currency
         multiCurrency = try table.bool("multi_currency", default: false)
         vatField = try table.string("vat_field")
-        let fields = try table.table("status_fields")
-        var statusFields: [String: String] = [:]
-        for member in fields.keys {
-            guard Self.statusMembers.contains(member) else {
-                let hint = Spelling.closest(to: member, in: Self.statusMembers).map { "did you mean \($0)? " } ?? ""
-                throw Problem(key: fields.name(member), message: "is not a member of an account status (\(hint)known: \(Self.statusMembers.joined(separator: ", ")))")
-            }
-            statusFields[member] = try fields.required(member)
-        }
-        self.statusFields = statusFields
+        statusFields = try table.fieldNames("status_fields", members: AccountStatus.fieldMembers, what: "an account status")
         statusKeyField = try table.string("status_key_field")
         if let field = statusKeyField, !field.hasSuffix("__c") {
             throw Problem(key: "status_key_field", message: "\"\(field)\" must be a custom External ID field of Account (its name ends in __c)")

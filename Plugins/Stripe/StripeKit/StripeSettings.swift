@@ -39,11 +39,7 @@ public struct StripeSettings: Sendable, Equatable {
 
     public init(_ config: JSONValue) throws(Problem) {
         let table = try ConfigTable(config, known: Self.keys, connector: "the Stripe connector")
-        apiBase = try table.string("api_base", default: "https://api.stripe.com")
-        if apiBase.hasSuffix("/") { apiBase.removeLast() }
-        guard apiBase.hasPrefix("https://") || apiBase.hasPrefix("http://127.0.0.1") || apiBase.hasPrefix("http://localhost") else {
-            throw Problem(key: "api_base", message: "\"\(apiBase)\" must be https:// (plain http only on loopback, for fakes)")
-        }
+        apiBase = try table.baseURL("api_base", default: "https://api.stripe.com")
         apiKeySecret = try table.string("api_key_secret", default: "api_key")
         stripeVersion = try table.string("stripe_version", default: Self.defaultVersion)
         webhookSecrets = [try table.string("webhook_secret", default: "webhook_secret")] + (try table.string("webhook_secret_next").map { [$0] } ?? [])
