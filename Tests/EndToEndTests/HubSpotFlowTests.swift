@@ -298,13 +298,7 @@ extension DaemonHarness {
         #expect(contacts.map { $0["email"] as? String } == ["ann@acme.test"])
 
         // Finance invoices the order in Odoo, and the invoice falls due unpaid.
-        let context: [String: Any] = ["allowed_company_ids": [odoo.euCompany]]
-        let invoice = try #require(try odoo.execute("account.move", "create", [[
-            "move_type": "out_invoice", "partner_id": partner, "company_id": odoo.euCompany, "invoice_date": "2026-11-01", "invoice_date_due": "2026-11-15",
-            "invoice_line_ids": [[0, 0, ["name": "Seats", "quantity": 1, "price_unit": 299.7]]],
-        ]], context: context) as? Int)
-        _ = try odoo.execute("account.move", "action_post", [[invoice]], context: context)
-        let total = try #require(try odoo.search("account.move", [["id", "=", invoice]], fields: ["amount_total"]).first?["amount_total"] as? Double)
+        let total = try odoo.postPastDueInvoice(partner: partner, price: 299.7, name: "Seats").total
         func company() throws -> [String: String] {
             let answer = try http("GET", "\(hubspot.url)/crm/v3/objects/companies/\(acme)?properties=odoo_balance_due,odoo_overdue_invoices",
                                   headers: ["Authorization": "Bearer \(FakeHubSpot.token)"])

@@ -285,6 +285,22 @@ final class OdooServer {
         return calls.filter { $0["model"] as? String == model && $0["model_method"] as? String == method && $0["outcome"] as? String == "ok" }.count
     }
 
+    /// Finance invoices `partner` in the EU company (one line of `price`, no taxes of its own), posted and
+    /// already past due (15 November 2026): its id and total.
+    @discardableResult
+    func postPastDueInvoice(partner: Int, price: Double, name: String = "Services") throws -> (id: Int, total: Double) {
+        let context: [String: Any] = ["allowed_company_ids": [euCompany]]
+        guard let invoice = try execute("account.move", "create", [[
+            "move_type": "out_invoice", "partner_id": partner, "company_id": euCompany, "invoice_date": "2026-11-01", "invoice_date_due": "2026-11-15",
+            "invoice_line_ids": [[0, 0, ["name": name, "quantity": 1, "price_unit": price]]],
+        ]], context: context) as? Int else { throw HarnessError("Odoo made no invoice for partner \(partner)") }
+        _ = try execute("account.move", "action_post", [[invoice]], context: context)
+        guard let total = try search("account.move", [["id", "=", invoice]], fields: ["amount_total"]).first?["amount_total"] as? Double else {
+            throw HarnessError("invoice \(invoice) has no total")
+        }
+        return (invoice, total)
+    }
+
     /// Calls a model method over JSON-RPC as the test's user (as finance would in Odoo's UI): `args`
     /// positional (ids first for record methods), `kwargs` by name.
     func execute(_ model: String, _ method: String, _ args: [Any], _ kwargs: [String: Any] = [:], context: [String: Any] = [:]) throws -> Any? {

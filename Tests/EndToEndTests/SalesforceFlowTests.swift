@@ -42,6 +42,22 @@ final class FakeSalesforce {
         return try control("seed", String(decoding: body, as: UTF8.self))["ids"] as? [String] ?? []
     }
 
+    /// A product priced in the standard price book, and an opportunity of `account` at `stage` with one
+    /// line item of it: the opportunity's id.
+    func seedOpportunity(_ name: String, account: String, stage: String, product code: String, quantity: Int, price: Double, discount: Double = 0,
+                         currency: String? = nil) throws -> String {
+        let currency: [String: Any] = currency.map { ["CurrencyIsoCode": $0] } ?? [:]
+        guard let product = try seed("Product2", [["Name": "Seat", "ProductCode": code, "IsActive": true]]).first,
+              let standard = try records("Pricebook2").first(where: { $0["IsStandard"] as? Bool == true })?["Id"] as? String,
+              let entry = try seed("PricebookEntry", [["Pricebook2Id": standard, "Product2Id": product, "UnitPrice": price, "IsActive": true].merging(currency) { $1 }]).first,
+              let opportunity = try seed("Opportunity", [["Name": name, "StageName": stage, "CloseDate": "2026-12-01", "AccountId": account,
+                                                          "Pricebook2Id": standard].merging(currency) { $1 }]).first else {
+            throw HarnessError("the fake Salesforce did not seed the opportunity \(name)")
+        }
+        _ = try seed("OpportunityLineItem", [["OpportunityId": opportunity, "PricebookEntryId": entry, "Quantity": quantity, "UnitPrice": price, "Discount": discount]])
+        return opportunity
+    }
+
     /// Every record of an object, deleted ones too.
     func records(_ object: String) throws -> [[String: Any]] {
         let answer = try http("GET", "\(url)/__fake__/records/\(object)")
@@ -226,13 +242,8 @@ extension DaemonHarness {
                                             ["--multi-currency", "--currency", "USD", "--client-secret", "test-client-secret", "--refresh-token", "test-refresh-1",
                                              "--rotate-refresh-tokens"])
         let account = try #require(try salesforce.seed("Account", [["Name": "Globex GmbH", "CurrencyIsoCode": "EUR"]]).first)
-        let product = try #require(try salesforce.seed("Product2", [["Name": "Seat", "ProductCode": "SEAT", "IsActive": true]]).first)
-        let standard = try #require(try salesforce.records("Pricebook2").first { $0["IsStandard"] as? Bool == true }?["Id"] as? String)
-        let entry = try #require(try salesforce.seed("PricebookEntry", [["Pricebook2Id": standard, "Product2Id": product, "UnitPrice": 80, "IsActive": true,
-                                                                         "CurrencyIsoCode": "EUR"]]).first)
-        let opportunity = try #require(try salesforce.seed("Opportunity", [["Name": "Globex seats", "StageName": "Closed Won", "CloseDate": "2026-12-01",
-                                                                            "AccountId": account, "Pricebook2Id": standard, "CurrencyIsoCode": "EUR"]]).first)
-        _ = try salesforce.seed("OpportunityLineItem", [["OpportunityId": opportunity, "PricebookEntryId": entry, "Quantity": 2, "UnitPrice": 80, "Discount": 10]])
+        let opportunity = try salesforce.seedOpportunity("Globex seats", account: account, stage: "Closed Won", product: "SEAT", quantity: 2, price: 80, discount: 10,
+                                                         currency: "EUR")
         try daemon.writeConfig(connectors: "")
         try ForeignPluginTests.addFixturePlugins(daemon)
         try daemon.start()
@@ -293,12 +304,7 @@ extension DaemonHarness {
         try salesforce.control("fields", #"{"object": "Account", "fields": {"Balance_Due__c": "currency", "Overdue_Invoices__c": "double"}}"#)
         let account = try #require(try salesforce.seed("Account", [["Name": "Acme \(crm)", "BillingCountry": "Belgium", "Website": "acme.test"]]).first)
         _ = try salesforce.seed("Contact", [["LastName": "Lee", "FirstName": "Ann", "Email": "ann@acme.test", "AccountId": account]])
-        let product = try #require(try salesforce.seed("Product2", [["Name": "Seat", "ProductCode": "SEAT-\(crm)", "IsActive": true]]).first)
-        let standard = try #require(try salesforce.records("Pricebook2").first { $0["IsStandard"] as? Bool == true }?["Id"] as? String)
-        let entry = try #require(try salesforce.seed("PricebookEntry", [["Pricebook2Id": standard, "Product2Id": product, "UnitPrice": 99.9, "IsActive": true]]).first)
-        let opportunity = try #require(try salesforce.seed("Opportunity", [["Name": "Acme seats", "StageName": "Negotiation/Review", "CloseDate": "2026-12-01",
-                                                                            "AccountId": account, "Pricebook2Id": standard]]).first)
-        _ = try salesforce.seed("OpportunityLineItem", [["OpportunityId": opportunity, "PricebookEntryId": entry, "Quantity": 3, "UnitPrice": 99.9]])
+        let opportunity = try salesforce.seedOpportunity("Acme seats", account: account, stage: "Negotiation/Review", product: "SEAT-\(crm)", quantity: 3, price: 99.9)
         let since = OdooCursor.odooDateTime(Date(timeIntervalSinceNow: -120))
         let connectors = DaemonHarness.salesforce(url: salesforce.url, id: crm, entity: "acme-eu", currency: "EUR", """
             streams = ["accounts", "contacts", "opportunities", "products"]
@@ -327,13 +333,7 @@ extension DaemonHarness {
         let partner = try #require(OdooServer.id(order["partner_id"]))
 
         // Finance invoices the order in Odoo, and the invoice falls due unpaid.
-        let context: [String: Any] = ["allowed_company_ids": [odoo.euCompany]]
-        let invoice = try #require(try odoo.execute("account.move", "create", [[
-            "move_type": "out_invoice", "partner_id": partner, "company_id": odoo.euCompany, "invoice_date": "2026-11-01", "invoice_date_due": "2026-11-15",
-            "invoice_line_ids": [[0, 0, ["name": "Seats", "quantity": 1, "price_unit": 299.7]]],
-        ]], context: context) as? Int)
-        _ = try odoo.execute("account.move", "action_post", [[invoice]], context: context)
-        let total = try #require(try odoo.search("account.move", [["id", "=", invoice]], fields: ["amount_total"]).first?["amount_total"] as? Double)
+        let total = try odoo.postPastDueInvoice(partner: partner, price: 299.7, name: "Seats").total
         func fields() throws -> [String: Any] {
             try salesforce.records("Account").first { $0["Id"] as? String == account } ?? [:]
         }
@@ -373,13 +373,6 @@ extension DaemonHarness {
         }
         let (umbrella, nobody) = (try partner("Umbrella \(crm)"), try partner("Nobody \(crm)"))
         let account = try #require(try salesforce.seed("Account", [["Name": "Umbrella", "Odoo_Partner__c": String(umbrella)]]).first)
-        func invoice(_ partner: Int, _ price: Double) throws {
-            let move = try #require(try odoo.execute("account.move", "create", [[
-                "move_type": "out_invoice", "partner_id": partner, "company_id": odoo.euCompany, "invoice_date": "2026-11-01", "invoice_date_due": "2026-11-15",
-                "invoice_line_ids": [[0, 0, ["name": "Services", "quantity": 1, "price_unit": price]]],
-            ]], context: context) as? Int)
-            _ = try odoo.execute("account.move", "action_post", [[move]], context: context)
-        }
         let since = OdooCursor.odooDateTime(Date(timeIntervalSinceNow: -120))
         let connectors = DaemonHarness.salesforce(url: salesforce.url, id: crm, entity: "acme-eu", currency: "EUR", """
             streams = ["products"]
@@ -388,14 +381,13 @@ extension DaemonHarness {
             """) + DaemonHarness.odoo(odoo, "account_status = true\nsource_since = \"\(since)\"\nsource_overlap_s = 0")
             + DaemonHarness.route("erp", crm, events: #""account_status.*""#)
         try daemon.start(storing: [(crm, "private_key", FakeSalesforce.privateKeyPEM), ("erp", "api_key", odoo.apiKey)], then: connectors)
-        try invoice(umbrella, 100)
-        try invoice(nobody, 50)
+        let total = try odoo.postPastDueInvoice(partner: umbrella, price: 100).total
+        try odoo.postPastDueInvoice(partner: nobody, price: 50)
         func balance() throws -> Double? {
             try salesforce.records("Account").first { $0["Id"] as? String == account }?["Balance_Due__c"] as? Double
         }
         try daemon.waitReporting("the balance reaches the Account keyed by its Odoo id", timeout: 60) { try balance() != nil }
         try daemon.waitReporting("both statuses are delivered", timeout: 30) { try daemon.count("delivered") >= 2 && daemon.count("pending") == 0 }
-        let total = try #require(try odoo.search("account.move", [["partner_id", "=", umbrella]], fields: ["amount_total"]).first?["amount_total"] as? Double)
         #expect(try balance() == total)
         #expect(try salesforce.records("Account").count == 1, "no Account made for a customer no Account holds")
         let upserts = try salesforce.calls().filter { ($0["path"] as? String)?.hasSuffix("/composite/sobjects/Account/Odoo_Partner__c") == true }
@@ -403,7 +395,7 @@ extension DaemonHarness {
 
         // A validation rule refuses the next write: a dead letter that says why.
         try salesforce.control("reject", #"{"object": "Account", "match": {"Odoo_Partner__c": "\#(umbrella)"}, "statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION", "message": "Balance changes need finance approval", "count": 100}"#)
-        try invoice(umbrella, 20)
+        try odoo.postPastDueInvoice(partner: umbrella, price: 20)
         try daemon.waitReporting("the refused status is a dead letter", timeout: 60) { try !daemon.deadLetters().isEmpty }
         let dead = try #require(try daemon.deadLetters().first)
         #expect(dead.errorClass == "permanent" && dead.reason.contains("Balance changes need finance approval") && dead.attempts == 1, "\(dead)")
@@ -418,12 +410,7 @@ extension DaemonHarness {
         let salesforce = try FakeSalesforce(log: daemon.path("salesforce.log"), directory: daemon.path(""))
         let odoo = try OdooServer(version: 17, apiKey: DaemonHarness.odooKey, log: daemon.path("odoo.log"))
         let account = try #require(try salesforce.seed("Account", [["Name": "Acme"]]).first)
-        let product = try #require(try salesforce.seed("Product2", [["Name": "Seat", "ProductCode": "SEAT", "IsActive": true]]).first)
-        let standard = try #require(try salesforce.records("Pricebook2").first { $0["IsStandard"] as? Bool == true }?["Id"] as? String)
-        let entry = try #require(try salesforce.seed("PricebookEntry", [["Pricebook2Id": standard, "Product2Id": product, "UnitPrice": 500, "IsActive": true]]).first)
-        let opportunity = try #require(try salesforce.seed("Opportunity", [["Name": "Acme deal", "StageName": "Closed Won", "CloseDate": "2026-12-01",
-                                                                            "AccountId": account, "Pricebook2Id": standard]]).first)
-        _ = try salesforce.seed("OpportunityLineItem", [["OpportunityId": opportunity, "PricebookEntryId": entry, "Quantity": 3, "UnitPrice": 500]])
+        let opportunity = try salesforce.seedOpportunity("Acme deal", account: account, stage: "Closed Won", product: "SEAT", quantity: 3, price: 500)
         try odoo.control("fault", #"{"kind": "hang", "phase": "after", "ms": 30000, "model": "sale.order", "method": "create"}"#)
         let connectors = DaemonHarness.salesforce(url: salesforce.url, entity: "acme-eu", currency: "EUR", #"streams = ["accounts", "opportunities"]"#)
             + DaemonHarness.odoo(odoo) + DaemonHarness.route("sf", "erp", events: #""company.*", "order.*", "deal.*""#)
