@@ -47,7 +47,7 @@ public struct SalesforceRecord: Sendable, Hashable {
         for (name, value) in fields.sorted(by: { $0.key < $1.key }) where name != "SystemModstamp" {
             hasher.update(data: Data("\(name)=\(Self.canonical(value))\n".utf8))
         }
-        let digest = hasher.finalize().prefix(6).map { String(format: "%02x", $0) }.joined()
+        let digest = Hex.encode(hasher.finalize().prefix(6))
         return "\(stamp)/\(digest)"
     }
 

@@ -191,11 +191,14 @@ public final class SalesforceSource: Sendable {
         let fields = mapping.fields(stream)
         var page: JSONValue
         do {
+            // Pages no larger than the host takes in one poll, so that each is read whole and the next
+            // one followed (a page cut short sends the query again from the cursor).
+            let pages = Self.batchHeader(min(settings.pageSize, wanted + cursor.rest.seen.count))
             if let next = cursor.next {
-                page = try await client.json("GET", next, headers: batchHeader)
+                page = try await client.json("GET", next, headers: pages)
             } else {
                 page = try await queryAll(SOQL.select(fields, from: object, where: ["SystemModstamp >= \(cursor.rest.stamp)"],
-                                                      orderBy: ["SystemModstamp ASC", "Id ASC"]))
+                                                      orderBy: ["SystemModstamp ASC", "Id ASC"]), headers: pages)
             }
         } catch let error as ConnectorError where error.details?["salesforce_error"]?.stringValue == "INVALID_QUERY_LOCATOR" && cursor.next != nil {
             // The query's locator expired (15 minutes unused): the same query again from the cursor.
@@ -236,11 +239,16 @@ public final class SalesforceSource: Sendable {
         record.version ?? ""
     }
 
-    var batchHeader: [(name: String, value: String)] { [("Sforce-Query-Options", "batchSize=\(settings.pageSize)")] }
+    var batchHeader: [(name: String, value: String)] { Self.batchHeader(settings.pageSize) }
+
+    /// `Sforce-Query-Options: batchSize=N` (200 to 2000, Salesforce's range).
+    static func batchHeader(_ size: Int) -> [(name: String, value: String)] {
+        [("Sforce-Query-Options", "batchSize=\(min(2_000, max(200, size)))")]
+    }
 
     /// `GET /queryAll?q=…`: deleted records too.
-    func queryAll(_ soql: String) async throws -> JSONValue {
-        try await client.json("GET", client.dataPath + "/queryAll", query: [("q", soql)], headers: batchHeader)
+    func queryAll(_ soql: String, headers: [(name: String, value: String)]? = nil) async throws -> JSONValue {
+        try await client.json("GET", client.dataPath + "/queryAll", query: [("q", soql)], headers: headers ?? batchHeader)
     }
 
     /// Every record a query answers, following `nextRecordsUrl` (for the related records of a page).
@@ -263,29 +271,28 @@ public final class SalesforceSource: Sendable {
         let live = records.filter { !$0.deleted }.map(\.id)
         switch stream {
         case "accounts":
-            for chunk in Self.chunks(live) {
-                let contacts = try await queryEverything(SOQL.select(["Id", "AccountId", "Email"], from: "Contact", where: ["AccountId IN \(SOQL.list(chunk))", "Email != null"],
-                                                                     orderBy: ["AccountId ASC", "CreatedDate ASC", "Id ASC"]))
-                for contact in contacts {
-                    if let account = contact["AccountId"], let email = contact["Email"], related.emails[account] == nil { related.emails[account] = email }
-                }
+            let contacts = try await queryChunks(live) { chunk in
+                SOQL.select(["Id", "AccountId", "Email"], from: "Contact", where: ["AccountId IN \(SOQL.list(chunk))", "Email != null"],
+                            orderBy: ["AccountId ASC", "CreatedDate ASC", "Id ASC"])
+            }
+            for contact in contacts {
+                if let account = contact["AccountId"], let email = contact["Email"], related.emails[account] == nil { related.emails[account] = email }
             }
         case "opportunities":
-            for chunk in Self.chunks(live) {
-                let items = try await queryEverything(SOQL.select(mapping.lineItemFields, from: "OpportunityLineItem", where: ["OpportunityId IN \(SOQL.list(chunk))"],
-                                                                  orderBy: ["OpportunityId ASC", "SortOrder ASC", "Id ASC"]))
-                for item in items {
-                    if let opportunity = item["OpportunityId"] { related.lineItems[opportunity, default: []].append(item) }
-                }
+            let items = try await queryChunks(live) { chunk in
+                SOQL.select(self.mapping.lineItemFields, from: "OpportunityLineItem", where: ["OpportunityId IN \(SOQL.list(chunk))"],
+                            orderBy: ["OpportunityId ASC", "SortOrder ASC", "Id ASC"])
+            }
+            for item in items {
+                if let opportunity = item["OpportunityId"] { related.lineItems[opportunity, default: []].append(item) }
             }
         case "products":
             guard !live.isEmpty, let pricebook = try await standardPricebookID() else { break }
-            for chunk in Self.chunks(live) {
-                let prices = try await queryEverything(SOQL.select(mapping.priceFields, from: "PricebookEntry",
-                                                                   where: ["Product2Id IN \(SOQL.list(chunk))", "Pricebook2Id = \(SOQL.quote(pricebook))"]))
-                for price in prices where price["IsActive"] != "false" {
-                    if let product = price["Product2Id"] { related.prices[product, default: []].append(price) }
-                }
+            let prices = try await queryChunks(live) { chunk in
+                SOQL.select(self.mapping.priceFields, from: "PricebookEntry", where: ["Product2Id IN \(SOQL.list(chunk))", "Pricebook2Id = \(SOQL.quote(pricebook))"])
+            }
+            for price in prices where price["IsActive"] != "false" {
+                if let product = price["Product2Id"] { related.prices[product, default: []].append(price) }
             }
         default:
             break
@@ -299,6 +306,28 @@ public final class SalesforceSource: Sendable {
             }
         }
         return (events, rejects)
+    }
+
+    /// The records a query answers for each chunk of `ids` (200 at a time), four queries at once, in
+    /// the chunks' order.
+    func queryChunks(_ ids: [String], _ query: @escaping @Sendable ([String]) -> String) async throws -> [SalesforceRecord] {
+        let chunks = Self.chunks(ids)
+        var answers = [[SalesforceRecord]](repeating: [], count: chunks.count)
+        try await withThrowingTaskGroup(of: (Int, [SalesforceRecord]).self) { group in
+            var next = 0
+            func start() {
+                guard next < chunks.count else { return }
+                let (index, chunk) = (next, chunks[next])
+                next += 1
+                group.addTask { (index, try await self.queryEverything(query(chunk))) }
+            }
+            for _ in 0..<4 { start() }
+            while let (index, records) = try await group.next() {
+                answers[index] = records
+                start()
+            }
+        }
+        return answers.flatMap { $0 }
     }
 
     func standardPricebookID() async throws -> String? {
