@@ -48,7 +48,11 @@ struct ConnectorHostd: AsyncParsableCommand {
                     undescribed.append(connector.id)
                 }
             }
-            let problems = RouteKinds.problems(routes: configuration.routes, capabilities: capabilities)
+            // Each plugin judges its own [connector.config] table (`--check-config`, the table on stdin).
+            var problems = configuration.connectors.compactMap { connector -> String? in
+                Self.configProblem(connector.executable, connector.config).map { "connector \(connector.id): [connector.config] \($0)" }
+            }
+            problems += RouteKinds.problems(routes: configuration.routes, capabilities: capabilities)
             guard problems.isEmpty else {
                 FileHandle.standardError.write(Data("connector-hostd: configuration is not valid:\n\(problems.map { "\(config): \($0)" }.joined(separator: "\n"))\n".utf8))
                 throw ExitCode(1)
@@ -90,24 +94,43 @@ struct ConnectorHostd: AsyncParsableCommand {
     /// Runs `<plugin> --describe` (five seconds at most, without the host's environment) and reads
     /// its one JSON line; nil when the plugin does not answer so.
     static func describe(_ executable: String) -> PluginDescription? {
+        ask(executable, "--describe").flatMap { try? JSONDecoder().decode(PluginDescription.self, from: $0) }
+    }
+
+    /// Runs `<plugin> --check-config` with the connector's `[connector.config]` as JSON on stdin: the
+    /// problem it names, or nil (none, or a plugin that does not judge its configuration).
+    static func configProblem(_ executable: String, _ config: JSONValue) -> String? {
+        guard let input = try? JSONEncoder().encode(config), let line = ask(executable, "--check-config", input: input),
+              let answer = try? JSONDecoder().decode(JSONValue.self, from: line) else { return nil }
+        return answer["config_problem"]?.stringValue
+    }
+
+    /// The first stdout line of `<plugin> <flag>` (five seconds at most, without the host's environment),
+    /// nil when it does not exit 0 with one.
+    static func ask(_ executable: String, _ flag: String, input: Data? = nil) -> Data? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["--describe"]
+        process.arguments = [flag]
         process.environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
         let output = Pipe()
+        let stdin = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
+        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
         let done = DispatchSemaphore(value: 0)
         process.terminationHandler = { _ in done.signal() }
         guard (try? process.run()) != nil else { return nil }
+        if let input {
+            try? stdin.fileHandleForWriting.write(contentsOf: input)
+            try? stdin.fileHandleForWriting.close()
+        }
         if done.wait(timeout: .now() + .seconds(5)) == .timedOut {
             process.terminate()
             return nil
         }
         let data = output.fileHandleForReading.readDataToEndOfFile()
         guard process.terminationStatus == 0, let line = data.split(separator: UInt8(ascii: "\n")).first else { return nil }
-        return try? JSONDecoder().decode(PluginDescription.self, from: Data(line))
+        return Data(line)
     }
 
     enum LogTarget { case journal, stderr }

@@ -59,6 +59,17 @@ public struct ConfigTable: Sendable {
         try string(key) ?? fallback
     }
 
+    /// The problem a connector's settings find in `config` (its message names the key), or nil: what
+    /// a connector's ``Connector/configProblem(_:)`` answers (`ConfigTable.problem(MySettings.init, config)`).
+    public static func problem<Settings>(_ settings: (JSONValue) throws(Problem) -> Settings, _ config: JSONValue) -> String? {
+        do {
+            _ = try settings(config)
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
     /// A vendor's base URL, without a trailing slash: `https://`, or plain `http://` on loopback only
     /// (the fakes of the tests).
     public func baseURL(_ key: String) throws(Problem) -> String? {

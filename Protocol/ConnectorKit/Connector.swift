@@ -16,6 +16,11 @@ public protocol Connector: Sendable {
     /// What the plugin can do, sent in `initialize` before the host hands over the configuration.
     static var capabilities: Capabilities { get }
 
+    /// Judges a `[connector.config]` table without the host: the problem, naming its key, or nil.
+    /// `connector-hostd --check-config` asks (`<plugin> --check-config`, the table as JSON on stdin), so
+    /// an operator learns of a misspelt key before the daemon runs. The default judges nothing.
+    static func configProblem(_ config: JSONValue) -> String?
+
     /// Called once after the handshake with the connector's identity and `[connector.config]` table.
     /// Throwing here makes the plugin exit; the host's supervisor logs the error and restarts it.
     init(context: ConnectorContext) async throws
@@ -46,6 +51,8 @@ public protocol Connector: Sendable {
 }
 
 extension Connector {
+    public static func configProblem(_ config: JSONValue) -> String? { nil }
+
     public func ping() async throws {}
 
     public func check() async throws -> CheckResult {

@@ -25,6 +25,18 @@ public enum ConnectorRunner {
             FileHandle.standardOutput.write(Data("\n".utf8))
             exit(0)
         }
+        if CommandLine.arguments.dropFirst().first == "--check-config" {
+            // What `connector-hostd --check-config` asks: the problem of the `[connector.config]` table on stdin.
+            let input = FileHandle.standardInput.readDataToEndOfFile()
+            let problem: String? = if let config = try? JSONDecoder().decode(JSONValue.self, from: input) {
+                C.configProblem(config)
+            } else {
+                "the configuration given on stdin is not JSON"
+            }
+            let answer: JSONValue = ["config_problem": problem.map { .string($0) } ?? .null]
+            FileHandle.standardOutput.write(((try? JSONEncoder().encode(answer)) ?? Data()) + Data("\n".utf8))
+            exit(0)
+        }
         let environment = ProcessInfo.processInfo.environment
         guard let socketPath = environment[PluginEnvironment.socket], let token = environment[PluginEnvironment.token]
         else {

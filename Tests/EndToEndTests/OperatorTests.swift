@@ -202,6 +202,16 @@ import Glibc
         #expect(kinds.status == 1 && kinds.stderr.contains("route eu->us: eu emits invoice.finalized, invoice.paid, invoice.voided, invoice.uncollectible (records of kind invoice) but us takes only customer"), "\(kinds.stderr)")
         try daemon.writeConfig(connectors: stripe("eu") + stripe("us") + DaemonHarness.route("eu", "us", events: "\"customer.*\""))
         #expect(try DaemonHarness.run("connector-hostd", ["--config", daemon.configPath, "--check-config"]).status == 0)
+        // Each plugin judges its own [connector.config]: a misspelt stream is named before the daemon runs.
+        let salesforce = { (streams: String) in
+            "[[connector]]\nid = \"sf\"\nplugin = \"salesforce\"\n[connector.config]\nclient_id = \"k\"\nusername = \"u\"\ncurrency = \"USD\"\nstreams = [\"\(streams)\"]\n"
+        }
+        try daemon.writeConfig(connectors: salesforce("acounts"))
+        let misspelt = try DaemonHarness.run("connector-hostd", ["--config", daemon.configPath, "--check-config"])
+        #expect(misspelt.status == 1 && misspelt.stderr.contains(#"connector sf: [connector.config] streams[0]: "acounts" is not one of accounts, contacts, opportunities, products (did you mean accounts?)"#),
+                "\(misspelt.stderr)")
+        try daemon.writeConfig(connectors: salesforce("accounts"))
+        #expect(try DaemonHarness.run("connector-hostd", ["--config", daemon.configPath, "--check-config"]).status == 0)
         let missing = try DaemonHarness.run("connector-hostd", ["--config", daemon.path("nope.toml"), "--check-config"])
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("nope.toml: cannot read the file"))

@@ -26,6 +26,10 @@ struct ChargebeeConnector: Connector {
     let host: HostConnection
     let events: ChargebeeEvents
 
+    static func configProblem(_ config: JSONValue) -> String? {
+        ConfigTable.problem(ChargebeeSettings.init, config)
+    }
+
     init(context: ConnectorContext) async throws {
         do {
             settings = try ChargebeeSettings(context.config)

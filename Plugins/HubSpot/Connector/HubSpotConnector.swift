@@ -24,6 +24,10 @@ struct HubSpotConnector: Connector {
     let logger: Logger
     let webhookSecrets: WebhookSecrets
 
+    static func configProblem(_ config: JSONValue) -> String? {
+        ConfigTable.problem(HubSpotSettings.init, config)
+    }
+
     init(context: ConnectorContext) async throws {
         do {
             settings = try HubSpotSettings(context.config)

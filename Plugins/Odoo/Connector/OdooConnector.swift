@@ -23,6 +23,10 @@ struct OdooConnector: Connector {
     let reconcile: OdooReconcile
     let settings: OdooSettings
 
+    static func configProblem(_ config: JSONValue) -> String? {
+        ConfigTable.problem(OdooSettings.init, config)
+    }
+
     init(context: ConnectorContext) async throws {
         let settings: OdooSettings
         do {

@@ -22,6 +22,10 @@ struct SalesforceConnector: Connector {
     let source: SalesforceSource
     let sink: SalesforceStatusSink
 
+    static func configProblem(_ config: JSONValue) -> String? {
+        ConfigTable.problem(SalesforceSettings.init, config)
+    }
+
     init(context: ConnectorContext) async throws {
         do {
             settings = try SalesforceSettings(context.config)

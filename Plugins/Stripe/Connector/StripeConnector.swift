@@ -28,6 +28,10 @@ struct StripeConnector: Connector {
     let logger: Logger
     let webhookSecrets: WebhookSecrets
 
+    static func configProblem(_ config: JSONValue) -> String? {
+        ConfigTable.problem(StripeSettings.init, config)
+    }
+
     init(context: ConnectorContext) async throws {
         do {
             settings = try StripeSettings(context.config)
