@@ -381,6 +381,9 @@ extension DaemonHarness {
             """) + DaemonHarness.odoo(odoo, "account_status = true\nsource_since = \"\(since)\"\nsource_overlap_s = 0")
             + DaemonHarness.route("erp", crm, events: #""account_status.*""#)
         try daemon.start(storing: [(crm, "private_key", FakeSalesforce.privateKeyPEM), ("erp", "api_key", odoo.apiKey)], then: connectors)
+        try daemon.waitUntil("the Salesforce connector runs", timeout: 15) { try daemon.connector(crm).state == "running" }
+        let check = try daemon.hostctl("check", crm)
+        #expect(check.status == 0 && check.stdout.contains("the status fields are writable"), "\(check)")
         let total = try odoo.postPastDueInvoice(partner: umbrella, price: 100).total
         try odoo.postPastDueInvoice(partner: nobody, price: 50)
         func balance() throws -> Double? {

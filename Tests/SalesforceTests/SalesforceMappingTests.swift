@@ -268,3 +268,30 @@ import Testing
         #expect(after.advance(over: [try row(second)], wanted: 10).emit.map(\.id) == ["001A"], "a second change in the same second is")
     }
 }
+
+/// `hostctl check`: the Account fields the status sink writes, judged from the org's description.
+@Suite struct SalesforceStatusFieldTests {
+    @Test func missingReadOnlyAndNonExternalKeyFieldsAreNamed() throws {
+        let settings = try SalesforceSettings(["client_id": "k", "username": "u", "currency": "USD", "status_key_field": "Odoo_Partner__c",
+                                               "status_fields": ["balance_due": "Balance_Due__c", "overdue": "Overdue__c", "as_of": "As_Of__c"]])
+        let description: JSONValue = ["fields": [
+            ["name": "Id", "updateable": false, "externalId": false],
+            ["name": "balance_due__c", "updateable": true, "externalId": false],
+            ["name": "As_Of__c", "updateable": false, "externalId": false],
+            ["name": "Odoo_Partner__c", "updateable": true, "externalId": false],
+        ]]
+        #expect(settings.statusFieldProblems(accountDescription: description) == [
+            "status_fields.as_of: Account.As_Of__c cannot be updated by the integration user",
+            "status_fields.overdue: Account has no field Overdue__c (or the integration user cannot see it)",
+            "status_key_field: Account.Odoo_Partner__c is not an External ID field",
+        ])
+        var fixed = description
+        fixed = ["fields": .array((description["fields"]?.arrayValue ?? []).map { field in
+            guard case .object(var object) = field else { return field }
+            object["updateable"] = true
+            if object["name"] == "Odoo_Partner__c" { object["externalId"] = true }
+            return .object(object)
+        } + [["name": "Overdue__c", "updateable": true]])]
+        #expect(settings.statusFieldProblems(accountDescription: fixed).isEmpty)
+    }
+}

@@ -66,7 +66,10 @@ struct SalesforceConnector: Connector {
         } ?? "API usage not reported"
         let accounts = try await client.json("GET", client.dataPath + "/query", query: [("q", SOQL.select(["Id"], from: "Account", limit: 1))])
         let some = (accounts["totalSize"]?.intValue ?? 0) > 0 ? "accounts readable" : "no accounts yet"
-        return CheckResult(ok: true, message: "Salesforce reachable (\(settings.auth.rawValue), API v\(settings.apiVersion)): \(some); \(usage)")
+        let reachable = "Salesforce reachable (\(settings.auth.rawValue), API v\(settings.apiVersion)): \(some); \(usage)"
+        guard !settings.statusFields.isEmpty || settings.statusKeyField != nil else { return CheckResult(ok: true, message: reachable) }
+        let problems = settings.statusFieldProblems(accountDescription: try await client.json("GET", client.dataPath + "/sobjects/Account/describe"))
+        return CheckResult(ok: problems.isEmpty, message: reachable + (problems.isEmpty ? "; the status fields are writable" : "; but " + problems.joined(separator: "; ")))
     }
 
     func poll(_ params: PollParams) async throws -> PollResult {

@@ -118,6 +118,32 @@ public struct SalesforceSettings: Sendable, Equatable {
         timeoutSeconds = try table.int("timeout_s", default: 60, in: 1...3_600, "must be a positive number of seconds (at most an hour)")
     }
 
+    /// What the org's Account description (`GET /sobjects/Account/describe`) says is wrong with the
+    /// fields the status sink writes: a field that does not exist (or the user cannot see), one it cannot
+    /// update, a key field that is not an External ID. Empty: nothing.
+    public func statusFieldProblems(accountDescription: JSONValue) -> [String] {
+        var fields: [String: JSONValue] = [:]
+        for field in accountDescription["fields"]?.arrayValue ?? [] {
+            if let name = field["name"]?.stringValue { fields[name.lowercased()] = field }
+        }
+        var problems: [String] = []
+        for (member, name) in statusFields.sorted(by: { $0.key < $1.key }) {
+            guard let field = fields[name.lowercased()] else {
+                problems.append("status_fields.\(member): Account has no field \(name) (or the integration user cannot see it)")
+                continue
+            }
+            if field["updateable"]?.boolValue == false { problems.append("status_fields.\(member): Account.\(name) cannot be updated by the integration user") }
+        }
+        if let key = statusKeyField {
+            if let field = fields[key.lowercased()] {
+                if field["externalId"]?.boolValue != true { problems.append("status_key_field: Account.\(key) is not an External ID field") }
+            } else {
+                problems.append("status_key_field: Account has no field \(key) (or the integration user cannot see it)")
+            }
+        }
+        return problems
+    }
+
     /// `https://…/services/oauth2/token` on the login host.
     public var tokenURL: String { loginURL + "/services/oauth2/token" }
 }
