@@ -271,6 +271,22 @@ extension DaemonHarness {
         #expect(try daemon.stop() == 0)
     }
 
+    /// A Bulk job that runs long: its state is read less and less often (never in a tight loop), the
+    /// stream waits across polls, and its records arrive once it completes.
+    @Test func aLongBulkJobIsWaitedForWithoutATightLoop() throws {
+        let daemon = try DaemonHarness()
+        let salesforce = try FakeSalesforce(log: daemon.path("salesforce.log"), directory: daemon.path(""))
+        _ = try Self.seedAccounts(salesforce, 100)
+        try salesforce.control("bulk", #"{"polls_to_complete": 9}"#)
+        try daemon.startWithSalesforceKey(connectors: daemon.salesforceToPySink(url: salesforce.url, payloads: "payloads", config: #"streams = ["accounts"]"#))
+        try daemon.waitReporting("the 100 accounts are delivered", timeout: 60) { try daemon.count("delivered") >= 100 }
+        let states = try salesforce.calls().filter { $0["method"] as? String == "GET" && ($0["path"] as? String)?.contains("/jobs/query/") == true
+            && ($0["path"] as? String)?.hasSuffix("/results") == false }
+        #expect(states.count == 9, "each state read spaced twice as far as the one before: \(states.count) reads")
+        #expect(Set(daemon.delivered("payloads").map(\.id)).count == 100 && daemon.delivered("payloads").count == 100)
+        #expect(try daemon.stop() == 0)
+    }
+
     /// A Bulk query job that fails: the history is read by REST queries instead, every record once. Once
     /// caught up, the stream's polls every 200 ms ask Salesforce nothing within its idle interval.
     @Test func aFailedBulkJobFallsBackToQueries() throws {

@@ -19,6 +19,8 @@ public struct SalesforceCursor: StoredCursor, Equatable {
         /// When the job was created, as the org's clock says (a SOQL literal): the incremental read
         /// starts there, less the look-back.
         public var horizon: String?
+        /// How long to wait before the job's state is read again (it doubles, to ``SalesforceSource/bulkCheckLimit``).
+        public var waitMilliseconds: Int64?
 
         public init(job: String? = nil, locator: String? = nil, header: [String]? = nil, horizon: String? = nil) {
             self.job = job
@@ -73,8 +75,11 @@ public final class SalesforceSource: Sendable {
 
     /// The first stamp of a stream that reads the whole history.
     static let epoch = "1970-01-01T00:00:00Z"
-    /// How long one poll waits for a Bulk job before answering "more to come" with no events.
-    static let bulkWait: Duration = .seconds(2)
+    /// How long one poll waits for a Bulk job; a job still running then is asked about again at the next
+    /// poll, its state read less and less often (a large org's job may run for an hour: each read is an
+    /// API request).
+    static let bulkWait: Duration = .seconds(20)
+    static let bulkCheckLimit: Int64 = 10_000
 
     public func poll(_ params: PollParams) async throws -> PollResult {
         guard settings.streams.contains(params.stream) else {
@@ -127,9 +132,9 @@ public final class SalesforceSource: Sendable {
             return PollResult(events: [], cursor: cursor.encoded(), hasMore: true)
         }
         if backfill.locator == nil && backfill.header == nil {
-            // Not read yet: wait (a little, within this poll) for the job to complete.
+            // Not read yet: wait (a while, within this poll) for the job to complete.
             let deadline = ContinuousClock.now + Self.bulkWait
-            var delay = Duration.milliseconds(100)
+            var delay = backfill.waitMilliseconds ?? 100
             while true {
                 let info = try await client.json("GET", "\(jobs)/\(job)")
                 let state = info["state"]?.stringValue ?? ""
@@ -144,11 +149,14 @@ public final class SalesforceSource: Sendable {
                     cursor.next = nil
                     return nil
                 }
-                guard ContinuousClock.now + delay < deadline else {
-                    return PollResult(events: [], cursor: cursor.encoded(), hasMore: true)
+                guard ContinuousClock.now + .milliseconds(delay) < deadline else {
+                    // Still running: the host's next poll (after its interval) asks again.
+                    backfill.waitMilliseconds = delay
+                    cursor.backfill = backfill
+                    return PollResult(events: [], cursor: cursor.encoded(), hasMore: false)
                 }
-                try await Task.sleep(for: delay)
-                delay = min(delay * 2, .milliseconds(800))
+                try await Task.sleep(for: .milliseconds(delay))
+                delay = min(delay * 2, Self.bulkCheckLimit)
             }
         }
         var query = [("maxRecords", String(max(wanted, 1)))]
