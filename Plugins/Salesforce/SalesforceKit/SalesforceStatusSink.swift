@@ -26,11 +26,10 @@ public struct SalesforceStatusSink: Sendable {
         self.logger = logger
     }
 
-    /// Where one status goes.
+    /// Where one status goes: the Account with this Id, or the one whose key field holds this value.
     enum Target: Equatable {
         case account(String)
         case key(String)
-        case nowhere
     }
 
     public func deliver(_ batch: [DeliverParams]) async -> [Result<DeliverResult, ConnectorError>] {
@@ -45,7 +44,6 @@ public struct SalesforceStatusSink: Sendable {
                 switch target {
                 case .account(let id): byAccount.append((index, id, fields))
                 case .key(let key): byKey.append((index, key, fields))
-                case .nowhere: results[index] = .success(DeliverResult(externalID: nil, duplicate: true))
                 }
             }
         }
