@@ -21,12 +21,13 @@ import Testing
         return daemon
     }
 
-    /// Milliseconds from stored to delivered of each of route `route`'s delivered deliveries, sorted.
+    /// Milliseconds from stored to delivered of each of route `route`'s deliveries delivered at their
+    /// first attempt, sorted.
     static func latencies(_ daemon: DaemonHarness, route: String) throws -> [Int] {
         let result = try DaemonHarness.run("/usr/bin/env", ["python3", "-c", """
             import sqlite3, sys
             c = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
-            for (ms,) in c.execute("SELECT a.finished_at - d.created_at FROM deliveries d JOIN attempts a ON a.delivery_id = d.id WHERE d.route = ? AND d.state = 'delivered' AND a.outcome = 'delivered'", (sys.argv[2],)):
+            for (ms,) in c.execute("SELECT a.finished_at - d.created_at FROM deliveries d JOIN attempts a ON a.delivery_id = d.id WHERE d.route = ? AND d.state = 'delivered' AND a.outcome = 'delivered' AND a.number = 1", (sys.argv[2],)):
                 print(ms)
             """, daemon.path("state/connector-host.sqlite"), route])
         return result.stdout.split(separator: "\n").compactMap { Int($0) }.sorted()
@@ -41,10 +42,12 @@ import Testing
             try daemon.hostctl("health").stdout.contains("erp: circuit open for route tenant-a->erp (tenant a)")
         }
         try daemon.waitUntil("all of b's events are delivered", timeout: 30) { try daemon.count("delivered", route: "tenant-b->erp") == 240 }
+        // Not a speed goal (those are benchmarks): b is not held behind a's failures. Each of b's
+        // deliveries went out at its first attempt, and none waited anywhere near the minute b was
+        // blocked for before the fix.
         let latencies = try Self.latencies(daemon, route: "tenant-b->erp")
-        #expect(latencies.count == 240)
-        let p99 = latencies[latencies.count * 99 / 100]
-        #expect(p99 < 1_000, "b's p99 is \(p99) ms while a fails")
+        #expect(latencies.count == 240, "each of b's deliveries delivered at its first attempt: \(latencies.count) of 240")
+        #expect((latencies.last ?? 0) < 30_000, "b's slowest delivery took \(latencies.last ?? 0) ms while a fails")
         #expect(try daemon.count("delivered", route: "tenant-a->erp") == 0)
         #expect(!(try daemon.hostctl("health").stdout.contains("route tenant-b->erp")))
 
@@ -65,7 +68,7 @@ import Testing
         #expect(try daemon.connector("erp").state == "running", "the shared target is not paused")
         try daemon.waitUntil("all of b's events are delivered", timeout: 30) { try daemon.count("delivered", route: "tenant-b->erp") == 240 }
         let latencies = try Self.latencies(daemon, route: "tenant-b->erp")
-        #expect(latencies[latencies.count * 99 / 100] < 1_000)
+        #expect(latencies.count == 240 && (latencies.last ?? 0) < 30_000, "b not held behind a: \(latencies.count) at the first attempt, the slowest \(latencies.last ?? 0) ms")
         #expect(try daemon.count("delivered", route: "tenant-a->erp") == 0)
         #expect(try daemon.auditActions().contains("tenant.paused"))
 
