@@ -113,4 +113,14 @@ public struct ConnectorContext: Sendable {
     public let logger: Logger
     /// The connection to the host, for plugin → host requests.
     public let host: HostConnection
+
+    /// The connector's settings read from `config` (`MySettings.init`); a problem is a `permanent`
+    /// error naming the connector and the key, which ends the handshake.
+    public func settings<Settings>(_ read: (JSONValue) throws(ConfigTable.Problem) -> Settings) throws(ConnectorError) -> Settings {
+        do {
+            return try read(config)
+        } catch {
+            throw ConnectorError(.permanent, "[connector.config] of \(connector.id): \(error.description)")
+        }
+    }
 }

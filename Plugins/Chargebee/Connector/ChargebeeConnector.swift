@@ -31,11 +31,7 @@ struct ChargebeeConnector: Connector {
     }
 
     init(context: ConnectorContext) async throws {
-        do {
-            settings = try ChargebeeSettings(context.config)
-        } catch {
-            throw ConnectorError(.permanent, "[connector.config] of \(context.connector.id): \(error.description)")
-        }
+        settings = try context.settings(ChargebeeSettings.init)
         host = context.host
         let host = context.host
         let secret = settings.apiKeySecret

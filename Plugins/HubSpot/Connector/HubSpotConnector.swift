@@ -29,11 +29,7 @@ struct HubSpotConnector: Connector {
     }
 
     init(context: ConnectorContext) async throws {
-        do {
-            settings = try HubSpotSettings(context.config)
-        } catch {
-            throw ConnectorError(.permanent, "[connector.config] of \(context.connector.id): \(error.description)")
-        }
+        settings = try context.settings(HubSpotSettings.init)
         connector = context.connector
         logger = context.logger
         let host = context.host

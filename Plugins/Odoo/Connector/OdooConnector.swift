@@ -29,11 +29,7 @@ struct OdooConnector: Connector {
 
     init(context: ConnectorContext) async throws {
         let settings: OdooSettings
-        do {
-            settings = try OdooSettings(context.config)
-        } catch {
-            throw ConnectorError(.permanent, "[connector.config] of \(context.connector.id): \(error.description)")
-        }
+        settings = try context.settings(OdooSettings.init)
         let host = context.host
         let secret = settings.apiKeySecret
         client = OdooClient(

@@ -27,11 +27,7 @@ struct SalesforceConnector: Connector {
     }
 
     init(context: ConnectorContext) async throws {
-        do {
-            settings = try SalesforceSettings(context.config)
-        } catch {
-            throw ConnectorError(.permanent, "[connector.config] of \(context.connector.id): \(error.description)")
-        }
+        settings = try context.settings(SalesforceSettings.init)
         let settings = settings
         // Below the reserve, the rest of the day's requests are spread out, one every 5 s at most apart:
         // REQUEST_LIMIT_EXCEEDED, not the pacer, stops the connector when none are left.

@@ -33,11 +33,7 @@ struct StripeConnector: Connector {
     }
 
     init(context: ConnectorContext) async throws {
-        do {
-            settings = try StripeSettings(context.config)
-        } catch {
-            throw ConnectorError(.permanent, "[connector.config] of \(context.connector.id): \(error.description)")
-        }
+        settings = try context.settings(StripeSettings.init)
         connector = context.connector
         host = context.host
         logger = context.logger
