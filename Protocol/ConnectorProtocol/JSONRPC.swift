@@ -77,13 +77,10 @@ public struct RPCCodec: Sendable {
     /// The largest line either side accepts, newline excluded. Longer lines are a protocol error.
     public static let defaultMaxLineBytes = 16 * 1024 * 1024
 
-    private let encoder: JSONEncoder
+    private let encoder = JSONStreamEncoder()
     private let decoder: JSONDecoder
 
     public init() {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        self.encoder = encoder
         self.decoder = JSONDecoder()
     }
 
@@ -244,7 +241,8 @@ public struct RPCCodec: Sendable {
     }
 
     private func line<P: Encodable, R: Encodable>(_ message: Outgoing<P, R>) throws -> Data {
-        var data = try encoder.encode(message)
+        var data = Data()
+        try encoder.encode(message, appendingTo: &data)
         data.append(0x0A)
         return data
     }
