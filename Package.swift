@@ -1,5 +1,6 @@
 // swift-tools-version:6.0
 import PackageDescription
+import class Foundation.ProcessInfo
 
 // One list of settings for every target (as swift-log and hummingbird do).
 let swiftSettings: [SwiftSetting] = [
@@ -197,30 +198,6 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // MARK: Benchmarks
-        .executableTarget(
-            name: "protocol-bench",
-            dependencies: [
-                "HostCore",
-                "ConnectorProtocol",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            path: "Tests/Benchmarks/ProtocolBench",
-            swiftSettings: swiftSettings
-        ),
-
-        .executableTarget(
-            name: "pipeline-bench",
-            dependencies: [
-                "HostCore",
-                "ConnectorProtocol",
-                .product(name: "GRDB", package: "GRDB.swift"),
-            ],
-            path: "Tests/Benchmarks/PipelineBench",
-            swiftSettings: swiftSettings
-        ),
-
         // MARK: Tests
         .testTarget(
             name: "ConnectorKitTests",
@@ -288,3 +265,31 @@ let package = Package(
         ),
     ]
 )
+
+// MARK: Benchmarks: built only when asked for (`CONNECTOR_HOST_BENCHMARKS=1`, as scripts/bench and
+// scripts/bench-protocol do), so that `swift build` and the tests build nothing of them.
+if ProcessInfo.processInfo.environment["CONNECTOR_HOST_BENCHMARKS"] == "1" {
+    package.targets += [
+        .executableTarget(
+            name: "protocol-bench",
+            dependencies: [
+                "HostCore",
+                "ConnectorProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/Benchmarks/ProtocolBench",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "pipeline-bench",
+            dependencies: [
+                "HostCore",
+                "ConnectorProtocol",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Tests/Benchmarks/PipelineBench",
+            swiftSettings: swiftSettings
+        ),
+    ]
+}
