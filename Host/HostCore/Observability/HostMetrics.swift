@@ -10,6 +10,15 @@ public final class HostMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let factory: PrometheusMetricsFactory
     private let restartsSeen = Mutex<[String: Int]>([:])
+    /// Instruments made once per label set: making one asks the registry, which checks and sorts the
+    /// names each time (a tenth of the daemon's time end to end when made for every delivery).
+    private let counters = Mutex<[InstrumentKey: CoreMetrics.Counter]>([:])
+    private let timers = Mutex<[InstrumentKey: CoreMetrics.Timer]>([:])
+
+    private struct InstrumentKey: Hashable {
+        var label: String
+        var dimensions: [String]
+    }
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -23,48 +32,70 @@ public final class HostMetrics: Sendable {
         self.factory = factory
     }
 
+    private func counter(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
+        let key = InstrumentKey(label: label, dimensions: dimensions.flatMap { [$0.0, $0.1] })
+        if let known = counters.withLock({ $0[key] }) { return known }
+        let made = CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory)
+        return counters.withLock { known in
+            if let raced = known[key] { return raced }
+            known[key] = made
+            return made
+        }
+    }
+
+    private func timer(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Timer {
+        let key = InstrumentKey(label: label, dimensions: dimensions.flatMap { [$0.0, $0.1] })
+        if let known = timers.withLock({ $0[key] }) { return known }
+        let made = CoreMetrics.Timer(label: label, dimensions: dimensions, factory: factory)
+        return timers.withLock { known in
+            if let raced = known[key] { return raced }
+            known[key] = made
+            return made
+        }
+    }
+
     // MARK: Pipeline
 
     func ingested(connector: String, stored: Int, duplicates: Int) {
-        if stored > 0 { Counter(label: "connector_host_events_ingested_total", dimensions: [("connector", connector)], factory: factory).increment(by: stored) }
-        if duplicates > 0 { Counter(label: "connector_host_events_duplicate_total", dimensions: [("connector", connector)], factory: factory).increment(by: duplicates) }
+        if stored > 0 { counter("connector_host_events_ingested_total", [("connector", connector)]).increment(by: stored) }
+        if duplicates > 0 { counter("connector_host_events_duplicate_total", [("connector", connector)]).increment(by: duplicates) }
     }
 
     /// Elements of a page that were not canonical events (kept in `intake_rejects`).
     func rejected(connector: String, count: Int) {
-        Counter(label: "connector_host_events_rejected_total", dimensions: [("connector", connector)], factory: factory).increment(by: count)
+        counter("connector_host_events_rejected_total", [("connector", connector)]).increment(by: count)
     }
 
     /// One attempt's outcome: `delivered`, `duplicate`, or the error class.
     func attempt(route: String, outcome: String) {
-        Counter(label: "connector_host_delivery_attempts_total", dimensions: [("route", route), ("outcome", outcome)], factory: factory).increment()
+        counter("connector_host_delivery_attempts_total", [("route", route), ("outcome", outcome)]).increment()
     }
 
     /// From the event's arrival to its delivery.
     func delivered(route: String, latencyMilliseconds: Int64) {
-        Timer(label: "connector_host_delivery_latency_seconds", dimensions: [("route", route)], factory: factory)
+        timer("connector_host_delivery_latency_seconds", [("route", route)])
             .recordMilliseconds(max(0, latencyMilliseconds))
     }
 
     func deadLettered(route: String, errorClass: String) {
-        Counter(label: "connector_host_dead_letters_total", dimensions: [("route", route), ("class", errorClass)], factory: factory).increment()
+        counter("connector_host_dead_letters_total", [("route", route), ("class", errorClass)]).increment()
     }
 
     /// A delivery that failed for good but was settled by a later event of its object (not a dead letter).
     func superseded(route: String) {
-        Counter(label: "connector_host_deliveries_superseded_total", dimensions: [("route", route)], factory: factory).increment()
+        counter("connector_host_deliveries_superseded_total", [("route", route)]).increment()
     }
 
     /// What finance cares about, per target connector and tenant: records written for the first time.
     func business(eventType: String, target: String, tenant: String?) {
         let name: String
-        switch eventType.split(separator: ".").first ?? "" {
+        switch eventType.prefix(while: { $0 != "." }) {
         case "customer": name = "connector_host_customers_upserted_total"
         case "invoice", "credit_note": name = "connector_host_invoices_posted_total"
         case "payment", "refund": name = "connector_host_payments_applied_total"
         default: return
         }
-        Counter(label: name, dimensions: [("connector", target), ("tenant", tenant ?? "")], factory: factory).increment()
+        counter(name, [("connector", target), ("tenant", tenant ?? "")]).increment()
     }
 
     // MARK: Webhooks
@@ -72,11 +103,11 @@ public final class HostMetrics: Sendable {
     /// `accepted`, or why not: `forged`, `stale`, `replayed`, `malformed`, `too_large`, `rate_limited`,
     /// `unavailable`, `unknown_connector`.
     func webhook(connector: String, result: String) {
-        Counter(label: "connector_host_webhooks_total", dimensions: [("connector", connector), ("result", result)], factory: factory).increment()
+        counter("connector_host_webhooks_total", [("connector", connector), ("result", result)]).increment()
     }
 
     func webhookAcknowledged(connector: String, after duration: Duration) {
-        Timer(label: "connector_host_webhook_ack_seconds", dimensions: [("connector", connector)], factory: factory).recordNanoseconds(
+        timer("connector_host_webhook_ack_seconds", [("connector", connector)]).recordNanoseconds(
             Int64(duration.components.seconds) * 1_000_000_000 + Int64(duration.components.attoseconds / 1_000_000_000)
         )
     }
@@ -88,13 +119,13 @@ public final class HostMetrics: Sendable {
     }
 
     func httpConnectionLimitReached(listener: String) {
-        Counter(label: "connector_host_http_connection_limit_reached_total", dimensions: [("listener", listener)], factory: factory).increment()
+        counter("connector_host_http_connection_limit_reached_total", [("listener", listener)]).increment()
     }
 
     /// A connection closed for being too slow: `head` (no complete request head in time, or idle), `body`.
     func httpTimedOut(listener: String, phase: RequestDeadlines.Phase) {
         let phase = phase == .readingRequest ? "body" : "head"
-        Counter(label: "connector_host_http_timeouts_total", dimensions: [("listener", listener), ("phase", phase)], factory: factory).increment()
+        counter("connector_host_http_timeouts_total", [("listener", listener), ("phase", phase)]).increment()
     }
 
     // MARK: Sampled at scrape time
@@ -113,8 +144,8 @@ public final class HostMetrics: Sendable {
             defer { seen[connector] = restarts }
             return max(0, restarts - (seen[connector] ?? 0))
         }
-        let counter = Counter(label: "connector_host_plugin_restarts_total", dimensions: [("connector", connector)], factory: factory)
-        if delta > 0 { counter.increment(by: delta) }
+        let restartsCounter = counter("connector_host_plugin_restarts_total", [("connector", connector)])
+        if delta > 0 { restartsCounter.increment(by: delta) }
     }
 
     /// 0 closed, 1 half-open, 2 open.
