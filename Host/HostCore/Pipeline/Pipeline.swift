@@ -296,8 +296,13 @@ struct RouteWorker {
         var routeLogger = pipeline.logger
         routeLogger[metadataKey: "route.id"] = "\(route.id)"
         let logger = routeLogger
+        // The previous batch's outcomes, being recorded while the next batch is read and delivered:
+        // its deliveries are still pending in the store until that commits, so they are left out of
+        // what is read meanwhile (and their ordering keys' later deliveries wait, as the store says).
+        var recording: (task: Task<Bool, Never>, ids: Set<Int64>)?
         while !Task.isCancelled {
             guard let target = pipeline.supervisor.existingInstance(route.to), target.isAvailable else {
+                if await settle(&recording) { continue }
                 await bell.wait(timeout: .milliseconds(200))
                 continue
             }
@@ -306,16 +311,20 @@ struct RouteWorker {
             let blocked = pipeline.scopes.blocked(route: route.id, target: route.to, now: Self.seconds())
             let due: [DeliveryJob]
             do {
-                due = try await pipeline.store.dueDeliveries(route: route.id, now: Store.now(), limit: max(512, route.concurrency * 16),
+                let recorded = recording?.ids ?? []
+                due = try await pipeline.store.dueDeliveries(route: route.id, now: Store.now(), limit: max(512, route.concurrency * 16) + recorded.count,
                                                              excludingTenants: Array(blocked.keys))
+                    .filter { !recorded.contains($0.deliveryID) }
             } catch {
-                if Task.isCancelled { return }
+                if Task.isCancelled { break }
                 logger.error("cannot read the queue", metadata: ["store.error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
                 continue
             }
             let jobs = admitted(due)
             if jobs.isEmpty {
+                // What is being recorded may be what the next batch waits for: look again once it is.
+                if await settle(&recording) { continue }
                 let next = due.isEmpty ? ((try? await pipeline.store.nextDue(route: route.id)) ?? nil) : nil
                 var wait = next.map { max(1, min(1000, $0 - Store.now())) } ?? 1000
                 if let soonest = blocked.values.min() { wait = min(wait, max(1, Int64(soonest * 1000) + 1)) }
@@ -365,27 +374,39 @@ struct RouteWorker {
                 for await batch in group { outcomes += batch }
                 return outcomes
             }
-            // The batch's outcomes in one transaction: one fsync per batch, not per delivery. A crash
-            // before it commits only means the batch is delivered again, which sinks absorb.
-            var recorded = true
-            do {
-                let superseded = try await pipeline.store.record(outcomes)
-                reportDeadLetters(outcomes, superseded: superseded, logger: logger)
-            } catch {
-                if Task.isCancelled { return }
-                logger.error("cannot record delivery outcomes; they will be retried", metadata: [
-                    "store.error": "\(error)", "deliveries.count": "\(outcomes.count)",
-                ])
-                recorded = false
-            }
-            if !recorded {
-                // The store refuses writes (disk full, read-only): the deliveries stay pending and the
-                // sink's idempotency absorbs the repeat. Slow down instead of hammering the sink.
-                pipeline.noteStoreProblem("outcomes", "cannot record delivery outcomes")
-                try? await Task.sleep(for: .seconds(1))
-            } else {
-                pipeline.noteStoreHealthy("outcomes")
-            }
+            // One batch's outcomes are recorded at a time, in order.
+            _ = await settle(&recording)
+            recording = (Task { await record(outcomes, logger: logger) }, Set(outcomes.map(\.job.deliveryID)))
+        }
+        if let recording { _ = await recording.task.value }
+    }
+
+    /// Waits for the outcomes being recorded, if any; true when there were some.
+    private func settle(_ recording: inout (task: Task<Bool, Never>, ids: Set<Int64>)?) async -> Bool {
+        guard let pending = recording else { return false }
+        recording = nil
+        if await !pending.task.value {
+            // The store refuses writes (disk full, read-only): the deliveries stay pending and the
+            // sink's idempotency absorbs the repeat. Slow down instead of hammering the sink.
+            try? await Task.sleep(for: .seconds(1))
+        }
+        return true
+    }
+
+    /// The batch's outcomes in one transaction: one fsync per batch, not per delivery. A crash
+    /// before it commits only means the batch is delivered again, which sinks absorb.
+    private func record(_ outcomes: [DeliveryOutcome], logger: Logger) async -> Bool {
+        do {
+            let superseded = try await pipeline.store.record(outcomes)
+            reportDeadLetters(outcomes, superseded: superseded, logger: logger)
+            pipeline.noteStoreHealthy("outcomes")
+            return true
+        } catch {
+            logger.error("cannot record delivery outcomes; they will be retried", metadata: [
+                "store.error": "\(error)", "deliveries.count": "\(outcomes.count)",
+            ])
+            pipeline.noteStoreProblem("outcomes", "cannot record delivery outcomes")
+            return false
         }
     }
 
