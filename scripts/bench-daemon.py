@@ -16,6 +16,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--bin", required=True)
 parser.add_argument("--quick", action="store_true")
 parser.add_argument("--only", choices=["ingest", "e2e", "latency", "memory"], help="run one benchmark")
+parser.add_argument("--e2e-events", type=int, help="events end to end (default 100,000; 20,000 with --quick)")
 args = parser.parse_args()
 BIN = os.path.abspath(args.bin)
 
@@ -43,7 +44,7 @@ def with_effects(d_text, path):
 
 results = {}
 N_INGEST = 50_000 if args.quick else 300_000
-N_E2E = 20_000 if args.quick else 100_000
+N_E2E = args.e2e_events or (20_000 if args.quick else 100_000)
 
 def bench_ingest():
     """A source plugin, no routes: intake alone."""
@@ -65,7 +66,9 @@ def bench_e2e():
         lines = sum(1 for _ in open(f"{tmp}/effects"))
         label = "sink fsyncs each effect" if fsync else "sink effects not fsynced"
         results[f"e2e_fsync_{fsync}"] = N_E2E / t
+        cpu = d.cpu_seconds()
         print(f"  end-to-end  {N_E2E:>9,} events source -> host (durable) -> sink, {label}: {N_E2E / t:>9,.0f} events/s ({t:.1f} s; {lines:,} effects)")
+        print(f"              CPU per event: daemon {cpu['daemon'] / N_E2E * 1e6:.0f} µs, plugins " + ", ".join(f"{s / N_E2E * 1e6:.0f} µs" for s in cpu["plugins"]))
         d.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -62,6 +62,15 @@ class Daemon:
         with self.db() as c:
             return c.execute(sql).fetchone()[0]
 
+    def cpu_seconds(self):
+        """CPU seconds (user + system) used so far by the daemon and by each of its plugin processes."""
+        def used(pid):
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        tasks = f"/proc/{self.proc.pid}/task"
+        children = [pid for task in os.listdir(tasks) for pid in open(f"{tasks}/{task}/children").read().split()]
+        return {"daemon": used(self.proc.pid), "plugins": [used(int(pid)) for pid in children]}
+
     def rss_kib(self):
         for line in open(f"/proc/{self.proc.pid}/status"):
             if line.startswith("VmRSS:"):
