@@ -125,7 +125,8 @@ public struct RPCCodec: Sendable {
         try payload(R.self, of: message, "result")
     }
 
-    /// The payload (located, not yet checked, by ``decode(line:)``) read as `T`: checked whole here. A
+    /// The payload (located, not yet checked, by ``decode(line:)``) read as `T` by ``JSONIndexDecoder``:
+    /// checked whole here. A
     /// type that takes nothing (``EmptyParams``) takes an absent payload, and a present one only if it is JSON.
     private func payload<T: Decodable>(_ type: T.Type, of message: RPCMessage, _ member: String) throws(ConnectorError) -> T {
         guard let json = message.payload else {
@@ -137,7 +138,7 @@ public struct RPCCodec: Sendable {
             return empty
         }
         do {
-            return try decoder.decode(T.self, from: json)
+            return try JSONIndexDecoder().decode(T.self, from: json)
         } catch {
             throw ConnectorError(.protocol, "invalid \(member): \(Self.describe(error))")
         }

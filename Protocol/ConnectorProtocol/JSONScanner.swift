@@ -292,7 +292,7 @@ struct JSONScanner {
     }
 
     /// Reads a number; says whether it is written as an integer.
-    private mutating func number() throws(Failure) -> (Range<Int>, isInteger: Bool) {
+    mutating func number() throws(Failure) -> (Range<Int>, isInteger: Bool) {
         let start = index
         if bytes[index] == UInt8(ascii: "-") { index += 1 }
         guard index < bytes.count, Self.isDigit(bytes[index]) else { throw failure("a number needs digits") }
