@@ -37,18 +37,22 @@ final class JSONDocument {
     }
 
     let bytes: UnsafeMutableRawBufferPointer
-    var nodes: [Node] = []
+    /// A constant once built: a `var` of a class pays an exclusivity check on every read.
+    let nodes: [Node]
 
     init(_ data: Data) throws {
         bytes = .allocate(byteCount: max(data.count, 1), alignment: 1)
         data.copyBytes(to: bytes.bindMemory(to: UInt8.self))
         let text = UnsafeRawBufferPointer(rebasing: bytes[0..<data.count])
+        var nodes: [Node] = []
         nodes.reserveCapacity(data.count / 8)
         var scanner = JSONScanner(text)
         do throws(JSONScanner.Failure) {
-            try index(&scanner, base: text.baseAddress!)
+            try Self.index(&scanner, base: text.baseAddress!, into: &nodes)
             try scanner.expectEnd()
+            self.nodes = nodes
         } catch {
+            bytes.deallocate()
             throw DecodingError.dataCorrupted(DecodingError.Context(
                 codingPath: [], debugDescription: "The given data was not valid JSON: \(error.message) (at byte \(error.offset))."))
         }
@@ -56,7 +60,7 @@ final class JSONDocument {
 
     deinit { bytes.deallocate() }
 
-    private func index(_ scanner: inout JSONScanner, base: UnsafeRawPointer) throws(JSONScanner.Failure) {
+    private static func index(_ scanner: inout JSONScanner, base: UnsafeRawPointer, into nodes: inout [Node]) throws(JSONScanner.Failure) {
         guard let byte = scanner.peek() else { throw scanner.failure("expected a value") }
         switch byte {
         case UInt8(ascii: "{"):
@@ -65,8 +69,8 @@ final class JSONDocument {
             var position = try scanner.openObject()
             var count: Int32 = 0
             while let key = try scanner.nextKey(&position) {
-                append(key, base: base)
-                try index(&scanner, base: base)
+                append(key, base: base, to: &nodes)
+                try index(&scanner, base: base, into: &nodes)
                 count += 1
             }
             nodes[me].flag = count
@@ -77,13 +81,13 @@ final class JSONDocument {
             var position = try scanner.openArray()
             var count: Int32 = 0
             while try scanner.nextElement(&position) {
-                try index(&scanner, base: base)
+                try index(&scanner, base: base, into: &nodes)
                 count += 1
             }
             nodes[me].flag = count
             nodes[me].end = Int32(nodes.count)
         case UInt8(ascii: "\""):
-            append(try scanner.string(), base: base)
+            append(try scanner.string(), base: base, to: &nodes)
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             let (range, isInteger) = try scanner.number()
             nodes.append(Node(kind: isInteger ? .integer : .number, flag: 0, start: Int32(range.lowerBound), end: Int32(range.upperBound)))
@@ -94,7 +98,7 @@ final class JSONDocument {
         }
     }
 
-    private func append(_ string: JSONScanner.RawString, base: UnsafeRawPointer) {
+    private static func append(_ string: JSONScanner.RawString, base: UnsafeRawPointer, to nodes: inout [Node]) {
         let start = Int32(string.bytes.baseAddress.map { $0 - base } ?? 0)
         nodes.append(Node(kind: .string, flag: string.hasEscapes ? 1 : 0, start: start, end: start + Int32(string.bytes.count)))
     }
