@@ -33,21 +33,21 @@ public final class HostMetrics: Sendable {
     }
 
     private func counter(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
-        let key = InstrumentKey(label: label, dimensions: dimensions.flatMap { [$0.0, $0.1] })
-        if let known = counters.withLock({ $0[key] }) { return known }
-        let made = CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory)
-        return counters.withLock { known in
-            if let raced = known[key] { return raced }
-            known[key] = made
-            return made
-        }
+        Self.kept(in: counters, label, dimensions) { CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory) }
     }
 
     private func timer(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Timer {
+        Self.kept(in: timers, label, dimensions) { CoreMetrics.Timer(label: label, dimensions: dimensions, factory: factory) }
+    }
+
+    /// The instrument kept for this label set, made on first use.
+    private static func kept<Instrument: Sendable>(
+        in cache: borrowing Mutex<[InstrumentKey: Instrument]>, _ label: String, _ dimensions: [(String, String)], make: () -> Instrument
+    ) -> Instrument {
         let key = InstrumentKey(label: label, dimensions: dimensions.flatMap { [$0.0, $0.1] })
-        if let known = timers.withLock({ $0[key] }) { return known }
-        let made = CoreMetrics.Timer(label: label, dimensions: dimensions, factory: factory)
-        return timers.withLock { known in
+        if let known = cache.withLock({ $0[key] }) { return known }
+        let made = make()
+        return cache.withLock { known in
             if let raced = known[key] { return raced }
             known[key] = made
             return made
