@@ -56,17 +56,7 @@ def say(text):
         print(text, flush=True)
 
 
-def http_json(url, method="GET", body=None, headers=None):
-    parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port)
-    conn.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), body=None if body is None else json.dumps(body),
-                 headers={"Content-Type": "application/json", **(headers or {})})
-    answer = conn.getresponse()
-    data = json.loads(answer.read())
-    conn.close()
-    if answer.status != 200:
-        raise SystemExit(f"{method} {url}: {answer.status} {data}")
-    return data
+http_json = benchdaemon.http_json
 
 
 class Fakes:

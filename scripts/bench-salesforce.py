@@ -125,15 +125,7 @@ class FakeSalesforce:
         self.rounds = 0
 
     def control(self, name, body=None):
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=300)
-        conn.request("POST" if body is not None else "GET", f"/__fake__/{name}", body=None if body is None else json.dumps(body),
-                     headers={"Content-Type": "application/json"})
-        answer = conn.getresponse()
-        data = json.loads(answer.read())
-        conn.close()
-        if answer.status != 200:
-            raise SystemExit(f"fake Salesforce {name}: {answer.status} {data}")
-        return data
+        return benchdaemon.http_json(f"{self.url}/__fake__/{name}", "POST" if body is not None else "GET", body, timeout=300)
 
     def touch(self):
         """The M accounts changed (a new Phone each round): new SystemModstamps, new versions."""

@@ -187,15 +187,7 @@ final class JSONDocument {
             }
             return exact
         }
-        var value: I = 0
-        let negative = raw[0] == UInt8(ascii: "-")
-        for byte in raw.dropFirst(negative ? 1 : 0) {
-            let digit = I(byte - UInt8(ascii: "0"))
-            let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, overflow2) = negative ? times.subtractingReportingOverflow(digit) : times.addingReportingOverflow(digit)
-            guard !overflow1, !overflow2 else { throw outOfRange() }
-            value = sum
-        }
+        guard let value = JSONScanner.integer(raw, as: I.self) else { throw outOfRange() }
         return value
     }
 

@@ -217,16 +217,21 @@ struct JSONScanner {
         guard let byte = peek(), byte == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
         let (range, isInteger) = try number()
         guard isInteger else { return .some(nil) }
-        var value: Int64 = 0
-        let negative = bytes[range.lowerBound] == UInt8(ascii: "-")
-        for offset in range.dropFirst(negative ? 1 : 0) {
-            let digit = Int64(bytes[offset] - UInt8(ascii: "0"))
+        return .some(Self.integer(UnsafeRawBufferPointer(rebasing: bytes[range]), as: Int64.self))
+    }
+
+    /// The value of an integer's checked text (an optional `-`, then digits) as `I`; nil when it does not fit.
+    static func integer<I: FixedWidthInteger>(_ text: UnsafeRawBufferPointer, as type: I.Type) -> I? {
+        var value: I = 0
+        let negative = text.first == UInt8(ascii: "-")
+        for byte in text.dropFirst(negative ? 1 : 0) {
+            let digit = I(byte - UInt8(ascii: "0"))
             let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
             let (next, overflow2) = negative ? times.subtractingReportingOverflow(digit) : times.addingReportingOverflow(digit)
-            if overflow1 || overflow2 { return .some(nil) }
+            if overflow1 || overflow2 { return nil }
             value = next
         }
-        return .some(value)
+        return value
     }
 
     /// Reads a string, checking its escapes and its UTF-8.

@@ -1,6 +1,6 @@
 """A real connector-hostd for the benchmark scripts: its own directory, host.toml, admin socket and
 store, secrets set through hostctl before the connectors that need them start."""
-import json, os, shutil, signal, socket, sqlite3, subprocess, tempfile, time
+import http.client, json, os, shutil, signal, socket, sqlite3, subprocess, tempfile, time, urllib.parse
 
 
 class Daemon:
@@ -63,13 +63,8 @@ class Daemon:
             return c.execute(sql).fetchone()[0]
 
     def cpu_seconds(self):
-        """CPU seconds (user + system) used so far by the daemon and by each of its plugin processes."""
-        def used(pid):
-            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        tasks = f"/proc/{self.proc.pid}/task"
-        children = [pid for task in os.listdir(tasks) for pid in open(f"{tasks}/{task}/children").read().split()]
-        return {"daemon": used(self.proc.pid), "plugins": [used(int(pid)) for pid in children]}
+        """CPU seconds used so far by the daemon and by each of its plugin processes."""
+        return {"daemon": cpu_seconds(self.proc.pid), "plugins": [cpu_seconds(pid) for pid in children(self.proc.pid)]}
 
     def rss_kib(self):
         for line in open(f"/proc/{self.proc.pid}/status"):
@@ -115,6 +110,20 @@ def cpu_seconds(pid):
     """User and system CPU seconds a process has used so far."""
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def http_json(url, method="GET", body=None, headers=None, timeout=None):
+    """One JSON request to a loopback fake; its JSON answer, or the run stops with what it said."""
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    conn.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), body=None if body is None else json.dumps(body),
+                 headers={"Content-Type": "application/json", **(headers or {})})
+    answer = conn.getresponse()
+    data = json.loads(answer.read())
+    conn.close()
+    if answer.status != 200:
+        raise SystemExit(f"{method} {url}: {answer.status} {data}")
+    return data
 
 
 def start_loopback(argv, log=os.devnull):

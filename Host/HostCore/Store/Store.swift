@@ -239,13 +239,7 @@ public final class Store: Sendable {
         guard !canonicalIDs.isEmpty else { return [] }
         // The ids as one JSON array: one prepared statement for any number of them (an `IN (?, ?, …)`
         // list was a new statement to compile for each batch).
-        var ids = Data("[".utf8)
-        for (index, id) in canonicalIDs.enumerated() {
-            if index > 0 { ids.append(UInt8(ascii: ",")) }
-            JSONText.appendString(id, to: &ids)
-        }
-        ids.append(UInt8(ascii: "]"))
-        let list = String(decoding: ids, as: UTF8.self)
+        let list = String(decoding: try codec.json(canonicalIDs), as: UTF8.self)
         return try await pool.read { db in
             try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT canonical_id, object_type, source_id, external_id FROM links
@@ -349,7 +343,11 @@ public final class Store: Sendable {
                 """)
             func upsert(_ connector: String, _ canonicalID: String, _ objectType: String, _ sourceID: String, _ externalID: String) throws {
                 var statement = DirectStatement(upsertStatement, in: db)
-                for text in [connector, canonicalID, objectType, sourceID, externalID] { statement.bind(text) }
+                statement.bind(connector)
+                statement.bind(canonicalID)
+                statement.bind(objectType)
+                statement.bind(sourceID)
+                statement.bind(externalID)
                 statement.bind(now)
                 try statement.execute()
             }
