@@ -17,7 +17,7 @@ parser.add_argument("--bin", required=True)
 parser.add_argument("--quick", action="store_true")
 parser.add_argument("--only", choices=["ingest", "e2e", "latency", "memory"], help="run one benchmark")
 parser.add_argument("--e2e-events", type=int, help="events end to end (default 100,000; 20,000 with --quick)")
-parser.add_argument("--concurrency", type=int, default=32, help="the route's concurrency (default 32): deliveries in flight, batches of up to half of it")
+parser.add_argument("--concurrency", type=int, default=32, help="the route's concurrency (default 32): deliveries worked on at once (PROTOCOL.md 5.6.1)")
 args = parser.parse_args()
 BIN = os.path.abspath(args.bin)
 

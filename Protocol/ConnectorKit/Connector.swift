@@ -33,10 +33,11 @@ public protocol Connector: Sendable {
     func poll(_ params: PollParams) async throws -> PollResult
     /// Applies one event to the target system, idempotently by `params.idempotencyKey`.
     func deliver(_ params: DeliverParams) async throws -> DeliverResult
-    /// Applies several events, each with its own answer in the same order. The default runs
-    /// ``deliver(_:)`` for all of them concurrently: the host never puts two events with the same
-    /// ordering key in one batch.
-    func deliverBatch(_ batch: [DeliverParams]) async -> [Result<DeliverResult, ConnectorError>]
+    /// Applies several events, each with its own answer in the same order, working on at most
+    /// `concurrency` of them at once (the host's share of the route's concurrency for this batch).
+    /// The default runs ``deliver(_:)`` for them, `concurrency` at a time: the host never puts two
+    /// events with the same ordering key in one batch.
+    func deliverBatch(_ batch: [DeliverParams], concurrency: Int) async -> [Result<DeliverResult, ConnectorError>]
     /// Most deliveries taken in one `sink.deliver_batch`, announced in `initialize` as
     /// `capabilities.sink_batch` unless ``capabilities`` sets it. 1 turns batches off.
     static var deliverBatchLimit: Int { get }
@@ -67,9 +68,10 @@ extension Connector {
         throw ConnectorError(.notSupported, "\(Self.plugin.name) is not a sink")
     }
 
-    public func deliverBatch(_ batch: [DeliverParams]) async -> [Result<DeliverResult, ConnectorError>] {
+    public func deliverBatch(_ batch: [DeliverParams], concurrency: Int) async -> [Result<DeliverResult, ConnectorError>] {
         await withTaskGroup(of: (Int, Result<DeliverResult, ConnectorError>).self) { group in
-            for (index, params) in batch.enumerated() {
+            func start(_ index: Int) {
+                let params = batch[index]
                 group.addTask {
                     do {
                         return (index, .success(try await deliver(params)))
@@ -83,7 +85,15 @@ extension Connector {
                 }
             }
             var results = [Result<DeliverResult, ConnectorError>](repeating: .failure(ConnectorError(.transient, "no answer")), count: batch.count)
-            for await (index, result) in group { results[index] = result }
+            var next = min(batch.count, max(1, concurrency))
+            for index in 0..<next { start(index) }
+            for await (index, result) in group {
+                results[index] = result
+                if next < batch.count {
+                    start(next)
+                    next += 1
+                }
+            }
             return results
         }
     }

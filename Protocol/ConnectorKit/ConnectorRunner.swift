@@ -191,8 +191,9 @@ final class Session<C: Connector>: Sendable {
             case Method.sinkDeliverBatch:
                 // Events this plugin cannot read (of a newer schema, or not of its model) are refused one
                 // by one, never misread; the others are delivered.
-                let items = try codec.params(DeliveryBatch.self, of: message).deliveries.map(\.result)
-                var delivered = await connector.deliverBatch(items.compactMap { try? $0.get() }).makeIterator()
+                let batch = try codec.params(DeliveryBatch.self, of: message)
+                let items = batch.deliveries.map(\.result)
+                var delivered = await connector.deliverBatch(items.compactMap { try? $0.get() }, concurrency: batch.concurrency ?? items.count).makeIterator()
                 let results = items.map { item in item.map { _ in delivered.next()! }.flatMap { $0 } }
                 return try codec.response(id: id, result: DeliverBatchResult(results: results.map(DeliverItemResult.init)))
             case Method.reconcileSnapshot:
@@ -257,6 +258,8 @@ struct DeliveryItem: Decodable {
 /// `sink.deliver_batch`'s params, each delivery read on its own.
 struct DeliveryBatch: Decodable {
     var deliveries: [DeliveryItem]
+    /// Most deliveries worked on at once; all of them when absent.
+    var concurrency: Int?
 }
 
 /// The schema version of a delivery's event, read apart from the rest.

@@ -197,6 +197,11 @@ public struct RPCCodec: Sendable {
         try encoder.encode(value)
     }
 
+    /// Appends any value as compact JSON to `data` (a value inside a message being written).
+    public func json<T: Encodable>(_ value: T, appendingTo data: inout Data) throws {
+        try encoder.encode(value, appendingTo: &data)
+    }
+
     /// Decodes any value from JSON.
     public func decodeJSON<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
         try decoder.decode(type, from: data)

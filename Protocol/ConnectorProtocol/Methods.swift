@@ -487,12 +487,15 @@ public struct DeliverResult: Codable, Sendable, Hashable {
 // MARK: sink.deliver_batch
 
 /// Deliveries of one route to one sink, each as `sink.deliver` would carry it. The host puts at most
-/// one delivery per ordering key in a batch, so the sink may apply them in any order or concurrently.
+/// one delivery per ordering key in a batch, so the sink may apply them in any order or concurrently,
+/// working on at most `concurrency` of them at once (all of them when absent).
 public struct DeliverBatchParams: Codable, Sendable, Hashable {
     public var deliveries: [DeliverParams]
+    public var concurrency: Int?
 
-    public init(deliveries: [DeliverParams]) {
+    public init(deliveries: [DeliverParams], concurrency: Int? = nil) {
         self.deliveries = deliveries
+        self.concurrency = concurrency
     }
 }
 

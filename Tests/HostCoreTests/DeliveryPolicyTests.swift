@@ -57,6 +57,31 @@ import Testing
         #expect(longest <= 20 && longest >= 16)
     }
 
+    /// Batches as large as the sink takes (up to four of each request's share), two requests in flight
+    /// at least, and the shares never adding up to more than the route's concurrency.
+    @Test func requestsAreSizedByTheSinkWithinTheRoutesConcurrency() {
+        typealias Plan = RouteWorker.RequestPlan
+        func plan(_ sinkBatch: Int, _ concurrency: Int) -> [Int] {
+            let plan = Plan(sinkBatch: sinkBatch, concurrency: concurrency)
+            return [plan.size, plan.requests, plan.share]
+        }
+        #expect(plan(64, 32) == [64, 2, 16])
+        #expect(plan(64, 512) == [64, 8, 64])
+        #expect(plan(64, 4) == [8, 2, 2])
+        #expect(plan(200, 16) == [32, 2, 8])
+        #expect(plan(0, 16) == [1, 16, 1])
+        #expect(plan(64, 1) == [1, 1, 1])
+        #expect(plan(64, 3) == [4, 2, 1])
+        for sinkBatch in [0, 1, 2, 7, 64, 200] {
+            for concurrency in 1...600 {
+                let plan = Plan(sinkBatch: sinkBatch, concurrency: concurrency)
+                #expect(plan.requests * plan.share <= concurrency && plan.size <= max(1, sinkBatch) && plan.size >= 1, "\(sinkBatch) \(concurrency): \(plan)")
+            }
+        }
+        #expect(Plan(sinkBatch: 64, concurrency: 32).timeout == .seconds(120))
+        #expect(Plan(sinkBatch: 0, concurrency: 32).timeout == .seconds(30))
+    }
+
     @Test func jitterScalesTheDelay() {
         #expect(policy.decide(ConnectorError(.transient, "x"), attempt: 1, createdAt: 0, now: 0, jitter: 0.75) == .retry(at: 75))
         #expect(policy.decide(ConnectorError(.transient, "x"), attempt: 1, createdAt: 0, now: 0, jitter: 1.25) == .retry(at: 125))

@@ -336,8 +336,7 @@ struct RouteWorker {
             let known = (try? await pipeline.store.links(target: route.to, canonicalIDs: Array(Set(jobs.flatMap(\.references))))) ?? []
             let links = Dictionary(grouping: known, by: \.canonicalKey)
             let items = jobs.map { job in Item(job: job, links: job.references.flatMap { links[$0]?.map(\.link) ?? [] }) }
-            let size = Self.requestSize(sinkBatch: target.capabilities?.sinkBatch ?? 0, concurrency: route.concurrency)
-            let requests = max(1, route.concurrency / size)
+            let plan = RequestPlan(sinkBatch: target.capabilities?.sinkBatch ?? 0, concurrency: route.concurrency)
             let outcomes = await withTaskGroup(of: [DeliveryOutcome].self) { group in
                 var inFlight = 0
                 var outcomes: [DeliveryOutcome] = []
@@ -358,17 +357,17 @@ struct RouteWorker {
                         if !send {
                             request.append(item)
                             index += 1
-                            send = request.count == size || index == items.count
+                            send = request.count == plan.size || index == items.count
                         }
                     }
                     guard send, !request.isEmpty else { continue }
-                    if inFlight >= requests {
+                    if inFlight >= plan.requests {
                         outcomes += await group.next() ?? []
                         inFlight -= 1
                     }
                     let batch = request
                     request = []
-                    group.addTask { await deliver(batch, to: target, logger: logger) }
+                    group.addTask { await deliver(batch, to: target, plan: plan, logger: logger) }
                     inFlight += 1
                 }
                 for await batch in group { outcomes += batch }
@@ -432,11 +431,31 @@ struct RouteWorker {
 
     static func seconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
-    /// Deliveries per request: one `sink.deliver` each unless the sink takes batches; a batch holds
-    /// at most half the route's concurrency, so that two requests overlap.
-    static func requestSize(sinkBatch: Int, concurrency: Int) -> Int {
-        guard sinkBatch > 1, concurrency > 1 else { return 1 }
-        return max(1, min(sinkBatch, concurrency / 2))
+    /// How a route's deliveries go out: `size` per request (one `sink.deliver` each unless the sink
+    /// takes batches), at most `requests` requests in flight, and the sink working on at most `share`
+    /// deliveries of a request at once, so that no more than the route's concurrency are worked on.
+    /// A batch is as large as the sink takes, up to four of its share (a sliding window, so a batch
+    /// of a slow target ends within about four deliveries' time), and two requests overlap: one is
+    /// answered and recorded while the sink works on the other.
+    struct RequestPlan: Equatable {
+        var size: Int
+        var requests: Int
+        var share: Int
+
+        static let sharesPerBatch = 4
+
+        init(sinkBatch: Int, concurrency: Int) {
+            guard sinkBatch > 1, concurrency > 1 else {
+                (size, requests, share) = (1, max(1, concurrency), 1)
+                return
+            }
+            requests = max(2, concurrency / sinkBatch)
+            share = max(1, concurrency / requests)
+            size = max(1, min(sinkBatch, share * Self.sharesPerBatch))
+        }
+
+        /// A request's timeout: a single delivery's for each share in it.
+        var timeout: Duration { .seconds(30 * max(1, (size + share - 1) / share)) }
     }
 
     /// A delivery with the links its target already has.
@@ -445,41 +464,46 @@ struct RouteWorker {
         var links: [Link]
     }
 
-    /// The `sink.deliver` params of one delivery: the stored event byte for byte, and the envelope.
-    private func params(_ item: Item, codec: RPCCodec) throws -> Data {
+    /// Appends the `sink.deliver` params of one delivery: the stored event byte for byte, and the
+    /// envelope. A batch's params are written into one buffer, without a copy per delivery.
+    private func appendParams(_ item: Item, to params: inout Data, codec: RPCCodec) throws {
         let job = item.job
-        var params = Data()
-        params.reserveCapacity(job.payload.count + 160)
-        params += Data(#"{"event":"#.utf8)
-        params += job.payload
-        params += Data(#","source_connector":"#.utf8)
+        params.append(contentsOf: #"{"event":"#.utf8)
+        params.append(job.payload)
+        params.append(contentsOf: #","source_connector":"#.utf8)
         JSONText.appendString(job.sourceConnector, to: &params)
-        params += Data(#","idempotency_key":"#.utf8)
+        params.append(contentsOf: #","idempotency_key":"#.utf8)
         JSONText.appendString(job.idempotencyKey, to: &params)
-        params += Data(#","attempt":\#(job.attempts + 1),"links":"#.utf8)
-        params += item.links.isEmpty ? Data("[]".utf8) : try codec.json(item.links)
-        params += Data("}".utf8)
-        return params
+        params.append(contentsOf: #","attempt":\#(job.attempts + 1),"links":"#.utf8)
+        if item.links.isEmpty {
+            params.append(contentsOf: "[]".utf8)
+        } else {
+            try codec.json(item.links, appendingTo: &params)
+        }
+        params.append(UInt8(ascii: "}"))
     }
 
     /// Delivers one request's worth: `sink.deliver` for one, `sink.deliver_batch` for several. A failed
     /// request fails each of its deliveries. Empty when cancelled by shutdown (they stay pending).
-    private func deliver(_ items: [Item], to target: ConnectorInstance, logger: Logger) async -> [DeliveryOutcome] {
+    private func deliver(_ items: [Item], to target: ConnectorInstance, plan: RequestPlan, logger: Logger) async -> [DeliveryOutcome] {
         let started = Store.now()
         let codec = pipeline.store.codec
         var results: [Result<DeliverResult, ConnectorError>]
         do {
+            var raw = Data()
+            raw.reserveCapacity(items.reduce(64) { $0 + $1.job.payload.count + 200 })
             if items.count == 1 {
-                let message = try await target.call(Method.sinkDeliver, rawParams: try params(items[0], codec: codec), timeout: .seconds(30))
+                try appendParams(items[0], to: &raw, codec: codec)
+                let message = try await target.call(Method.sinkDeliver, rawParams: raw, timeout: .seconds(30))
                 results = [.success(try codec.result(DeliverResult.self, of: message))]
             } else {
-                var raw = Data(#"{"deliveries":["#.utf8)
+                raw.append(contentsOf: #"{"deliveries":["#.utf8)
                 for (index, item) in items.enumerated() {
                     if index > 0 { raw.append(UInt8(ascii: ",")) }
-                    raw += try params(item, codec: codec)
+                    try appendParams(item, to: &raw, codec: codec)
                 }
-                raw += Data("]}".utf8)
-                let message = try await target.call(Method.sinkDeliverBatch, rawParams: raw, timeout: .seconds(60))
+                raw.append(contentsOf: #"],"concurrency":\#(min(plan.share, items.count))}"#.utf8)
+                let message = try await target.call(Method.sinkDeliverBatch, rawParams: raw, timeout: plan.timeout)
                 let answer = try codec.result(DeliverBatchResult.self, of: message)
                 guard answer.results.count == items.count else {
                     throw ConnectorError(.protocol, "sink.deliver_batch answered \(answer.results.count) results for \(items.count) deliveries")

@@ -76,7 +76,8 @@ struct SalesforceConnector: Connector {
         try await sink.deliver([params])[0].get()
     }
 
-    func deliverBatch(_ batch: [DeliverParams]) async -> [Result<DeliverResult, ConnectorError>] {
+    /// One composite request for the batch: a single call in flight whatever `concurrency` allows.
+    func deliverBatch(_ batch: [DeliverParams], concurrency: Int) async -> [Result<DeliverResult, ConnectorError>] {
         await sink.deliver(batch)
     }
 }
