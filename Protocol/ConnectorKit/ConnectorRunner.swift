@@ -193,7 +193,7 @@ final class Session<C: Connector>: Sendable {
                 // by one, never misread; the others are delivered.
                 let batch = try codec.params(DeliveryBatch.self, of: message)
                 let items = batch.deliveries.map(\.result)
-                var delivered = await connector.deliverBatch(items.compactMap { try? $0.get() }, concurrency: batch.concurrency ?? items.count).makeIterator()
+                var delivered = await connector.deliverBatch(items.compactMap { try? $0.get() }, concurrency: batch.atOnce).makeIterator()
                 let results = items.map { item in item.map { _ in delivered.next()! }.flatMap { $0 } }
                 return try codec.response(id: id, result: DeliverBatchResult(results: results.map(DeliverItemResult.init)))
             case Method.reconcileSnapshot:
@@ -260,6 +260,8 @@ struct DeliveryBatch: Decodable {
     var deliveries: [DeliveryItem]
     /// Most deliveries worked on at once; all of them when absent.
     var concurrency: Int?
+
+    var atOnce: Int { concurrency ?? deliveries.count }
 }
 
 /// The schema version of a delivery's event, read apart from the rest.

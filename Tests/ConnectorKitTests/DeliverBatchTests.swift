@@ -23,7 +23,7 @@ import Testing
         func deliver(_ params: DeliverParams) async throws -> DeliverResult {
             running.counts.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
             defer { running.counts.withLock { $0.now -= 1 } }
-            try await Task.sleep(for: .milliseconds(2))
+            try await Task.sleep(for: .milliseconds(20))  // long enough for the others to start meanwhile
             if params.event.source.objectID.hasSuffix("7") { throw ConnectorError(.permanent, "refused \(params.event.source.objectID)") }
             return DeliverResult(externalID: "x-\(params.event.source.objectID)")
         }
@@ -44,14 +44,18 @@ import Testing
         let sink = CountingSink()
         let batch = try batch(40, concurrency: concurrency)
         #expect(batch.concurrency == concurrency)
-        let results = await sink.deliverBatch(batch.deliveries.map { try! $0.result.get() }, concurrency: concurrency)
+        let results = await sink.deliverBatch(batch.deliveries.map { try! $0.result.get() }, concurrency: batch.atOnce)
         #expect(sink.running.counts.withLock { $0.most } == concurrency)
         // Each answer in the order of the request, failures in their place.
         #expect(results.map { (try? $0.get())?.externalID } == (0..<40).map { $0 % 10 == 7 ? nil : "x-\($0)" })
     }
 
     /// A host that does not say (an older one) gets every delivery of the batch at once, as before.
-    @Test func withoutAConcurrencyTheWholeBatchRunsAtOnce() throws {
-        #expect(try batch(3, concurrency: nil).concurrency == nil)
+    @Test func withoutAConcurrencyTheWholeBatchRunsAtOnce() async throws {
+        let sink = CountingSink()
+        let batch = try batch(12, concurrency: nil)
+        #expect(batch.concurrency == nil && batch.atOnce == 12)
+        _ = await sink.deliverBatch(batch.deliveries.map { try! $0.result.get() }, concurrency: batch.atOnce)
+        #expect(sink.running.counts.withLock { $0.most } == 12)
     }
 }

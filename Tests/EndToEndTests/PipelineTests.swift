@@ -134,8 +134,8 @@ extension DaemonHarness {
         #expect(try daemon.stop() == 0)
     }
 
-    /// Deliveries travel in `sink.deliver_batch` requests (route concurrency 32 → two batches of up to 64, each worked on 16 at a time): each
-    /// delivery of a batch succeeds or fails on its own.
+    /// Deliveries travel in `sink.deliver_batch` requests (route concurrency 32: two batches of up to 64
+    /// in flight, each worked on 16 at a time): each delivery of a batch succeeds or fails on its own.
     @Test func eachDeliveryOfABatchHasItsOwnOutcome() throws {
         let daemon = try DaemonHarness()
         try daemon.writeConfig(connectors:
