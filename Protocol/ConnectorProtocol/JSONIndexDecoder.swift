@@ -260,8 +260,9 @@ extension CodingPathNode? {
     }
 }
 
-/// An array element's key, as `JSONDecoder` names it.
-struct IndexKey: CodingKey {
+/// A key of the protocol's own JSON code: a member's name, or an array element named as `JSONDecoder`
+/// names it.
+struct JSONKey: CodingKey {
     var stringValue: String
     var intValue: Int?
     init(stringValue: String) { self.stringValue = stringValue }
@@ -374,7 +375,7 @@ struct IndexKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func superDecoder() throws -> any Decoder {
-        try superDecoder(named: IndexKey(stringValue: "super"))
+        try superDecoder(named: JSONKey(stringValue: "super"))
     }
 
     func superDecoder(forKey key: Key) throws -> any Decoder {
@@ -410,7 +411,7 @@ struct IndexUnkeyedContainer: UnkeyedDecodingContainer {
 
     /// The next element's node and path, moving past it.
     private mutating func take<T>(_ type: T.Type) throws -> (Int, CodingPathNode) {
-        let elementPath = path.appending(IndexKey(intValue: currentIndex))
+        let elementPath = path.appending(JSONKey(intValue: currentIndex))
         guard !isAtEnd else {
             throw DecodingError.valueNotFound(type, DecodingError.Context(codingPath: elementPath.array, debugDescription: "Unkeyed container is at end."))
         }
@@ -423,7 +424,7 @@ struct IndexUnkeyedContainer: UnkeyedDecodingContainer {
     mutating func decodeNil() throws -> Bool {
         guard !isAtEnd else {
             throw DecodingError.valueNotFound(Any?.self, DecodingError.Context(
-                codingPath: path.appending(IndexKey(intValue: currentIndex)).array, debugDescription: "Unkeyed container is at end."))
+                codingPath: path.appending(JSONKey(intValue: currentIndex)).array, debugDescription: "Unkeyed container is at end."))
         }
         guard document.nodes[cursor].kind == .null else { return false }
         cursor += 1

@@ -65,7 +65,7 @@ public struct EmptyParams: Codable, Sendable, Hashable {
     public init() {}
     public init(from decoder: any Decoder) throws {}
     public func encode(to encoder: any Encoder) throws {
-        _ = encoder.container(keyedBy: RPCCodec.AnyKey.self)
+        _ = encoder.container(keyedBy: JSONKey.self)
     }
 }
 
@@ -125,9 +125,9 @@ public struct RPCCodec: Sendable {
         try payload(R.self, of: message, "result")
     }
 
-    /// The payload (located, not yet checked, by ``decode(line:)``) read as `T` by ``JSONIndexDecoder``:
-    /// checked whole here. A
-    /// type that takes nothing (``EmptyParams``) takes an absent payload, and a present one only if it is JSON.
+    /// The payload (located, not yet checked, by ``decode(line:)``) read as `T` by ``JSONIndexDecoder``,
+    /// which checks it whole. A type that takes nothing (``EmptyParams``) takes an absent payload, and a
+    /// present one only if it is JSON.
     private func payload<T: Decodable>(_ type: T.Type, of message: RPCMessage, _ member: String) throws(ConnectorError) -> T {
         guard let json = message.payload else {
             if let empty = EmptyParams() as? T { return empty }
@@ -287,13 +287,6 @@ public struct RPCCodec: Sendable {
     private static func path(_ keys: some Collection<any CodingKey>) -> String {
         let joined = keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
         return joined.isEmpty ? "the message" : "\"\(joined.dropFirst())\""
-    }
-
-    struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int?
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { return nil }
     }
 }
 

@@ -18,9 +18,9 @@ public struct JSONStreamEncoder: Sendable {
     public init() {}
 
     public func encode<T: Encodable>(_ value: T) throws -> Data {
-        let writer = JSONStreamWriter()
-        try writer.encodeValue(value, level: 0)
-        return Data(writer.bytes)
+        var data = Data()
+        try encode(value, appendingTo: &data)
+        return data
     }
 
     /// Appends `value`'s JSON to `data`.

@@ -437,7 +437,7 @@ struct RouteWorker {
     /// A batch is as large as the sink takes, up to four of its share (a sliding window, so a batch
     /// of a slow target ends within about four deliveries' time), and two requests overlap: one is
     /// answered and recorded while the sink works on the other.
-    struct RequestPlan: Equatable {
+    struct RequestPlan {
         var size: Int
         var requests: Int
         var share: Int
