@@ -54,11 +54,12 @@ public struct HostApplication {
         let metrics = HostMetrics()
         let pipeline = Pipeline(store: store, supervisor: supervisor, metrics: metrics, logger: logger)
         let listeners = HTTPListeners()
-        let admin = AdminServer(path: config.adminSocket, supervisor: supervisor, pipeline: pipeline, vault: vault, listeners: listeners,
+        let reconciler = Reconciler(store: store, supervisor: supervisor, pipeline: pipeline, metrics: metrics, logger: logger)
+        let admin = AdminServer(path: config.adminSocket, supervisor: supervisor, pipeline: pipeline, vault: vault, listeners: listeners, reconciler: reconciler,
                                 configPath: configPath, logger: logger)
         let systemd = SystemdService(supervisor: supervisor, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: Housekeeping(store: store, logger: logger)), .init(service: supervisor), .init(service: pipeline),
+            .init(service: Housekeeping(store: store, logger: logger)), .init(service: supervisor), .init(service: pipeline), .init(service: reconciler),
         ]
         if let http = config.http {
             let budget = DescriptorBudget(limit: DescriptorBudget.raiseSoftLimit(), connectors: config.connectors.count,

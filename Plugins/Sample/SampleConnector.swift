@@ -172,8 +172,12 @@ struct SampleConnector: Connector {
     /// twice, a second record: the duplicate reconciliation must find. So an object has as many records
     /// as its most-repeated key has lines. The file holds no amounts and no dates: totals are empty and
     /// `from`/`to` are ignored, every effect counts.
+    ///
+    /// On the source side: the synthetic records of the `synthetic` stream (`emit` of them), with their
+    /// amounts and canonical statuses; undated, so every range holds them all.
     func reconcileSnapshot(_ params: ReconcileParams) async throws -> ReconcileSnapshot {
         try await before()
+        if params.side == .source { return SyntheticEvents.snapshot(count: emit, params: params, connector: connector, taxRate: taxRate) }
         guard let effects else {
             throw ConnectorError(.notSupported, "no effects_file is configured: this sample connector keeps no record to reconcile")
         }
@@ -299,6 +303,32 @@ enum SyntheticEvents {
             orderingKey: customerID,
             record: record
         )
+    }
+}
+
+extension SyntheticEvents {
+    /// The records the first `count` synthetic events are about, as a source's `reconcile.snapshot` lists them.
+    static func snapshot(count: Int, params: ReconcileParams, connector: ConnectorInfo, taxRate: Int) -> ReconcileSnapshot {
+        var groups: [ReconcileGroup] = []
+        for objectType in params.objectTypes where !groups.contains(where: { $0.objectType == objectType }) {
+            var items: [ReconcileItem] = []
+            var totals: [CurrencyCode: Int64] = [:]
+            for index in 0..<count {
+                let event = event(index: index, connector: connector, taxRate: taxRate)
+                guard event.source.objectType == objectType else { continue }
+                let (amount, status): (Money?, String?) = switch event.record {
+                case .invoice(let invoice): (Money(amountMinor: invoice.totalMinor, currency: invoice.currency), invoice.status.rawValue)
+                case .payment(let payment): (payment.amount, payment.status.rawValue)
+                default: (nil, nil)
+                }
+                if let amount { totals[amount.currency, default: 0] += amount.amountMinor }
+                items.append(ReconcileItem(externalID: event.source.objectID, reference: nil, amount: amount, status: status))
+            }
+            groups.append(ReconcileGroup(objectType: objectType, count: items.count,
+                                         totals: totals.sorted { $0.key.code < $1.key.code }.map { Money(amountMinor: $0.value, currency: $0.key) },
+                                         items: params.includeItems ? items : []))
+        }
+        return ReconcileSnapshot(groups: groups)
     }
 }
 

@@ -711,9 +711,19 @@ public struct WebhookResult: Codable, Sendable, Hashable {
 
 // MARK: reconcile.snapshot
 
-/// What the host asks a sink for to reconcile: the records of some kinds in a date range, as the
-/// target system itself has them.
+/// What the host asks a plugin for to reconcile: the records of some kinds in a date range, as the
+/// system behind it has them. A sink answers for what it wrote (`side` target); a source for what it
+/// would emit (`side` source), so that the host can compare the two.
 public struct ReconcileParams: Codable, Sendable, Hashable {
+    /// Which side of a pair the plugin answers for.
+    public enum Side: String, Codable, Sendable, Hashable {
+        /// The records the plugin's source emits events for: each item's `external_id` is the object id
+        /// its events carry, with the record's canonical `status`.
+        case source
+        /// The records a sink wrote, with the reference it wrote on each.
+        case target
+    }
+
     /// Canonical record kinds, e.g. `invoice`, `payment`.
     public var objectTypes: [String]
     /// First day, inclusive, `YYYY-MM-DD`. Calendar dates in the target's own terms (an invoice's
@@ -723,16 +733,19 @@ public struct ReconcileParams: Codable, Sendable, Hashable {
     public var to: String
     /// Whether each group lists its records; without, counts and totals only.
     public var includeItems: Bool
+    /// Absent on the wire (a host before sources reconciled): target.
+    public var side: Side
 
-    public init(objectTypes: [String], from: String, to: String, includeItems: Bool) {
+    public init(objectTypes: [String], from: String, to: String, includeItems: Bool, side: Side = .target) {
         self.objectTypes = objectTypes
         self.from = from
         self.to = to
         self.includeItems = includeItems
+        self.side = side
     }
 
     enum CodingKeys: String, CodingKey {
-        case from, to
+        case from, to, side
         case objectTypes = "object_types"
         case includeItems = "include_items"
     }
@@ -743,6 +756,7 @@ public struct ReconcileParams: Codable, Sendable, Hashable {
         from = try container.decode(String.self, forKey: .from)
         to = try container.decode(String.self, forKey: .to)
         includeItems = try container.decodeIfPresent(Bool.self, forKey: .includeItems) ?? false
+        side = try container.decodeIfPresent(Side.self, forKey: .side) ?? .target
     }
 
     /// Checked by the host before it asks and by ConnectorKit before the plugin answers, so a
@@ -849,9 +863,9 @@ public struct ReconcileGroup: Codable, Sendable, Hashable {
     }
 }
 
-/// One record in the target system.
+/// One record, in the target system (`side` target) or in the source (`side` source).
 public struct ReconcileItem: Codable, Sendable, Hashable {
-    /// The record's id in the target.
+    /// The record's id in the target; in a source's answer, the object id its events carry.
     public var externalID: String
     /// The ``SinkReference`` the sink wrote on it; nil for a record written by someone else.
     public var reference: String?
@@ -864,8 +878,12 @@ public struct ReconcileItem: Codable, Sendable, Hashable {
     public var state: String?
     /// `YYYY-MM-DD`, the date the range was matched against.
     public var date: String?
+    /// The record's canonical status where both sides can say it, e.g. an invoice's `open`, `paid` or
+    /// `void` (the canonical model's words): compared between source and target.
+    public var status: String?
 
-    public init(externalID: String, reference: String?, sourceConnector: String?, sourceID: String?, amount: Money?, state: String?, date: String?) {
+    public init(externalID: String, reference: String?, sourceConnector: String?, sourceID: String?, amount: Money?, state: String?, date: String?,
+                status: String? = nil) {
         self.externalID = externalID
         self.reference = reference
         self.sourceConnector = sourceConnector
@@ -873,17 +891,18 @@ public struct ReconcileItem: Codable, Sendable, Hashable {
         self.amount = amount
         self.state = state
         self.date = date
+        self.status = status
     }
 
     /// Fills `sourceConnector` and `sourceID` from the reference, so every plugin parses it alike.
-    public init(externalID: String, reference: String?, amount: Money? = nil, state: String? = nil, date: String? = nil) {
+    public init(externalID: String, reference: String?, amount: Money? = nil, state: String? = nil, date: String? = nil, status: String? = nil) {
         let parsed = reference.flatMap(SinkReference.init(parsing:))
         self.init(externalID: externalID, reference: reference, sourceConnector: parsed?.sourceConnector, sourceID: parsed?.objectID,
-                  amount: amount, state: state, date: date)
+                  amount: amount, state: state, date: date, status: status)
     }
 
     enum CodingKeys: String, CodingKey {
-        case reference, amount, state, date
+        case reference, amount, state, date, status
         case externalID = "external_id"
         case sourceConnector = "source_connector"
         case sourceID = "source_id"

@@ -14,13 +14,21 @@ import Testing
         let params = ReconcileParams(objectTypes: ["invoice", "payment"], from: "2026-01-01", to: "2026-12-31", includeItems: true)
         let data = try codec.json(params)
         let json = try object(data)
-        #expect(Set(json.keys) == ["object_types", "from", "to", "include_items"])
+        #expect(Set(json.keys) == ["object_types", "from", "to", "include_items", "side"])
+        #expect(json["side"] as? String == "target")
         #expect(json["object_types"] as? [String] == ["invoice", "payment"])
         #expect(json["include_items"] as? Bool == true)
         #expect(try codec.decodeJSON(ReconcileParams.self, from: data) == params)
         // include_items may be left out: counts only.
         let short = try codec.decodeJSON(ReconcileParams.self, from: Data(#"{"object_types":["invoice"],"from":"2026-01-01","to":"2026-01-31"}"#.utf8))
         #expect(short.includeItems == false)
+        // So may side (a host before sources reconciled): the target's records.
+        #expect(short.side == .target)
+        let source = ReconcileParams(objectTypes: ["refund"], from: "2026-01-01", to: "2026-01-31", includeItems: false, side: .source)
+        #expect(try codec.decodeJSON(ReconcileParams.self, from: try codec.json(source)) == source)
+        #expect(throws: DecodingError.self) {
+            try codec.decodeJSON(ReconcileParams.self, from: Data(#"{"object_types":["invoice"],"from":"2026-01-01","to":"2026-01-31","side":"both"}"#.utf8))
+        }
     }
 
     @Test func snapshotRoundTripsWithSnakeCaseKeys() throws {

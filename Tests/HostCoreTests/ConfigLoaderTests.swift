@@ -187,3 +187,102 @@ struct ConfigFixture {
         #expect(locator.line(key: "missing", table: "connector", index: 1) == 6)
     }
 }
+
+/// `[[reconcile]]` tables.
+@Suite struct ReconcileConfigTests {
+    let connectors = """
+        plugin_dirs = ["plugins"]
+
+        [[connector]]
+        id = "stripe"
+        plugin = "fake"
+
+        [[connector]]
+        id = "odoo"
+        plugin = "fake"
+
+        """
+
+    @Test func aReconcileTableWithItsDefaultsAndSchedules() throws {
+        let fixture = try ConfigFixture()
+        defer { fixture.remove() }
+        try fixture.write(connectors + """
+            [[reconcile]]
+            name = "stripe-books"
+            source = "stripe"
+            target = "odoo"
+            types = ["invoice", "payment", "refund"]
+            daily_at = "02:30"
+            tolerance = 2
+            amount_tolerance_minor = 1
+            grace = "1h"
+
+            [[reconcile]]
+            name = "nightly"
+            source = "stripe"
+            target = "odoo"
+            every = "6h"
+            """)
+        try fixture.write("""
+            [[reconcile]]
+            name = "on-demand"
+            source = "odoo"
+            target = "stripe"
+            window_days = 7
+            margin_days = 0
+            """, to: "connectors.d/more.toml")
+        let config = try ConfigLoader.load(path: fixture.hostPath)
+        #expect(config.reconciles.map(\.name) == ["stripe-books", "nightly", "on-demand"])
+        let books = config.reconciles[0]
+        #expect(books.objectTypes == ["invoice", "payment", "refund"])
+        #expect(books.schedule == .daily(minuteOfDay: 150))
+        #expect(books.tolerance == 2 && books.amountToleranceMinor == 1 && books.graceSeconds == 3600)
+        #expect(books.windowDays == 35 && books.marginDays == 1)
+        #expect(books.origin.hasSuffix("host.toml:10"))
+        #expect(config.reconciles[1].schedule == .every(seconds: 21_600))
+        #expect(config.reconciles[1].objectTypes == ["invoice", "payment"])
+        #expect(config.reconciles[2].schedule == .onDemand)
+        #expect(config.reconciles[2].windowDays == 7 && config.reconciles[2].marginDays == 0)
+    }
+
+    @Test func mistakesAreNamedWithTheirLine() throws {
+        let fixture = try ConfigFixture()
+        defer { fixture.remove() }
+        try fixture.write(connectors + """
+            [[reconcile]]
+            name = "a"
+            source = "strip"
+            target = "odoo"
+            types = ["invoices"]
+            every = "10s"
+
+            [[reconcile]]
+            name = "a"
+            source = "odoo"
+            target = "odoo"
+            daily_at = "25:00"
+            tolerance = -1
+            colour = "red"
+
+            [[reconcile]]
+            name = "b"
+            source = "stripe"
+            target = "odoo"
+            every = "1h"
+            daily_at = "01:00"
+            window_days = 400
+            """)
+        let problems = fixture.problems()
+        let text = problems.map { "\($0.key) \($0.line ?? 0): \($0.message)" }
+        #expect(text.contains("reconcile[0].source 12: no connector with id \"strip\": did you mean stripe?"), "\(text)")
+        #expect(text.contains { $0.hasPrefix("reconcile[0].types 14:") && $0.contains("did you mean invoice?") }, "\(text)")
+        #expect(text.contains { $0.hasPrefix("reconcile[0].every 15:") && $0.contains("at least a minute") }, "\(text)")
+        #expect(text.contains("reconcile[1].target 20: is the source itself; a reconciliation compares two connectors"), "\(text)")
+        #expect(text.contains { $0.hasPrefix("reconcile[1].daily_at 21:") && $0.contains("HH:MM") }, "\(text)")
+        #expect(text.contains("reconcile[1].tolerance 22: must be a whole number, 0 or more"), "\(text)")
+        #expect(text.contains("reconcile[1].colour 23: unknown key"), "\(text)")
+        #expect(text.contains { $0.hasPrefix("reconcile[2].daily_at 30:") && $0.contains("not both") }, "\(text)")
+        #expect(text.contains { $0.hasPrefix("reconcile[2].window_days 31:") && $0.contains("at most 366") }, "\(text)")
+        #expect(problems.count == 9, "\(text)")
+    }
+}

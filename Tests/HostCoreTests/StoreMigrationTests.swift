@@ -5,13 +5,13 @@ import Logging
 @testable import HostCore
 import Testing
 
-/// Upgrading in place: stores made by earlier schemas (Tests/Fixtures/store-v2 and store-v3, see their
-/// READMEs; v3 is the one before the current) open with the current version, migrate, and lose nothing.
+/// Upgrading in place: stores made by earlier schemas (Tests/Fixtures/store-v2, store-v3 and store-v4, see
+/// their READMEs; v4 is the one before the current) open with the current version, migrate, and lose nothing.
 @Suite struct StoreMigrationTests {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures")
 
-    @Test(arguments: ["store-v2", "store-v3"]) func aStoreMadeByAnEarlierSchemaOpensWithEverythingInIt(_ name: String) async throws {
+    @Test(arguments: ["store-v2", "store-v3", "store-v4"]) func aStoreMadeByAnEarlierSchemaOpensWithEverythingInIt(_ name: String) async throws {
         let fixture = Self.fixtures.appendingPathComponent(name)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("migrate-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -47,6 +47,12 @@ import Testing
         #expect(try await vault.verifyAudit().problems.filter { $0.kind == "unauthenticated" }.count == verified.rows)
         // v4's table is there, empty.
         #expect(try await store.intakeRejects(connector: nil, limit: 10).isEmpty)
+        // v5's table is there, empty, and takes a report.
+        #expect(try await store.driftReports(name: nil, limit: 10).isEmpty)
+        let report = DriftReport(name: "books", source: "shop", target: "erp", entity: nil, from: "2026-01-01", to: "2026-01-31", startedAt: 1,
+                                 finishedAt: 2, trigger: "operator", outcome: "clean", error: nil, tolerance: 0, drift: 0, totals: [], items: [])
+        let stored = try await store.save(report, actor: "test")
+        #expect(try await store.driftReports(name: "books", limit: 5) == [stored])
         // The new column is there: a dependency answer naming a record is kept.
         let job = try #require(pending.first)
         try await store.record(DeliveryOutcome(job: job, startedAt: 0, finishedAt: Store.now(), result: .failed(

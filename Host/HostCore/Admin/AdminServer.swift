@@ -20,10 +20,13 @@ public struct AdminServer: Service {
     let configPath: String
     let vault: Vault
     let listeners: HTTPListeners
+    let reconciler: Reconciler
     let logger: Logger
 
-    public init(path: String, supervisor: Supervisor, pipeline: Pipeline, vault: Vault, listeners: HTTPListeners = HTTPListeners(), configPath: String, logger: Logger) {
+    public init(path: String, supervisor: Supervisor, pipeline: Pipeline, vault: Vault, listeners: HTTPListeners = HTTPListeners(),
+                reconciler: Reconciler, configPath: String, logger: Logger) {
         self.path = path
+        self.reconciler = reconciler
         self.listeners = listeners
         self.supervisor = supervisor
         self.pipeline = pipeline
@@ -143,6 +146,7 @@ public struct AdminServer: Service {
         where routes.contains(id) && problem.code != .auth && problem.failures >= Pipeline.RouteProblem.threshold {
             problems.append("route \(id): \(problem.failures) delivery attempts in a row failed; last: \(problem.code.name): \(problem.message)")
         }
+        problems += reconciler.problems
         return HealthResult(status: problems.isEmpty ? "healthy" : "degraded", problems: problems)
     }
 
@@ -167,7 +171,8 @@ public struct AdminServer: Service {
             error.message = "connector \(request.connector): \(error.message)"
             throw error
         }
-        let links = try await pipeline.store.links(target: request.connector, canonicalIDs: Reconciliation.canonicalIDs(in: snapshot))
+        // A source's records carry no reference: nothing of the host's to check them against.
+        let links = request.side == .source ? [] : try await pipeline.store.links(target: request.connector, canonicalIDs: Reconciliation.canonicalIDs(in: snapshot))
         return Reconciliation.report(snapshot: snapshot, links: links, includeItems: request.includeItems)
     }
 
@@ -344,6 +349,23 @@ public struct AdminServer: Service {
                     \(report.unknownToHost.count) unknown to the host, \(report.foreign) written by others
                     """, actor: actor)
                 return try codec.response(id: id, result: report)
+            case AdminMethod.reconcileRun:
+                let request = try codec.params(ReconcileNameRequest.self, of: message)
+                let report = try await reconciler.run(try reconciler.config(named: request.name), trigger: "operator", actor: actor)
+                return try codec.response(id: id, result: report)
+            case AdminMethod.reconcileReports:
+                let request = try codec.params(ReconcileReportsRequest.self, of: message)
+                if let name = request.name, !supervisor.reconciles.contains(where: { $0.name == name }) {
+                    _ = try reconciler.config(named: name)
+                }
+                return try codec.response(id: id, result: try await pipeline.store.driftReports(name: request.name, limit: max(1, min(request.limit, Store.driftReportsKept))))
+            case AdminMethod.reconcileRepair:
+                let request = try codec.params(ReconcileNameRequest.self, of: message)
+                let result = try await reconciler.repair(try reconciler.config(named: request.name), actor: actor)
+                let counts = Dictionary(grouping: result.entries, by: \.action).map { "\($0.value.count) \($0.key.rawValue)" }.sorted().joined(separator: ", ")
+                await audit("reconcile.repair", subject: "reconcile \(request.name) #\(result.reportID)",
+                            detail: "\(counts.isEmpty ? "nothing missing" : counts); \(result.leftForAPerson) left for a person", actor: actor)
+                return try codec.response(id: id, result: result)
             case AdminMethod.auditVerify:
                 return try codec.response(id: id, result: try await vault.verifyAudit())
             default:

@@ -87,13 +87,17 @@ public enum ConfigLoader {
         }
         var connectorTables: [(ParsedFile, Int, [String: JSONValue])] = []
         var routeTables: [(ParsedFile, Int, [String: JSONValue])] = []
+        var reconcileTables: [(ParsedFile, Int, [String: JSONValue])] = []
+        for (index, table) in (root.tableArray("reconcile") ?? []).enumerated() {
+            reconcileTables.append((host, index, table))
+        }
         for (index, table) in (root.tableArray("connector") ?? []).enumerated() {
             connectorTables.append((host, index, table))
         }
         for (index, table) in (root.tableArray("route") ?? []).enumerated() {
             routeTables.append((host, index, table))
         }
-        root.rejectUnknownKeys(allowed: ["state_dir", "runtime_dir", "plugin_dirs", "admin_socket", "log_level", "log_target", "supervisor", "connector", "route", "vault_key_file", "http"])
+        root.rejectUnknownKeys(allowed: ["state_dir", "runtime_dir", "plugin_dirs", "admin_socket", "log_level", "log_target", "supervisor", "connector", "route", "reconcile", "vault_key_file", "http"])
         problems = root.problems
 
         // Drop-ins, in name order, may only define connectors.
@@ -110,7 +114,11 @@ public enum ConfigLoader {
             for (index, table) in (reader.tableArray("route") ?? []).enumerated() {
                 routeTables.append((file, index, table))
             }
-            reader.rejectUnknownKeys(allowed: ["connector", "route"], hint: "a drop-in may only hold [[connector]] and [[route]] tables; host keys belong in host.toml")
+            for (index, table) in (reader.tableArray("reconcile") ?? []).enumerated() {
+                reconcileTables.append((file, index, table))
+            }
+            reader.rejectUnknownKeys(allowed: ["connector", "route", "reconcile"],
+                                     hint: "a drop-in may only hold [[connector]], [[route]] and [[reconcile]] tables; host keys belong in host.toml")
             problems = reader.problems
         }
 
@@ -198,6 +206,20 @@ public enum ConfigLoader {
                 ))
             }
         }
+        var reconciles: [ReconcileConfig] = []
+        var reconcileNames: [String: String] = [:]
+        for (file, index, table) in reconcileTables {
+            var reader = TableReader(file: file, section: .arrayElement("reconcile", index), values: table, problems: problems)
+            if let parsed = reader.reconcile(connectors: seen) {
+                if let earlier = reconcileNames[parsed.name] {
+                    reader.problem("name", "reconcile \"\(parsed.name)\" is already defined at \(earlier); give each its own name")
+                } else {
+                    reconcileNames[parsed.name] = parsed.origin
+                    reconciles.append(parsed)
+                }
+            }
+            problems = reader.problems
+        }
         if !problems.isEmpty { throw ConfigError(problems: problems) }
         return HostConfig(
             stateDirectory: stateDirectory,
@@ -210,7 +232,8 @@ public enum ConfigLoader {
             connectors: connectors,
             routes: routes,
             vaultKeyFile: vaultKeyFile,
-            http: http
+            http: http,
+            reconciles: reconciles
         )
     }
 
@@ -494,5 +517,69 @@ struct KeyLocator {
     private func inTarget(_ current: String, _ counts: [String: Int], table: String?, index: Int?) -> Bool {
         guard let table, let index else { return true }
         return counts[table, default: 0] == index + 1
+    }
+}
+
+extension TableReader {
+    /// A `[[reconcile]]` table; nil when a required key is missing or wrong (the problems say which).
+    /// - Parameter connectors: the connector ids defined, with where.
+    mutating func reconcile(connectors: [String: String]) -> ReconcileConfig? {
+        let name = string("name", required: true, pattern: ConfigLoader.isValidID, patternHint: "letters, digits, '.', '_' or '-'")
+        let source = string("source", required: true)
+        let target = string("target", required: true)
+        for (key, id) in [("source", source), ("target", target)] {
+            if let id, connectors[id] == nil {
+                let suggestion = Spelling.closest(to: id, in: Array(connectors.keys)).map { ": did you mean \($0)?" } ?? ""
+                problem(key, "no connector with id \"\(id)\"\(suggestion)")
+            }
+        }
+        if let source, source == target { problem("target", "is the source itself; a reconciliation compares two connectors") }
+        let types = stringArray("types") ?? ["invoice", "payment"]
+        if types.isEmpty { problem("types", "must name at least one record kind, e.g. [\"invoice\", \"payment\"]") }
+        for type in types where !Record.kinds.contains(type) {
+            let suggestion = Spelling.closest(to: type, in: Record.kinds).map { ": did you mean \($0)?" } ?? ""
+            problem("types", "\"\(type)\" is not a record kind (\(Record.kinds.joined(separator: ", ")))\(suggestion)")
+        }
+        let window = positiveInt("window_days") ?? 35
+        if window > 366 { problem("window_days", "must be at most 366 (a year); reconcile older periods with hostctl reconcile CONNECTOR --from --to") }
+        var schedule = ReconcileConfig.Schedule.onDemand
+        let every = duration("every")
+        let daily = string("daily_at", pattern: { Self.minuteOfDay($0) != nil }, patternHint: "a time HH:MM in UTC, e.g. \"02:30\"")
+        switch (every, daily) {
+        case (.some, .some): problem("daily_at", "give either every or daily_at, not both")
+        case (.some(let seconds), nil):
+            if seconds < 60 { problem("every", "must be at least a minute: each run asks both systems for the whole window") }
+            schedule = .every(seconds: seconds)
+        case (nil, .some(let time)): schedule = .daily(minuteOfDay: Self.minuteOfDay(time) ?? 0)
+        case (nil, nil): break
+        }
+        let tolerance = nonNegativeInt("tolerance") ?? 0
+        let amountTolerance = nonNegativeInt("amount_tolerance_minor") ?? 0
+        let grace = values["grace"] == nil ? 1_800 : duration("grace") ?? 1_800
+        let margin = nonNegativeInt("margin_days") ?? 1
+        if margin > 31 { problem("margin_days", "must be at most 31") }
+        rejectUnknownKeys(allowed: ["name", "source", "target", "types", "window_days", "every", "daily_at", "tolerance", "amount_tolerance_minor", "grace", "margin_days"])
+        guard let name, let source, let target, connectors[source] != nil, connectors[target] != nil, source != target,
+              !types.isEmpty, types.allSatisfy(Record.kinds.contains) else { return nil }
+        return ReconcileConfig(name: name, source: source, target: target, objectTypes: types, windowDays: window, schedule: schedule,
+                               tolerance: tolerance, amountToleranceMinor: Int64(amountTolerance), graceSeconds: grace, marginDays: margin,
+                               origin: "\(file.path):\(line(for: nil) ?? 0)")
+    }
+
+    mutating func nonNegativeInt(_ key: String) -> Int? {
+        guard let value = values[key] else { return nil }
+        guard case .int(let int) = value, int >= 0, int <= Int64(Int32.max) else {
+            problem(key, "must be a whole number, 0 or more")
+            return nil
+        }
+        return Int(int)
+    }
+
+    /// `HH:MM`, 00:00–23:59.
+    static func minuteOfDay(_ text: String) -> Int? {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts.allSatisfy({ $0.count == 2 }), let hours = Int(parts[0]), let minutes = Int(parts[1]),
+              (0..<24).contains(hours), (0..<60).contains(minutes) else { return nil }
+        return hours * 60 + minutes
     }
 }

@@ -17,6 +17,8 @@ public struct HostConfig: Sendable, Equatable {
     public var vaultKeyFile: String = ""
     /// The HTTP listener for webhooks, `/healthz` and `/metrics`; nil: none.
     public var http: HTTPSettings?
+    /// `[[reconcile]]` tables: a source compared with a target, on a schedule or on demand.
+    public var reconciles: [ReconcileConfig] = []
 
     public static let defaultPath = "/etc/connector-host/host.toml"
     public static let defaultStateDirectory = "/var/lib/connector-host"
@@ -161,5 +163,51 @@ extension ConnectorConfig {
         var same = other
         same.origin = origin
         return self == same
+    }
+}
+
+/// One `[[reconcile]]` table: a source's records compared with what a target holds for them.
+public struct ReconcileConfig: Sendable, Equatable {
+    public enum Schedule: Sendable, Equatable {
+        /// Only when an operator runs it.
+        case onDemand
+        /// `every = "6h"`: at that interval from the daemon's start.
+        case every(seconds: Int)
+        /// `daily_at = "02:30"`: once a day at that time, UTC.
+        case daily(minuteOfDay: Int)
+    }
+
+    public var name: String
+    public var source: String
+    public var target: String
+    /// Canonical record kinds compared, e.g. `invoice`, `payment`, `refund`.
+    public var objectTypes: [String]
+    /// The days compared: the last `windowDays`, today (UTC) included.
+    public var windowDays: Int
+    public var schedule: Schedule
+    /// Differences allowed before the pair counts as drifted (health degraded).
+    public var tolerance: Int
+    /// Amounts this far apart, in minor units, are equal (rounding in a target's tax engine).
+    public var amountToleranceMinor: Int64
+    /// A record missing in the target while its delivery waits in the queue is not drift for this long.
+    public var graceSeconds: Int
+    /// Days asked for beyond the window on each side, so a record dated a day apart on the sides is still matched.
+    public var marginDays: Int
+    /// Where the table was defined, for messages.
+    public var origin: String
+
+    public init(name: String, source: String, target: String, objectTypes: [String], windowDays: Int = 35, schedule: Schedule = .onDemand,
+                tolerance: Int = 0, amountToleranceMinor: Int64 = 0, graceSeconds: Int = 1_800, marginDays: Int = 1, origin: String = "") {
+        self.name = name
+        self.source = source
+        self.target = target
+        self.objectTypes = objectTypes
+        self.windowDays = windowDays
+        self.schedule = schedule
+        self.tolerance = tolerance
+        self.amountToleranceMinor = amountToleranceMinor
+        self.graceSeconds = graceSeconds
+        self.marginDays = marginDays
+        self.origin = origin
     }
 }

@@ -159,6 +159,19 @@ public final class HostMetrics: Sendable {
         Gauge(label: "connector_host_plugin_gauge", dimensions: [("connector", connector), ("name", name)], factory: factory).record(value)
     }
 
+    /// Differences a reconciliation's latest run counted, per record kind and currency (`none` without amounts).
+    func reconcileDrift(name: String, source: String, target: String, objectType: String, currency: String, count: Int) {
+        Gauge(label: "connector_host_reconcile_drift", dimensions: [
+            ("reconcile", name), ("source", source), ("target", target), ("object_type", objectType), ("currency", currency),
+        ], factory: factory).record(count)
+    }
+
+    /// When a reconciliation last finished a run that both sides answered, Unix seconds.
+    func reconcileFinished(name: String, at milliseconds: Int64) {
+        Gauge(label: "connector_host_reconcile_last_run_timestamp_seconds", dimensions: [("reconcile", name)], factory: factory)
+            .record(Double(milliseconds) / 1000)
+    }
+
     func storeAcceptsWork(_ ok: Bool) {
         Gauge(label: "connector_host_store_ok", dimensions: [], factory: factory).record(ok ? 1 : 0)
     }

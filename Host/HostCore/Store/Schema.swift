@@ -177,6 +177,22 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v5") { db in
+            try db.execute(sql: """
+                -- Each run of a `[[reconcile]]`: the report as JSON (counts, totals, every record that differs),
+                -- and what `hostctl reconcile report` and the drift gauges read without opening it.
+                CREATE TABLE reconcile_runs (
+                    id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    started_at INTEGER NOT NULL,
+                    finished_at INTEGER NOT NULL,
+                    outcome TEXT NOT NULL CHECK (outcome IN ('clean', 'drift', 'failed')),
+                    drift INTEGER NOT NULL,
+                    report BLOB NOT NULL
+                );
+                CREATE INDEX reconcile_runs_by_name ON reconcile_runs(name, id);
+                """)
+        }
         return migrator
     }
 }

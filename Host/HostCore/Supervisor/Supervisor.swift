@@ -97,6 +97,7 @@ public final class Supervisor: Service, Sendable {
 
     var routes: [RouteConfig] { state.withLock { $0.config.routes } }
     var connectorConfigs: [ConnectorConfig] { state.withLock { $0.config.connectors } }
+    var reconciles: [ReconcileConfig] { state.withLock { $0.config.reconciles } }
 
     func instance(_ id: String) throws(HostError) -> ConnectorInstance {
         guard let instance = state.withLock({ $0.instances[id] }) else {
@@ -168,6 +169,7 @@ public final class Supervisor: Service, Sendable {
             result.routesChanged = after.keys.filter { id in before[id].map { $0 != after[id] } ?? false }.sorted()
             state.config.connectors = new.connectors
             state.config.routes = new.routes
+            state.config.reconciles = new.reconciles
             state.config.supervisor = new.supervisor
             return result
         }
