@@ -17,6 +17,7 @@ struct StripeConnector: Connector {
         ])],
         webhooks: true,
         sinkEventTypes: ["customer.*"],
+        reconcile: true,
         sinkRecordKinds: ["customer"]
     )
 
@@ -24,6 +25,7 @@ struct StripeConnector: Connector {
     let settings: StripeSettings
     let client: StripeClient
     let feed: StripeEventFeed
+    let reconcile: StripeReconcile
     let host: HostConnection
     let logger: Logger
     let webhookSecrets: WebhookSecrets
@@ -42,6 +44,7 @@ struct StripeConnector: Connector {
         client = StripeClient(settings: settings, http: HTTPClient(maxConcurrent: 8, userAgent: "connector-host-stripe/\(Self.plugin.version)"),
                               apiKey: { try await host.secret(secret) })
         feed = StripeEventFeed(client: client, settings: settings)
+        reconcile = StripeReconcile(client: client)
         webhookSecrets = WebhookSecrets(names: settings.webhookSecrets, host: host)
     }
 
@@ -102,6 +105,11 @@ struct StripeConnector: Connector {
             transactions[transaction] = try await client.get("/v1/balance_transactions/\(transaction)")
         }
         return StripeMapping.events(from: stripeEvent, connector: connector, transactions: transactions)
+    }
+
+    /// What its events carry over a range of days (side source only), to compare with what a sink wrote.
+    func reconcileSnapshot(_ params: ReconcileParams) async throws -> ReconcileSnapshot {
+        try await reconcile.snapshot(params)
     }
 
     /// Customers from other systems (a CRM, Odoo) become Stripe customers, found again by the

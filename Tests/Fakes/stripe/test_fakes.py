@@ -157,6 +157,26 @@ class LocalstripeTests(LoopbackOnly, unittest.TestCase):
         status, _, _ = call(self.base, "GET", "/v1/events", [("types[]", "customer.created")])
         self.assertEqual(400, status, "localstripe refuses types[] (our fake_stripe.py has it)")
 
+    def test_invoice_charge_and_refund_lists_take_a_created_range(self):
+        customer = self.post("/v1/customers", ("name", "Initech"))
+        card = self.post("/v1/payment_methods", ("type", "card"), ("card[number]", "4242424242424242"),
+                         ("card[exp_month]", "12"), ("card[exp_year]", "2030"), ("card[cvc]", "123"))
+        self.post(f"/v1/payment_methods/{card['id']}/attach", ("customer", customer["id"]))
+        charge = self.post("/v1/charges", ("customer", customer["id"]), ("amount", "2500"), ("currency", "eur"),
+                           ("source", card["id"]))
+        refund = self.post("/v1/refunds", ("charge", charge["id"]), ("amount", "1000"))
+        for path, made in (("/v1/charges", charge), ("/v1/refunds", refund)):
+            at = str(made["created"])
+            for bounds, found in (([("created[gte]", at), ("created[lte]", at)], True), ([("created[gt]", at)], False),
+                                  ([("created", at)], True), ([("created[lt]", at)], False)):
+                status, _, body = call(self.base, "GET", path, [("limit", "100")] + bounds)
+                self.assertEqual(200, status, f"{path} {bounds}: {body}")
+                self.assertEqual(found, made["id"] in [o["id"] for o in body["data"]], f"{path} {bounds}")
+        status, _, body = call(self.base, "GET", "/v1/invoices", [("created[gte]", "1"), ("created[lte]", "9999999999")])
+        self.assertEqual(200, status, body)
+        status, _, body = call(self.base, "GET", "/v1/charges", [("created[since]", "1")])
+        self.assertEqual(400, status, "an unknown bound is refused, as Stripe does")
+
 
 class FakeStripeTests(LoopbackOnly, unittest.TestCase):
     @classmethod
