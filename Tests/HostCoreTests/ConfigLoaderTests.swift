@@ -216,6 +216,7 @@ struct ConfigFixture {
             tolerance = 2
             amount_tolerance_minor = 1
             grace = "1h"
+            count_unreferenced = true
 
             [[reconcile]]
             name = "nightly"
@@ -237,7 +238,8 @@ struct ConfigFixture {
         #expect(books.objectTypes == ["invoice", "payment", "refund"])
         #expect(books.schedule == .daily(minuteOfDay: 150))
         #expect(books.tolerance == 2 && books.amountToleranceMinor == 1 && books.graceSeconds == 3600)
-        #expect(books.windowDays == 35 && books.marginDays == 1)
+        #expect(books.windowDays == 35 && books.marginDays == 1 && books.countUnreferenced)
+        #expect(!config.reconciles[1].countUnreferenced)
         #expect(books.origin.hasSuffix("host.toml:10"))
         #expect(config.reconciles[1].schedule == .every(seconds: 21_600))
         #expect(config.reconciles[1].objectTypes == ["invoice", "payment"])

@@ -65,6 +65,17 @@ import Testing
                                               targetCount: 6, targetTotalMinor: 12_500)])
     }
 
+    @Test func unreferencedRecordsAreListedAndCountOnlyWhenConfiguredTo() {
+        let target = [target("m1", "ch:stripe:invoice:in_1", 1000), target("hand", nil, 700)]
+        let listed = DriftDetection.compare(source: ReconcileSnapshot(groups: [ReconcileGroup(objectType: "invoice", count: 1, totals: [], items: [source("in_1", 1000)])]),
+                                            target: ReconcileSnapshot(groups: [ReconcileGroup(objectType: "invoice", count: 2, totals: [], items: target)]),
+                                            sourceConnector: "stripe", objectTypes: ["invoice"], window: window, amountTolerance: 0, countUnreferenced: false)
+        #expect(listed.items.map(\.kind) == [.unreferenced])
+        #expect(listed.items.first?.counted == false && listed.items.first?.note?.contains("count_unreferenced") == true)
+        let counted = compare([source("in_1", 1000)], target)
+        #expect(counted.items.first?.counted == true && counted.items.first?.note == nil)
+    }
+
     @Test func recordsOfAnotherSourceOrDerivedKindsAreNotThisPairs() {
         let result = compare([source("re_1", 300)], [
             target("p1", "ch:stripe:refund:re_1", 300),

@@ -558,12 +558,17 @@ extension TableReader {
         let grace = values["grace"] == nil ? 1_800 : duration("grace") ?? 1_800
         let margin = nonNegativeInt("margin_days") ?? 1
         if margin > 31 { problem("margin_days", "must be at most 31") }
-        rejectUnknownKeys(allowed: ["name", "source", "target", "types", "window_days", "every", "daily_at", "tolerance", "amount_tolerance_minor", "grace", "margin_days"])
+        var countUnreferenced = false
+        if let value = values["count_unreferenced"] {
+            if let flag = value.boolValue { countUnreferenced = flag } else { problem("count_unreferenced", "must be true or false") }
+        }
+        rejectUnknownKeys(allowed: ["name", "source", "target", "types", "window_days", "every", "daily_at", "tolerance", "amount_tolerance_minor", "grace",
+                                    "margin_days", "count_unreferenced"])
         guard let name, let source, let target, connectors[source] != nil, connectors[target] != nil, source != target,
               !types.isEmpty, types.allSatisfy(Record.kinds.contains) else { return nil }
         return ReconcileConfig(name: name, source: source, target: target, objectTypes: types, windowDays: window, schedule: schedule,
                                tolerance: tolerance, amountToleranceMinor: Int64(amountTolerance), graceSeconds: grace, marginDays: margin,
-                               origin: "\(file.path):\(line(for: nil) ?? 0)")
+                               countUnreferenced: countUnreferenced, origin: "\(file.path):\(line(for: nil) ?? 0)")
     }
 
     mutating func nonNegativeInt(_ key: String) -> Int? {

@@ -193,11 +193,15 @@ public struct ReconcileConfig: Sendable, Equatable {
     public var graceSeconds: Int
     /// Days asked for beyond the window on each side, so a record dated a day apart on the sides is still matched.
     public var marginDays: Int
+    /// Whether target records without any reference (typed in by hand, or written by another system)
+    /// count as differences; they are listed either way.
+    public var countUnreferenced: Bool
     /// Where the table was defined, for messages.
     public var origin: String
 
     public init(name: String, source: String, target: String, objectTypes: [String], windowDays: Int = 35, schedule: Schedule = .onDemand,
-                tolerance: Int = 0, amountToleranceMinor: Int64 = 0, graceSeconds: Int = 1_800, marginDays: Int = 1, origin: String = "") {
+                tolerance: Int = 0, amountToleranceMinor: Int64 = 0, graceSeconds: Int = 1_800, marginDays: Int = 1, countUnreferenced: Bool = false,
+                origin: String = "") {
         self.name = name
         self.source = source
         self.target = target
@@ -208,6 +212,7 @@ public struct ReconcileConfig: Sendable, Equatable {
         self.amountToleranceMinor = amountToleranceMinor
         self.graceSeconds = graceSeconds
         self.marginDays = marginDays
+        self.countUnreferenced = countUnreferenced
         self.origin = origin
     }
 }

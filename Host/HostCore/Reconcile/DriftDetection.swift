@@ -25,8 +25,10 @@ enum DriftDetection {
         }
     }
 
+    /// - Parameter countUnreferenced: whether a target record without any reference counts as a
+    ///   difference; listed either way (a target fed by several sources and by people has many).
     static func compare(source: ReconcileSnapshot, target: ReconcileSnapshot, sourceConnector: String, objectTypes: [String],
-                        window: Window, amountTolerance: Int64) -> (totals: [DriftTotals], items: [DriftItem]) {
+                        window: Window, amountTolerance: Int64, countUnreferenced: Bool = true) -> (totals: [DriftTotals], items: [DriftItem]) {
         var totals: [DriftTotals] = []
         var items: [DriftItem] = []
         for objectType in objectTypes {
@@ -82,7 +84,9 @@ enum DriftDetection {
             }
             for item in unreferenced where window.contains(item) {
                 items.append(DriftItem(kind: .unreferenced, objectType: objectType, sourceID: nil, targetIDs: [item.externalID],
-                                       targetAmount: item.amount, targetStatus: item.status, date: item.date))
+                                       targetAmount: item.amount, targetStatus: item.status, date: item.date,
+                                       note: countUnreferenced ? nil : "no reference: written in the target by hand or by another system (count_unreferenced counts it)",
+                                       counted: countUnreferenced))
             }
         }
         return (totals, items)

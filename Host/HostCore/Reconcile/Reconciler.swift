@@ -106,7 +106,8 @@ public final class Reconciler: Service, Sendable {
             async let target = snapshot(config.target, side: .target, config: config, window: windows.asked)
             let (sourceSnapshot, targetSnapshot) = try await (source, target)
             let compared = DriftDetection.compare(source: sourceSnapshot, target: targetSnapshot, sourceConnector: config.source,
-                                                  objectTypes: config.objectTypes, window: windows.report, amountTolerance: config.amountToleranceMinor)
+                                                  objectTypes: config.objectTypes, window: windows.report, amountTolerance: config.amountToleranceMinor,
+                                                  countUnreferenced: config.countUnreferenced)
             var inHost: [String: [String: Store.RecordInHost]] = [:]
             for objectType in config.objectTypes {
                 let missing = compared.items.filter { $0.kind == .missingInTarget && $0.objectType == objectType }.compactMap(\.sourceID)

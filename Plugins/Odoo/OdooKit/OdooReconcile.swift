@@ -40,7 +40,21 @@ public struct OdooReconcile: Sendable {
         }
     }
 
+    /// A posted invoice's canonical status from its `payment_state`: `in_payment` is paid and waiting
+    /// for the bank statement. Nil for `reversed` (credited in full: the source may say paid or void)
+    /// and anything else, which is then not compared.
+    static func invoiceStatus(_ paymentState: String) -> String? {
+        switch paymentState {
+        case "paid", "in_payment": Invoice.Status.paid.rawValue
+        case "not_paid", "partial": Invoice.Status.open.rawValue
+        default: nil
+        }
+    }
+
     public func snapshot(_ params: ReconcileParams) async throws -> ReconcileSnapshot {
+        guard params.side == .target else {
+            throw ConnectorError(.notSupported, "the Odoo connector reconciles as a target only (side target): it reports what its sink wrote")
+        }
         let context = try await client.allCompaniesContext()
         var groups: [ReconcileGroup] = []
         for objectType in params.objectTypes {
@@ -64,10 +78,12 @@ public struct OdooReconcile: Sendable {
                     totals[currency, default: 0] += amount.amountMinor
                     guard params.includeItems else { continue }
                     let reference = record[kind.reference]?.stringValue.flatMap(SinkReference.init(parsing:))
+                    let state = record[kind.state]?.stringValue
                     items.append(ReconcileItem(
                         externalID: OdooRecordID(model: kind.model, id: id).description, reference: reference?.description,
                         sourceConnector: reference?.sourceConnector, sourceID: reference?.objectID, amount: amount,
-                        state: record[kind.state]?.stringValue, date: record[kind.date]?.stringValue
+                        state: state, date: record[kind.date]?.stringValue,
+                        status: objectType == "invoice" ? state.flatMap(Self.invoiceStatus) : nil
                     ))
                 }
                 if page.count < 1000 { break }

@@ -1,0 +1,168 @@
+import ConnectorProtocol
+import Foundation
+import HostAdmin
+import Testing
+
+/// A scheduled reconciliation of Stripe (our fake, Tests/Fakes/stripe/fake_stripe.py: localstripe sends no
+/// event for an invoice left open) against Odoo (the fake 17 and 19, or a real server with ODOO_URL),
+/// both real plugin processes fed by the daemon's pipeline: clean books; then drift made on purpose in
+/// Odoo and a refund held back by a paused target, each reported exactly; repair; and what needs a
+/// person left for one.
+@Suite(.serialized) struct ReconcileBooksTests {
+    static func report(_ result: (status: Int32, stdout: String, stderr: String)) throws -> DriftReport {
+        guard !result.stdout.isEmpty else { throw HarnessError("hostctl reconcile: \(result.status) \(result.stderr)") }
+        return try JSONDecoder().decode(DriftReport.self, from: Data(result.stdout.utf8))
+    }
+
+    @Test(arguments: OdooServer.versions) func stripeAgainstOdooCleanThenDriftFoundRepairedAndLeftForAPerson(version: Int) throws {
+        let daemon = try DaemonHarness()
+        let stripe = try FakeStripe(log: daemon.path("stripe.log"))
+        let odoo = try OdooServer.underTest(version: version, apiKey: DaemonHarness.odooKey, log: daemon.path("odoo.log"))
+        let source = odoo.source("stripe")
+        let connector = """
+            [[connector]]
+            id = "\(source)"
+            plugin = "stripe"
+            entity = "acme-eu"
+            poll_interval_ms = 300
+            [connector.config]
+            api_base = "\(stripe.url)"
+
+            """
+        let reconcile = "[[reconcile]]\nname = \"books\"\nsource = \"\(source)\"\ntarget = \"erp\"\ntypes = [\"invoice\", \"payment\", \"refund\"]\ngrace = \"1s\"\n"
+        try daemon.start(storing: [(source, "api_key", stripe.key), ("erp", "api_key", odoo.apiKey)],
+                         then: connector + DaemonHarness.odoo(odoo)
+                            + DaemonHarness.route(source, "erp", events: #""customer.*", "product.*", "price.*", "invoice.*", "payment.*", "refund.*""#) + reconcile)
+        let memo = version >= 18 ? "memo" : "ref"
+        func invoices() throws -> [[String: Any]] { try odoo.records("account.move", "ref", prefix: "ch:\(source):invoice:") }
+        func payments() throws -> [[String: Any]] { try odoo.records("account.payment", memo, prefix: "ch:\(source):payment:") }
+        func posted(_ count: Int) throws {
+            try daemon.waitUntil("\(count) invoices are posted in Odoo", timeout: 90) {
+                try invoices().filter { $0["state"] as? String == "posted" }.count == count && daemon.count("pending") == 0 || daemon.count("dead") > 0
+            }
+            #expect(try daemon.deadLetters().isEmpty)
+        }
+
+        // Invoices with the Odoo company's sale tax: two paid, two left open; and a charge outside any invoice.
+        let rate = odoo.euRate
+        let vat = try #require(try stripe.post("/v1/tax_rates", [("display_name", "VAT"), ("percentage", String(rate)), ("inclusive", "false")])["id"] as? String)
+        func invoice(_ name: String, _ unitMinor: Int, paid: Bool) throws -> (invoice: String, customer: String, charge: String?, total: Int) {
+            let customer = try #require(try stripe.post("/v1/customers", [("name", name), ("email", "ap@\(name.lowercased()).test"), ("address[country]", "BE")])["id"] as? String)
+            let price = try #require(try stripe.post("/v1/prices", [("currency", "eur"), ("unit_amount", String(unitMinor)), ("product_data[name]", "Seat")])["id"] as? String)
+            let made = try stripe.control("invoice", #"{"customer": "\#(customer)", "paid": \#(paid), "lines": [{"price": "\#(price)", "quantity": 1, "tax_rates": ["\#(vat)"]}]}"#)
+            return (try #require(made["id"] as? String), customer, made["charge"] as? String, unitMinor + unitMinor * rate / 100)
+        }
+        let paid = try invoice("Globex", 10_000, paid: true)
+        let paidToo = try invoice("Initech", 4_000, paid: true)
+        let edited = try invoice("Umbrella", 3_000, paid: false)
+        let charge = try stripe.post("/v1/charges", [("customer", paid.customer), ("amount", "2500"), ("currency", "eur"), ("source", "tok_visa")])
+        try posted(3)
+        try daemon.waitUntil("3 payments are in Odoo", timeout: 60) { try payments().count == 3 && daemon.count("pending") == 0 }
+        // The last invoice of the sales journal, so that Odoo lets it be deleted once set back to draft.
+        let deleted = try invoice("Hooli", 4_000, paid: false)
+        try posted(4)
+        let invoiced = paid.total + paidToo.total + edited.total + deleted.total
+
+        let clean = try daemon.hostctl("reconcile", "run", "books", "--json")
+        let first = try Self.report(clean)
+        #expect(clean.status == 0 && first.outcome == "clean" && first.drift == 0, "\(first.items)")
+        let totals = Dictionary(first.totals.map { ("\($0.objectType) \($0.currency ?? "-")", $0) }) { a, _ in a }
+        #expect(totals["invoice EUR"].map { [$0.sourceCount, $0.targetCount] } == [4, 4])
+        #expect(totals["invoice EUR"].map { [$0.sourceTotalMinor, $0.targetTotalMinor] } == [Int64(invoiced), Int64(invoiced)])
+        #expect(totals["payment EUR"].map { [$0.sourceCount, $0.targetCount] } == [3, 3])
+        let received = Int64(paid.total + paidToo.total + 2_500)
+        #expect(totals["payment EUR"].map { [$0.sourceTotalMinor, $0.targetTotalMinor] } == [received, received])
+
+        // A refund while Odoo's connector is paused: it waits in the queue.
+        #expect(try daemon.hostctl("pause", "erp").status == 0)
+        let refund = try stripe.post("/v1/refunds", [("charge", try #require(charge["id"] as? String)), ("amount", "1000")])
+        // Stripe says it twice (refund.created and charge.refunded): two versions, both waiting.
+        try daemon.waitUntil("the refund waits for the paused target", timeout: 30) {
+            try daemon.storedEvents(connector: source, type: "refund.%").count == 2 && daemon.count("pending") == 2
+        }
+        Thread.sleep(forTimeInterval: 1.2)  // past the grace period of 1 s: a queued delivery that old is drift
+
+        // Drift made in Odoo as a person would: an invoice deleted, an amount changed, a payment
+        // registered twice, an invoice typed in by hand.
+        let context: [String: Any] = ["allowed_company_ids": [odoo.euCompany]]
+        func move(_ id: String) throws -> Int {
+            let found = try invoices().first { $0["ref"] as? String == "ch:\(source):invoice:\(id)" }
+            return try #require(found?["id"] as? Int)
+        }
+        let deletedMove = try move(deleted.invoice)
+        _ = try odoo.execute("account.move", "button_draft", [[deletedMove]], context: context)
+        _ = try odoo.execute("account.move", "unlink", [[deletedMove]], context: context)
+        let editedMove = try move(edited.invoice)
+        _ = try odoo.execute("account.move", "button_draft", [[editedMove]], context: context)
+        let line = try #require(try odoo.search("account.move.line", [["move_id", "=", editedMove], ["display_type", "=", "product"]], fields: ["id"]).first?["id"] as? Int)
+        _ = try odoo.execute("account.move", "write", [[editedMove], ["invoice_line_ids": [[1, line, ["price_unit": 35.0]]]]], context: context)
+        _ = try odoo.execute("account.move", "action_post", [[editedMove]], context: context)
+        let twiceCharge = try #require(paidToo.charge)
+        let twice = try #require(try payments().first { $0[memo] as? String == "ch:\(source):payment:\(twiceCharge)" })
+        let partner = try #require(OdooServer.id(twice["partner_id"]))
+        let journal = try #require(OdooServer.id(twice["journal_id"]))
+        let created = try odoo.execute("account.payment", "create", [[
+            "payment_type": "inbound", "partner_type": "customer", "partner_id": partner, "amount": Double(paidToo.total) / 100, "currency_id": odoo.euro,
+            "journal_id": journal, memo: twice[memo] ?? "", "company_id": odoo.euCompany,
+        ]], context: context)
+        let copy = try #require(created as? Int)
+        _ = try odoo.execute("account.payment", "action_post", [[copy]], context: context)
+        let typedIn = try odoo.execute("account.move", "create", [[
+            "move_type": "out_invoice", "partner_id": partner, "company_id": odoo.euCompany, "invoice_date": DriftDetectionDay.today,
+            "invoice_line_ids": [[0, 0, ["name": "Consulting", "quantity": 1, "price_unit": 70, "tax_ids": [[6, 0, [Int]()]]]]],
+        ]], context: context)
+        let hand = try #require(typedIn as? Int)
+        _ = try odoo.execute("account.move", "action_post", [[hand]], context: context)
+
+        let found = try daemon.hostctl("reconcile", "run", "books", "--json")
+        #expect(found.status == 1)
+        let drift = try Self.report(found)
+        let refundID = try #require(refund["id"] as? String)
+        // A real database also holds what earlier runs typed in by hand: listed, never counted; only ours is asserted.
+        let ours = drift.items.filter { $0.kind != .unreferenced || $0.targetIDs == ["account.move,\(hand)"] }
+        #expect(drift.items.filter { $0.kind == .unreferenced }.allSatisfy { !$0.counted })
+        let described = ours.map { "\($0.kind.rawValue) \($0.objectType) \($0.sourceID ?? "-") \($0.counted)" }.sorted()
+        let editedID = edited.invoice, deletedID = deleted.invoice
+        let expected = [
+            "amount_mismatch invoice \(editedID) true",
+            "duplicate_in_target payment \(twiceCharge) true",
+            "missing_in_target invoice \(deletedID) true",
+            "missing_in_target refund \(refundID) true",
+            "unreferenced invoice - false",
+        ].sorted()
+        #expect(described == expected, "\(drift.items)")
+        #expect(drift.outcome == "drift" && drift.drift == 4)
+        let mismatch = try #require(drift.items.first { $0.kind == .amountMismatch })
+        #expect(mismatch.sourceAmount?.amountMinor == Int64(edited.total) && mismatch.targetAmount?.amountMinor == Int64(3_500 + 3_500 * rate / 100))
+        #expect(mismatch.targetIDs == ["account.move,\(editedMove)"])
+        #expect(drift.items.first { $0.kind == .duplicateInTarget }?.targetIDs.count == 2)
+        #expect(drift.items.first { $0.objectType == "refund" }?.note?.hasPrefix("queued: delivery") == true)
+        let health = try daemon.hostctl("health")
+        #expect(health.status == 1 && health.stdout.contains("reconcile books: 4 difference(s)"), "\(health.stdout)")
+
+        // Repair: the deleted invoice is delivered again, once; the refund is already queued and goes when
+        // the target is resumed. The duplicate, the changed amount and the hand-made invoice stay.
+        let repaired = try JSONDecoder().decode(RepairResult.self, from: Data(try daemon.hostctl("reconcile", "repair", "books", "--json").stdout.utf8))
+        #expect(repaired.entries.map { "\($0.objectType) \($0.action.rawValue)" }.sorted() == ["invoice queued", "refund already_queued"])
+        #expect(repaired.leftForAPerson == 2)
+        #expect(try daemon.hostctl("resume", "erp").status == 0)
+        try posted(4)  // the three left and the one delivered again; the one typed in by hand has no reference
+        try daemon.waitUntil("the refund is booked", timeout: 60) {
+            try !odoo.records("account.payment", memo, prefix: "ch:\(source):refund:").isEmpty && daemon.count("pending") == 0
+        }
+        let refreshed = try invoices().filter { $0["ref"] as? String == "ch:\(source):invoice:\(deletedID)" }
+        #expect(refreshed.count == 1 && refreshed.first?["state"] as? String == "posted", "delivered again once")
+
+        let after = try Self.report(try daemon.hostctl("reconcile", "run", "books", "--json"))
+        #expect(after.items.filter(\.counted).map(\.kind.rawValue).sorted() == ["amount_mismatch", "duplicate_in_target"], "\(after.items)")
+        #expect(after.items.contains { $0.kind == .unreferenced && $0.targetIDs == ["account.move,\(hand)"] })
+        #expect(after.drift == 2)
+        #expect(try daemon.auditActions().filter { $0 == "reconcile.run" }.count == 3)
+        #expect(try daemon.stop() == 0)
+    }
+}
+
+/// Today's UTC day, as the reconciler's window ends.
+enum DriftDetectionDay {
+    static var today: String { Date().formatted(.iso8601.year().month().day()) }
+}
