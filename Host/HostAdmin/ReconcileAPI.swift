@@ -205,6 +205,8 @@ public struct DriftItem: Codable, Sendable, Equatable {
 
     public var kind: Kind
     public var objectType: String
+    /// The object type the source's events carry for it, when not `objectType` (Chargebee's `transaction`).
+    public var sourceObjectType: String?
     /// The record's id in the source; nil for an unreferenced target record.
     public var sourceID: String?
     /// Its ids in the target (several for a duplicate); empty when missing there.
@@ -221,9 +223,11 @@ public struct DriftItem: Codable, Sendable, Equatable {
     public var counted: Bool
 
     public init(kind: Kind, objectType: String, sourceID: String?, targetIDs: [String], sourceAmount: Money? = nil, targetAmount: Money? = nil,
-                sourceStatus: String? = nil, targetStatus: String? = nil, date: String? = nil, note: String? = nil, counted: Bool = true) {
+                sourceStatus: String? = nil, targetStatus: String? = nil, date: String? = nil, note: String? = nil, counted: Bool = true,
+                sourceObjectType: String? = nil) {
         self.kind = kind
         self.objectType = objectType
+        self.sourceObjectType = sourceObjectType
         self.sourceID = sourceID
         self.targetIDs = targetIDs
         self.sourceAmount = sourceAmount
@@ -238,6 +242,7 @@ public struct DriftItem: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case kind, date, note, counted
         case objectType = "object_type"
+        case sourceObjectType = "source_object_type"
         case sourceID = "source_id"
         case targetIDs = "target_ids"
         case sourceAmount = "source_amount"

@@ -312,7 +312,6 @@ extension SyntheticEvents {
         var groups: [ReconcileGroup] = []
         for objectType in params.objectTypes where !groups.contains(where: { $0.objectType == objectType }) {
             var items: [ReconcileItem] = []
-            var totals: [CurrencyCode: Int64] = [:]
             for index in 0..<count {
                 let event = event(index: index, connector: connector, taxRate: taxRate)
                 guard event.source.objectType == objectType else { continue }
@@ -321,12 +320,9 @@ extension SyntheticEvents {
                 case .payment(let payment): (payment.amount, payment.status.rawValue)
                 default: (nil, nil)
                 }
-                if let amount { totals[amount.currency, default: 0] += amount.amountMinor }
                 items.append(ReconcileItem(externalID: event.source.objectID, reference: nil, amount: amount, status: status))
             }
-            groups.append(ReconcileGroup(objectType: objectType, count: items.count,
-                                         totals: totals.sorted { $0.key.code < $1.key.code }.map { Money(amountMinor: $0.value, currency: $0.key) },
-                                         items: params.includeItems ? items : []))
+            groups.append(ReconcileGroup(objectType: objectType, tallying: items, listed: params.includeItems))
         }
         return ReconcileSnapshot(groups: groups)
     }

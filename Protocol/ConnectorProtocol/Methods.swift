@@ -841,17 +841,23 @@ public struct ReconcileGroup: Codable, Sendable, Hashable {
     public var totals: [Money]
     /// Empty unless `include_items` was asked for.
     public var items: [ReconcileItem]
+    /// On the source side, the object type the source's events carry for records of this kind when it is
+    /// not the kind itself (Chargebee's payments and refunds are `transaction`s): the type in the
+    /// references a sink writes for them. Nil: the kind.
+    public var sourceObjectType: String?
 
-    public init(objectType: String, count: Int, totals: [Money], items: [ReconcileItem] = []) {
+    public init(objectType: String, count: Int, totals: [Money], items: [ReconcileItem] = [], sourceObjectType: String? = nil) {
         self.objectType = objectType
         self.count = count
         self.totals = totals
         self.items = items
+        self.sourceObjectType = sourceObjectType
     }
 
     enum CodingKeys: String, CodingKey {
         case count, totals, items
         case objectType = "object_type"
+        case sourceObjectType = "source_object_type"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -860,6 +866,46 @@ public struct ReconcileGroup: Codable, Sendable, Hashable {
         count = try container.decode(Int.self, forKey: .count)
         totals = try container.decodeIfPresent([Money].self, forKey: .totals) ?? []
         items = try container.decodeIfPresent([ReconcileItem].self, forKey: .items) ?? []
+        sourceObjectType = try container.decodeIfPresent(String.self, forKey: .sourceObjectType)
+    }
+}
+
+extension ReconcileGroup {
+    /// The group of `items`: their count and their totals, one per currency (by code); the items
+    /// themselves, by date and id, only when `listed` (the params' `include_items`).
+    public init(objectType: String, tallying items: [ReconcileItem], listed: Bool, sourceObjectType: String? = nil) {
+        var totals: [CurrencyCode: Int64] = [:]
+        for case let amount? in items.map(\.amount) { totals[amount.currency, default: 0] += amount.amountMinor }
+        self.init(objectType: objectType, count: items.count,
+                  totals: totals.sorted { $0.key.code < $1.key.code }.map { Money(amountMinor: $0.value, currency: $0.key) },
+                  items: listed ? items.sorted { ($0.date ?? "", $0.externalID) < ($1.date ?? "", $1.externalID) } : [],
+                  sourceObjectType: sourceObjectType)
+    }
+}
+
+extension ReconcileParams {
+    /// Whether a record dated `day` (`YYYY-MM-DD`) falls in the range; one without a date does not.
+    public func includes(day: String?) -> Bool {
+        day.map { $0 >= from && $0 <= to } ?? false
+    }
+
+    /// Unix seconds at 00:00 UTC of `from` and of `to` (its last second is `to + 86_399`): what a
+    /// source's list API filters by. Nil for params that did not pass ``validate()``.
+    public var unixDays: (from: Int64, to: Int64)? {
+        guard let first = Self.unixDay(from), let last = Self.unixDay(to) else { return nil }
+        return (first, last)
+    }
+
+    static func unixDay(_ text: String) -> Int64? {
+        guard isCalendarDate(text) else { return nil }
+        let parts = text.split(separator: "-").compactMap { Int64($0) }
+        // Days since 1970-01-01 (Howard Hinnant's days-from-civil).
+        let (year, month, day) = (parts[0] - (parts[1] <= 2 ? 1 : 0), parts[1], parts[2])
+        let era = (year >= 0 ? year : year - 399) / 400
+        let yoe = year - era * 400
+        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return (era * 146_097 + doe - 719_468) * 86_400
     }
 }
 

@@ -31,6 +31,31 @@ import Testing
         }
     }
 
+    @Test func aGroupTalliesItsItemsAndTheRangeKnowsItsDays() throws {
+        let usd = try #require(CurrencyCode("USD"))
+        let items = [
+            ReconcileItem(externalID: "b", reference: nil, amount: Money(amountMinor: 500, currency: usd), date: "2026-03-02"),
+            ReconcileItem(externalID: "a", reference: nil, amount: Money(amountMinor: 700, currency: eur), date: "2026-03-02"),
+            ReconcileItem(externalID: "c", reference: nil, amount: Money(amountMinor: 300, currency: eur), date: "2026-03-01"),
+            ReconcileItem(externalID: "d", reference: nil),
+        ]
+        let group = ReconcileGroup(objectType: "payment", tallying: items, listed: true, sourceObjectType: "transaction")
+        #expect(group.count == 4)
+        #expect(group.totals == [Money(amountMinor: 1_000, currency: eur), Money(amountMinor: 500, currency: usd)])
+        #expect(group.items.map(\.externalID) == ["d", "c", "a", "b"])
+        #expect(ReconcileGroup(objectType: "payment", tallying: items, listed: false).items.isEmpty)
+        let wire = try object(try codec.json(group))
+        #expect(wire["source_object_type"] as? String == "transaction")
+        #expect(try object(try codec.json(ReconcileGroup(objectType: "invoice", count: 0, totals: [])))["source_object_type"] == nil)
+
+        let params = ReconcileParams(objectTypes: ["invoice"], from: "2024-02-28", to: "2024-03-01", includeItems: true)
+        #expect(params.includes(day: "2024-02-29") && params.includes(day: "2024-03-01") && !params.includes(day: "2024-03-02") && !params.includes(day: nil))
+        let days = try #require(params.unixDays)
+        #expect(days.from == 1_709_078_400 && days.to == 1_709_251_200)
+        #expect(ReconcileParams(objectTypes: ["invoice"], from: "1970-01-01", to: "1969-12-31", includeItems: false).unixDays.map { [$0.from, $0.to] } == [0, -86_400])
+        #expect(ReconcileParams(objectTypes: ["invoice"], from: "2026-02-30", to: "2026-03-01", includeItems: false).unixDays == nil)
+    }
+
     @Test func snapshotRoundTripsWithSnakeCaseKeys() throws {
         let snapshot = ReconcileSnapshot(groups: [
             ReconcileGroup(objectType: "invoice", count: 2, totals: [Money(amountMinor: 12_000, currency: eur)], items: [

@@ -86,6 +86,23 @@ import Testing
         #expect(result.totals.map(\.targetCount) == [1])
     }
 
+    @Test func aSourceNamingTheKindOtherwiseIsMatchedByItsOwnType() {
+        // Chargebee's payments are transactions: the sink's references say so.
+        let source = ReconcileSnapshot(groups: [ReconcileGroup(objectType: "payment", tallying: [source("txn_1", 500), source("txn_2", 700)], listed: true,
+                                                               sourceObjectType: "transaction")])
+        let target = ReconcileSnapshot(groups: [ReconcileGroup(objectType: "payment", count: 2, totals: [], items: [
+            target("p1", "ch:stripe:transaction:txn_1", 500), target("p9", "ch:stripe:transaction:txn_9", 900),
+        ])])
+        let result = DriftDetection.compare(source: source, target: target, sourceConnector: "stripe", objectTypes: ["payment"], window: window, amountTolerance: 0)
+        #expect(result.items.map { "\($0.kind.rawValue) \($0.sourceID ?? "") \($0.sourceObjectType ?? "-")" } == [
+            "missing_in_target txn_2 transaction", "unknown_to_source txn_9 transaction",
+        ])
+        // What the host knows is looked up under the events' type.
+        let annotated = DriftDetection.annotate(result.items, inHost: ["transaction": ["txn_2": Store.RecordInHost(eventID: 1, eventType: "payment.succeeded", pending: [])]],
+                                                now: 0, graceMilliseconds: 0)
+        #expect(annotated.first?.note?.contains("repair re-delivers it") == true)
+    }
+
     @Test func theAmountToleranceAndCurrencies() {
         #expect(compare([source("in_1", 1000)], [target("m1", "ch:stripe:invoice:in_1", 1001)], tolerance: 1).items.isEmpty)
         #expect(compare([source("in_1", 1000)], [target("m1", "ch:stripe:invoice:in_1", 1002)], tolerance: 1).items.map(\.kind) == [.amountMismatch])

@@ -32,7 +32,11 @@ enum DriftDetection {
         var totals: [DriftTotals] = []
         var items: [DriftItem] = []
         for objectType in objectTypes {
-            let sourceItems = source.groups.first { $0.objectType == objectType }?.items ?? []
+            let sourceGroup = source.groups.first { $0.objectType == objectType }
+            let sourceItems = sourceGroup?.items ?? []
+            // The type in the references the sink wrote: the source's own, when it names the kind otherwise.
+            let referenceType = sourceGroup?.sourceObjectType ?? objectType
+            let eventType = referenceType == objectType ? nil : referenceType
             let targetGroup = target.groups.first { $0.objectType == objectType }?.items ?? []
             var bySourceID: [String: ReconcileItem] = [:]
             for item in sourceItems where bySourceID[item.externalID] == nil { bySourceID[item.externalID] = item }
@@ -46,7 +50,7 @@ enum DriftDetection {
                     if item.reference == nil { unreferenced.append(item) }
                     continue
                 }
-                guard reference.sourceConnector == sourceConnector, reference.objectType == objectType else { continue }
+                guard reference.sourceConnector == sourceConnector, reference.objectType == referenceType else { continue }
                 if written[reference.objectID] == nil { writtenOrder.append(reference.objectID) }
                 written[reference.objectID, default: []].append(item)
             }
@@ -57,7 +61,7 @@ enum DriftDetection {
             for item in sourceItems where window.contains(item) {
                 guard let copies = written[item.externalID] else {
                     items.append(DriftItem(kind: .missingInTarget, objectType: objectType, sourceID: item.externalID, targetIDs: [],
-                                           sourceAmount: item.amount, sourceStatus: item.status, date: item.date))
+                                           sourceAmount: item.amount, sourceStatus: item.status, date: item.date, sourceObjectType: eventType))
                     continue
                 }
                 let record = copies[0]
@@ -79,7 +83,7 @@ enum DriftDetection {
                 }
                 if bySourceID[sourceID] == nil {
                     items.append(DriftItem(kind: .unknownToSource, objectType: objectType, sourceID: sourceID, targetIDs: copies.map(\.externalID),
-                                           targetAmount: copies[0].amount, targetStatus: copies[0].status, date: copies[0].date))
+                                           targetAmount: copies[0].amount, targetStatus: copies[0].status, date: copies[0].date, sourceObjectType: eventType))
                 }
             }
             for item in unreferenced where window.contains(item) {
@@ -135,11 +139,12 @@ extension DriftDetection {
     /// What the host knows of each record missing in the target, said on its finding: a delivery still
     /// queued is not drift until the grace period is over; a record the host never received needs its
     /// source's stream backfilled, which repair cannot do.
+    /// - Parameter inHost: by the object type the source's events carry, then by source id.
     static func annotate(_ items: [DriftItem], inHost: [String: [String: Store.RecordInHost]], now: Int64, graceMilliseconds: Int64) -> [DriftItem] {
         items.map { item in
             guard item.kind == .missingInTarget, let sourceID = item.sourceID else { return item }
             var item = item
-            guard let record = inHost[item.objectType]?[sourceID] else {
+            guard let record = inHost[item.sourceObjectType ?? item.objectType]?[sourceID] else {
                 item.note = "the host never received an event for it: backfill the source's stream (repair cannot re-deliver it)"
                 return item
             }

@@ -109,10 +109,10 @@ public final class Reconciler: Service, Sendable {
                                                   objectTypes: config.objectTypes, window: windows.report, amountTolerance: config.amountToleranceMinor,
                                                   countUnreferenced: config.countUnreferenced)
             var inHost: [String: [String: Store.RecordInHost]] = [:]
-            for objectType in config.objectTypes {
-                let missing = compared.items.filter { $0.kind == .missingInTarget && $0.objectType == objectType }.compactMap(\.sourceID)
-                guard !missing.isEmpty else { continue }
-                inHost[objectType] = try await store.recordsInHost(source: config.source, target: config.target, objectType: objectType, objectIDs: missing)
+            let missing = Dictionary(grouping: compared.items.filter { $0.kind == .missingInTarget }) { $0.sourceObjectType ?? $0.objectType }
+            for (eventType, items) in missing.sorted(by: { $0.key < $1.key }) {
+                inHost[eventType] = try await store.recordsInHost(source: config.source, target: config.target, objectType: eventType,
+                                                                  objectIDs: items.compactMap(\.sourceID))
             }
             report.finishedAt = Store.now()
             report.totals = compared.totals
@@ -168,11 +168,12 @@ public final class Reconciler: Service, Sendable {
         var entries: [RepairResult.Entry] = []
         var requests: [(eventID: Int64, route: RouteConfig)] = []
         var queuedAt: [Int] = []
-        let missing = report.items.filter { $0.kind == .missingInTarget }
+        let missing = Dictionary(grouping: report.items.filter { $0.kind == .missingInTarget }) { $0.objectType }
         for objectType in config.objectTypes {
-            let ids = missing.filter { $0.objectType == objectType }.compactMap(\.sourceID)
-            guard !ids.isEmpty else { continue }
-            let inHost = try await store.recordsInHost(source: config.source, target: config.target, objectType: objectType, objectIDs: ids)
+            guard let items = missing[objectType] else { continue }
+            let ids = items.compactMap(\.sourceID)
+            let eventType = items.first?.sourceObjectType ?? objectType
+            let inHost = try await store.recordsInHost(source: config.source, target: config.target, objectType: eventType, objectIDs: ids)
             for sourceID in ids {
                 guard let record = inHost[sourceID] else {
                     entries.append(.init(objectType: objectType, sourceID: sourceID, action: .noEvent, deliveryID: nil, route: nil))

@@ -6,7 +6,8 @@ import Logging
 
 /// `connector-chargebee`: one Chargebee site as a source of canonical events — its events feed polled,
 /// and the same events pushed by webhooks with HTTP Basic credentials (Chargebee signs nothing), one
-/// change giving one event either way. The work is in ChargebeeKit.
+/// change giving one event either way; as the source of a reconciliation, what those events carry over
+/// a range of days. The work is in ChargebeeKit.
 struct ChargebeeConnector: Connector {
     static let plugin = PluginInfo(name: "chargebee", version: "0.1.0")
     static let capabilities = Capabilities(
@@ -16,6 +17,7 @@ struct ChargebeeConnector: Connector {
             "subscription.updated",
         ])],
         webhooks: true,
+        reconcile: true,
         sinkRecordKinds: ["customer"]
     )
 
@@ -23,6 +25,7 @@ struct ChargebeeConnector: Connector {
     let client: ChargebeeClient
     let stream: ChargebeeStream
     let customers: ChargebeeCustomerSink
+    let reconcile: ChargebeeReconcile
     let host: HostConnection
     let events: ChargebeeEvents
 
@@ -41,6 +44,7 @@ struct ChargebeeConnector: Connector {
         events = ChargebeeEvents(connector: context.connector)
         stream = ChargebeeStream(client: client, settings: settings, mapping: events)
         customers = ChargebeeCustomerSink(client: client)
+        reconcile = ChargebeeReconcile(client: client, mapping: events)
     }
 
     func check() async throws -> CheckResult {
@@ -68,6 +72,11 @@ struct ChargebeeConnector: Connector {
         // that copy must be answered 200; the host drops it as a duplicate by its idempotency key.
         let mapped = events.events(event)
         return WebhookResult(events: mapped.events, replayKey: nil, rejects: mapped.rejects)
+    }
+
+    /// What its events carry over a range of days (side source only), to compare with what a sink wrote.
+    func reconcileSnapshot(_ params: ReconcileParams) async throws -> ReconcileSnapshot {
+        try await reconcile.snapshot(params)
     }
 
     /// Customers from another system (a CRM, Odoo) → Chargebee customers (see ``ChargebeeCustomerSink``).

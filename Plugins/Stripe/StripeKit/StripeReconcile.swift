@@ -48,23 +48,15 @@ public struct StripeReconcile: Sendable {
             }
             return (objectType, listing)
         }
-        guard let from = Self.startOfDay(params.from), let to = Self.startOfDay(params.to) else {
+        guard let (from, to) = params.unixDays else {
             throw ConnectorError(.permanent, "from and to must be dates YYYY-MM-DD, not \"\(params.from)\" and \"\(params.to)\"")
         }
         var groups: [ReconcileGroup] = []
         for (objectType, listing) in listings {
             var filters = [("created[gte]", String(from - listing.lookbackDays * 86_400))]
             if listing.createdByLastDay { filters.append(("created[lte]", String(to + 86_399))) }
-            let items = try await items(objectType, at: listing.path, filters).filter { item in
-                item.date.map { $0 >= params.from && $0 <= params.to } ?? false
-            }
-            var totals: [CurrencyCode: Int64] = [:]
-            for case let amount? in items.map(\.amount) { totals[amount.currency, default: 0] += amount.amountMinor }
-            groups.append(ReconcileGroup(
-                objectType: objectType, count: items.count,
-                totals: totals.sorted { $0.key.code < $1.key.code }.map { Money(amountMinor: $0.value, currency: $0.key) },
-                items: params.includeItems ? items.sorted { ($0.date ?? "", $0.externalID) < ($1.date ?? "", $1.externalID) } : []
-            ))
+            let items = try await items(objectType, at: listing.path, filters).filter { params.includes(day: $0.date) }
+            groups.append(ReconcileGroup(objectType: objectType, tallying: items, listed: params.includeItems))
         }
         return ReconcileSnapshot(groups: groups)
     }
@@ -116,10 +108,5 @@ public struct StripeReconcile: Sendable {
         guard let day = time?.prefix(10), day.count == 10 else { return nil }
         return ReconcileItem(externalID: id, reference: nil, sourceConnector: nil, sourceID: nil, amount: amount, state: state,
                              date: String(day), status: status)
-    }
-
-    /// Unix seconds at 00:00 UTC of a `YYYY-MM-DD` day.
-    static func startOfDay(_ day: String) -> Int64? {
-        (try? Date("\(day)T00:00:00Z", strategy: .iso8601)).map { Int64($0.timeIntervalSince1970) }
     }
 }
