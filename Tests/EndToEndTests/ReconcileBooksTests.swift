@@ -166,3 +166,54 @@ import Testing
 enum DriftDetectionDay {
     static var today: String { Date().formatted(.iso8601.year().month().day()) }
 }
+
+extension ReconcileBooksTests {
+    /// Chargebee against Odoo: its payments are `transaction`s in its events and in the references Odoo
+    /// carries, compared as payments; a clean run has equal counts and totals on both sides, and a
+    /// payment registered twice in Odoo is found as a duplicate of its transaction.
+    @Test(arguments: OdooServer.versions) func chargebeeAgainstOdooMatchesItsTransactionsAsPayments(version: Int) throws {
+        let daemon = try DaemonHarness()
+        let odoo = try OdooServer.underTest(version: version, apiKey: DaemonHarness.odooKey, log: daemon.path("odoo.log"))
+        let chargebee = try FakeChargebee(log: daemon.path("chargebee.log"))
+        let billing = odoo.source("billing")
+        try chargebee.control("site", #"{"tax_rate": \#(odoo.euRate), "rate_limit": 0}"#)
+        let start = Int(Date().timeIntervalSince1970) - 600
+        try chargebee.control("seed", #"{"customers": 3, "currency_code": "EUR", "invoices": 6, "paid": true, "credit_notes": 2, "start_at": \#(start), "step_seconds": 1}"#)
+        let reconcile = "[[reconcile]]\nname = \"billing-books\"\nsource = \"\(billing)\"\ntarget = \"erp\"\ntypes = [\"invoice\", \"credit_note\", \"payment\"]\n"
+        try daemon.start(storing: [(billing, "api_key", FakeChargebee.key), ("erp", "api_key", odoo.apiKey)], initial: DaemonHarness.odoo(odoo),
+                         then: DaemonHarness.odoo(odoo) + ChargebeeBooksTests.connector(chargebee, id: billing, "requests_per_minute = 0")
+                            + DaemonHarness.route(billing, "erp", events: ChargebeeBooksTests.bookEvents) + reconcile)
+        func payments() throws -> [[String: Any]] { try odoo.records("account.payment", odoo.memo, prefix: "ch:\(billing):transaction:") }
+        try daemon.waitUntil("the invoices, credit notes and payments are in Odoo", timeout: 120) {
+            try daemon.count("pending") == 0 && payments().count == 6 && odoo.records("account.move", "ref", prefix: "ch:\(billing):credit_note:").count == 2
+        }
+        #expect(try daemon.deadLetters().isEmpty)
+
+        let clean = try Self.report(try daemon.hostctl("reconcile", "run", "billing-books", "--json"))
+        #expect(clean.outcome == "clean" && clean.items.filter(\.counted).isEmpty, "\(clean.items)")
+        for type in ["invoice", "credit_note", "payment"] {
+            let rows = clean.totals.filter { $0.objectType == type }
+            #expect(rows.map(\.sourceCount) == rows.map(\.targetCount) && rows.map(\.sourceTotalMinor) == rows.map(\.targetTotalMinor), "\(type): \(rows)")
+            #expect(rows.map(\.sourceCount).reduce(0, +) == (type == "credit_note" ? 2 : 6))
+        }
+
+        let registered = try #require(try payments().first)
+        let reference = try #require(registered[odoo.memo] as? String)
+        let context: [String: Any] = ["allowed_company_ids": [odoo.euCompany]]
+        let created = try odoo.execute("account.payment", "create", [[
+            "payment_type": "inbound", "partner_type": "customer", "partner_id": try #require(OdooServer.id(registered["partner_id"])),
+            "amount": try #require(registered["amount"] as? Double), "currency_id": try #require(OdooServer.id(registered["currency_id"])),
+            "journal_id": try #require(OdooServer.id(registered["journal_id"])), odoo.memo: reference, "company_id": odoo.euCompany,
+        ]], context: context)
+        _ = try odoo.execute("account.payment", "action_post", [[try #require(created as? Int)]], context: context)
+
+        let found = try daemon.hostctl("reconcile", "run", "billing-books", "--json")
+        #expect(found.status == 1)
+        let drift = try Self.report(found)
+        let counted = drift.items.filter(\.counted)
+        #expect(counted.map { "\($0.kind.rawValue) \($0.objectType) \($0.sourceObjectType ?? "-") \($0.targetIDs.count)" }
+            == ["duplicate_in_target payment transaction 2"], "\(drift.items)")
+        #expect(counted.first.map { "ch:\(billing):transaction:\($0.sourceID ?? "")" } == reference)
+        #expect(try daemon.stop() == 0)
+    }
+}

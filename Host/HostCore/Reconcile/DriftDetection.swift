@@ -67,11 +67,11 @@ enum DriftDetection {
                 let record = copies[0]
                 if let difference = amountDifference(item.amount, record.amount), difference > amountTolerance {
                     items.append(DriftItem(kind: .amountMismatch, objectType: objectType, sourceID: item.externalID, targetIDs: [record.externalID],
-                                           sourceAmount: item.amount, targetAmount: record.amount, date: item.date))
+                                           sourceAmount: item.amount, targetAmount: record.amount, date: item.date, sourceObjectType: eventType))
                 }
                 if let sourceStatus = item.status, let targetStatus = record.status, comparable(sourceStatus) != comparable(targetStatus) {
                     items.append(DriftItem(kind: .statusMismatch, objectType: objectType, sourceID: item.externalID, targetIDs: [record.externalID],
-                                           sourceStatus: sourceStatus, targetStatus: targetStatus, date: item.date))
+                                           sourceStatus: sourceStatus, targetStatus: targetStatus, date: item.date, sourceObjectType: eventType))
                 }
             }
             for sourceID in writtenOrder {
@@ -79,7 +79,8 @@ enum DriftDetection {
                 guard copies.contains(where: window.contains) else { continue }
                 if copies.count > 1 {
                     items.append(DriftItem(kind: .duplicateInTarget, objectType: objectType, sourceID: sourceID, targetIDs: copies.map(\.externalID),
-                                           sourceAmount: bySourceID[sourceID]?.amount, targetAmount: copies[0].amount, date: copies[0].date))
+                                           sourceAmount: bySourceID[sourceID]?.amount, targetAmount: copies[0].amount, date: copies[0].date,
+                                           sourceObjectType: eventType))
                 }
                 if bySourceID[sourceID] == nil {
                     items.append(DriftItem(kind: .unknownToSource, objectType: objectType, sourceID: sourceID, targetIDs: copies.map(\.externalID),
