@@ -264,6 +264,8 @@ public struct RepairResult: Codable, Sendable, Equatable {
             case noEvent = "no_event"
             /// No route from the source to the target takes its latest event (a route changed since).
             case noRoute = "no_route"
+            /// Delivered to the target since the report was made (by an earlier repair): run it again to see.
+            case deliveredSinceReport = "delivered_since_report"
         }
         public var objectType: String
         public var sourceID: String

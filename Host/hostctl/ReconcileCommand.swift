@@ -204,7 +204,7 @@ extension Reconcile {
             let source = item.sourceStatus.map { [money(item.sourceAmount), $0].filter { $0 != "-" }.joined(separator: " ") } ?? money(item.sourceAmount)
             let target = item.targetStatus.map { [money(item.targetAmount), $0].filter { $0 != "-" }.joined(separator: " ") } ?? money(item.targetAmount)
             return [item.kind.rawValue, item.objectType, item.sourceID ?? "-", item.targetIDs.isEmpty ? "-" : item.targetIDs.joined(separator: ","),
-                    source, target, item.date ?? "-", item.counted ? "yes" : "not yet", item.note ?? ""]
+                    source, target, item.date ?? "-", item.counted ? "yes" : item.kind == .unreferenced ? "no" : "not yet", item.note ?? ""]
         })]
         return lines.joined(separator: "\n")
     }

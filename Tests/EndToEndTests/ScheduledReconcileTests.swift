@@ -85,6 +85,10 @@ import Testing
         #expect(repair.leftForAPerson == 2)
         try daemon.waitUntil("the payment is delivered again") { daemon.effects("effects").contains("src:payment:py_2:1") }
         #expect(daemon.effects("effects").filter { $0 == "src:payment:py_2:1" }.count == 1)
+        // Repair again before a new run: the payment went through since the report; nothing is sent twice.
+        let early = try JSONDecoder().decode(RepairResult.self, from: Data(try daemon.hostctl("reconcile", "repair", "books", "--json").stdout.utf8))
+        #expect(early.entries.map { "\($0.sourceID) \($0.action.rawValue)" } == ["py_2 delivered_since_report"])
+        #expect(try daemon.count("pending") == 0)
 
         let after = try report(try daemon.hostctl("reconcile", "run", "books", "--json"))
         #expect(after.items.map(\.kind).sorted { $0.rawValue < $1.rawValue } == [.duplicateInTarget, .unknownToSource], "what needs a person stays")
@@ -101,7 +105,7 @@ import Testing
         #expect(history.map(\.id) == history.map(\.id).sorted { ($0 ?? 0) > ($1 ?? 0) })
         let actions = try daemon.auditActions()
         #expect(actions.filter { $0 == "reconcile.run" }.count == 3)
-        #expect(actions.filter { $0 == "reconcile.repair" }.count == 3, "one per queued delivery, one per repair command: \(actions.suffix(8))")
+        #expect(actions.filter { $0 == "reconcile.repair" }.count == 4, "one per queued delivery, one per repair command: \(actions.suffix(8))")
         #expect(try daemon.stop() == 0)
     }
 

@@ -179,5 +179,10 @@ import Testing
         #expect(!Reconciler.isDue(daily, lastStartedAt: base - 2 * hour, now: base + 2 * hour))
         #expect(Reconciler.isDue(daily, lastStartedAt: base - 2 * hour, now: base + 2 * hour + 30 * 60_000))
         #expect(Reconciler.isDue(daily, lastStartedAt: base - 3 * day, now: base + hour), "days missed while down: one run now")
+        // A run that failed is tried again after a quarter of an hour, not only the next day.
+        let failedAt = base + 2 * hour + 30 * 60_000
+        #expect(!Reconciler.isDue(daily, lastStartedAt: failedAt, lastFailed: true, now: failedAt + 14 * 60_000))
+        #expect(Reconciler.isDue(daily, lastStartedAt: failedAt, lastFailed: true, now: failedAt + 15 * 60_000))
+        #expect(!Reconciler.isDue(.onDemand, lastStartedAt: failedAt, lastFailed: true, now: failedAt + day))
     }
 }

@@ -58,12 +58,16 @@ public final class Reconciler: Service, Sendable {
     func isDue(_ config: ReconcileConfig, now: Int64) -> Bool {
         guard config.schedule != .onDemand, running.withLock({ !$0.contains(config.name) }) else { return false }
         guard (try? supervisor.instance(config.source).isAvailable) == true, (try? supervisor.instance(config.target).isAvailable) == true else { return false }
-        let last = latest.withLock { $0[config.name]?.startedAt }
-        return Self.isDue(config.schedule, lastStartedAt: last, now: now)
+        let last = latest.withLock { $0[config.name] }
+        return Self.isDue(config.schedule, lastStartedAt: last?.startedAt, lastFailed: last?.outcome == "failed", now: now)
     }
 
-    static func isDue(_ schedule: ReconcileConfig.Schedule, lastStartedAt: Int64?, now: Int64) -> Bool {
+    /// A run that failed (a side did not answer) is tried again this soon, not only at the next time of its schedule.
+    static let retryFailedAfter: Int64 = 15 * 60_000
+
+    static func isDue(_ schedule: ReconcileConfig.Schedule, lastStartedAt: Int64?, lastFailed: Bool = false, now: Int64) -> Bool {
         guard let last = lastStartedAt else { return schedule != .onDemand }
+        if lastFailed, schedule != .onDemand, now - last >= retryFailedAfter { return true }
         switch schedule {
         case .onDemand: return false
         case .every(let seconds): return now - last >= Int64(seconds) * 1000
@@ -158,6 +162,11 @@ public final class Reconciler: Service, Sendable {
     /// missing in the target, unless a delivery of it already waits. Never touches what the target holds:
     /// duplicates, mismatches and records unknown to the source are left for a person.
     public func repair(_ config: ReconcileConfig, actor: String) async throws -> RepairResult {
+        // One at a time with its runs: two repairs at once would both find nothing queued.
+        guard running.withLock({ $0.insert(config.name).inserted }) else {
+            throw ConnectorError(.transient, "reconcile \(config.name) is running or being repaired; try again when it is done")
+        }
+        defer { running.withLock { _ = $0.remove(config.name) } }
         guard let report = try await store.driftReports(name: config.name, limit: 1).first, let reportID = report.id else {
             throw ConnectorError(.permanent, "reconcile \(config.name) has no report yet: run hostctl reconcile run \(config.name) first")
         }
@@ -181,6 +190,11 @@ public final class Reconciler: Service, Sendable {
                 }
                 if let pending = record.pending.first {
                     entries.append(.init(objectType: objectType, sourceID: sourceID, action: .alreadyQueued, deliveryID: pending.id, route: pending.route))
+                    continue
+                }
+                // Delivered again since the report was made (an earlier repair): run it again to see, rather than send it once more.
+                if let delivered = record.lastDelivered, delivered.at > report.finishedAt {
+                    entries.append(.init(objectType: objectType, sourceID: sourceID, action: .deliveredSinceReport, deliveryID: delivered.id, route: delivered.route))
                     continue
                 }
                 guard let route = routes.first(where: { $0.matches(type: record.eventType, tenant: record.tenant, entity: record.entity) }) else {
@@ -219,8 +233,8 @@ public final class Reconciler: Service, Sendable {
     private func remember(_ report: DriftReport) {
         latest.withLock { $0[report.name] = report }
         guard report.outcome != "failed" else { return }
-        var counts: [[String]: Int] = [:]
-        for total in report.totals { counts[[total.objectType, total.currency ?? "none"], default: 0] += 0 }
+        // Every kind and currency of the report reads 0 unless a difference counts in it.
+        var counts = Dictionary(report.totals.map { ([$0.objectType, $0.currency ?? "none"], 0) }) { first, _ in first }
         for item in report.items where item.counted {
             let currency = (item.sourceAmount ?? item.targetAmount)?.currency.code ?? "none"
             counts[[item.objectType, currency], default: 0] += 1

@@ -65,9 +65,22 @@ extension Store {
         public var entity: String?
         /// Waiting deliveries of any event of the record to the target: id, route, queued at (ms).
         public var pending: [(id: Int64, route: String, createdAt: Int64)]
+        /// The last delivery of any of its events the target took: id, route, when (ms).
+        public var lastDelivered: (id: Int64, route: String, at: Int64)?
+
+        public init(eventID: Int64, eventType: String, tenant: String? = nil, entity: String? = nil, pending: [(id: Int64, route: String, createdAt: Int64)],
+                    lastDelivered: (id: Int64, route: String, at: Int64)? = nil) {
+            self.eventID = eventID
+            self.eventType = eventType
+            self.tenant = tenant
+            self.entity = entity
+            self.pending = pending
+            self.lastDelivered = lastDelivered
+        }
 
         public static func == (lhs: Self, rhs: Self) -> Bool {
             lhs.eventID == rhs.eventID && lhs.eventType == rhs.eventType && lhs.pending.map(\.id) == rhs.pending.map(\.id)
+                && lhs.lastDelivered?.id == rhs.lastDelivered?.id
         }
     }
 
@@ -81,7 +94,7 @@ extension Store {
                 ORDER BY id
                 """)
             let deliveries = try db.cachedStatement(sql: """
-                SELECT id, route, created_at FROM deliveries WHERE event_id = ? AND target = ? AND state = 'pending' ORDER BY id
+                SELECT id, route, created_at, updated_at, state FROM deliveries WHERE event_id = ? AND target = ? AND state IN ('pending', 'delivered') ORDER BY id
                 """)
             for objectID in objectIDs {
                 let prefix = "\(source):\(objectType):\(objectID):"
@@ -91,7 +104,11 @@ extension Store {
                 var record = RecordInHost(eventID: latest[0], eventType: latest[1], tenant: latest[2], entity: latest[3], pending: [])
                 for row in rows {
                     for delivery in try Row.fetchAll(deliveries, arguments: [row[0] as Int64, target]) {
-                        record.pending.append((id: delivery[0], route: delivery[1], createdAt: delivery[2]))
+                        if delivery[4] as String == "pending" {
+                            record.pending.append((id: delivery[0], route: delivery[1], createdAt: delivery[2]))
+                        } else if (delivery[3] as Int64) >= record.lastDelivered?.at ?? .min {
+                            record.lastDelivered = (id: delivery[0], route: delivery[1], at: delivery[3])
+                        }
                     }
                 }
                 found[objectID] = record
