@@ -1,3 +1,4 @@
+import ConnectorKit
 public import ConnectorProtocol
 import Foundation
 
@@ -38,23 +39,13 @@ public struct ChargebeeReconcile: Sendable {
     }
 
     public func snapshot(_ params: ReconcileParams) async throws -> ReconcileSnapshot {
-        guard params.side == .source else {
-            throw ConnectorError(.notSupported, "the Chargebee connector reconciles as a source only (side source)")
-        }
-        let listings = try params.objectTypes.map { objectType in
-            guard let listing = Self.listing(objectType) else {
-                throw ConnectorError(.notSupported, "the Chargebee connector reconciles invoice, credit_note, payment and refund, not \(objectType)")
-            }
-            return (objectType, listing)
-        }
-        guard let (from, to) = params.unixDays else {
-            throw ConnectorError(.permanent, "from and to must be dates YYYY-MM-DD, not \"\(params.from)\" and \"\(params.to)\"")
-        }
+        let request = try SourceReconcileRequest(params, vendor: "Chargebee", supported: ["invoice", "credit_note", "payment", "refund"], listing: Self.listing)
+        let (from, to) = (request.from, request.to)
         // Chargebee filters by the very field the sink dates by; a second more on each side in case its
         // `between` leaves its bounds out (undocumented), the days themselves checked on each item.
         let dated = ("date[between]", "[\(from - 1), \(to + 86_400)]")
         var groups: [ReconcileGroup] = []
-        for (objectType, listing) in listings {
+        for (objectType, listing) in request.kinds {
             let items = try await items(objectType, listing, [dated]).filter { params.includes(day: $0.date) }
             groups.append(ReconcileGroup(objectType: objectType, tallying: items, listed: params.includeItems, sourceObjectType: listing.resource == objectType ? nil : listing.resource))
         }

@@ -1,3 +1,4 @@
+import ConnectorKit
 public import ConnectorProtocol
 import Foundation
 
@@ -39,20 +40,10 @@ public struct StripeReconcile: Sendable {
     }
 
     public func snapshot(_ params: ReconcileParams) async throws -> ReconcileSnapshot {
-        guard params.side == .source else {
-            throw ConnectorError(.notSupported, "the Stripe connector reconciles as a source only (side source)")
-        }
-        let listings = try params.objectTypes.map { objectType in
-            guard let listing = Self.listing(objectType) else {
-                throw ConnectorError(.notSupported, "the Stripe connector reconciles invoice, payment, refund and credit_note, not \(objectType)")
-            }
-            return (objectType, listing)
-        }
-        guard let (from, to) = params.unixDays else {
-            throw ConnectorError(.permanent, "from and to must be dates YYYY-MM-DD, not \"\(params.from)\" and \"\(params.to)\"")
-        }
+        let request = try SourceReconcileRequest(params, vendor: "Stripe", supported: ["invoice", "payment", "refund", "credit_note"], listing: Self.listing)
+        let (from, to) = (request.from, request.to)
         var groups: [ReconcileGroup] = []
-        for (objectType, listing) in listings {
+        for (objectType, listing) in request.kinds {
             var filters = [("created[gte]", String(from - listing.lookbackDays * 86_400))]
             if listing.createdByLastDay { filters.append(("created[lte]", String(to + 86_399))) }
             let items = try await items(objectType, at: listing.path, filters).filter { params.includes(day: $0.date) }
