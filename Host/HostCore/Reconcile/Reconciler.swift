@@ -124,6 +124,8 @@ public final class Reconciler: Service, Sendable {
             report.drift = report.items.count(where: \.counted)
             report.outcome = report.drift > config.tolerance ? "drift" : "clean"
         } catch {
+            // Stopped by the daemon's shutdown: no answer was refused, nothing to report.
+            if Task.isCancelled { throw CancellationError() }
             report.finishedAt = Store.now()
             report.outcome = "failed"
             report.error = (error as? ConnectorError)?.message ?? "\(error)"
