@@ -735,17 +735,21 @@ public struct ReconcileParams: Codable, Sendable, Hashable {
     public var includeItems: Bool
     /// Absent on the wire (a host before sources reconciled): target.
     public var side: Side
+    /// The legal entity compared (the source connector's): a target keeping several entities' books
+    /// answers for that one's only. Nil: all it holds.
+    public var entity: String?
 
-    public init(objectTypes: [String], from: String, to: String, includeItems: Bool, side: Side = .target) {
+    public init(objectTypes: [String], from: String, to: String, includeItems: Bool, side: Side = .target, entity: String? = nil) {
         self.objectTypes = objectTypes
         self.from = from
         self.to = to
         self.includeItems = includeItems
         self.side = side
+        self.entity = entity
     }
 
     enum CodingKeys: String, CodingKey {
-        case from, to, side
+        case from, to, side, entity
         case objectTypes = "object_types"
         case includeItems = "include_items"
     }
@@ -757,6 +761,7 @@ public struct ReconcileParams: Codable, Sendable, Hashable {
         to = try container.decode(String.self, forKey: .to)
         includeItems = try container.decodeIfPresent(Bool.self, forKey: .includeItems) ?? false
         side = try container.decodeIfPresent(Side.self, forKey: .side) ?? .target
+        entity = try container.decodeIfPresent(String.self, forKey: .entity)
     }
 
     /// Checked by the host before it asks and by ConnectorKit before the plugin answers, so a

@@ -24,7 +24,8 @@ import Testing
         #expect(short.includeItems == false)
         // So may side (a host before sources reconciled): the target's records.
         #expect(short.side == .target)
-        let source = ReconcileParams(objectTypes: ["refund"], from: "2026-01-01", to: "2026-01-31", includeItems: false, side: .source)
+        #expect(short.entity == nil)
+        let source = ReconcileParams(objectTypes: ["refund"], from: "2026-01-01", to: "2026-01-31", includeItems: false, side: .source, entity: "acme-eu")
         #expect(try codec.decodeJSON(ReconcileParams.self, from: try codec.json(source)) == source)
         #expect(throws: DecodingError.self) {
             try codec.decodeJSON(ReconcileParams.self, from: Data(#"{"object_types":["invoice"],"from":"2026-01-01","to":"2026-01-31","side":"both"}"#.utf8))

@@ -106,8 +106,8 @@ public final class Reconciler: Service, Sendable {
                                  from: windows.report.from, to: windows.report.to, startedAt: startedAt, finishedAt: startedAt,
                                  trigger: trigger, outcome: "clean", error: nil, tolerance: config.tolerance, drift: 0, totals: [], items: [])
         do {
-            async let source = snapshot(config.source, side: .source, config: config, window: windows.asked)
-            async let target = snapshot(config.target, side: .target, config: config, window: windows.asked)
+            async let source = snapshot(config.source, side: .source, config: config, window: windows.asked, entity: entity)
+            async let target = snapshot(config.target, side: .target, config: config, window: windows.asked, entity: entity)
             let (sourceSnapshot, targetSnapshot) = try await (source, target)
             let compared = DriftDetection.compare(source: sourceSnapshot, target: targetSnapshot, sourceConnector: config.source,
                                                   objectTypes: config.objectTypes, window: windows.report, amountTolerance: config.amountToleranceMinor,
@@ -139,7 +139,8 @@ public final class Reconciler: Service, Sendable {
         return stored
     }
 
-    private func snapshot(_ connector: String, side: ReconcileParams.Side, config: ReconcileConfig, window: DriftDetection.Window) async throws -> ReconcileSnapshot {
+    private func snapshot(_ connector: String, side: ReconcileParams.Side, config: ReconcileConfig, window: DriftDetection.Window,
+                          entity: String?) async throws -> ReconcileSnapshot {
         let role = side == .source ? "source" : "target"
         do {
             let instance = try supervisor.instance(connector)
@@ -149,7 +150,7 @@ public final class Reconciler: Service, Sendable {
             guard capabilities.reconcile else {
                 throw ConnectorError(.notSupported, "its plugin (\(instance.config.plugin)) does not announce capabilities.reconcile")
             }
-            let params = ReconcileParams(objectTypes: config.objectTypes, from: window.from, to: window.to, includeItems: true, side: side)
+            let params = ReconcileParams(objectTypes: config.objectTypes, from: window.from, to: window.to, includeItems: true, side: side, entity: entity)
             return try await instance.call(Method.reconcileSnapshot, params, as: ReconcileSnapshot.self, timeout: Self.snapshotTimeout)
         } catch let error as ConnectorError {
             throw ConnectorError(error.code, "\(role) \(connector): \(error.message)")

@@ -1,8 +1,8 @@
 public import ConnectorProtocol
 
 /// `reconcile.snapshot`: the invoices, credit notes, payments and refunds Odoo has over a range of
-/// days, across every company the connector's user may see: counts, totals per currency, and each
-/// record with the reference it carries — so that the host can find records written twice, records
+/// days, in the company of the params' entity (without one, across every company the connector's user
+/// may see): counts, totals per currency, and each record with the reference it carries — so that the host can find records written twice, records
 /// it never wrote, and (against the source) records missing.
 public struct OdooReconcile: Sendable {
     let client: OdooClient
@@ -56,9 +56,12 @@ public struct OdooReconcile: Sendable {
             throw ConnectorError(.notSupported, "the Odoo connector reconciles as a target only (side target): it reports what its sink wrote")
         }
         let context = try await client.allCompaniesContext()
+        // One entity's books: its company's records only (an entity the connector maps to no company: all of them).
+        let company: [JSONValue] = params.entity.flatMap { settings.companies[$0] }.map { [["company_id", "=", .int($0)]] } ?? []
         var groups: [ReconcileGroup] = []
         for objectType in params.objectTypes {
-            let kind = try await kind(objectType, from: params.from, to: params.to)
+            var kind = try await kind(objectType, from: params.from, to: params.to)
+            kind.domain += company
             var totals: [CurrencyCode: Int64] = [:]
             var items: [ReconcileItem] = []
             var count = 0
