@@ -78,6 +78,13 @@ final class DaemonHarness: @unchecked Sendable {
             """.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
+    /// Puts `directory` first in host.toml's plugin_dirs (for the test fixtures' plugins).
+    func addPluginDirectory(_ directory: String) throws {
+        let text = try String(contentsOfFile: configPath, encoding: .utf8)
+            .replacingOccurrences(of: "plugin_dirs = [\"", with: "plugin_dirs = [\"\(directory)\", \"")
+        try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
     static func sample(_ id: String, _ extra: String = "") -> String {
         "[[connector]]\nid = \"\(id)\"\nplugin = \"sample\"\n\(extra)\n"
     }

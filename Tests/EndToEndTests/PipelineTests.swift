@@ -222,16 +222,14 @@ extension DaemonHarness {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/plugins").path
 
-    /// Both plugin directories in the daemon's configuration: the built binaries and the Python fixtures.
     /// The Python source fixture as connector "py", polling every 200 ms, with these `[connector.config]` lines.
     static func pysource(_ settings: String) -> String {
         "[[connector]]\nid = \"py\"\nplugin = \"pysource\"\npoll_interval_ms = 200\n[connector.config]\n\(settings)\n"
     }
 
+    /// Both plugin directories in the daemon's configuration: the built binaries and the Python fixtures.
     static func addFixturePlugins(_ daemon: DaemonHarness) throws {
-        let text = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
-            .replacingOccurrences(of: "plugin_dirs = [\"", with: "plugin_dirs = [\"\(Self.fixtures)\", \"")
-        try text.write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        try daemon.addPluginDirectory(Self.fixtures)
     }
 
     @Test func pythonSinkReceivesEveryEventOnce() throws {

@@ -14,9 +14,7 @@ import Testing
             + DaemonHarness.sample("erp", "[connector.config]\neffects_file = \"\(daemon.path("effects"))\"")
             + "[[connector]]\nid = \"py\"\nplugin = \"pysink\"\n[connector.config]\neffects_file = \"\(daemon.path("effects-py"))\"\n"
             + DaemonHarness.route("src", "erp"))
-        let text = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
-            .replacingOccurrences(of: "plugin_dirs = [\"", with: "plugin_dirs = [\"\(ForeignPluginTests.fixtures)\", \"")
-        try text.write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        try daemon.addPluginDirectory(ForeignPluginTests.fixtures)
         try daemon.start()
         try daemon.waitUntil("9 deliveries are done") { try daemon.count("delivered") == 9 }
 

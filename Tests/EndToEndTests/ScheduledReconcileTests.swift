@@ -118,9 +118,7 @@ import Testing
             + DaemonHarness.route("src", "erp")
             + "[[reconcile]]\nname = \"hourly\"\nsource = \"src\"\ntarget = \"erp\"\nevery = \"1h\"\n"
             + "[[reconcile]]\nname = \"blind\"\nsource = \"src\"\ntarget = \"py\"\n")
-        let text = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
-            .replacingOccurrences(of: "plugin_dirs = [\"", with: "plugin_dirs = [\"\(ForeignPluginTests.fixtures)\", \"")
-        try text.write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        try daemon.addPluginDirectory(ForeignPluginTests.fixtures)
         try daemon.start()
 
         try daemon.waitUntil("the scheduler ran hourly once its plugins were up", timeout: 30) {

@@ -141,8 +141,8 @@ import Testing
         let now: Int64 = 10_000_000
         let inHost: [String: [String: Store.RecordInHost]] = ["invoice": [
             "in_1": Store.RecordInHost(eventID: 1, eventType: "invoice.paid", pending: []),
-            "in_2": Store.RecordInHost(eventID: 2, eventType: "invoice.finalized", pending: [(id: 20, route: "books", createdAt: now - 60_000)]),
-            "in_3": Store.RecordInHost(eventID: 3, eventType: "invoice.finalized", pending: [(id: 30, route: "books", createdAt: now - 3_600_000)]),
+            "in_2": Store.RecordInHost(eventID: 2, eventType: "invoice.finalized", pending: [.init(id: 20, route: "books", at: now - 60_000)]),
+            "in_3": Store.RecordInHost(eventID: 3, eventType: "invoice.finalized", pending: [.init(id: 30, route: "books", at: now - 3_600_000)]),
         ]]
         let annotated = DriftDetection.annotate(missing + [duplicate], inHost: inHost, now: now, graceMilliseconds: 1_800_000)
         #expect(annotated.map(\.counted) == [true, false, true, true, true])

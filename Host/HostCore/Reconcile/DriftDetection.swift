@@ -149,8 +149,8 @@ extension DriftDetection {
                 item.note = "the host never received an event for it: backfill the source's stream (repair cannot re-deliver it)"
                 return item
             }
-            if let oldest = record.pending.min(by: { $0.createdAt < $1.createdAt }) {
-                let waited = now - oldest.createdAt
+            if let oldest = record.pending.min(by: { $0.at < $1.at }) {
+                let waited = now - oldest.at
                 item.note = "queued: delivery \(oldest.id) on route \(oldest.route) has waited \(waited / 1000) s"
                 item.counted = waited >= graceMilliseconds
             } else {

@@ -47,15 +47,6 @@ extension Store {
         }
     }
 
-    public func driftReport(id: Int64) async throws -> DriftReport? {
-        let json = try await reader.read { db in try Data.fetchOne(db, sql: "SELECT report FROM reconcile_runs WHERE id = ?", arguments: [id]) }
-        return try json.map {
-            var report = try JSONDecoder().decode(DriftReport.self, from: $0)
-            report.id = id
-            return report
-        }
-    }
-
     /// What the host holds of a source record: its latest event, and the deliveries of that event's
     /// object to the target that are still waiting.
     public struct RecordInHost: Sendable, Equatable {
@@ -63,24 +54,24 @@ extension Store {
         public var eventType: String
         public var tenant: String?
         public var entity: String?
-        /// Waiting deliveries of any event of the record to the target: id, route, queued at (ms).
-        public var pending: [(id: Int64, route: String, createdAt: Int64)]
-        /// The last delivery of any of its events the target took: id, route, when (ms).
-        public var lastDelivered: (id: Int64, route: String, at: Int64)?
+        /// Waiting deliveries of any event of the record to the target (`at`: when queued, ms).
+        public var pending: [Delivery]
+        /// The last delivery of any of its events the target took (`at`: when, ms).
+        public var lastDelivered: Delivery?
 
-        public init(eventID: Int64, eventType: String, tenant: String? = nil, entity: String? = nil, pending: [(id: Int64, route: String, createdAt: Int64)],
-                    lastDelivered: (id: Int64, route: String, at: Int64)? = nil) {
+        public struct Delivery: Sendable, Equatable {
+            public var id: Int64
+            public var route: String
+            public var at: Int64
+        }
+
+        public init(eventID: Int64, eventType: String, tenant: String? = nil, entity: String? = nil, pending: [Delivery], lastDelivered: Delivery? = nil) {
             self.eventID = eventID
             self.eventType = eventType
             self.tenant = tenant
             self.entity = entity
             self.pending = pending
             self.lastDelivered = lastDelivered
-        }
-
-        public static func == (lhs: Self, rhs: Self) -> Bool {
-            lhs.eventID == rhs.eventID && lhs.eventType == rhs.eventType && lhs.pending.map(\.id) == rhs.pending.map(\.id)
-                && lhs.lastDelivered?.id == rhs.lastDelivered?.id
         }
     }
 
@@ -105,9 +96,9 @@ extension Store {
                 for row in rows {
                     for delivery in try Row.fetchAll(deliveries, arguments: [row[0] as Int64, target]) {
                         if delivery[4] as String == "pending" {
-                            record.pending.append((id: delivery[0], route: delivery[1], createdAt: delivery[2]))
+                            record.pending.append(RecordInHost.Delivery(id: delivery[0], route: delivery[1], at: delivery[2]))
                         } else if (delivery[3] as Int64) >= record.lastDelivered?.at ?? .min {
-                            record.lastDelivered = (id: delivery[0], route: delivery[1], at: delivery[3])
+                            record.lastDelivered = RecordInHost.Delivery(id: delivery[0], route: delivery[1], at: delivery[3])
                         }
                     }
                 }
