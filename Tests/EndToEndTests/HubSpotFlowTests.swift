@@ -137,12 +137,15 @@ extension DaemonHarness {
         #expect(received.count == 5_301, "and the one change made during the backfill: \(received.count)")
         #expect(byRecord["companies:\(early)"]?.count == 2, "the early company read again with its change")
         #expect(byRecord.values.filter { $0.count > 1 }.count == 1)
+        // The connector polls on until it stops: read the fake's log after that, so that no search is still unanswered in it.
+        #expect(try daemon.stop() == 0)
         let searches = try hubspot.calls().filter { ($0["path"] as? String)?.hasSuffix("/search") == true }
-        #expect(!searches.isEmpty && searches.allSatisfy { ($0["status"] as? Int) == 200 }, "no search refused: \(searches.filter { ($0["status"] as? Int) != 200 }.prefix(3))")
+        // A status is logged once answered (a search the stop cut short may still be at null).
+        let refused = searches.filter { $0["status"] is Int && ($0["status"] as? Int) != 200 }
+        #expect(!searches.isEmpty && refused.isEmpty, "no search refused: \(refused.prefix(3))")
         // 5,301 records in pages of 200 (and of the one millisecond), a look back when caught up: no search in a loop.
         #expect(searches.count < 80, "\(searches.count) searches")
         #expect(!daemon.log.contains("poll failed"), "\(daemon.log.suffix(2_000))")
-        #expect(try daemon.stop() == 0)
     }
 
     /// One change, pushed by a signed webhook and read by the poll too, is one event; a won deal is an
