@@ -38,3 +38,22 @@ public struct SourceReconcileRequest<Listing> {
         return words.dropLast().joined(separator: ", ") + " and " + words[words.count - 1]
     }
 }
+
+extension ReconcileItem {
+    /// A source's record as its events carry it: the object id, the amount, the canonical status and the
+    /// source's own state, dated by the UTC day of the mapped time (the first 10 characters, what the
+    /// Odoo sink takes of it). Nil without such a time: the sink could not date it either.
+    public init?(source id: String, amount: Money, status: String, state: String? = nil, dated time: String?) {
+        guard let day = time?.prefix(10), day.count == 10 else { return nil }
+        self.init(externalID: id, reference: nil, sourceConnector: nil, sourceID: nil, amount: amount, state: state, date: String(day), status: status)
+    }
+
+    /// A CRM's won deal or opportunity as the order its event carries: the deal's id, the order's amount
+    /// before taxes (what the Odoo sink checks the sale order against) and status, dated by its
+    /// `ordered_at` (the close date the sink gives the sale order). Nil for any other event.
+    public init?(order event: Event) {
+        guard case .order(let order) = event.record else { return nil }
+        self.init(source: event.source.objectID, amount: Money(amountMinor: order.subtotalMinor, currency: order.currency), status: order.status.rawValue,
+                  dated: order.orderedAt)
+    }
+}

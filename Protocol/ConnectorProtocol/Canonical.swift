@@ -184,7 +184,8 @@ public enum Record: Sendable, Hashable {
     case other(kind: String, value: JSONValue)
 
     /// Every kind, as `kind` names it.
-    public static let kinds = ["customer", "product", "invoice", "credit_note", "payment", "refund", "subscription"]
+    public static let kinds = ["customer", "product", "invoice", "credit_note", "payment", "refund", "payout", "dispute", "subscription",
+                               "contact", "company", "deal", "order", "account_status"]
 
     public var kind: String {
         switch self {

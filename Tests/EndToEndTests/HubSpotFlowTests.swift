@@ -27,23 +27,27 @@ final class FakeHubSpot {
         return (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]) ?? [:]
     }
 
-    /// A company (in Belgium), its contact, a product and a deal of 3 of it (299.70 EUR) at `stage`, all
-    /// modified ten minutes ago: their ids.
-    func seedDeal(company name: String, stage: String = "closedwon") throws -> (company: String, contact: String, product: String, deal: String) {
+    /// A company (in Belgium), its contact, a product and a deal of 3 of it (a line item, 299.70 EUR) at
+    /// `stage`, closed at `closeDate` (RFC 3339) if one is given, all modified ten minutes ago: their ids.
+    /// Emails are unique in HubSpot: one seed per `email`.
+    func seedDeal(company name: String, stage: String = "closedwon", closeDate: String? = nil, email: String = "ann@acme.test")
+        throws -> (company: String, contact: String, product: String, deal: String, lineItem: String) {
         let past = Int64(Date().timeIntervalSince1970 * 1_000) - 600_000
+        let closed = closeDate.map { #", "closedate": "\#($0)""# } ?? ""
         let seeded = try control("seed", #"""
             {"objects": [
               {"type": "companies", "ref": "acme", "properties": {"name": "\#(name)", "domain": "acme.test", "country": "Belgium"}, "updatedAt": \#(past)},
-              {"type": "contacts", "ref": "ann", "properties": {"firstname": "Ann", "lastname": "Lee", "email": "ann@acme.test"}, "associations": [{"ref": "acme"}], "updatedAt": \#(past + 1)},
+              {"type": "contacts", "ref": "ann", "properties": {"firstname": "Ann", "lastname": "Lee", "email": "\#(email)"}, "associations": [{"ref": "acme"}], "updatedAt": \#(past + 1)},
               {"type": "products", "ref": "seat", "properties": {"name": "Seat", "price": "99.90"}, "updatedAt": \#(past + 2)},
-              {"type": "deals", "ref": "deal", "properties": {"dealname": "ACME seats", "dealstage": "\#(stage)", "pipeline": "default", "amount": "299.70", "deal_currency_code": "EUR"},
+              {"type": "deals", "ref": "deal", "properties": {"dealname": "ACME seats", "dealstage": "\#(stage)", "pipeline": "default", "amount": "299.70", "deal_currency_code": "EUR"\#(closed)},
                "associations": [{"ref": "acme"}, {"ref": "ann"}], "updatedAt": \#(past + 3)}
             ]}
             """#)
         let refs = seeded["refs"] as? [String: String] ?? [:]
         let ids = (company: refs["acme"] ?? "", contact: refs["ann"] ?? "", product: refs["seat"] ?? "", deal: refs["deal"] ?? "")
-        try control("seed", #"{"objects": [{"type": "line_items", "properties": {"name": "Seat", "quantity": "3", "price": "99.90", "hs_product_id": "\#(ids.product)"}, "associations": [{"type": "deals", "id": "\#(ids.deal)"}], "updatedAt": \#(past + 4)}]}"#)
-        return ids
+        let line = try control("seed", #"{"objects": [{"type": "line_items", "properties": {"name": "Seat", "quantity": "3", "price": "99.90", "hs_product_id": "\#(ids.product)"}, "associations": [{"type": "deals", "id": "\#(ids.deal)"}], "updatedAt": \#(past + 4)}]}"#)
+        let lineItem = ((line["created"] as? [String: Any])?["line_items"] as? [String])?.first ?? ""
+        return (ids.company, ids.contact, ids.product, ids.deal, lineItem)
     }
 
     /// Every API call the fake answered: method, path, status, …
@@ -271,7 +275,7 @@ extension DaemonHarness {
         for (name, type) in [("odoo_balance_due", "number"), ("odoo_overdue_invoices", "number")] {
             try hubspot.control("properties", #"{"type": "companies", "name": "\#(name)", "value_type": "\#(type)"}"#)
         }
-        let (acme, _, _, deal) = try hubspot.seedDeal(company: "ACME \(crm)")
+        let (acme, _, _, deal, _) = try hubspot.seedDeal(company: "ACME \(crm)")
         let since = OdooCursor.odooDateTime(Date(timeIntervalSinceNow: -120))
         let connectors = """
             [[connector]]

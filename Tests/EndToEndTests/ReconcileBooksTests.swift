@@ -228,3 +228,77 @@ extension ReconcileBooksTests {
         #expect(try daemon.stop() == 0)
     }
 }
+
+extension ReconcileBooksTests {
+    /// HubSpot against Odoo: won deals against the sale orders made of them (amounts before taxes, the
+    /// deal's id in each order's reference). Clean; then an order cancelled and deleted in Odoo and a
+    /// deal whose line changed in HubSpot after its order was made, each reported; repair makes the
+    /// deleted order again, once; the changed amount is left for a person.
+    @Test(arguments: OdooServer.versions) func hubSpotWonDealsAgainstOdooSaleOrders(version: Int) throws {
+        let daemon = try DaemonHarness()
+        let hubspot = try FakeHubSpot(log: daemon.path("hubspot.log"))
+        let odoo = try OdooServer.underTest(version: version, apiKey: DaemonHarness.odooKey, log: daemon.path("odoo.log"))
+        let crm = odoo.source("crm")
+        let now = Date().formatted(.iso8601)
+        let won = try (1...3).map { try hubspot.seedDeal(company: "Won \($0) \(crm)", closeDate: now, email: "ap\($0)@won.test") }
+        _ = try hubspot.seedDeal(company: "Open \(crm)", stage: "appointmentscheduled", closeDate: now, email: "ap@open.test")  // no order: in neither side
+        let connectors = """
+            [[connector]]
+            id = "\(crm)"
+            plugin = "hubspot"
+            entity = "acme-eu"
+            poll_interval_ms = 200
+            [connector.config]
+            api_base = "\(hubspot.url)"
+            currency = "EUR"
+            search_lag_ms = 0
+            streams = ["companies", "contacts", "deals"]
+
+            """ + DaemonHarness.odoo(odoo, "orders = \"confirm\"")
+            + DaemonHarness.route(crm, "erp", events: #""company.*", "contact.*", "order.*", "deal.*""#)
+            + "[[reconcile]]\nname = \"crm-books\"\nsource = \"\(crm)\"\ntarget = \"erp\"\ntypes = [\"order\"]\n"
+        try daemon.start(storing: [(crm, "access_token", FakeHubSpot.token), ("erp", "api_key", odoo.apiKey)], then: connectors)
+        func orders() throws -> [[String: Any]] {
+            try odoo.search("sale.order", [["client_order_ref", "=like", "ch:\(crm):deals:%"]], fields: ["id", "client_order_ref", "state"])
+        }
+        func confirmed(_ count: Int) throws {
+            try daemon.waitUntil("\(count) confirmed sale orders in Odoo", timeout: OdooServer.isReal ? 300 : 90) {
+                try orders().filter { $0["state"] as? String == "sale" }.count == count && daemon.count("pending") == 0 || daemon.count("dead") > 0
+            }
+            #expect(try daemon.deadLetters().isEmpty)
+        }
+        try confirmed(3)
+
+        let clean = try Self.report(try daemon.hostctl("reconcile", "run", "crm-books", "--json"))
+        #expect(clean.outcome == "clean" && clean.items.filter(\.counted).isEmpty, "\(clean.items)")
+        #expect(clean.totals.map { "\($0.objectType) \($0.currency ?? "-") \($0.sourceCount) \($0.targetCount) \($0.sourceTotalMinor) \($0.targetTotalMinor)" }
+            == ["order EUR 3 3 89910 89910"])
+
+        // An order cancelled and deleted in Odoo; a deal whose seats went from 3 to 4 after its order was made.
+        let context: [String: Any] = ["allowed_company_ids": [odoo.euCompany], "disable_cancel_warning": true]
+        let deleted = try #require(try orders().first { $0["client_order_ref"] as? String == "ch:\(crm):deals:\(won[0].deal)" }?["id"] as? Int)
+        _ = try odoo.execute("sale.order", "action_cancel", [[deleted]], context: context)
+        _ = try odoo.execute("sale.order", "unlink", [[deleted]], context: context)
+        try hubspot.control("set", #"{"type": "line_items", "id": "\#(won[1].lineItem)", "properties": {"quantity": "4"}}"#)
+
+        let found = try daemon.hostctl("reconcile", "run", "crm-books", "--json")
+        #expect(found.status == 1)
+        let drift = try Self.report(found)
+        let counted = drift.items.filter(\.counted).map { "\($0.kind.rawValue) \($0.objectType) \($0.sourceObjectType ?? "-") \($0.sourceID ?? "-")" }.sorted()
+        #expect(counted == ["amount_mismatch order deals \(won[1].deal)", "missing_in_target order deals \(won[0].deal)"], "\(drift.items)")
+        let mismatch = try #require(drift.items.first { $0.kind == .amountMismatch })
+        #expect(mismatch.sourceAmount?.amountMinor == 39_960 && mismatch.targetAmount?.amountMinor == 29_970)
+        let health = try daemon.hostctl("health")
+        #expect(health.status == 1 && health.stdout.contains("reconcile crm-books: 2 difference(s)"), "\(health.stdout)")
+
+        let repaired = try JSONDecoder().decode(RepairResult.self, from: Data(try daemon.hostctl("reconcile", "repair", "crm-books", "--json").stdout.utf8))
+        #expect(repaired.entries.map { "\($0.objectType) \($0.action.rawValue)" } == ["order queued"])
+        #expect(repaired.leftForAPerson == 1)
+        try confirmed(3)
+        #expect(try orders().filter { $0["client_order_ref"] as? String == "ch:\(crm):deals:\(won[0].deal)" }.count == 1, "made again, once")
+
+        let after = try Self.report(try daemon.hostctl("reconcile", "run", "crm-books", "--json"))
+        #expect(after.items.filter(\.counted).map(\.kind) == [.amountMismatch], "\(after.items)")
+        #expect(try daemon.stop() == 0)
+    }
+}

@@ -42,15 +42,15 @@ final class FakeSalesforce {
         return try control("seed", String(decoding: body, as: UTF8.self))["ids"] as? [String] ?? []
     }
 
-    /// A product priced in the standard price book, and an opportunity of `account` at `stage` with one
-    /// line item of it: the opportunity's id.
+    /// A product priced in the standard price book, and an opportunity of `account` at `stage`, closing
+    /// on `closeDate`, with one line item of it: the opportunity's id.
     func seedOpportunity(_ name: String, account: String, stage: String, product code: String, quantity: Int, price: Double, discount: Double = 0,
-                         currency: String? = nil) throws -> String {
+                         currency: String? = nil, closeDate: String = "2026-12-01") throws -> String {
         let currency: [String: Any] = currency.map { ["CurrencyIsoCode": $0] } ?? [:]
         guard let product = try seed("Product2", [["Name": "Seat", "ProductCode": code, "IsActive": true]]).first,
               let standard = try records("Pricebook2").first(where: { $0["IsStandard"] as? Bool == true })?["Id"] as? String,
               let entry = try seed("PricebookEntry", [["Pricebook2Id": standard, "Product2Id": product, "UnitPrice": price, "IsActive": true].merging(currency) { $1 }]).first,
-              let opportunity = try seed("Opportunity", [["Name": name, "StageName": stage, "CloseDate": "2026-12-01", "AccountId": account,
+              let opportunity = try seed("Opportunity", [["Name": name, "StageName": stage, "CloseDate": closeDate, "AccountId": account,
                                                           "Pricebook2Id": standard].merging(currency) { $1 }]).first else {
             throw HarnessError("the fake Salesforce did not seed the opportunity \(name)")
         }
@@ -444,6 +444,37 @@ extension DaemonHarness {
         #expect(orders.count == 1 && orders.first?["state"] as? String == "draft" && orders.first?["amount_untaxed"] as? Double == 1500, "\(orders)")
         #expect(try odoo.search("product.product", [["default_code", "=like", "ch:sf:products:%"]], fields: ["id"]).count == 1, "the product made once")
         #expect(try daemon.deadLetters().isEmpty)
+        #expect(try daemon.stop() == 0)
+    }
+}
+
+extension SalesforceFlowTests {
+    /// `hostctl reconcile sf --side source`: the won opportunities closed in the range, each as the order
+    /// its event carries (its line items' amount before taxes, the configured status, its close date);
+    /// not an open one, nor one won on another day.
+    @Test func wonOpportunitiesAreTheSourceSideOfAnOrderReconciliation() throws {
+        let daemon = try DaemonHarness()
+        let salesforce = try FakeSalesforce(log: daemon.path("salesforce.log"), directory: daemon.path(""))
+        let account = try #require(try Self.seedAccounts(salesforce, 1).accounts.first)
+        let seats = try salesforce.seedOpportunity("Seats", account: account, stage: "Closed Won", product: "SEAT", quantity: 3, price: 99.9)
+        let support = try salesforce.seedOpportunity("Support", account: account, stage: "Closed Won", product: "SUPPORT", quantity: 1, price: 250, discount: 10)
+        _ = try salesforce.seedOpportunity("Open", account: account, stage: "Negotiation/Review", product: "OPEN", quantity: 1, price: 10)
+        _ = try salesforce.seedOpportunity("Later", account: account, stage: "Closed Won", product: "LATER", quantity: 1, price: 10, closeDate: "2026-12-02")
+        try daemon.startWithSalesforceKey(connectors: DaemonHarness.salesforce(url: salesforce.url, currency: "USD", "order_status = \"confirmed\""))
+        try daemon.waitUntil("the Salesforce connector runs", timeout: 20) { try daemon.connector("sf").state == "running" }
+        let answer = try DaemonHarness.run("hostctl", ["reconcile", "sf", "--side", "source", "--from", "2026-12-01", "--to", "2026-12-01", "--type", "order",
+                                                       "--items", "--json", "--socket", daemon.adminSocket])
+        #expect(answer.status == 0, "\(answer.stderr)")
+        let report = try JSONDecoder().decode(ReconcileReport.self, from: Data(answer.stdout.utf8))
+        let group = try #require(report.snapshot.groups.first)
+        #expect(group.objectType == "order" && group.sourceObjectType == "opportunities")
+        let usd = try #require(CurrencyCode("USD"))
+        let items = group.items.sorted { $0.externalID < $1.externalID }.map { "\($0.externalID) \($0.amount?.amountMinor ?? -1) \($0.status ?? "-") \($0.date ?? "-")" }
+        #expect(items == [(seats, 29_970), (support, 22_500)].sorted { $0.0 < $1.0 }.map { "\($0.0) \($0.1) confirmed 2026-12-01" }, "\(group.items)")
+        #expect(group.count == 2 && group.totals == [Money(amountMinor: 52_470, currency: usd)])
+        // Odoo's side only: a source does not answer as a target.
+        let refused = try DaemonHarness.run("hostctl", ["reconcile", "sf", "--from", "2026-12-01", "--to", "2026-12-01", "--type", "order", "--socket", daemon.adminSocket])
+        #expect(refused.status != 0 && refused.stderr.contains("reconciles as a source only"), "\(refused.stderr)")
         #expect(try daemon.stop() == 0)
     }
 }

@@ -84,22 +84,15 @@ public struct ChargebeeReconcile: Sendable {
         switch (objectType, event.record) {
         case ("invoice", .invoice(let invoice)), ("credit_note", .creditNote(let invoice)):
             guard invoice.status != .draft, invoice.status != .void else { return nil }
-            return item(id, Money(amountMinor: invoice.totalMinor, currency: invoice.currency), invoice.status.rawValue, state, dated: invoice.issuedAt)
+            return ReconcileItem(source: id, amount: Money(amountMinor: invoice.totalMinor, currency: invoice.currency), status: invoice.status.rawValue, state: state, dated: invoice.issuedAt)
         case ("payment", .payment(let payment)):
             guard payment.status == .succeeded else { return nil }
-            return item(id, payment.amount, payment.status.rawValue, state, dated: payment.paidAt)
+            return ReconcileItem(source: id, amount: payment.amount, status: payment.status.rawValue, state: state, dated: payment.paidAt)
         case ("refund", .refund(let refund)):
             guard refund.status == .succeeded else { return nil }
-            return item(id, refund.amount, refund.status.rawValue, state, dated: refund.refundedAt)
+            return ReconcileItem(source: id, amount: refund.amount, status: refund.status.rawValue, state: state, dated: refund.refundedAt)
         default:
             return nil
         }
-    }
-
-    /// Dated by the UTC day of the mapped time, the first 10 characters the Odoo sink takes of it.
-    static func item(_ id: String, _ amount: Money, _ status: String, _ state: String?, dated time: String?) -> ReconcileItem? {
-        guard let day = time?.prefix(10), day.count == 10 else { return nil }
-        return ReconcileItem(externalID: id, reference: nil, sourceConnector: nil, sourceID: nil, amount: amount, state: state,
-                             date: String(day), status: status)
     }
 }

@@ -6,14 +6,15 @@ import Logging
 
 /// `connector-hubspot`: one HubSpot account as a source of companies, contacts and deals (a deal in a
 /// won stage as an order) — searched incrementally and pushed by signed webhooks, one change giving one
-/// event either way — and as a sink of account statuses written to company properties. The work is in
-/// HubSpotKit.
+/// event either way — as a sink of account statuses written to company properties, and as the source
+/// side of a reconciliation of won deals against sale orders. The work is in HubSpotKit.
 struct HubSpotConnector: Connector {
     static let plugin = PluginInfo(name: "hubspot", version: "0.1.0")
     static let capabilities = Capabilities(
         streams: HubSpotSource.streams,
         webhooks: true,
         sinkEventTypes: ["account_status.*"],
+        reconcile: true,
         sinkRecordKinds: ["account_status"]
     )
 
@@ -21,6 +22,7 @@ struct HubSpotConnector: Connector {
     let settings: HubSpotSettings
     let client: HubSpotClient
     let source: HubSpotSource
+    let reconcile: HubSpotReconcile
     let logger: Logger
     let webhookSecrets: WebhookSecrets
 
@@ -47,6 +49,7 @@ struct HubSpotConnector: Connector {
         }
         client = HubSpotClient(settings: settings, http: http, tokens: tokens)
         source = HubSpotSource(client: client, settings: settings, mapping: HubSpotMapping(settings: settings, connector: context.connector))
+        reconcile = HubSpotReconcile(source: source)
         webhookSecrets = WebhookSecrets(names: settings.webhookSecrets, host: host)
     }
 
@@ -58,6 +61,11 @@ struct HubSpotConnector: Connector {
 
     func poll(_ params: PollParams) async throws -> PollResult {
         try await source.poll(params)
+    }
+
+    /// Won deals as orders, against Odoo's sale orders (``HubSpotReconcile``).
+    func reconcileSnapshot(_ params: ReconcileParams) async throws -> ReconcileSnapshot {
+        try await reconcile.snapshot(params)
     }
 
     /// A signed batch of HubSpot's webhook events: each changed record is read as it is now and mapped

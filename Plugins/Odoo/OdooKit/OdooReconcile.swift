@@ -1,9 +1,10 @@
 public import ConnectorProtocol
 
-/// `reconcile.snapshot`: the invoices, credit notes, payments and refunds Odoo has over a range of
-/// days, in the company of the params' entity (without one, across every company the connector's user
-/// may see): counts, totals per currency, and each record with the reference it carries — so that the host can find records written twice, records
-/// it never wrote, and (against the source) records missing.
+/// `reconcile.snapshot`: the invoices, credit notes, payments, refunds and sale orders Odoo has over a
+/// range of days, in the company of the params' entity (without one, across every company the
+/// connector's user may see): counts, totals per currency, and each record with the reference it
+/// carries — so that the host can find records written twice, records it never wrote, and (against the
+/// source) records missing.
 public struct OdooReconcile: Sendable {
     let client: OdooClient
     let settings: OdooSettings
@@ -35,8 +36,13 @@ public struct OdooReconcile: Sendable {
             return Kind(model: "account.payment", domain: [["payment_type", "=", .string(direction)], ["partner_type", "=", "customer"],
                                                            ["state", "not in", ["draft", "cancel", "canceled", "rejected"]]] + days("date"),
                         amount: "amount", date: "date", reference: try await client.connect().major >= 18 ? "memo" : "ref", state: "state")
+        case "order":
+            // A datetime (UTC); the sink dates an order by its day. Amounts before taxes, as the sink checks them.
+            return Kind(model: "sale.order", domain: [["state", "!=", "cancel"], ["date_order", ">=", .string(from + " 00:00:00")],
+                                                      ["date_order", "<=", .string(to + " 23:59:59")]],
+                        amount: "amount_untaxed", date: "date_order", reference: "client_order_ref", state: "state")
         default:
-            throw ConnectorError(.notSupported, "the Odoo connector reconciles invoice, credit_note, payment and refund, not \(objectType)")
+            throw ConnectorError(.notSupported, "the Odoo connector reconciles invoice, credit_note, payment, refund and order, not \(objectType)")
         }
     }
 
@@ -48,6 +54,26 @@ public struct OdooReconcile: Sendable {
         case "paid", "in_payment": Invoice.Status.paid.rawValue
         case "not_paid", "partial": Invoice.Status.open.rawValue
         default: nil
+        }
+    }
+
+    /// A sale order's canonical status, compared only when the sink confirms orders (`orders = "confirm"`):
+    /// otherwise a quotation is what the sink makes of any order and the sales team confirms it.
+    func orderStatus(_ state: String) -> String? {
+        guard settings.orders == .confirm else { return nil }
+        switch state {
+        case "sale", "done": return Order.Status.confirmed.rawValue
+        case "draft", "sent": return Order.Status.quotation.rawValue
+        default: return nil
+        }
+    }
+
+    func status(_ objectType: String, _ state: String?) -> String? {
+        guard let state else { return nil }
+        switch objectType {
+        case "invoice": return Self.invoiceStatus(state)
+        case "order": return orderStatus(state)
+        default: return nil
         }
     }
 
@@ -85,8 +111,8 @@ public struct OdooReconcile: Sendable {
                     items.append(ReconcileItem(
                         externalID: OdooRecordID(model: kind.model, id: id).description, reference: reference?.description,
                         sourceConnector: reference?.sourceConnector, sourceID: reference?.objectID, amount: amount,
-                        state: state, date: record[kind.date]?.stringValue,
-                        status: objectType == "invoice" ? state.flatMap(Self.invoiceStatus) : nil
+                        state: state, date: record[kind.date]?.stringValue.map { String($0.prefix(10)) },
+                        status: status(objectType, state)
                     ))
                 }
                 if page.count < 1000 { break }

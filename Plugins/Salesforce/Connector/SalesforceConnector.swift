@@ -6,13 +6,14 @@ import SalesforceKit
 
 /// `connector-salesforce`: one Salesforce org as a source of accounts, contacts, opportunities (a won
 /// one as an order) and products — backfilled by Bulk API 2.0, then read incrementally by SOQL — and
-/// as a sink of account statuses written to Account fields through sObject Collections. The work is
-/// in SalesforceKit.
+/// as a sink of account statuses written to Account fields through sObject Collections, and as the
+/// source side of a reconciliation of won opportunities against sale orders. The work is in SalesforceKit.
 struct SalesforceConnector: Connector {
     static let plugin = PluginInfo(name: "salesforce", version: "0.1.0")
     static let capabilities = Capabilities(
         streams: SalesforceSource.streams,
         sinkEventTypes: ["account_status.*"],
+        reconcile: true,
         sinkRecordKinds: ["account_status"]
     )
     static let deliverBatchLimit = SalesforceStatusSink.collectionLimit
@@ -20,6 +21,7 @@ struct SalesforceConnector: Connector {
     let settings: SalesforceSettings
     let client: SalesforceClient
     let source: SalesforceSource
+    let reconcile: SalesforceReconcile
     let sink: SalesforceStatusSink
 
     static func configProblem(_ config: JSONValue) -> String? {
@@ -50,6 +52,7 @@ struct SalesforceConnector: Connector {
         }
         source = SalesforceSource(client: client, settings: settings, mapping: SalesforceMapping(settings: settings, connector: context.connector),
                                   logger: context.logger)
+        reconcile = SalesforceReconcile(source: source)
         sink = SalesforceStatusSink(client: client, settings: settings, connector: context.connector, logger: context.logger)
     }
 
@@ -70,6 +73,11 @@ struct SalesforceConnector: Connector {
 
     func poll(_ params: PollParams) async throws -> PollResult {
         try await source.poll(params)
+    }
+
+    /// Won opportunities as orders, against Odoo's sale orders (``SalesforceReconcile``).
+    func reconcileSnapshot(_ params: ReconcileParams) async throws -> ReconcileSnapshot {
+        try await reconcile.snapshot(params)
     }
 
     func deliver(_ params: DeliverParams) async throws -> DeliverResult {

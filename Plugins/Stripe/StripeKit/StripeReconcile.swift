@@ -79,25 +79,18 @@ public struct StripeReconcile: Sendable {
         switch objectType {
         case "invoice":
             guard let invoice = StripeMapping.invoice(object), invoice.status != .draft, invoice.status != .void else { return nil }
-            return item(id, Money(amountMinor: invoice.totalMinor, currency: invoice.currency), invoice.status.rawValue, state, dated: invoice.issuedAt)
+            return ReconcileItem(source: id, amount: Money(amountMinor: invoice.totalMinor, currency: invoice.currency), status: invoice.status.rawValue, state: state, dated: invoice.issuedAt)
         case "payment":
             guard let payment = StripeMapping.payment(object, transactions: [:]), payment.status == .succeeded else { return nil }
-            return item(id, payment.amount, payment.status.rawValue, state, dated: payment.paidAt)
+            return ReconcileItem(source: id, amount: payment.amount, status: payment.status.rawValue, state: state, dated: payment.paidAt)
         case "refund":
             guard let refund = StripeMapping.refund(object, charge: nil), refund.status == .succeeded else { return nil }
-            return item(id, refund.amount, refund.status.rawValue, state, dated: refund.refundedAt)
+            return ReconcileItem(source: id, amount: refund.amount, status: refund.status.rawValue, state: state, dated: refund.refundedAt)
         case "credit_note":
             guard let note = StripeMapping.creditNote(object), note.status != .void else { return nil }
-            return item(id, Money(amountMinor: note.totalMinor, currency: note.currency), note.status.rawValue, state, dated: note.issuedAt)
+            return ReconcileItem(source: id, amount: Money(amountMinor: note.totalMinor, currency: note.currency), status: note.status.rawValue, state: state, dated: note.issuedAt)
         default:
             return nil
         }
-    }
-
-    /// Dated by the UTC day of the mapped time, the first 10 characters the Odoo sink takes of it.
-    static func item(_ id: String, _ amount: Money, _ status: String, _ state: String?, dated time: String?) -> ReconcileItem? {
-        guard let day = time?.prefix(10), day.count == 10 else { return nil }
-        return ReconcileItem(externalID: id, reference: nil, sourceConnector: nil, sourceID: nil, amount: amount, state: state,
-                             date: String(day), status: status)
     }
 }
