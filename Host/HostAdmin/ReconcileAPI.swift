@@ -130,10 +130,13 @@ public struct DriftReport: Codable, Sendable, Equatable {
     /// The differences that count: all but those still queued for delivery within the grace period.
     public var drift: Int
     public var totals: [DriftTotals]
+    /// The totals per day; nil in a report stored before they were kept.
+    public var days: [DriftTotals]?
     public var items: [DriftItem]
 
     public init(id: Int64? = nil, name: String, source: String, target: String, entity: String?, from: String, to: String, startedAt: Int64,
-                finishedAt: Int64, trigger: String, outcome: String, error: String?, tolerance: Int, drift: Int, totals: [DriftTotals], items: [DriftItem]) {
+                finishedAt: Int64, trigger: String, outcome: String, error: String?, tolerance: Int, drift: Int, totals: [DriftTotals],
+                days: [DriftTotals]? = nil, items: [DriftItem]) {
         self.id = id
         self.name = name
         self.source = source
@@ -149,17 +152,19 @@ public struct DriftReport: Codable, Sendable, Equatable {
         self.tolerance = tolerance
         self.drift = drift
         self.totals = totals
+        self.days = days
         self.items = items
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, source, target, entity, from, to, trigger, outcome, error, tolerance, drift, totals, items
+        case id, name, source, target, entity, from, to, trigger, outcome, error, tolerance, drift, totals, days, items
         case startedAt = "started_at"
         case finishedAt = "finished_at"
     }
 }
 
-/// Counts and totals of one record kind in one currency, on each side, over the report's days.
+/// Counts and totals of one record kind in one currency, on each side, over the report's days (or one
+/// of them).
 public struct DriftTotals: Codable, Sendable, Equatable {
     public var objectType: String
     /// ISO 4217 code; nil for records without an amount.
@@ -168,18 +173,27 @@ public struct DriftTotals: Codable, Sendable, Equatable {
     public var sourceTotalMinor: Int64
     public var targetCount: Int
     public var targetTotalMinor: Int64
+    /// What the payment processor kept, in this currency, of the source's records (Stripe's fees); nil
+    /// where the source says nothing of fees. Net: `sourceTotalMinor` less this, when nothing was converted.
+    public var sourceFeeMinor: Int64?
+    /// The day, in a report's per-day rows; nil for the whole window.
+    public var date: String?
 
-    public init(objectType: String, currency: String?, sourceCount: Int, sourceTotalMinor: Int64, targetCount: Int, targetTotalMinor: Int64) {
+    public init(objectType: String, currency: String?, sourceCount: Int, sourceTotalMinor: Int64, targetCount: Int, targetTotalMinor: Int64,
+                sourceFeeMinor: Int64? = nil, date: String? = nil) {
         self.objectType = objectType
         self.currency = currency
         self.sourceCount = sourceCount
         self.sourceTotalMinor = sourceTotalMinor
         self.targetCount = targetCount
         self.targetTotalMinor = targetTotalMinor
+        self.sourceFeeMinor = sourceFeeMinor
+        self.date = date
     }
 
     enum CodingKeys: String, CodingKey {
-        case currency
+        case currency, date
+        case sourceFeeMinor = "source_fee_minor"
         case objectType = "object_type"
         case sourceCount = "source_count"
         case sourceTotalMinor = "source_total_minor"

@@ -104,6 +104,7 @@ extension Reconcile {
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The [[reconcile]] table's name.") var name: String
         @Flag(help: "List only the counts and totals, not each record that differs.") var summary = false
+        @Flag(help: "Add the counts and totals of each day.") var byDay = false
 
         func run() throws {
             // Both plugins get 120 s to answer; wait a little longer for the daemon.
@@ -112,7 +113,7 @@ extension Reconcile {
             if options.json {
                 options.printJSON(report)
             } else {
-                print(Reconcile.describe(report, items: !summary))
+                print(Reconcile.describe(report, items: !summary, byDay: byDay))
             }
             if report.outcome != "clean" { throw ExitCode(ExitStatus.failed) }
         }
@@ -127,6 +128,7 @@ extension Reconcile {
         @Argument(help: "A [[reconcile]] table's name: its reports, newest first.") var name: String?
         @Option(help: "How many reports of NAME.") var limit = 1
         @Flag(help: "With NAME: one line per report, not the latest in full.") var history = false
+        @Flag(help: "Add the counts and totals of each day.") var byDay = false
 
         func run() throws {
             let client = try options.connect()
@@ -144,7 +146,7 @@ extension Reconcile {
                      String(report.drift), String(report.tolerance)]
                 }))
             } else {
-                print(reports.map { Reconcile.describe($0, items: true) }.joined(separator: "\n\n"))
+                print(reports.map { Reconcile.describe($0, items: true, byDay: byDay) }.joined(separator: "\n\n"))
             }
         }
     }
@@ -180,7 +182,7 @@ extension Reconcile {
         }
     }
 
-    static func describe(_ report: DriftReport, items: Bool) -> String {
+    static func describe(_ report: DriftReport, items: Bool, byDay: Bool = false) -> String {
         func amount(_ minor: Int64, _ currency: String?) -> String {
             guard let currency, let code = CurrencyCode(currency) else { return "-" }
             return "\(Money(amountMinor: minor, currency: code).decimalText) \(currency)"
@@ -195,10 +197,20 @@ extension Reconcile {
             lines.append("error: \(error)")
             return lines.joined(separator: "\n")
         }
-        lines += ["", table(["TYPE", "CURRENCY", "SOURCE", "SOURCE TOTAL", "TARGET", "TARGET TOTAL"], report.totals.map {
-            [$0.objectType, $0.currency ?? "-", String($0.sourceCount), amount($0.sourceTotalMinor, $0.currency), String($0.targetCount),
-             amount($0.targetTotalMinor, $0.currency)]
-        })]
+        // Fees and net only when the source says what its processor kept (Stripe).
+        func totals(_ rows: [DriftTotals], byDay: Bool) -> String {
+            let fees = rows.contains { $0.sourceFeeMinor != nil }
+            let header = (byDay ? ["DAY"] : []) + ["TYPE", "CURRENCY", "SOURCE", "SOURCE TOTAL"] + (fees ? ["FEES", "NET"] : []) + ["TARGET", "TARGET TOTAL"]
+            return table(header, rows.map { row in
+                let fee = row.sourceFeeMinor.map { [amount($0, row.currency), amount(row.sourceTotalMinor - $0, row.currency)] } ?? ["-", "-"]
+                return (byDay ? [row.date ?? "-"] : []) + [row.objectType, row.currency ?? "-", String(row.sourceCount), amount(row.sourceTotalMinor, row.currency)]
+                    + (fees ? fee : []) + [String(row.targetCount), amount(row.targetTotalMinor, row.currency)]
+            })
+        }
+        lines += ["", totals(report.totals, byDay: false)]
+        if byDay {
+            lines += ["", report.days.map { $0.isEmpty ? "no records on any day" : totals($0, byDay: true) } ?? "no totals per day in this report (run before they were kept)"]
+        }
         guard items, !report.items.isEmpty else { return lines.joined(separator: "\n") }
         lines += ["", table(["KIND", "TYPE", "SOURCE ID", "TARGET IDS", "SOURCE", "TARGET", "DATE", "COUNTED", "NOTE"], report.items.map { item in
             let source = item.sourceStatus.map { [money(item.sourceAmount), $0].filter { $0 != "-" }.joined(separator: " ") } ?? money(item.sourceAmount)

@@ -43,9 +43,10 @@ extension ReconcileItem {
     /// A source's record as its events carry it: the object id, the amount, the canonical status and the
     /// source's own state, dated by the UTC day of the mapped time (the first 10 characters, what the
     /// Odoo sink takes of it). Nil without such a time: the sink could not date it either.
-    public init?(source id: String, amount: Money, status: String, state: String? = nil, dated time: String?) {
+    public init?(source id: String, amount: Money, status: String, state: String? = nil, dated time: String?, fee: Money? = nil) {
         guard let day = time?.prefix(10), day.count == 10 else { return nil }
-        self.init(externalID: id, reference: nil, sourceConnector: nil, sourceID: nil, amount: amount, state: state, date: String(day), status: status)
+        self.init(externalID: id, reference: nil, sourceConnector: nil, sourceID: nil, amount: amount, state: state, date: String(day), status: status,
+                  fee: fee)
     }
 
     /// A CRM's won deal or opportunity as the order its event carries: the deal's id, the order's amount

@@ -932,9 +932,12 @@ public struct ReconcileItem: Codable, Sendable, Hashable {
     /// The record's canonical status where both sides can say it, e.g. an invoice's `open`, `paid` or
     /// `void` (the canonical model's words): compared between source and target.
     public var status: String?
+    /// What the payment processor kept of a payment or refund (Stripe's fee), in its balance's currency:
+    /// the amount's unless it was converted, when the net is `amount` less this. Nil where the source does not say.
+    public var fee: Money?
 
     public init(externalID: String, reference: String?, sourceConnector: String?, sourceID: String?, amount: Money?, state: String?, date: String?,
-                status: String? = nil) {
+                status: String? = nil, fee: Money? = nil) {
         self.externalID = externalID
         self.reference = reference
         self.sourceConnector = sourceConnector
@@ -943,6 +946,7 @@ public struct ReconcileItem: Codable, Sendable, Hashable {
         self.state = state
         self.date = date
         self.status = status
+        self.fee = fee
     }
 
     /// Fills `sourceConnector` and `sourceID` from the reference, so every plugin parses it alike.
@@ -953,7 +957,7 @@ public struct ReconcileItem: Codable, Sendable, Hashable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case reference, amount, state, date, status
+        case reference, amount, state, date, status, fee
         case externalID = "external_id"
         case sourceConnector = "source_connector"
         case sourceID = "source_id"

@@ -72,6 +72,16 @@ import Testing
         #expect(totals["payment EUR"].map { [$0.sourceCount, $0.targetCount] } == [3, 3])
         let received = Int64(paid.total + paidToo.total + 2_500)
         #expect(totals["payment EUR"].map { [$0.sourceTotalMinor, $0.targetTotalMinor] } == [received, received])
+        // What Stripe kept (the fake's 2.9 % + 0.30 a charge, rounded half up), and the same per day.
+        func fee(_ minor: Int) -> Int64 { Int64((minor * 29 + 500) / 1_000 + 30) }
+        let fees = fee(paid.total) + fee(paidToo.total) + fee(2_500)
+        #expect(totals["payment EUR"]?.sourceFeeMinor == fees && totals["invoice EUR"]?.sourceFeeMinor == nil)
+        let days = try #require(first.days)
+        #expect(days.allSatisfy { $0.date != nil } && days.filter { $0.objectType == "payment" }.map(\.sourceCount).reduce(0, +) == 3)
+        #expect(days.filter { $0.objectType == "payment" }.compactMap(\.sourceFeeMinor).reduce(0, +) == fees)
+        let byDay = try daemon.hostctl("reconcile", "report", "books", "--by-day")
+        let feeText = Money(amountMinor: fees, currency: try #require(CurrencyCode("EUR"))).decimalText
+        #expect(byDay.status == 0 && byDay.stdout.contains("DAY") && byDay.stdout.contains("NET") && byDay.stdout.contains(feeText), "\(byDay.stdout)")
 
         // A refund while Odoo's connector is paused: it waits in the queue.
         #expect(try daemon.hostctl("pause", "erp").status == 0)

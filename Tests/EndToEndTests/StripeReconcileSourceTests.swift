@@ -47,8 +47,8 @@ import Testing
         Money(amountMinor: minor, currency: try #require(CurrencyCode(code)))
     }
 
-    static func item(_ id: String, _ amount: Money, status: String, state: String, date: String) -> ReconcileItem {
-        ReconcileItem(externalID: id, reference: nil, sourceConnector: nil, sourceID: nil, amount: amount, state: state, date: date, status: status)
+    static func item(_ id: String, _ amount: Money, status: String, state: String, date: String, fee: Money? = nil) -> ReconcileItem {
+        ReconcileItem(externalID: id, reference: nil, sourceConnector: nil, sourceID: nil, amount: amount, state: state, date: date, status: status, fee: fee)
     }
 
     /// Two paid invoices (EUR and USD), one open and one void, the charges localstripe made for them
@@ -83,14 +83,18 @@ import Testing
             Self.item(try id(paidUSD), try Self.money(5_000, "USD"), status: "paid", state: "paid", date: finalized(paidUSD)),
             Self.item(try id(open), try Self.money(3_000, "EUR"), status: "open", state: "open", date: finalized(open)),
         ]
-        // A subscription's charge is made as its invoice is finalized.
+        // A subscription's charge is made as its invoice is finalized. localstripe's balance transactions
+        // keep no fee: each payment and refund says so.
+        func payment(_ id: String, _ minor: Int64, _ code: String, date: String) throws -> ReconcileItem {
+            Self.item(id, try Self.money(minor, code), status: "succeeded", state: "succeeded", date: date, fee: try Self.money(0, code))
+        }
         let payments: Set = [
-            Self.item(try chargeID(paid), try Self.money(12_100, "EUR"), status: "succeeded", state: "succeeded", date: finalized(paid)),
-            Self.item(try chargeID(paidUSD), try Self.money(5_000, "USD"), status: "succeeded", state: "succeeded", date: finalized(paidUSD)),
-            Self.item(try id(charge), try Self.money(2_500, "EUR"), status: "succeeded", state: "succeeded", date: Self.day(charge["created"])),
-            Self.item(try id(krona), try Self.money(500, "ISK"), status: "succeeded", state: "succeeded", date: Self.day(krona["created"])),
+            try payment(try chargeID(paid), 12_100, "EUR", date: finalized(paid)),
+            try payment(try chargeID(paidUSD), 5_000, "USD", date: finalized(paidUSD)),
+            try payment(try id(charge), 2_500, "EUR", date: Self.day(charge["created"])),
+            try payment(try id(krona), 500, "ISK", date: Self.day(krona["created"])),
         ]
-        let refunds: Set = [Self.item(try id(refund), try Self.money(1_000, "EUR"), status: "succeeded", state: "succeeded", date: Self.day(refund["created"]))]
+        let refunds: Set = [try payment(try id(refund), 1_000, "EUR", date: Self.day(refund["created"]))]
         // Made within a second or two: one day, unless the run crosses midnight UTC.
         let days = (invoices.union(payments).union(refunds)).compactMap(\.date).sorted()
         let (first, last) = (try #require(days.first), try #require(days.last))
@@ -164,6 +168,9 @@ import Testing
         #expect(Set(report.snapshot.groups[1].items.map(\.externalID)) == Set(charges + [paidWith]))
         #expect(report.snapshot.groups[1].items.allSatisfy { $0.date == day && $0.status == "succeeded" })
         #expect(report.snapshot.groups[2].items.map(\.externalID) == [refund])
+        // Each charge's fee, from its balance transaction (the fake's 2.9 % + 0.30); a refund's is nothing.
+        let fees = report.snapshot.groups.map { $0.items.compactMap(\.fee).reduce(0) { $0 + $1.amountMinor } }
+        #expect(fees == [0, 381 + 105 * 33, 0] && report.snapshot.groups[1].items.allSatisfy { $0.fee?.currency.code == "EUR" })
 
         // What it asked Stripe for: invoices created from 31 days before the range, the rest for the range itself.
         let lists = try stripe.calls().filter { $0["method"] as? String == "GET" && ($0["path"] as? String)?.hasPrefix("/v1/events") == false }
@@ -173,6 +180,7 @@ import Testing
         }
         let end = String(start + 86_399)
         #expect(lists.map { $0["path"] as? String } == ["/v1/invoices", "/v1/charges", "/v1/charges", "/v1/refunds"])
+        #expect(lists.map { query($0)["expand[]"] } == [nil, "data.balance_transaction", "data.balance_transaction", "data.balance_transaction"])
         #expect(lists.map(query).map { [$0["created[gte]"], $0["created[lte]"], $0["limit"]] } == [
             [String(start - 31 * 86_400), end, "100"], [String(start), end, "100"], [String(start), end, "100"], [String(start), end, "100"],
         ])

@@ -20,7 +20,7 @@ import Testing
         ReconcileItem(externalID: id, reference: reference, amount: money(minor, currency), state: "posted", date: date, status: status)
     }
 
-    func compare(_ source: [ReconcileItem], _ target: [ReconcileItem], type: String = "invoice", tolerance: Int64 = 0) -> (totals: [DriftTotals], items: [DriftItem]) {
+    func compare(_ source: [ReconcileItem], _ target: [ReconcileItem], type: String = "invoice", tolerance: Int64 = 0) -> DriftDetection.Comparison {
         DriftDetection.compare(source: ReconcileSnapshot(groups: [ReconcileGroup(objectType: type, count: source.count, totals: [], items: source)]),
                                target: ReconcileSnapshot(groups: [ReconcileGroup(objectType: type, count: target.count, totals: [], items: target)]),
                                sourceConnector: "stripe", objectTypes: [type], window: window, amountTolerance: tolerance)
@@ -184,5 +184,23 @@ import Testing
         #expect(!Reconciler.isDue(daily, lastStartedAt: failedAt, lastFailed: true, now: failedAt + 14 * 60_000))
         #expect(Reconciler.isDue(daily, lastStartedAt: failedAt, lastFailed: true, now: failedAt + 15 * 60_000))
         #expect(!Reconciler.isDue(.onDemand, lastStartedAt: failedAt, lastFailed: true, now: failedAt + day))
+    }
+
+    /// Fees count in the row of their own currency; per-day rows split the window's totals by date.
+    @Test func feesAndDaysAreTotalledPerCurrency() {
+        var early = source("ch_1", 10_000, status: "succeeded", date: "2026-03-09", currency: eur)
+        early.fee = Money(amountMinor: 320, currency: eur)
+        var late = source("ch_2", 5_000, status: "succeeded", date: "2026-03-10", currency: eur)
+        late.fee = Money(amountMinor: 175, currency: eur)
+        let converted = { () -> ReconcileItem in
+            var item = source("ch_3", 2_000, status: "succeeded", date: "2026-03-10")  // USD, settled in EUR
+            item.fee = Money(amountMinor: 90, currency: eur)
+            return item
+        }()
+        let result = compare([early, late, converted], [target("p1", "ch:stripe:payment:ch_1", 10_000, date: "2026-03-09", currency: eur)], type: "payment")
+        #expect(result.totals.map { "\($0.currency ?? "-") \($0.sourceCount) \($0.sourceTotalMinor) \($0.sourceFeeMinor.map(String.init) ?? "-") \($0.targetCount)" }
+            == ["EUR 2 15000 585 1", "USD 1 2000 - 0"])
+        #expect(result.days.map { "\($0.date ?? "-") \($0.currency ?? "-") \($0.sourceCount) \($0.sourceFeeMinor.map(String.init) ?? "-") \($0.targetCount)" }
+            == ["2026-03-09 EUR 1 320 1", "2026-03-10 EUR 1 265 0", "2026-03-10 USD 1 - 0"])
     }
 }

@@ -28,8 +28,9 @@ enum DriftDetection {
     /// - Parameter countUnreferenced: whether a target record without any reference counts as a
     ///   difference; listed either way (a target fed by several sources and by people has many).
     static func compare(source: ReconcileSnapshot, target: ReconcileSnapshot, sourceConnector: String, objectTypes: [String],
-                        window: Window, amountTolerance: Int64, countUnreferenced: Bool = true) -> (totals: [DriftTotals], items: [DriftItem]) {
+                        window: Window, amountTolerance: Int64, countUnreferenced: Bool = true) -> Comparison {
         var totals: [DriftTotals] = []
+        var days: [DriftTotals] = []
         var items: [DriftItem] = []
         for objectType in objectTypes {
             let sourceGroup = source.groups.first { $0.objectType == objectType }
@@ -55,8 +56,9 @@ enum DriftDetection {
                 written[reference.objectID, default: []].append(item)
             }
 
-            totals += sideTotals(objectType, source: sourceItems.filter(window.contains),
-                                 target: written.values.flatMap { $0 }.filter(window.contains))
+            let (sourceInWindow, targetInWindow) = (sourceItems.filter(window.contains), written.values.flatMap { $0 }.filter(window.contains))
+            totals += sideTotals(objectType, source: sourceInWindow, target: targetInWindow)
+            days += sideTotals(objectType, source: sourceInWindow, target: targetInWindow, byDay: true)
 
             for item in sourceItems where window.contains(item) {
                 guard let copies = written[item.externalID] else {
@@ -94,7 +96,16 @@ enum DriftDetection {
                                        counted: countUnreferenced))
             }
         }
-        return (totals, items)
+        return Comparison(totals: totals, days: days, items: items)
+    }
+
+    /// What ``compare(source:target:sourceConnector:objectTypes:window:amountTolerance:countUnreferenced:)`` found.
+    struct Comparison {
+        /// Per kind and currency over the window.
+        var totals: [DriftTotals]
+        /// The same per day.
+        var days: [DriftTotals]
+        var items: [DriftItem]
     }
 
     /// Nil when there is nothing to compare (an amount missing on a side); a currency that differs is
@@ -111,28 +122,40 @@ enum DriftDetection {
         status == "uncollectible" ? "open" : status
     }
 
-    /// One row per currency seen on either side; a kind without amounts has one row without a currency.
-    static func sideTotals(_ objectType: String, source: [ReconcileItem], target: [ReconcileItem]) -> [DriftTotals] {
-        var rows: [String?: DriftTotals] = [:]
-        func add(_ item: ReconcileItem, toSource: Bool) {
-            let currency = item.amount?.currency.code
-            var row = rows[currency] ?? DriftTotals(objectType: objectType, currency: currency, sourceCount: 0, sourceTotalMinor: 0, targetCount: 0, targetTotalMinor: 0)
-            let amount = item.amount?.amountMinor ?? 0
-            if toSource {
-                row.sourceCount += 1
-                row.sourceTotalMinor += amount
-            } else {
-                row.targetCount += 1
-                row.targetTotalMinor += amount
-            }
-            rows[currency] = row
+    /// One row per currency seen on either side (and per day, `byDay`), the source's fees in the row of
+    /// their own currency; a kind without amounts has one row without a currency (by day: none).
+    static func sideTotals(_ objectType: String, source: [ReconcileItem], target: [ReconcileItem], byDay: Bool = false) -> [DriftTotals] {
+        struct Key: Hashable {
+            var date: String?
+            var currency: String?
         }
-        source.forEach { add($0, toSource: true) }
-        target.forEach { add($0, toSource: false) }
-        if rows.isEmpty {
+        var rows: [Key: DriftTotals] = [:]
+        func update(_ key: Key, _ change: (inout DriftTotals) -> Void) {
+            var row = rows[key] ?? DriftTotals(objectType: objectType, currency: key.currency, sourceCount: 0, sourceTotalMinor: 0, targetCount: 0,
+                                               targetTotalMinor: 0, date: key.date)
+            change(&row)
+            rows[key] = row
+        }
+        for item in source {
+            let date = byDay ? item.date : nil
+            update(Key(date: date, currency: item.amount?.currency.code)) {
+                $0.sourceCount += 1
+                $0.sourceTotalMinor += item.amount?.amountMinor ?? 0
+            }
+            if let fee = item.fee {
+                update(Key(date: date, currency: fee.currency.code)) { $0.sourceFeeMinor = ($0.sourceFeeMinor ?? 0) + fee.amountMinor }
+            }
+        }
+        for item in target {
+            update(Key(date: byDay ? item.date : nil, currency: item.amount?.currency.code)) {
+                $0.targetCount += 1
+                $0.targetTotalMinor += item.amount?.amountMinor ?? 0
+            }
+        }
+        if rows.isEmpty, !byDay {
             return [DriftTotals(objectType: objectType, currency: nil, sourceCount: 0, sourceTotalMinor: 0, targetCount: 0, targetTotalMinor: 0)]
         }
-        return rows.values.sorted { ($0.currency ?? "") < ($1.currency ?? "") }
+        return rows.values.sorted { ($0.date ?? "", $0.currency ?? "") < ($1.date ?? "", $1.currency ?? "") }
     }
 }
 

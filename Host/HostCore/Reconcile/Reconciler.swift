@@ -120,6 +120,7 @@ public final class Reconciler: Service, Sendable {
             }
             report.finishedAt = Store.now()
             report.totals = compared.totals
+            report.days = compared.days
             report.items = DriftDetection.annotate(compared.items, inHost: inHost, now: report.finishedAt, graceMilliseconds: Int64(config.graceSeconds) * 1000)
             report.drift = report.items.count(where: \.counted)
             report.outcome = report.drift > config.tolerance ? "drift" : "clean"

@@ -7,6 +7,8 @@ import Foundation
 /// name as `source.object_id`, the amount and canonical status ``StripeMapping`` gives it — and dated
 /// as the Odoo sink dates what it writes for it, so that the host can compare the two sides record by
 /// record. Only what the sink books counts: no draft or void invoice, no charge that is not captured.
+/// Payments and refunds carry their fee (their balance transaction's, expanded in the same list call),
+/// so that the report says what Stripe kept and what reaches the bank.
 public struct StripeReconcile: Sendable {
     let client: StripeClient
 
@@ -22,6 +24,8 @@ public struct StripeReconcile: Sendable {
         var lookbackDays: Int64
         /// Whether a record dated by the end of `to` was created by then too (its date is not before its creation).
         var createdByLastDay: Bool
+        /// Expanded in each object: a charge's or refund's balance transaction, which says its fee.
+        var expand: [String] = []
     }
 
     static func listing(_ objectType: String) -> Listing? {
@@ -30,8 +34,8 @@ public struct StripeReconcile: Sendable {
         // covers a draft left open for a month (one finalized later is missed).
         case "invoice": Listing(path: "/v1/invoices", lookbackDays: 31, createdByLastDay: true)
         // Dated by `created` itself: the range is the filter.
-        case "payment": Listing(path: "/v1/charges", lookbackDays: 0, createdByLastDay: true)
-        case "refund": Listing(path: "/v1/refunds", lookbackDays: 0, createdByLastDay: true)
+        case "payment": Listing(path: "/v1/charges", lookbackDays: 0, createdByLastDay: true, expand: ["data.balance_transaction"])
+        case "refund": Listing(path: "/v1/refunds", lookbackDays: 0, createdByLastDay: true, expand: ["data.balance_transaction"])
         // Dated by `effective_at`, "same as created unless overwritten": set, it can name a day before
         // the note was created, so a note made after `to` may still be dated in the range.
         case "credit_note": Listing(path: "/v1/credit_notes", lookbackDays: 31, createdByLastDay: false)
@@ -46,6 +50,7 @@ public struct StripeReconcile: Sendable {
         for (objectType, listing) in request.kinds {
             var filters = [("created[gte]", String(from - listing.lookbackDays * 86_400))]
             if listing.createdByLastDay { filters.append(("created[lte]", String(to + 86_399))) }
+            filters += listing.expand.map { ("expand[]", $0) }
             let items = try await items(objectType, at: listing.path, filters).filter { params.includes(day: $0.date) }
             groups.append(ReconcileGroup(objectType: objectType, tallying: items, listed: params.includeItems))
         }
@@ -82,10 +87,11 @@ public struct StripeReconcile: Sendable {
             return ReconcileItem(source: id, amount: Money(amountMinor: invoice.totalMinor, currency: invoice.currency), status: invoice.status.rawValue, state: state, dated: invoice.issuedAt)
         case "payment":
             guard let payment = StripeMapping.payment(object, transactions: [:]), payment.status == .succeeded else { return nil }
-            return ReconcileItem(source: id, amount: payment.amount, status: payment.status.rawValue, state: state, dated: payment.paidAt)
+            return ReconcileItem(source: id, amount: payment.amount, status: payment.status.rawValue, state: state, dated: payment.paidAt, fee: payment.fee)
         case "refund":
             guard let refund = StripeMapping.refund(object, charge: nil), refund.status == .succeeded else { return nil }
-            return ReconcileItem(source: id, amount: refund.amount, status: refund.status.rawValue, state: state, dated: refund.refundedAt)
+            return ReconcileItem(source: id, amount: refund.amount, status: refund.status.rawValue, state: state, dated: refund.refundedAt,
+                                 fee: refund.settlement?.fee)
         case "credit_note":
             guard let note = StripeMapping.creditNote(object), note.status != .void else { return nil }
             return ReconcileItem(source: id, amount: Money(amountMinor: note.totalMinor, currency: note.currency), status: note.status.rawValue, state: state, dated: note.issuedAt)
