@@ -22,8 +22,8 @@ import Testing
         Money(amountMinor: minor, currency: try #require(CurrencyCode(code)))
     }
 
-    func item(_ id: String, _ amount: Money, _ status: String, state: String, date: String) -> ReconcileItem {
-        ReconcileItem(externalID: id, reference: nil, sourceConnector: nil, sourceID: nil, amount: amount, state: state, date: date, status: status)
+    func item(_ id: String, _ amount: Money, _ status: String, state: String, date: String, fee: Money? = nil) -> ReconcileItem {
+        ReconcileItem(externalID: id, reference: nil, sourceConnector: nil, sourceID: nil, amount: amount, state: state, date: date, status: status, fee: fee)
     }
 
     /// Created on the 18th, finalized on the 23rd: the sink dates it by the 23rd.
@@ -51,10 +51,14 @@ import Testing
     }
 
     /// A charge is the payment its event carries: what was captured, in ISO minor units (ISK has two
-    /// decimals at Stripe, none in ISO 4217); an authorization or a declined charge books nothing.
+    /// decimals at Stripe, none in ISO 4217), with the fee of its balance transaction (converted: in
+    /// the balance's currency); an authorization or a declined charge books nothing.
     @Test func aChargeCountsWhenCapturedAndARefundWhenSucceeded() throws {
-        let charge = try fixture("charge.json", ["id": "ch_1", "currency": "isk", "amount": 50_000, "amount_captured": 50_000, "created": 1_795_400_000])
-        #expect(StripeReconcile.item("payment", charge) == item("ch_1", try money(500, "ISK"), "succeeded", state: "succeeded", date: "2026-11-23"))
+        let settled: JSONValue = ["id": "txn_1", "object": "balance_transaction", "amount": 345, "currency": "eur", "fee": 40, "net": 305, "exchange_rate": .double(0.0069)]
+        let charge = try fixture("charge.json", ["id": "ch_1", "currency": "isk", "amount": 50_000, "amount_captured": 50_000, "created": 1_795_400_000,
+                                                 "balance_transaction": settled])
+        #expect(StripeReconcile.item("payment", charge) == item("ch_1", try money(500, "ISK"), "succeeded", state: "succeeded", date: "2026-11-23",
+                                                               fee: try money(40, "EUR")))
         let partly = try fixture("charge.json", ["id": "ch_2", "currency": "eur", "amount": 1_000, "amount_captured": 800])
         #expect(StripeReconcile.item("payment", partly)?.amount == (try money(800, "EUR")))
         #expect(StripeReconcile.item("payment", try fixture("charge.json", ["captured": false, "amount_captured": 0])) == nil)
