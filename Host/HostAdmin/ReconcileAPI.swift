@@ -119,10 +119,22 @@ public struct DriftReport: Codable, Sendable, Equatable {
     /// Unix milliseconds.
     public var startedAt: Int64
     public var finishedAt: Int64
-    /// `schedule` or `operator`.
-    public var trigger: String
-    /// `clean`, `drift` (more differences than the tolerance allows) or `failed` (a side did not answer).
-    public var outcome: String
+    /// What started a run.
+    public enum Trigger: String, Codable, Sendable {
+        case schedule, `operator`
+    }
+
+    public enum Outcome: String, Codable, Sendable {
+        /// No more differences than the tolerance allows.
+        case clean
+        /// More differences than the tolerance allows.
+        case drift
+        /// A side did not answer: `error` names it.
+        case failed
+    }
+
+    public var trigger: Trigger
+    public var outcome: Outcome
     /// Why it failed, naming the side.
     public var error: String?
     /// Differences allowed before the run counts as drift.
@@ -135,7 +147,7 @@ public struct DriftReport: Codable, Sendable, Equatable {
     public var items: [DriftItem]
 
     public init(id: Int64? = nil, name: String, source: String, target: String, entity: String?, from: String, to: String, startedAt: Int64,
-                finishedAt: Int64, trigger: String, outcome: String, error: String?, tolerance: Int, drift: Int, totals: [DriftTotals],
+                finishedAt: Int64, trigger: Trigger, outcome: Outcome, error: String?, tolerance: Int, drift: Int, totals: [DriftTotals],
                 days: [DriftTotals]? = nil, items: [DriftItem]) {
         self.id = id
         self.name = name

@@ -115,7 +115,7 @@ extension Reconcile {
             } else {
                 print(Reconcile.describe(report, items: !summary, byDay: byDay))
             }
-            if report.outcome != "clean" { throw ExitCode(ExitStatus.failed) }
+            if report.outcome != .clean { throw ExitCode(ExitStatus.failed) }
         }
     }
 
@@ -142,7 +142,7 @@ extension Reconcile {
                 print(name.map { "reconcile \($0) has not run yet (hostctl reconcile run \($0))" } ?? "no reconcile has run yet")
             } else if name == nil || history {
                 print(table(["NAME", "REPORT", "FINISHED", "DAYS", "OUTCOME", "DRIFT", "TOLERANCE"], reports.map { report in
-                    [report.name, "#\(report.id ?? 0)", timestamp(report.finishedAt), "\(report.from)..\(report.to)", report.outcome,
+                    [report.name, "#\(report.id ?? 0)", timestamp(report.finishedAt), "\(report.from)..\(report.to)", report.outcome.rawValue,
                      String(report.drift), String(report.tolerance)]
                 }))
             } else {
@@ -190,8 +190,8 @@ extension Reconcile {
         func money(_ value: Money?) -> String { value.map { "\($0.decimalText) \($0.currency)" } ?? "-" }
         var lines = [
             "reconcile \(report.name) #\(report.id ?? 0): \(report.source) -> \(report.target)\(report.entity.map { " (entity \($0))" } ?? ""), "
-                + "\(report.from)..\(report.to), \(report.trigger) run finished \(timestamp(report.finishedAt))",
-            "outcome: \(report.outcome), \(report.drift) difference(s) counted, tolerance \(report.tolerance)",
+                + "\(report.from)..\(report.to), \(report.trigger.rawValue) run finished \(timestamp(report.finishedAt))",
+            "outcome: \(report.outcome.rawValue), \(report.drift) difference(s) counted, tolerance \(report.tolerance)",
         ]
         if let error = report.error {
             lines.append("error: \(error)")

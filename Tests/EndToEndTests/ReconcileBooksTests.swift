@@ -65,7 +65,7 @@ import Testing
 
         let clean = try daemon.hostctl("reconcile", "run", "books", "--json")
         let first = try Self.report(clean)
-        #expect(clean.status == 0 && first.outcome == "clean" && first.drift == 0, "\(first.items)")
+        #expect(clean.status == 0 && first.outcome == .clean && first.drift == 0, "\(first.items)")
         let totals = Dictionary(first.totals.map { ("\($0.objectType) \($0.currency ?? "-")", $0) }) { a, _ in a }
         #expect(totals["invoice EUR"].map { [$0.sourceCount, $0.targetCount] } == [4, 4])
         #expect(totals["invoice EUR"].map { [$0.sourceTotalMinor, $0.targetTotalMinor] } == [Int64(invoiced), Int64(invoiced)])
@@ -150,7 +150,7 @@ import Testing
             "unreferenced invoice - false",
         ].sorted()
         #expect(described == expected, "\(drift.items)")
-        #expect(drift.outcome == "drift" && drift.drift == 4)
+        #expect(drift.outcome == .drift && drift.drift == 4)
         #expect(!drift.items.contains { $0.targetIDs.contains("account.move,\(elsewhere)") }, "another entity's books are not compared")
         let mismatch = try #require(drift.items.first { $0.kind == .amountMismatch })
         #expect(mismatch.sourceAmount?.amountMinor == Int64(edited.total) && mismatch.targetAmount?.amountMinor == Int64(3_500 + 3_500 * rate / 100))
@@ -211,7 +211,7 @@ extension ReconcileBooksTests {
         #expect(try daemon.deadLetters().isEmpty)
 
         let clean = try Self.report(try daemon.hostctl("reconcile", "run", "billing-books", "--json"))
-        #expect(clean.outcome == "clean" && clean.items.filter(\.counted).isEmpty, "\(clean.items)")
+        #expect(clean.outcome == .clean && clean.items.filter(\.counted).isEmpty, "\(clean.items)")
         for type in ["invoice", "credit_note", "payment"] {
             let rows = clean.totals.filter { $0.objectType == type }
             #expect(rows.map(\.sourceCount) == rows.map(\.targetCount) && rows.map(\.sourceTotalMinor) == rows.map(\.targetTotalMinor), "\(type): \(rows)")
@@ -280,7 +280,7 @@ extension ReconcileBooksTests {
         try confirmed(3)
 
         let clean = try Self.report(try daemon.hostctl("reconcile", "run", "crm-books", "--json"))
-        #expect(clean.outcome == "clean" && clean.items.filter(\.counted).isEmpty, "\(clean.items)")
+        #expect(clean.outcome == .clean && clean.items.filter(\.counted).isEmpty, "\(clean.items)")
         #expect(clean.totals.map { "\($0.objectType) \($0.currency ?? "-") \($0.sourceCount) \($0.targetCount) \($0.sourceTotalMinor) \($0.targetTotalMinor)" }
             == ["order EUR 3 3 89910 89910"])
 

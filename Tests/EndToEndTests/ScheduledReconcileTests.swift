@@ -33,8 +33,8 @@ import Testing
         let clean = try daemon.hostctl("reconcile", "run", "books", "--json")
         #expect(clean.status == 0, "\(clean.stdout) \(clean.stderr)")
         let first = try report(clean)
-        #expect(first.outcome == "clean" && first.drift == 0 && first.items.isEmpty, "\(first)")
-        #expect(first.trigger == "operator" && first.source == "src" && first.target == "erp")
+        #expect(first.outcome == .clean && first.drift == 0 && first.items.isEmpty, "\(first)")
+        #expect(first.trigger == .operator && first.source == "src" && first.target == "erp")
         // The sample source's records carry amounts (EUR); the sample sink's file holds none.
         let invoices = first.totals.filter { $0.objectType == "invoice" }
         #expect(invoices.map(\.sourceCount).reduce(0, +) == 3 && invoices.map(\.targetCount).reduce(0, +) == 3)
@@ -53,7 +53,7 @@ import Testing
         let found = try daemon.hostctl("reconcile", "run", "books", "--json")
         #expect(found.status == 1, "drift exits 1: \(found.stderr)")
         let drifted = try report(found)
-        #expect(drifted.outcome == "drift" && drifted.drift == 3)
+        #expect(drifted.outcome == .drift && drifted.drift == 3)
         let kinds = drifted.items.map { "\($0.kind.rawValue) \($0.objectType) \($0.sourceID ?? "-") \($0.targetIDs.count)" }.sorted()
         #expect(kinds == ["duplicate_in_target invoice in_1 2", "missing_in_target payment py_2 0", "unknown_to_source invoice in_77 1"], "\(kinds)")
         let missing = try #require(drifted.items.first { $0.kind == .missingInTarget })
@@ -101,7 +101,7 @@ import Testing
 
         // History, newest first; every run and repair in the audit trail.
         let history = try JSONDecoder().decode([DriftReport].self, from: Data(try daemon.hostctl("reconcile", "report", "books", "--limit", "10", "--json").stdout.utf8))
-        #expect(history.map(\.outcome) == ["drift", "drift", "clean"])
+        #expect(history.map(\.outcome) == [.drift, .drift, .clean])
         #expect(history.map(\.id) == history.map(\.id).sorted { ($0 ?? 0) > ($1 ?? 0) })
         let actions = try daemon.auditActions()
         #expect(actions.filter { $0 == "reconcile.run" }.count == 3)
@@ -123,13 +123,13 @@ import Testing
 
         try daemon.waitUntil("the scheduler ran hourly once its plugins were up", timeout: 30) {
             let reports = try JSONDecoder().decode([DriftReport].self, from: Data(try daemon.hostctl("reconcile", "report", "--json").stdout.utf8))
-            return reports.contains { $0.name == "hourly" && $0.trigger == "schedule" }
+            return reports.contains { $0.name == "hourly" && $0.trigger == .schedule }
         }
         // On demand only: never run by the scheduler. Its target cannot reconcile: a failed report, named.
         let blind = try daemon.hostctl("reconcile", "run", "blind", "--json")
         #expect(blind.status == 1)
         let failed = try report(blind)
-        #expect(failed.outcome == "failed")
+        #expect(failed.outcome == .failed)
         #expect(failed.error?.contains("target py: its plugin (pysink) does not announce capabilities.reconcile") == true, "\(failed.error ?? "")")
         let health = try daemon.hostctl("health")
         #expect(health.stdout.contains("reconcile blind failed"), "\(health.stdout)")

@@ -50,7 +50,7 @@ import Testing
         // v5's table is there, empty, and takes a report.
         #expect(try await store.driftReports(name: nil, limit: 10).isEmpty)
         let report = DriftReport(name: "books", source: "shop", target: "erp", entity: nil, from: "2026-01-01", to: "2026-01-31", startedAt: 1,
-                                 finishedAt: 2, trigger: "operator", outcome: "clean", error: nil, tolerance: 0, drift: 0, totals: [], items: [])
+                                 finishedAt: 2, trigger: .operator, outcome: .clean, error: nil, tolerance: 0, drift: 0, totals: [], items: [])
         let stored = try await store.save(report, actor: "test")
         #expect(try await store.driftReports(name: "books", limit: 5) == [stored])
         // The new column is there: a dependency answer naming a record is kept.

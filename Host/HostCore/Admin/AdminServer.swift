@@ -351,7 +351,7 @@ public struct AdminServer: Service {
                 return try codec.response(id: id, result: report)
             case AdminMethod.reconcileRun:
                 let request = try codec.params(ReconcileNameRequest.self, of: message)
-                let report = try await reconciler.run(try reconciler.config(named: request.name), trigger: "operator", actor: actor)
+                let report = try await reconciler.run(try reconciler.config(named: request.name), trigger: .operator, actor: actor)
                 return try codec.response(id: id, result: report)
             case AdminMethod.reconcileReports:
                 let request = try codec.params(ReconcileReportsRequest.self, of: message)

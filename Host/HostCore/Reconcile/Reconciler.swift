@@ -46,7 +46,7 @@ public final class Reconciler: Service, Sendable {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 for config in self.supervisor.reconciles where self.isDue(config, now: Store.now()) {
-                    _ = try? await self.run(config, trigger: "schedule", actor: "scheduler")
+                    _ = try? await self.run(config, trigger: .schedule, actor: "scheduler")
                 }
                 try await Task.sleep(for: self.tick)
             }
@@ -59,7 +59,7 @@ public final class Reconciler: Service, Sendable {
         guard config.schedule != .onDemand, running.withLock({ !$0.contains(config.name) }) else { return false }
         guard (try? supervisor.instance(config.source).isAvailable) == true, (try? supervisor.instance(config.target).isAvailable) == true else { return false }
         let last = latest.withLock { $0[config.name] }
-        return Self.isDue(config.schedule, lastStartedAt: last?.startedAt, lastFailed: last?.outcome == "failed", now: now)
+        return Self.isDue(config.schedule, lastStartedAt: last?.startedAt, lastFailed: last?.outcome == .failed, now: now)
     }
 
     /// A run that failed (a side did not answer) is tried again this soon, not only at the next time of its schedule.
@@ -94,7 +94,7 @@ public final class Reconciler: Service, Sendable {
 
     /// Runs one reconciliation now and stores its report; a side that does not answer makes a `failed`
     /// report (stored too: health says so), not an error.
-    public func run(_ config: ReconcileConfig, trigger: String, actor: String) async throws -> DriftReport {
+    public func run(_ config: ReconcileConfig, trigger: DriftReport.Trigger, actor: String) async throws -> DriftReport {
         guard running.withLock({ $0.insert(config.name).inserted }) else {
             throw ConnectorError(.transient, "reconcile \(config.name) is already running; its report will be in hostctl reconcile report \(config.name)")
         }
@@ -104,7 +104,7 @@ public final class Reconciler: Service, Sendable {
         let entity = supervisor.connectorConfigs.first { $0.id == config.source }?.entity
         var report = DriftReport(name: config.name, source: config.source, target: config.target, entity: entity,
                                  from: windows.report.from, to: windows.report.to, startedAt: startedAt, finishedAt: startedAt,
-                                 trigger: trigger, outcome: "clean", error: nil, tolerance: config.tolerance, drift: 0, totals: [], items: [])
+                                 trigger: trigger, outcome: .clean, error: nil, tolerance: config.tolerance, drift: 0, totals: [], items: [])
         do {
             async let source = snapshot(config.source, side: .source, config: config, window: windows.asked, entity: entity)
             async let target = snapshot(config.target, side: .target, config: config, window: windows.asked, entity: entity)
@@ -123,18 +123,18 @@ public final class Reconciler: Service, Sendable {
             report.days = compared.days
             report.items = DriftDetection.annotate(compared.items, inHost: inHost, now: report.finishedAt, graceMilliseconds: Int64(config.graceSeconds) * 1000)
             report.drift = report.items.count(where: \.counted)
-            report.outcome = report.drift > config.tolerance ? "drift" : "clean"
+            report.outcome = report.drift > config.tolerance ? .drift : .clean
         } catch {
             // Stopped by the daemon's shutdown: no answer was refused, nothing to report.
             if Task.isCancelled { throw CancellationError() }
             report.finishedAt = Store.now()
-            report.outcome = "failed"
+            report.outcome = .failed
             report.error = (error as? ConnectorError)?.message ?? "\(error)"
         }
         let stored = try await store.save(report, actor: actor)
         remember(stored)
-        logger.log(level: stored.outcome == "clean" ? .info : .warning, "reconcile finished", metadata: [
-            "reconcile.name": "\(stored.name)", "reconcile.outcome": "\(stored.outcome)", "reconcile.drift": "\(stored.drift)",
+        logger.log(level: stored.outcome == .clean ? .info : .warning, "reconcile finished", metadata: [
+            "reconcile.name": "\(stored.name)", "reconcile.outcome": "\(stored.outcome.rawValue)", "reconcile.drift": "\(stored.drift)",
             "reconcile.report": "\(stored.id ?? 0)", "reconcile.error": "\(stored.error ?? "")",
         ])
         return stored
@@ -174,7 +174,7 @@ public final class Reconciler: Service, Sendable {
         guard let report = try await store.driftReports(name: config.name, limit: 1).first, let reportID = report.id else {
             throw ConnectorError(.permanent, "reconcile \(config.name) has no report yet: run hostctl reconcile run \(config.name) first")
         }
-        guard report.outcome != "failed" else {
+        guard report.outcome != .failed else {
             throw ConnectorError(.permanent, "the latest report of \(config.name) (#\(reportID)) failed: \(report.error ?? "no answer"); run it again first")
         }
         let routes = supervisor.routes.filter { $0.from == config.source && $0.to == config.target }
@@ -224,9 +224,9 @@ public final class Reconciler: Service, Sendable {
         let configured = Set(supervisor.reconciles.map(\.name))
         return latest.withLock { $0 }.values.filter { configured.contains($0.name) }.sorted { $0.name < $1.name }.compactMap { report in
             switch report.outcome {
-            case "drift":
+            case .drift:
                 return "reconcile \(report.name): \(report.drift) difference(s) between \(report.source) and \(report.target), tolerance \(report.tolerance) (hostctl reconcile report \(report.name))"
-            case "failed":
+            case .failed:
                 return "reconcile \(report.name) failed: \(report.error ?? "no answer") (hostctl reconcile run \(report.name) to retry)"
             default:
                 return nil
@@ -236,7 +236,7 @@ public final class Reconciler: Service, Sendable {
 
     private func remember(_ report: DriftReport) {
         latest.withLock { $0[report.name] = report }
-        guard report.outcome != "failed" else { return }
+        guard report.outcome != .failed else { return }
         // Every kind and currency of the report reads 0 unless a difference counts in it.
         var counts = Dictionary(report.totals.map { ([$0.objectType, $0.currency ?? "none"], 0) }) { first, _ in first }
         for item in report.items where item.counted {

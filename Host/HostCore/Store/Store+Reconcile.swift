@@ -15,15 +15,15 @@ extension Store {
             let json = try JSONEncoder().encode(report)
             try db.execute(sql: """
                 INSERT INTO reconcile_runs (name, started_at, finished_at, outcome, drift, report) VALUES (?, ?, ?, ?, ?, ?)
-                """, arguments: [report.name, report.startedAt, report.finishedAt, report.outcome, report.drift, json])
+                """, arguments: [report.name, report.startedAt, report.finishedAt, report.outcome.rawValue, report.drift, json])
             var stored = report
             stored.id = db.lastInsertedRowID
             try db.execute(sql: """
                 DELETE FROM reconcile_runs WHERE name = ? AND id <= (
                     SELECT id FROM reconcile_runs WHERE name = ? ORDER BY id DESC LIMIT 1 OFFSET ?)
                 """, arguments: [report.name, report.name, Self.driftReportsKept])
-            let detail = report.error.map { "\(report.outcome): \($0)" }
-                ?? "\(report.outcome): \(report.drift) difference(s) counted, tolerance \(report.tolerance), \(report.from)..\(report.to)"
+            let detail = report.error.map { "\(report.outcome.rawValue): \($0)" }
+                ?? "\(report.outcome.rawValue): \(report.drift) difference(s) counted, tolerance \(report.tolerance), \(report.from)..\(report.to)"
             try self.appendAudit(db, at: report.finishedAt, correlationID: nil, actor: actor, action: "reconcile.run",
                                  subject: "reconcile \(report.name) #\(stored.id ?? 0)", detail: detail)
             return stored
