@@ -364,3 +364,35 @@ extension DaemonHarness {
     }
 
 }
+
+extension HubSpotFlowTests {
+    /// `hostctl reconcile crm --side source`: 450 deals won today (more than two search pages) are
+    /// 450 orders, each with its amount, read by searches from the last id (never an `after` page
+    /// towards the search's cap); a deal in another stage and one won on another day are not listed.
+    @Test func wonDealsAreTheSourceSideOfAnOrderReconciliation() throws {
+        let daemon = try DaemonHarness()
+        let hubspot = try FakeHubSpot(log: daemon.path("hubspot.log"))
+        let today = Date()
+        let day = today.formatted(.iso8601.year().month().day())
+        let closed = today.formatted(.iso8601)
+        func deal(_ index: Int, stage: String = "closedwon", closed: String = closed) -> String {
+            #"{"type": "deals", "properties": {"dealname": "Deal \#(index)", "dealstage": "\#(stage)", "amount": "\#(100 + index).25", "deal_currency_code": "EUR", "closedate": "\#(closed)"}, "associations": [{"ref": "acme"}]}"#
+        }
+        let won = (0..<450).map { deal($0) }
+        let others = [deal(1_000, stage: "appointmentscheduled"), deal(1_001, closed: today.addingTimeInterval(-3 * 86_400).formatted(.iso8601))]
+        try hubspot.control("seed", #"{"objects": [{"type": "companies", "ref": "acme", "properties": {"name": "ACME"}}, \#((won + others).joined(separator: ", "))]}"#)
+        try daemon.startWithHubSpotToken(connectors: "[[connector]]\nid = \"crm\"\nplugin = \"hubspot\"\npoll_interval_ms = 3600000\n[connector.config]\napi_base = \"\(hubspot.url)\"\ncurrency = \"EUR\"\nstreams = []\n")
+        try daemon.waitUntil("the HubSpot connector runs", timeout: 20) { try daemon.connector("crm").state == "running" }
+        let answer = try DaemonHarness.run("hostctl", ["reconcile", "crm", "--side", "source", "--from", day, "--to", day, "--type", "order", "--items", "--json",
+                                                       "--socket", daemon.adminSocket])
+        #expect(answer.status == 0, "\(answer.stderr)")
+        let group = try #require(try JSONDecoder().decode(ReconcileReport.self, from: Data(answer.stdout.utf8)).snapshot.groups.first)
+        let amounts = (0..<450).map { Int64(100 + $0) * 100 + 25 }
+        #expect(group.count == 450 && Set(group.items.map(\.externalID)).count == 450 && group.sourceObjectType == "deals")
+        #expect(group.totals == [Money(amountMinor: amounts.reduce(0, +), currency: try #require(CurrencyCode("EUR")))])
+        #expect(group.items.allSatisfy { $0.status == "confirmed" && $0.date == day })
+        let searches = try hubspot.calls().filter { ($0["path"] as? String) == "/crm/v3/objects/deals/search" }
+        #expect(searches.count == 3, "200 + 200 + 50: \(searches.count) searches")
+        #expect(try daemon.stop() == 0)
+    }
+}
