@@ -40,10 +40,10 @@ public struct HostApplication {
         try AdminServer.claim(path: config.adminSocket)
         removeStalePluginSockets()
 
-        let store: Store
+        let store: any HostStore
         let storePath = "\(config.stateDirectory)/connector-host.sqlite"
         do {
-            store = try Store(path: storePath)
+            store = try SQLiteStore(path: storePath)
         } catch {
             throw HostError(.io, "cannot open the store \(storePath)", cause: error)
         }

@@ -7,7 +7,7 @@ import Testing
 /// A delivery that waits for another record, and an older version superseded by a later event of its
 /// object: on a real SQLite store, without I/O to any plugin.
 @Suite struct DependencyWaitTests {
-    let store: Store
+    let store: SQLiteStore
     let route = RouteConfig(
         id: "r", from: "src", to: "erp", events: ["*"], tenant: nil, entity: nil,
         maxAttempts: 3, maxAgeSeconds: 3600, rateLimit: nil, concurrency: 4, retryBaseMilliseconds: 10, retryMaxMilliseconds: 100
@@ -16,7 +16,7 @@ import Testing
     init() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        store = try Store(path: directory.appendingPathComponent("test.sqlite").path)
+        store = try SQLiteStore(path: directory.appendingPathComponent("test.sqlite").path)
     }
 
     static let eur = CurrencyCode("EUR")!

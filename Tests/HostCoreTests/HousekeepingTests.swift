@@ -33,7 +33,7 @@ final class CollectedLog: Sendable {
     @Test func replayKeysArePrunedAndTheAuditHeadIsLoggedPeriodically() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("housekeeping-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let store = try Store(path: directory.appendingPathComponent("state.sqlite").path)
+        let store = try SQLiteStore(path: directory.appendingPathComponent("state.sqlite").path)
         let old = Store.now() - 8 * 86_400_000
         try await store.rawExecuteForTests("""
             INSERT INTO webhook_replays (connector, replay_key, seen_at) VALUES ('hook', 'old', \(old)), ('hook', 'new', \(Store.now()))

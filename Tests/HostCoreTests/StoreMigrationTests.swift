@@ -21,7 +21,7 @@ import Testing
             // git keeps no mode but 644 or 755; the vault refuses a key others can read.
             try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: directory.appendingPathComponent(file).path)
         }
-        let store = try Store(path: directory.appendingPathComponent("connector-host.sqlite").path)
+        let store = try SQLiteStore(path: directory.appendingPathComponent("connector-host.sqlite").path)
 
         let queue = try await store.queue(now: Store.now())
         let counts = Dictionary(queue.map { ("\($0.route) \($0.state)", $0.count) }) { a, b in a + b }

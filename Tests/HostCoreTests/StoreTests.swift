@@ -7,7 +7,7 @@ import Testing
 /// The store on a real SQLite file in a temporary directory.
 @Suite struct StoreTests {
     let directory: URL
-    let store: Store
+    let store: SQLiteStore
     let route = RouteConfig(
         id: "r", from: "src", to: "erp", events: ["invoice.*", "payment.*"], tenant: nil, entity: nil,
         maxAttempts: 3, maxAgeSeconds: 3600, rateLimit: nil, concurrency: 4, retryBaseMilliseconds: 10, retryMaxMilliseconds: 100
@@ -16,7 +16,7 @@ import Testing
     init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        store = try Store(path: directory.appendingPathComponent("test.sqlite").path)
+        store = try SQLiteStore(path: directory.appendingPathComponent("test.sqlite").path)
     }
 
     func events(_ range: Range<Int>) -> [Event] {

@@ -8,13 +8,13 @@ import Testing
 /// The vault and the audit chain on a real SQLite file and real key files.
 @Suite struct VaultTests {
     let directory: URL
-    let store: Store
+    let store: SQLiteStore
     let logger = Logger(label: "test")
 
     init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("vault-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        store = try Store(path: directory.appendingPathComponent("state.sqlite").path)
+        store = try SQLiteStore(path: directory.appendingPathComponent("state.sqlite").path)
     }
 
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }

@@ -67,7 +67,7 @@ struct WebhookIngress: Sendable {
         }
         // Bytes that are not UTF-8 travel in base64: the plugin verifies a signature over the exact bytes.
         let text = String(validating: body, as: UTF8.self)
-        let codec = pipeline.store.codec
+        let codec = pipeline.codec
         let incoming: [Store.Incoming], rejects: [Store.Reject], replayKey: String?, shaped: WebhookResponse?
         do {
             let params = WebhookParams(headers: headers, body: text ?? "", receivedAtMilliseconds: Store.now(), method: method, target: target,

@@ -7,7 +7,8 @@ import Synchronization
 /// Moves events: polls sources into the store, and delivers each stored delivery to its route's
 /// target through the target's plugin, by the delivery policy's rules.
 public final class Pipeline: Service, Sendable {
-    let store: Store
+    let store: any HostStore
+    let codec = RPCCodec()
     let supervisor: Supervisor
     let metrics: HostMetrics
     let logger: Logger
@@ -35,7 +36,7 @@ public final class Pipeline: Service, Sendable {
         public static let threshold = 5
     }
 
-    public init(store: Store, supervisor: Supervisor, metrics: HostMetrics = HostMetrics(), logger: Logger) {
+    public init(store: any HostStore, supervisor: Supervisor, metrics: HostMetrics = HostMetrics(), logger: Logger) {
         self.store = store
         self.supervisor = supervisor
         self.metrics = metrics
@@ -207,7 +208,7 @@ public final class Pipeline: Service, Sendable {
                     func fetch(_ cursor: String?) async throws -> (page: EventPage, incoming: [Store.Incoming], rejects: [Store.Reject]) {
                         let answer = try await instance.call(
                             Method.sourcePoll,
-                            rawParams: try store.codec.json(PollParams(stream: stream.name, cursor: cursor, maxEvents: connector.pollBatch)),
+                            rawParams: try codec.json(PollParams(stream: stream.name, cursor: cursor, maxEvents: connector.pollBatch)),
                             timeout: .seconds(60)
                         )
                         return try Self.page(of: answer, as: .poll)
@@ -487,7 +488,7 @@ struct RouteWorker {
     /// request fails each of its deliveries. Empty when cancelled by shutdown (they stay pending).
     private func deliver(_ items: [Item], to target: ConnectorInstance, plan: RequestPlan, logger: Logger) async -> [DeliveryOutcome] {
         let started = Store.now()
-        let codec = pipeline.store.codec
+        let codec = pipeline.codec
         var results: [Result<DeliverResult, ConnectorError>]
         do {
             var raw = Data()

@@ -9,7 +9,7 @@ import Synchronization
 /// gauges and the health problems up to date. As a service it runs each table on its schedule;
 /// operators run one now, or repair what one found, through the admin socket.
 public final class Reconciler: Service, Sendable {
-    let store: Store
+    let store: any ReconcileStorage
     let supervisor: Supervisor
     let pipeline: Pipeline
     let metrics: HostMetrics
@@ -23,7 +23,7 @@ public final class Reconciler: Service, Sendable {
     /// Runs under way, by name: a second run of one reconciliation waits for none, it is refused.
     private let running = Mutex<Set<String>>([])
 
-    public init(store: Store, supervisor: Supervisor, pipeline: Pipeline, metrics: HostMetrics, logger: Logger, tick: Duration = .seconds(5)) {
+    public init(store: any ReconcileStorage, supervisor: Supervisor, pipeline: Pipeline, metrics: HostMetrics, logger: Logger, tick: Duration = .seconds(5)) {
         self.store = store
         self.supervisor = supervisor
         self.pipeline = pipeline

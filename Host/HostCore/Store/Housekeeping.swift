@@ -5,13 +5,13 @@ public import ServiceLifecycle
 /// the audit trail's head (last id and hash) goes to the journal, so a copy lives outside the database:
 /// a tail removed and the sealed head rolled back to an older copy still disagrees with the journal.
 public struct Housekeeping: Service {
-    let store: Store
+    let store: any EventIntake & AuditTrail
     let logger: Logger
     var interval: Duration = .seconds(600)
     /// The audit head is logged every this many runs (hourly), and at shutdown.
     var headEvery = 6
 
-    public init(store: Store, logger: Logger) {
+    public init(store: any EventIntake & AuditTrail, logger: Logger) {
         self.store = store
         self.logger = logger
     }

@@ -32,7 +32,7 @@ public final class Vault: Sendable {
         }
     }
 
-    let store: Store
+    let store: any SecretStorage & AuditTrail
     let source: KeySource
     let logger: Logger
     private let masterKey: Mutex<SymmetricKey>
@@ -45,7 +45,7 @@ public final class Vault: Sendable {
     static let legacyCheck = Data("connector-host vault".utf8)
     static let check = Data("connector-host vault 2: audit-start".utf8)
 
-    private init(store: Store, source: KeySource, key: SymmetricKey, logger: Logger, onValue: @escaping @Sendable (String) -> Void) {
+    private init(store: any SecretStorage & AuditTrail, source: KeySource, key: SymmetricKey, logger: Logger, onValue: @escaping @Sendable (String) -> Void) {
         self.store = store
         self.source = source
         self.masterKey = Mutex(key)
@@ -55,7 +55,7 @@ public final class Vault: Sendable {
 
     /// Opens the vault: loads (or creates) the master key, proves it is the one the vault was sealed
     /// with, and hands the audit key to the store. `onValue` sees every secret value (for redaction).
-    public static func open(store: Store, source: KeySource, logger: Logger, onValue: @escaping @Sendable (String) -> Void = { _ in }) async throws -> Vault {
+    public static func open(store: any SecretStorage & AuditTrail, source: KeySource, logger: Logger, onValue: @escaping @Sendable (String) -> Void = { _ in }) async throws -> Vault {
         var key = try loadOrCreateKey(source)
         var checked: Data
         if let check = try await store.vaultMeta("check") {

@@ -65,7 +65,7 @@ let incoming = try events.map { event in
 }
 
 // 1. The store: dedupe on the idempotency key, one delivery per event, cursor, WAL, synchronous=FULL.
-let store = try Store(path: directory.appendingPathComponent("store.sqlite").path)
+let store = try SQLiteStore(path: directory.appendingPathComponent("store.sqlite").path)
 var cursor = 0
 let storeSeconds = try await seconds {
     while cursor < events.count {
@@ -108,7 +108,7 @@ if options.json {
 if ProcessInfo.processInfo.environment["BENCH_BREAKDOWN"] != nil {
     let encodeSeconds = try await seconds { for event in events { _ = try codec.json(event) } }
     print(String(format: "  (breakdown) JSONEncoder of the events alone: %.0f events/s", Double(events.count) / encodeSeconds))
-    let noRoute = try Store(path: directory.appendingPathComponent("store2.sqlite").path)
+    let noRoute = try SQLiteStore(path: directory.appendingPathComponent("store2.sqlite").path)
     var at = 0
     let noRouteSeconds = try await seconds {
         while at < events.count {

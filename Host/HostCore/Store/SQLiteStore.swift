@@ -8,7 +8,7 @@ import Synchronization
 /// The daemon's durable state on SQLite (WAL, `synchronous = FULL`): events, the delivery outbox,
 /// attempts, dead letters, cursors, links and the audit chain. All SQL lives in this file and
 /// Schema.swift; nothing else opens the database.
-public final class Store: Sendable {
+public final class SQLiteStore: HostStore {
     private let pool: DatabasePool
     private let committer: GroupCommitter
     let codec = RPCCodec()
@@ -39,62 +39,25 @@ public final class Store: Sendable {
         committer = GroupCommitter(pool: pool, beforeCommit: seal.sealHeadIfWritten)
     }
 
-    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     // MARK: Ingest
 
-    public struct IngestResult: Sendable, Equatable {
-        public var stored: [Int64]
-        public var duplicates: Int
-    }
-
-    /// An event with the bytes it arrived as: stored verbatim, never re-encoded.
-    /// An event as the host keeps it: the header it routes by, the bytes the source sent.
-    public struct Incoming: Sendable {
-        public var header: EventHeader
-        public var payload: Data
-        public init(header: EventHeader, payload: Data) {
-            self.header = header
-            self.payload = payload
-        }
-    }
-
-    /// An element of a page that is not a canonical event: kept as sent, with why.
-    public struct Reject: Sendable, Equatable {
-        public var reason: String
-        public var payload: Data
-        public init(reason: String, payload: Data) {
-            self.reason = reason
-            self.payload = payload
-        }
-    }
-
-    /// Stores events that exist only as values (tests, benchmarks): encodes them first.
-    public func ingest(
-        connector: String, stream: String?, events: [Event], cursor: String?, routes: [RouteConfig]
-    ) async throws -> IngestResult {
-        let incoming = try events.map { event in
-            let payload = try codec.json(event)
-            return Incoming(header: try EventHeader(json: payload), payload: payload)
-        }
-        return try await ingest(connector: connector, stream: stream, incoming: incoming, cursor: cursor, routes: routes)
-    }
 
     /// Stores a page of events from one source and its new cursor in one transaction, with one
     /// delivery per matching route. An event whose idempotency key is already stored is dropped,
     /// counted and audited.
     public func ingest(
-        connector: String, stream: String?, incoming: [Incoming], rejects: [Reject] = [], cursor: String?, routes: [RouteConfig],
-        replayKey: String? = nil
-    ) async throws -> IngestResult {
+        connector: String, stream: String?, incoming: [Store.Incoming], rejects: [Store.Reject], cursor: String?, routes: [RouteConfig],
+        replayKey: String?
+    ) async throws -> Store.IngestResult {
         let rows = incoming.map { item -> (EventHeader, String, Data, String) in
-            let refs = Self.references(item.header, connector: connector).joined(separator: "\n")
+            let refs = Store.references(item.header, connector: connector).joined(separator: "\n")
             return (item.header, item.header.idempotencyKey(connector: connector), item.payload, refs)
         }
         let routes = routes.filter { $0.from == connector }
         return try await committer.submit { db in
-            let now = Self.now()
-            var result = IngestResult(stored: [], duplicates: 0)
+            let now = Store.now()
+            var result = Store.IngestResult(stored: [], duplicates: 0)
             if let replayKey {
                 // A webhook delivery seen before is a replay: nothing of it is stored.
                 try db.execute(sql: "INSERT INTO webhook_replays (connector, replay_key, seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
@@ -183,7 +146,7 @@ public final class Store: Sendable {
     /// invoice) — and holds back only later events of its own object, which must not overtake it. When
     /// its retry is due it holds its key again: the rest of the key would run beside it (a payment
     /// finding its invoice half written).
-    public func dueDeliveries(route: String, now: Int64, limit: Int, excludingTenants excluded: [String] = []) async throws -> [DeliveryJob] {
+    public func dueDeliveries(route: String, now: Int64, limit: Int, excludingTenants excluded: [String]) async throws -> [DeliveryJob] {
         // Tenants whose circuit is open or who are paused ("" for deliveries without a tenant).
         let exclusion = excluded.isEmpty ? "" : "AND COALESCE(d.tenant, '') NOT IN (\(Array(repeating: "?", count: excluded.count).joined(separator: ",")))"
         let arguments = StatementArguments([route, now] as [any DatabaseValueConvertible]) + StatementArguments(excluded) + [now, limit]
@@ -228,14 +191,9 @@ public final class Store: Sendable {
         }
     }
 
-    /// A link with the canonical id it belongs to.
-    public struct KnownLink: Sendable {
-        public var canonicalKey: String
-        public var link: Link
-    }
 
     /// Links the target already has for these canonical ids (the records events refer to).
-    public func links(target: String, canonicalIDs: [String]) async throws -> [KnownLink] {
+    public func links(target: String, canonicalIDs: [String]) async throws -> [Store.KnownLink] {
         guard !canonicalIDs.isEmpty else { return [] }
         // The ids as one JSON array: one prepared statement for any number of them (an `IN (?, ?, …)`
         // list was a new statement to compile for each batch).
@@ -245,15 +203,9 @@ public final class Store: Sendable {
                 SELECT canonical_id, object_type, source_id, external_id FROM links
                 WHERE connector = ? AND canonical_id IN (SELECT value FROM json_each(?))
                 """), arguments: [target, list]).map {
-                KnownLink(canonicalKey: $0[0], link: Link(connector: target, objectType: $0[1], sourceID: $0[2], externalID: $0[3]))
+                Store.KnownLink(canonicalKey: $0[0], link: Link(connector: target, objectType: $0[1], sourceID: $0[2], externalID: $0[3]))
             }
         }
-    }
-
-    /// Records one attempt and what follows from it, in a group commit with other outcomes.
-    @discardableResult
-    public func record(_ outcome: DeliveryOutcome) async throws -> Bool {
-        try await !record([outcome]).isEmpty
     }
 
     /// Records the outcomes of a batch in one transaction. Returns the deliveries that were to be
@@ -461,7 +413,7 @@ public final class Store: Sendable {
     /// Puts dead letters back in the queue, same event, same idempotency key. Returns the ids replayed.
     public func replay(ids: [Int64]?, route: String?, actor: String) async throws -> [Int64] {
         try await committer.submit { db in
-            let now = Self.now()
+            let now = Store.now()
             let targets = try Self.deadIDs(db, ids: ids, route: route)
             for id in targets {
                 try db.execute(sql: """
@@ -478,7 +430,7 @@ public final class Store: Sendable {
     /// Gives up on dead letters for good. Returns the ids discarded.
     public func discard(ids: [Int64], actor: String) async throws -> [Int64] {
         try await committer.submit { db in
-            let now = Self.now()
+            let now = Store.now()
             let targets = try Self.deadIDs(db, ids: ids, route: nil)
             for id in targets {
                 try db.execute(sql: "UPDATE deliveries SET state = 'discarded', updated_at = ? WHERE id = ? AND state = 'dead'", arguments: [now, id])
@@ -526,64 +478,26 @@ public final class Store: Sendable {
     /// An audit record for an operator or supervisor action.
     public func audit(correlationID: String?, actor: String, action: String, subject: String, detail: String) async throws {
         try await committer.submit { db in
-            try self.appendAudit(db, at: Self.now(), correlationID: correlationID, actor: actor, action: action, subject: subject, detail: detail)
+            try self.appendAudit(db, at: Store.now(), correlationID: correlationID, actor: actor, action: action, subject: subject, detail: detail)
         }
     }
 
     // MARK: Helpers
 
-    /// Canonical ids (`connector:object type:object id`) of the record an event carries and of the
-    /// records it refers to: what link lookups at delivery need.
-    static func references(_ header: EventHeader, connector: String) -> [String] {
-        var seen: Set<String> = []
-        return ([RecordRef(objectType: header.source.objectType, objectID: header.source.objectID)] + header.references)
-            .map { "\(connector):\($0.objectType):\($0.objectID)" }
-            .filter { seen.insert($0).inserted }
-    }
 
     /// Appends an audit row: its hash covers the previous row's hash and its own fields, and with the
     /// vault's audit key an HMAC of that hash makes the chain impossible to rewrite without the key.
     func appendAudit(_ db: Database, at: Int64, correlationID: String?, actor: String, action: String, subject: String, detail: String) throws {
         let previous = try String.fetchOne(db, sql: "SELECT hash FROM audit ORDER BY id DESC LIMIT 1") ?? ""
-        let hash = Self.auditHash(previous: previous, at: at, correlationID: correlationID, actor: actor, action: action, subject: subject, detail: detail)
+        let hash = Store.auditHash(previous: previous, at: at, correlationID: correlationID, actor: actor, action: action, subject: subject, detail: detail)
         let key = auditKey
-        let mac = key.map { Self.auditMAC(hash: hash, key: $0) }
+        let mac = key.map { Store.auditMAC(hash: hash, key: $0) }
         try db.execute(sql: """
             INSERT INTO audit (at, correlation_id, actor, action, subject, detail, prev_hash, hash, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [at, correlationID, actor, action, subject, detail, previous, hash, mac])
         if key != nil { auditSeal.headMoved() }
     }
 
-    /// The last audit row's id and hash, authenticated with the audit key.
-    struct AuditHead: Equatable {
-        var id: Int64
-        var hash: String
-
-        func sealed(key: SymmetricKey) -> Data {
-            Data("\(id) \(hash) \(Store.auditMAC(hash: "head \(id) \(hash)", key: key))".utf8)
-        }
-
-        /// Nil when the record does not parse or its HMAC does not match.
-        init?(sealed: Data, key: SymmetricKey) {
-            let parts = String(decoding: sealed, as: UTF8.self).split(separator: " ").map(String.init)
-            guard parts.count == 3, let id = Int64(parts[0]), Store.auditMAC(hash: "head \(id) \(parts[1])", key: key) == parts[2] else { return nil }
-            self.init(id: id, hash: parts[1])
-        }
-
-        init(id: Int64, hash: String) {
-            self.id = id
-            self.hash = hash
-        }
-    }
-
-    static func auditHash(previous: String, at: Int64, correlationID: String?, actor: String, action: String, subject: String, detail: String) -> String {
-        let material = [previous, String(at), correlationID ?? "", actor, action, subject, detail].joined(separator: "\u{1F}")
-        return Hex.encode(SHA256.hash(data: Data(material.utf8)))
-    }
-
-    static func auditMAC(hash: String, key: SymmetricKey) -> String {
-        Hex.encode(HMAC<SHA256>.authenticationCode(for: Data(hash.utf8), using: key))
-    }
 
     private static func deadIDs(_ db: Database, ids: [Int64]?, route: String?) throws -> [Int64] {
         if let ids {
@@ -615,8 +529,6 @@ public final class Store: Sendable {
     }
 }
 
-/// A webhook delivery whose replay key was already seen.
-public struct ReplayedDelivery: Error {}
 
 /// A delivery handed to a worker.
 public struct DeliveryJob: Sendable {
@@ -787,14 +699,14 @@ final class ResultSlot: Sendable {
     }
 }
 
-extension Store {
+extension SQLiteStore {
     /// Runs raw SQL; for tests that check what the schema refuses.
     func rawExecuteForTests(_ sql: String) async throws {
         try await pool.write { db in try db.execute(sql: sql) }
     }
 }
 
-extension Store {
+extension SQLiteStore {
     /// Every audit action in order (tests).
     func auditActionsForTests() async throws -> [String] {
         try await reader.read { db in try String.fetchAll(db, sql: "SELECT action FROM audit ORDER BY id") }

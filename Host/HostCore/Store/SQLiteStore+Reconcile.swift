@@ -5,9 +5,7 @@ public import HostAdmin
 
 /// Reconciliation's part of the store: the reports of each run, what the host knows of a record a
 /// target lacks, and the deliveries a repair queues.
-extension Store {
-    /// Reports kept per `[[reconcile]]`; older ones are dropped as new ones are stored.
-    static let driftReportsKept = 200
+extension SQLiteStore {
 
     /// Stores a run's report with its audit entry, in one transaction; returns the report with its id.
     public func save(_ report: DriftReport, actor: String) async throws -> DriftReport {
@@ -21,7 +19,7 @@ extension Store {
             try db.execute(sql: """
                 DELETE FROM reconcile_runs WHERE name = ? AND id <= (
                     SELECT id FROM reconcile_runs WHERE name = ? ORDER BY id DESC LIMIT 1 OFFSET ?)
-                """, arguments: [report.name, report.name, Self.driftReportsKept])
+                """, arguments: [report.name, report.name, Store.driftReportsKept])
             let detail = report.error.map { "\(report.outcome.rawValue): \($0)" }
                 ?? "\(report.outcome.rawValue): \(report.drift) difference(s) counted, tolerance \(report.tolerance), \(report.from)..\(report.to)"
             try self.appendAudit(db, at: report.finishedAt, correlationID: nil, actor: actor, action: "reconcile.run",
@@ -47,39 +45,12 @@ extension Store {
         }
     }
 
-    /// What the host holds of a source record: its latest event, and the deliveries of that event's
-    /// object to the target that are still waiting.
-    public struct RecordInHost: Sendable, Equatable {
-        public var eventID: Int64
-        public var eventType: String
-        public var tenant: String?
-        public var entity: String?
-        /// Waiting deliveries of any event of the record to the target (`at`: when queued, ms).
-        public var pending: [Delivery]
-        /// The last delivery of any of its events the target took (`at`: when, ms).
-        public var lastDelivered: Delivery?
-
-        public struct Delivery: Sendable, Equatable {
-            public var id: Int64
-            public var route: String
-            public var at: Int64
-        }
-
-        public init(eventID: Int64, eventType: String, tenant: String? = nil, entity: String? = nil, pending: [Delivery], lastDelivered: Delivery? = nil) {
-            self.eventID = eventID
-            self.eventType = eventType
-            self.tenant = tenant
-            self.entity = entity
-            self.pending = pending
-            self.lastDelivered = lastDelivered
-        }
-    }
 
     /// Keyed by object id, for the records of one kind; a record the host never received is absent.
     /// The events are found through the idempotency key's unique index (`<connector>:<type>:<id>:<version>`).
-    public func recordsInHost(source: String, target: String, objectType: String, objectIDs: [String]) async throws -> [String: RecordInHost] {
+    public func recordsInHost(source: String, target: String, objectType: String, objectIDs: [String]) async throws -> [String: Store.RecordInHost] {
         try await reader.read { db in
-            var found: [String: RecordInHost] = [:]
+            var found: [String: Store.RecordInHost] = [:]
             let events = try db.cachedStatement(sql: """
                 SELECT id, type, tenant, entity FROM events WHERE idempotency_key > ? AND idempotency_key < ? AND connector = ? AND object_type = ? AND object_id = ?
                 ORDER BY id
@@ -92,13 +63,13 @@ extension Store {
                 // ';' follows ':' in every collation the key can have: the range holds exactly the keys with the prefix.
                 let rows = try Row.fetchAll(events, arguments: [prefix, "\(prefix.dropLast());", source, objectType, objectID])
                 guard let latest = rows.last else { continue }
-                var record = RecordInHost(eventID: latest[0], eventType: latest[1], tenant: latest[2], entity: latest[3], pending: [])
+                var record = Store.RecordInHost(eventID: latest[0], eventType: latest[1], tenant: latest[2], entity: latest[3], pending: [])
                 for row in rows {
                     for delivery in try Row.fetchAll(deliveries, arguments: [row[0] as Int64, target]) {
                         if delivery[4] as String == "pending" {
-                            record.pending.append(RecordInHost.Delivery(id: delivery[0], route: delivery[1], at: delivery[2]))
+                            record.pending.append(Store.RecordInHost.Delivery(id: delivery[0], route: delivery[1], at: delivery[2]))
                         } else if (delivery[3] as Int64) >= record.lastDelivered?.at ?? .min {
-                            record.lastDelivered = RecordInHost.Delivery(id: delivery[0], route: delivery[1], at: delivery[3])
+                            record.lastDelivered = Store.RecordInHost.Delivery(id: delivery[0], route: delivery[1], at: delivery[3])
                         }
                     }
                 }
@@ -112,7 +83,7 @@ extension Store {
     /// - Returns: the new delivery ids, in the order given.
     public func requeue(_ requests: [(eventID: Int64, route: RouteConfig)], report: Int64, actor: String) async throws -> [Int64] {
         try await submit { db in
-            let now = Self.now()
+            let now = Store.now()
             var ids: [Int64] = []
             for (eventID, route) in requests {
                 guard let event = try Row.fetchOne(db, sql: "SELECT tenant, ordering_key, correlation_id, idempotency_key FROM events WHERE id = ?",

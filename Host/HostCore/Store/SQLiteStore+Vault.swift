@@ -1,12 +1,12 @@
 public import Crypto
-import Foundation
+public import Foundation
 import GRDB
 import Synchronization
 public import HostAdmin
 
 // The vault's and the audit trail's SQL. The cryptography is in Vault.swift: this file stores and
 // reads sealed bytes only.
-extension Store {
+extension SQLiteStore {
     /// From now on audit rows carry an HMAC under this key.
     public func useAuditKey(_ key: SymmetricKey) {
         auditSeal.key.withLock { $0 = key }
@@ -14,35 +14,29 @@ extension Store {
 
     // MARK: Secrets
 
-    struct SealedSecret: Sendable {
-        var connector: String
-        var name: String
-        var version: Int
-        var sealed: Data
-    }
 
-    func sealedSecret(connector: String, name: String) async throws -> SealedSecret? {
+    public func sealedSecret(connector: String, name: String) async throws -> Store.SealedSecret? {
         try await reader.read { db in
             try Row.fetchOne(db, sql: "SELECT version, sealed FROM secrets WHERE connector = ? AND name = ?", arguments: [connector, name])
-                .map { SealedSecret(connector: connector, name: name, version: $0[0], sealed: $0[1]) }
+                .map { Store.SealedSecret(connector: connector, name: name, version: $0[0], sealed: $0[1]) }
         }
     }
 
-    func allSealedSecrets() async throws -> [SealedSecret] {
+    public func allSealedSecrets() async throws -> [Store.SealedSecret] {
         try await reader.read { db in
             try Row.fetchAll(db, sql: "SELECT connector, name, version, sealed FROM secrets ORDER BY connector, name")
-                .map { SealedSecret(connector: $0[0], name: $0[1], version: $0[2], sealed: $0[3]) }
+                .map { Store.SealedSecret(connector: $0[0], name: $0[1], version: $0[2], sealed: $0[3]) }
         }
     }
 
     /// Stores the next version of a secret, sealed by `seal(version)`, and audits it. `mustExist`:
     /// rotation of an existing secret. Returns the version written.
-    func putSecret(
+    public func putSecret(
         connector: String, name: String, mustExist: Bool, actor: String, action: String,
         seal: @escaping @Sendable (Int) throws -> Data
     ) async throws -> Int {
         try await submit { db in
-            let now = Self.now()
+            let now = Store.now()
             let current = try Int.fetchOne(db, sql: "SELECT version FROM secrets WHERE connector = ? AND name = ?", arguments: [connector, name])
             if mustExist, current == nil {
                 throw HostError(.secretNotFound, "no secret \(name) for connector \(connector) to rotate; set it first with hostctl secret set \(connector) \(name)")
@@ -59,11 +53,11 @@ extension Store {
         }
     }
 
-    func deleteSecret(connector: String, name: String, actor: String) async throws -> Bool {
+    public func deleteSecret(connector: String, name: String, actor: String) async throws -> Bool {
         try await submit { db in
             try db.execute(sql: "DELETE FROM secrets WHERE connector = ? AND name = ?", arguments: [connector, name])
             guard db.changesCount > 0 else { return false }
-            try self.appendAudit(db, at: Self.now(), correlationID: nil, actor: actor, action: "secret.delete",
+            try self.appendAudit(db, at: Store.now(), correlationID: nil, actor: actor, action: "secret.delete",
                                  subject: "secret \(connector)/\(name)", detail: "deleted")
             return true
         }
@@ -80,13 +74,13 @@ extension Store {
         }
     }
 
-    func vaultMeta(_ name: String) async throws -> Data? {
+    public func vaultMeta(_ name: String) async throws -> Data? {
         try await reader.read { db in
             try Data.fetchOne(db, sql: "SELECT sealed FROM vault_meta WHERE name = ?", arguments: [name])
         }
     }
 
-    func setVaultMeta(_ values: [String: Data]) async throws {
+    public func setVaultMeta(_ values: [String: Data]) async throws {
         try await submit { db in
             for (name, sealed) in values {
                 try db.execute(sql: """
@@ -97,7 +91,7 @@ extension Store {
     }
 
     /// Replaces every sealed value at once (rekey): all or nothing.
-    func resealAll(secrets: [SealedSecret], meta: [String: Data], actor: String) async throws {
+    public func resealAll(secrets: [Store.SealedSecret], meta: [String: Data], actor: String) async throws {
         try await submit { db in
             for secret in secrets {
                 try db.execute(sql: "UPDATE secrets SET sealed = ? WHERE connector = ? AND name = ? AND version = ?",
@@ -109,7 +103,7 @@ extension Store {
             for (name, sealed) in meta {
                 try db.execute(sql: "UPDATE vault_meta SET sealed = ? WHERE name = ?", arguments: [sealed, name])
             }
-            try self.appendAudit(db, at: Self.now(), correlationID: nil, actor: actor, action: "vault.rekey",
+            try self.appendAudit(db, at: Store.now(), correlationID: nil, actor: actor, action: "vault.rekey",
                                  subject: "vault", detail: "\(secrets.count) secret(s) sealed under a new master key")
         }
     }
@@ -117,14 +111,14 @@ extension Store {
     // MARK: Audit verification
 
     /// The last audit row's id and hash; nil while the trail is empty.
-    func auditHead() async throws -> AuditHead? {
+    public func auditHead() async throws -> Store.AuditHead? {
         try await reader.read { db in
-            try Row.fetchOne(db, sql: "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").map { AuditHead(id: $0[0], hash: $0[1]) }
+            try Row.fetchOne(db, sql: "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").map { Store.AuditHead(id: $0[0], hash: $0[1]) }
         }
     }
 
     /// Where an upgraded vault's authenticated rows begin: its first row with an HMAC, or the next row.
-    func firstAuditRowToAuthenticate() async throws -> Int64 {
+    public func firstAuditRowToAuthenticate() async throws -> Int64 {
         try await reader.read { db in
             if let first = try Int64.fetchOne(db, sql: "SELECT min(id) FROM audit WHERE mac IS NOT NULL") { return first }
             return (try Int64.fetchOne(db, sql: "SELECT max(id) FROM audit") ?? 0) + 1
@@ -154,13 +148,13 @@ extension Store {
                 if prev != previousHash {
                     problems.append(.init(id: id, kind: "chain_broken", message: "row \(id) does not point at the row before it: a row before it was deleted, inserted or rewritten"))
                 }
-                let computed = Self.auditHash(previous: prev, at: row[1], correlationID: row[2], actor: row[3], action: row[4], subject: row[5], detail: row[6])
+                let computed = Store.auditHash(previous: prev, at: row[1], correlationID: row[2], actor: row[3], action: row[4], subject: row[5], detail: row[6])
                 if computed != hash {
                     problems.append(.init(id: id, kind: "edited", message: "row \(id)'s content does not match its hash: it was edited"))
                 }
                 let mustBeAuthenticated = start.map { id >= $0 } ?? false
                 if let mac, let key {
-                    if Self.auditMAC(hash: hash, key: key) == mac {
+                    if Store.auditMAC(hash: hash, key: key) == mac {
                         authenticated += 1
                     } else {
                         problems.append(.init(id: id, kind: "forged", message: "row \(id)'s HMAC does not match: it was written without the vault's audit key"))
@@ -181,7 +175,7 @@ extension Store {
             // The sealed head: the last row written with the audit key. Rows after it were not written
             // by the daemon; rows missing up to it were removed from the end.
             let sealedHead = try Data.fetchOne(db, sql: "SELECT sealed FROM vault_meta WHERE name = 'audit-head'")
-            let head = sealedHead.flatMap { AuditHead(sealed: $0, key: key) }
+            let head = sealedHead.flatMap { Store.AuditHead(sealed: $0, key: key) }
             let lastID = previousID ?? 0
             switch (sealedHead, head) {
             case (nil, _) where lastID >= start:
@@ -200,10 +194,10 @@ extension Store {
     }
 }
 
-extension Store {
+extension SQLiteStore {
     /// Forgets webhook replay keys older than the cut-off: senders do not replay that late, and a
     /// signature that old fails the timestamp tolerance anyway.
-    func pruneWebhookReplays(olderThan cutoff: Int64) async throws {
+    public func pruneWebhookReplays(olderThan cutoff: Int64) async throws {
         try await submit { db in try db.execute(sql: "DELETE FROM webhook_replays WHERE seen_at < ?", arguments: [cutoff]) }
     }
 }
