@@ -5,19 +5,12 @@ import HostAdmin
 import Testing
 
 /// A delivery that waits for another record, and an older version superseded by a later event of its
-/// object: on a real SQLite store, without I/O to any plugin.
+/// object: on each store of the conformance suite (``StoreUnderTest``), without I/O to any plugin.
 @Suite struct DependencyWaitTests {
-    let store: SQLiteStore
     let route = RouteConfig(
         id: "r", from: "src", to: "erp", events: ["*"], tenant: nil, entity: nil,
         maxAttempts: 3, maxAgeSeconds: 3600, rateLimit: nil, concurrency: 4, retryBaseMilliseconds: 10, retryMaxMilliseconds: 100
     )
-
-    init() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        store = try SQLiteStore(path: directory.appendingPathComponent("test.sqlite").path)
-    }
 
     static let eur = CurrencyCode("EUR")!
     static let invoiceRef = RecordRef(objectType: "invoice", objectID: "in_1")
@@ -36,18 +29,18 @@ import Testing
                                        subtotalMinor: 100, taxMinor: 20, totalMinor: 120, amountDueMinor: 120)))
     }
 
-    func due(at now: Int64 = Store.now()) async throws -> [String] {
+    func due(_ store: any HostStore, at now: Int64 = Store.now()) async throws -> [String] {
         try await store.dueDeliveries(route: "r", now: now, limit: 100).map(\.correlationID)
     }
 
     /// A failed attempt whose retry is due in an hour: far beyond any pause of a test's task (on a busy
     /// 2-core machine a test can wait over a minute for a thread), so that only what the test means
     /// makes a delivery due.
-    func fail(_ job: DeliveryJob, _ error: ConnectorError, retryIn: Int64 = 3_600_000) async throws {
+    func fail(_ store: any HostStore, _ job: DeliveryJob, _ error: ConnectorError, retryIn: Int64 = 3_600_000) async throws {
         try await store.record(DeliveryOutcome(job: job, startedAt: 0, finishedAt: Store.now(), result: .failed(error, .retry(at: Store.now() + retryIn))))
     }
 
-    func deliver(_ job: DeliveryJob) async throws {
+    func deliver(_ store: any HostStore, _ job: DeliveryJob) async throws {
         let canonical = DeliveryOutcome.Canonical(id: job.canonicalID, objectType: job.objectType, objectID: job.objectID)
         try await store.record(DeliveryOutcome(job: job, startedAt: 0, finishedAt: Store.now(),
                                                result: .delivered(externalID: "x,1", duplicate: false, links: [], canonical: canonical)))
@@ -56,63 +49,68 @@ import Testing
     /// A payment that arrived before its invoice, in the same ordering key: the invoice passes it, and
     /// the payment is due again the moment the invoice is delivered, not when its backoff ends. A later
     /// event of the waiting payment itself stays behind it.
-    @Test func aPaymentWaitingForItsInvoiceLetsTheInvoicePassAndGoesRightAfterIt() async throws {
+    @Test(arguments: StoreUnderTest.all) func aPaymentWaitingForItsInvoiceLetsTheInvoicePassAndGoesRightAfterIt(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
         _ = try await store.ingest(connector: "src", stream: nil, events: [Self.payment(version: "1"), Self.invoice(version: "1"), Self.payment(version: "2")],
                                    cursor: nil, routes: [route])
         let first = try await store.dueDeliveries(route: "r", now: Store.now(), limit: 100)
         #expect(first.map(\.correlationID) == ["py_1:1"])
-        try await fail(first[0], .dependency(on: Self.invoiceRef, "invoice in_1 is not in the target yet"))
+        try await fail(store, first[0], .dependency(on: Self.invoiceRef, "invoice in_1 is not in the target yet"))
         // Waiting: the invoice may pass; the payment's own later version may not.
         let passing = try await store.dueDeliveries(route: "r", now: Store.now(), limit: 100)
         #expect(passing.map(\.correlationID) == ["in_1:1"])
-        try await deliver(passing[0])
+        try await deliver(store, passing[0])
         // Woken by the invoice's delivery, an hour before its retry was due.
-        #expect(try await due() == ["py_1:1"])
+        #expect(try await due(store) == ["py_1:1"])
     }
 
     /// When the waiting delivery's retry comes, it holds its key again: the rest of the key does not run
     /// beside it in the same batch (a payment registered while its invoice was being written found it a
     /// draft). Until then the key passes.
-    @Test func aWaitingDeliveryDueAgainHoldsItsKeyForThatRound() async throws {
+    @Test(arguments: StoreUnderTest.all) func aWaitingDeliveryDueAgainHoldsItsKeyForThatRound(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
         _ = try await store.ingest(connector: "src", stream: nil, events: [Self.invoice(version: "1"), Self.payment(version: "1")], cursor: nil, routes: [route])
         let first = try await store.dueDeliveries(route: "r", now: Store.now(), limit: 100)
         #expect(first.map(\.correlationID) == ["in_1:1"])
-        try await fail(first[0], ConnectorError(.dependency, "product p_1 of invoice in_1 is not in the target yet"))
-        #expect(try await due() == ["py_1:1"], "while the invoice waits, its key passes")
-        #expect(try await due(at: Store.now() + 3_601_000) == ["in_1:1"], "its retry due: the invoice alone")
+        try await fail(store, first[0], ConnectorError(.dependency, "product p_1 of invoice in_1 is not in the target yet"))
+        #expect(try await due(store) == ["py_1:1"], "while the invoice waits, its key passes")
+        #expect(try await due(store, at: Store.now() + 3_601_000) == ["in_1:1"], "its retry due: the invoice alone")
     }
 
     /// A sink that does not name what it waits for: the delivery is woken by the next delivery of its
     /// ordering key instead.
-    @Test func aWaitingDeliveryIsWokenByItsOrderingKey() async throws {
+    @Test(arguments: StoreUnderTest.all) func aWaitingDeliveryIsWokenByItsOrderingKey(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
         _ = try await store.ingest(connector: "src", stream: nil, events: [Self.payment(version: "1"), Self.invoice(version: "1")], cursor: nil, routes: [route])
         let first = try await store.dueDeliveries(route: "r", now: Store.now(), limit: 100)
-        try await fail(first[0], ConnectorError(.dependency, "something is missing"))
+        try await fail(store, first[0], ConnectorError(.dependency, "something is missing"))
         let passing = try await store.dueDeliveries(route: "r", now: Store.now(), limit: 100)
         #expect(passing.map(\.correlationID) == ["in_1:1"])
-        try await deliver(passing[0])
-        #expect(try await due() == ["py_1:1"])
+        try await deliver(store, passing[0])
+        #expect(try await due(store) == ["py_1:1"])
     }
 
     /// Any other failure still holds its key: order is kept while the target is unwell.
-    @Test func aTransientFailureStillHoldsBackItsKey() async throws {
+    @Test(arguments: StoreUnderTest.all) func aTransientFailureStillHoldsBackItsKey(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
         _ = try await store.ingest(connector: "src", stream: nil, events: [Self.payment(version: "1"), Self.invoice(version: "1")], cursor: nil, routes: [route])
         let first = try await store.dueDeliveries(route: "r", now: Store.now(), limit: 100)
-        try await fail(first[0], ConnectorError(.transient, "503"))
-        #expect(try await due().isEmpty)
+        try await fail(store, first[0], ConnectorError(.transient, "503"))
+        #expect(try await due(store).isEmpty)
     }
 
     /// Replaying a history: the first version of an invoice fails for good (cancelled in the target
     /// since), but a later event of the same invoice is pending behind it: superseded, audited, not a
     /// dead letter. Without a later event it is dead-lettered as before.
-    @Test func aFailedOlderVersionIsSupersededByALaterEventOfItsObject() async throws {
+    @Test(arguments: StoreUnderTest.all) func aFailedOlderVersionIsSupersededByALaterEventOfItsObject(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
         _ = try await store.ingest(connector: "src", stream: nil, events: [Self.invoice(version: "1"), Self.invoice(version: "2", status: .void)],
                                    cursor: nil, routes: [route])
         let first = try #require(try await store.dueDeliveries(route: "r", now: Store.now(), limit: 100).first)
         let error = ConnectorError(.permanent, "INV/1 was cancelled in Odoo; the source says it is open")
         #expect(try await store.record(DeliveryOutcome(job: first, startedAt: 0, finishedAt: 1, result: .failed(error, .dead(reason: error.message)))))
         #expect(try await store.deadLetters(route: nil, limit: 10).isEmpty)
-        #expect(try await due() == ["in_1:2"])
+        #expect(try await due(store) == ["in_1:2"])
         let trace = try await store.trace(correlationID: "in_1:1")
         #expect(trace.audit.map(\.action) == ["delivery.superseded"])
         #expect(trace.events.first?.deliveries.first?.state == "discarded")

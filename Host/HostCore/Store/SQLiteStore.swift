@@ -699,8 +699,14 @@ final class ResultSlot: Sendable {
     }
 }
 
-extension SQLiteStore {
-    /// Runs raw SQL; for tests that check what the schema refuses.
+/// What the store conformance suite needs of a store beyond ``HostStore``: raw statements, to check
+/// what the schema itself refuses (an audit row edited or deleted).
+protocol StoreTestAccess: HostStore {
+    /// Runs raw SQL outside the store's own statements.
+    func rawExecuteForTests(_ sql: String) async throws
+}
+
+extension SQLiteStore: StoreTestAccess {
     func rawExecuteForTests(_ sql: String) async throws {
         try await pool.write { db in try db.execute(sql: sql) }
     }

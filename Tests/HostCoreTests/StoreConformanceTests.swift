@@ -4,26 +4,20 @@ import HostAdmin
 @testable import HostCore
 import Testing
 
-/// The store on a real SQLite file in a temporary directory.
-@Suite struct StoreTests {
-    let directory: URL
-    let store: SQLiteStore
+/// What every store must do (the SQLite store, and each other one in ``StoreUnderTest/all``), each
+/// test on a new, empty store of each kind.
+@Suite struct StoreConformanceTests {
     let route = RouteConfig(
         id: "r", from: "src", to: "erp", events: ["invoice.*", "payment.*"], tenant: nil, entity: nil,
         maxAttempts: 3, maxAgeSeconds: 3600, rateLimit: nil, concurrency: 4, retryBaseMilliseconds: 10, retryMaxMilliseconds: 100
     )
 
-    init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        store = try SQLiteStore(path: directory.appendingPathComponent("test.sqlite").path)
-    }
-
     func events(_ range: Range<Int>) -> [Event] {
         range.map { SyntheticFixture.event(index: $0) }
     }
 
-    @Test func ingestStoresOnceAndRoutes() async throws {
+    @Test(arguments: StoreUnderTest.all) func ingestStoresOnceAndRoutes(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
         let first = try await store.ingest(connector: "src", stream: "s", events: events(0..<9), cursor: "9", routes: [route])
         #expect(first.stored.count == 9)
         #expect(first.duplicates == 0)
@@ -42,7 +36,8 @@ import Testing
         #expect(trace.audit.map(\.action) == ["event.duplicate"])
     }
 
-    @Test func dueDeliveriesHoldOneHeadPerOrderingKey() async throws {
+    @Test(arguments: StoreUnderTest.all) func dueDeliveriesHoldOneHeadPerOrderingKey(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
         // Events 1, 2 (customer 0) and 4, 5 (customer 1): two keys, two deliveries each.
         _ = try await store.ingest(connector: "src", stream: nil, events: events(0..<6), cursor: nil, routes: [route])
         let due = try await store.dueDeliveries(route: "r", now: Store.now(), limit: 100)
@@ -58,7 +53,8 @@ import Testing
         #expect(next.map(\.idempotencyKey) == ["src:payment:py_5:1"])
     }
 
-    @Test func deadLettersCanBeShownReplayedAndDiscarded() async throws {
+    @Test(arguments: StoreUnderTest.all) func deadLettersCanBeShownReplayedAndDiscarded(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
         _ = try await store.ingest(connector: "src", stream: nil, events: events(0..<3), cursor: nil, routes: [route])
         let jobs = try await store.dueDeliveries(route: "r", now: Store.now(), limit: 10)
         #expect(jobs.count == 1)
@@ -86,7 +82,8 @@ import Testing
         #expect(actions == ["delivery.dead", "dlq.replay", "delivery.dead", "dlq.discard"])
     }
 
-    @Test func deliveredRecordsLinks() async throws {
+    @Test(arguments: StoreUnderTest.all) func deliveredRecordsLinks(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
         _ = try await store.ingest(connector: "src", stream: nil, events: events(0..<3), cursor: nil, routes: [route])
         let job = try #require(try await store.dueDeliveries(route: "r", now: Store.now(), limit: 10).first)
         let canonical = DeliveryOutcome.Canonical(id: "src:invoice:in_1", objectType: "invoice", objectID: "in_1")
@@ -100,7 +97,8 @@ import Testing
         #expect(trace.events.first?.links.map(\.externalID) == ["account.move,42"])
     }
 
-    @Test func auditIsAppendOnlyAndChained() async throws {
+    @Test(arguments: StoreUnderTest.all) func auditIsAppendOnlyAndChained(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
         try await store.audit(correlationID: "x", actor: "a", action: "one", subject: "s", detail: "d")
         try await store.audit(correlationID: "x", actor: "a", action: "two", subject: "s", detail: "d")
         #expect(try await store.trace(correlationID: "x").audit.map(\.action) == ["one", "two"])
