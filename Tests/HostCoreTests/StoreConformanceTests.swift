@@ -1,4 +1,5 @@
 import ConnectorProtocol
+import Crypto
 import Foundation
 import HostAdmin
 @testable import HostCore
@@ -104,6 +105,113 @@ import Testing
         #expect(try await store.trace(correlationID: "x").audit.map(\.action) == ["one", "two"])
         await #expect(throws: (any Error).self) { try await store.rawExecuteForTests("UPDATE audit SET detail = 'edited'") }
         await #expect(throws: (any Error).self) { try await store.rawExecuteForTests("DELETE FROM audit") }
+    }
+}
+
+extension StoreConformanceTests {
+    /// A webhook delivery seen before stores nothing; its key is forgotten once pruned. A page's rejects
+    /// are kept with their reason, audited, and the cursor moves past them.
+    @Test(arguments: StoreUnderTest.all) func replaysAndRejects(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
+        let page = try events(0..<3).map { event -> Store.Incoming in
+            let payload = try RPCCodec().json(event)
+            return Store.Incoming(header: try EventHeader(json: payload), payload: payload)
+        }
+        let first = try await store.ingest(connector: "src", stream: nil, incoming: page, rejects: [], cursor: nil, routes: [route], replayKey: "t=1,v1=aa")
+        #expect(first.stored.count == 3)
+        await #expect(throws: ReplayedDelivery.self) {
+            try await store.ingest(connector: "src", stream: nil, incoming: Array(page.prefix(1)), rejects: [], cursor: nil, routes: [route], replayKey: "t=1,v1=aa")
+        }
+        try await store.pruneWebhookReplays(olderThan: Store.now() + 1)
+        let again = try await store.ingest(connector: "src", stream: nil, incoming: Array(page.prefix(1)), rejects: [], cursor: nil, routes: [route],
+                                           replayKey: "t=1,v1=aa")
+        #expect(again.stored.isEmpty && again.duplicates == 1, "forgotten once pruned: read again, and a duplicate")
+
+        let reject = Store.Reject(reason: "source.object_id is missing", payload: Data(#"{"type": "invoice.paid"}"#.utf8))
+        _ = try await store.ingest(connector: "src", stream: "s", incoming: [], rejects: [reject], cursor: "c2", routes: [route])
+        let rejects = try await store.intakeRejects(connector: "src", limit: 10)
+        #expect(rejects.map { "\($0.stream ?? "-") \($0.reason) \($0.payload)" } == [#"s source.object_id is missing {"type": "invoice.paid"}"#])
+        #expect(try await store.intakeRejects(connector: "other", limit: 10).isEmpty)
+        #expect(try await store.cursor(connector: "src", stream: "s") == "c2")
+    }
+
+    /// Secrets are versioned, audited, listed without their values, deleted; a rotation needs an
+    /// existing secret; a rekey replaces every sealed value or none.
+    @Test(arguments: StoreUnderTest.all) func sealedSecrets(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
+        let seal = { @Sendable (version: Int) throws -> Data in Data("sealed v\(version)".utf8) }
+        #expect(try await store.putSecret(connector: "erp", name: "api_key", mustExist: false, actor: "operator", action: "secret.set", seal: seal) == 1)
+        #expect(try await store.putSecret(connector: "erp", name: "api_key", mustExist: true, actor: "operator", action: "secret.rotate", seal: seal) == 2)
+        await #expect(throws: HostError.self) {
+            try await store.putSecret(connector: "erp", name: "nope", mustExist: true, actor: "operator", action: "secret.rotate", seal: seal)
+        }
+        _ = try await store.putSecret(connector: "crm", name: "token", mustExist: false, actor: "operator", action: "secret.set", seal: seal)
+        let secret = try #require(try await store.sealedSecret(connector: "erp", name: "api_key"))
+        #expect(secret.version == 2 && secret.sealed == Data("sealed v2".utf8))
+        #expect(try await store.secretInfos(connector: nil).map { "\($0.connector)/\($0.name) v\($0.version) \($0.updatedBy)" } == ["crm/token v1 operator", "erp/api_key v2 operator"])
+        #expect(try await store.secretInfos(connector: "crm").count == 1)
+
+        try await store.setVaultMeta(["check": Data("c1".utf8)])
+        var all = try await store.allSealedSecrets()
+        all[0].sealed = Data("resealed".utf8)
+        all[1].version = 9  // changed meanwhile: the rekey must undo everything
+        await #expect(throws: HostError.self) { try await store.resealAll(secrets: all, meta: ["check": Data("c2".utf8)], actor: "operator") }
+        #expect(try await store.sealedSecret(connector: "crm", name: "token")?.sealed == Data("sealed v1".utf8))
+        #expect(try await store.vaultMeta("check") == Data("c1".utf8))
+        all[1].version = 2
+        try await store.resealAll(secrets: all, meta: ["check": Data("c2".utf8)], actor: "operator")
+        #expect(try await store.sealedSecret(connector: "crm", name: "token")?.sealed == Data("resealed".utf8))
+        #expect(try await store.vaultMeta("check") == Data("c2".utf8))
+        #expect(try await store.vaultMeta("absent") == nil)
+
+        #expect(try await store.deleteSecret(connector: "crm", name: "token", actor: "operator"))
+        #expect(try await store.deleteSecret(connector: "crm", name: "token", actor: "operator") == false)
+        #expect(try await store.allSealedSecrets().map(\.name) == ["api_key"])
+    }
+
+    /// With the vault's key every row carries an HMAC and the head is sealed: the chain verifies; an
+    /// edit is refused by the store itself.
+    @Test(arguments: StoreUnderTest.all) func theAuditChainVerifies(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
+        try await store.audit(correlationID: nil, actor: "host", action: "before.key", subject: "s", detail: "d")
+        store.useAuditKey(SymmetricKey(size: .bits256))
+        let start = try await store.firstAuditRowToAuthenticate()
+        #expect(start == 2, "the next row: none carries an HMAC yet")
+        for index in 0..<5 { try await store.audit(correlationID: "c", actor: "host", action: "act.\(index)", subject: "s", detail: "d") }
+        let verified = try await store.verifyAudit(authenticatedFrom: start)
+        #expect(verified.problems.isEmpty && verified.rows == 6 && verified.authenticated == 5, "\(verified.problems)")
+        #expect(try await store.auditHead().map(\.id) == 6 && verified.headID == 6)
+        #expect(try await store.firstAuditRowToAuthenticate() == 2)
+        await #expect(throws: (any Error).self) { try await store.rawExecuteForTests("UPDATE audit SET detail = 'edited' WHERE id = 3") }
+        #expect(try await store.verifyAudit(authenticatedFrom: start).problems.isEmpty)
+    }
+
+    /// Reports are kept newest first per name; the latest of each is listed; what the host holds of a
+    /// record and a repair's new delivery are found and audited.
+    @Test(arguments: StoreUnderTest.all) func reconcileReportsRecordsAndRepairs(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
+        func report(_ name: String, _ drift: Int) -> DriftReport {
+            DriftReport(name: name, source: "src", target: "erp", entity: nil, from: "2026-03-01", to: "2026-03-31", startedAt: 1, finishedAt: 2,
+                        trigger: .operator, outcome: drift > 0 ? .drift : .clean, error: nil, tolerance: 0, drift: drift, totals: [], items: [])
+        }
+        let first = try await store.save(report("books", 2), actor: "operator")
+        _ = try await store.save(report("books", 0), actor: "operator")
+        _ = try await store.save(report("crm", 1), actor: "scheduler")
+        #expect(first.id != nil)
+        #expect(try await store.driftReports(name: "books", limit: 10).map(\.drift) == [0, 2])
+        #expect(try await store.driftReports(name: "books", limit: 1).map(\.drift) == [0])
+        #expect(try await store.driftReports(name: nil, limit: 1).map { "\($0.name) \($0.drift)" } == ["books 0", "crm 1"])
+
+        _ = try await store.ingest(connector: "src", stream: nil, events: events(0..<3), cursor: nil, routes: [route])
+        let job = try #require(try await store.dueDeliveries(route: "r", now: Store.now(), limit: 10).first)
+        try await store.record(DeliveryOutcome(job: job, startedAt: 0, finishedAt: 5, result: .delivered(externalID: "m,1", duplicate: false, links: [], canonical: nil)))
+        let held = try await store.recordsInHost(source: "src", target: "erp", objectType: "invoice", objectIDs: ["in_1", "in_9"])
+        #expect(held.keys.sorted() == ["in_1"])
+        #expect(held["in_1"]?.pending.isEmpty == true && held["in_1"]?.lastDelivered?.id == job.deliveryID)
+        let queued = try await store.requeue([(eventID: job.eventID, route: route)], report: first.id ?? 0, actor: "operator")
+        #expect(queued.count == 1)
+        #expect(try await store.recordsInHost(source: "src", target: "erp", objectType: "invoice", objectIDs: ["in_1"])["in_1"]?.pending.map(\.id) == queued)
+        #expect(try await store.trace(correlationID: job.correlationID).audit.map(\.action) == ["reconcile.repair"])
     }
 }
 

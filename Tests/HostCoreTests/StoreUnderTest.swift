@@ -1,5 +1,7 @@
 import Foundation
 @testable import HostCore
+import Logging
+import PostgresNIO
 import Testing
 
 /// A store the conformance suites run on: every test of StoreConformanceTests and DependencyWaitTests
@@ -17,5 +19,31 @@ struct StoreUnderTest: Sendable, CustomTestStringConvertible {
         return try SQLiteStore(path: directory.appendingPathComponent("test.sqlite").path)
     }
 
-    static var all: [StoreUnderTest] { [sqlite] }
+    /// A new database on the PostgreSQL server `scripts/test` starts (CONNECTOR_HOST_TEST_POSTGRES, its
+    /// password in CONNECTOR_HOST_TEST_POSTGRES_PASSWORD); nil without one, unless it is required.
+    static let postgres: StoreUnderTest? = {
+        let environment = ProcessInfo.processInfo.environment
+        guard let text = environment["CONNECTOR_HOST_TEST_POSTGRES"], let url = URLComponents(string: text), let host = url.host, let user = url.user else {
+            precondition(environment["CONNECTOR_HOST_REQUIRE_POSTGRES"] != "1", "CONNECTOR_HOST_REQUIRE_POSTGRES is set but CONNECTOR_HOST_TEST_POSTGRES names no server")
+            return nil
+        }
+        let password = environment["CONNECTOR_HOST_TEST_POSTGRES_PASSWORD"]
+        @Sendable func configuration(database: String) -> PostgresClient.Configuration {
+            PostgresClient.Configuration(host: host, port: url.port ?? 5432, username: user, password: password, database: database, tls: .disable)
+        }
+        let logger = Logger(label: "test.postgres")
+        return StoreUnderTest(name: "postgres") {
+            // A database of its own for each store: created from the maintenance database, then migrated by the store.
+            let database = "store_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased())"
+            let admin = PostgresClient(configuration: configuration(database: String(url.path.dropFirst())), backgroundLogger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await admin.run() }
+                try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)"), logger: logger)
+                group.cancelAll()
+            }
+            return try await PostgresStore(configuration: configuration(database: database), logger: logger)
+        }
+    }()
+
+    static var all: [StoreUnderTest] { [sqlite] + (postgres.map { [$0] } ?? []) }
 }

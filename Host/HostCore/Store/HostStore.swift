@@ -257,3 +257,115 @@ public enum Store {
         }
     }
 }
+
+extension Store {
+    /// One audit row as stored.
+    public struct AuditRow: Sendable {
+        public var id: Int64
+        public var at: Int64
+        public var correlationID: String?
+        public var actor: String
+        public var action: String
+        public var subject: String
+        public var detail: String
+        public var previousHash: String
+        public var hash: String
+        public var mac: String?
+
+        public init(id: Int64, at: Int64, correlationID: String?, actor: String, action: String, subject: String, detail: String,
+                    previousHash: String, hash: String, mac: String?) {
+            self.id = id
+            self.at = at
+            self.correlationID = correlationID
+            self.actor = actor
+            self.action = action
+            self.subject = subject
+            self.detail = detail
+            self.previousHash = previousHash
+            self.hash = hash
+            self.mac = mac
+        }
+    }
+
+    /// Walks the audit chain, fed every row in id order by the store: every row must hash to its stored
+    /// hash, point at the row before it and follow it without a gap in ids; from `authenticatedFrom`
+    /// (the vault's sealed record; nil when that record is gone) every row must carry a valid HMAC, and
+    /// the last row must be the sealed head. Pure: each store reads, this judges, alike.
+    public struct AuditChainCheck {
+        let key: SymmetricKey?
+        let start: Int64?
+        var problems: [AuditVerification.Problem] = []
+        var rows = 0
+        var authenticated = 0
+        var previousID: Int64?
+        var previousHash = ""
+
+        public init(key: SymmetricKey?, authenticatedFrom start: Int64?) {
+            self.key = key
+            self.start = start
+        }
+
+        public mutating func add(_ row: AuditRow) {
+            rows += 1
+            let id = row.id
+            if let previousID, id != previousID + 1 {
+                problems.append(.init(id: id, kind: "missing", message: "rows \(previousID + 1)…\(id - 1) are missing: deleted"))
+            }
+            if row.previousHash != previousHash {
+                problems.append(.init(id: id, kind: "chain_broken", message: "row \(id) does not point at the row before it: a row before it was deleted, inserted or rewritten"))
+            }
+            let computed = Store.auditHash(previous: row.previousHash, at: row.at, correlationID: row.correlationID, actor: row.actor, action: row.action,
+                                           subject: row.subject, detail: row.detail)
+            if computed != row.hash {
+                problems.append(.init(id: id, kind: "edited", message: "row \(id)'s content does not match its hash: it was edited"))
+            }
+            let mustBeAuthenticated = start.map { id >= $0 } ?? false
+            if let mac = row.mac, let key {
+                if Store.auditMAC(hash: row.hash, key: key) == mac {
+                    authenticated += 1
+                } else {
+                    problems.append(.init(id: id, kind: "forged", message: "row \(id)'s HMAC does not match: it was written without the vault's audit key"))
+                }
+            } else if row.mac == nil, mustBeAuthenticated {
+                problems.append(.init(id: id, kind: "unauthenticated", message: "row \(id) has no HMAC although every row from \(start ?? 0) on must: it was inserted or its HMAC removed"))
+            }
+            previousID = id
+            previousHash = row.hash
+        }
+
+        /// The verdict, once every row was added. `sealedHead`: the vault's sealed record of the last row
+        /// written with the audit key; `hash(id)`: the stored hash of row `id`, if there is one.
+        public func finish(sealedHead: Data?, hash: (Int64) throws -> String?) rethrows -> AuditVerification {
+            var problems = self.problems
+            let verdict = { AuditVerification(rows: rows, authenticated: authenticated, problems: problems, headID: previousID,
+                                              headHash: previousID == nil ? nil : previousHash) }
+            guard let key else { return verdict() }
+            guard let start else {
+                problems.append(.init(id: 0, kind: "anchor_missing", message: "the vault's sealed record of where authenticated rows begin is gone: removed to hide rewritten rows"))
+                return verdict()
+            }
+            // Rows after the sealed head were not written by the daemon; rows missing up to it were removed from the end.
+            let head = sealedHead.flatMap { Store.AuditHead(sealed: $0, key: key) }
+            let lastID = previousID ?? 0
+            switch (sealedHead, head) {
+            case (nil, _) where lastID >= start:
+                problems.append(.init(id: lastID, kind: "head_missing", message: "the sealed audit head is gone although rows from \(start) on exist"))
+            case (.some, nil):
+                problems.append(.init(id: lastID, kind: "head_forged", message: "the sealed audit head does not match its HMAC: it was written without the vault's audit key"))
+            case (_, let head?) where head.id > lastID:
+                problems.append(.init(id: head.id, kind: "truncated", message: "rows \(lastID + 1)…\(head.id) were removed from the end (the sealed head is row \(head.id))"))
+            case (_, let head?) where try hash(head.id) != head.hash:
+                problems.append(.init(id: head.id, kind: "edited", message: "row \(head.id) is not the row the sealed head names: rewritten"))
+            default:
+                break
+            }
+            return verdict()
+        }
+
+        /// The row whose hash ``finish(sealedHead:hash:)`` will ask for, for a store that reads it ahead.
+        public func headToCheck(sealedHead: Data?) -> Int64? {
+            guard let key else { return nil }
+            return sealedHead.flatMap { Store.AuditHead(sealed: $0, key: key) }?.id
+        }
+    }
+}

@@ -131,65 +131,18 @@ extension SQLiteStore {
     public func verifyAudit(authenticatedFrom start: Int64?) async throws -> AuditVerification {
         let key = auditKey
         return try await reader.read { db in
-            var problems: [AuditVerification.Problem] = []
-            var rows = 0, authenticated = 0
-            var previousID: Int64?
-            var previousHash = ""
+            var check = Store.AuditChainCheck(key: key, authenticatedFrom: start)
             let cursor = try Row.fetchCursor(db, sql: """
                 SELECT id, at, correlation_id, actor, action, subject, detail, prev_hash, hash, mac FROM audit ORDER BY id
                 """)
             while let row = try cursor.next() {
-                rows += 1
-                let id: Int64 = row[0]
-                let prev: String = row[7], hash: String = row[8], mac: String? = row[9]
-                if let previousID, id != previousID + 1 {
-                    problems.append(.init(id: id, kind: "missing", message: "rows \(previousID + 1)…\(id - 1) are missing: deleted"))
-                }
-                if prev != previousHash {
-                    problems.append(.init(id: id, kind: "chain_broken", message: "row \(id) does not point at the row before it: a row before it was deleted, inserted or rewritten"))
-                }
-                let computed = Store.auditHash(previous: prev, at: row[1], correlationID: row[2], actor: row[3], action: row[4], subject: row[5], detail: row[6])
-                if computed != hash {
-                    problems.append(.init(id: id, kind: "edited", message: "row \(id)'s content does not match its hash: it was edited"))
-                }
-                let mustBeAuthenticated = start.map { id >= $0 } ?? false
-                if let mac, let key {
-                    if Store.auditMAC(hash: hash, key: key) == mac {
-                        authenticated += 1
-                    } else {
-                        problems.append(.init(id: id, kind: "forged", message: "row \(id)'s HMAC does not match: it was written without the vault's audit key"))
-                    }
-                } else if mac == nil, mustBeAuthenticated {
-                    problems.append(.init(id: id, kind: "unauthenticated", message: "row \(id) has no HMAC although every row from \(start ?? 0) on must: it was inserted or its HMAC removed"))
-                }
-                previousID = id
-                previousHash = hash
+                check.add(Store.AuditRow(id: row[0], at: row[1], correlationID: row[2], actor: row[3], action: row[4], subject: row[5], detail: row[6],
+                                         previousHash: row[7], hash: row[8], mac: row[9]))
             }
-            guard let key else {
-                return AuditVerification(rows: rows, authenticated: authenticated, problems: problems, headID: previousID, headHash: previousID == nil ? nil : previousHash)
-            }
-            guard let start else {
-                problems.append(.init(id: 0, kind: "anchor_missing", message: "the vault's sealed record of where authenticated rows begin is gone: removed to hide rewritten rows"))
-                return AuditVerification(rows: rows, authenticated: authenticated, problems: problems, headID: previousID, headHash: previousID == nil ? nil : previousHash)
-            }
-            // The sealed head: the last row written with the audit key. Rows after it were not written
-            // by the daemon; rows missing up to it were removed from the end.
             let sealedHead = try Data.fetchOne(db, sql: "SELECT sealed FROM vault_meta WHERE name = 'audit-head'")
-            let head = sealedHead.flatMap { Store.AuditHead(sealed: $0, key: key) }
-            let lastID = previousID ?? 0
-            switch (sealedHead, head) {
-            case (nil, _) where lastID >= start:
-                problems.append(.init(id: lastID, kind: "head_missing", message: "the sealed audit head is gone although rows from \(start) on exist"))
-            case (.some, nil):
-                problems.append(.init(id: lastID, kind: "head_forged", message: "the sealed audit head does not match its HMAC: it was written without the vault's audit key"))
-            case (_, let head?) where head.id > lastID:
-                problems.append(.init(id: head.id, kind: "truncated", message: "rows \(lastID + 1)…\(head.id) were removed from the end (the sealed head is row \(head.id))"))
-            case (_, let head?) where try String.fetchOne(db, sql: "SELECT hash FROM audit WHERE id = ?", arguments: [head.id]) != head.hash:
-                problems.append(.init(id: head.id, kind: "edited", message: "row \(head.id) is not the row the sealed head names: rewritten"))
-            default:
-                break
+            return try check.finish(sealedHead: sealedHead) { id in
+                try String.fetchOne(db, sql: "SELECT hash FROM audit WHERE id = ?", arguments: [id])
             }
-            return AuditVerification(rows: rows, authenticated: authenticated, problems: problems, headID: previousID, headHash: previousID == nil ? nil : previousHash)
         }
     }
 }

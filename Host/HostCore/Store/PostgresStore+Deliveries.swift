@@ -1,0 +1,176 @@
+import ConnectorProtocol
+import Foundation
+import NIOCore
+import PostgresNIO
+
+// The PostgreSQL store's outbox: the same rules as the SQLite store's (SQLiteStore.swift), where they
+// are explained; only the SQL dialect differs.
+extension PostgresStore: DeliveryQueue {
+    public func dueDeliveries(route: String, now: Int64, limit: Int, excludingTenants excluded: [String]) async throws -> [DeliveryJob] {
+        let found = try await rows("""
+            SELECT d.id, d.event_id, d.target, d.attempts, d.created_at, d.ordering_key, d.tenant,
+                   e.correlation_id, e.idempotency_key, e.connector, e.payload, e.object_type, e.object_id, e.refs, e.type
+            FROM deliveries d JOIN events e ON e.id = d.event_id
+            WHERE d.route = \(route) AND d.state = 'pending' AND d.next_attempt_at <= \(now)
+              AND NOT (COALESCE(d.tenant, '') = ANY(\(excluded)::text[]))
+              AND (d.ordering_key IS NULL OR NOT EXISTS (
+                  SELECT 1 FROM deliveries p
+                  WHERE p.route = d.route AND p.ordering_key = d.ordering_key AND p.state = 'pending' AND p.id < d.id
+                    AND (p.last_error_class IS DISTINCT FROM 'dependency' OR p.next_attempt_at <= \(now) OR EXISTS (
+                        SELECT 1 FROM events pe WHERE pe.id = p.event_id AND pe.object_type = e.object_type AND pe.object_id = e.object_id))))
+            ORDER BY d.id
+            LIMIT \(Int64(limit))
+            """)
+        return try found.map { row in
+            let (id, eventID, target, attempts, createdAt, orderingKey, tenant) = try row.decode((Int64, Int64, String, Int32, Int64, String?, String?).self)
+            let random = row.makeRandomAccess()
+            let payload = try random[10].decode(ByteBuffer.self)
+            return DeliveryJob(
+                deliveryID: id, eventID: eventID, route: route, target: target, attempts: Int(attempts), createdAt: createdAt,
+                orderingKey: orderingKey, tenant: tenant, correlationID: try random[7].decode(String.self),
+                idempotencyKey: try random[8].decode(String.self), sourceConnector: try random[9].decode(String.self),
+                payload: Data(payload.readableBytesView), objectType: try random[11].decode(String.self), objectID: try random[12].decode(String.self),
+                references: SQLiteStore.lines(try random[13].decode(String.self)), eventType: try random[14].decode(String.self)
+            )
+        }
+    }
+
+    public func nextDue(route: String) async throws -> Int64? {
+        try await rows("SELECT MIN(next_attempt_at) FROM deliveries WHERE route = \(route) AND state = 'pending'").first?.decode(Int64?.self) ?? nil
+    }
+
+    public func links(target: String, canonicalIDs: [String]) async throws -> [Store.KnownLink] {
+        guard !canonicalIDs.isEmpty else { return [] }
+        return try await rows("""
+            SELECT canonical_id, object_type, source_id, external_id FROM links WHERE connector = \(target) AND canonical_id = ANY(\(canonicalIDs)::text[])
+            """).map { row in
+            let (canonical, objectType, sourceID, externalID) = try row.decode((String, String, String, String).self)
+            return Store.KnownLink(canonicalKey: canonical, link: Link(connector: target, objectType: objectType, sourceID: sourceID, externalID: externalID))
+        }
+    }
+
+    public func record(_ outcomes: [DeliveryOutcome]) async throws -> Set<Int64> {
+        guard !outcomes.isEmpty else { return [] }
+        return try await transaction { connection in
+            var superseded: Set<Int64> = []
+            for outcome in outcomes {
+                if try await self.record(outcome, on: connection) { superseded.insert(outcome.job.deliveryID) }
+            }
+            try await self.wakeWaiting(after: outcomes, on: connection)
+            return superseded
+        }
+    }
+
+    /// Deliveries waiting for a record just delivered, or waiting in the ordering key of one, are due now.
+    private func wakeWaiting(after outcomes: [DeliveryOutcome], on connection: PostgresConnection) async throws {
+        guard try await rows("""
+            SELECT 1 FROM deliveries WHERE state = 'pending' AND last_error_class = 'dependency' LIMIT 1
+            """, on: connection).first != nil else { return }
+        for outcome in outcomes {
+            guard case .delivered = outcome.result else { continue }
+            let job = outcome.job
+            let now = outcome.finishedAt
+            try await connection.query("""
+                UPDATE deliveries SET next_attempt_at = \(now)
+                WHERE waiting_for = \(job.canonicalID) AND target = \(job.target) AND state = 'pending' AND next_attempt_at > \(now)
+                """, logger: logger)
+            if let key = job.orderingKey {
+                try await connection.query("""
+                    UPDATE deliveries SET next_attempt_at = \(now)
+                    WHERE route = \(job.route) AND ordering_key = \(key) AND state = 'pending' AND last_error_class = 'dependency' AND next_attempt_at > \(now)
+                    """, logger: logger)
+            }
+        }
+    }
+
+    /// A later pending delivery of the same object on the same route and ordering key.
+    private func supersedingDelivery(of job: DeliveryJob, on connection: PostgresConnection) async throws -> (id: Int64, type: String)? {
+        guard let key = job.orderingKey else { return nil }
+        return try await rows("""
+            SELECT d.id, e.type FROM deliveries d JOIN events e ON e.id = d.event_id
+            WHERE d.route = \(job.route) AND d.ordering_key = \(key) AND d.state = 'pending' AND d.id > \(job.deliveryID)
+              AND e.connector = \(job.sourceConnector) AND e.object_type = \(job.objectType) AND e.object_id = \(job.objectID)
+            ORDER BY d.id LIMIT 1
+            """, on: connection).first.map { try $0.decode((Int64, String).self) }.map { (id: $0.0, type: $0.1) }
+    }
+
+    /// Records one outcome; true when a delivery to dead-letter was superseded instead.
+    private func record(_ outcome: DeliveryOutcome, on connection: PostgresConnection) async throws -> Bool {
+        let job = outcome.job
+        let now = outcome.finishedAt
+        let attempt = Int32(job.attempts + 1)
+        switch outcome.result {
+        case .delivered(let externalID, let duplicate, let links, let canonical):
+            try await connection.query("""
+                INSERT INTO attempts (delivery_id, number, started_at, finished_at, outcome)
+                VALUES (\(job.deliveryID), \(attempt), \(outcome.startedAt), \(now), \(duplicate ? "duplicate" : "delivered"))
+                """, logger: logger)
+            try await connection.query("""
+                UPDATE deliveries SET state = 'delivered', attempts = \(attempt), updated_at = \(now), external_id = \(externalID),
+                    last_error = NULL, last_error_class = NULL
+                WHERE id = \(job.deliveryID) AND state = 'pending'
+                """, logger: logger)
+            var upserts: [(connector: String, canonicalID: String, objectType: String, sourceID: String, externalID: String)] = []
+            if let externalID, let canonical {
+                upserts.append((job.target, canonical.id, canonical.objectType, canonical.objectID, externalID))
+            }
+            if let canonical, let written = canonical.writtenAs {
+                // The way back: the target's record, as its own events name it, is the source's record.
+                upserts.append((job.sourceConnector, "\(job.target):\(written.objectType):\(written.objectID)", written.objectType, written.objectID,
+                                "\(canonical.objectType):\(canonical.objectID)"))
+            }
+            for link in links {
+                upserts.append((job.target, "\(job.sourceConnector):\(link.objectType):\(link.sourceID)", link.objectType, link.sourceID, link.externalID))
+            }
+            for link in upserts {
+                try await connection.query("""
+                    INSERT INTO links (connector, canonical_id, object_type, source_id, external_id, updated_at)
+                    VALUES (\(link.connector), \(link.canonicalID), \(link.objectType), \(link.sourceID), \(link.externalID), \(now))
+                    ON CONFLICT (connector, canonical_id) DO UPDATE SET external_id = excluded.external_id, updated_at = excluded.updated_at
+                    """, logger: logger)
+            }
+            return false
+        case .failed(let error, let next):
+            let details = try error.details.map { String(decoding: try RPCCodec().json($0), as: UTF8.self) }
+            try await connection.query("""
+                INSERT INTO attempts (delivery_id, number, started_at, finished_at, outcome, error, details)
+                VALUES (\(job.deliveryID), \(attempt), \(outcome.startedAt), \(now), \(error.code.name), \(error.message), \(details))
+                """, logger: logger)
+            switch next {
+            case .retry(let at):
+                let waitingFor = error.waitingFor.map { "\(job.sourceConnector):\($0.objectType):\($0.objectID)" }
+                try await connection.query("""
+                    UPDATE deliveries SET attempts = \(attempt), next_attempt_at = \(at), updated_at = \(now), last_error = \(error.message),
+                        last_error_class = \(error.code.name), waiting_for = \(waitingFor)
+                    WHERE id = \(job.deliveryID) AND state = 'pending'
+                    """, logger: logger)
+                return false
+            case .dead(let reason):
+                if let later = try await supersedingDelivery(of: job, on: connection) {
+                    let note = "superseded by delivery \(later.id) (\(later.type)); last error: \(error.message)"
+                    try await connection.query("""
+                        UPDATE deliveries SET state = 'discarded', attempts = \(attempt), updated_at = \(now), last_error = \(note),
+                            last_error_class = \(error.code.name), waiting_for = NULL
+                        WHERE id = \(job.deliveryID) AND state = 'pending'
+                        """, logger: logger)
+                    try await appendAudit(connection, at: now, correlationID: job.correlationID, actor: "host", action: "delivery.superseded",
+                                          subject: "delivery \(job.deliveryID) route \(job.route)",
+                                          detail: "by delivery \(later.id) (\(later.type)) of the same object; \(error.code.name): \(reason)")
+                    return true
+                }
+                try await connection.query("""
+                    UPDATE deliveries SET state = 'dead', attempts = \(attempt), updated_at = \(now), last_error = \(error.message),
+                        last_error_class = \(error.code.name)
+                    WHERE id = \(job.deliveryID) AND state = 'pending'
+                    """, logger: logger)
+                try await connection.query("""
+                    INSERT INTO dead_letters (delivery_id, dead_at, error_class, reason) VALUES (\(job.deliveryID), \(now), \(error.code.name), \(reason))
+                    ON CONFLICT (delivery_id) DO UPDATE SET dead_at = excluded.dead_at, error_class = excluded.error_class, reason = excluded.reason
+                    """, logger: logger)
+                try await appendAudit(connection, at: now, correlationID: job.correlationID, actor: "host", action: "delivery.dead",
+                                      subject: "delivery \(job.deliveryID) route \(job.route)", detail: "\(error.code.name): \(reason)")
+                return false
+            }
+        }
+    }
+}

@@ -1,0 +1,226 @@
+public import ConnectorProtocol
+public import Crypto
+public import Foundation
+public import HostAdmin
+public import Logging
+import NIOCore
+public import PostgresNIO
+import Synchronization
+
+/// The daemon's durable state on PostgreSQL (postgres-nio's pooled client): the tables and rules of
+/// ``SQLiteStore``, for hosts that share one database. Every write is one transaction. The audit chain
+/// stays one chain: a transaction that appends to it takes a transaction-scoped advisory lock first, so
+/// rows are appended one writer at a time, with ids given under that lock (no gaps), and verify as on
+/// SQLite. (A chain per host, merged on reading, would spare the lock but make `verify` a merge of
+/// chains that can each be cut at its end unseen; audit rows are few next to events.)
+public final class PostgresStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+    private let running: Task<Void, Never>
+    let auditKeyState = Mutex<SymmetricKey?>(nil)
+    var auditKey: SymmetricKey? { auditKeyState.withLock { $0 } }
+
+    /// The advisory lock key of audit appends.
+    static let auditLock: Int64 = 0x636F_6E6E_6175_6474
+
+    /// Connects (the pool runs until ``close()``) and migrates the database.
+    public init(configuration: PostgresClient.Configuration, logger: Logger) async throws {
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
+        self.logger = logger
+        running = Task { await client.run() }
+        do {
+            try await PostgresSchema.migrate(client, logger: logger)
+        } catch {
+            running.cancel()
+            throw error
+        }
+    }
+
+    deinit { running.cancel() }
+
+    /// Closes the pool's connections.
+    public func close() {
+        running.cancel()
+    }
+
+    // MARK: Helpers
+
+    /// Runs `work` in a transaction on a pooled connection. An error of `work` is thrown as it is (the
+    /// store's callers tell a replay or a refused rotation by its type), after the rollback.
+    func transaction<T: Sendable>(_ work: (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in try await work(connection) }
+        } catch let error as PostgresTransactionError {
+            if let rollback = error.rollbackError {
+                logger.warning("a transaction's rollback failed", metadata: ["store.error": "\(String(reflecting: rollback))"])
+            }
+            throw error.closureError ?? error.beginError ?? error.commitError ?? error
+        }
+    }
+
+    /// Every row of a query.
+    func rows(_ query: PostgresQuery, on connection: PostgresConnection? = nil) async throws -> [PostgresRow] {
+        if let connection { return try await connection.query(query, logger: logger).collect() }
+        return try await client.query(query, logger: logger).collect()
+    }
+
+    /// Appends an audit row under the audit lock, with the vault's HMAC when it has given its key, and
+    /// seals the new head with that key (`sealHead` false: the caller seals once after several rows).
+    func appendAudit(_ connection: PostgresConnection, at: Int64, correlationID: String?, actor: String, action: String, subject: String,
+                     detail: String, sealHead: Bool = true) async throws {
+        try await connection.query("SELECT pg_advisory_xact_lock(\(Self.auditLock))", logger: logger)
+        let head = try await rows("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", on: connection).first?.decode((Int64, String).self)
+        let id = (head?.0 ?? 0) + 1
+        let previous = head?.1 ?? ""
+        let hash = Store.auditHash(previous: previous, at: at, correlationID: correlationID, actor: actor, action: action, subject: subject, detail: detail)
+        let key = auditKey
+        let mac = key.map { Store.auditMAC(hash: hash, key: $0) }
+        try await connection.query("""
+            INSERT INTO audit (id, at, correlation_id, actor, action, subject, detail, prev_hash, hash, mac)
+            VALUES (\(id), \(at), \(correlationID), \(actor), \(action), \(subject), \(detail), \(previous), \(hash), \(mac))
+            """, logger: logger)
+        if sealHead { try await self.sealHead(connection) }
+    }
+
+    /// Writes the sealed audit head (the last row's id and hash under the audit key) in the transaction
+    /// that moved it: removing rows from the end leaves it pointing past the last one.
+    func sealHead(_ connection: PostgresConnection) async throws {
+        guard let key = auditKey,
+              let head = try await rows("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", on: connection).first?.decode((Int64, String).self)
+        else { return }
+        let sealed = ByteBuffer(bytes: Store.AuditHead(id: head.0, hash: head.1).sealed(key: key))
+        try await connection.query("""
+            INSERT INTO vault_meta (name, sealed) VALUES ('audit-head', \(sealed)) ON CONFLICT (name) DO UPDATE SET sealed = excluded.sealed
+            """, logger: logger)
+    }
+}
+
+// MARK: Intake
+
+extension PostgresStore: EventIntake {
+    public func ingest(connector: String, stream: String?, incoming: [Store.Incoming], rejects: [Store.Reject], cursor: String?, routes: [RouteConfig],
+                       replayKey: String?) async throws -> Store.IngestResult {
+        let routes = routes.filter { $0.from == connector }
+        // Columns as arrays, one element per event (a nullable text as a value and a flag: arrays of
+        // optionals are not bound), inserted by one statement.
+        var keys: [String] = [], types: [String] = [], objectTypes: [String] = [], objectIDs: [String] = []
+        var tenants: [String] = [], hasTenant: [Bool] = [], entities: [String] = [], hasEntity: [Bool] = []
+        var correlations: [String] = [], orderingKeys: [String] = [], hasOrderingKey: [Bool] = []
+        var references: [String] = [], payloads: [ByteBuffer] = []
+        for item in incoming {
+            let header = item.header
+            keys.append(header.idempotencyKey(connector: connector))
+            types.append(header.type)
+            objectTypes.append(header.source.objectType)
+            objectIDs.append(header.source.objectID)
+            tenants.append(header.tenant ?? "")
+            hasTenant.append(header.tenant != nil)
+            entities.append(header.entity ?? "")
+            hasEntity.append(header.entity != nil)
+            correlations.append(header.correlationID)
+            orderingKeys.append(header.orderingKey ?? "")
+            hasOrderingKey.append(header.orderingKey != nil)
+            references.append(Store.references(header, connector: connector).joined(separator: "\n"))
+            payloads.append(ByteBuffer(bytes: item.payload))
+        }
+        return try await transaction { connection in
+            let now = Store.now()
+            if let replayKey {
+                // A webhook delivery seen before is a replay: nothing of it is stored.
+                let inserted = try await self.rows("""
+                    INSERT INTO webhook_replays (connector, replay_key, seen_at) VALUES (\(connector), \(replayKey), \(now))
+                    ON CONFLICT DO NOTHING RETURNING 1
+                    """, on: connection)
+                guard !inserted.isEmpty else { throw ReplayedDelivery() }
+            }
+            var storedByKey: [String: Int64] = [:]
+            if !incoming.isEmpty {
+                let inserted = try await self.rows("""
+                    INSERT INTO events (idempotency_key, connector, type, object_type, object_id, tenant, entity, correlation_id, ordering_key,
+                                        received_at, refs, payload)
+                    SELECT k, \(connector), t, ot, oi, CASE WHEN tn THEN te END, CASE WHEN enn THEN en END, c, CASE WHEN okn THEN ok END, \(now), r, p
+                    FROM UNNEST(\(keys)::text[], \(types)::text[], \(objectTypes)::text[], \(objectIDs)::text[], \(tenants)::text[], \(hasTenant)::bool[],
+                                \(entities)::text[], \(hasEntity)::bool[], \(correlations)::text[], \(orderingKeys)::text[], \(hasOrderingKey)::bool[],
+                                \(references)::text[], \(payloads)::bytea[])
+                         WITH ORDINALITY AS x(k, t, ot, oi, te, tn, en, enn, c, ok, okn, r, p, n)
+                    ORDER BY n
+                    ON CONFLICT (idempotency_key) DO NOTHING
+                    RETURNING id, idempotency_key
+                    """, on: connection)
+                for row in inserted {
+                    let (id, key) = try row.decode((Int64, String).self)
+                    storedByKey[key] = id
+                }
+            }
+            var result = Store.IngestResult(stored: [], duplicates: 0)
+            var deliveryEvents: [Int64] = [], deliveryRoutes: [String] = [], deliveryTargets: [String] = []
+            var deliveryTenants: [String] = [], deliveryHasTenant: [Bool] = [], deliveryKeys: [String] = [], deliveryHasKey: [Bool] = []
+            var dropped: [(key: String, correlationID: String)] = []
+            var claimed: Set<String> = []
+            for (index, item) in incoming.enumerated() {
+                let event = item.header
+                // The first of a page's copies of a key is the one stored; the rest are duplicates.
+                guard let id = storedByKey[keys[index]], claimed.insert(keys[index]).inserted else {
+                    dropped.append((keys[index], event.correlationID))
+                    continue
+                }
+                result.stored.append(id)
+                for route in routes where route.matches(type: event.type, tenant: event.tenant, entity: event.entity) {
+                    deliveryEvents.append(id)
+                    deliveryRoutes.append(route.id)
+                    deliveryTargets.append(route.to)
+                    deliveryTenants.append(event.tenant ?? "")
+                    deliveryHasTenant.append(event.tenant != nil)
+                    deliveryKeys.append(event.orderingKey ?? "")
+                    deliveryHasKey.append(event.orderingKey != nil)
+                }
+            }
+            if !deliveryEvents.isEmpty {
+                try await connection.query("""
+                    INSERT INTO deliveries (event_id, route, target, tenant, ordering_key, state, next_attempt_at, created_at, updated_at)
+                    SELECT e, r, t, CASE WHEN tn THEN te END, CASE WHEN okn THEN ok END, 'pending', \(now), \(now), \(now)
+                    FROM UNNEST(\(deliveryEvents)::int8[], \(deliveryRoutes)::text[], \(deliveryTargets)::text[], \(deliveryTenants)::text[],
+                                \(deliveryHasTenant)::bool[], \(deliveryKeys)::text[], \(deliveryHasKey)::bool[])
+                         WITH ORDINALITY AS x(e, r, t, te, tn, ok, okn, n)
+                    ORDER BY n
+                    """, logger: self.logger)
+            }
+            result.duplicates = dropped.count
+            for duplicate in dropped {
+                try await self.appendAudit(connection, at: now, correlationID: duplicate.correlationID, actor: connector, action: "event.duplicate",
+                                           subject: duplicate.key, detail: "dropped: already stored", sealHead: false)
+            }
+            for reject in rejects {
+                let id = try await self.rows("""
+                    INSERT INTO intake_rejects (connector, stream, rejected_at, reason, payload)
+                    VALUES (\(connector), \(stream), \(now), \(reject.reason), \(ByteBuffer(bytes: reject.payload))) RETURNING id
+                    """, on: connection).first?.decode(Int64.self) ?? 0
+                try await self.appendAudit(connection, at: now, correlationID: nil, actor: connector, action: "event.rejected",
+                                           subject: "\(connector)/\(stream ?? "webhook") #\(id)", detail: reject.reason, sealHead: false)
+            }
+            if !dropped.isEmpty || !rejects.isEmpty { try await self.sealHead(connection) }
+            if result.duplicates > 0 {
+                try await connection.query("""
+                    INSERT INTO source_stats (connector, duplicates) VALUES (\(connector), \(Int64(result.duplicates)))
+                    ON CONFLICT (connector) DO UPDATE SET duplicates = source_stats.duplicates + excluded.duplicates
+                    """, logger: self.logger)
+            }
+            if let stream {
+                try await connection.query("""
+                    INSERT INTO cursors (connector, stream, cursor, updated_at) VALUES (\(connector), \(stream), \(cursor), \(now))
+                    ON CONFLICT (connector, stream) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at
+                    """, logger: self.logger)
+            }
+            return result
+        }
+    }
+
+    public func cursor(connector: String, stream: String) async throws -> String? {
+        try await rows("SELECT cursor FROM cursors WHERE connector = \(connector) AND stream = \(stream)").first?.decode(String?.self) ?? nil
+    }
+
+    public func pruneWebhookReplays(olderThan cutoff: Int64) async throws {
+        try await client.query("DELETE FROM webhook_replays WHERE seen_at < \(cutoff)", logger: logger)
+    }
+}
