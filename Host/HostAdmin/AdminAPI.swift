@@ -112,9 +112,11 @@ public struct StatusResult: Codable, Sendable {
     public var webhooks: String?
     /// Where `/metrics` and `/healthz` are served.
     public var metrics: String?
+    /// The store: `sqlite PATH` or `postgres URL` (no password); nil from a daemon before it said.
+    public var store: String?
 
     public init(daemonVersion: String, pid: Int32, uptimeSeconds: Double, configPath: String, health: String, connectors: [String: Int],
-                webhooks: String? = nil, metrics: String? = nil) {
+                webhooks: String? = nil, metrics: String? = nil, store: String? = nil) {
         self.daemonVersion = daemonVersion
         self.pid = pid
         self.uptimeSeconds = uptimeSeconds
@@ -123,10 +125,11 @@ public struct StatusResult: Codable, Sendable {
         self.connectors = connectors
         self.webhooks = webhooks
         self.metrics = metrics
+        self.store = store
     }
 
     enum CodingKeys: String, CodingKey {
-        case pid, health, connectors, webhooks, metrics
+        case pid, health, connectors, webhooks, metrics, store
         case daemonVersion = "daemon_version"
         case uptimeSeconds = "uptime_seconds"
         case configPath = "config_path"

@@ -41,11 +41,20 @@ public struct HostApplication {
         removeStalePluginSockets()
 
         let store: any HostStore
-        let storePath = "\(config.stateDirectory)/connector-host.sqlite"
-        do {
-            store = try SQLiteStore(path: storePath)
-        } catch {
-            throw HostError(.io, "cannot open the store \(storePath)", cause: error)
+        let storeDescription: String
+        switch config.store {
+        case .sqlite:
+            let storePath = "\(config.stateDirectory)/connector-host.sqlite"
+            do {
+                store = try SQLiteStore(path: storePath)
+            } catch {
+                throw HostError(.io, "cannot open the store \(storePath)", cause: error)
+            }
+            storeDescription = "sqlite \(storePath)"
+        case .postgres(let settings):
+            storeDescription = "postgres \(settings.url)"
+            store = try await PostgresStore.open(settings, credentialsDirectory: ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"], logger: logger)
+            logger.notice("store opened", metadata: ["store.kind": "postgres", "store.url": "\(settings.url)"])
         }
         let keySource = Vault.KeySource.resolve(keyFile: config.vaultKeyFile, stateDirectory: config.stateDirectory,
                                                 environment: ProcessInfo.processInfo.environment)
@@ -56,7 +65,7 @@ public struct HostApplication {
         let listeners = HTTPListeners()
         let reconciler = Reconciler(store: store, supervisor: supervisor, pipeline: pipeline, metrics: metrics, logger: logger)
         let admin = AdminServer(path: config.adminSocket, supervisor: supervisor, pipeline: pipeline, vault: vault, listeners: listeners, reconciler: reconciler,
-                                configPath: configPath, logger: logger)
+                                configPath: configPath, store: storeDescription, logger: logger)
         let systemd = SystemdService(supervisor: supervisor, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: Housekeeping(store: store, logger: logger)), .init(service: supervisor), .init(service: pipeline), .init(service: reconciler),

@@ -170,6 +170,7 @@ struct Status: ParsableCommand {
         if options.json { return options.printJSON(status) }
         print("connector-hostd \(status.daemonVersion), pid \(status.pid), up \(duration(status.uptimeSeconds))")
         print("config:     \(status.configPath)")
+        if let store = status.store { print("store:      \(store)") }
         print("health:     \(status.health)")
         if let webhooks = status.webhooks { print("webhooks:   http://\(webhooks)/hooks/{connector}") }
         if let metrics = status.metrics { print("metrics:    http://\(metrics)/metrics, /healthz") }

@@ -50,6 +50,32 @@ struct ConfigFixture {
         #expect(fixture.problems().map { $0.key } == ["http.max_connections"])
     }
 
+    /// `[store]`: SQLite by default; PostgreSQL by URL, its password never in the file, TLS verified by default.
+    @Test func theStoreIsSQLiteUnlessAPostgreSQLURLIsGiven() throws {
+        let fixture = try ConfigFixture()
+        defer { fixture.remove() }
+        try fixture.write("")
+        #expect(try ConfigLoader.load(path: fixture.hostPath).store == .sqlite)
+        try fixture.write("[store]\nkind = \"postgres\"\nurl = \"postgres://connector_host@db.internal/connector_host\"\npassword_file = \"pg.password\"\npool_size = 4\n")
+        guard case .postgres(let settings) = try ConfigLoader.load(path: fixture.hostPath).store else {
+            Issue.record("not a PostgreSQL store")
+            return
+        }
+        #expect(settings.url == "postgres://connector_host@db.internal:5432/connector_host" && settings.tls == .verifyFull && settings.poolSize == 4)
+        #expect(settings.passwordFile == fixture.directory.appendingPathComponent("pg.password").path && settings.passwordCredential == "postgres-password")
+
+        try fixture.write("[store]\nkind = \"postgres\"\nurl = \"postgres://connector_host:s3cret@db.internal/connector_host\"\n")
+        let problems = fixture.problems()
+        #expect(problems.map(\.key) == ["store.url"] && problems[0].message.contains("never goes in the configuration") && problems[0].line == 3)
+        #expect(!problems[0].message.contains("s3cret"), "the password is not repeated in the message")
+        try fixture.write("[store]\nkind = \"postgres\"\nurl = \"mysql://a@b/c\"\ntls = \"maybe\"\n")
+        #expect(fixture.problems().map(\.key) == ["store.url", "store.tls"])
+        try fixture.write("[store]\nkind = \"sqlite\"\nurl = \"postgres://a@b/c\"\n")
+        #expect(fixture.problems().map { "\($0.key): \($0.message)" } == ["store.url: applies to kind = \"postgres\" only"])
+        try fixture.write("[store]\nkind = \"postgres\"\n")
+        #expect(fixture.problems().map { "\($0.key): \($0.message)" } == ["store.url: is required"])
+    }
+
     @Test func validConfigWithDropIn() throws {
         let fixture = try ConfigFixture()
         defer { fixture.remove() }

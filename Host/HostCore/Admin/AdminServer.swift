@@ -18,14 +18,17 @@ public struct AdminServer: Service {
     let supervisor: Supervisor
     let pipeline: Pipeline
     let configPath: String
+    /// The store, as `hostctl status` names it (`sqlite PATH`, `postgres URL`).
+    let storeDescription: String
     let vault: Vault
     let listeners: HTTPListeners
     let reconciler: Reconciler
     let logger: Logger
 
     public init(path: String, supervisor: Supervisor, pipeline: Pipeline, vault: Vault, listeners: HTTPListeners = HTTPListeners(),
-                reconciler: Reconciler, configPath: String, logger: Logger) {
+                reconciler: Reconciler, configPath: String, store: String, logger: Logger) {
         self.path = path
+        self.storeDescription = store
         self.reconciler = reconciler
         self.listeners = listeners
         self.supervisor = supervisor
@@ -240,7 +243,7 @@ public struct AdminServer: Service {
                     configPath: configPath,
                     health: health.status,
                     connectors: Dictionary(grouping: connectors, by: \.state).mapValues(\.count),
-                    webhooks: listeners.webhooks, metrics: listeners.metrics
+                    webhooks: listeners.webhooks, metrics: listeners.metrics, store: storeDescription
                 ))
             case AdminMethod.connectors:
                 return try codec.response(id: id, result: connectorStatuses)

@@ -85,6 +85,12 @@ public enum ConfigLoader {
             root.problems = reader.problems
             http = settings
         }
+        var store = StoreSettings.sqlite
+        if let table = root.table("store") {
+            var reader = TableReader(file: host, section: .table("store"), values: table, problems: root.problems)
+            store = reader.storeSettings(resolving: { resolve($0, against: baseDirectory) })
+            root.problems = reader.problems
+        }
         var connectorTables: [(ParsedFile, Int, [String: JSONValue])] = []
         var routeTables: [(ParsedFile, Int, [String: JSONValue])] = []
         var reconcileTables: [(ParsedFile, Int, [String: JSONValue])] = []
@@ -97,7 +103,7 @@ public enum ConfigLoader {
         for (index, table) in (root.tableArray("route") ?? []).enumerated() {
             routeTables.append((host, index, table))
         }
-        root.rejectUnknownKeys(allowed: ["state_dir", "runtime_dir", "plugin_dirs", "admin_socket", "log_level", "log_target", "supervisor", "connector", "route", "reconcile", "vault_key_file", "http"])
+        root.rejectUnknownKeys(allowed: ["state_dir", "runtime_dir", "plugin_dirs", "admin_socket", "log_level", "log_target", "supervisor", "connector", "route", "reconcile", "vault_key_file", "http", "store"])
         problems = root.problems
 
         // Drop-ins, in name order, may only define connectors.
@@ -233,7 +239,8 @@ public enum ConfigLoader {
             routes: routes,
             vaultKeyFile: vaultKeyFile,
             http: http,
-            reconciles: reconciles
+            reconciles: reconciles,
+            store: store
         )
     }
 
@@ -379,6 +386,54 @@ struct TableReader {
             return nil
         }
         return string
+    }
+
+    /// The `[store]` table's settings; its problems named by key.
+    mutating func storeSettings(resolving resolve: (String) -> String) -> StoreSettings {
+        let kind = string("kind", allowed: ["sqlite", "postgres"]) ?? "sqlite"
+        defer {
+            rejectUnknownKeys(allowed: ["kind", "url", "password_credential", "password_file", "tls", "ca_file", "pool_size"])
+        }
+        guard kind == "postgres" else {
+            for key in ["url", "password_credential", "password_file", "tls", "ca_file", "pool_size"] where values[key] != nil {
+                problem(key, "applies to kind = \"postgres\" only")
+            }
+            return .sqlite
+        }
+        let parsed = postgresURL()
+        let passwordCredential = string("password_credential")
+        let passwordFile = string("password_file").map(resolve)
+        let tls = string("tls", allowed: PostgresSettings.TLS.allCases.map(\.rawValue)).flatMap(PostgresSettings.TLS.init(rawValue:))
+        let caFile = string("ca_file").map(resolve)
+        if caFile != nil, let tls, tls != .verifyFull { problem("ca_file", "is used with tls = \"verify-full\" only") }
+        let poolSize = positiveInt("pool_size")
+        guard var settings = parsed else { return .sqlite }
+        settings.passwordCredential = passwordCredential ?? settings.passwordCredential
+        settings.passwordFile = passwordFile
+        settings.tls = tls ?? settings.tls
+        settings.caFile = caFile
+        settings.poolSize = poolSize ?? settings.poolSize
+        return .postgres(settings)
+    }
+
+    /// `url`: postgres://USER@HOST[:PORT]/DATABASE, refused with a password in it (not repeated in the message).
+    private mutating func postgresURL() -> PostgresSettings? {
+        guard let text = string("url", required: true) else { return nil }
+        guard let url = URLComponents(string: text), url.scheme == "postgres" || url.scheme == "postgresql", let host = url.host, !host.isEmpty,
+              let user = url.user, !user.isEmpty else {
+            problem("url", "is not postgres://USER@HOST[:PORT]/DATABASE")
+            return nil
+        }
+        if url.password != nil {
+            problem("url", "holds a password: the password never goes in the configuration; give it as the systemd credential postgres-password (LoadCredential=) or in password_file")
+            return nil
+        }
+        let database = String(url.path.drop { $0 == "/" })
+        guard !database.isEmpty, !database.contains("/") else {
+            problem("url", "names no database: postgres://USER@HOST[:PORT]/DATABASE")
+            return nil
+        }
+        return PostgresSettings(host: host, port: url.port ?? 5432, user: user, database: database)
     }
 
     mutating func positiveInt(_ key: String) -> Int? {

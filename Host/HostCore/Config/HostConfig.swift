@@ -19,6 +19,8 @@ public struct HostConfig: Sendable, Equatable {
     public var http: HTTPSettings?
     /// `[[reconcile]]` tables: a source compared with a target, on a schedule or on demand.
     public var reconciles: [ReconcileConfig] = []
+    /// `[store]`: where the daemon keeps its state.
+    public var store: StoreSettings = .sqlite
 
     public static let defaultPath = "/etc/connector-host/host.toml"
     public static let defaultStateDirectory = "/var/lib/connector-host"
@@ -215,4 +217,53 @@ public struct ReconcileConfig: Sendable, Equatable {
         self.countUnreferenced = countUnreferenced
         self.origin = origin
     }
+}
+
+/// `[store]`: SQLite in the state directory (one machine, the default), or a PostgreSQL database.
+public enum StoreSettings: Sendable, Equatable {
+    case sqlite
+    case postgres(PostgresSettings)
+
+    /// `kind` in the configuration.
+    public var kind: String {
+        switch self {
+        case .sqlite: "sqlite"
+        case .postgres: "postgres"
+        }
+    }
+}
+
+/// `[store] kind = "postgres"`. The password is never in the configuration: it is read from the systemd
+/// credential `password_credential` (`LoadCredential=`), else from `password_file` (readable by the
+/// daemon's user only).
+public struct PostgresSettings: Sendable, Equatable {
+    public enum TLS: String, Sendable, Equatable, CaseIterable {
+        /// No TLS (a database on loopback or a Unix socket).
+        case disable
+        /// TLS when the server offers it, unverified.
+        case prefer
+        /// TLS, the server's certificate verified against the system's trust store or `ca_file`, and its name.
+        case verifyFull = "verify-full"
+    }
+
+    public var host: String
+    public var port: Int
+    public var user: String
+    public var database: String
+    public var passwordCredential: String = "postgres-password"
+    public var passwordFile: String?
+    public var tls: TLS = .verifyFull
+    public var caFile: String?
+    /// Connections the store may open.
+    public var poolSize: Int = 10
+
+    public init(host: String, port: Int = 5432, user: String, database: String) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.database = database
+    }
+
+    /// `postgres://user@host:port/database`, without a password.
+    public var url: String { "postgres://\(user)@\(host):\(port)/\(database)" }
 }

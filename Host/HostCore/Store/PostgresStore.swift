@@ -17,6 +17,8 @@ public final class PostgresStore: Sendable {
     let client: PostgresClient
     let logger: Logger
     private let running: Task<Void, Never>
+    /// Tasks that hold a connection for as long as the store is open (the host lock).
+    private let held = Mutex<[Task<Void, Never>]>([])
     let auditKeyState = Mutex<SymmetricKey?>(nil)
     var auditKey: SymmetricKey? { auditKeyState.withLock { $0 } }
 
@@ -37,11 +39,17 @@ public final class PostgresStore: Sendable {
         }
     }
 
-    deinit { running.cancel() }
+    deinit { close() }
 
     /// Closes the pool's connections.
     public func close() {
+        for task in held.withLock({ $0 }) { task.cancel() }
         running.cancel()
+    }
+
+    /// Keeps `task` until the store closes, then cancels it.
+    func keep(_ task: Task<Void, Never>) {
+        held.withLock { $0.append(task) }
     }
 
     // MARK: Helpers

@@ -12,7 +12,7 @@ public struct HostError: Error, Sendable, CustomStringConvertible {
                 peerRejected = "peer_rejected", protocolViolation = "protocol_violation", timeout,
                 connectionClosed = "connection_closed", adminSocketInUse = "admin_socket_in_use", io,
                 unknownConnector = "unknown_connector", vault, secretNotFound = "secret_not_found",
-                secretDenied = "secret_denied", stateDirectoryInUse = "state_directory_in_use"
+                secretDenied = "secret_denied", stateDirectoryInUse = "state_directory_in_use", store
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -28,6 +28,8 @@ public struct HostError: Error, Sendable, CustomStringConvertible {
         public static let connectionClosed = Code(.connectionClosed)
         public static let adminSocketInUse = Code(.adminSocketInUse)
         public static let io = Code(.io)
+        /// The store cannot be opened or reached (PostgreSQL: its address, password, TLS, or another host on it).
+        public static let store = Code(.store)
         public static let unknownConnector = Code(.unknownConnector)
         public static let vault = Code(.vault)
         public static let secretNotFound = Code(.secretNotFound)

@@ -1,0 +1,66 @@
+import Foundation
+import HostAdmin
+import Testing
+
+/// The PostgreSQL server `scripts/test` starts for the tests (CONNECTOR_HOST_TEST_POSTGRES, its password in
+/// CONNECTOR_HOST_TEST_POSTGRES_PASSWORD): a new database per test, made with psql.
+enum TestPostgres {
+    static let url: URLComponents? = ProcessInfo.processInfo.environment["CONNECTOR_HOST_TEST_POSTGRES"].flatMap(URLComponents.init(string:))
+    static let password = ProcessInfo.processInfo.environment["CONNECTOR_HOST_TEST_POSTGRES_PASSWORD"] ?? ""
+    /// Without a server the tests are skipped, unless scripts/test requires them.
+    static var available: Bool { url != nil || ProcessInfo.processInfo.environment["CONNECTOR_HOST_REQUIRE_POSTGRES"] == "1" }
+
+    /// A new empty database: its `[store]` table, with the password in a file of the daemon's (mode 0600).
+    static func store(for daemon: DaemonHarness) throws -> String {
+        guard let url, let host = url.host, let user = url.user else { throw HarnessError("CONNECTOR_HOST_TEST_POSTGRES names no server") }
+        let database = "daemon_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased())"
+        let created = try psql("CREATE DATABASE \(database)")
+        guard created.status == 0 else { throw HarnessError("psql: \(created.stderr)") }
+        let passwordFile = daemon.path("postgres.password")
+        FileManager.default.createFile(atPath: passwordFile, contents: Data((password + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        return "[store]\nkind = \"postgres\"\nurl = \"postgres://\(user)@\(host):\(url.port ?? 5432)/\(database)\"\npassword_file = \"\(passwordFile)\"\ntls = \"disable\"\n"
+    }
+
+    /// Runs SQL on the maintenance database.
+    static func psql(_ sql: String, database: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+        guard var url else { throw HarnessError("CONNECTOR_HOST_TEST_POSTGRES names no server") }
+        if let database { url.path = "/\(database)" }
+        return try DaemonHarness.run("/usr/bin/env", ["PGPASSWORD=\(password)", "psql", url.string ?? "", "-v", "ON_ERROR_STOP=1", "-tAc", sql])
+    }
+}
+
+@Suite(.serialized) struct PostgresStoreTests {
+    /// A daemon keeps its state in PostgreSQL: 300 events delivered once; `hostctl status` names the
+    /// store (no password); a second daemon on the same database is refused, saying why; restarted, the
+    /// daemon goes on from its cursor and delivers nothing twice; the password is in no log.
+    @Test(.enabled(if: TestPostgres.available)) func aDaemonKeepsItsStateInPostgreSQL() throws {
+        let daemon = try DaemonHarness()
+        let store = try TestPostgres.store(for: daemon)
+        let connectors = DaemonHarness.sample("src", "poll_batch = 100\n[connector.config]\nemit = 300")
+            + DaemonHarness.sample("erp", "[connector.config]\neffects_file = \"\(daemon.path("effects"))\"")
+            + DaemonHarness.route("src", "erp")
+        try daemon.writeConfig(connectors: store + connectors)
+        try daemon.start()
+        try daemon.waitUntil("300 deliveries are done", timeout: 60) { try daemon.count("delivered") == 300 }
+        #expect(Set(daemon.effects("effects")).count == 300 && daemon.effects("effects").count == 300)
+        let status = try daemon.hostctl("status")
+        let url = try #require(store.split(separator: "\n").first { $0.hasPrefix("url = ") }?.dropFirst(7).dropLast())
+        #expect(status.stdout.contains("store:      postgres \(url)"), "\(status.stdout)")
+
+        let second = try DaemonHarness()
+        try second.writeConfig(connectors: store)
+        try second.start(waitForReady: false)
+        try second.waitUntil("the second daemon gives up", timeout: 20) { !second.isRunning }
+        #expect(second.log.contains("another connector-hostd uses the database"), "\(second.log.suffix(1_000))")
+
+        #expect(try daemon.stop() == 0)
+        try daemon.start()
+        Thread.sleep(forTimeInterval: 1)  // a few polls from the stored cursor: nothing new
+        #expect(try daemon.count("delivered") == 300 && daemon.count("pending") == 0)
+        #expect(daemon.effects("effects").count == 300, "nothing delivered twice")
+        let events = try TestPostgres.psql("SELECT count(*) FROM events", database: String(url.split(separator: "/").last ?? ""))
+        #expect(events.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "300", "\(events)")
+        #expect(!daemon.log.contains(TestPostgres.password) && !second.log.contains(TestPostgres.password))
+        #expect(try daemon.stop() == 0)
+    }
+}
