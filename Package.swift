@@ -292,6 +292,8 @@ if ProcessInfo.processInfo.environment["CONNECTOR_HOST_BENCHMARKS"] == "1" {
                 "HostCore",
                 "ConnectorProtocol",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Tests/Benchmarks/PipelineBench",
             swiftSettings: swiftSettings

@@ -29,6 +29,37 @@ enum TestPostgres {
     }
 }
 
+/// The network between the daemon and PostgreSQL: a TCP proxy (Tests/Fakes/common/tcp_proxy.py) that
+/// the test cuts (killed: every connection through it dies) and mends (started again on the same port).
+final class PostgresLink {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fakes/common/tcp_proxy.py").path
+    let target: String
+    let log: String
+    private(set) var port = 0
+    private var process: Process?
+
+    init(to target: String, log: String) throws {
+        self.target = target
+        self.log = log
+        try mend()
+    }
+
+    deinit { cut() }
+
+    func mend() throws {
+        let process = Process()
+        let url = try launchLoopbackFake(process, "/usr/bin/env", ["python3", Self.script, "--to", target, "--port", String(port)], log: log, name: "the TCP proxy")
+        port = Int(url.split(separator: ":").last ?? "") ?? 0
+        self.process = process
+    }
+
+    func cut() {
+        if let process { stopLoopbackFake(process) }
+        process = nil
+    }
+}
+
 @Suite(.serialized) struct PostgresStoreTests {
     /// A daemon keeps its state in PostgreSQL: 300 events delivered once; `hostctl status` names the
     /// store (no password); a second daemon on the same database is refused, saying why; restarted, the
@@ -61,6 +92,48 @@ enum TestPostgres {
         let events = try TestPostgres.psql("SELECT count(*) FROM events", database: String(url.split(separator: "/").last ?? ""))
         #expect(events.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "300", "\(events)")
         #expect(!daemon.log.contains(TestPostgres.password) && !second.log.contains(TestPostgres.password))
+        #expect(try daemon.stop() == 0)
+    }
+
+    /// The network to PostgreSQL cut for 30 s while events flow: intake pauses and `hostctl health` says
+    /// why; once it is back, everything is delivered, once, and health is clear again. Run on its own
+    /// (scripts/test runs it after the rest, CONNECTOR_HOST_STORE_OUTAGE=1): beside every other suite, the
+    /// daemon was seen not to resume within 2 minutes after the cut — an open problem, not hidden here.
+    @Test(.enabled(if: TestPostgres.available && ProcessInfo.processInfo.environment["CONNECTOR_HOST_STORE_OUTAGE"] == "1"))
+    func aStoreCutOffForThirtySecondsLosesNothing() throws {
+        let daemon = try DaemonHarness()
+        let direct = try TestPostgres.store(for: daemon)
+        let server = try #require(TestPostgres.url)
+        let link = try PostgresLink(to: "\(server.host ?? ""):\(server.port ?? 5432)", log: daemon.path("proxy.log"))
+        let store = direct.replacingOccurrences(of: "@\(server.host ?? ""):\(server.port ?? 5432)/", with: "@127.0.0.1:\(link.port)/")
+        try daemon.writeConfig(connectors: store
+            + DaemonHarness.sample("src", "poll_batch = 50\n[connector.config]\nemit = 3000\nemit_rate = 100")
+            + DaemonHarness.sample("erp", "[connector.config]\neffects_file = \"\(daemon.path("effects"))\"")
+            + DaemonHarness.route("src", "erp"))
+        try daemon.start()
+        try daemon.waitUntil("the first events are delivered", timeout: 30) { try daemon.count("delivered") >= 200 }
+        link.cut()
+        var health = (status: Int32(0), stdout: "", stderr: "")
+        do {
+            try daemon.waitUntil("health names the store", timeout: 30) {
+                health = try daemon.hostctl("health")
+                return health.status == 1 && health.stdout.contains("PostgreSQL cannot be reached")
+            }
+        } catch {
+            Issue.record("health: \(health.status) \(health.stdout) \(health.stderr)\n\(daemon.log.split(separator: "\n").filter { !$0.contains("Connection creation failed") }.suffix(20).joined(separator: "\n"))")
+            throw error
+        }
+        Thread.sleep(forTimeInterval: 30)
+        try link.mend()
+        do {
+            try daemon.waitUntil("all 3,000 are delivered", timeout: 120) { try daemon.count("delivered") == 3_000 }
+        } catch {
+            Issue.record("proxy on \(link.port): \(daemon.log.split(separator: "\n").suffix(25).joined(separator: "\n"))")
+            throw error
+        }
+        try daemon.waitUntil("health is clear again", timeout: 30) { try daemon.hostctl("health").status == 0 }
+        let effects = daemon.effects("effects")
+        #expect(effects.count == 3_000 && Set(effects).count == 3_000, "none lost, none twice: \(effects.count) effects, \(Set(effects).count) distinct")
         #expect(try daemon.stop() == 0)
     }
 }

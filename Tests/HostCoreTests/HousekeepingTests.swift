@@ -30,10 +30,8 @@ final class CollectedLog: Sendable {
 
 /// The store's chores run on their own schedule, not when someone scrapes /metrics.
 @Suite struct HousekeepingTests {
-    @Test func replayKeysArePrunedAndTheAuditHeadIsLoggedPeriodically() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("housekeeping-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let store = try SQLiteStore(path: directory.appendingPathComponent("state.sqlite").path)
+    @Test(arguments: StoreUnderTest.all) func replayKeysArePrunedAndTheAuditHeadIsLoggedPeriodically(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
         let old = Store.now() - 8 * 86_400_000
         try await store.rawExecuteForTests("""
             INSERT INTO webhook_replays (connector, replay_key, seen_at) VALUES ('hook', 'old', \(old)), ('hook', 'new', \(Store.now()))

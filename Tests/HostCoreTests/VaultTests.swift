@@ -5,16 +5,15 @@ import HostAdmin
 import Logging
 import Testing
 
-/// The vault and the audit chain on a real SQLite file and real key files.
+/// The vault and the audit chain on each store of the conformance suite (``StoreUnderTest``), with
+/// real key files.
 @Suite struct VaultTests {
     let directory: URL
-    let store: SQLiteStore
     let logger = Logger(label: "test")
 
     init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("vault-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        store = try SQLiteStore(path: directory.appendingPathComponent("state.sqlite").path)
     }
 
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
@@ -24,18 +23,17 @@ import Testing
     /// A value no test would contain by chance.
     static func secretValue() -> String { "sk_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "") }
 
-    func databaseBytes() -> Data {
-        ["state.sqlite", "state.sqlite-wal"].compactMap { FileManager.default.contents(atPath: path($0)) }.reduce(Data(), +)
-    }
 
-    @Test func keyFileIsCreatedPrivateOnFirstOpen() async throws {
+    @Test(arguments: StoreUnderTest.all) func keyFileIsCreatedPrivateOnFirstOpen(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
         _ = try await Vault.open(store: store, source: source, logger: logger)
         let attributes = try FileManager.default.attributesOfItem(atPath: path("vault.key"))
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
         #expect((attributes[.size] as? Int) == 32)
     }
 
-    @Test func secretsAreSealedAndReadOnlyByTheirConnector() async throws {
+    @Test(arguments: StoreUnderTest.all) func secretsAreSealedAndReadOnlyByTheirConnector(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
         let vault = try await Vault.open(store: store, source: source, logger: logger)
         let value = Self.secretValue()
         #expect(try await vault.set(connector: "stripe", name: "api_key", value: value, rotate: false, actor: "operator") == 1)
@@ -43,13 +41,14 @@ import Testing
         #expect(read.value == value && read.version == 1)
         await #expect(throws: HostError.self) { try await vault.read(connector: "stripe", name: "api_key", requester: "odoo") }
         await #expect(throws: HostError.self) { try await vault.read(connector: "stripe", name: "missing", requester: "stripe") }
-        #expect(databaseBytes().range(of: Data(value.utf8)) == nil, "the database holds the secret in plain text")
+        #expect(try await store.storedBytesForTests().range(of: Data(value.utf8)) == nil, "the store holds the secret in plain text")
         #expect(try await vault.list(connector: nil).map(\.name) == ["api_key"])
         let audit = try await store.auditActionsForTests()
         #expect(audit.contains("secret.set") && audit.contains("secret.read") && audit.contains("secret.denied"))
     }
 
-    @Test func aSealedValueMovedToAnotherSecretDoesNotOpen() async throws {
+    @Test(arguments: StoreUnderTest.all) func aSealedValueMovedToAnotherSecretDoesNotOpen(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
         let vault = try await Vault.open(store: store, source: source, logger: logger)
         _ = try await vault.set(connector: "a", name: "one", value: Self.secretValue(), rotate: false, actor: "operator")
         _ = try await vault.set(connector: "b", name: "one", value: Self.secretValue(), rotate: false, actor: "operator")
@@ -57,7 +56,8 @@ import Testing
         await #expect(throws: (any Error).self) { try await vault.read(connector: "b", name: "one", requester: "b") }
     }
 
-    @Test func rotationRequiresAnExistingSecretAndRaisesTheVersion() async throws {
+    @Test(arguments: StoreUnderTest.all) func rotationRequiresAnExistingSecretAndRaisesTheVersion(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
         let vault = try await Vault.open(store: store, source: source, logger: logger)
         await #expect(throws: HostError.self) { try await vault.set(connector: "a", name: "k", value: "value-1", rotate: true, actor: "operator") }
         _ = try await vault.set(connector: "a", name: "k", value: "value-1", rotate: false, actor: "operator")
@@ -65,19 +65,22 @@ import Testing
         #expect(try await vault.read(connector: "a", name: "k", requester: "a").value == "value-2")
     }
 
-    @Test func anotherMasterKeyDoesNotOpenTheVault() async throws {
+    @Test(arguments: StoreUnderTest.all) func anotherMasterKeyDoesNotOpenTheVault(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
         _ = try await Vault.open(store: store, source: source, logger: logger)
         try Vault.writeKeyFile(path("vault.key"), key: SymmetricKey(size: .bits256))
         await #expect(throws: HostError.self) { try await Vault.open(store: store, source: source, logger: logger) }
     }
 
-    @Test func aKeyFileOthersCanReadIsRefused() async throws {
+    @Test(arguments: StoreUnderTest.all) func aKeyFileOthersCanReadIsRefused(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
         _ = try await Vault.open(store: store, source: source, logger: logger)
         chmod(path("vault.key"), 0o644)
         await #expect(throws: HostError.self) { try await Vault.open(store: store, source: source, logger: logger) }
     }
 
-    @Test func rekeySealsEverythingUnderANewKey() async throws {
+    @Test(arguments: StoreUnderTest.all) func rekeySealsEverythingUnderANewKey(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
         let vault = try await Vault.open(store: store, source: source, logger: logger)
         let value = Self.secretValue()
         _ = try await vault.set(connector: "a", name: "k", value: value, rotate: false, actor: "operator")
@@ -92,7 +95,8 @@ import Testing
     }
 
     /// A crash after the database was resealed but before the new key replaced the old file.
-    @Test func aRekeyInterruptedBeforeTheKeyMovedIsFinishedOnOpen() async throws {
+    @Test(arguments: StoreUnderTest.all) func aRekeyInterruptedBeforeTheKeyMovedIsFinishedOnOpen(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
         let vault = try await Vault.open(store: store, source: source, logger: logger)
         let value = Self.secretValue()
         _ = try await vault.set(connector: "a", name: "k", value: value, rotate: false, actor: "operator")
@@ -118,7 +122,7 @@ import Testing
     // MARK: Audit
 
     @discardableResult
-    func auditWithRows() async throws -> Vault {
+    func auditWithRows(_ store: any StoreTestAccess) async throws -> Vault {
         let vault = try await Vault.open(store: store, source: source, logger: logger)
         for index in 1...5 {
             try await store.audit(correlationID: "c", actor: "operator", action: "act.\(index)", subject: "s", detail: "d\(index)")
@@ -126,17 +130,18 @@ import Testing
         let verification = try await vault.verifyAudit()
         #expect(verification.ok)
         #expect(verification.authenticated == verification.rows)
-        // An attacker with write access to the file removes the append-only triggers first.
-        try await store.rawExecuteForTests("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete")
+        // An attacker with write access to the database removes what keeps the table append-only first.
+        try await store.dropAuditGuardsForTests()
         return vault
     }
 
     /// Without the vault key: rows edited, the SHA-256 chain recomputed, every HMAC removed. This
     /// passed as "intact, 0 authenticated" before the start of authenticated rows was sealed.
-    @Test func aRecomputedChainWithoutHMACsIsFound() async throws {
-        let vault = try await auditWithRows()
+    @Test(arguments: StoreUnderTest.all) func aRecomputedChainWithoutHMACsIsFound(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
+        let vault = try await auditWithRows(store)
         try await store.rawExecuteForTests("UPDATE audit SET detail = 'nothing happened' WHERE action = 'act.3'")
-        try await rechainWithoutKey()
+        try await rechainWithoutKey(store)
         let verification = try await vault.verifyAudit()
         #expect(verification.authenticated == 0)
         #expect(verification.problems.map(\.kind) == Array(repeating: "unauthenticated", count: verification.rows) + ["edited"])
@@ -144,8 +149,9 @@ import Testing
         #expect(try await Vault.open(store: store, source: source, logger: logger).verifyAudit().problems.count == verification.rows + 1)
     }
 
-    @Test func aRemovedTailIsFound() async throws {
-        let vault = try await auditWithRows()
+    @Test(arguments: StoreUnderTest.all) func aRemovedTailIsFound(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
+        let vault = try await auditWithRows(store)
         try await store.rawExecuteForTests("DELETE FROM audit WHERE action IN ('act.4', 'act.5')")
         let problems = try await vault.verifyAudit().problems
         #expect(problems.map(\.kind) == ["truncated"])
@@ -153,8 +159,9 @@ import Testing
     }
 
     /// Deleting the sealed records to make the store look older than it is.
-    @Test func removedAuditAnchorsAreFound() async throws {
-        try await auditWithRows()
+    @Test(arguments: StoreUnderTest.all) func removedAuditAnchorsAreFound(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
+        try await auditWithRows(store)
         try await store.rawExecuteForTests("DELETE FROM vault_meta WHERE name = 'audit-head'")
         let reopened = try await Vault.open(store: store, source: source, logger: logger)
         #expect(try await reopened.verifyAudit().problems.map(\.kind) == ["head_missing"])
@@ -164,7 +171,7 @@ import Testing
     }
 
     /// What an attacker without the key can do: recompute every hash of the chain and drop the HMACs.
-    func rechainWithoutKey() async throws {
+    func rechainWithoutKey(_ store: any StoreTestAccess) async throws {
         let rows = try await store.auditRowsForTests()
         var previous = ""
         var statements: [String] = ["DELETE FROM audit"]
@@ -173,27 +180,30 @@ import Testing
             statements.append("INSERT INTO audit (id, at, correlation_id, actor, action, subject, detail, prev_hash, hash) VALUES (\(row.id), \(row.at), \(row.correlationID.map { "'\($0)'" } ?? "NULL"), '\(row.actor)', '\(row.action)', '\(row.subject)', '\(row.detail)', '\(previous)', '\(hash)')")
             previous = hash
         }
-        try await store.rawExecuteForTests(statements.joined(separator: ";\n"))
+        for statement in statements { try await store.rawExecuteForTests(statement) }
     }
 
-    @Test func anEditedAuditRowIsFound() async throws {
-        let vault = try await auditWithRows()
+    @Test(arguments: StoreUnderTest.all) func anEditedAuditRowIsFound(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
+        let vault = try await auditWithRows(store)
         try await store.rawExecuteForTests("UPDATE audit SET detail = 'nothing happened' WHERE action = 'act.3'")
         #expect(try await vault.verifyAudit().problems.map(\.kind) == ["edited"])
     }
 
-    @Test func aDeletedAuditRowIsFound() async throws {
-        let vault = try await auditWithRows()
+    @Test(arguments: StoreUnderTest.all) func aDeletedAuditRowIsFound(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
+        let vault = try await auditWithRows(store)
         try await store.rawExecuteForTests("DELETE FROM audit WHERE action = 'act.3'")
         #expect(Set(try await vault.verifyAudit().problems.map(\.kind)) == ["missing", "chain_broken"])
     }
 
-    @Test func anInsertedAuditRowIsFoundEvenWithARecomputedHash() async throws {
-        let vault = try await auditWithRows()
+    @Test(arguments: StoreUnderTest.all) func anInsertedAuditRowIsFoundEvenWithARecomputedHash(_ kind: StoreUnderTest) async throws {
+        let store = try await kind.open()
+        let vault = try await auditWithRows(store)
         // Appended with a correct SHA-256 chain link, but without the vault's audit key.
         let head = try #require(try await vault.verifyAudit().headHash)
         let hash = Store.auditHash(previous: head, at: 1, correlationID: nil, actor: "operator", action: "forged", subject: "s", detail: "d")
-        try await store.rawExecuteForTests("INSERT INTO audit (at, actor, action, subject, detail, prev_hash, hash) VALUES (1, 'operator', 'forged', 's', 'd', '\(head)', '\(hash)')")
+        try await store.rawExecuteForTests("INSERT INTO audit (id, at, actor, action, subject, detail, prev_hash, hash) VALUES ((SELECT MAX(id) + 1 FROM audit), 1, 'operator', 'forged', 's', 'd', '\(head)', '\(hash)')")
         #expect(try await vault.verifyAudit().problems.map(\.kind) == ["unauthenticated"])
         try await store.rawExecuteForTests("UPDATE audit SET mac = '00' WHERE action = 'forged'")
         #expect(try await vault.verifyAudit().problems.map(\.kind) == ["forged"])

@@ -30,17 +30,30 @@ start_test_postgres() {
         || { cat "$TEST_POSTGRES_DIR/initdb.log" >&2; return 1; }
     port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
     # fsync stays on: the tests measure what a real server does. Unix sockets in the folder, not /run.
-    "${TEST_POSTGRES_AS[@]}" "$bin/pg_ctl" -D "$TEST_POSTGRES_DIR/data" -l "$TEST_POSTGRES_DIR/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$TEST_POSTGRES_DIR -c max_connections=200" start >/dev/null \
-        || { cat "$TEST_POSTGRES_DIR/server.log" >&2; return 1; }
+    printf '%s\n' "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$TEST_POSTGRES_DIR -c max_connections=200" \
+        > "$TEST_POSTGRES_DIR/options"
+    launch_test_postgres || return 1
     export CONNECTOR_HOST_TEST_POSTGRES="postgres://connector_host@127.0.0.1:$port/postgres"
     export CONNECTOR_HOST_TEST_POSTGRES_PASSWORD="$password"
     echo "==> a throwaway PostgreSQL on 127.0.0.1:$port ($("$bin/postgres" --version))"
 }
 
+# launch_test_postgres: starts the server of TEST_POSTGRES_DIR with the options it was made with.
+launch_test_postgres() {
+    test_postgres_ctl -l "$TEST_POSTGRES_DIR/server.log" -w -t 60 -o "$(cat "$TEST_POSTGRES_DIR/options")" start >/dev/null \
+        || { cat "$TEST_POSTGRES_DIR/server.log" >&2; return 1; }
+}
+
+test_postgres_ctl() {
+    local bin as=()
+    bin="$(find /usr/lib/postgresql -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n 1)"
+    [ "$(id -u)" = 0 ] && as=(runuser -u postgres --)
+    "${as[@]}" "$bin/pg_ctl" -D "$TEST_POSTGRES_DIR/data" "$@"
+}
+
 # stop_test_postgres: stops the cluster started by start_test_postgres and deletes its folder.
 stop_test_postgres() {
     [ -n "${TEST_POSTGRES_DIR:-}" ] && [ -d "$TEST_POSTGRES_DIR" ] || return 0
-    "${TEST_POSTGRES_AS[@]}" "$TEST_POSTGRES_BIN/pg_ctl" -D "$TEST_POSTGRES_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+    test_postgres_ctl -m fast -w stop >/dev/null 2>&1 || true
     rm -rf "$TEST_POSTGRES_DIR"
 }

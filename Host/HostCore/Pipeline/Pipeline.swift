@@ -213,7 +213,15 @@ public final class Pipeline: Service, Sendable {
                         )
                         return try Self.page(of: answer, as: .poll)
                     }
-                    var current = try await fetch(try await store.cursor(connector: connector.id, stream: stream.name))
+                    let cursor: String?
+                    do {
+                        cursor = try await store.cursor(connector: connector.id, stream: stream.name)
+                        noteStoreHealthy("cursor")
+                    } catch {
+                        noteStoreProblem("cursor", "the store cannot be read: \(error)")
+                        throw StoreUnreadable()
+                    }
+                    var current = try await fetch(cursor)
                     for _ in 0..<64 {
                         let page = current
                         async let stored = ingest(connector: connector.id, stream: stream.name, incoming: page.incoming, rejects: page.rejects,
@@ -228,6 +236,10 @@ public final class Pipeline: Service, Sendable {
                 pollProblems.withLock { _ = $0.removeValue(forKey: connector.id) }
             } catch is CancellationError {
                 return
+            } catch is StoreUnreadable {
+                // Not the source's failure: health names the store; asked again in a second.
+                try? await Task.sleep(for: .seconds(1))
+                continue
             } catch {
                 let connectorError = error as? ConnectorError
                 // The failures in a row are counted where the operator reads them.
@@ -319,9 +331,11 @@ struct RouteWorker {
             } catch {
                 if Task.isCancelled { break }
                 logger.error("cannot read the queue", metadata: ["store.error": "\(error)"])
+                pipeline.noteStoreProblem("queue", "the store cannot be read: \(error)")
                 try? await Task.sleep(for: .seconds(1))
                 continue
             }
+            pipeline.noteStoreHealthy("queue")
             let jobs = admitted(due)
             if jobs.isEmpty {
                 // What is being recorded may be what the next batch waits for: look again once it is.
@@ -572,3 +586,6 @@ struct RouteWorker {
         return DeliveryOutcome(job: job, startedAt: startedAt, finishedAt: finishedAt, result: result)
     }
 }
+
+/// A source's cursor could not be read: the store's problem (in health), not the source's.
+struct StoreUnreadable: Error {}

@@ -15,7 +15,7 @@ extension PostgresStore {
         do {
             store = try await PostgresStore(configuration: configuration, logger: logger)
         } catch {
-            throw HostError(.store, "cannot open the store \(settings.url): \(String(reflecting: error))")
+            throw HostError(.store, "cannot open the store \(settings.url): \(Self.described(error))")
         }
         try await store.holdAlone(settings)
         return store
@@ -65,29 +65,56 @@ extension PostgresStore {
 
     /// Holds the host lock on a connection of its own for as long as the store is open: a second daemon
     /// started on the same database is refused, as a second one on the same SQLite file is (several hosts
-    /// share a database once deliveries are claimed and sources leased).
+    /// share a database once deliveries are claimed and sources leased). The connection is checked every
+    /// few seconds; cut (the server restarted, the network gone), the lock is taken again once it can be.
     func holdAlone(_ settings: PostgresSettings) async throws {
-        let (answers, answer) = AsyncStream<Bool>.makeStream()
+        enum Answer: Sendable { case held, heldByAnother, failed(String) }
+        let (answers, answer) = AsyncStream<Answer>.makeStream()
         let client = client
         let logger = logger
-        let holder = Task {
-            do {
-                try await client.withConnection { connection in
-                    let held = try await connection.query("SELECT pg_try_advisory_lock(\(Self.hostLock))", logger: logger).collect().first?.decode(Bool.self)
-                    answer.yield(held == true)
-                    answer.finish()
-                    guard held == true else { return }
-                    while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
-                }
-            } catch {
+        keep(Task {
+            var answered = false
+            func tell(_ value: Answer) {
+                guard !answered else { return }
+                answered = true
+                answer.yield(value)
                 answer.finish()
             }
-        }
-        keep(holder)
-        var answered = answers.makeAsyncIterator()
-        guard await answered.next() == true else {
+            while !Task.isCancelled {
+                do {
+                    try await client.withConnection { connection in
+                        let held = try await connection.query("SELECT pg_try_advisory_lock(\(Self.hostLock))", logger: logger).collect().first?.decode(Bool.self)
+                        guard held == true else {
+                            if answered { logger.error("another connector-hostd took the database while this one was cut off from it", metadata: ["store.url": "\(settings.url)"]) }
+                            tell(.heldByAnother)
+                            return
+                        }
+                        tell(.held)
+                        while !Task.isCancelled {
+                            try await Task.sleep(for: .seconds(5))
+                            try await connection.query("SELECT 1", logger: logger)
+                        }
+                    }
+                } catch {
+                    tell(.failed(String(describing: error)))
+                }
+                guard answered else { return }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        })
+        var iterator = answers.makeAsyncIterator()
+        switch await iterator.next() {
+        case .held:
+            return
+        case .heldByAnother:
             close()
             throw HostError(.store, "another connector-hostd uses the database \(settings.url): one host per database for now; stop the other one first")
+        case .failed(let reason):
+            close()
+            throw HostError(.store, "cannot hold the database \(settings.url) for this host: \(reason)")
+        case nil:
+            close()
+            throw HostError(.store, "cannot hold the database \(settings.url) for this host")
         }
     }
 }

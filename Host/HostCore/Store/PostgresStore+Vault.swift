@@ -188,4 +188,32 @@ extension PostgresStore: StoreTestAccess {
     func rawExecuteForTests(_ sql: String) async throws {
         try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger)
     }
+
+    func replayKeysForTests() async throws -> [String] {
+        try await rows("SELECT replay_key FROM webhook_replays ORDER BY replay_key").map { try $0.decode(String.self) }
+    }
+
+    func auditRowsForTests() async throws -> [Store.AuditRow] {
+        try await rows("SELECT id, at, correlation_id, actor, action, subject, detail, prev_hash, hash, mac FROM audit ORDER BY id").map { row in
+            let (id, at, correlationID, actor, action, subject, detail, previous, hash, mac)
+                = try row.decode((Int64, Int64, String?, String, String, String, String, String, String, String?).self)
+            return Store.AuditRow(id: id, at: at, correlationID: correlationID, actor: actor, action: action, subject: subject, detail: detail,
+                                  previousHash: previous, hash: hash, mac: mac)
+        }
+    }
+
+    func dropAuditGuardsForTests() async throws {
+        try await rawExecuteForTests("DROP TRIGGER audit_no_change ON audit")
+        try await rawExecuteForTests("DROP TRIGGER audit_no_truncate ON audit")
+    }
+
+    /// Every sealed value and every audit row's text, as the server returns them.
+    func storedBytesForTests() async throws -> Data {
+        var bytes = Data()
+        for row in try await rows("SELECT sealed FROM secrets UNION ALL SELECT sealed FROM vault_meta") {
+            bytes += Data(try row.decode(ByteBuffer.self).readableBytesView)
+        }
+        for row in try await auditRowsForTests() { bytes += Data("\(row)".utf8) }
+        return bytes
+    }
 }

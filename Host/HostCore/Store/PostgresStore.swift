@@ -56,21 +56,73 @@ public final class PostgresStore: Sendable {
 
     /// Runs `work` in a transaction on a pooled connection. An error of `work` is thrown as it is (the
     /// store's callers tell a replay or a refused rotation by its type), after the rollback.
-    func transaction<T: Sendable>(_ work: (PostgresConnection) async throws -> T) async throws -> T {
+    func transaction<T: Sendable>(_ work: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let logger = logger
         do {
-            return try await client.withTransaction(logger: logger) { connection in try await work(connection) }
+            return try await leased { connection in try await connection.withTransaction(logger: logger) { try await work($0) } }
         } catch let error as PostgresTransactionError {
             if let rollback = error.rollbackError {
-                logger.warning("a transaction's rollback failed", metadata: ["store.error": "\(String(reflecting: rollback))"])
+                logger.warning("a transaction's rollback failed", metadata: ["store.error": "\(Self.described(rollback))"])
             }
-            throw error.closureError ?? error.beginError ?? error.commitError ?? error
+            throw Self.described(error.closureError ?? error.beginError ?? error.commitError ?? error)
+        } catch {
+            throw Self.described(error)
         }
     }
 
     /// Every row of a query.
     func rows(_ query: PostgresQuery, on connection: PostgresConnection? = nil) async throws -> [PostgresRow] {
-        if let connection { return try await connection.query(query, logger: logger).collect() }
-        return try await client.query(query, logger: logger).collect()
+        let logger = logger
+        do {
+            if let connection { return try await connection.query(query, logger: logger).collect() }
+            return try await leased { connection in try await connection.query(query, logger: logger).collect() }
+        } catch {
+            throw connection == nil ? Self.described(error) : error
+        }
+    }
+
+    /// How long a store operation waits for a connection before it fails (the pool itself would wait for
+    /// as long as the server is away, and the daemon would not know: intake would hang instead of pausing).
+    static let connectionWait: Duration = .seconds(10)
+
+    /// Runs `work` on a pooled connection, or fails when none can be had within ``connectionWait``.
+    func leased<T: Sendable>(_ work: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await Self.leased(client, work)
+    }
+
+    static func leased<T: Sendable>(_ client: PostgresClient, _ work: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let leased = LeaseFlag()
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await client.withConnection { connection in
+                    leased.raised.withLock { $0 = true }
+                    return try await work(connection)
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: connectionWait)
+                guard leased.raised.withLock({ $0 }) else {
+                    throw HostError(.store, "PostgreSQL cannot be reached: no connection within \(connectionWait.components.seconds) s")
+                }
+                return nil
+            }
+            defer { group.cancelAll() }
+            while let result = try await group.next() {
+                if let result { return result }
+            }
+            throw CancellationError()
+        }
+    }
+
+    /// A PostgreSQL error as the operator reads it (in `hostctl health`, the journal): what the server
+    /// said, or why it cannot be reached — never the statement or its values (events, sealed secrets).
+    static func described(_ error: any Error) -> any Error {
+        guard let error = error as? PSQLError else { return error }
+        if let message = error.serverInfo?[.message] {
+            return HostError(.store, "PostgreSQL refused: \(message) (SQLSTATE \(error.serverInfo?[.sqlState] ?? "?"))")
+        }
+        let cause = error.underlying.map { ": \($0)" } ?? ""
+        return HostError(.store, "PostgreSQL cannot be reached (\(error.code))\(cause)")
     }
 
     /// Appends an audit row under the audit lock, with the vault's HMAC when it has given its key, and
@@ -110,28 +162,7 @@ extension PostgresStore: EventIntake {
     public func ingest(connector: String, stream: String?, incoming: [Store.Incoming], rejects: [Store.Reject], cursor: String?, routes: [RouteConfig],
                        replayKey: String?) async throws -> Store.IngestResult {
         let routes = routes.filter { $0.from == connector }
-        // Columns as arrays, one element per event (a nullable text as a value and a flag: arrays of
-        // optionals are not bound), inserted by one statement.
-        var keys: [String] = [], types: [String] = [], objectTypes: [String] = [], objectIDs: [String] = []
-        var tenants: [String] = [], hasTenant: [Bool] = [], entities: [String] = [], hasEntity: [Bool] = []
-        var correlations: [String] = [], orderingKeys: [String] = [], hasOrderingKey: [Bool] = []
-        var references: [String] = [], payloads: [ByteBuffer] = []
-        for item in incoming {
-            let header = item.header
-            keys.append(header.idempotencyKey(connector: connector))
-            types.append(header.type)
-            objectTypes.append(header.source.objectType)
-            objectIDs.append(header.source.objectID)
-            tenants.append(header.tenant ?? "")
-            hasTenant.append(header.tenant != nil)
-            entities.append(header.entity ?? "")
-            hasEntity.append(header.entity != nil)
-            correlations.append(header.correlationID)
-            orderingKeys.append(header.orderingKey ?? "")
-            hasOrderingKey.append(header.orderingKey != nil)
-            references.append(Store.references(header, connector: connector).joined(separator: "\n"))
-            payloads.append(ByteBuffer(bytes: item.payload))
-        }
+        let columns = EventColumns(incoming, connector: connector)
         return try await transaction { connection in
             let now = Store.now()
             if let replayKey {
@@ -148,9 +179,9 @@ extension PostgresStore: EventIntake {
                     INSERT INTO events (idempotency_key, connector, type, object_type, object_id, tenant, entity, correlation_id, ordering_key,
                                         received_at, refs, payload)
                     SELECT k, \(connector), t, ot, oi, CASE WHEN tn THEN te END, CASE WHEN enn THEN en END, c, CASE WHEN okn THEN ok END, \(now), r, p
-                    FROM UNNEST(\(keys)::text[], \(types)::text[], \(objectTypes)::text[], \(objectIDs)::text[], \(tenants)::text[], \(hasTenant)::bool[],
-                                \(entities)::text[], \(hasEntity)::bool[], \(correlations)::text[], \(orderingKeys)::text[], \(hasOrderingKey)::bool[],
-                                \(references)::text[], \(payloads)::bytea[])
+                    FROM UNNEST(\(columns.keys)::text[], \(columns.types)::text[], \(columns.objectTypes)::text[], \(columns.objectIDs)::text[], \(columns.tenants)::text[], \(columns.hasTenant)::bool[],
+                                \(columns.entities)::text[], \(columns.hasEntity)::bool[], \(columns.correlations)::text[], \(columns.orderingKeys)::text[], \(columns.hasOrderingKey)::bool[],
+                                \(columns.references)::text[], \(columns.payloads)::bytea[])
                          WITH ORDINALITY AS x(k, t, ot, oi, te, tn, en, enn, c, ok, okn, r, p, n)
                     ORDER BY n
                     ON CONFLICT (idempotency_key) DO NOTHING
@@ -169,8 +200,8 @@ extension PostgresStore: EventIntake {
             for (index, item) in incoming.enumerated() {
                 let event = item.header
                 // The first of a page's copies of a key is the one stored; the rest are duplicates.
-                guard let id = storedByKey[keys[index]], claimed.insert(keys[index]).inserted else {
-                    dropped.append((keys[index], event.correlationID))
+                guard let id = storedByKey[columns.keys[index]], claimed.insert(columns.keys[index]).inserted else {
+                    dropped.append((columns.keys[index], event.correlationID))
                     continue
                 }
                 result.stored.append(id)
@@ -231,4 +262,37 @@ extension PostgresStore: EventIntake {
     public func pruneWebhookReplays(olderThan cutoff: Int64) async throws {
         try await client.query("DELETE FROM webhook_replays WHERE seen_at < \(cutoff)", logger: logger)
     }
+}
+
+/// A page of events as the columns of one `INSERT … SELECT FROM UNNEST`, one element per event: a
+/// nullable text as a value and a flag (arrays of optionals are not bound).
+struct EventColumns: Sendable {
+    var keys: [String] = [], types: [String] = [], objectTypes: [String] = [], objectIDs: [String] = []
+    var tenants: [String] = [], hasTenant: [Bool] = [], entities: [String] = [], hasEntity: [Bool] = []
+    var correlations: [String] = [], orderingKeys: [String] = [], hasOrderingKey: [Bool] = []
+    var references: [String] = [], payloads: [ByteBuffer] = []
+
+    init(_ incoming: [Store.Incoming], connector: String) {
+        for item in incoming {
+            let header = item.header
+            keys.append(header.idempotencyKey(connector: connector))
+            types.append(header.type)
+            objectTypes.append(header.source.objectType)
+            objectIDs.append(header.source.objectID)
+            tenants.append(header.tenant ?? "")
+            hasTenant.append(header.tenant != nil)
+            entities.append(header.entity ?? "")
+            hasEntity.append(header.entity != nil)
+            correlations.append(header.correlationID)
+            orderingKeys.append(header.orderingKey ?? "")
+            hasOrderingKey.append(header.orderingKey != nil)
+            references.append(Store.references(header, connector: connector).joined(separator: "\n"))
+            payloads.append(ByteBuffer(bytes: item.payload))
+        }
+    }
+}
+
+/// Whether a connection was leased in time (shared by the two tasks of ``PostgresStore/leased(_:_:)``).
+final class LeaseFlag: Sendable {
+    let raised = Mutex(false)
 }

@@ -11,6 +11,8 @@ import Synchronization
 public final class SQLiteStore: HostStore {
     private let pool: DatabasePool
     private let committer: GroupCommitter
+    /// The database file.
+    let path: String
     let codec = RPCCodec()
     /// Authenticates audit rows once the vault has opened (see ``useAuditKey(_:)``), and seals the head.
     let auditSeal: AuditSeal
@@ -24,6 +26,7 @@ public final class SQLiteStore: HostStore {
     }
 
     public init(path: String) throws {
+        self.path = path
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         let extra = ProcessInfo.processInfo.environment["CONNECTOR_HOST_SQLITE_PRAGMAS"]
@@ -699,39 +702,54 @@ final class ResultSlot: Sendable {
     }
 }
 
-/// What the store conformance suite needs of a store beyond ``HostStore``: raw statements, to check
-/// what the schema itself refuses (an audit row edited or deleted).
+/// What the store suites need of a store beyond ``HostStore``, to check what it refuses and what an
+/// attacker with write access to it can do: raw statements (one at a time), the audit rows as stored,
+/// the bytes it keeps.
 protocol StoreTestAccess: HostStore {
-    /// Runs raw SQL outside the store's own statements.
+    /// Runs one raw SQL statement outside the store's own.
     func rawExecuteForTests(_ sql: String) async throws
+    /// Every audit row in id order.
+    func auditRowsForTests() async throws -> [Store.AuditRow]
+    /// Removes what makes the audit table append-only, as an attacker with the database's owner rights would.
+    func dropAuditGuardsForTests() async throws
+    /// Everything the store holds of secrets, the vault's records and the audit trail, as bytes: a secret
+    /// in plain text would show in them.
+    func storedBytesForTests() async throws -> Data
+    /// Webhook replay keys kept, in order.
+    func replayKeysForTests() async throws -> [String]
+}
+
+extension StoreTestAccess {
+    /// Every audit action in order.
+    func auditActionsForTests() async throws -> [String] {
+        try await auditRowsForTests().map(\.action)
+    }
 }
 
 extension SQLiteStore: StoreTestAccess {
     func rawExecuteForTests(_ sql: String) async throws {
         try await pool.write { db in try db.execute(sql: sql) }
     }
-}
-
-extension SQLiteStore {
-    /// Every audit action in order (tests).
-    func auditActionsForTests() async throws -> [String] {
-        try await reader.read { db in try String.fetchAll(db, sql: "SELECT action FROM audit ORDER BY id") }
-    }
 
     func replayKeysForTests() async throws -> [String] {
         try await reader.read { db in try String.fetchAll(db, sql: "SELECT replay_key FROM webhook_replays ORDER BY replay_key") }
     }
 
-    struct AuditRowForTests: Sendable {
-        var id: Int64, at: Int64, correlationID: String?, actor: String, action: String, subject: String, detail: String
-    }
-
-    /// Every audit row's fields in order (tests that rewrite the chain as an attacker would).
-    func auditRowsForTests() async throws -> [AuditRowForTests] {
+    func auditRowsForTests() async throws -> [Store.AuditRow] {
         try await reader.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, at, correlation_id, actor, action, subject, detail FROM audit ORDER BY id").map {
-                AuditRowForTests(id: $0[0], at: $0[1], correlationID: $0[2], actor: $0[3], action: $0[4], subject: $0[5], detail: $0[6])
+            try Row.fetchAll(db, sql: "SELECT id, at, correlation_id, actor, action, subject, detail, prev_hash, hash, mac FROM audit ORDER BY id").map {
+                Store.AuditRow(id: $0[0], at: $0[1], correlationID: $0[2], actor: $0[3], action: $0[4], subject: $0[5], detail: $0[6],
+                               previousHash: $0[7], hash: $0[8], mac: $0[9])
             }
         }
+    }
+
+    func dropAuditGuardsForTests() async throws {
+        try await rawExecuteForTests("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete")
+    }
+
+    /// The database file and its write-ahead log.
+    func storedBytesForTests() async throws -> Data {
+        [path, path + "-wal"].compactMap { FileManager.default.contents(atPath: $0) }.reduce(Data(), +)
     }
 }

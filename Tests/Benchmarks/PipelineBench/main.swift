@@ -1,14 +1,18 @@
-// Durable ingest through the store, beside raw SQLite batched inserts of the same rows, in one run.
-// usage: pipeline-bench [--events N] [--batch B] [--json]
+// Durable ingest through the store, beside raw SQLite batched inserts of the same rows, in one run;
+// with --postgres, the same ingest through the PostgreSQL store (an empty database, its password in PGPASSWORD).
+// usage: pipeline-bench [--events N] [--batch B] [--postgres postgres://USER@HOST:PORT/DATABASE] [--json]
 import ConnectorProtocol
 import Foundation
 import GRDB
 import HostCore
+import Logging
+import PostgresNIO
 
 struct Options {
     var events = 200_000
     var batch = 500
     var json = false
+    var postgres: URLComponents?
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -17,8 +21,9 @@ struct Options {
             case "--events": events = iterator.next().flatMap(Int.init) ?? events
             case "--batch": batch = iterator.next().flatMap(Int.init) ?? batch
             case "--json": json = true
+            case "--postgres": postgres = iterator.next().flatMap(URLComponents.init(string:))
             default:
-                FileHandle.standardError.write(Data("usage: pipeline-bench [--events N] [--batch B] [--json]\n".utf8))
+                FileHandle.standardError.write(Data("usage: pipeline-bench [--events N] [--batch B] [--postgres URL] [--json]\n".utf8))
                 exit(2)
             }
         }
@@ -93,16 +98,39 @@ let rawSeconds = try await seconds {
     }
 }
 
+// 3. The PostgreSQL store, when asked for: the same pages, each one transaction.
+var postgresSeconds: Double?
+if let url = options.postgres, let host = url.host, let user = url.user {
+    let configuration = PostgresClient.Configuration(host: host, port: url.port ?? 5432, username: user,
+                                                     password: ProcessInfo.processInfo.environment["PGPASSWORD"],
+                                                     database: String(url.path.dropFirst()), tls: .disable)
+    let postgres = try await PostgresStore(configuration: configuration, logger: Logger(label: "pipeline-bench"))
+    var at = 0
+    postgresSeconds = try await seconds {
+        while at < incoming.count {
+            let page = Array(incoming[at..<min(incoming.count, at + options.batch)])
+            at += page.count
+            _ = try await postgres.ingest(connector: "src", stream: "s", incoming: page, cursor: String(at), routes: [route])
+        }
+    }
+    postgres.close()
+}
+
 let averageBytes = rows.map(\.1.count).reduce(0, +) / max(rows.count, 1)
 let storeRate = Double(options.events) / storeSeconds
 let rawRate = Double(options.events) / rawSeconds
+let postgresRate = postgresSeconds.map { Double(options.events) / $0 }
 if options.json {
-    print(#"{"events":\#(options.events),"batch":\#(options.batch),"event_bytes":\#(averageBytes),"store_events_per_s":\#(Int(storeRate)),"raw_sqlite_rows_per_s":\#(Int(rawRate))}"#)
+    let postgresField = postgresRate.map { #","postgres_store_events_per_s":\#(Int($0))"# } ?? ""
+    print(#"{"events":\#(options.events),"batch":\#(options.batch),"event_bytes":\#(averageBytes),"store_events_per_s":\#(Int(storeRate)),"raw_sqlite_rows_per_s":\#(Int(rawRate))\#(postgresField)}"#)
 } else {
     print("durable ingest, \(options.events) events of ~\(averageBytes) bytes, \(options.batch) per transaction, WAL + synchronous=FULL")
     print(String(format: "  store.ingest (dedupe + 1 route + cursor): %9.0f events/s  (%.2f s)", storeRate, storeSeconds))
     print(String(format: "  raw SQLite batched inserts, same rows:     %9.0f rows/s    (%.2f s)", rawRate, rawSeconds))
     print(String(format: "  store / raw: %.2f", storeRate / rawRate))
+    if let postgresRate, let postgresSeconds {
+        print(String(format: "  PostgreSQL store.ingest (the same):         %9.0f events/s  (%.2f s)", postgresRate, postgresSeconds))
+    }
 }
 
 if ProcessInfo.processInfo.environment["BENCH_BREAKDOWN"] != nil {
