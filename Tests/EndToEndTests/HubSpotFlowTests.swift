@@ -58,6 +58,25 @@ final class FakeHubSpot {
 }
 
 extension DaemonHarness {
+    /// Connector `id`: the fake HubSpot's companies, contacts and deals for the entity acme-eu (Odoo's EU
+    /// company), polled every 200 ms, with `extra` lines in its `[connector.config]`.
+    static func hubspotIntoOdoo(_ id: String, _ hubspot: FakeHubSpot, _ extra: String = "") -> String {
+        """
+        [[connector]]
+        id = "\(id)"
+        plugin = "hubspot"
+        entity = "acme-eu"
+        poll_interval_ms = 200
+        [connector.config]
+        api_base = "\(hubspot.url)"
+        currency = "EUR"
+        search_lag_ms = 0
+        streams = ["companies", "contacts", "deals"]
+        \(extra)
+
+        """
+    }
+
     /// Starts the daemon with the fixture plugins (connector-pysink), stores the HubSpot token and
     /// client secret of connector `crm`, then loads `connectors`.
     func startWithHubSpotToken(connectors: String, http: Bool = false) throws {
@@ -277,20 +296,9 @@ extension DaemonHarness {
         }
         let (acme, _, _, deal, _) = try hubspot.seedDeal(company: "ACME \(crm)")
         let since = OdooCursor.odooDateTime(Date(timeIntervalSinceNow: -120))
-        let connectors = """
-            [[connector]]
-            id = "\(crm)"
-            plugin = "hubspot"
-            entity = "acme-eu"
-            poll_interval_ms = 200
-            [connector.config]
-            api_base = "\(hubspot.url)"
-            currency = "EUR"
-            search_lag_ms = 0
-            streams = ["companies", "contacts", "deals"]
-            status_properties = { balance_due = "odoo_balance_due", overdue_invoices = "odoo_overdue_invoices" }
-
-            """ + DaemonHarness.odoo(odoo, "account_status = true\norders = \"confirm\"\nsource_since = \"\(since)\"\nsource_overlap_s = 0")
+        let connectors = DaemonHarness.hubspotIntoOdoo(crm, hubspot,
+                                                       #"status_properties = { balance_due = "odoo_balance_due", overdue_invoices = "odoo_overdue_invoices" }"#)
+            + DaemonHarness.odoo(odoo, "account_status = true\norders = \"confirm\"\nsource_since = \"\(since)\"\nsource_overlap_s = 0")
             + DaemonHarness.route(crm, "erp", events: #""company.*", "contact.*", "order.*", "deal.*""#)
             + DaemonHarness.route("erp", crm, events: #""account_status.*""#)
         try daemon.start(storing: [(crm, "access_token", FakeHubSpot.token), ("erp", "api_key", odoo.apiKey)], then: connectors)

@@ -252,19 +252,7 @@ extension ReconcileBooksTests {
         let now = Date().formatted(.iso8601)
         let won = try (1...3).map { try hubspot.seedDeal(company: "Won \($0) \(crm)", closeDate: now, email: "ap\($0)@won.test") }
         _ = try hubspot.seedDeal(company: "Open \(crm)", stage: "appointmentscheduled", closeDate: now, email: "ap@open.test")  // no order: in neither side
-        let connectors = """
-            [[connector]]
-            id = "\(crm)"
-            plugin = "hubspot"
-            entity = "acme-eu"
-            poll_interval_ms = 200
-            [connector.config]
-            api_base = "\(hubspot.url)"
-            currency = "EUR"
-            search_lag_ms = 0
-            streams = ["companies", "contacts", "deals"]
-
-            """ + DaemonHarness.odoo(odoo, "orders = \"confirm\"")
+        let connectors = DaemonHarness.hubspotIntoOdoo(crm, hubspot) + DaemonHarness.odoo(odoo, "orders = \"confirm\"")
             + DaemonHarness.route(crm, "erp", events: #""company.*", "contact.*", "order.*", "deal.*""#)
             + "[[reconcile]]\nname = \"crm-books\"\nsource = \"\(crm)\"\ntarget = \"erp\"\ntypes = [\"order\"]\n"
         try daemon.start(storing: [(crm, "access_token", FakeHubSpot.token), ("erp", "api_key", odoo.apiKey)], then: connectors)
