@@ -115,7 +115,7 @@ final class PostgresLink {
         link.cut()
         var health = (status: Int32(0), stdout: "", stderr: "")
         do {
-            try daemon.waitUntil("health names the store", timeout: 30) {
+            try daemon.waitUntil("health names the store", timeout: 60) {
                 health = try daemon.hostctl("health")
                 return health.status == 1 && health.stdout.contains("PostgreSQL cannot be reached")
             }

@@ -19,8 +19,11 @@ struct StoreUnderTest: Sendable, CustomTestStringConvertible {
         return try SQLiteStore(path: directory.appendingPathComponent("test.sqlite").path)
     }
 
-    /// A new database on the PostgreSQL server `scripts/test` starts (CONNECTOR_HOST_TEST_POSTGRES, its
-    /// password in CONNECTOR_HOST_TEST_POSTGRES_PASSWORD); nil without one, unless it is required.
+    /// A new schema of its own on the PostgreSQL server `scripts/test` starts (CONNECTOR_HOST_TEST_POSTGRES,
+    /// its password in CONNECTOR_HOST_TEST_POSTGRES_PASSWORD): the store's connections start with it as
+    /// their `search_path`, so it migrates and works there alone. (A database each was too slow to make:
+    /// dozens of stores opened at once by parallel suites waited on copying them.) Nil without a server,
+    /// unless one is required.
     static let postgres: StoreUnderTest? = {
         let environment = ProcessInfo.processInfo.environment
         guard let text = environment["CONNECTOR_HOST_TEST_POSTGRES"], let url = URLComponents(string: text), let host = url.host, let user = url.user else {
@@ -28,20 +31,23 @@ struct StoreUnderTest: Sendable, CustomTestStringConvertible {
             return nil
         }
         let password = environment["CONNECTOR_HOST_TEST_POSTGRES_PASSWORD"]
-        @Sendable func configuration(database: String) -> PostgresClient.Configuration {
-            PostgresClient.Configuration(host: host, port: url.port ?? 5432, username: user, password: password, database: database, tls: .disable)
+        let database = String(url.path.dropFirst())
+        @Sendable func configuration(schema: String?) -> PostgresClient.Configuration {
+            var configuration = PostgresClient.Configuration(host: host, port: url.port ?? 5432, username: user, password: password, database: database,
+                                                             tls: .disable)
+            if let schema { configuration.options.additionalStartupParameters = [("search_path", schema)] }
+            return configuration
         }
         let logger = Logger(label: "test.postgres")
         return StoreUnderTest(name: "postgres") {
-            // A database of its own for each store: created from the maintenance database, then migrated by the store.
-            let database = "store_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased())"
-            let admin = PostgresClient(configuration: configuration(database: String(url.path.dropFirst())), backgroundLogger: logger)
+            let schema = "store_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased())"
+            let admin = PostgresClient(configuration: configuration(schema: nil), backgroundLogger: logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await admin.run() }
-                try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)"), logger: logger)
+                try await admin.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"), logger: logger)
                 group.cancelAll()
             }
-            return try await PostgresStore(configuration: configuration(database: database), logger: logger)
+            return try await PostgresStore(configuration: configuration(schema: schema), logger: logger)
         }
     }()
 

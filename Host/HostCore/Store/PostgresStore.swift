@@ -83,7 +83,7 @@ public final class PostgresStore: Sendable {
 
     /// How long a store operation waits for a connection before it fails (the pool itself would wait for
     /// as long as the server is away, and the daemon would not know: intake would hang instead of pausing).
-    static let connectionWait: Duration = .seconds(10)
+    static let connectionWait: Duration = .seconds(20)
 
     /// Runs `work` on a pooled connection, or fails when none can be had within ``connectionWait``.
     func leased<T: Sendable>(_ work: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
