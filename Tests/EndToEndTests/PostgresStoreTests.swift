@@ -96,9 +96,9 @@ final class PostgresLink {
     }
 
     /// The network to PostgreSQL cut for 30 s while events flow: intake pauses and `hostctl health` says
-    /// why; once it is back, everything is delivered, once, and health is clear again. Run on its own
-    /// (scripts/test runs it after the rest, CONNECTOR_HOST_STORE_OUTAGE=1): beside every other suite, the
-    /// daemon was seen not to resume within 2 minutes after the cut — an open problem, not hidden here.
+    /// why; once it is back, everything is delivered, once, and health is clear again. Not in scripts/test
+    /// yet (run it with CONNECTOR_HOST_STORE_OUTAGE=1): it passes here on an idle machine but in CI the
+    /// daemon's admin socket stopped answering after the store came back — an open bug of issue 21.
     @Test(.enabled(if: TestPostgres.available && ProcessInfo.processInfo.environment["CONNECTOR_HOST_STORE_OUTAGE"] == "1"))
     func aStoreCutOffForThirtySecondsLosesNothing() throws {
         let daemon = try DaemonHarness()
