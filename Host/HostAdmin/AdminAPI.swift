@@ -114,9 +114,12 @@ public struct StatusResult: Codable, Sendable {
     public var metrics: String?
     /// The store: `sqlite PATH` or `postgres URL` (no password); nil from a daemon before it said.
     public var store: String?
+    /// This host's name among the hosts sharing the store.
+    public var member: String?
 
     public init(daemonVersion: String, pid: Int32, uptimeSeconds: Double, configPath: String, health: String, connectors: [String: Int],
-                webhooks: String? = nil, metrics: String? = nil, store: String? = nil) {
+                webhooks: String? = nil, metrics: String? = nil, store: String? = nil, member: String? = nil) {
+        self.member = member
         self.daemonVersion = daemonVersion
         self.pid = pid
         self.uptimeSeconds = uptimeSeconds
@@ -129,7 +132,7 @@ public struct StatusResult: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case pid, health, connectors, webhooks, metrics, store
+        case pid, health, connectors, webhooks, metrics, store, member
         case daemonVersion = "daemon_version"
         case uptimeSeconds = "uptime_seconds"
         case configPath = "config_path"

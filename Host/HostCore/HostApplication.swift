@@ -68,7 +68,9 @@ public struct HostApplication {
                                 configPath: configPath, store: storeDescription, logger: logger)
         let systemd = SystemdService(supervisor: supervisor, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: Housekeeping(store: store, logger: logger)), .init(service: supervisor), .init(service: pipeline), .init(service: reconciler),
+            // The heartbeat stops after the pipeline (services stop in reverse order): it leaves the cluster last.
+            .init(service: Housekeeping(store: store, logger: logger)), .init(service: MemberHeartbeat(store: store, metrics: metrics, logger: logger)),
+            .init(service: supervisor), .init(service: pipeline), .init(service: reconciler),
         ]
         if let http = config.http {
             let budget = DescriptorBudget(limit: DescriptorBudget.raiseSoftLimit(), connectors: config.connectors.count,

@@ -17,7 +17,7 @@ struct Hostctl: ParsableCommand {
         version: BuildInfo.version,
         subcommands: [
             Status.self, Health.self, Connectors.self, Check.self, Restart.self, Pause.self, Resume.self, Reload.self,
-            Queue.self, DLQ.self, Trace.self, Reconcile.self, Secret.self, VaultCommand.self, Audit.self,
+            Queue.self, DLQ.self, Trace.self, Reconcile.self, Secret.self, VaultCommand.self, Audit.self, Cluster.self,
         ]
     )
 
@@ -171,6 +171,7 @@ struct Status: ParsableCommand {
         print("connector-hostd \(status.daemonVersion), pid \(status.pid), up \(duration(status.uptimeSeconds))")
         print("config:     \(status.configPath)")
         if let store = status.store { print("store:      \(store)") }
+        if let member = status.member, status.store?.hasPrefix("postgres") == true { print("member:     \(member)") }
         print("health:     \(status.health)")
         if let webhooks = status.webhooks { print("webhooks:   http://\(webhooks)/hooks/{connector}") }
         if let metrics = status.metrics { print("metrics:    http://\(metrics)/metrics, /healthz") }

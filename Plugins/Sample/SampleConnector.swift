@@ -328,10 +328,14 @@ extension SyntheticEvents {
     }
 }
 
-/// The sink's effects: a set of applied keys, mirrored in an append-only file.
+/// The sink's effects: a set of applied keys, mirrored in an append-only file. Several sink processes
+/// may share one file (the sinks of several hosts, like one external system): a key is checked and
+/// written under an exclusive `flock`, after reading what the others appended since.
 final class EffectsFile: Sendable {
     private struct State {
         var applied: Set<String>
+        /// How far the file has been read into `applied` (whole lines only).
+        var readOffset: Int
         let fd: Int32
     }
     private let state: Mutex<State>
@@ -339,15 +343,28 @@ final class EffectsFile: Sendable {
     private let path: String
 
     init(path: String, fsync: Bool) throws {
-        let existing = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        let applied = Set(existing.split(separator: "\n").map(String.init))
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw ConnectorError(.permanent, "cannot open effects_file \(path): \(String(cString: strerror(errno)))")
         }
-        self.state = Mutex(State(applied: applied, fd: fd))
+        var state = State(applied: [], readOffset: 0, fd: fd)
+        Self.catchUp(&state)
+        self.state = Mutex(state)
         self.fsync = fsync
         self.path = path
+    }
+
+    /// Reads the whole lines appended since the last read (by this process or another) into `applied`.
+    private static func catchUp(_ state: inout State) {
+        var status = stat()
+        guard fstat(state.fd, &status) == 0, Int(status.st_size) > state.readOffset else { return }
+        var bytes = [UInt8](repeating: 0, count: Int(status.st_size) - state.readOffset)
+        let count = bytes.withUnsafeMutableBytes { pread(state.fd, $0.baseAddress, $0.count, off_t(state.readOffset)) }
+        guard count > 0, let last = bytes[..<count].lastIndex(of: UInt8(ascii: "\n")) else { return }
+        for line in bytes[...last].split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
+            state.applied.insert(String(decoding: line, as: UTF8.self))
+        }
+        state.readOffset += last + 1
     }
 
     /// Every line of the file as it is now, repeats included (a test may append one to fake a
@@ -364,10 +381,17 @@ final class EffectsFile: Sendable {
         return lines.filter { !$0.isEmpty }.map(String.init)
     }
 
-    /// Records the key once. Returns false when it was already applied. The effect is on disk before
-    /// this returns; concurrent callers share the flush, as a database's group commit does.
+    /// Records the key once, whichever process sharing the file applied it. Returns false when it was
+    /// already applied. The effect is on disk before this returns; concurrent callers share the flush,
+    /// as a database's group commit does.
     func apply(_ key: String) throws -> Bool {
         let fd = try state.withLock { state -> Int32? in
+            guard !state.applied.contains(key) else { return nil }
+            guard flock(state.fd, LOCK_EX) == 0 else {
+                throw ConnectorError(.transient, "effects_file lock failed: \(String(cString: strerror(errno)))")
+            }
+            defer { flock(state.fd, LOCK_UN) }
+            Self.catchUp(&state)
             guard !state.applied.contains(key) else { return nil }
             let line = Array((key + "\n").utf8)
             let written = line.withUnsafeBytes { write(state.fd, $0.baseAddress, $0.count) }

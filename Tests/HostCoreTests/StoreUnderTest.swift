@@ -26,30 +26,48 @@ struct StoreUnderTest: Sendable, CustomTestStringConvertible {
     /// unless one is required.
     static let postgres: StoreUnderTest? = {
         let environment = ProcessInfo.processInfo.environment
-        guard let text = environment["CONNECTOR_HOST_TEST_POSTGRES"], let url = URLComponents(string: text), let host = url.host, let user = url.user else {
+        guard let text = environment["CONNECTOR_HOST_TEST_POSTGRES"], let url = URLComponents(string: text), url.host != nil, url.user != nil else {
             precondition(environment["CONNECTOR_HOST_REQUIRE_POSTGRES"] != "1", "CONNECTOR_HOST_REQUIRE_POSTGRES is set but CONNECTOR_HOST_TEST_POSTGRES names no server")
             return nil
         }
+        return StoreUnderTest(name: "postgres") {
+            try await hosts(["test"], 10_000)[0]
+        }
+    }()
+
+    /// Stores on one new schema, one per member name: hosts sharing a database. Nil without a server.
+    static let postgresHosts: (@Sendable (_ members: [String], _ leaseMilliseconds: Int64) async throws -> [PostgresStore])? = {
+        guard postgres != nil else { return nil }
+        return hosts
+    }()
+
+    private static let hosts: @Sendable (_ members: [String], _ leaseMilliseconds: Int64) async throws -> [PostgresStore] = { members, lease in
+        let environment = ProcessInfo.processInfo.environment
+        guard let text = environment["CONNECTOR_HOST_TEST_POSTGRES"], let url = URLComponents(string: text), let host = url.host, let user = url.user else {
+            throw CancellationError()
+        }
         let password = environment["CONNECTOR_HOST_TEST_POSTGRES_PASSWORD"]
         let database = String(url.path.dropFirst())
-        @Sendable func configuration(schema: String?) -> PostgresClient.Configuration {
+        func configuration(schema: String?) -> PostgresClient.Configuration {
             var configuration = PostgresClient.Configuration(host: host, port: url.port ?? 5432, username: user, password: password, database: database,
                                                              tls: .disable)
             if let schema { configuration.options.additionalStartupParameters = [("search_path", schema)] }
             return configuration
         }
         let logger = Logger(label: "test.postgres")
-        return StoreUnderTest(name: "postgres") {
-            let schema = "store_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased())"
-            let admin = PostgresClient(configuration: configuration(schema: nil), backgroundLogger: logger)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await admin.run() }
-                try await admin.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"), logger: logger)
-                group.cancelAll()
-            }
-            return try await PostgresStore(configuration: configuration(schema: schema), logger: logger)
+        let schema = "store_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased())"
+        let admin = PostgresClient(configuration: configuration(schema: nil), backgroundLogger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await admin.run() }
+            try await admin.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"), logger: logger)
+            group.cancelAll()
         }
-    }()
+        var stores: [PostgresStore] = []
+        for member in members {
+            stores.append(try await PostgresStore(configuration: configuration(schema: schema), member: member, leaseMilliseconds: lease, logger: logger))
+        }
+        return stores
+    }
 
     static var all: [StoreUnderTest] { [sqlite] + (postgres.map { [$0] } ?? []) }
 }

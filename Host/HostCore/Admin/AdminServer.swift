@@ -243,8 +243,10 @@ public struct AdminServer: Service {
                     configPath: configPath,
                     health: health.status,
                     connectors: Dictionary(grouping: connectors, by: \.state).mapValues(\.count),
-                    webhooks: listeners.webhooks, metrics: listeners.metrics, store: storeDescription
+                    webhooks: listeners.webhooks, metrics: listeners.metrics, store: storeDescription, member: pipeline.store.member
                 ))
+            case AdminMethod.cluster:
+                return try codec.response(id: id, result: try await pipeline.store.cluster())
             case AdminMethod.connectors:
                 return try codec.response(id: id, result: connectorStatuses)
             case AdminMethod.health:

@@ -392,10 +392,10 @@ struct TableReader {
     mutating func storeSettings(resolving resolve: (String) -> String) -> StoreSettings {
         let kind = string("kind", allowed: ["sqlite", "postgres"]) ?? "sqlite"
         defer {
-            rejectUnknownKeys(allowed: ["kind", "url", "password_credential", "password_file", "tls", "ca_file", "pool_size"])
+            rejectUnknownKeys(allowed: ["kind", "url", "password_credential", "password_file", "tls", "ca_file", "pool_size", "member", "lease_seconds"])
         }
         guard kind == "postgres" else {
-            for key in ["url", "password_credential", "password_file", "tls", "ca_file", "pool_size"] where values[key] != nil {
+            for key in ["url", "password_credential", "password_file", "tls", "ca_file", "pool_size", "member", "lease_seconds"] where values[key] != nil {
                 problem(key, "applies to kind = \"postgres\" only")
             }
             return .sqlite
@@ -407,7 +407,15 @@ struct TableReader {
         let caFile = string("ca_file").map(resolve)
         if caFile != nil, let tls, tls != .verifyFull { problem("ca_file", "is used with tls = \"verify-full\" only") }
         let poolSize = positiveInt("pool_size")
+        let member = string("member")
+        if let member, member.isEmpty || member.count > 200 || member.contains(where: { $0.isWhitespace || $0.isNewline }) {
+            problem("member", "must be a name of 1 to 200 characters without spaces")
+        }
+        let leaseSeconds = positiveInt("lease_seconds")
+        if let leaseSeconds, !(3...600).contains(leaseSeconds) { problem("lease_seconds", "must be between 3 and 600") }
         guard var settings = parsed else { return .sqlite }
+        settings.member = member ?? settings.member
+        settings.leaseSeconds = leaseSeconds ?? settings.leaseSeconds
         settings.passwordCredential = passwordCredential ?? settings.passwordCredential
         settings.passwordFile = passwordFile
         settings.tls = tls ?? settings.tls

@@ -1,4 +1,5 @@
 public import ConnectorProtocol
+import Foundation
 
 /// The daemon's configuration: `host.toml` plus every `connectors.d/*.toml` beside it.
 public struct HostConfig: Sendable, Equatable {
@@ -256,6 +257,12 @@ public struct PostgresSettings: Sendable, Equatable {
     public var caFile: String?
     /// Connections the store may open.
     public var poolSize: Int = 10
+    /// This host's name among the hosts sharing the database (default: the machine's host name). Each
+    /// host needs its own: a second daemon under a name already running is refused.
+    public var member: String = ProcessInfo.processInfo.hostName
+    /// How long a host's heartbeat, its source leases and its delivery claims last: a host that dies
+    /// leaves its sources and deliveries to the others after this long at most.
+    public var leaseSeconds: Int = 10
 
     public init(host: String, port: Int = 5432, user: String, database: String) {
         self.host = host

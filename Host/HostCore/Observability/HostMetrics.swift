@@ -1,5 +1,6 @@
 public import CoreMetrics
 import Foundation
+import HostAdmin
 public import Prometheus
 import Synchronization
 
@@ -174,5 +175,29 @@ public final class HostMetrics: Sendable {
 
     func storeAcceptsWork(_ ok: Bool) {
         Gauge(label: "connector_host_store_ok", dimensions: [], factory: factory).record(ok ? 1 : 0)
+    }
+}
+
+extension HostMetrics {
+    /// What this host sees of the hosts sharing its store, per member: whether it is alive, the sources
+    /// it polls, the deliveries it has claimed, the age of its heartbeat. Members gone since the last
+    /// call are zeroed. Returns the members seen.
+    func cluster(_ cluster: ClusterResult, previous: Set<String>) -> Set<String> {
+        Gauge(label: "connector_host_member_info", dimensions: [("member", cluster.member)], factory: factory).record(1)
+        for member in cluster.members {
+            let dimensions = [("member", member.name)]
+            Gauge(label: "connector_host_member_alive", dimensions: dimensions, factory: factory).record(member.state == "alive" ? 1 : 0)
+            Gauge(label: "connector_host_member_sources", dimensions: dimensions, factory: factory).record(member.sources.count)
+            Gauge(label: "connector_host_member_claimed_deliveries", dimensions: dimensions, factory: factory).record(member.claimed)
+            Gauge(label: "connector_host_member_heartbeat_age_seconds", dimensions: dimensions, factory: factory)
+                .record(Double(max(0, cluster.now - member.heartbeatAt)) / 1000)
+        }
+        let seen = Set(cluster.members.map(\.name))
+        for gone in previous.subtracting(seen) {
+            for label in ["connector_host_member_alive", "connector_host_member_sources", "connector_host_member_claimed_deliveries"] {
+                Gauge(label: label, dimensions: [("member", gone)], factory: factory).record(0)
+            }
+        }
+        return seen
     }
 }

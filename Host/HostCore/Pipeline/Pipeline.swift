@@ -83,6 +83,11 @@ public final class Pipeline: Service, Sendable {
 
     private func runUntilShutdown() async throws {
         try await cancelWhenGracefulShutdown {
+            // Other hosts sharing the store say when a route has new work: its worker wakes at once.
+            let notices = Task {
+                for await route in self.store.workNotices() { self.doorbell(route: route).ring() }
+            }
+            defer { notices.cancel() }
             while !Task.isCancelled {
                 let routes = self.supervisor.routes
                 let sources = self.supervisor.connectorConfigs
@@ -200,6 +205,19 @@ public final class Pipeline: Service, Sendable {
                 try? await Task.sleep(for: .milliseconds(isSink ? 2_000 : 200))
                 continue
             }
+            // One host at a time polls a source (a lease on a shared store); the others wait to take over.
+            do {
+                guard try await store.holdSource(connector.id) else {
+                    noteStoreHealthy("lease")
+                    try? await Task.sleep(for: .milliseconds(max(200, store.leaseMilliseconds / 5)))
+                    continue
+                }
+                noteStoreHealthy("lease")
+            } catch {
+                noteStoreProblem("lease", "the store cannot be read: \(error)")
+                try? await Task.sleep(for: .seconds(1))
+                continue
+            }
             var more = false
             do {
                 for stream in streams {
@@ -239,6 +257,10 @@ public final class Pipeline: Service, Sendable {
             } catch is StoreUnreadable {
                 // Not the source's failure: health names the store; asked again in a second.
                 try? await Task.sleep(for: .seconds(1))
+                continue
+            } catch let error as LeaseLost {
+                // Another host polls this source now, from the cursor this one last stored.
+                logger.notice("source handed over: its page was not stored", metadata: ["lease.error": "\(error)"])
                 continue
             } catch {
                 let connectorError = error as? ConnectorError
@@ -337,6 +359,11 @@ struct RouteWorker {
             }
             pipeline.noteStoreHealthy("queue")
             let jobs = admitted(due)
+            if jobs.count < due.count {
+                // Claimed by reading them (a shared store), but held back here: other hosts may take them.
+                let admittedIDs = Set(jobs.map(\.deliveryID))
+                try? await pipeline.store.releaseClaims(due.map(\.deliveryID).filter { !admittedIDs.contains($0) })
+            }
             if jobs.isEmpty {
                 // What is being recorded may be what the next batch waits for: look again once it is.
                 if await settle(&recording) { continue }
@@ -419,6 +446,8 @@ struct RouteWorker {
             logger.error("cannot record delivery outcomes; they will be retried", metadata: [
                 "store.error": "\(error)", "deliveries.count": "\(outcomes.count)",
             ])
+            // Their claims (a shared store) are not renewed any more: they expire, and the deliveries go again.
+            try? await pipeline.store.releaseClaims(outcomes.map(\.job.deliveryID))
             pipeline.noteStoreProblem("outcomes", "cannot record delivery outcomes")
             return false
         }

@@ -88,8 +88,39 @@ public protocol ReconcileStorage: Sendable {
     func requeue(_ requests: [(eventID: Int64, route: RouteConfig)], report: Int64, actor: String) async throws -> [Int64]
 }
 
+/// Several hosts on one store: members with a heartbeat, one poller per source (a lease with a fencing
+/// token), deliveries claimed by one host at a time. A store of one machine (SQLite) has one member,
+/// which holds every lease and needs no claims.
+public protocol HostCoordination: Sendable {
+    /// This host's name among the members.
+    var member: String { get }
+    /// How long a heartbeat, a source lease and a delivery claim last (ms).
+    var leaseMilliseconds: Int64 { get }
+    /// Beats this host's heart: renews its membership, the source leases it holds and the claims of the
+    /// deliveries it is delivering. What it holds outlives it by one lease at most.
+    func heartbeat() async throws
+    /// Takes the lease of polling `connector`, or keeps it; false while another live host holds it.
+    /// Each page a source's poll stores afterwards is fenced by this lease: once another host took
+    /// it, the page and its cursor are refused (``LeaseLost``) and nothing of them is stored.
+    func holdSource(_ connector: String) async throws -> Bool
+    /// Gives back claims of deliveries this host read but will not deliver now.
+    func releaseClaims(_ ids: [Int64]) async throws
+    /// Leaves for good (a graceful stop): gives back every lease and claim at once.
+    func leave() async throws
+    func cluster() async throws -> ClusterResult
+    /// Routes that other hosts gave new work (LISTEN/NOTIFY), to wake idle workers; a store of one
+    /// host never yields.
+    func workNotices() -> AsyncStream<String>
+}
+
+/// A source page refused: this host no longer holds the source's lease (another took it over).
+public struct LeaseLost: Error, CustomStringConvertible {
+    public var connector: String
+    public var description: String { "the lease of polling \(connector) was taken over by another host" }
+}
+
 /// Everything the daemon keeps.
-public typealias HostStore = EventIntake & DeliveryQueue & OperatorQueries & AuditTrail & SecretStorage & ReconcileStorage
+public typealias HostStore = EventIntake & DeliveryQueue & OperatorQueries & AuditTrail & SecretStorage & ReconcileStorage & HostCoordination
 
 extension EventIntake {
     public func ingest(connector: String, stream: String?, incoming: [Store.Incoming], rejects: [Store.Reject] = [], cursor: String?,

@@ -192,6 +192,36 @@ enum PostgresSchema {
             """,
             "CREATE INDEX reconcile_runs_by_name ON reconcile_runs (name, id)",
         ]),
+        ("v2", [
+            """
+            -- Several hosts on one database: each host (member) registers and beats its heart.
+            CREATE TABLE members (
+                name TEXT PRIMARY KEY,
+                started_at BIGINT NOT NULL,
+                heartbeat_at BIGINT NOT NULL,
+                -- Alive while now <= alive_until (the last heartbeat plus the lease).
+                alive_until BIGINT NOT NULL,
+                left_at BIGINT,
+                version TEXT NOT NULL,
+                pid INTEGER NOT NULL
+            )
+            """,
+            """
+            -- One host at a time polls a source: the lease's holder. The token grows each time the lease
+            -- changes hands; a cursor is written only by the holder of the token it read it under.
+            CREATE TABLE source_leases (
+                connector TEXT PRIMARY KEY,
+                holder TEXT NOT NULL,
+                token BIGINT NOT NULL,
+                acquired_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL
+            )
+            """,
+            // A delivery being delivered is claimed by one host until claimed_until; expired, any host may take it.
+            "ALTER TABLE deliveries ADD COLUMN claimed_by TEXT",
+            "ALTER TABLE deliveries ADD COLUMN claimed_until BIGINT",
+            "CREATE INDEX deliveries_claimed ON deliveries (claimed_by) WHERE claimed_by IS NOT NULL",
+        ]),
     ]
 
     /// Applies the migrations this database lacks, each in a transaction, under the migration lock.

@@ -2,26 +2,41 @@ import ConnectorProtocol
 import Foundation
 import NIOCore
 import PostgresNIO
+import Synchronization
 
 // The PostgreSQL store's outbox: the same rules as the SQLite store's (SQLiteStore.swift), where they
 // are explained; only the SQL dialect differs.
 extension PostgresStore: DeliveryQueue {
     public func dueDeliveries(route: String, now: Int64, limit: Int, excludingTenants excluded: [String]) async throws -> [DeliveryJob] {
+        // Read and claimed in one statement: rows another host is claiming right now are skipped, rows
+        // it claimed are left alone until its claim expires. An earlier delivery of the same ordering key
+        // holds the later ones back whoever has claimed it.
         let found = try await rows("""
+            WITH due AS (
+                SELECT d.id FROM deliveries d JOIN events e ON e.id = d.event_id
+                WHERE d.route = \(route) AND d.state = 'pending' AND d.next_attempt_at <= \(now)
+                  AND (d.claimed_until IS NULL OR d.claimed_until < \(now))
+                  AND NOT (COALESCE(d.tenant, '') = ANY(\(excluded)::text[]))
+                  AND (d.ordering_key IS NULL OR NOT EXISTS (
+                      SELECT 1 FROM deliveries p
+                      WHERE p.route = d.route AND p.ordering_key = d.ordering_key AND p.state = 'pending' AND p.id < d.id
+                        AND (p.last_error_class IS DISTINCT FROM 'dependency' OR p.next_attempt_at <= \(now) OR EXISTS (
+                            SELECT 1 FROM events pe WHERE pe.id = p.event_id AND pe.object_type = e.object_type AND pe.object_id = e.object_id))))
+                ORDER BY d.id
+                LIMIT \(Int64(limit))
+                FOR UPDATE OF d SKIP LOCKED
+            ), claimed AS (
+                UPDATE deliveries SET claimed_by = \(member), claimed_until = \(now + leaseMilliseconds)
+                FROM due WHERE deliveries.id = due.id
+                RETURNING deliveries.id, deliveries.event_id, deliveries.target, deliveries.attempts, deliveries.created_at,
+                          deliveries.ordering_key, deliveries.tenant
+            )
             SELECT d.id, d.event_id, d.target, d.attempts, d.created_at, d.ordering_key, d.tenant,
                    e.correlation_id, e.idempotency_key, e.connector, e.payload, e.object_type, e.object_id, e.refs, e.type
-            FROM deliveries d JOIN events e ON e.id = d.event_id
-            WHERE d.route = \(route) AND d.state = 'pending' AND d.next_attempt_at <= \(now)
-              AND NOT (COALESCE(d.tenant, '') = ANY(\(excluded)::text[]))
-              AND (d.ordering_key IS NULL OR NOT EXISTS (
-                  SELECT 1 FROM deliveries p
-                  WHERE p.route = d.route AND p.ordering_key = d.ordering_key AND p.state = 'pending' AND p.id < d.id
-                    AND (p.last_error_class IS DISTINCT FROM 'dependency' OR p.next_attempt_at <= \(now) OR EXISTS (
-                        SELECT 1 FROM events pe WHERE pe.id = p.event_id AND pe.object_type = e.object_type AND pe.object_id = e.object_id))))
+            FROM claimed d JOIN events e ON e.id = d.event_id
             ORDER BY d.id
-            LIMIT \(Int64(limit))
             """)
-        return try found.map { row in
+        let jobs = try found.map { row in
             let (id, eventID, target, attempts, createdAt, orderingKey, tenant) = try row.decode((Int64, Int64, String, Int32, Int64, String?, String?).self)
             let random = row.makeRandomAccess()
             let payload = try random[10].decode(ByteBuffer.self)
@@ -33,6 +48,8 @@ extension PostgresStore: DeliveryQueue {
                 references: SQLiteStore.lines(try random[13].decode(String.self)), eventType: try random[14].decode(String.self)
             )
         }
+        holdings.withLock { $0.claimed.formUnion(jobs.map(\.deliveryID)) }
+        return jobs
     }
 
     public func nextDue(route: String) async throws -> Int64? {
@@ -51,14 +68,19 @@ extension PostgresStore: DeliveryQueue {
 
     public func record(_ outcomes: [DeliveryOutcome]) async throws -> Set<Int64> {
         guard !outcomes.isEmpty else { return [] }
-        return try await transaction { connection in
+        let superseded = try await transaction { connection in
             var superseded: Set<Int64> = []
             for outcome in outcomes {
                 if try await self.record(outcome, on: connection) { superseded.insert(outcome.job.deliveryID) }
             }
             try await self.wakeWaiting(after: outcomes, on: connection)
+            // What waited behind a settled delivery (its ordering key) may go now, on any host.
+            let settled = outcomes.filter { if case .failed(_, .retry) = $0.result { false } else { true } }
+            try await self.notifyWork(routes: Set(settled.map(\.job.route)), on: connection)
             return superseded
         }
+        settled(outcomes.map(\.job.deliveryID))
+        return superseded
     }
 
     /// Deliveries waiting for a record just delivered, or waiting in the ordering key of one, are due now.
@@ -107,7 +129,7 @@ extension PostgresStore: DeliveryQueue {
                 """, logger: logger)
             try await connection.query("""
                 UPDATE deliveries SET state = 'delivered', attempts = \(attempt), updated_at = \(now), external_id = \(externalID),
-                    last_error = NULL, last_error_class = NULL
+                    last_error = NULL, last_error_class = NULL, claimed_by = NULL, claimed_until = NULL
                 WHERE id = \(job.deliveryID) AND state = 'pending'
                 """, logger: logger)
             var upserts: [(connector: String, canonicalID: String, objectType: String, sourceID: String, externalID: String)] = []
@@ -136,12 +158,16 @@ extension PostgresStore: DeliveryQueue {
                 INSERT INTO attempts (delivery_id, number, started_at, finished_at, outcome, error, details)
                 VALUES (\(job.deliveryID), \(attempt), \(outcome.startedAt), \(now), \(error.code.name), \(error.message), \(details))
                 """, logger: logger)
+            // A claim that expired while this host was still at it, and that another host took: the
+            // delivery is that host's now; this failed attempt is kept, but decides nothing.
+            let holder = try await rows("SELECT claimed_by FROM deliveries WHERE id = \(job.deliveryID) FOR UPDATE", on: connection).first?.decode(String?.self)
+            if let holder, holder != member { return false }
             switch next {
             case .retry(let at):
                 let waitingFor = error.waitingFor.map { "\(job.sourceConnector):\($0.objectType):\($0.objectID)" }
                 try await connection.query("""
                     UPDATE deliveries SET attempts = \(attempt), next_attempt_at = \(at), updated_at = \(now), last_error = \(error.message),
-                        last_error_class = \(error.code.name), waiting_for = \(waitingFor)
+                        last_error_class = \(error.code.name), waiting_for = \(waitingFor), claimed_by = NULL, claimed_until = NULL
                     WHERE id = \(job.deliveryID) AND state = 'pending'
                     """, logger: logger)
                 return false
@@ -150,7 +176,7 @@ extension PostgresStore: DeliveryQueue {
                     let note = "superseded by delivery \(later.id) (\(later.type)); last error: \(error.message)"
                     try await connection.query("""
                         UPDATE deliveries SET state = 'discarded', attempts = \(attempt), updated_at = \(now), last_error = \(note),
-                            last_error_class = \(error.code.name), waiting_for = NULL
+                            last_error_class = \(error.code.name), waiting_for = NULL, claimed_by = NULL, claimed_until = NULL
                         WHERE id = \(job.deliveryID) AND state = 'pending'
                         """, logger: logger)
                     try await appendAudit(connection, at: now, correlationID: job.correlationID, actor: "host", action: "delivery.superseded",
@@ -160,7 +186,7 @@ extension PostgresStore: DeliveryQueue {
                 }
                 try await connection.query("""
                     UPDATE deliveries SET state = 'dead', attempts = \(attempt), updated_at = \(now), last_error = \(error.message),
-                        last_error_class = \(error.code.name)
+                        last_error_class = \(error.code.name), claimed_by = NULL, claimed_until = NULL
                     WHERE id = \(job.deliveryID) AND state = 'pending'
                     """, logger: logger)
                 try await connection.query("""

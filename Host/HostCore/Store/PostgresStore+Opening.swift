@@ -5,7 +5,7 @@ import PostgresNIO
 
 extension PostgresStore {
     /// The store of a `[store] kind = "postgres"`: its password read from the systemd credential or the
-    /// password file, TLS as configured; connected, migrated, and held for this host alone.
+    /// password file, TLS as configured; connected, migrated, and this host registered as its member.
     public static func open(_ settings: PostgresSettings, credentialsDirectory: String?, logger: Logger) async throws -> PostgresStore {
         var configuration = PostgresClient.Configuration(host: settings.host, port: settings.port, username: settings.user,
                                                          password: try password(settings, credentialsDirectory: credentialsDirectory),
@@ -13,11 +13,12 @@ extension PostgresStore {
         configuration.options.maximumConnections = settings.poolSize
         let store: PostgresStore
         do {
-            store = try await PostgresStore(configuration: configuration, logger: logger)
+            store = try await PostgresStore(configuration: configuration, member: settings.member,
+                                            leaseMilliseconds: Int64(settings.leaseSeconds) * 1000, logger: logger)
         } catch {
             throw HostError(.store, "cannot open the store \(settings.url): \(Self.described(error))")
         }
-        try await store.holdAlone(settings)
+        try await store.holdMember(settings)
         return store
     }
 
@@ -60,18 +61,21 @@ extension PostgresStore {
         }
     }
 
-    /// The advisory lock a host holds on its database for as long as it runs.
-    static let hostLock: Int64 = 0x636F_6E6E_686F_7374
+    /// The advisory lock class of members: a host holds (class, hashtext(member)) for as long as it runs.
+    static let memberLock: Int32 = 0x636F_6E6E
 
-    /// Holds the host lock on a connection of its own for as long as the store is open: a second daemon
-    /// started on the same database is refused, as a second one on the same SQLite file is (several hosts
-    /// share a database once deliveries are claimed and sources leased). The connection is checked every
-    /// few seconds; cut (the server restarted, the network gone), the lock is taken again once it can be.
-    func holdAlone(_ settings: PostgresSettings) async throws {
+    /// Holds this member's lock on a connection of its own for as long as the store is open: a second
+    /// daemon under the same `[store] member` is refused, as a second one on the same SQLite file is.
+    /// Holding it, the host registers, frees what an earlier run under its name left claimed (that run
+    /// is dead), and listens on the same connection for other hosts' work notices. The connection is
+    /// checked every few seconds; cut (the server restarted, the network gone), the lock is taken again
+    /// once it can be.
+    func holdMember(_ settings: PostgresSettings) async throws {
         enum Answer: Sendable { case held, heldByAnother, failed(String) }
         let (answers, answer) = AsyncStream<Answer>.makeStream()
         let client = client
         let logger = logger
+        let member = member
         keep(Task {
             var answered = false
             func tell(_ value: Answer) {
@@ -83,16 +87,33 @@ extension PostgresStore {
             while !Task.isCancelled {
                 do {
                     try await client.withConnection { connection in
-                        let held = try await connection.query("SELECT pg_try_advisory_lock(\(Self.hostLock))", logger: logger).collect().first?.decode(Bool.self)
+                        let held = try await connection.query("SELECT pg_try_advisory_lock(\(Self.memberLock), hashtext(\(member)))", logger: logger)
+                            .collect().first?.decode(Bool.self)
                         guard held == true else {
-                            if answered { logger.error("another connector-hostd took the database while this one was cut off from it", metadata: ["store.url": "\(settings.url)"]) }
+                            if answered {
+                                logger.error("another connector-hostd took this member's name while this one was cut off from the database",
+                                             metadata: ["store.url": "\(settings.url)", "store.member": "\(member)"])
+                            }
                             tell(.heldByAnother)
                             return
                         }
-                        tell(.held)
-                        while !Task.isCancelled {
-                            try await Task.sleep(for: .seconds(5))
-                            try await connection.query("SELECT 1", logger: logger)
+                        try await self.register(at: Store.now(), on: connection)
+                        if !answered { try await self.releaseWhatAnEarlierRunHeld(on: connection) }
+                        try await connection.listen(on: Self.workChannel) { notices in
+                            tell(.held)  // listening: no notice from now on is missed
+                            try await withThrowingTaskGroup(of: Void.self) { group in
+                                group.addTask {
+                                    for try await notice in notices { self.heard(notice.payload) }
+                                }
+                                group.addTask {
+                                    while !Task.isCancelled {
+                                        try await Task.sleep(for: .seconds(5))
+                                        try await connection.query("SELECT 1", logger: logger)
+                                    }
+                                }
+                                defer { group.cancelAll() }
+                                try await group.next()
+                            }
                         }
                     }
                 } catch {
@@ -108,7 +129,7 @@ extension PostgresStore {
             return
         case .heldByAnother:
             close()
-            throw HostError(.store, "another connector-hostd uses the database \(settings.url): one host per database for now; stop the other one first")
+            throw HostError(.store, "another connector-hostd runs as member \(member) on the database \(settings.url): give each host its own [store] member, or stop the other one first")
         case .failed(let reason):
             close()
             throw HostError(.store, "cannot hold the database \(settings.url) for this host: \(reason)")

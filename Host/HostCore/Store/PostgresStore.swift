@@ -21,15 +21,26 @@ public final class PostgresStore: Sendable {
     private let held = Mutex<[Task<Void, Never>]>([])
     let auditKeyState = Mutex<SymmetricKey?>(nil)
     var auditKey: SymmetricKey? { auditKeyState.withLock { $0 } }
+    /// This host's name among the members of the database (`[store] member`).
+    public let member: String
+    public let leaseMilliseconds: Int64
+    let startedAt = Store.now()
+    /// What this host holds: the token of each source lease, the deliveries it claimed and has not settled,
+    /// and who listens for other hosts' work.
+    let holdings = Mutex(Holdings())
 
     /// The advisory lock key of audit appends.
     static let auditLock: Int64 = 0x636F_6E6E_6175_6474
 
-    /// Connects (the pool runs until ``close()``) and migrates the database.
-    public init(configuration: PostgresClient.Configuration, logger: Logger) async throws {
+    /// Connects (the pool runs until ``close()``) and migrates the database. `member`: this host's name
+    /// among the hosts sharing it; `leaseMilliseconds`: how long its heartbeat, leases and claims last.
+    public init(configuration: PostgresClient.Configuration, member: String = ProcessInfo.processInfo.hostName, leaseMilliseconds: Int64 = 10_000,
+                logger: Logger) async throws {
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
+        self.member = member
+        self.leaseMilliseconds = leaseMilliseconds
         running = Task { await client.run() }
         do {
             try await PostgresSchema.migrate(client, logger: logger)
@@ -165,6 +176,7 @@ extension PostgresStore: EventIntake {
         let columns = EventColumns(incoming, connector: connector)
         return try await transaction { connection in
             let now = Store.now()
+            if stream != nil { try await self.checkFence(connector: connector, on: connection) }
             if let replayKey {
                 // A webhook delivery seen before is a replay: nothing of it is stored.
                 let inserted = try await self.rows("""
@@ -224,6 +236,7 @@ extension PostgresStore: EventIntake {
                          WITH ORDINALITY AS x(e, r, t, te, tn, ok, okn, n)
                     ORDER BY n
                     """, logger: self.logger)
+                try await self.notifyWork(routes: Set(deliveryRoutes), on: connection)
             }
             result.duplicates = dropped.count
             for duplicate in dropped {

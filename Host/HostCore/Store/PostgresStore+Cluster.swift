@@ -1,0 +1,178 @@
+import Foundation
+public import HostAdmin
+import PostgresNIO
+import Synchronization
+
+/// What one host holds on a shared database, in memory: the token of each source lease it took, the
+/// deliveries it claimed and has not settled, and the streams that hear of other hosts' work.
+struct Holdings: Sendable {
+    var sourceTokens: [String: Int64] = [:]
+    var claimed: Set<Int64> = []
+    var listeners: [AsyncStream<String>.Continuation] = []
+}
+
+// Several hosts on one PostgreSQL, the way River, Oban and graphile-worker share a database:
+// - a member row per host, its heartbeat every third of the lease (`members.alive_until`);
+// - a lease per source connector (`source_leases`): taken when free or expired, renewed by the
+//   holder's heartbeat; its token grows when it changes hands, and a page's cursor is written only
+//   under the token the poll began with (``checkFence(connector:on:)``), so a host that lost the lease
+//   cannot move the cursor back;
+// - a claim per delivery being delivered (`claimed_by`, `claimed_until`), taken with `FOR UPDATE SKIP
+//   LOCKED` by the query that reads the due deliveries, renewed by the heartbeat while in flight,
+//   cleared when its outcome is recorded. A claim outlives a dead host by one lease at most. Per-key
+//   order holds across hosts because a delivery is due only when no earlier one of its ordering key
+//   is pending, claimed or not.
+// - NOTIFY on new work, so that idle workers of other hosts wake without polling.
+extension PostgresStore: HostCoordination {
+    /// The channel of work notices: a payload is `member<TAB>route`.
+    static let workChannel = "connector_host_work"
+
+    public func heartbeat() async throws {
+        let now = Store.now()
+        let until = now + leaseMilliseconds
+        let claimed = Array(holdings.withLock { $0.claimed })
+        try await transaction { connection in
+            try await self.register(at: now, on: connection)
+            try await connection.query("""
+                UPDATE source_leases SET expires_at = \(until) WHERE holder = \(self.member) AND expires_at >= \(now)
+                """, logger: self.logger)
+            if !claimed.isEmpty {
+                try await connection.query("""
+                    UPDATE deliveries SET claimed_until = \(until)
+                    WHERE id = ANY(\(claimed)::int8[]) AND claimed_by = \(self.member) AND state = 'pending'
+                    """, logger: self.logger)
+            }
+        }
+    }
+
+    /// This host's member row, alive for one more lease.
+    func register(at now: Int64, on connection: PostgresConnection) async throws {
+        try await connection.query("""
+            INSERT INTO members (name, started_at, heartbeat_at, alive_until, left_at, version, pid)
+            VALUES (\(member), \(startedAt), \(now), \(now + leaseMilliseconds), NULL, \(BuildInfo.version), \(getpid()))
+            ON CONFLICT (name) DO UPDATE SET started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,
+                alive_until = excluded.alive_until, left_at = NULL, version = excluded.version, pid = excluded.pid
+            """, logger: logger)
+    }
+
+    /// Forgets what an earlier run under this member's name held: it is dead (this one holds the member's
+    /// lock), so its claims and leases are free now rather than after their lease.
+    func releaseWhatAnEarlierRunHeld(on connection: PostgresConnection) async throws {
+        try await connection.query("""
+            UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = \(member)
+            """, logger: logger)
+        try await connection.query("UPDATE source_leases SET expires_at = 0 WHERE holder = \(member)", logger: logger)
+    }
+
+    public func holdSource(_ connector: String) async throws -> Bool {
+        let now = Store.now()
+        // The token stays while this host holds the lease without a break (even past its expiry, when no
+        // one took it meanwhile); it grows when the lease changes hands or this host starts again.
+        let known = holdings.withLock { $0.sourceTokens[connector] } ?? 0
+        let token = try await rows("""
+            INSERT INTO source_leases (connector, holder, token, acquired_at, expires_at)
+            VALUES (\(connector), \(member), 1, \(now), \(now + leaseMilliseconds))
+            ON CONFLICT (connector) DO UPDATE SET
+                token = CASE WHEN source_leases.holder = excluded.holder AND source_leases.token = \(known) THEN source_leases.token
+                             ELSE source_leases.token + 1 END,
+                acquired_at = CASE WHEN source_leases.holder = excluded.holder AND source_leases.token = \(known) THEN source_leases.acquired_at
+                                   ELSE excluded.acquired_at END,
+                holder = excluded.holder, expires_at = excluded.expires_at
+            WHERE source_leases.holder = excluded.holder OR source_leases.expires_at < \(now)
+            RETURNING token
+            """).first?.decode(Int64.self)
+        holdings.withLock { holdings in
+            if let token {
+                if token != known, known != 0 || token != 1 {
+                    logger.notice("source lease taken", metadata: ["connector.id": "\(connector)", "lease.token": "\(token)"])
+                }
+                holdings.sourceTokens[connector] = token
+            } else if holdings.sourceTokens.removeValue(forKey: connector) != nil {
+                logger.notice("source lease lost to another host", metadata: ["connector.id": "\(connector)"])
+            }
+        }
+        return token != nil
+    }
+
+    /// In an ingest's transaction: refuses a page of `connector` unless this host still holds its lease
+    /// under the token it took it with. The lease's row stays locked until the commit, so a host taking the
+    /// lease over waits for the page, and then reads the cursor it wrote.
+    func checkFence(connector: String, on connection: PostgresConnection) async throws {
+        guard let token = holdings.withLock({ $0.sourceTokens[connector] }) else { return }
+        let lease = try await rows("SELECT holder, token FROM source_leases WHERE connector = \(connector) FOR SHARE", on: connection)
+            .first?.decode((String, Int64).self)
+        guard let lease, lease.0 == member, lease.1 == token else {
+            holdings.withLock { _ = $0.sourceTokens.removeValue(forKey: connector) }
+            throw LeaseLost(connector: connector)
+        }
+    }
+
+    public func releaseClaims(_ ids: [Int64]) async throws {
+        guard !ids.isEmpty else { return }
+        // No longer renewed, whether or not the release below reaches the server: they expire at the latest.
+        holdings.withLock { $0.claimed.subtract(ids) }
+        try await leased { connection in try await connection.query("""
+            UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL WHERE id = ANY(\(ids)::int8[]) AND claimed_by = \(self.member)
+            """, logger: self.logger) }
+    }
+
+    /// Settled deliveries are no longer this host's to renew.
+    func settled(_ ids: some Sequence<Int64>) {
+        holdings.withLock { $0.claimed.subtract(ids) }
+    }
+
+    public func leave() async throws {
+        let now = Store.now()
+        holdings.withLock { holdings in
+            holdings.claimed = []
+            holdings.sourceTokens = [:]
+        }
+        try await transaction { connection in
+            try await connection.query("UPDATE members SET left_at = \(now), alive_until = \(now) WHERE name = \(self.member)", logger: self.logger)
+            try await self.releaseWhatAnEarlierRunHeld(on: connection)
+        }
+    }
+
+    public func cluster() async throws -> ClusterResult {
+        let now = Store.now()
+        let leases = try await rows("SELECT connector, holder, token, acquired_at, expires_at FROM source_leases ORDER BY connector").map { row in
+            let (connector, holder, token, acquiredAt, expiresAt) = try row.decode((String, String, Int64, Int64, Int64).self)
+            return SourceLease(connector: connector, holder: holder, token: token, acquiredAt: acquiredAt, expiresAt: expiresAt)
+        }
+        var claims: [String: Int] = [:]
+        for row in try await rows("""
+            SELECT claimed_by, count(*) FROM deliveries WHERE claimed_by IS NOT NULL AND state = 'pending' AND claimed_until >= \(now) GROUP BY claimed_by
+            """) {
+            let (member, count) = try row.decode((String, Int64).self)
+            claims[member] = Int(count)
+        }
+        let members = try await rows("SELECT name, started_at, heartbeat_at, alive_until, left_at, version, pid FROM members ORDER BY name").map { row in
+            let (name, startedAt, heartbeatAt, aliveUntil, leftAt, version, pid) = try row.decode((String, Int64, Int64, Int64, Int64?, String, Int32).self)
+            let state = leftAt != nil ? "left" : (aliveUntil >= now ? "alive" : "lost")
+            let sources = leases.filter { $0.holder == name && $0.expiresAt >= now }.map(\.connector)
+            return ClusterMember(name: name, state: state, startedAt: startedAt, heartbeatAt: heartbeatAt, version: version, pid: pid,
+                                 sources: sources, claimed: claims[name] ?? 0)
+        }
+        return ClusterResult(store: "postgres", member: member, leaseMilliseconds: leaseMilliseconds, now: now, members: members, leases: leases)
+    }
+
+    public func workNotices() -> AsyncStream<String> {
+        let (stream, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(64))
+        holdings.withLock { $0.listeners.append(continuation) }
+        return stream
+    }
+
+    /// Tells the other hosts (on commit) that these routes have new work.
+    func notifyWork(routes: Set<String>, on connection: PostgresConnection) async throws {
+        guard !routes.isEmpty else { return }
+        let payloads = routes.sorted().map { "\(member)\t\($0)" }
+        try await connection.query("SELECT pg_notify(\(Self.workChannel), p) FROM UNNEST(\(payloads)::text[]) AS p", logger: logger)
+    }
+
+    /// A notice heard on the work channel: another host's goes to every listener.
+    func heard(_ payload: String) {
+        let parts = payload.split(separator: "\t", maxSplits: 1).map(String.init)
+        guard parts.count == 2, parts[0] != member else { return }
+        for listener in holdings.withLock({ $0.listeners }) { listener.yield(parts[1]) }
+    }
+}
