@@ -82,7 +82,7 @@ final class PostgresLink {
         try second.writeConfig(connectors: store)
         try second.start(waitForReady: false)
         try second.waitUntil("the second daemon gives up", timeout: 20) { !second.isRunning }
-        #expect(second.log.contains("another connector-hostd uses the database"), "\(second.log.suffix(1_000))")
+        #expect(second.log.contains("another connector-hostd runs as member"), "\(second.log.suffix(1_000))")
 
         #expect(try daemon.stop() == 0)
         try daemon.start()

@@ -27,11 +27,15 @@ extension PostgresStore: HostCoordination {
     /// The channel of work notices: a payload is `member<TAB>route`.
     static let workChannel = "connector_host_work"
 
+    /// Three statements, each committed on its own: one transaction holding the member row while it
+    /// waited for a lease row (locked by a page being stored) and then for delivery rows (locked by
+    /// outcomes being recorded) could deadlock with those. Claims locked right now are being settled:
+    /// they are skipped, not waited for.
     public func heartbeat() async throws {
         let now = Store.now()
         let until = now + leaseMilliseconds
         let claimed = Array(holdings.withLock { $0.claimed })
-        try await transaction { connection in
+        try await leased { connection in
             try await self.register(at: now, on: connection)
             try await connection.query("""
                 UPDATE source_leases SET expires_at = \(until) WHERE holder = \(self.member) AND expires_at >= \(now)
@@ -39,7 +43,8 @@ extension PostgresStore: HostCoordination {
             if !claimed.isEmpty {
                 try await connection.query("""
                     UPDATE deliveries SET claimed_until = \(until)
-                    WHERE id = ANY(\(claimed)::int8[]) AND claimed_by = \(self.member) AND state = 'pending'
+                    WHERE id IN (SELECT id FROM deliveries WHERE id = ANY(\(claimed)::int8[]) AND claimed_by = \(self.member) AND state = 'pending'
+                                 FOR UPDATE SKIP LOCKED)
                     """, logger: self.logger)
             }
         }
