@@ -129,6 +129,28 @@ import Testing
         b.close()
     }
 
+    @Test(.enabled(if: enabled)) func sourcesSpreadOverTheLiveHosts() async throws {
+        let stores = try await hosts()
+        let (a, b) = (stores[0], stores[1])
+        try await a.heartbeat()
+        try await b.heartbeat()
+        // A source no one has leased yet goes to whoever asks first: A takes both.
+        #expect(try await a.holdSource("s1"))
+        #expect(try await a.holdSource("s2"))
+        // A's heartbeat: two sources, two live hosts, A holds one more than its share and gives the newest back.
+        try await a.heartbeat()
+        #expect(try await !a.holdSource("s2"), "not taken back beyond its share")
+        #expect(try await b.holdSource("s2"))
+        #expect(try await a.holdSource("s1"))
+        let leases = try await a.cluster().leases
+        #expect(leases.map { "\($0.connector) \($0.holder) \($0.token)" } == ["s1 a 1", "s2 b 2"])
+        // B leaves: A may hold both again.
+        try await b.leave()
+        #expect(try await a.holdSource("s2"))
+        a.close()
+        b.close()
+    }
+
     @Test(.enabled(if: enabled)) func otherHostsHearOfNewWork() async throws {
         // The channel is the database's: names of their own keep other tests' hosts and routes out.
         let unique = UUID().uuidString.prefix(8)

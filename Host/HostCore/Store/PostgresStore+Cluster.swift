@@ -27,7 +27,7 @@ extension PostgresStore: HostCoordination {
     /// The channel of work notices: a payload is `member<TAB>route`.
     static let workChannel = "connector_host_work"
 
-    /// Three statements, each committed on its own: one transaction holding the member row while it
+    /// Its statements each commit on their own: one transaction holding the member row while it
     /// waited for a lease row (locked by a page being stored) and then for delivery rows (locked by
     /// outcomes being recorded) could deadlock with those. Claims locked right now are being settled:
     /// they are skipped, not waited for.
@@ -40,6 +40,7 @@ extension PostgresStore: HostCoordination {
             try await connection.query("""
                 UPDATE source_leases SET expires_at = \(until) WHERE holder = \(self.member) AND expires_at >= \(now)
                 """, logger: self.logger)
+            try await self.shedExcessSources(now: now, on: connection)
             if !claimed.isEmpty {
                 try await connection.query("""
                     UPDATE deliveries SET claimed_until = \(until)
@@ -74,6 +75,11 @@ extension PostgresStore: HostCoordination {
         // The token stays while this host holds the lease without a break (even past its expiry, when no
         // one took it meanwhile); it grows when the lease changes hands or this host starts again.
         let known = holdings.withLock { $0.sourceTokens[connector] } ?? 0
+        // A lease this host does not hold yet is taken when it has expired, but beyond this host's fair
+        // share only once it has been free for a whole lease: the sources spread over the live hosts, and
+        // one that no other host takes (its plugin down there) is still polled.
+        let beyondShare = known == 0 ? try await !withinFairShare(now: now) : false
+        let freeSince = beyondShare ? now - leaseMilliseconds : now
         let token = try await rows("""
             INSERT INTO source_leases (connector, holder, token, acquired_at, expires_at)
             VALUES (\(connector), \(member), 1, \(now), \(now + leaseMilliseconds))
@@ -83,7 +89,7 @@ extension PostgresStore: HostCoordination {
                 acquired_at = CASE WHEN source_leases.holder = excluded.holder AND source_leases.token = \(known) THEN source_leases.acquired_at
                                    ELSE excluded.acquired_at END,
                 holder = excluded.holder, expires_at = excluded.expires_at
-            WHERE source_leases.holder = excluded.holder OR source_leases.expires_at < \(now)
+            WHERE (source_leases.holder = excluded.holder AND source_leases.token = \(known)) OR source_leases.expires_at < \(freeSince)
             RETURNING token
             """).first?.decode(Int64.self)
         holdings.withLock { holdings in
@@ -97,6 +103,42 @@ extension PostgresStore: HostCoordination {
             }
         }
         return token != nil
+    }
+
+    /// Whether this host holds fewer live leases than its fair share.
+    func withinFairShare(now: Int64) async throws -> Bool {
+        let row = try await rows("""
+            SELECT (SELECT count(*) FROM source_leases),
+                   (SELECT count(*) FROM members WHERE alive_until >= \(now) AND left_at IS NULL AND name <> \(member)),
+                   (SELECT count(*) FROM source_leases WHERE holder = \(member) AND expires_at >= \(now))
+            """).first?.decode((Int64, Int64, Int64).self)
+        guard let (sources, others, held) = row else { return true }
+        let share = (max(sources, 1) + others) / (others + 1)  // ⌈sources / hosts⌉, this host counted
+        return held < share
+    }
+
+    /// Gives back, at once, the leases this host holds beyond its fair share (the newest first): another
+    /// host has joined and takes them on its next try. The pollers here do not take them back (see
+    /// ``holdSource(_:)``); a page being stored meanwhile is fenced as any other.
+    func shedExcessSources(now: Int64, on connection: PostgresConnection) async throws {
+        let row = try await rows("""
+            SELECT (SELECT count(*) FROM source_leases),
+                   (SELECT count(*) FROM members WHERE alive_until >= \(now) AND left_at IS NULL AND name <> \(member))
+            """, on: connection).first?.decode((Int64, Int64).self)
+        guard let (sources, others) = row, others > 0 else { return }
+        let share = (max(sources, 1) + others) / (others + 1)
+        let shed = try await rows("""
+            UPDATE source_leases SET expires_at = \(now - 1)
+            WHERE connector IN (SELECT connector FROM source_leases WHERE holder = \(member) AND expires_at >= \(now)
+                                ORDER BY acquired_at, connector OFFSET \(share) FOR UPDATE SKIP LOCKED)
+            RETURNING connector
+            """, on: connection).map { try $0.decode(String.self) }
+        guard !shed.isEmpty else { return }
+        holdings.withLock { holdings in
+            for connector in shed { holdings.sourceTokens.removeValue(forKey: connector) }
+        }
+        logger.notice("sources handed to the other hosts: this one held more than its share",
+                      metadata: ["connectors": "\(shed.joined(separator: ","))", "cluster.share": "\(share)"])
     }
 
     /// In an ingest's transaction: refuses a page of `connector` unless this host still holds its lease

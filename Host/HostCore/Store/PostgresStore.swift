@@ -128,6 +128,10 @@ public final class PostgresStore: Sendable {
     /// A PostgreSQL error as the operator reads it (in `hostctl health`, the journal): what the server
     /// said, or why it cannot be reached — never the statement or its values (events, sealed secrets).
     static func described(_ error: any Error) -> any Error {
+        // The pool's own errors name its internals; what they mean is that no connection can be made.
+        if "\(type(of: error))" == "ConnectionPoolError" {
+            return HostError(.store, "PostgreSQL cannot be reached: connecting keeps failing (the pool tries again with a growing pause, up to a minute)")
+        }
         guard let error = error as? PSQLError else { return error }
         if let message = error.serverInfo?[.message] {
             return HostError(.store, "PostgreSQL refused: \(message) (SQLSTATE \(error.serverInfo?[.sqlState] ?? "?"))")
