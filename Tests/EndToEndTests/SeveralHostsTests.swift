@@ -123,6 +123,13 @@ import Glibc
         }
         let handover = Date().timeIntervalSince(stopped)
         print("handover after a graceful stop: \(String(format: "%.2f", handover)) s")
+        // A third host with a vault key of its own is refused: the secrets are sealed with the first one's.
+        let stranger = try DaemonHarness()
+        let config = try String(contentsOfFile: a.configPath, encoding: .utf8).replacingOccurrences(of: "member = \"a\"", with: "member = \"c\"")
+        try config.write(toFile: stranger.configPath, atomically: true, encoding: .utf8)
+        try stranger.start(waitForReady: false)
+        try stranger.waitUntil("the host with another vault key gives up", timeout: 20) { !stranger.isRunning }
+        #expect(stranger.log.contains("does not open this vault"), "\(stranger.log.suffix(600))")
         let back = try cluster(dying)
         #expect(back.members.first { $0.name != back.member }?.state == "left")
         try dying.waitUntil("all 3,000 are delivered", timeout: 120) { try dying.count("delivered") == 3_000 }

@@ -368,7 +368,9 @@ struct RouteWorker {
                 // What is being recorded may be what the next batch waits for: look again once it is.
                 if await settle(&recording) { continue }
                 let next = due.isEmpty ? ((try? await pipeline.store.nextDue(route: route.id)) ?? nil) : nil
-                var wait = next.map { max(1, min(1000, $0 - Store.now())) } ?? 1000
+                // A time already past means what is pending is held back otherwise (a probe, a claim being
+                // settled): a short pause, never a spin.
+                var wait = next.map { max(20, min(1000, $0 - Store.now())) } ?? 1000
                 if let soonest = blocked.values.min() { wait = min(wait, max(1, Int64(soonest * 1000) + 1)) }
                 if !due.isEmpty { wait = min(wait, 50) }  // a probe is out: its answer decides
                 await bell.wait(timeout: .milliseconds(wait))

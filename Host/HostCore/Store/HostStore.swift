@@ -24,9 +24,12 @@ public protocol EventIntake: Sendable {
 /// The outbox: deliveries due per route, their outcomes, and the links they leave.
 public protocol DeliveryQueue: Sendable {
     /// Due deliveries of a route, at most one per ordering key (the rules are the SQLite store's, on
-    /// ``SQLiteStore/dueDeliveries(route:now:limit:excludingTenants:)``).
+    /// ``SQLiteStore/dueDeliveries(route:now:limit:excludingTenants:)``). On a store several hosts share,
+    /// reading them claims them for this host (``HostCoordination``): deliver them, record their outcomes,
+    /// or give them back with ``HostCoordination/releaseClaims(_:)``.
     func dueDeliveries(route: String, now: Int64, limit: Int, excludingTenants excluded: [String]) async throws -> [DeliveryJob]
-    /// When the route's next pending delivery becomes due, if any.
+    /// When the route's next pending delivery may become due, if any: the earliest retry time of a
+    /// delivery first in its ordering key (the later ones wait for it), or the expiry of another host's claim.
     func nextDue(route: String) async throws -> Int64?
     /// Links the target already has for these canonical ids.
     func links(target: String, canonicalIDs: [String]) async throws -> [Store.KnownLink]

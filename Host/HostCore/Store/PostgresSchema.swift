@@ -226,7 +226,7 @@ enum PostgresSchema {
 
     /// Applies the migrations this database lacks, each in a transaction, under the migration lock.
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {
-        try await PostgresStore.leased(client) { connection in
+        try await PostgresStore.leased(client, within: nil) { connection in
             try await connection.query("SELECT pg_advisory_lock(\(migrationLock))", logger: logger)
             do {
                 try await connection.query("""

@@ -53,7 +53,13 @@ extension PostgresStore: DeliveryQueue {
     }
 
     public func nextDue(route: String) async throws -> Int64? {
-        try await rows("SELECT MIN(next_attempt_at) FROM deliveries WHERE route = \(route) AND state = 'pending'").first?.decode(Int64?.self) ?? nil
+        // As on SQLite, the first pending delivery of each ordering key; one another host has claimed
+        // becomes due here when its claim expires (before that, that host's notice wakes this one).
+        try await rows("""
+            SELECT MIN(GREATEST(d.next_attempt_at, COALESCE(d.claimed_until + 1, 0))) FROM deliveries d
+            WHERE d.route = \(route) AND d.state = 'pending' AND (d.ordering_key IS NULL OR NOT EXISTS (
+                SELECT 1 FROM deliveries p WHERE p.route = d.route AND p.ordering_key = d.ordering_key AND p.state = 'pending' AND p.id < d.id))
+            """).first?.decode(Int64?.self) ?? nil
     }
 
     public func links(target: String, canonicalIDs: [String]) async throws -> [Store.KnownLink] {

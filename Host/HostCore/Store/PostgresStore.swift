@@ -95,33 +95,53 @@ public final class PostgresStore: Sendable {
     /// How long a store operation waits for a connection before it fails (the pool itself would wait for
     /// as long as the server is away, and the daemon would not know: intake would hang instead of pausing).
     static let connectionWait: Duration = .seconds(20)
+    /// How long a store operation may take in all. A statement sent just as the network went away can
+    /// wait on its connection for good; its caller must not (a route worker waiting on outcomes it was
+    /// recording kept its deliveries claimed, renewed by every heartbeat, long after the server was back).
+    static let operationWait: Duration = .seconds(60)
 
-    /// Runs `work` on a pooled connection, or fails when none can be had within ``connectionWait``.
+    /// Runs `work` on a pooled connection, or fails when none can be had within ``connectionWait`` or
+    /// when it has not finished within ``operationWait``.
     func leased<T: Sendable>(_ work: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await Self.leased(client, work)
+        try await Self.leased(client, within: Self.operationWait, work)
     }
 
-    static func leased<T: Sendable>(_ client: PostgresClient, _ work: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        let leased = LeaseFlag()
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                try await client.withConnection { connection in
-                    leased.raised.withLock { $0 = true }
+    /// The caller is answered at the first of: `work`'s result, no connection after ``connectionWait``,
+    /// no result after `limit` (nil: no limit, for migrations). `work` is then cancelled but not waited
+    /// for: a statement stuck on a dead connection ends when its connection is closed, without its caller.
+    static func leased<T: Sendable>(_ client: PostgresClient, within limit: Duration?,
+                                    _ work: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let race = LeaseRace<T>()
+        let running = Task {
+            do {
+                let value = try await client.withConnection { connection in
+                    race.leased()
                     return try await work(connection)
                 }
+                race.finish(.success(value))
+            } catch {
+                race.finish(.failure(error))
             }
-            group.addTask {
-                try await Task.sleep(for: connectionWait)
-                guard leased.raised.withLock({ $0 }) else {
-                    throw HostError(.store, "PostgreSQL cannot be reached: no connection within \(connectionWait.components.seconds) s")
-                }
-                return nil
+        }
+        let timer = Task {
+            try? await Task.sleep(for: connectionWait)
+            if Task.isCancelled { return }
+            if race.finishUnlessLeased(HostError(.store, "PostgreSQL cannot be reached: no connection within \(connectionWait.components.seconds) s")) {
+                running.cancel()
+                return
             }
-            defer { group.cancelAll() }
-            while let result = try await group.next() {
-                if let result { return result }
-            }
-            throw CancellationError()
+            guard let limit else { return }
+            try? await Task.sleep(for: limit - connectionWait)
+            if Task.isCancelled { return }
+            race.finish(.failure(HostError(.store, "PostgreSQL did not answer within \(limit.components.seconds) s")))
+            running.cancel()
+        }
+        defer { timer.cancel() }
+        return try await withTaskCancellationHandler {
+            try await race.value()
+        } onCancel: {
+            running.cancel()
+            race.finish(.failure(CancellationError()))
         }
     }
 
@@ -281,35 +301,48 @@ extension PostgresStore: EventIntake {
     }
 }
 
-/// A page of events as the columns of one `INSERT … SELECT FROM UNNEST`, one element per event: a
-/// nullable text as a value and a flag (arrays of optionals are not bound).
-struct EventColumns: Sendable {
-    var keys: [String] = [], types: [String] = [], objectTypes: [String] = [], objectIDs: [String] = []
-    var tenants: [String] = [], hasTenant: [Bool] = [], entities: [String] = [], hasEntity: [Bool] = []
-    var correlations: [String] = [], orderingKeys: [String] = [], hasOrderingKey: [Bool] = []
-    var references: [String] = [], payloads: [ByteBuffer] = []
+/// The first answer of ``PostgresStore/leased(_:within:_:)``'s work and its timer, given once to the caller.
+final class LeaseRace<T: Sendable>: Sendable {
+    private struct State {
+        var isLeased = false
+        var result: Result<T, any Error>?
+        var waiter: CheckedContinuation<T, any Error>?
+    }
+    private let state = Mutex(State())
 
-    init(_ incoming: [Store.Incoming], connector: String) {
-        for item in incoming {
-            let header = item.header
-            keys.append(header.idempotencyKey(connector: connector))
-            types.append(header.type)
-            objectTypes.append(header.source.objectType)
-            objectIDs.append(header.source.objectID)
-            tenants.append(header.tenant ?? "")
-            hasTenant.append(header.tenant != nil)
-            entities.append(header.entity ?? "")
-            hasEntity.append(header.entity != nil)
-            correlations.append(header.correlationID)
-            orderingKeys.append(header.orderingKey ?? "")
-            hasOrderingKey.append(header.orderingKey != nil)
-            references.append(Store.references(header, connector: connector).joined(separator: "\n"))
-            payloads.append(ByteBuffer(bytes: item.payload))
+    func leased() {
+        state.withLock { $0.isLeased = true }
+    }
+
+    func finish(_ result: Result<T, any Error>) {
+        let waiter = state.withLock { state -> CheckedContinuation<T, any Error>? in
+            guard state.result == nil else { return nil }
+            state.result = result
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(with: result)
+    }
+
+    /// Finishes with `error` unless a connection was leased; true when it did.
+    func finishUnlessLeased(_ error: any Error) -> Bool {
+        let finished = state.withLock { state -> (Bool, CheckedContinuation<T, any Error>?) in
+            guard !state.isLeased, state.result == nil else { return (false, nil) }
+            state.result = .failure(error)
+            defer { state.waiter = nil }
+            return (true, state.waiter)
+        }
+        finished.1?.resume(throwing: error)
+        return finished.0
+    }
+
+    func value() async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready = state.withLock { state -> Result<T, any Error>? in
+                if state.result == nil { state.waiter = continuation }
+                return state.result
+            }
+            if let ready { continuation.resume(with: ready) }
         }
     }
-}
-
-/// Whether a connection was leased in time (shared by the two tasks of ``PostgresStore/leased(_:_:)``).
-final class LeaseFlag: Sendable {
-    let raised = Mutex(false)
 }

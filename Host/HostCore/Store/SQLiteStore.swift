@@ -190,7 +190,13 @@ public final class SQLiteStore: HostStore {
     /// When the route's next pending delivery becomes due, if any.
     public func nextDue(route: String) async throws -> Int64? {
         try await pool.read { db in
-            try Int64.fetchOne(db, sql: "SELECT MIN(next_attempt_at) FROM deliveries WHERE route = ? AND state = 'pending'", arguments: [route])
+            // Only the first pending delivery of an ordering key can become due by time: the later ones wait
+            // for it (a worker that took their past times for due ones looked again every millisecond).
+            try Int64.fetchOne(db, sql: """
+                SELECT MIN(d.next_attempt_at) FROM deliveries d
+                WHERE d.route = ? AND d.state = 'pending' AND (d.ordering_key IS NULL OR NOT EXISTS (
+                    SELECT 1 FROM deliveries p WHERE p.route = d.route AND p.ordering_key = d.ordering_key AND p.state = 'pending' AND p.id < d.id))
+                """, arguments: [route])
         }
     }
 
@@ -699,30 +705,6 @@ final class ResultSlot: Sendable {
             }
             if let ready { continuation.resume(with: ready) }
         }
-    }
-}
-
-/// What the store suites need of a store beyond ``HostStore``, to check what it refuses and what an
-/// attacker with write access to it can do: raw statements (one at a time), the audit rows as stored,
-/// the bytes it keeps.
-protocol StoreTestAccess: HostStore {
-    /// Runs one raw SQL statement outside the store's own.
-    func rawExecuteForTests(_ sql: String) async throws
-    /// Every audit row in id order.
-    func auditRowsForTests() async throws -> [Store.AuditRow]
-    /// Removes what makes the audit table append-only, as an attacker with the database's owner rights would.
-    func dropAuditGuardsForTests() async throws
-    /// Everything the store holds of secrets, the vault's records and the audit trail, as bytes: a secret
-    /// in plain text would show in them.
-    func storedBytesForTests() async throws -> Data
-    /// Webhook replay keys kept, in order.
-    func replayKeysForTests() async throws -> [String]
-}
-
-extension StoreTestAccess {
-    /// Every audit action in order.
-    func auditActionsForTests() async throws -> [String] {
-        try await auditRowsForTests().map(\.action)
     }
 }
 

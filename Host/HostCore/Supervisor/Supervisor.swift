@@ -138,6 +138,9 @@ public final class Supervisor: Service, Sendable {
             if old.supervisor != new.supervisor {
                 result.warnings.append("[supervisor] changed: applies to connectors started from now on")
             }
+            if old.store != new.store {
+                result.warnings.append("[store] changed: restart the daemon to apply it (it keeps the store it opened)")
+            }
             let wanted = Dictionary(uniqueKeysWithValues: new.connectors.map { ($0.id, $0) })
             for (id, instance) in state.instances where wanted[id] == nil {
                 instance.send(.stop)
