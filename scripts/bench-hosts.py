@@ -6,7 +6,7 @@ Prints, for each of SQLite (1 host), PostgreSQL (1 host) and PostgreSQL (2 hosts
 connectors and vault key, each daemon its own member name and directory):
   ingest     events/s from two source plugins into the store (no routes: intake alone)
   end-to-end events/s from the two sources to one sink that fsyncs each effect (the hosts' sinks share one
-             effects file)
+             effects file; with two hosts, once more with a file each)
 then, for each, PostgreSQL 1 host / SQLite and PostgreSQL 2 hosts / 1 host.
 Each PostgreSQL setup gets a new database (bench_hosts_…), dropped at the end. The password: PGPASSWORD.
 usage: scripts/bench-hosts.py --bin BIN_DIR --postgres postgres://USER@HOST:PORT/postgres [--events N] [--only ingest|e2e]
@@ -137,16 +137,19 @@ def connectors(effects=None):
     return text
 
 
-def start(kind, store, hosts, effects=None):
-    """The setup's daemons, the first started (and ready) before the others get its vault key."""
+def start(kind, store, hosts, effects=None, own_files=False):
+    """The setup's daemons, the first started (and ready) before the others get its vault key. With
+    `own_files`, each host's sink writes an effects file of its own (`effects` + `-` + member)."""
     postgres = None
     if store == "postgres":
-        postgres = Postgres(f"bench_hosts_{kind}_{hosts}_{os.getpid()}")
+        postgres = Postgres(f"bench_hosts_{kind}_{hosts}{'_own' if own_files else ''}_{os.getpid()}")
         DATABASES.append(postgres)
-    first = Host(connectors(effects), postgres, "a")
+    def effects_of(member):
+        return f"{effects}-{member}" if effects and own_files else effects
+    first = Host(connectors(effects_of("a")), postgres, "a")
     started = [first]
     for member in "bcdefgh"[:hosts - 1]:
-        started.append(Host(connectors(effects), postgres, member, vault_key=f"{first.dir}/state/vault.key"))
+        started.append(Host(connectors(effects_of(member)), postgres, member, vault_key=f"{first.dir}/state/vault.key"))
     return started
 
 
@@ -178,9 +181,9 @@ LABEL = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 results = {}
 
 
-def report(kind, store, hosts, t, extra=""):
+def report(kind, store, hosts, t, extra="", key=None):
     rate = N / t
-    results.setdefault(kind, {})[f"{store}_{hosts}"] = rate
+    results.setdefault(kind, {})[key or f"{store}_{hosts}"] = rate
     print(f"  {'ingest' if kind == 'ingest' else 'end-to-end':<10} {LABEL[store]:<10} {hosts} host{'s' if hosts > 1 else ' '} {N:>9,} events: {rate:>9,.0f} events/s ({t:.1f} s{extra})", flush=True)
 
 
@@ -194,15 +197,20 @@ def bench_ingest():
 
 
 def bench_e2e():
-    """The two sources routed to one sink that fsyncs each effect; with two hosts both sinks append to one file."""
-    for store, n_hosts in SETUPS:
+    """The two sources routed to one sink that fsyncs each effect; with two hosts both sinks append to one
+    file (one external system, under its lock), and then each to a file of its own (independent sinks)."""
+    for store, n_hosts, own_files in [(store, n, False) for store, n in SETUPS] + [("postgres", 2, True)]:
         tmp = tempfile.mkdtemp(prefix="chfx-", dir="/tmp")
         TEMP_DIRS.append(tmp)
-        hosts = start("e2e", store, n_hosts, effects=f"{tmp}/effects")
+        hosts = start("e2e", store, n_hosts, effects=f"{tmp}/effects", own_files=own_files)
         wait(hosts, f"end-to-end on {LABEL[store]}, {n_hosts} host(s)", "SELECT count(*) FROM deliveries WHERE state = 'delivered'", N)
         t = hosts[0].since_start("SELECT max(updated_at) FROM deliveries WHERE state = 'delivered'")
-        lines = sum(1 for _ in open(f"{tmp}/effects"))
-        report("e2e", store, n_hosts, t, f"; {lines:,} effects")
+        keys = []
+        for name in os.listdir(tmp):
+            with open(os.path.join(tmp, name)) as f:
+                keys += f.read().split()
+        extra = f"; {len(keys):,} effects, {len(set(keys)):,} distinct" + ("; each sink its own file" if own_files else "")
+        report("e2e", store, n_hosts, t, extra, key=f"{store}_{n_hosts}{'_own_files' if own_files else ''}")
         stop(hosts)
 
 
@@ -210,7 +218,8 @@ def ratios(kind):
     r = results.get(kind, {})
     if {"sqlite_1", "postgres_1", "postgres_2"} <= r.keys():
         print(f"  {'ingest' if kind == 'ingest' else 'end-to-end':<10} PostgreSQL 1 host / SQLite: {r['postgres_1'] / r['sqlite_1']:.2f}x, "
-              f"PostgreSQL 2 hosts / 1 host: {r['postgres_2'] / r['postgres_1']:.2f}x")
+              f"PostgreSQL 2 hosts / 1 host: {r['postgres_2'] / r['postgres_1']:.2f}x"
+              + (f" (each sink its own file: {r['postgres_2_own_files'] / r['postgres_1']:.2f}x)" if "postgres_2_own_files" in r else ""))
 
 
 # Stopped by a signal: the daemons are stopped and the temporary directories and databases removed all the same.

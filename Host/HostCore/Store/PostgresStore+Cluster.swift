@@ -9,6 +9,10 @@ struct Holdings: Sendable {
     var sourceTokens: [String: Int64] = [:]
     var claimed: Set<Int64> = []
     var listeners: [AsyncStream<String>.Continuation] = []
+    /// The connection that holds this member's lock: the heartbeat goes through it, never waiting for
+    /// the pool (a pool busy with a backlog delayed heartbeats past the lease, and claims expired under
+    /// deliveries still in flight).
+    var memberConnection: PostgresConnection?
 }
 
 // Several hosts on one PostgreSQL, the way River, Oban and graphile-worker share a database:
@@ -34,8 +38,8 @@ extension PostgresStore: HostCoordination {
     public func heartbeat() async throws {
         let now = Store.now()
         let until = now + leaseMilliseconds
-        let claimed = Array(holdings.withLock { $0.claimed })
-        try await leased { connection in
+        let (claimed, own) = holdings.withLock { (Array($0.claimed), $0.memberConnection) }
+        let beat: @Sendable (PostgresConnection) async throws -> Void = { connection in
             try await self.register(at: now, on: connection)
             try await connection.query("""
                 UPDATE source_leases SET expires_at = \(until) WHERE holder = \(self.member) AND expires_at >= \(now)
@@ -48,6 +52,11 @@ extension PostgresStore: HostCoordination {
                                  FOR UPDATE SKIP LOCKED)
                     """, logger: self.logger)
             }
+        }
+        if let own {
+            try await Self.bounded(within: Self.operationWait) { try await beat(own) }
+        } else {
+            try await leased(beat)
         }
     }
 

@@ -53,12 +53,14 @@ extension PostgresStore: DeliveryQueue {
     }
 
     public func nextDue(route: String) async throws -> Int64? {
-        // As on SQLite, the first pending delivery of each ordering key; one another host has claimed
-        // becomes due here when its claim expires (before that, that host's notice wakes this one).
-        try await rows("""
-            SELECT MIN(GREATEST(d.next_attempt_at, COALESCE(d.claimed_until + 1, 0))) FROM deliveries d
-            WHERE d.route = \(route) AND d.state = 'pending' AND (d.ordering_key IS NULL OR NOT EXISTS (
-                SELECT 1 FROM deliveries p WHERE p.route = d.route AND p.ordering_key = d.ordering_key AND p.state = 'pending' AND p.id < d.id))
+        // As on SQLite, a time still to come; or when another host's claim expires (before that, that
+        // host's notice of what it settled wakes this one). Two plain minimums: this runs whenever a worker
+        // finds nothing due, and one that checked each delivery's ordering key kept the server busy.
+        let now = Store.now()
+        return try await rows("""
+            SELECT LEAST(
+                (SELECT MIN(next_attempt_at) FROM deliveries WHERE route = \(route) AND state = 'pending' AND next_attempt_at > \(now)),
+                (SELECT MIN(claimed_until) + 1 FROM deliveries WHERE route = \(route) AND state = 'pending' AND claimed_until >= \(now)))
             """).first?.decode(Int64?.self) ?? nil
     }
 

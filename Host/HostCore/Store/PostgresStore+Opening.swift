@@ -2,6 +2,7 @@ import Foundation
 public import Logging
 import NIOSSL
 import PostgresNIO
+import Synchronization
 
 extension PostgresStore {
     /// The store of a `[store] kind = "postgres"`: its password read from the systemd credential or the
@@ -99,6 +100,8 @@ extension PostgresStore {
                         }
                         try await self.register(at: Store.now(), on: connection)
                         if !answered { try await self.releaseWhatAnEarlierRunHeld(on: connection) }
+                        self.holdings.withLock { $0.memberConnection = connection }
+                        defer { self.holdings.withLock { $0.memberConnection = nil } }
                         try await connection.listen(on: Self.workChannel) { notices in
                             tell(.held)  // listening: no notice from now on is missed
                             try await withThrowingTaskGroup(of: Void.self) { group in

@@ -106,6 +106,28 @@ public final class PostgresStore: Sendable {
         try await Self.leased(client, within: Self.operationWait, work)
     }
 
+    /// Runs `work` (on a connection already held), answering its caller within `limit` whatever it does.
+    static func bounded<T: Sendable>(within limit: Duration, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        let race = LeaseRace<T>()
+        race.leased()
+        let running = Task {
+            do { race.finish(.success(try await work())) } catch { race.finish(.failure(error)) }
+        }
+        let timer = Task {
+            try? await Task.sleep(for: limit)
+            if Task.isCancelled { return }
+            race.finish(.failure(HostError(.store, "PostgreSQL did not answer within \(limit.components.seconds) s")))
+            running.cancel()
+        }
+        defer { timer.cancel() }
+        return try await withTaskCancellationHandler {
+            try await race.value()
+        } onCancel: {
+            running.cancel()
+            race.finish(.failure(CancellationError()))
+        }
+    }
+
     /// The caller is answered at the first of: `work`'s result, no connection after ``connectionWait``,
     /// no result after `limit` (nil: no limit, for migrations). `work` is then cancelled but not waited
     /// for: a statement stuck on a dead connection ends when its connection is closed, without its caller.

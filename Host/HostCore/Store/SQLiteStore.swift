@@ -190,13 +190,11 @@ public final class SQLiteStore: HostStore {
     /// When the route's next pending delivery becomes due, if any.
     public func nextDue(route: String) async throws -> Int64? {
         try await pool.read { db in
-            // Only the first pending delivery of an ordering key can become due by time: the later ones wait
-            // for it (a worker that took their past times for due ones looked again every millisecond).
-            try Int64.fetchOne(db, sql: """
-                SELECT MIN(d.next_attempt_at) FROM deliveries d
-                WHERE d.route = ? AND d.state = 'pending' AND (d.ordering_key IS NULL OR NOT EXISTS (
-                    SELECT 1 FROM deliveries p WHERE p.route = d.route AND p.ordering_key = d.ordering_key AND p.state = 'pending' AND p.id < d.id))
-                """, arguments: [route])
+            // Only a time still to come: a pending delivery whose time has passed and that is not due waits
+            // for an earlier one of its ordering key, whose own time is the one that counts (a worker that
+            // took the past times for due ones looked again every millisecond).
+            try Int64.fetchOne(db, sql: "SELECT MIN(next_attempt_at) FROM deliveries WHERE route = ? AND state = 'pending' AND next_attempt_at > ?",
+                               arguments: [route, Store.now()])
         }
     }
 
