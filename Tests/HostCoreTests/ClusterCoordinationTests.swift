@@ -51,6 +51,10 @@ import Testing
         let members = try await a.cluster().members
         #expect(members.map(\.name) == ["a", "b"] && members.allSatisfy { $0.state == "alive" })
         #expect(members.map(\.claimed) == [6, 4])
+        // A member gone for over a week is no longer listed.
+        try await a.rawExecuteForTests("UPDATE members SET alive_until = alive_until - \(PostgresStore.membersKept + 60_000) WHERE name = 'b'")
+        try await a.heartbeat()
+        #expect(try await a.cluster().members.map(\.name) == ["a"])
     }
 
     @Test(.enabled(if: enabled)) func perKeyOrderHoldsAcrossHosts() async throws {

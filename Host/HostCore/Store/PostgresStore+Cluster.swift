@@ -28,6 +28,9 @@ struct Holdings: Sendable {
 //   is pending, claimed or not.
 // - NOTIFY on new work, so that idle workers of other hosts wake without polling.
 extension PostgresStore: HostCoordination {
+    /// How long a member that stopped beating stays listed (ms): a week.
+    static let membersKept: Int64 = 7 * 86_400_000
+
     /// The channel of work notices: a payload is `member<TAB>route`.
     static let workChannel = "connector_host_work"
 
@@ -45,6 +48,8 @@ extension PostgresStore: HostCoordination {
                 UPDATE source_leases SET expires_at = \(until) WHERE holder = \(self.member) AND expires_at >= \(now)
                 """, logger: self.logger)
             try await self.shedExcessSources(now: now, on: connection)
+            // A host gone for a week (stopped, or dead without leaving) is no longer listed.
+            try await connection.query("DELETE FROM members WHERE alive_until < \(now - Self.membersKept)", logger: self.logger)
             if !claimed.isEmpty {
                 try await connection.query("""
                     UPDATE deliveries SET claimed_until = \(until)

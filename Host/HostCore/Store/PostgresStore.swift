@@ -108,23 +108,9 @@ public final class PostgresStore: Sendable {
 
     /// Runs `work` (on a connection already held), answering its caller within `limit` whatever it does.
     static func bounded<T: Sendable>(within limit: Duration, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
-        let race = LeaseRace<T>()
-        race.leased()
-        let running = Task {
-            do { race.finish(.success(try await work())) } catch { race.finish(.failure(error)) }
-        }
-        let timer = Task {
-            try? await Task.sleep(for: limit)
-            if Task.isCancelled { return }
-            race.finish(.failure(HostError(.store, "PostgreSQL did not answer within \(limit.components.seconds) s")))
-            running.cancel()
-        }
-        defer { timer.cancel() }
-        return try await withTaskCancellationHandler {
-            try await race.value()
-        } onCancel: {
-            running.cancel()
-            race.finish(.failure(CancellationError()))
+        try await raced(connectionWait: nil, limit: limit) { race in
+            race.leased()
+            return try await work()
         }
     }
 
@@ -133,27 +119,36 @@ public final class PostgresStore: Sendable {
     /// for: a statement stuck on a dead connection ends when its connection is closed, without its caller.
     static func leased<T: Sendable>(_ client: PostgresClient, within limit: Duration?,
                                     _ work: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        let race = LeaseRace<T>()
-        let running = Task {
-            do {
-                let value = try await client.withConnection { connection in
-                    race.leased()
-                    return try await work(connection)
-                }
-                race.finish(.success(value))
-            } catch {
-                race.finish(.failure(error))
+        try await raced(connectionWait: connectionWait, limit: limit) { race in
+            try await client.withConnection { connection in
+                race.leased()
+                return try await work(connection)
             }
         }
+    }
+
+    /// Runs `work` in a task of its own and answers with its result, unless it has not leased a connection
+    /// within `connectionWait` or finished within `limit`: then it is cancelled, and the caller answered.
+    private static func raced<T: Sendable>(connectionWait: Duration?, limit: Duration?,
+                                           _ work: @escaping @Sendable (LeaseRace<T>) async throws -> T) async throws -> T {
+        let race = LeaseRace<T>()
+        let running = Task {
+            do { race.finish(.success(try await work(race))) } catch { race.finish(.failure(error)) }
+        }
         let timer = Task {
-            try? await Task.sleep(for: connectionWait)
-            if Task.isCancelled { return }
-            if race.finishUnlessLeased(HostError(.store, "PostgreSQL cannot be reached: no connection within \(connectionWait.components.seconds) s")) {
-                running.cancel()
-                return
+            var waited = Duration.zero
+            if let connectionWait {
+                try? await Task.sleep(for: connectionWait)
+                if Task.isCancelled { return }
+                let error = HostError(.store, "PostgreSQL cannot be reached: no connection within \(connectionWait.components.seconds) s")
+                if race.finishUnlessLeased(error) {
+                    running.cancel()
+                    return
+                }
+                waited = connectionWait
             }
             guard let limit else { return }
-            try? await Task.sleep(for: limit - connectionWait)
+            try? await Task.sleep(for: limit - waited)
             if Task.isCancelled { return }
             race.finish(.failure(HostError(.store, "PostgreSQL did not answer within \(limit.components.seconds) s")))
             running.cancel()
