@@ -342,19 +342,7 @@ extension DaemonHarness {
         for (model, method) in writes {
             try odoo.control("fault", #"{"kind": "hang", "phase": "after", "ms": 30000, "model": "\#(model)", "method": "\#(method)"}"#)
         }
-        let connectors = """
-            [[connector]]
-            id = "crm"
-            plugin = "hubspot"
-            entity = "acme-eu"
-            poll_interval_ms = 200
-            [connector.config]
-            api_base = "\(hubspot.url)"
-            currency = "EUR"
-            search_lag_ms = 0
-            streams = ["companies", "contacts", "deals"]
-
-            """ + DaemonHarness.odoo(odoo, "orders = \"confirm\"") + DaemonHarness.route("crm", "erp", events: #""company.*", "contact.*", "order.*""#)
+        let connectors = DaemonHarness.hubspotIntoOdoo("crm", hubspot) + DaemonHarness.odoo(odoo, "orders = \"confirm\"") + DaemonHarness.route("crm", "erp", events: #""company.*", "contact.*", "order.*""#)
         try daemon.start(storing: [("crm", "access_token", FakeHubSpot.token), ("erp", "api_key", odoo.apiKey)], then: connectors)
         for (model, method) in writes {
             try daemon.waitUntil("Odoo ran \(model).\(method)", timeout: 30) { try odoo.calls(model, method) >= 1 }

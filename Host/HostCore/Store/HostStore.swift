@@ -28,8 +28,8 @@ public protocol DeliveryQueue: Sendable {
     /// reading them claims them for this host (``HostCoordination``): deliver them, record their outcomes,
     /// or give them back with ``HostCoordination/releaseClaims(_:)``.
     func dueDeliveries(route: String, now: Int64, limit: Int, excludingTenants excluded: [String]) async throws -> [DeliveryJob]
-    /// When the route's next pending delivery may become due, if any: the earliest retry time of a
-    /// delivery first in its ordering key (the later ones wait for it), or the expiry of another host's claim.
+    /// When the route's next pending delivery may become due, if any: the earliest retry time still to
+    /// come, or the expiry of a claim (a pending delivery whose time has passed waits for an earlier one).
     func nextDue(route: String) async throws -> Int64?
     /// Links the target already has for these canonical ids.
     func links(target: String, canonicalIDs: [String]) async throws -> [Store.KnownLink]

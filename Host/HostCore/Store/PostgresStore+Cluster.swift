@@ -121,26 +121,28 @@ extension PostgresStore: HostCoordination {
 
     /// Whether this host holds fewer live leases than its fair share.
     func withinFairShare(now: Int64) async throws -> Bool {
+        let (share, held) = try await fairShare(now: now, on: nil)
+        return held < share
+    }
+
+    /// How many sources this host may hold (every lease ever taken over the live hosts, rounded up, this
+    /// host counted) and how many it holds now.
+    private func fairShare(now: Int64, on connection: PostgresConnection?) async throws -> (share: Int64, held: Int64) {
         let row = try await rows("""
             SELECT (SELECT count(*) FROM source_leases),
                    (SELECT count(*) FROM members WHERE alive_until >= \(now) AND left_at IS NULL AND name <> \(member)),
                    (SELECT count(*) FROM source_leases WHERE holder = \(member) AND expires_at >= \(now))
-            """).first?.decode((Int64, Int64, Int64).self)
-        guard let (sources, others, held) = row else { return true }
-        let share = (max(sources, 1) + others) / (others + 1)  // ⌈sources / hosts⌉, this host counted
-        return held < share
+            """, on: connection).first?.decode((Int64, Int64, Int64).self)
+        guard let (sources, others, held) = row else { return (.max, 0) }
+        return ((max(sources, 1) + others) / (others + 1), held)
     }
 
     /// Gives back, at once, the leases this host holds beyond its fair share (the newest first): another
     /// host has joined and takes them on its next try. The pollers here do not take them back (see
     /// ``holdSource(_:)``); a page being stored meanwhile is fenced as any other.
     func shedExcessSources(now: Int64, on connection: PostgresConnection) async throws {
-        let row = try await rows("""
-            SELECT (SELECT count(*) FROM source_leases),
-                   (SELECT count(*) FROM members WHERE alive_until >= \(now) AND left_at IS NULL AND name <> \(member))
-            """, on: connection).first?.decode((Int64, Int64).self)
-        guard let (sources, others) = row, others > 0 else { return }
-        let share = (max(sources, 1) + others) / (others + 1)
+        let (share, held) = try await fairShare(now: now, on: connection)
+        guard held > share else { return }
         let shed = try await rows("""
             UPDATE source_leases SET expires_at = \(now - 1)
             WHERE connector IN (SELECT connector FROM source_leases WHERE holder = \(member) AND expires_at >= \(now)
