@@ -10,6 +10,7 @@ connectors and vault key, each daemon its own member name and directory):
 then, for each, PostgreSQL 1 host / SQLite and PostgreSQL 2 hosts / 1 host.
 Each PostgreSQL setup gets a new database (bench_hosts_…), dropped at the end. The password: PGPASSWORD.
 usage: scripts/bench-hosts.py --bin BIN_DIR --postgres postgres://USER@HOST:PORT/postgres [--events N] [--only ingest|e2e]
+                             [--setup sqlite-1|postgres-1|postgres-2|postgres-2-own ...] [--keep-logs DIR]
 """
 import argparse, json, os, shutil, signal, subprocess, sys, tempfile, time, urllib.parse
 
@@ -23,6 +24,9 @@ parser.add_argument("--events", type=int, default=100_000, help="events per meas
 parser.add_argument("--only", choices=["ingest", "e2e"], help="run one benchmark")
 parser.add_argument("--concurrency", type=int, default=32, help="each route's concurrency (default 32)")
 parser.add_argument("--timeout", type=float, default=900, help="seconds a measurement may take (default 900)")
+parser.add_argument("--setup", choices=["sqlite-1", "postgres-1", "postgres-2", "postgres-2-own"], action="append",
+                    help="run only these setups (repeatable; postgres-2-own: two hosts, each sink its own effects file)")
+parser.add_argument("--keep-logs", metavar="DIR", help="copy each daemon's log into DIR (named after the benchmark, setup and member)")
 args = parser.parse_args()
 BIN = os.path.abspath(args.bin)
 N = args.events
@@ -79,8 +83,9 @@ class Host(benchdaemon.Daemon):
     """A connector-hostd in a directory of its own, on SQLite or on `postgres` as `member`; `vault_key`:
     the vault key of the setup's first host, which the others start with (the vault is in the shared store)."""
 
-    def __init__(self, connectors, postgres=None, member="a", vault_key=None):
+    def __init__(self, connectors, postgres=None, member="a", vault_key=None, label=""):
         self.bin = BIN
+        self.label = f"{label}-{member}"
         self.proc = None
         self.dir = tempfile.mkdtemp(prefix="chhosts-", dir="/tmp")
         RUNNING.append(self)
@@ -119,6 +124,9 @@ class Host(benchdaemon.Daemon):
                 self.proc.wait()
         if self.proc:
             self.log.close()
+            if args.keep_logs:
+                os.makedirs(args.keep_logs, exist_ok=True)
+                shutil.copyfile(f"{self.dir}/daemon.log", os.path.join(args.keep_logs, f"{self.label}.log"))
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -137,6 +145,14 @@ def connectors(effects=None):
     return text
 
 
+def setup_name(store, hosts, own_files=False):
+    return f"{store}-{hosts}{'-own' if own_files else ''}"
+
+
+def chosen(store, hosts, own_files=False):
+    return not args.setup or setup_name(store, hosts, own_files) in args.setup
+
+
 def start(kind, store, hosts, effects=None, own_files=False):
     """The setup's daemons, the first started (and ready) before the others get its vault key. With
     `own_files`, each host's sink writes an effects file of its own (`effects` + `-` + member)."""
@@ -146,10 +162,11 @@ def start(kind, store, hosts, effects=None, own_files=False):
         DATABASES.append(postgres)
     def effects_of(member):
         return f"{effects}-{member}" if effects and own_files else effects
-    first = Host(connectors(effects_of("a")), postgres, "a")
+    label = f"{kind}-{setup_name(store, hosts, own_files)}"
+    first = Host(connectors(effects_of("a")), postgres, "a", label=label)
     started = [first]
     for member in "bcdefgh"[:hosts - 1]:
-        started.append(Host(connectors(effects_of(member)), postgres, member, vault_key=f"{first.dir}/state/vault.key"))
+        started.append(Host(connectors(effects_of(member)), postgres, member, vault_key=f"{first.dir}/state/vault.key", label=label))
     return started
 
 
@@ -190,6 +207,8 @@ def report(kind, store, hosts, t, extra="", key=None):
 def bench_ingest():
     """Two source plugins, no routes: intake alone."""
     for store, n_hosts in SETUPS:
+        if not chosen(store, n_hosts):
+            continue
         hosts = start("ingest", store, n_hosts)
         wait(hosts, f"ingest on {LABEL[store]}, {n_hosts} host(s)", "SELECT count(*) FROM events", N)
         report("ingest", store, n_hosts, hosts[0].since_start("SELECT max(received_at) FROM events"))
@@ -200,6 +219,8 @@ def bench_e2e():
     """The two sources routed to one sink that fsyncs each effect; with two hosts both sinks append to one
     file (one external system, under its lock), and then each to a file of its own (independent sinks)."""
     for store, n_hosts, own_files in [(store, n, False) for store, n in SETUPS] + [("postgres", 2, True)]:
+        if not chosen(store, n_hosts, own_files):
+            continue
         tmp = tempfile.mkdtemp(prefix="chfx-", dir="/tmp")
         TEMP_DIRS.append(tmp)
         hosts = start("e2e", store, n_hosts, effects=f"{tmp}/effects", own_files=own_files)

@@ -160,6 +160,8 @@ public final class Pipeline: Service, Sendable {
             return result
         } catch let replay as ReplayedDelivery {
             throw replay
+        } catch is CancellationError {
+            throw CancellationError()  // the daemon is stopping: not the store's fault
         } catch {
             noteStoreProblem("ingest", "store cannot take new work: \(error)")
             throw error
@@ -346,10 +348,8 @@ struct RouteWorker {
             let blocked = pipeline.scopes.blocked(route: route.id, target: route.to, now: Self.seconds())
             let due: [DeliveryJob]
             do {
-                let recorded = recording?.ids ?? []
-                due = try await pipeline.store.dueDeliveries(route: route.id, now: Store.now(), limit: max(512, route.concurrency * 16) + recorded.count,
-                                                             excludingTenants: Array(blocked.keys))
-                    .filter { !recorded.contains($0.deliveryID) }
+                due = try await pipeline.store.dueDeliveries(route: route.id, now: Store.now(), limit: max(512, route.concurrency * 16),
+                                                             excludingTenants: Array(blocked.keys), inHand: recording?.ids ?? [])
             } catch {
                 if Task.isCancelled { break }
                 logger.error("cannot read the queue", metadata: ["store.error": "\(error)"])

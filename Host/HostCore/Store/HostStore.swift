@@ -24,10 +24,11 @@ public protocol EventIntake: Sendable {
 /// The outbox: deliveries due per route, their outcomes, and the links they leave.
 public protocol DeliveryQueue: Sendable {
     /// Due deliveries of a route, at most one per ordering key (the rules are the SQLite store's, on
-    /// ``SQLiteStore/dueDeliveries(route:now:limit:excludingTenants:)``). On a store several hosts share,
-    /// reading them claims them for this host (``HostCoordination``): deliver them, record their outcomes,
-    /// or give them back with ``HostCoordination/releaseClaims(_:)``.
-    func dueDeliveries(route: String, now: Int64, limit: Int, excludingTenants excluded: [String]) async throws -> [DeliveryJob]
+    /// ``SQLiteStore/dueDeliveries(route:now:limit:excludingTenants:inHand:)``). On a store several hosts
+    /// share, reading them claims them for this host (``HostCoordination``): deliver them, record their
+    /// outcomes, or give them back with ``HostCoordination/releaseClaims(_:)``. `inHand`: deliveries the
+    /// caller still holds (outcomes being recorded), pending still but neither returned nor counted.
+    func dueDeliveries(route: String, now: Int64, limit: Int, excludingTenants excluded: [String], inHand: Set<Int64>) async throws -> [DeliveryJob]
     /// When the route's next pending delivery may become due, if any: the earliest retry time still to
     /// come, or the expiry of a claim (a pending delivery whose time has passed waits for an earlier one).
     func nextDue(route: String) async throws -> Int64?
@@ -144,7 +145,11 @@ extension EventIntake {
 
 extension DeliveryQueue {
     public func dueDeliveries(route: String, now: Int64, limit: Int) async throws -> [DeliveryJob] {
-        try await dueDeliveries(route: route, now: now, limit: limit, excludingTenants: [])
+        try await dueDeliveries(route: route, now: now, limit: limit, excludingTenants: [], inHand: [])
+    }
+
+    public func dueDeliveries(route: String, now: Int64, limit: Int, excludingTenants excluded: [String]) async throws -> [DeliveryJob] {
+        try await dueDeliveries(route: route, now: now, limit: limit, excludingTenants: excluded, inHand: [])
     }
 
     /// Records one attempt and what follows from it; true when a delivery to dead-letter was superseded.

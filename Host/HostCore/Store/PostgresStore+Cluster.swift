@@ -21,8 +21,8 @@ struct Holdings: Sendable {
 //   holder's heartbeat; its token grows when it changes hands, and a page's cursor is written only
 //   under the token the poll began with (``checkFence(connector:on:)``), so a host that lost the lease
 //   cannot move the cursor back;
-// - a claim per delivery being delivered (`claimed_by`, `claimed_until`), taken with `FOR UPDATE SKIP
-//   LOCKED` by the query that reads the due deliveries, renewed by the heartbeat while in flight,
+// - a claim per delivery being delivered (`claimed_by`, `claimed_until`), taken with `FOR NO KEY UPDATE
+//   SKIP LOCKED` by the query that reads the due deliveries, renewed by the heartbeat while in flight,
 //   cleared when its outcome is recorded. A claim outlives a dead host by one lease at most. Per-key
 //   order holds across hosts because a delivery is due only when no earlier one of its ordering key
 //   is pending, claimed or not.
@@ -54,7 +54,7 @@ extension PostgresStore: HostCoordination {
                 try await connection.query("""
                     UPDATE deliveries SET claimed_until = \(until)
                     WHERE id IN (SELECT id FROM deliveries WHERE id = ANY(\(claimed)::int8[]) AND claimed_by = \(self.member) AND state = 'pending'
-                                 FOR UPDATE SKIP LOCKED)
+                                 FOR NO KEY UPDATE SKIP LOCKED)
                     """, logger: self.logger)
             }
         }

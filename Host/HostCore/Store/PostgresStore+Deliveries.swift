@@ -7,27 +7,33 @@ import Synchronization
 // The PostgreSQL store's outbox: the same rules as the SQLite store's (SQLiteStore.swift), where they
 // are explained; only the SQL dialect differs.
 extension PostgresStore: DeliveryQueue {
-    public func dueDeliveries(route: String, now: Int64, limit: Int, excludingTenants excluded: [String]) async throws -> [DeliveryJob] {
+    public func dueDeliveries(route: String, now: Int64, limit: Int, excludingTenants excluded: [String], inHand: Set<Int64>) async throws -> [DeliveryJob] {
         // Read and claimed in one statement: rows another host is claiming right now are skipped, rows
         // it claimed are left alone until its claim expires. An earlier delivery of the same ordering key
-        // holds the later ones back whoever has claimed it.
+        // holds the later ones back whoever has claimed it. The row lock is `NO KEY UPDATE`, as the claim's
+        // own update takes: a `FOR UPDATE` also blocked the key-share locks that inserting attempts takes on
+        // their delivery (its foreign key), and another host's outcomes waited for this query. Its shape
+        // keeps one plan whatever the planner knows of the tables: the pending index in id order up to the
+        // limit, the events read only for a delivery waiting on a dependency, and the claimed rows by their
+        // keys (a join with the events made the planner hash the whole events table for every read).
         let found = try await rows("""
             WITH due AS (
-                SELECT d.id FROM deliveries d JOIN events e ON e.id = d.event_id
+                SELECT d.id FROM deliveries d
                 WHERE d.route = \(route) AND d.state = 'pending' AND d.next_attempt_at <= \(now)
                   AND (d.claimed_until IS NULL OR d.claimed_until < \(now))
-                  AND NOT (COALESCE(d.tenant, '') = ANY(\(excluded)::text[]))
+                  AND NOT (COALESCE(d.tenant, '') = ANY(\(excluded)::text[])) AND NOT (d.id = ANY(\(Array(inHand))::int8[]))
                   AND (d.ordering_key IS NULL OR NOT EXISTS (
                       SELECT 1 FROM deliveries p
                       WHERE p.route = d.route AND p.ordering_key = d.ordering_key AND p.state = 'pending' AND p.id < d.id
                         AND (p.last_error_class IS DISTINCT FROM 'dependency' OR p.next_attempt_at <= \(now) OR EXISTS (
-                            SELECT 1 FROM events pe WHERE pe.id = p.event_id AND pe.object_type = e.object_type AND pe.object_id = e.object_id))))
+                            SELECT 1 FROM events pe JOIN events de ON de.id = d.event_id
+                            WHERE pe.id = p.event_id AND pe.object_type = de.object_type AND pe.object_id = de.object_id))))
                 ORDER BY d.id
                 LIMIT \(Int64(limit))
-                FOR UPDATE OF d SKIP LOCKED
+                FOR NO KEY UPDATE OF d SKIP LOCKED
             ), claimed AS (
                 UPDATE deliveries SET claimed_by = \(member), claimed_until = \(now + leaseMilliseconds)
-                FROM due WHERE deliveries.id = due.id
+                WHERE deliveries.id = ANY(ARRAY(SELECT id FROM due))
                 RETURNING deliveries.id, deliveries.event_id, deliveries.target, deliveries.attempts, deliveries.created_at,
                           deliveries.ordering_key, deliveries.tenant
             )
@@ -131,6 +137,7 @@ extension PostgresStore: DeliveryQueue {
             }
         }
         guard !ids.isEmpty else { return }
+        try await warnOfLostClaims(ids, on: connection)
         try await connection.query("""
             INSERT INTO attempts (delivery_id, number, started_at, finished_at, outcome)
             SELECT * FROM UNNEST(\(ids)::int8[], \(numbers)::int4[], \(started)::int8[], \(finished)::int8[], \(kinds)::text[])
@@ -150,6 +157,19 @@ extension PostgresStore: DeliveryQueue {
                                  \(rows.map(\.sourceID))::text[], \(rows.map(\.externalID))::text[], \(rows.map(\.at))::int8[])
             ON CONFLICT (connector, canonical_id) DO UPDATE SET external_id = excluded.external_id, updated_at = excluded.updated_at
             """, logger: logger)
+    }
+
+    /// Says so when deliveries this host has delivered had passed to another host meanwhile (their claim
+    /// expired unrenewed) or were settled by one: the target may have seen them twice, which its
+    /// idempotency key makes harmless, but a lease too short for the hosts' pauses shows here first.
+    private func warnOfLostClaims(_ ids: [Int64], on connection: PostgresConnection) async throws {
+        let lost = try await rows("""
+            SELECT count(*) FROM deliveries WHERE id = ANY(\(ids)::int8[]) AND (state <> 'pending' OR claimed_by <> \(member))
+            """, on: connection).first?.decode(Int64.self) ?? 0
+        guard lost > 0 else { return }
+        logger.warning("deliveries made after another host took them over: they may have reached their target twice (idempotency keys absorb it); if this recurs, raise [store] lease_seconds", metadata: [
+            "deliveries.count": "\(lost)", "store.member": "\(member)", "store.lease_ms": "\(leaseMilliseconds)",
+        ])
     }
 
     /// Deliveries waiting for a record just delivered, or waiting in the ordering key of one, are due now.
@@ -201,7 +221,7 @@ extension PostgresStore: DeliveryQueue {
                 """, logger: logger)
             // A claim that expired while this host was still at it, and that another host took: the
             // delivery is that host's now; this failed attempt is kept, but decides nothing.
-            let holder = try await rows("SELECT claimed_by FROM deliveries WHERE id = \(job.deliveryID) FOR UPDATE", on: connection).first?.decode(String?.self)
+            let holder = try await rows("SELECT claimed_by FROM deliveries WHERE id = \(job.deliveryID) FOR NO KEY UPDATE", on: connection).first?.decode(String?.self)
             if let holder, holder != member { return false }
             switch next {
             case .retry(let at):

@@ -28,6 +28,8 @@ public final class PostgresStore: Sendable {
     /// What this host holds: the token of each source lease, the deliveries it claimed and has not settled,
     /// and who listens for other hosts' work.
     let holdings = Mutex(Holdings())
+    /// Rows added since the planner's statistics were last gathered (PostgresStore+Statistics.swift).
+    let tableGrowth = Mutex(TableGrowth())
 
     /// The advisory lock key of audit appends.
     static let auditLock: Int64 = 0x636F_6E6E_6175_6474
@@ -215,7 +217,7 @@ extension PostgresStore: EventIntake {
                        replayKey: String?) async throws -> Store.IngestResult {
         let routes = routes.filter { $0.from == connector }
         let columns = EventColumns(incoming, connector: connector)
-        return try await transaction { connection in
+        let (result, added) = try await transaction { connection in
             let now = Store.now()
             if stream != nil { try await self.checkFence(connector: connector, on: connection) }
             if let replayKey {
@@ -305,8 +307,10 @@ extension PostgresStore: EventIntake {
                     ON CONFLICT (connector, stream) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at
                     """, logger: self.logger)
             }
-            return result
+            return (result, result.stored.count + deliveryEvents.count)
         }
+        grew(by: added)
+        return result
     }
 
     public func cursor(connector: String, stream: String) async throws -> String? {

@@ -149,10 +149,11 @@ public final class SQLiteStore: HostStore {
     /// invoice) — and holds back only later events of its own object, which must not overtake it. When
     /// its retry is due it holds its key again: the rest of the key would run beside it (a payment
     /// finding its invoice half written).
-    public func dueDeliveries(route: String, now: Int64, limit: Int, excludingTenants excluded: [String]) async throws -> [DeliveryJob] {
+    public func dueDeliveries(route: String, now: Int64, limit: Int, excludingTenants excluded: [String], inHand: Set<Int64>) async throws -> [DeliveryJob] {
         // Tenants whose circuit is open or who are paused ("" for deliveries without a tenant).
         let exclusion = excluded.isEmpty ? "" : "AND COALESCE(d.tenant, '') NOT IN (\(Array(repeating: "?", count: excluded.count).joined(separator: ",")))"
-        let arguments = StatementArguments([route, now] as [any DatabaseValueConvertible]) + StatementArguments(excluded) + [now, limit]
+        // The deliveries in hand are read past rather than named in the statement (one cached statement).
+        let arguments = StatementArguments([route, now] as [any DatabaseValueConvertible]) + StatementArguments(excluded) + [now, limit + inHand.count]
         return try await pool.read { db in
             // Read through a cursor: each value straight from the statement into the job, without a
             // copied row of `DatabaseValue`s first (most of this read's time went to those copies).
@@ -169,7 +170,7 @@ public final class SQLiteStore: HostStore {
                 ORDER BY d.id
                 LIMIT ?
                 """), arguments: arguments)
-            return try Array(rows.map { row in
+            return try Array(rows.filter { row in !inHand.contains(row[0]) }.prefix(limit).map { row in
                 DeliveryJob(
                     deliveryID: row[0], eventID: row[1], route: route, target: row[2], attempts: row[3],
                     createdAt: row[4], orderingKey: row[5], tenant: row[6], correlationID: row[7],
