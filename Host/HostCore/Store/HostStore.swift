@@ -178,8 +178,8 @@ public enum Store {
         }
     }
 
-    /// An event with the bytes it arrived as: stored verbatim, never re-encoded.
-    /// An event as the host keeps it: the header it routes by, the bytes the source sent.
+    /// An event as the host keeps it: the header it routes by, the bytes the source sent (stored verbatim,
+    /// never re-encoded).
     public struct Incoming: Sendable {
         public var header: EventHeader
         public var payload: Data

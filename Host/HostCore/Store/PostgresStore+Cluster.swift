@@ -3,10 +3,16 @@ public import HostAdmin
 import PostgresNIO
 import Synchronization
 
-/// What one host holds on a shared database, in memory: the token of each source lease it took, the
-/// deliveries it claimed and has not settled, and the streams that hear of other hosts' work.
+/// What one host holds on a shared database, in memory: the source leases it took, the deliveries it
+/// claimed and has not settled, and the streams that hear of other hosts' work.
 struct Holdings: Sendable {
-    var sourceTokens: [String: Int64] = [:]
+    /// A source lease: the token it was taken with, and until when the database last said it is this
+    /// host's (no other host can take it before then).
+    struct Source: Sendable {
+        var token: Int64
+        var heldUntil: Int64
+    }
+    var sources: [String: Source] = [:]
     var claimed: Set<Int64> = []
     var listeners: [AsyncStream<String>.Continuation] = []
     /// The connection that holds this member's lock: the heartbeat goes through it, never waiting for
@@ -44,9 +50,14 @@ extension PostgresStore: HostCoordination {
         let (claimed, own) = holdings.withLock { (Array($0.claimed), $0.memberConnection) }
         let beat: @Sendable (PostgresConnection) async throws -> Void = { connection in
             try await self.register(at: now, on: connection)
-            try await connection.query("""
-                UPDATE source_leases SET expires_at = \(until) WHERE holder = \(self.member) AND expires_at >= \(now)
-                """, logger: self.logger)
+            let renewed = try await connection.query("""
+                UPDATE source_leases SET expires_at = \(until) WHERE holder = \(self.member) AND expires_at >= \(now) RETURNING connector, token
+                """, logger: self.logger).collect().map { try $0.decode((String, Int64).self) }
+            self.holdings.withLock { holdings in
+                for (connector, token) in renewed where holdings.sources[connector]?.token == token {
+                    holdings.sources[connector]?.heldUntil = until
+                }
+            }
             try await self.shedExcessSources(now: now, on: connection)
             // A host gone for a week (stopped, or dead without leaving) is no longer listed.
             try await connection.query("DELETE FROM members WHERE alive_until < \(now - Self.membersKept)", logger: self.logger)
@@ -86,9 +97,13 @@ extension PostgresStore: HostCoordination {
 
     public func holdSource(_ connector: String) async throws -> Bool {
         let now = Store.now()
+        // Held for more than half a lease still (the heartbeat renews it every third): no other host can
+        // have it, and no write is needed. Asked before every poll, this was a write and a WAL flush each.
+        let held = holdings.withLock { $0.sources[connector] }
+        if let held, held.heldUntil - now > leaseMilliseconds / 2 { return true }
         // The token stays while this host holds the lease without a break (even past its expiry, when no
         // one took it meanwhile); it grows when the lease changes hands or this host starts again.
-        let known = holdings.withLock { $0.sourceTokens[connector] } ?? 0
+        let known = held?.token ?? 0
         // A lease this host does not hold yet is taken when it has expired, but beyond this host's fair
         // share only once it has been free for a whole lease: the sources spread over the live hosts, and
         // one that no other host takes (its plugin down there) is still polled.
@@ -111,8 +126,8 @@ extension PostgresStore: HostCoordination {
                 if token != known, known != 0 || token != 1 {
                     logger.notice("source lease taken", metadata: ["connector.id": "\(connector)", "lease.token": "\(token)"])
                 }
-                holdings.sourceTokens[connector] = token
-            } else if holdings.sourceTokens.removeValue(forKey: connector) != nil {
+                holdings.sources[connector] = Holdings.Source(token: token, heldUntil: now + leaseMilliseconds)
+            } else if holdings.sources.removeValue(forKey: connector) != nil {
                 logger.notice("source lease lost to another host", metadata: ["connector.id": "\(connector)"])
             }
         }
@@ -151,7 +166,7 @@ extension PostgresStore: HostCoordination {
             """, on: connection).map { try $0.decode(String.self) }
         guard !shed.isEmpty else { return }
         holdings.withLock { holdings in
-            for connector in shed { holdings.sourceTokens.removeValue(forKey: connector) }
+            for connector in shed { holdings.sources.removeValue(forKey: connector) }
         }
         logger.notice("sources handed to the other hosts: this one held more than its share",
                       metadata: ["connectors": "\(shed.joined(separator: ","))", "cluster.share": "\(share)"])
@@ -161,11 +176,11 @@ extension PostgresStore: HostCoordination {
     /// under the token it took it with. The lease's row stays locked until the commit, so a host taking the
     /// lease over waits for the page, and then reads the cursor it wrote.
     func checkFence(connector: String, on connection: PostgresConnection) async throws {
-        guard let token = holdings.withLock({ $0.sourceTokens[connector] }) else { return }
+        guard let token = holdings.withLock({ $0.sources[connector]?.token }) else { return }
         let lease = try await rows("SELECT holder, token FROM source_leases WHERE connector = \(connector) FOR SHARE", on: connection)
             .first?.decode((String, Int64).self)
         guard let lease, lease.0 == member, lease.1 == token else {
-            holdings.withLock { _ = $0.sourceTokens.removeValue(forKey: connector) }
+            holdings.withLock { _ = $0.sources.removeValue(forKey: connector) }
             throw LeaseLost(connector: connector)
         }
     }
@@ -188,7 +203,7 @@ extension PostgresStore: HostCoordination {
         let now = Store.now()
         holdings.withLock { holdings in
             holdings.claimed = []
-            holdings.sourceTokens = [:]
+            holdings.sources = [:]
         }
         try await transaction { connection in
             try await connection.query("UPDATE members SET left_at = \(now), alive_until = \(now) WHERE name = \(self.member)", logger: self.logger)
