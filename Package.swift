@@ -21,6 +21,7 @@ let package = Package(
         .executable(name: "connector-hubspot", targets: ["connector-hubspot"]),
         .executable(name: "connector-chargebee", targets: ["connector-chargebee"]),
         .executable(name: "connector-salesforce", targets: ["connector-salesforce"]),
+        .executable(name: "connector-airbyte", targets: ["connector-airbyte"]),
         .library(name: "ConnectorKit", targets: ["ConnectorKit"]),
     ],
     dependencies: [
@@ -195,6 +196,18 @@ let package = Package(
             path: "Plugins/Salesforce/Connector",
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "AirbyteKit",
+            dependencies: ["ConnectorKit", "ConnectorProtocol", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")],
+            path: "Plugins/Airbyte/AirbyteKit",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "connector-airbyte",
+            dependencies: ["AirbyteKit", "ConnectorKit", "ConnectorProtocol", .product(name: "Logging", package: "swift-log")],
+            path: "Plugins/Airbyte/Connector",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "connector-odoo",
             dependencies: ["OdooKit", "ConnectorKit", "ConnectorProtocol", .product(name: "Logging", package: "swift-log")],
@@ -219,6 +232,12 @@ let package = Package(
             name: "HubSpotTests",
             dependencies: ["HubSpotKit", "ConnectorKit", "ConnectorProtocol"],
             path: "Tests/HubSpotTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AirbyteTests",
+            dependencies: ["AirbyteKit", "ConnectorKit", "ConnectorProtocol", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/AirbyteTests",
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -84,6 +84,21 @@ ensure_salesforce_client() {
     ensure_venv salesforce Tests/Fakes/salesforce/requirements-salesforce.txt simple-salesforce
 }
 
+# ensure_airbyte_faker: airbyte-source-faker from PyPI (pinned by Tests/Fixtures/airbyte/constraints-faker.txt)
+# in .build/airbyte, installed by scripts/airbyte-install as an operator would. Exports
+# CONNECTOR_HOST_AIRBYTE_FAKER, its source-faker command, for the Airbyte end-to-end tests.
+ensure_airbyte_faker() {
+    local log="$ROOT/.build/airbyte-install.log"
+    mkdir -p "$ROOT/.build"
+    if ! CONNECTOR_HOST_AIRBYTE_FAKER="$("$ROOT/scripts/airbyte-install" faker 7.2.1 --dir "$ROOT/.build/airbyte" \
+            --constraints "$ROOT/Tests/Fixtures/airbyte/constraints-faker.txt" 2>"$log")"; then
+        cat "$log" >&2
+        return 1
+    fi
+    head -n 2 "$log"
+    export CONNECTOR_HOST_AIRBYTE_FAKER
+}
+
 require_swift() {
     if ! command -v swift >/dev/null 2>&1; then
         for candidate in /opt/swift/usr/bin /usr/share/swift/usr/bin; do

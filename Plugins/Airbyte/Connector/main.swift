@@ -1,0 +1,3 @@
+import ConnectorKit
+
+await ConnectorRunner.serve(AirbyteConnector.self)

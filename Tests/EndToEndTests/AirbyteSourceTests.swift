@@ -1,0 +1,149 @@
+import ConnectorProtocol
+import Foundation
+import HostAdmin
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An Airbyte source from PyPI (airbyte-source-faker, installed by scripts/test with
+/// scripts/airbyte-install) run by connector-airbyte under the real daemon: its streams become events
+/// delivered to a sink, its STATE messages the connector's cursor.
+enum AirbyteFaker {
+    /// The `source-faker` command (CONNECTOR_HOST_AIRBYTE_FAKER); without it the tests are skipped, unless
+    /// scripts/test requires them (CONNECTOR_HOST_REQUIRE_AIRBYTE=1).
+    static let command = ProcessInfo.processInfo.environment["CONNECTOR_HOST_AIRBYTE_FAKER"]
+    static var available: Bool { command != nil || ProcessInfo.processInfo.environment["CONNECTOR_HOST_REQUIRE_AIRBYTE"] == "1" }
+
+    /// A connector reading faker's users, products and purchases: `count` users and purchases, up to 100
+    /// products, a STATE every `slice` records, the same records on every run (seed), unless `updated`:
+    /// then every read gives every record again with a new `updated_at`.
+    static func connector(_ id: String, count: Int, slice: Int, pollBatch: Int = 100, pollInterval: Int = 500, updated: Bool = false) throws -> String {
+        guard let command else { throw HarnessError("CONNECTOR_HOST_AIRBYTE_FAKER names no source-faker command") }
+        return """
+            [[connector]]
+            id = "\(id)"
+            plugin = "airbyte"
+            poll_batch = \(pollBatch)
+            poll_interval_ms = \(pollInterval)
+            [connector.config]
+            command = "\(command)"
+            streams = ["users", "products", "purchases"]
+            [connector.config.source]
+            count = \(count)
+            seed = 7
+            records_per_slice = \(slice)
+            always_updated = \(updated)
+            parallelism = 1
+
+            """
+    }
+
+    /// The objects of the effects a sample sink applied (`faker:users:7:…` → `users:7`), each once.
+    static func objects(_ effects: [String]) -> [String] {
+        effects.map { $0.split(separator: ":").dropFirst().prefix(2).joined(separator: ":") }
+    }
+
+    static func expected(count: Int) -> Set<String> {
+        Set((1...count).flatMap { ["users:\($0)", "purchases:\($0)"] } + (1...min(count, 100)).map { "products:\($0)" })
+    }
+}
+
+@Suite(.serialized) struct AirbyteSourceTests {
+    @Test(.enabled(if: AirbyteFaker.available)) func everyStreamBecomesEventsAndTheNextReadGoesOnFromTheState() throws {
+        let daemon = try DaemonHarness()
+        try daemon.writeConfig(connectors: try AirbyteFaker.connector("faker", count: 200, slice: 50)
+            + DaemonHarness.sample("erp", "[connector.config]\neffects_file = \"\(daemon.path("effects"))\"")
+            + DaemonHarness.route("faker", "erp"))
+        try daemon.start()
+        let expected = AirbyteFaker.expected(count: 200)
+        try daemon.waitUntil("every faker record is delivered", timeout: 120) { Set(AirbyteFaker.objects(daemon.effects("effects"))) == expected }
+        let effects = daemon.effects("effects")
+        #expect(effects.count == expected.count && Set(effects).count == effects.count, "each record once: \(effects.count) effects")
+        #expect(effects.contains { $0.hasPrefix("faker:users:1:") })
+        // The next read starts from the state the first one ended with: faker (no updates) has nothing new.
+        try daemon.waitUntil("a second read has run from the stored state", timeout: 60) {
+            (try String(contentsOfFile: daemon.logPath, encoding: .utf8)).contains("\"airbyte.resumed\":\"true\"")
+        }
+        Thread.sleep(forTimeInterval: 2)
+        #expect(daemon.effects("effects").count == expected.count)
+        let status = try daemon.connector("faker")
+        #expect(status.state == "running", "\(status)")
+        #expect(try daemon.stop() == 0)
+    }
+
+    @Test(.enabled(if: AirbyteFaker.available)) func aDaemonKilledWhileFakerIsReadLosesNothing() throws {
+        // Faker starts each stream from its beginning again on every read (its state says only when it
+        // last ran), with new `updated_at`s: after the kill every record comes again, as a new version.
+        let daemon = try DaemonHarness()
+        try daemon.writeConfig(connectors: try AirbyteFaker.connector("faker", count: 3_000, slice: 100, pollBatch: 200, pollInterval: 600_000, updated: true)
+            + DaemonHarness.sample("erp", "[connector.config]\neffects_file = \"\(daemon.path("effects"))\"")
+            + DaemonHarness.route("faker", "erp"))
+        try daemon.start()
+        try daemon.waitUntil("some records are delivered", timeout: 120) { daemon.effects("effects").count >= 1_000 }
+        let pid = try #require(daemon.daemonPID)
+        kill(pid, SIGKILL)
+        try daemon.waitUntil("the daemon is dead", timeout: 10) { !daemon.isRunning }
+        try daemon.start()
+        let expected = AirbyteFaker.expected(count: 3_000)
+        try daemon.waitUntil("every faker record is delivered", timeout: 240) { Set(AirbyteFaker.objects(daemon.effects("effects"))) == expected }
+        let effects = daemon.effects("effects")
+        #expect(Set(effects).count == effects.count, "no effect applied twice")
+        let log = try String(contentsOfFile: daemon.logPath, encoding: .utf8)
+        #expect(log.contains("\"airbyte.resumed\":\"true\""), "the read after the restart is given the stored state")
+        #expect(try daemon.stop() == 0)
+    }
+
+    /// A source (Tests/Fixtures/airbyte/counting_source.py) that reads on exactly from the state it is given.
+    static let countingSource = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/airbyte/counting_source.py").path
+
+    static func counting(_ id: String, _ config: String, pollBatch: Int = 100, pollInterval: Int = 60_000) -> String {
+        "[[connector]]\nid = \"\(id)\"\nplugin = \"airbyte\"\npoll_batch = \(pollBatch)\npoll_interval_ms = \(pollInterval)\n"
+            + "[connector.config]\ncommand = \"\(countingSource)\"\n[connector.config.source]\n\(config)\n\n"
+    }
+
+    @Test func aDaemonKilledMidReadGoesOnFromTheLastStoredStateWithNothingLostOrRepeated() throws {
+        let daemon = try DaemonHarness()
+        try daemon.writeConfig(connectors: Self.counting("items", "total = 1500\nstate_every = 50\ndelay_ms = 2")
+            + DaemonHarness.sample("erp", "[connector.config]\neffects_file = \"\(daemon.path("effects"))\"")
+            + DaemonHarness.route("items", "erp"))
+        try daemon.start()
+        try daemon.waitUntil("some items are delivered", timeout: 60) { daemon.effects("effects").count >= 300 }
+        let pid = try #require(daemon.daemonPID)
+        kill(pid, SIGKILL)
+        try daemon.waitUntil("the daemon is dead", timeout: 10) { !daemon.isRunning }
+        let before = daemon.effects("effects").count
+        try daemon.start()
+        try daemon.waitUntil("items 1 to 1,500 are delivered", timeout: 120) { Set(AirbyteFaker.objects(daemon.effects("effects"))).count == 1_500 }
+        // Each record once, object by object: what was stored before the kill was stored with the state
+        // after it, and the read after the restart began there.
+        let objects = AirbyteFaker.objects(daemon.effects("effects"))
+        #expect(objects.count == 1_500 && Set(objects).count == 1_500, "\(objects.count) effects, \(before) before the kill")
+        // Read from the start again, the items stored before the kill would have come again and been
+        // dropped at intake as duplicates (their idempotency keys are the same): none were.
+        #expect(try daemon.queue().duplicates["items"] ?? 0 == 0)
+        let log = try String(contentsOfFile: daemon.logPath, encoding: .utf8)
+        #expect(log.contains("\"airbyte.resumed\":\"true\""))
+        #expect(try daemon.stop() == 0)
+    }
+
+    @Test func aSourceThatCrashesIsReadAgainFromItsLastStateAfterABackoff() throws {
+        let daemon = try DaemonHarness()
+        // It checkpoints after items 1-3, then dies after writing 4 and 5; run again from that state, it
+        // writes 4-6 and ends well.
+        try daemon.writeConfig(connectors: Self.counting("items", "total = 6\nstate_every = 3\ncrash_at = 5")
+            + DaemonHarness.sample("erp", "[connector.config]\neffects_file = \"\(daemon.path("effects"))\"")
+            + DaemonHarness.route("items", "erp"))
+        try daemon.start()
+        try daemon.waitUntil("items 1 to 6 are delivered", timeout: 60) { Set(AirbyteFaker.objects(daemon.effects("effects"))).count == 6 }
+        let effects = daemon.effects("effects")
+        #expect(AirbyteFaker.objects(effects).sorted() == (1...6).map { "items:\($0)" }, "4 and 5 once each, from the run after the crash: \(effects)")
+        #expect(try daemon.queue().duplicates["items"] ?? 0 == 0, "1 to 3 were not read again")
+        let log = try String(contentsOfFile: daemon.logPath, encoding: .utf8)
+        #expect(log.contains("the API went away"), "the source's error reaches the host's log")
+        #expect(log.contains("records read after the source's last STATE are not kept"))
+        #expect(try daemon.stop() == 0)
+    }
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""An Airbyte source for the tests, speaking the protocol as airbyte-source-* packages do: one stream,
+`items`, records n = 1..total with a STATE after every `state_every` of them, resumed exactly from the
+state it is given (`{"n": last}`). Its configuration (`--config FILE`):
+  total        how many records (default 10)
+  state_every  records between STATE messages (default 5)
+  delay_ms     a pause before each record, to be caught mid-read (default 0)
+  crash_at     on a run that starts from nothing, exit 1 with a TRACE error after this record, before the
+               next STATE (default: never)
+  name         each record's `name` is this plus its number (default "item ")
+"""
+import json
+import sys
+import time
+
+
+def say(message):
+    print(json.dumps(message), flush=True)
+
+
+def option(name):
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else None
+
+
+command = sys.argv[1] if len(sys.argv) > 1 else ""
+config = json.load(open(option("--config"))) if option("--config") else {}
+if command == "spec":
+    say({"type": "SPEC", "spec": {"connectionSpecification": {"type": "object", "properties": {}}}})
+elif command == "check":
+    say({"type": "CONNECTION_STATUS", "connectionStatus": {"status": "SUCCEEDED", "message": "counting"}})
+elif command == "discover":
+    say({"type": "CATALOG", "catalog": {"streams": [{
+        "name": "items", "json_schema": {"type": "object"}, "supported_sync_modes": ["full_refresh", "incremental"],
+        "source_defined_cursor": True, "default_cursor_field": ["n"], "source_defined_primary_key": [["n"]]}]}})
+elif command == "read":
+    state = json.load(open(option("--state"))) if option("--state") else []
+    start = state[0]["stream"]["stream_state"]["n"] if state else 0
+    total, every = int(config.get("total", 10)), int(config.get("state_every", 5))
+    delay, crash_at = float(config.get("delay_ms", 0)) / 1000, config.get("crash_at")
+    say({"type": "LOG", "log": {"level": "INFO", "message": f"reading items after {start}"}})
+    for n in range(start + 1, total + 1):
+        if delay:
+            time.sleep(delay)
+        say({"type": "RECORD", "record": {"stream": "items", "data": {"n": n, "name": f"{config.get('name', 'item ')}{n}"},
+                                          "emitted_at": int(time.time() * 1000)}})
+        if start == 0 and crash_at is not None and n == crash_at:
+            say({"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": 0,
+                                            "error": {"message": "the API went away", "failure_type": "transient_error"}}})
+            sys.exit(1)
+        if n % every == 0 or n == total:
+            say({"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "items"}, "stream_state": {"n": n}}}})
+else:
+    print(f"unknown command {command!r}", file=sys.stderr)
+    sys.exit(2)
