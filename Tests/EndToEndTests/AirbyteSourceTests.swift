@@ -19,7 +19,8 @@ enum AirbyteFaker {
     /// A connector reading faker's users, products and purchases: `count` users and purchases, up to 100
     /// products, a STATE every `slice` records, the same records on every run (seed), unless `updated`:
     /// then every read gives every record again with a new `updated_at`.
-    static func connector(_ id: String, count: Int, slice: Int, pollBatch: Int = 100, pollInterval: Int = 500, updated: Bool = false) throws -> String {
+    static func connector(_ id: String, count: Int, slice: Int, pollBatch: Int = 100, pollInterval: Int = 500, updated: Bool = false,
+                          entity: String? = nil) throws -> String {
         guard let command else { throw HarnessError("CONNECTOR_HOST_AIRBYTE_FAKER names no source-faker command") }
         return """
             [[connector]]
@@ -27,6 +28,7 @@ enum AirbyteFaker {
             plugin = "airbyte"
             poll_batch = \(pollBatch)
             poll_interval_ms = \(pollInterval)
+            \(entity.map { "entity = \"\($0)\"" } ?? "")
             [connector.config]
             command = "\(command)"
             streams = ["users", "products", "purchases"]
@@ -92,6 +94,39 @@ enum AirbyteFaker {
         #expect(Set(effects).count == effects.count, "no effect applied twice")
         let log = try String(contentsOfFile: daemon.logPath, encoding: .utf8)
         #expect(log.contains("\"airbyte.resumed\":\"true\""), "the read after the restart is given the stored state")
+        #expect(try daemon.stop() == 0)
+    }
+
+    /// Faker's users mapped to canonical customers reach Odoo as partners, one per user, each with the
+    /// name and email faker gave it; its products and purchases (not routed) stay in the host.
+    @Test(.enabled(if: AirbyteFaker.available)) func usersMappedToCustomersBecomeOdooPartners() throws {
+        let daemon = try DaemonHarness()
+        let odoo = try OdooServer(version: 17, apiKey: DaemonHarness.odooKey, log: daemon.path("odoo.log"))
+        let faker = try AirbyteFaker.connector("faker", count: 40, slice: 10, entity: "acme-us") + """
+            [connector.config.map.users]
+            kind = "customer"
+            name = "name"
+            email = "email"
+            phone = "telephone"
+            "address.city" = "address.city"
+
+            """
+        try daemon.startWithOdooKey(odoo, connectors: faker + DaemonHarness.route("faker", "erp", events: #""customer.*""#))
+        do {
+            try daemon.waitUntil("40 users are partners in Odoo", timeout: 120) {
+                try odoo.search("res.partner", [["ref", "=like", "ch:faker:users:%"]], fields: ["id"]).count == 40
+            }
+        } catch {
+            let log = (try? String(contentsOfFile: daemon.logPath, encoding: .utf8)) ?? ""
+            Issue.record("queue: \((try? daemon.queue().rows) ?? []), dead letters: \((try? daemon.deadLetters().prefix(2).map { "\($0)" }) ?? [])\n\(log.split(separator: "\n").filter { !$0.contains("\"debug\"") }.suffix(15).joined(separator: "\n"))")
+            throw error
+        }
+        let partners = try odoo.search("res.partner", [["ref", "=like", "ch:faker:users:%"]], fields: ["ref", "name", "email", "city"])
+        #expect(Set(partners.compactMap { $0["ref"] as? String }) == Set((1...40).map { "ch:faker:users:\($0)" }))
+        #expect(partners.allSatisfy { ($0["name"] as? String)?.isEmpty == false && ($0["email"] as? String)?.contains("@") == true && $0["city"] is String },
+                "\(partners.prefix(3))")
+        #expect(try daemon.deadLetters().isEmpty)
+        #expect(try daemon.count("delivered") == 40)
         #expect(try daemon.stop() == 0)
     }
 
