@@ -49,6 +49,22 @@ import Testing
         #expect(!checkpoints.hasReadyState && checkpoints.ready == 0)
     }
 
+    @Test func recordsThatCannotWaitForTheirStateGoUnderTheStateBeforeThem() throws {
+        var checkpoints = try AirbyteCheckpoints(cursor: "[]")
+        for id in 1...3 { checkpoints.record(user(id)) }
+        let early = checkpoints.take(limit: 2, uncommitted: true)
+        #expect(early.events.map(\.source.objectID) == ["1", "2"] && early.cursor == "[]")
+        checkpoints.checkpoint(state("users", 3))
+        // Checkpointed records come first, with their state; the one taken early is not taken again.
+        checkpoints.record(user(4))
+        let page = checkpoints.take(limit: 10, uncommitted: true)
+        #expect(page.events.map(\.source.objectID) == ["3"] && page.cursor?.contains(#""offset":3"#) == true)
+        // A read that ends well commits what follows its last STATE, under that state.
+        checkpoints.end()
+        let last = checkpoints.take(limit: 10)
+        #expect(last.events.map(\.source.objectID) == ["4"] && last.cursor == page.cursor && checkpoints.uncommitted == 0)
+    }
+
     @Test func aStateWithoutRecordsStillMovesTheCursor() throws {
         var checkpoints = try AirbyteCheckpoints(cursor: nil)
         checkpoints.checkpoint(state("users", 7))

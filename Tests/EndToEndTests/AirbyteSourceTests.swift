@@ -32,6 +32,9 @@ enum AirbyteFaker {
             [connector.config]
             command = "\(command)"
             streams = ["users", "products", "purchases"]
+            # Faker's process pool deadlocks now and then (a worker forked while a lock was held): stopped
+            # after 10 s of silence, it is read again from the last state.
+            idle_timeout_s = 10
             [connector.config.source]
             count = \(count)
             seed = 7
@@ -47,6 +50,22 @@ enum AirbyteFaker {
         effects.map { $0.split(separator: ":").dropFirst().prefix(2).joined(separator: ":") }
     }
 
+    /// Waits until the sink has applied every one of `expected`; says what is missing when it has not.
+    static func waitForEvery(_ expected: Set<String>, _ daemon: DaemonHarness, timeout: TimeInterval = 120) throws {
+        do {
+            try daemon.waitUntil("every faker record is delivered", timeout: timeout) { Set(objects(daemon.effects("effects"))) == expected }
+        } catch {
+            let seen = objects(daemon.effects("effects"))
+            let missing = expected.subtracting(seen)
+            let log = (try? String(contentsOfFile: daemon.logPath, encoding: .utf8)) ?? ""
+            Issue.record("""
+                \(missing.count) of \(expected.count) missing (e.g. \(missing.sorted().prefix(5))), \(seen.count) effects, \(Set(seen).subtracting(expected).count) unexpected
+                \(log.split(separator: "\n").filter { !$0.contains("\"debug\"") && !$0.contains("read started") }.suffix(12).joined(separator: "\n"))
+                """)
+            throw error
+        }
+    }
+
     static func expected(count: Int) -> Set<String> {
         Set((1...count).flatMap { ["users:\($0)", "purchases:\($0)"] } + (1...min(count, 100)).map { "products:\($0)" })
     }
@@ -60,7 +79,7 @@ enum AirbyteFaker {
             + DaemonHarness.route("faker", "erp"))
         try daemon.start()
         let expected = AirbyteFaker.expected(count: 200)
-        try daemon.waitUntil("every faker record is delivered", timeout: 120) { Set(AirbyteFaker.objects(daemon.effects("effects"))) == expected }
+        try AirbyteFaker.waitForEvery(expected, daemon)
         let effects = daemon.effects("effects")
         #expect(effects.count == expected.count && Set(effects).count == effects.count, "each record once: \(effects.count) effects")
         #expect(effects.contains { $0.hasPrefix("faker:users:1:") })
@@ -89,7 +108,7 @@ enum AirbyteFaker {
         try daemon.waitUntil("the daemon is dead", timeout: 10) { !daemon.isRunning }
         try daemon.start()
         let expected = AirbyteFaker.expected(count: 3_000)
-        try daemon.waitUntil("every faker record is delivered", timeout: 240) { Set(AirbyteFaker.objects(daemon.effects("effects"))) == expected }
+        try AirbyteFaker.waitForEvery(expected, daemon, timeout: 240)
         let effects = daemon.effects("effects")
         #expect(Set(effects).count == effects.count, "no effect applied twice")
         let log = try String(contentsOfFile: daemon.logPath, encoding: .utf8)
@@ -161,6 +180,21 @@ enum AirbyteFaker {
         #expect(try daemon.queue().duplicates["items"] ?? 0 == 0)
         let log = try String(contentsOfFile: daemon.logPath, encoding: .utf8)
         #expect(log.contains("\"airbyte.resumed\":\"true\""))
+        #expect(try daemon.stop() == 0)
+    }
+
+    @Test func aSourceThatHangsIsStoppedAndReadAgainFromItsLastState() throws {
+        let daemon = try DaemonHarness()
+        // It checkpoints after items 1-3, writes 4 and then nothing: after 2 s it is stopped, and read again.
+        try daemon.writeConfig(connectors: Self.counting("items", "total = 6\nstate_every = 3\nhang_at = 4").replacingOccurrences(
+                of: "[connector.config.source]", with: "idle_timeout_s = 2\n[connector.config.source]")
+            + DaemonHarness.sample("erp", "[connector.config]\neffects_file = \"\(daemon.path("effects"))\"")
+            + DaemonHarness.route("items", "erp"))
+        try daemon.start()
+        try daemon.waitUntil("items 1 to 6 are delivered", timeout: 60) { Set(AirbyteFaker.objects(daemon.effects("effects"))).count == 6 }
+        #expect(AirbyteFaker.objects(daemon.effects("effects")).sorted() == (1...6).map { "items:\($0)" })
+        let log = try String(contentsOfFile: daemon.logPath, encoding: .utf8)
+        #expect(log.contains("the Airbyte source wrote nothing for 2 s (idle_timeout_s)"))
         #expect(try daemon.stop() == 0)
     }
 

@@ -1,10 +1,12 @@
 public import ConnectorProtocol
 
-/// Airbyte's checkpoint rule, as a state machine without I/O: a record counts as read only once a `STATE`
-/// message follows it. Records since the last one wait; each `STATE` closes a chunk (its records and the
-/// state after them), and the host takes chunks whole, each page's cursor the state after its last chunk.
-/// A chunk larger than a page goes out in parts, all but the last under the state before the chunk: a
-/// crash in between reads them again from there, and their idempotency keys make the repeat harmless.
+/// Airbyte's checkpoint rule, as a state machine without I/O: the cursor moves only with a `STATE`
+/// message, past the records before it. Each `STATE` closes a chunk (its records and the state after
+/// them), and the host takes chunks whole, each page's cursor the state after its last chunk. Records go
+/// out under the state before them only when they cannot wait for theirs: a chunk larger than a page, or
+/// a source that checkpoints rarely or never (``take(limit:uncommitted:)``). A crash in between reads them
+/// again from that state, and their idempotency keys make the repeat harmless. A read that ends well
+/// commits what follows its last `STATE` (``end()``), as Airbyte's destinations do at a sync's end.
 public struct AirbyteCheckpoints: Sendable {
     struct Chunk: Sendable {
         var events: [Event]
@@ -16,6 +18,8 @@ public struct AirbyteCheckpoints: Sendable {
     public private(set) var takenCursor: String?
     /// The state after every `STATE` seen so far.
     public private(set) var state: AirbyteState
+    /// Its cursor (the host's, before any `STATE`).
+    private var latestCursor: String?
     private var pendingEvents: [Event] = []
     private var pendingRejects: [SourceReject] = []
     private var chunks: [Chunk] = []
@@ -23,6 +27,7 @@ public struct AirbyteCheckpoints: Sendable {
 
     public init(cursor: String?) throws(AirbyteLineProblem) {
         takenCursor = cursor
+        latestCursor = cursor
         state = try AirbyteState(cursor: cursor)
     }
 
@@ -44,15 +49,27 @@ public struct AirbyteCheckpoints: Sendable {
     /// A `STATE` message: what came before it is read.
     public mutating func checkpoint(_ message: JSONValue) {
         state.apply(message)
-        chunks.append(Chunk(events: pendingEvents, rejects: pendingRejects, cursor: state.cursor))
+        latestCursor = state.cursor
+        closeChunk()
+    }
+
+    /// The read ended well: what followed its last `STATE` is read too.
+    public mutating func end() {
+        guard uncommitted > 0 else { return }
+        closeChunk()
+    }
+
+    private mutating func closeChunk() {
+        chunks.append(Chunk(events: pendingEvents, rejects: pendingRejects, cursor: latestCursor ?? state.cursor))
         ready += pendingEvents.count + pendingRejects.count
         pendingEvents = []
         pendingRejects = []
     }
 
-    /// Up to `limit` checkpointed records (at least one chunk's worth when a chunk is cut), and the cursor
-    /// to store with them.
-    public mutating func take(limit: Int) -> (events: [Event], rejects: [SourceReject], cursor: String?) {
+    /// Up to `limit` checkpointed records (part of a chunk when one is larger than that), and the cursor to
+    /// store with them. With `uncommitted`, and nothing checkpointed, records still waiting for their
+    /// `STATE` go, under the cursor taken last.
+    public mutating func take(limit: Int, uncommitted: Bool = false) -> (events: [Event], rejects: [SourceReject], cursor: String?) {
         let limit = max(1, limit)
         var events: [Event] = []
         var rejects: [SourceReject] = []
@@ -76,6 +93,14 @@ public struct AirbyteCheckpoints: Sendable {
                 chunks[chunkStart].rejects.removeFirst(rejects.count)
             }
             break
+        }
+        if uncommitted && events.isEmpty && rejects.isEmpty && chunkStart == chunks.count {
+            let eventCount = min(limit, pendingEvents.count)
+            events = Array(pendingEvents.prefix(eventCount))
+            rejects = Array(pendingRejects.prefix(limit - eventCount))
+            pendingEvents.removeFirst(eventCount)
+            pendingRejects.removeFirst(rejects.count)
+            return (events, rejects, takenCursor)
         }
         if chunkStart > 64 && chunkStart * 2 > chunks.count {
             chunks.removeFirst(chunkStart)

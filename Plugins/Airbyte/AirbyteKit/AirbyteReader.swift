@@ -54,18 +54,23 @@ public final class AirbyteReader: Sendable {
         let clock = ContinuousClock()
         let deadline = clock.now + Self.pollWait
         var firstReady: ContinuousClock.Instant?
-        while !Task.isCancelled {
-            let (ready, ended) = run.progress
-            if ready >= params.maxEvents || ended { break }
-            if ready > 0 {
+        let idleLimit = Duration.seconds(settings.idleTimeoutSeconds)
+        run.stopIfIdle(longerThan: idleLimit)
+        var (ready, waiting, ended) = run.progress
+        while !Task.isCancelled && ready < params.maxEvents && waiting < params.maxEvents && !ended && clock.now < deadline {
+            run.stopIfIdle(longerThan: idleLimit)
+            if ready + waiting > 0 {
                 let since = firstReady ?? clock.now
                 firstReady = since
                 if clock.now - since >= Self.gather { break }
             }
-            if clock.now >= deadline { break }
             try await Task.sleep(for: .milliseconds(20))
+            (ready, waiting, ended) = run.progress
         }
-        let page = run.take(limit: params.maxEvents)
+        // Records that have waited for their STATE as long as a poll waits, or a page of them, go under
+        // the state before them: a source that checkpoints rarely (or, reading whole, never) is not held
+        // in memory to its end.
+        let page = run.take(limit: params.maxEvents, uncommitted: !ended)
         var more = true
         if run.isOver {
             more = false
@@ -231,6 +236,10 @@ final class ReadRun: Sendable {
         var exitStatus: Int32?
         var error: AirbyteTrace?
         var badLines = 0
+        /// When the source last wrote a line, or last waited for the host to take records.
+        var lastOutput = ContinuousClock.now
+        /// Stopped for writing nothing this long.
+        var idle: Duration?
     }
     private let state: Locked<State>
     let process: AirbyteSourceProcess
@@ -243,6 +252,7 @@ final class ReadRun: Sendable {
         let limit = settings.bufferedRecords
         let stopping = stopping
         process = try AirbyteReader.launch(settings.command, arguments, workspace: workspace, environment: environment, onLine: { line in
+            state.withLock { $0.lastOutput = .now }
             let message: AirbyteMessage
             do {
                 message = try AirbyteMessage.parse(line)
@@ -265,8 +275,6 @@ final class ReadRun: Sendable {
                 }
             case .state(let checkpoint):
                 state.withLock { $0.checkpoints.checkpoint(checkpoint) }
-                // Back-pressure: the source waits on its pipe while the host has not taken enough.
-                while !stopping.withLock { $0 } && state.withLock({ $0.checkpoints.ready >= limit }) { usleep(5_000) }
             case .log(let level, let text):
                 Self.log(level, text, logger)
             case .trace(let trace) where trace.type == "ERROR":
@@ -275,11 +283,22 @@ final class ReadRun: Sendable {
             default:
                 break
             }
+            // Back-pressure: the source waits on its pipe while the host has not taken enough.
+            while !stopping.withLock({ $0 }) && state.withLock({ state in
+                state.lastOutput = .now  // waiting for the host is not the source's silence
+                return state.checkpoints.ready + state.checkpoints.uncommitted >= limit
+            }) {
+                usleep(5_000)
+            }
         }, logger: logger)
         let process = process
         Task {
             let status = await process.wait()
-            state.withLock { $0.exitStatus = status }
+            state.withLock { state in
+                // Ended well: what follows the last STATE is read too.
+                if status == 0 && state.error == nil { state.checkpoints.end() }
+                state.exitStatus = status
+            }
         }
     }
 
@@ -291,9 +310,9 @@ final class ReadRun: Sendable {
         }
     }
 
-    /// Checkpointed records not yet taken, and whether the source has ended.
-    var progress: (ready: Int, ended: Bool) {
-        state.withLock { ($0.checkpoints.ready, $0.exitStatus != nil) }
+    /// Checkpointed records not yet taken, records waiting for their STATE, and whether the source has ended.
+    var progress: (ready: Int, waiting: Int, ended: Bool) {
+        state.withLock { ($0.checkpoints.ready, $0.checkpoints.uncommitted, $0.exitStatus != nil) }
     }
 
     var takenCursor: String? { state.withLock { $0.checkpoints.takenCursor } }
@@ -304,10 +323,24 @@ final class ReadRun: Sendable {
         state.withLock { $0.exitStatus != nil && $0.checkpoints.ready == 0 && !$0.checkpoints.hasReadyState }
     }
 
+    /// Stops a source that has written nothing for longer than `limit` (hung: a deadlock, a server that
+    /// never answers); its run fails, to be read again from the last stored state.
+    func stopIfIdle(longerThan limit: Duration) {
+        let idle = state.withLock { state -> Bool in
+            guard state.exitStatus == nil, state.idle == nil, ContinuousClock.now - state.lastOutput > limit else { return false }
+            state.idle = limit
+            return true
+        }
+        if idle { process.stop(grace: .seconds(2)) }
+    }
+
     /// What the run ended with, when that is a failure.
     var failure: ConnectorError? {
         state.withLock { state in
             guard let status = state.exitStatus else { return nil }
+            if let idle = state.idle {
+                return ConnectorError(.transient, "the Airbyte source wrote nothing for \(idle.components.seconds) s (idle_timeout_s): stopped, to be read again from the last state")
+            }
             if let error = state.error {
                 return ConnectorError(error.errorCode, "Airbyte read: \(error.message ?? "failed") (\(error.failureType ?? "no failure type"))")
             }
@@ -315,8 +348,8 @@ final class ReadRun: Sendable {
         }
     }
 
-    func take(limit: Int) -> (events: [Event], rejects: [SourceReject], cursor: String?) {
-        state.withLock { $0.checkpoints.take(limit: limit) }
+    func take(limit: Int, uncommitted: Bool) -> (events: [Event], rejects: [SourceReject], cursor: String?) {
+        state.withLock { $0.checkpoints.take(limit: limit, uncommitted: uncommitted) }
     }
 
     func stop() {

@@ -30,17 +30,20 @@ public struct AirbyteSettings: Sendable, Equatable {
     public var mappings: [String: StreamMapping]
     /// Most records held read but not yet taken by the host: the source waits beyond that.
     public var bufferedRecords: Int
+    /// How long a read may write nothing before it is stopped as hung (and read again from the last state).
+    public var idleTimeoutSeconds: Int
 
-    public static let known: Set<String> = ["command", "streams", "source", "secrets", "map", "buffered_records"]
+    public static let known: Set<String> = ["command", "streams", "source", "secrets", "map", "buffered_records", "idle_timeout_s"]
 
     public init(command: [String], streams: [String] = [], source: JSONValue = .object([:]), secrets: [String: String] = [:],
-                mappings: [String: StreamMapping] = [:], bufferedRecords: Int = 20_000) {
+                mappings: [String: StreamMapping] = [:], bufferedRecords: Int = 20_000, idleTimeoutSeconds: Int = 600) {
         self.command = command
         self.streams = streams
         self.source = source
         self.secrets = secrets
         self.mappings = mappings
         self.bufferedRecords = bufferedRecords
+        self.idleTimeoutSeconds = idleTimeoutSeconds
     }
 
     public init(_ config: JSONValue) throws(ConfigTable.Problem) {
@@ -70,6 +73,7 @@ public struct AirbyteSettings: Sendable, Equatable {
         }
         self.mappings = mappings
         bufferedRecords = try table.int("buffered_records", default: 20_000, in: 100...1_000_000)
+        idleTimeoutSeconds = try table.int("idle_timeout_s", default: 600, in: 1...86_400)
     }
 }
 

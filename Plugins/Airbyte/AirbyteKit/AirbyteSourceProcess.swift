@@ -67,14 +67,16 @@ public final class AirbyteSourceProcess: @unchecked Sendable {
         }
     }
 
-    /// Asks it to stop (SIGTERM), then kills it after `grace`.
+    /// Asks it and its own children (its process group: a Python source's worker processes) to stop
+    /// (SIGTERM), then kills them after `grace`.
     public func stop(grace: Duration = .seconds(5)) {
         guard process.isRunning else { return }
-        process.terminate()
         let pid = process.processIdentifier
+        // Foundation starts the child as the leader of a process group of its own.
+        if kill(-pid, SIGTERM) != 0 { process.terminate() }
         let exited = exited
         DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(grace.components.seconds * 1000))) {
-            if exited.withLock({ $0 == nil }) { kill(pid, SIGKILL) }
+            if exited.withLock({ $0 == nil }) { kill(-pid, SIGKILL) }
         }
     }
 

@@ -7,6 +7,7 @@ state it is given (`{"n": last}`). Its configuration (`--config FILE`):
   delay_ms     a pause before each record, to be caught mid-read (default 0)
   crash_at     on a run that starts from nothing, exit 1 with a TRACE error after this record, before the
                next STATE (default: never)
+  hang_at      on a run that starts from nothing, write nothing more after this record (a deadlock)
   name         each record's `name` is this plus its number (default "item ")
 """
 import json
@@ -36,7 +37,7 @@ elif command == "read":
     state = json.load(open(option("--state"))) if option("--state") else []
     start = state[0]["stream"]["stream_state"]["n"] if state else 0
     total, every = int(config.get("total", 10)), int(config.get("state_every", 5))
-    delay, crash_at = float(config.get("delay_ms", 0)) / 1000, config.get("crash_at")
+    delay, crash_at, hang_at = float(config.get("delay_ms", 0)) / 1000, config.get("crash_at"), config.get("hang_at")
     say({"type": "LOG", "log": {"level": "INFO", "message": f"reading items after {start}"}})
     for n in range(start + 1, total + 1):
         if delay:
@@ -47,6 +48,8 @@ elif command == "read":
             say({"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": 0,
                                             "error": {"message": "the API went away", "failure_type": "transient_error"}}})
             sys.exit(1)
+        if start == 0 and hang_at is not None and n == hang_at:
+            time.sleep(3600)
         if n % every == 0 or n == total:
             say({"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "items"}, "stream_state": {"n": n}}}})
 else:
