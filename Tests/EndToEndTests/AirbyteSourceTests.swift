@@ -71,13 +71,29 @@ enum AirbyteFaker {
     }
 }
 
+extension DaemonHarness {
+    /// Starts the daemon with `connectors`, the source `source` among them routed to a sample sink `erp`
+    /// that writes what it applies to the file `effects`.
+    func startIntoSampleSink(_ connectors: String, from source: String) throws {
+        try writeConfig(connectors: connectors
+            + Self.sample("erp", "[connector.config]\neffects_file = \"\(path("effects"))\"")
+            + Self.route(source, "erp"))
+        try start()
+    }
+
+    /// SIGKILLs the daemon, waits for it to be gone and starts it again.
+    func killAndRestart() throws {
+        let pid = try #require(daemonPID)
+        kill(pid, SIGKILL)
+        try waitUntil("the daemon is dead", timeout: 10) { !isRunning }
+        try start()
+    }
+}
+
 @Suite(.serialized) struct AirbyteSourceTests {
     @Test(.enabled(if: AirbyteFaker.available)) func everyStreamBecomesEventsAndTheNextReadGoesOnFromTheState() throws {
         let daemon = try DaemonHarness()
-        try daemon.writeConfig(connectors: try AirbyteFaker.connector("faker", count: 200, slice: 50)
-            + DaemonHarness.sample("erp", "[connector.config]\neffects_file = \"\(daemon.path("effects"))\"")
-            + DaemonHarness.route("faker", "erp"))
-        try daemon.start()
+        try daemon.startIntoSampleSink(try AirbyteFaker.connector("faker", count: 200, slice: 50), from: "faker")
         let expected = AirbyteFaker.expected(count: 200)
         try AirbyteFaker.waitForEvery(expected, daemon)
         let effects = daemon.effects("effects")
@@ -98,15 +114,9 @@ enum AirbyteFaker {
         // Faker starts each stream from its beginning again on every read (its state says only when it
         // last ran), with new `updated_at`s: after the kill every record comes again, as a new version.
         let daemon = try DaemonHarness()
-        try daemon.writeConfig(connectors: try AirbyteFaker.connector("faker", count: 3_000, slice: 100, pollBatch: 200, pollInterval: 600_000, updated: true)
-            + DaemonHarness.sample("erp", "[connector.config]\neffects_file = \"\(daemon.path("effects"))\"")
-            + DaemonHarness.route("faker", "erp"))
-        try daemon.start()
+        try daemon.startIntoSampleSink(try AirbyteFaker.connector("faker", count: 3_000, slice: 100, pollBatch: 200, pollInterval: 600_000, updated: true), from: "faker")
         try daemon.waitUntil("some records are delivered", timeout: 120) { daemon.effects("effects").count >= 1_000 }
-        let pid = try #require(daemon.daemonPID)
-        kill(pid, SIGKILL)
-        try daemon.waitUntil("the daemon is dead", timeout: 10) { !daemon.isRunning }
-        try daemon.start()
+        try daemon.killAndRestart()
         let expected = AirbyteFaker.expected(count: 3_000)
         try AirbyteFaker.waitForEvery(expected, daemon, timeout: 240)
         let effects = daemon.effects("effects")
@@ -153,23 +163,18 @@ enum AirbyteFaker {
     static let countingSource = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/airbyte/counting_source.py").path
 
-    static func counting(_ id: String, _ config: String, pollBatch: Int = 100, pollInterval: Int = 60_000) -> String {
+    /// A connector on the counting source: `source` its configuration, `settings` more of the connector's.
+    static func counting(_ id: String, _ source: String, settings: String = "", pollBatch: Int = 100, pollInterval: Int = 60_000) -> String {
         "[[connector]]\nid = \"\(id)\"\nplugin = \"airbyte\"\npoll_batch = \(pollBatch)\npoll_interval_ms = \(pollInterval)\n"
-            + "[connector.config]\ncommand = \"\(countingSource)\"\n[connector.config.source]\n\(config)\n\n"
+            + "[connector.config]\ncommand = \"\(countingSource)\"\n\(settings)\n[connector.config.source]\n\(source)\n\n"
     }
 
     @Test func aDaemonKilledMidReadGoesOnFromTheLastStoredStateWithNothingLostOrRepeated() throws {
         let daemon = try DaemonHarness()
-        try daemon.writeConfig(connectors: Self.counting("items", "total = 1500\nstate_every = 50\ndelay_ms = 2")
-            + DaemonHarness.sample("erp", "[connector.config]\neffects_file = \"\(daemon.path("effects"))\"")
-            + DaemonHarness.route("items", "erp"))
-        try daemon.start()
+        try daemon.startIntoSampleSink(Self.counting("items", "total = 1500\nstate_every = 50\ndelay_ms = 2"), from: "items")
         try daemon.waitUntil("some items are delivered", timeout: 60) { daemon.effects("effects").count >= 300 }
-        let pid = try #require(daemon.daemonPID)
-        kill(pid, SIGKILL)
-        try daemon.waitUntil("the daemon is dead", timeout: 10) { !daemon.isRunning }
         let before = daemon.effects("effects").count
-        try daemon.start()
+        try daemon.killAndRestart()
         try daemon.waitUntil("items 1 to 1,500 are delivered", timeout: 120) { Set(AirbyteFaker.objects(daemon.effects("effects"))).count == 1_500 }
         // Each record once, object by object: what was stored before the kill was stored with the state
         // after it, and the read after the restart began there.
@@ -186,11 +191,7 @@ enum AirbyteFaker {
     @Test func aSourceThatHangsIsStoppedAndReadAgainFromItsLastState() throws {
         let daemon = try DaemonHarness()
         // It checkpoints after items 1-3, writes 4 and then nothing: after 2 s it is stopped, and read again.
-        try daemon.writeConfig(connectors: Self.counting("items", "total = 6\nstate_every = 3\nhang_at = 4").replacingOccurrences(
-                of: "[connector.config.source]", with: "idle_timeout_s = 2\n[connector.config.source]")
-            + DaemonHarness.sample("erp", "[connector.config]\neffects_file = \"\(daemon.path("effects"))\"")
-            + DaemonHarness.route("items", "erp"))
-        try daemon.start()
+        try daemon.startIntoSampleSink(Self.counting("items", "total = 6\nstate_every = 3\nhang_at = 4", settings: "idle_timeout_s = 2"), from: "items")
         try daemon.waitUntil("items 1 to 6 are delivered", timeout: 60) { Set(AirbyteFaker.objects(daemon.effects("effects"))).count == 6 }
         #expect(AirbyteFaker.objects(daemon.effects("effects")).sorted() == (1...6).map { "items:\($0)" })
         let log = try String(contentsOfFile: daemon.logPath, encoding: .utf8)
@@ -202,10 +203,7 @@ enum AirbyteFaker {
         let daemon = try DaemonHarness()
         // It checkpoints after items 1-3, then dies after writing 4 and 5; run again from that state, it
         // writes 4-6 and ends well.
-        try daemon.writeConfig(connectors: Self.counting("items", "total = 6\nstate_every = 3\ncrash_at = 5")
-            + DaemonHarness.sample("erp", "[connector.config]\neffects_file = \"\(daemon.path("effects"))\"")
-            + DaemonHarness.route("items", "erp"))
-        try daemon.start()
+        try daemon.startIntoSampleSink(Self.counting("items", "total = 6\nstate_every = 3\ncrash_at = 5"), from: "items")
         try daemon.waitUntil("items 1 to 6 are delivered", timeout: 60) { Set(AirbyteFaker.objects(daemon.effects("effects"))).count == 6 }
         let effects = daemon.effects("effects")
         #expect(AirbyteFaker.objects(effects).sorted() == (1...6).map { "items:\($0)" }, "4 and 5 once each, from the run after the crash: \(effects)")
