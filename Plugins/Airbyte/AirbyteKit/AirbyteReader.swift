@@ -203,11 +203,15 @@ public final class AirbyteReader: Sendable {
 
     static func launch(_ command: [String], _ arguments: [String], workspace: AirbyteWorkspace, environment: [String: String],
                        onLine: @escaping @Sendable (Data) -> Void, logger: Logger) throws -> AirbyteSourceProcess {
+        guard access(command[0], X_OK) == 0 else {
+            let why = errno == ENOENT ? "there is no such file" : "it cannot be run (\(String(cString: strerror(errno))))"
+            throw ConnectorError(.permanent, "cannot start the Airbyte source \(command[0]): \(why); install one with airbyte-install (README, \"The Airbyte connector\")")
+        }
         do {
             return try AirbyteSourceProcess(command: command, arguments: arguments, directory: workspace.directory, environment: environment,
                                             onLine: onLine, onStderr: { line in logger.info("Airbyte source stderr", metadata: ["airbyte.stderr": "\(line)"]) })
         } catch {
-            throw ConnectorError(.permanent, "cannot start the Airbyte source \(command[0]): \(error) (is it installed? scripts/airbyte-install)")
+            throw ConnectorError(.permanent, "cannot start the Airbyte source \(command[0]): \(error.localizedDescription)")
         }
     }
 
