@@ -11,24 +11,30 @@ public struct AirbyteCheckpoints: Sendable {
     struct Chunk: Sendable {
         var events: [Event]
         var rejects: [SourceReject]
-        var cursor: String
+        /// The state after the chunk, as JSON (``AirbyteState/cursor``).
+        var state: String
     }
 
-    /// The cursor of the last page taken (the host's, at the start): what a part of a chunk goes out under.
+    /// The cursor of the last page taken (the host's, at the start). Every page with records has a cursor
+    /// of its own, even under the same state: the next poll tells by its cursor whether the host kept it.
     public private(set) var takenCursor: String?
+    /// The state of that page, as JSON.
+    private var takenState: String?
     /// The state after every `STATE` seen so far.
     public private(set) var state: AirbyteState
-    /// Its cursor (the host's, before any `STATE`).
-    private var latestCursor: String?
     private var pendingEvents: [Event] = []
     private var pendingRejects: [SourceReject] = []
     private var chunks: [Chunk] = []
     private var chunkStart = 0
+    /// Names this run's pages: `{"run": …, "page": n, "state": […]}`.
+    private let run: String
+    private var page = 0
 
-    public init(cursor: String?) throws(AirbyteLineProblem) {
-        takenCursor = cursor
-        latestCursor = cursor
+    public init(cursor: String?, run: String = String(UInt32.random(in: .min ... .max), radix: 16)) throws(AirbyteLineProblem) {
         state = try AirbyteState(cursor: cursor)
+        takenCursor = cursor
+        takenState = cursor == nil ? nil : state.cursor
+        self.run = run
     }
 
     /// Records read but not yet followed by a `STATE`: lost if the source stops now.
@@ -49,18 +55,17 @@ public struct AirbyteCheckpoints: Sendable {
     /// A `STATE` message: what came before it is read.
     public mutating func checkpoint(_ message: JSONValue) {
         state.apply(message)
-        latestCursor = state.cursor
-        closeChunk()
+        closeChunk(state: state.cursor)
     }
 
-    /// The read ended well: what followed its last `STATE` is read too.
+    /// The read ended well: what followed its last `STATE` is read too, under that state.
     public mutating func end() {
         guard uncommitted > 0 else { return }
-        closeChunk()
+        closeChunk(state: chunks.last?.state ?? takenState ?? state.cursor)
     }
 
-    private mutating func closeChunk() {
-        chunks.append(Chunk(events: pendingEvents, rejects: pendingRejects, cursor: latestCursor ?? state.cursor))
+    private mutating func closeChunk(state: String) {
+        chunks.append(Chunk(events: pendingEvents, rejects: pendingRejects, state: state))
         ready += pendingEvents.count + pendingRejects.count
         pendingEvents = []
         pendingRejects = []
@@ -68,19 +73,21 @@ public struct AirbyteCheckpoints: Sendable {
 
     /// Up to `limit` checkpointed records (part of a chunk when one is larger than that), and the cursor to
     /// store with them. With `uncommitted`, and nothing checkpointed, records still waiting for their
-    /// `STATE` go, under the cursor taken last.
+    /// `STATE` go, under the state taken last.
     public mutating func take(limit: Int, uncommitted: Bool = false) -> (events: [Event], rejects: [SourceReject], cursor: String?) {
         let limit = max(1, limit)
         var events: [Event] = []
         var rejects: [SourceReject] = []
-        var cursor = takenCursor
+        var pageState = takenState
+        var moved = false
         while chunkStart < chunks.count {
             let chunk = chunks[chunkStart]
             let size = chunk.events.count + chunk.rejects.count
             if events.count + rejects.count + size <= limit {
                 events += chunk.events
                 rejects += chunk.rejects
-                cursor = chunk.cursor
+                pageState = chunk.state
+                moved = true
                 chunkStart += 1
                 continue
             }
@@ -94,20 +101,23 @@ public struct AirbyteCheckpoints: Sendable {
             }
             break
         }
+        ready -= events.count + rejects.count
         if uncommitted && events.isEmpty && rejects.isEmpty && chunkStart == chunks.count {
             let eventCount = min(limit, pendingEvents.count)
             events = Array(pendingEvents.prefix(eventCount))
             rejects = Array(pendingRejects.prefix(limit - eventCount))
             pendingEvents.removeFirst(eventCount)
             pendingRejects.removeFirst(rejects.count)
-            return (events, rejects, takenCursor)
         }
         if chunkStart > 64 && chunkStart * 2 > chunks.count {
             chunks.removeFirst(chunkStart)
             chunkStart = 0
         }
-        ready -= events.count + rejects.count
+        guard moved || !events.isEmpty || !rejects.isEmpty else { return ([], [], takenCursor) }
+        page += 1
+        let cursor = #"{"page":\#(page),"run":"\#(run)","state":\#(pageState ?? "[]")}"#
         takenCursor = cursor
+        takenState = pageState
         return (events, rejects, cursor)
     }
 }

@@ -81,7 +81,8 @@ public final class AirbyteReader: Sendable {
     }
 
     /// The run the host's cursor continues: the current one when its last page carried that cursor, else a
-    /// new one from it (the host did not keep a page, or this is the first poll).
+    /// new one from it (the host did not keep the last page — its store refused it — or this is the first
+    /// poll). Pages under the same state have cursors of their own, so a page lost that way is read again.
     private func currentRun(from cursor: String?) async throws -> ReadRun {
         if let run = state.withLock({ $0.run }) {
             if run.takenCursor == cursor { return run }
@@ -95,7 +96,7 @@ public final class AirbyteReader: Sendable {
         do {
             checkpoints = try AirbyteCheckpoints(cursor: cursor)
         } catch {
-            throw ConnectorError(.permanent, "\(error.description); `hostctl` can reset the connector's cursor to read from the start")
+            throw ConnectorError(.permanent, "connector \(connector.id): \(error.description)")
         }
         var arguments = ["read", "--config", try await writeConfiguration(), "--catalog", try workspace.write("catalog.json", AirbyteJSON.encoder().encode(catalog.json))]
         if !checkpoints.state.isEmpty {

@@ -14,14 +14,13 @@ public struct AirbyteState: Sendable, Equatable {
 
     public init() {}
 
-    /// The state a cursor names: nil or empty, none yet.
+    /// The state a cursor names (a page's cursor, `{"page", "run", "state": [messages]}`, or the messages
+    /// alone); nil or empty, none yet.
     public init(cursor: String?) throws(AirbyteLineProblem) {
         guard let cursor, !cursor.isEmpty else { return }
-        let messages: [JSONValue]
-        do {
-            messages = try AirbyteJSON.decoder.decode([JSONValue].self, from: Data(cursor.utf8))
-        } catch {
-            throw AirbyteLineProblem("the stored cursor is not an array of Airbyte state messages: \(AirbyteJSON.excerpt(Data(cursor.utf8)))")
+        let json = try? AirbyteJSON.decoder.decode(JSONValue.self, from: Data(cursor.utf8))
+        guard let messages = json?["state"]?.arrayValue ?? json?.arrayValue else {
+            throw AirbyteLineProblem("the stored cursor holds no Airbyte state messages: \(AirbyteJSON.excerpt(Data(cursor.utf8)))")
         }
         for message in messages { apply(message) }
     }
