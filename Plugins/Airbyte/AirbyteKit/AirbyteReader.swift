@@ -1,5 +1,5 @@
 public import ConnectorProtocol
-public import Foundation
+import Foundation
 public import Logging
 import Synchronization
 

@@ -1,6 +1,6 @@
 public import ConnectorProtocol
 import Crypto
-public import Foundation
+import Foundation
 
 /// A record as the host takes it: an event, or a reject saying why it cannot be one.
 public enum AirbyteRecordOutcome: Sendable, Equatable {

@@ -1,5 +1,5 @@
 public import ConnectorProtocol
-public import Foundation
+import Foundation
 
 /// Where an Airbyte source is in its streams: the last `STATE` message of each stream (or the last
 /// global or legacy one), as `read --state` takes them back, an array of state messages. Kept by the host
