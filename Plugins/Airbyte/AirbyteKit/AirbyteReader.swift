@@ -257,12 +257,12 @@ final class ReadRun: Sendable {
         let limit = settings.bufferedRecords
         let stopping = stopping
         process = try AirbyteReader.launch(settings.command, arguments, workspace: workspace, environment: environment, onLine: { line in
-            state.withLock { $0.lastOutput = .now }
             let message: AirbyteMessage
             do {
                 message = try AirbyteMessage.parse(line)
             } catch {
                 let count = state.withLock { state in
+                    state.lastOutput = .now
                     state.badLines += 1
                     return state.badLines
                 }
@@ -288,9 +288,10 @@ final class ReadRun: Sendable {
             default:
                 break
             }
-            // Back-pressure: the source waits on its pipe while the host has not taken enough.
+            // Back-pressure: the source waits on its pipe while the host has not taken enough. Each look
+            // also marks the source alive: a line just came, and waiting for the host is not its silence.
             while !stopping.withLock({ $0 }) && state.withLock({ state in
-                state.lastOutput = .now  // waiting for the host is not the source's silence
+                state.lastOutput = .now
                 return state.checkpoints.ready + state.checkpoints.uncommitted >= limit
             }) {
                 usleep(5_000)
