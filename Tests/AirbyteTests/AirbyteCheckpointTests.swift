@@ -71,6 +71,18 @@ import Testing
         #expect(checkpoints.take(limit: 10, uncommitted: true).cursor == last.cursor)
     }
 
+    @Test func theLastPageIsGivenAgainToAHostThatAsksFromTheCursorBeforeIt() throws {
+        var checkpoints = try AirbyteCheckpoints(cursor: nil)
+        for id in 1...4 { checkpoints.record(user(id)) }
+        checkpoints.checkpoint(state("users", 4))
+        let first = checkpoints.take(limit: 2)
+        let second = checkpoints.take(limit: 2)
+        #expect(checkpoints.lastPage(after: nil) == nil, "only the last page is kept")
+        let again = try #require(checkpoints.lastPage(after: first.cursor))
+        #expect(again.events.map(\.source.objectID) == ["3", "4"] && again.cursor == second.cursor)
+        #expect(checkpoints.lastPage(after: second.cursor) == nil, "the cursor of the last page asks for the next one")
+    }
+
     @Test func aStateWithoutRecordsStillMovesTheCursor() throws {
         var checkpoints = try AirbyteCheckpoints(cursor: nil)
         checkpoints.checkpoint(state("users", 7))

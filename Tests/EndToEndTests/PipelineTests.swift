@@ -285,6 +285,25 @@ extension DaemonHarness {
         #expect(try daemon.stop() == 0)
     }
 
+    /// A source with a long backlog is polled page after page, each cursor once: the host reads up to 64
+    /// pages in a row, asking for the next while storing one, and used to ask for a 65th it then dropped,
+    /// polling its cursor again (a source whose pages are not repeatable, such as an Airbyte read,
+    /// started over from its last state every 64 pages and never got past the 64th).
+    @Test func aLongBacklogIsPolledEachCursorOnce() throws {
+        let daemon = try DaemonHarness()
+        try daemon.writeConfig(connectors: Self.pysource("count = 150\npage_size = 1\npolls_file = \"\(daemon.path("polls"))\""))
+        try Self.addFixturePlugins(daemon)
+        try daemon.start()
+        try daemon.waitUntil("the 150 events are stored", timeout: 30) { try daemon.storedEvents(connector: "py").count == 150 }
+        #expect(try daemon.stop() == 0)
+        let polled = try String(contentsOfFile: daemon.path("polls"), encoding: .utf8).split(separator: "\n").map(String.init)
+        // Every cursor before the end once, in order; the last one ("150") again at each poll interval.
+        let backlog = polled.prefix { $0 != "\"150\"" }
+        let repeated = Dictionary(grouping: backlog, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted()
+        #expect(repeated.isEmpty, "polled more than once: \(repeated)")
+        #expect(Array(backlog) == ["null"] + (1..<150).map { "\"\($0)\"" })
+    }
+
     /// An event of a kind the host has never heard of (issue 15: it failed its page, then was rejected
     /// at intake) is stored, routed and delivered to a sink that takes it, byte for byte as the source
     /// wrote it (its escaped "é" and number as written included).

@@ -241,12 +241,14 @@ public final class Pipeline: Service, Sendable {
                         noteStoreProblem("cursor", "the store cannot be read: \(error)")
                         throw StoreUnreadable()
                     }
+                    // At most 64 pages in a row, then the other streams get their turn. The 64th asks for no
+                    // 65th: a page asked for is a page stored (a source's pages need not be repeatable).
                     var current = try await fetch(cursor)
-                    for _ in 0..<64 {
+                    for round in 1...64 {
                         let page = current
                         async let stored = ingest(connector: connector.id, stream: stream.name, incoming: page.incoming, rejects: page.rejects,
                                                   cursor: page.page.cursor)
-                        let next = page.page.hasMore ? try await fetch(page.page.cursor) : nil
+                        let next = page.page.hasMore && round < 64 ? try await fetch(page.page.cursor) : nil
                         _ = try await stored
                         guard let next else { break }
                         current = next

@@ -26,6 +26,8 @@ public struct AirbyteCheckpoints: Sendable {
     private var pendingRejects: [SourceReject] = []
     private var chunks: [Chunk] = []
     private var chunkStart = 0
+    /// The last page taken and the cursor before it, for a host that asks for it again.
+    private var lastPage: (before: String?, events: [Event], rejects: [SourceReject], cursor: String)?
     /// Names this run's pages: `{"run": …, "page": n, "state": […]}`.
     private let run: String
     private var page = 0
@@ -116,8 +118,16 @@ public struct AirbyteCheckpoints: Sendable {
         guard moved || !events.isEmpty || !rejects.isEmpty else { return ([], [], takenCursor) }
         page += 1
         let cursor = #"{"page":\#(page),"run":"\#(run)","state":\#(pageState ?? "[]")}"#
+        lastPage = (takenCursor, events, rejects, cursor)
         takenCursor = cursor
         takenState = pageState
         return (events, rejects, cursor)
+    }
+
+    /// The last page again, when the host asks from the cursor before it: it did not keep that page (its
+    /// store refused it, or its poll timed out before the answer came). Nil for any other cursor.
+    public func lastPage(after cursor: String?) -> (events: [Event], rejects: [SourceReject], cursor: String)? {
+        guard let lastPage, lastPage.before == cursor, lastPage.cursor == takenCursor else { return nil }
+        return (lastPage.events, lastPage.rejects, lastPage.cursor)
     }
 }

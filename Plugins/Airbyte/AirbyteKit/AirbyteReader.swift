@@ -50,6 +50,11 @@ public final class AirbyteReader: Sendable {
         }) {
             throw failure
         }
+        if let run = state.withLock({ $0.run }), let page = run.lastPage(after: params.cursor) {
+            logger.notice("the host asks again for the last page (it did not keep it): the same page again",
+                          metadata: ["connector.id": "\(connector.id)", "airbyte.records": "\(page.events.count + page.rejects.count)"])
+            return PollResult(events: page.events, cursor: page.cursor, hasMore: true, rejects: page.rejects)
+        }
         let run = try await currentRun(from: params.cursor)
         let clock = ContinuousClock()
         let deadline = clock.now + Self.pollWait
@@ -81,8 +86,8 @@ public final class AirbyteReader: Sendable {
     }
 
     /// The run the host's cursor continues: the current one when its last page carried that cursor, else a
-    /// new one from it (the host did not keep the last page — its store refused it — or this is the first
-    /// poll). Pages under the same state have cursors of their own, so a page lost that way is read again.
+    /// new one from it (the host lost more than the last page — it restarted — or this is the first poll).
+    /// Pages under the same state have cursors of their own, so a page lost that way is read again.
     private func currentRun(from cursor: String?) async throws -> ReadRun {
         if let run = state.withLock({ $0.run }) {
             if run.takenCursor == cursor { return run }
@@ -176,15 +181,12 @@ public final class AirbyteReader: Sendable {
     /// Runs a command of the source to its end and gathers its messages.
     func runOnce(_ arguments: [String]) async throws -> [AirbyteMessage] {
         let messages = Locked<[AirbyteMessage]>([])
+        let badLines = Locked(0)
         let logger = logger
         let process = try Self.launch(settings.command, arguments, workspace: workspace, environment: environment, onLine: { line in
-            switch Result(catching: { () throws(AirbyteLineProblem) in try AirbyteMessage.parse(line) }) {
-            case .success(let message):
-                if case .log(let level, let text) = message { ReadRun.log(level, text, logger) }
-                messages.withLock { $0.append(message) }
-            case .failure(let problem):
-                logger.warning("the Airbyte source wrote a line that is not a message", metadata: ["airbyte.problem": "\(problem)"])
-            }
+            guard let message = Self.message(in: line, badLines: badLines, logger: logger) else { return }
+            if case .log(let level, let text) = message { ReadRun.log(level, text, logger) }
+            messages.withLock { $0.append(message) }
         }, logger: logger)
         let status = await process.wait()
         let gathered = messages.withLock { $0 }
@@ -192,6 +194,20 @@ public final class AirbyteReader: Sendable {
             throw Self.failure(of: gathered, doing: arguments[0], status: status)
         }
         return gathered
+    }
+
+    /// A line of the source's as a message; a line that is not one is logged (the first ten of a run) and skipped.
+    static func message(in line: Data, badLines: Locked<Int>, logger: Logger) -> AirbyteMessage? {
+        do {
+            return try AirbyteMessage.parse(line)
+        } catch {
+            let count = badLines.withLock { count in
+                count += 1
+                return count
+            }
+            if count <= 10 { logger.warning("the Airbyte source wrote a line that is not a message", metadata: ["airbyte.problem": "\(error)"]) }
+            return nil
+        }
     }
 
     /// The error a source's run ended with: its TRACE error, else its exit.
@@ -240,7 +256,6 @@ final class ReadRun: Sendable {
         var checkpoints: AirbyteCheckpoints
         var exitStatus: Int32?
         var error: AirbyteTrace?
-        var badLines = 0
         /// When the source last wrote a line, or last waited for the host to take records.
         var lastOutput = ContinuousClock.now
         /// Stopped for writing nothing this long.
@@ -256,17 +271,12 @@ final class ReadRun: Sendable {
         self.state = state
         let limit = settings.bufferedRecords
         let stopping = stopping
+        let badLines = Locked(0)
         process = try AirbyteReader.launch(settings.command, arguments, workspace: workspace, environment: environment, onLine: { line in
-            let message: AirbyteMessage
-            do {
-                message = try AirbyteMessage.parse(line)
-            } catch {
-                let count = state.withLock { state in
-                    state.lastOutput = .now
-                    state.badLines += 1
-                    return state.badLines
-                }
-                if count <= 10 { logger.warning("the Airbyte source wrote a line that is not a message", metadata: ["airbyte.problem": "\(error)"]) }
+            // A run being stopped is over: what it still writes (its last line cut short) is not read.
+            guard !stopping.withLock({ $0 }) else { return }
+            guard let message = AirbyteReader.message(in: line, badLines: badLines, logger: logger) else {
+                state.withLock { $0.lastOutput = .now }
                 return
             }
             switch message {
@@ -322,6 +332,9 @@ final class ReadRun: Sendable {
     }
 
     var takenCursor: String? { state.withLock { $0.checkpoints.takenCursor } }
+    func lastPage(after cursor: String?) -> (events: [Event], rejects: [SourceReject], cursor: String)? {
+        state.withLock { $0.checkpoints.lastPage(after: cursor) }
+    }
     var uncommitted: Int { state.withLock { $0.checkpoints.uncommitted } }
 
     /// Ended, and every checkpoint taken.
