@@ -199,7 +199,46 @@ final class JSONDocument {
         return value
     }
 
+    /// The value at `node` as a ``JSONValue``, built straight from the index: what `JSONValue`'s own
+    /// `Decodable` conformance makes of it (a number that is exactly an `Int64` is one; one too large for
+    /// a `Double` is refused, at the path of the whole value), without its trial decodes, each miss of
+    /// which throws an error. Of a key written twice, the last counts.
+    func jsonValue(_ node: Int, _ path: CodingPathNode?) throws -> JSONValue {
+        let value = nodes[node]
+        switch value.kind {
+        case .null: return .null
+        case .bool: return .bool(value.flag != 0)
+        case .string: return .string(string(node))
+        case .integer, .number:
+            if value.kind == .integer, let integer = JSONScanner.integer(raw(node), as: Int64.self) { return .int(integer) }
+            guard let number = Double(String(decoding: raw(node), as: UTF8.self)), number.isFinite else {
+                throw DecodingError.dataCorrupted(DecodingError.Context(
+                    codingPath: path.array, debugDescription: "Number \(String(decoding: raw(node), as: UTF8.self)) is not representable in Swift."))
+            }
+            if value.kind == .number, number.rounded() == number, let integer = Int64(exactly: number) { return .int(integer) }
+            return .double(number)
+        case .array:
+            var elements: [JSONValue] = []
+            elements.reserveCapacity(Int(value.flag))
+            var child = node + 1
+            for _ in 0..<value.flag {
+                elements.append(try jsonValue(child, path))
+                child = next(child)
+            }
+            return .array(elements)
+        case .object:
+            var members = [String: JSONValue](minimumCapacity: Int(value.flag))
+            var key = node + 1
+            for _ in 0..<value.flag {
+                members[string(key)] = try jsonValue(key + 1, path)
+                key = next(key + 1)
+            }
+            return .object(members)
+        }
+    }
+
     func decode<T: Decodable>(_ type: T.Type, at node: Int, path: CodingPathNode?) throws -> T {
+        if T.self == JSONValue.self { return try jsonValue(node, path) as! T }
         // The scalars the containers' own overloads do not reach (a generic `T` that is one).
         if T.self == String.self { return try decodeString(node, path) as! T }
         if T.self == Int.self { return try decodeInteger(Int.self, node, path) as! T }

@@ -90,12 +90,50 @@ final class JSONStreamWriter {
             bytes.append(contentsOf: (value as! Decimal).description.utf8)
             return
         }
+        if T.self == JSONValue.self {
+            try writeJSON(value as! JSONValue)
+            return
+        }
         let before = bytes.count
         try value.encode(to: StreamEncoder(writer: self, level: level))
         close(above: level)
         if bytes.count == before {
             // Encoded nothing at all: `JSONEncoder` writes an empty object.
             bytes.append(UInt8(ascii: "{"))
+            bytes.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// Writes a ``JSONValue`` as its `Encodable` conformance would, without its containers; with
+    /// `sortedKeys`, each object's members in the order of their keys' UTF-8 bytes.
+    func writeJSON(_ value: JSONValue, sortedKeys: Bool = false) throws {
+        switch value {
+        case .null: bytes.append(contentsOf: "null".utf8)
+        case .bool(let flag): bytes.append(contentsOf: (flag ? "true" : "false").utf8)
+        case .int(let number): writeInteger(number)
+        case .double(let number): try writeFloat(number, path: [])
+        case .string(let text): writeString(text)
+        case .array(let elements):
+            bytes.append(UInt8(ascii: "["))
+            for (index, element) in elements.enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                try writeJSON(element, sortedKeys: sortedKeys)
+            }
+            bytes.append(UInt8(ascii: "]"))
+        case .object(let members):
+            bytes.append(UInt8(ascii: "{"))
+            var first = true
+            func write(_ key: String, _ member: JSONValue) throws {
+                if !first { bytes.append(UInt8(ascii: ",")) }
+                first = false
+                writeKey(key)
+                try writeJSON(member, sortedKeys: sortedKeys)
+            }
+            if sortedKeys {
+                for key in members.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) { try write(key, members[key]!) }
+            } else {
+                for (key, member) in members { try write(key, member) }
+            }
             bytes.append(UInt8(ascii: "}"))
         }
     }

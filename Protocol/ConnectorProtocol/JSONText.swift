@@ -37,3 +37,14 @@ public enum JSONText {
         bytes.append(UInt8(ascii: "\""))
     }
 }
+
+extension JSONValue {
+    /// Compact JSON with each object's keys in the order of their UTF-8 bytes: the same value, the same
+    /// bytes, in whatever order its members came. What a digest of a record is taken over. Throws for
+    /// a number JSON cannot hold (infinite, not a number), as encoding it does.
+    public func canonicalJSON() throws -> Data {
+        let writer = JSONStreamWriter()
+        try writer.writeJSON(self, sortedKeys: true)
+        return Data(writer.bytes)
+    }
+}

@@ -152,4 +152,30 @@ import Testing
         let text = #"{"a": [1, "two", 3.5, null, true, {"n": {}}], "z": "", "big": -9223372036854775808}"#
         #expect(try decoder.decode(JSONValue.self, from: data(text)) == JSONDecoder().decode(JSONValue.self, from: data(text)))
     }
+
+    /// A `JSONValue` is built straight from the index (issue 22: the trial decodes of its `Decodable`
+    /// conformance were half of the Airbyte plugin's CPU); every kind of number must land as with
+    /// Foundation, where an integer is exactly one, however it is written.
+    @Test func jsonValuesOfEveryKindAsJSONDecoderReadsThem() {
+        let texts = ["0", "-0", "2.0", "2.5", "1e2", "1E-2", "-1.5e3", "9223372036854775807", "9223372036854775808",
+                     "-9223372036854775809", "123456789012345678901234567890", "0.1", "1e300", "true", "false", "null",
+                     #""caf\u00e9 \"x\"""#, "[]", "{}", "[[], {}, [1, [2, [3]]]]", #"{"a": {"b": {"c": [1.25, "d"]}}}"#]
+        for text in texts {
+            expectSame(JSONValue.self, text)
+            expectSame([String: JSONValue].self, #"{"v": \#(text), "w": [\#(text)]}"#)
+        }
+        expectSame(JSONValue.self, #"{"a": 1"#)
+        // Foundation refuses a number too large for a Double as JSON; so does this decoder, as a JSONValue.
+        #expect(throws: DecodingError.self) { try decoder.decode(JSONValue.self, from: data(#"{"a": [1e400]}"#)) }
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(JSONValue.self, from: data(#"{"a": [1e400]}"#)) }
+    }
+
+    /// The stream encoder writes a `JSONValue` as `JSONEncoder` does: it reads back as the same value.
+    @Test func jsonValuesEncodeAsJSONEncoderWritesThem() throws {
+        let value = try JSONDecoder().decode(JSONValue.self, from: data(#"{"a": [1, -2, 2.5, "x\"y", null, true, {"n": {}}], "b": []}"#))
+        let ours = try JSONStreamEncoder().encode(["v": value])
+        #expect(try JSONDecoder().decode([String: JSONValue].self, from: ours) == ["v": value])
+        #expect(try JSONStreamEncoder().encode(JSONValue.array([1, .double(2.5), "é"])) == JSONEncoder().encode(JSONValue.array([1, .double(2.5), "é"])))
+        #expect(throws: EncodingError.self) { try JSONStreamEncoder().encode(["v": JSONValue.double(.nan)]) }
+    }
 }

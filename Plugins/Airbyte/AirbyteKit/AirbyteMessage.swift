@@ -86,7 +86,7 @@ public struct AirbyteLineProblem: Error, Sendable, Equatable, CustomStringConver
 }
 
 enum AirbyteJSON {
-    static let decoder = JSONDecoder()
+    static let decoder = JSONIndexDecoder()
 
     static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()

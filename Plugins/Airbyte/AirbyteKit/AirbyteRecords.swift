@@ -104,8 +104,8 @@ public struct AirbyteRecords: Sendable {
 
     /// 16 hex digits of the SHA-256 of the record's fields (keys sorted): the same fields, the same digest.
     static func digest(_ record: JSONValue) -> String {
-        let bytes = (try? AirbyteJSON.encoder().encode(record)) ?? Data()
-        return SHA256.hash(data: bytes).prefix(8).map { String(format: "%02x", $0) }.joined()
+        // A record read from JSON holds no number JSON cannot (the decoder refuses them).
+        Hex.encode(SHA256.hash(data: (try? record.canonicalJSON()) ?? Data()).prefix(8))
     }
 
     /// A cursor value that is a date and time (RFC 3339, or ISO 8601 without a zone: UTC), as RFC 3339.
