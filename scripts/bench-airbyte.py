@@ -6,7 +6,9 @@ virtualenv, so that the three lines read the same records:
   source alone         `read` into /dev/null: what the source itself costs
   peers: CDK → SQLite  the same `read` piped into bench-peers' SQLite consumer (consumer/sqlite_consumer.py)
   connector-host       connector-hostd with connector-airbyte running the same command, no routes: from the
-                       daemon's start to the last event stored (durable: WAL, synchronous=FULL, deduplicated)
+                       daemon's start to the last event stored (durable: WAL, synchronous=FULL, deduplicated);
+                       this includes the source's `discover` (the other two are handed the catalog), timed
+                       alone too, and the CPU seconds of the daemon and the plugin are printed
 then the ratios. Needs the peers' virtualenv (../shared/bench-peers/run makes it) and release binaries.
 usage: scripts/bench-airbyte.py --bin BIN_DIR [--records N] [--runs R]
 """
@@ -59,12 +61,20 @@ def peers():
     return seconds
 
 
+def discover():
+    return timed(f"'{PYTHON}' '{SOURCE}' discover --config '{config}' > /dev/null")
+
+
+cpu = []
+
+
 def host():
     connectors = (f'[[connector]]\nid = "synthetic"\nplugin = "airbyte"\npoll_batch = 1000\npoll_interval_ms = 3600000\n'
                   f'[connector.config]\ncommand = "{command}"\n[connector.config.source]\nn = {N}\n')
     daemon = benchdaemon.Daemon(BIN, connectors, prefix="chairbyte-")
     try:
         daemon.wait("SELECT count(*) FROM events", N, timeout=1800)
+        cpu.append(daemon.cpu_seconds())
         return daemon.since_start("SELECT max(received_at) FROM events")
     finally:
         daemon.stop()
@@ -75,6 +85,8 @@ for name, run in (("source alone", alone), ("peers: CDK -> SQLite", peers), ("co
     seconds = statistics.median(run() for _ in range(args.runs))
     results[name] = N / seconds
     print(f"  {name:<22} {N:>9,} records: {N / seconds:>9,.0f} records/s (median of {args.runs}, {seconds:.1f} s)", flush=True)
+print(f"    of which the source's discover, alone: {statistics.median(discover() for _ in range(args.runs)):.1f} s (median of {args.runs}); "
+      f"CPU s of the daemon / connector-airbyte: {statistics.median(c['daemon'] for c in cpu):.1f} / {statistics.median(sum(c['plugins']) for c in cpu):.1f}")
 print(f"  connector-host / peers: {results['connector-host'] / results['peers: CDK -> SQLite']:.2f}x, "
       f"connector-host / source alone: {results['connector-host'] / results['source alone']:.2f}x")
 print(json.dumps(results))
