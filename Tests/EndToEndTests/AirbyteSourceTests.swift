@@ -213,4 +213,38 @@ extension DaemonHarness {
         #expect(log.contains("records read after the source's last STATE are not kept"))
         #expect(try daemon.stop() == 0)
     }
+
+    /// The plugin killed outright (SIGKILL: it cannot stop its source) while its source hangs: the plugin
+    /// the host starts next kills that source, found by the `HOME` it was given, and removes the folder
+    /// the source's configuration was in, then reads on from the last stored state.
+    @Test func aPluginKilledOutrightLeavesNoSourceAndNoConfigurationBehind() throws {
+        let daemon = try DaemonHarness()
+        // It checkpoints after items 1-3, writes 4 and then nothing (idle_timeout_s is ten minutes).
+        try daemon.startIntoSampleSink(Self.counting("items", "total = 6\nstate_every = 3\nhang_at = 4"), from: "items")
+        try daemon.waitUntil("items 1 to 3 are delivered", timeout: 60) { Set(AirbyteFaker.objects(daemon.effects("effects"))).count == 3 }
+        let runtime = daemon.path("run")
+        let folders = try FileManager.default.contentsOfDirectory(atPath: runtime).filter { $0.hasPrefix("airbyte-items.") }
+        #expect(folders.count == 1, "\(folders)")
+        let folder = "\(runtime)/\(try #require(folders.first))"
+        let sources = Self.processes(home: folder)
+        #expect(!sources.isEmpty, "the hung source runs with HOME=\(folder)")
+        let plugin = try #require(try daemon.connector("items").pid)
+        kill(plugin, SIGKILL)
+        try daemon.waitUntil("items 4 to 6 are delivered by the next plugin", timeout: 60) {
+            Set(AirbyteFaker.objects(daemon.effects("effects"))).count == 6
+        }
+        #expect(sources.allSatisfy(DaemonHarness.isDead), "the hung source was killed")
+        #expect(!FileManager.default.fileExists(atPath: folder), "its folder, with the source's configuration, is gone")
+        #expect(daemon.log.contains("an earlier run of this plugin was killed"))
+        #expect(AirbyteFaker.objects(daemon.effects("effects")).sorted() == (1...6).map { "items:\($0)" })
+        #expect(try daemon.stop() == 0)
+    }
+
+    /// The processes whose environment holds `HOME=home`.
+    static func processes(home: String) -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry in
+            guard let pid = Int32(entry), let environment = FileManager.default.contents(atPath: "/proc/\(entry)/environ") else { return nil }
+            return environment.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == "HOME=\(home)" } ? pid : nil
+        }
+    }
 }

@@ -24,6 +24,11 @@ struct AirbyteConnector: Connector {
         let settings = try context.settings(AirbyteSettings.init)
         let socket = ProcessInfo.processInfo.environment[PluginEnvironment.socket]
         let parent = socket.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path } ?? NSTemporaryDirectory()
+        let swept = AirbyteWorkspace.sweep(parent: parent, connector: context.connector.id)
+        if !swept.folders.isEmpty {
+            context.logger.notice("an earlier run of this plugin was killed: its folders removed, its source's processes killed",
+                                  metadata: ["airbyte.folders": "\(swept.folders.count)", "airbyte.killed": "\(swept.killed.map(String.init).joined(separator: " "))"])
+        }
         let workspace = try AirbyteWorkspace(parent: parent, connector: context.connector.id)
         let host = context.host
         reader = AirbyteReader(settings: settings, connector: context.connector, workspace: workspace, logger: context.logger,
