@@ -240,6 +240,23 @@ extension DaemonHarness {
         #expect(try daemon.stop() == 0)
     }
 
+    /// `hostctl check` runs the source's `check`, then says which of its streams are read and how (its
+    /// `discover`); a stream the configuration names that the source does not offer fails the check.
+    @Test func checkSaysWhichStreamsAreReadAndHow() throws {
+        let daemon = try DaemonHarness()
+        try daemon.startIntoSampleSink(
+            Self.counting("items", "total = 3") + Self.counting("typo", "total = 3", settings: "streams = [\"itemz\"]")
+                + Self.counting("refused", "refuse_check = true"), from: "items")
+        let good = try daemon.hostctl("check", "items")
+        #expect(good.status == 0 && good.stdout.contains("items: ok: Airbyte source \(Self.countingSource): counting; reads 1 of its 1 streams: items (incremental by n, key n)"),
+                "\(good)")
+        let typo = try daemon.hostctl("check", "typo")
+        #expect(typo.status != 0 && typo.stdout.contains(#"streams of typo: the source has no stream "itemz" (it has: items)"#), "\(typo)")
+        let refused = try daemon.hostctl("check", "refused")
+        #expect(refused.status != 0 && refused.stdout.contains("the API key is wrong"), "\(refused)")
+        #expect(try daemon.stop() == 0)
+    }
+
     /// The processes whose environment holds `HOME=home`.
     static func processes(home: String) -> [Int32] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry in

@@ -25,7 +25,7 @@ public final class AirbyteReader: Sendable {
         var run: ReadRun?
         /// A run's error, for the poll after its last records.
         var failure: ConnectorError?
-        var catalog: (json: JSONValue, records: AirbyteRecords)?
+        var catalog: (json: JSONValue, records: AirbyteRecords, offered: [String])?
         var stopped = false
     }
     private let state = Mutex(State())
@@ -138,7 +138,7 @@ public final class AirbyteReader: Sendable {
     }
 
     /// The configured catalog of the chosen streams, from `discover` (once per plugin run).
-    func configuredCatalog() async throws -> (json: JSONValue, records: AirbyteRecords) {
+    func configuredCatalog() async throws -> (json: JSONValue, records: AirbyteRecords, offered: [String]) {
         if let catalog = state.withLock({ $0.catalog }) { return catalog }
         let messages = try await runOnce(["discover", "--config", try await writeConfiguration()])
         workspace.remove("config.json")
@@ -146,23 +146,35 @@ public final class AirbyteReader: Sendable {
             throw Self.failure(of: messages, doing: "discover")
         }
         let configured: (catalog: JSONValue, streams: [AirbyteStream])
+        let offered = AirbyteCatalog(catalog)
         do {
-            configured = try AirbyteCatalog(catalog).configured(settings.streams)
+            configured = try offered.configured(settings.streams)
         } catch {
             throw ConnectorError(.permanent, "[connector.config] streams of \(connector.id): \(error.description)")
         }
-        let result = (json: configured.catalog, records: AirbyteRecords(connector: connector, streams: configured.streams, mappings: settings.mappings))
+        let result = (json: configured.catalog, records: AirbyteRecords(connector: connector, streams: configured.streams, mappings: settings.mappings),
+                      offered: offered.names)
         state.withLock { $0.catalog = result }
         return result
     }
 
-    /// `check`: whether the source reaches its system with this configuration.
+    /// `check`: whether the source reaches its system with this configuration, and then which of the
+    /// streams it offers are read, and how (its `discover`).
     public func check() async throws -> CheckResult {
         let messages = try await runOnce(["check", "--config", try await writeConfiguration()])
         workspace.remove("config.json")
         for message in messages {
             if case .connectionStatus(let succeeded, let text) = message {
-                return CheckResult(ok: succeeded, message: "Airbyte source \(settings.command[0]): \(text ?? (succeeded ? "check succeeded" : "check failed"))")
+                let said = "Airbyte source \(settings.command[0]): \(text ?? (succeeded ? "check succeeded" : "check failed"))"
+                guard succeeded else { return CheckResult(ok: false, message: said) }
+                do {
+                    let catalog = try await configuredCatalog()
+                    let streams = catalog.records.streams.values.sorted { $0.name < $1.name }
+                    return CheckResult(ok: true, message: "\(said); reads \(streams.count) of its \(catalog.offered.count) streams: "
+                                       + streams.map(\.summary).joined(separator: ", "))
+                } catch let error as ConnectorError {
+                    return CheckResult(ok: false, message: "\(said); but \(error.message)")
+                }
             }
         }
         throw Self.failure(of: messages, doing: "check")

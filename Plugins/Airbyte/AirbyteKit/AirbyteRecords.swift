@@ -29,6 +29,13 @@ public struct AirbyteStream: Sendable, Equatable {
         self.cursorField = cursorField
         self.incremental = incremental
     }
+
+    /// How it is read, for an operator: `users (incremental by updated_at, key id)`.
+    public var summary: String {
+        let mode = incremental ? "incremental by \(cursorField.joined(separator: "."))" : "whole each read"
+        let key = primaryKey.isEmpty ? "no key: a record is its fields' digest" : "key " + primaryKey.map { $0.joined(separator: ".") }.joined(separator: "+")
+        return "\(name) (\(mode), \(key))"
+    }
 }
 
 /// Airbyte records as the host's events. Pure: the connector reads the source, this maps.

@@ -9,6 +9,7 @@ state it is given (`{"n": last}`). Its configuration (`--config FILE`):
                next STATE (default: never)
   hang_at      on a run that starts from nothing, write nothing more after this record (a deadlock)
   name         each record's `name` is this plus its number (default "item ")
+  refuse_check `check` answers FAILED (a wrong API key)
 """
 import json
 import sys
@@ -28,7 +29,10 @@ config = json.load(open(option("--config"))) if option("--config") else {}
 if command == "spec":
     say({"type": "SPEC", "spec": {"connectionSpecification": {"type": "object", "properties": {}}}})
 elif command == "check":
-    say({"type": "CONNECTION_STATUS", "connectionStatus": {"status": "SUCCEEDED", "message": "counting"}})
+    if config.get("refuse_check"):
+        say({"type": "CONNECTION_STATUS", "connectionStatus": {"status": "FAILED", "message": "the API key is wrong"}})
+    else:
+        say({"type": "CONNECTION_STATUS", "connectionStatus": {"status": "SUCCEEDED", "message": "counting"}})
 elif command == "discover":
     say({"type": "CATALOG", "catalog": {"streams": [{
         "name": "items", "json_schema": {"type": "object"}, "supported_sync_modes": ["full_refresh", "incremental"],
