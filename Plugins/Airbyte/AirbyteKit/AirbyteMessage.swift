@@ -1,5 +1,6 @@
 public import ConnectorProtocol
 public import Foundation
+import ConnectorKit
 
 /// One line of an Airbyte source's standard output (the Airbyte protocol: one JSON object a line, its
 /// `type` saying which member holds the message). Only what the host uses is read; the rest is `other`.
@@ -22,13 +23,13 @@ public enum AirbyteMessage: Sendable, Equatable {
         do {
             json = try AirbyteJSON.decoder.decode(JSONValue.self, from: line)
         } catch {
-            throw AirbyteLineProblem("not JSON: \(AirbyteJSON.excerpt(line))")
+            throw AirbyteLineProblem("not JSON: \(TextExcerpt.of(line, limit: 120))")
         }
-        guard let type = json["type"]?.stringValue else { throw AirbyteLineProblem("no \"type\": \(AirbyteJSON.excerpt(line))") }
+        guard let type = json["type"]?.stringValue else { throw AirbyteLineProblem("no \"type\": \(TextExcerpt.of(line, limit: 120))") }
         switch type {
         case "RECORD":
             guard let record = json["record"], let stream = record["stream"]?.stringValue, let data = record["data"]?.objectValue else {
-                throw AirbyteLineProblem("a RECORD without \"record.stream\" or an object \"record.data\": \(AirbyteJSON.excerpt(line))")
+                throw AirbyteLineProblem("a RECORD without \"record.stream\" or an object \"record.data\": \(TextExcerpt.of(line, limit: 120))")
             }
             return .record(stream: stream, namespace: record["namespace"]?.stringValue, data: data, emittedAt: record["emitted_at"]?.intValue ?? 0)
         case "STATE":
@@ -92,11 +93,5 @@ enum AirbyteJSON {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
-    }
-
-    /// The start of a line, for an error message.
-    static func excerpt(_ line: Data) -> String {
-        let text = String(decoding: line.prefix(120), as: UTF8.self)
-        return line.count > 120 ? text + "…" : text
     }
 }

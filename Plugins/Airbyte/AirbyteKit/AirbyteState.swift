@@ -1,5 +1,6 @@
 public import ConnectorProtocol
 import Foundation
+import ConnectorKit
 
 /// Where an Airbyte source is in its streams: the last `STATE` message of each stream (or the last
 /// global or legacy one), as `read --state` takes them back, an array of state messages. Kept by the host
@@ -20,7 +21,7 @@ public struct AirbyteState: Sendable, Equatable {
         guard let cursor, !cursor.isEmpty else { return }
         let json = try? AirbyteJSON.decoder.decode(JSONValue.self, from: Data(cursor.utf8))
         guard let messages = json?["state"]?.arrayValue ?? json?.arrayValue else {
-            throw AirbyteLineProblem("the stored cursor holds no Airbyte state messages: \(AirbyteJSON.excerpt(Data(cursor.utf8)))")
+            throw AirbyteLineProblem("the stored cursor holds no Airbyte state messages: \(TextExcerpt.of(Data(cursor.utf8), limit: 120))")
         }
         for message in messages { apply(message) }
     }

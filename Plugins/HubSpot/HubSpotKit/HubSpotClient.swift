@@ -79,7 +79,7 @@ public enum HubSpotAnswer {
         let decoded = body.isEmpty ? JSONValue.null : try? JSONDecoder().decode(JSONValue.self, from: body)
         if (200..<300).contains(status) {
             guard let decoded else {
-                throw ConnectorError(.transient, "HubSpot answered HTTP \(status) with a body that is not JSON: \(String(decoding: body.prefix(120), as: UTF8.self))")
+                throw ConnectorError(.transient, "HubSpot answered HTTP \(status) with a body that is not JSON: \(TextExcerpt.of(body))")
             }
             return decoded
         }

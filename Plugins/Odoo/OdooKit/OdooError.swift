@@ -9,7 +9,7 @@ public enum OdooAnswer {
     public static func jsonRPC(status: Int, body: Data) throws(ConnectorError) -> JSONValue {
         if let failure = transportFailure(status: status, body: body, endpoint: "/jsonrpc") { throw failure }
         guard let envelope = try? JSONDecoder().decode(JSONValue.self, from: body), envelope.objectValue != nil else {
-            throw ConnectorError(.transient, "Odoo answered /jsonrpc with HTTP \(status) and a body that is not JSON-RPC: \(excerpt(body))")
+            throw ConnectorError(.transient, "Odoo answered /jsonrpc with HTTP \(status) and a body that is not JSON-RPC: \(TextExcerpt.of(body))")
         }
         if let error = envelope["error"] {
             throw classify(error["data"] ?? error, status: status, fallbackMessage: error["message"]?.stringValue)
@@ -17,7 +17,7 @@ public enum OdooAnswer {
         if let result = envelope["result"] { return result }
         // A method that returns None (`button_draft`, `button_cancel`): Odoo leaves `result` out.
         guard envelope["jsonrpc"] != nil else {
-            throw ConnectorError(.transient, "Odoo's /jsonrpc answer has neither result nor error: \(excerpt(body))")
+            throw ConnectorError(.transient, "Odoo's /jsonrpc answer has neither result nor error: \(TextExcerpt.of(body))")
         }
         return .null
     }
@@ -27,7 +27,7 @@ public enum OdooAnswer {
         let decoded = try? JSONDecoder().decode(JSONValue.self, from: body)
         if (200..<300).contains(status) {
             guard let decoded else {
-                throw ConnectorError(.transient, "Odoo answered /json/2 with HTTP \(status) and a body that is not JSON: \(excerpt(body))")
+                throw ConnectorError(.transient, "Odoo answered /json/2 with HTTP \(status) and a body that is not JSON: \(TextExcerpt.of(body))")
             }
             return decoded
         }
@@ -38,7 +38,7 @@ public enum OdooAnswer {
             throw ConnectorError(.permanent, "this Odoo server has no /json/2 API (it arrived in Odoo 19): set protocol = \"jsonrpc\"",
                                  details: ["http_status": .int(404)])
         }
-        throw transportFailure(status: status, body: body, endpoint: "/json/2") ?? ConnectorError(.transient, "Odoo answered HTTP \(status): \(excerpt(body))")
+        throw transportFailure(status: status, body: body, endpoint: "/json/2") ?? ConnectorError(.transient, "Odoo answered HTTP \(status): \(TextExcerpt.of(body))")
     }
 
     /// Statuses that say nothing about the request itself: the server, a proxy, or credentials.
@@ -46,7 +46,7 @@ public enum OdooAnswer {
         let message = switch HTTPAnswer.errorClass(status: status) {
         case .auth?: "Odoo refused the credentials (HTTP \(status) on \(endpoint))"
         case .rateLimited?: "Odoo is rate limiting (HTTP 429)"
-        default: "Odoo answered HTTP \(status) on \(endpoint): \(excerpt(body))"
+        default: "Odoo answered HTTP \(status) on \(endpoint): \(TextExcerpt.of(body))"
         }
         return HTTPAnswer.failure(HTTPResponse(status: status, headers: headers, body: body), message: message)
     }
@@ -87,10 +87,5 @@ public enum OdooAnswer {
         let signals = ["SerializationFailure", "could not serialize access", "LockNotAvailable", "concurrent update", "deadlock detected",
                        "Another entry with the same name already exists"]
         return signals.contains { name.contains($0) || message.contains($0) || debug.contains($0) }
-    }
-
-    static func excerpt(_ body: Data) -> String {
-        let text = String(decoding: body.prefix(160), as: UTF8.self).replacingOccurrences(of: "\n", with: " ")
-        return body.count > 160 ? text + "…" : text
     }
 }

@@ -86,7 +86,7 @@ public enum SalesforceAnswer {
         try check(response, limitBackoffMilliseconds: limitBackoffMilliseconds)
         if response.body.isEmpty { return .null }  // 204
         guard let decoded = try? JSONDecoder().decode(JSONValue.self, from: response.body) else {
-            throw ConnectorError(.transient, "Salesforce answered HTTP \(response.status) with a body that is not JSON: \(String(decoding: response.body.prefix(120), as: UTF8.self))")
+            throw ConnectorError(.transient, "Salesforce answered HTTP \(response.status) with a body that is not JSON: \(TextExcerpt.of(response.body))")
         }
         return decoded
     }
@@ -99,7 +99,7 @@ public enum SalesforceAnswer {
         let first = decoded?.arrayValue?.first ?? decoded
         let code = first?["errorCode"]?.stringValue ?? first?["error"]?.stringValue ?? ""
         var message = first?["message"]?.stringValue ?? first?["error_description"]?.stringValue
-            ?? String(decoding: response.body.prefix(200), as: UTF8.self)
+            ?? TextExcerpt.of(response.body, limit: 200)
         var details: [String: JSONValue] = [:]
         if !code.isEmpty { details["salesforce_error"] = .string(code) }
         if let fields = first?["fields"], fields != .array([]) { details["salesforce_fields"] = fields }

@@ -51,7 +51,7 @@ public enum StripeAnswer {
         let decoded = try? JSONDecoder().decode(JSONValue.self, from: body)
         if (200..<300).contains(status) {
             guard let decoded else {
-                throw ConnectorError(.transient, "Stripe answered HTTP \(status) with a body that is not JSON: \(String(decoding: body.prefix(120), as: UTF8.self))")
+                throw ConnectorError(.transient, "Stripe answered HTTP \(status) with a body that is not JSON: \(TextExcerpt.of(body))")
             }
             return decoded
         }
