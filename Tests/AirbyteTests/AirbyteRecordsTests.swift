@@ -81,6 +81,27 @@ import Testing
         #expect(throws: AirbyteLineProblem("the source has no stream \"orders\" (it has: users, countries)")) { try catalog.configured(["orders"]) }
     }
 
+    /// A stream whose source names no key (a CSV file's rows) takes the one the configuration names; a
+    /// stream with a key of its own keeps it, and a configuration naming another is refused.
+    @Test func aStreamWithoutAKeyTakesTheConfiguredOne() throws {
+        let catalog = AirbyteCatalog(["streams": [
+            ["name": "users", "supported_sync_modes": ["full_refresh"], "source_defined_primary_key": [["id"]], "json_schema": [:]],
+            ["name": "rows", "supported_sync_modes": ["full_refresh"], "json_schema": [:]],
+        ]])
+        let settings = try AirbyteSettings(["command": "/bin/source", "primary_key": ["rows": ["order", "meta.line"], "users": "id"]])
+        #expect(settings.primaryKeys == ["rows": [["order"], ["meta", "line"]], "users": [["id"]]])
+        let (configured, streams) = try catalog.configured([], primaryKeys: settings.primaryKeys)
+        #expect(streams.map(\.primaryKey) == [[["id"]], [["order"], ["meta", "line"]]])
+        #expect(configured["streams"]?.arrayValue?.last?["primary_key"] == [["order"], ["meta", "line"]])
+        #expect(throws: AirbyteLineProblem(#"stream "users" has a primary key of its own (id): primary_key.users may not name another"#)) {
+            try catalog.configured([], primaryKeys: ["users": [["email"]]])
+        }
+        #expect(throws: ConfigTable.Problem(key: "primary_key.rows", message: #"must name the key's field ("id"), or its fields (["order", "line"])"#)) {
+            try AirbyteSettings(["command": "/bin/source", "primary_key": ["rows": []]])
+        }
+        #expect(throws: ConfigTable.Problem.self) { try AirbyteSettings(["command": "/bin/source", "streams": ["users"], "primary_key": ["rows": "id"]]) }
+    }
+
     @Test func linesThatAreNotMessagesSaySo() throws {
         #expect(try AirbyteMessage.parse(Data(#"{"type":"RECORD","record":{"stream":"users","data":{"id":1},"emitted_at":5}}"#.utf8))
             == .record(stream: "users", namespace: nil, data: ["id": 1], emittedAt: 5))

@@ -12,8 +12,11 @@ public struct AirbyteCatalog: Sendable, Equatable {
 
     public var names: [String] { streams.compactMap { $0["name"]?.stringValue } }
 
-    /// The configured catalog of `chosen` (every stream when empty) and what the host keeps of each.
-    public func configured(_ chosen: [String]) throws(AirbyteLineProblem) -> (catalog: JSONValue, streams: [AirbyteStream]) {
+    /// The configured catalog of `chosen` (every stream when empty) and what the host keeps of each; a
+    /// stream whose source names no primary key takes its key from `primaryKeys` (Airbyte's user-defined key).
+    public func configured(_ chosen: [String], primaryKeys: [String: [[String]]] = [:]) throws(AirbyteLineProblem)
+        -> (catalog: JSONValue, streams: [AirbyteStream])
+    {
         let byName = Dictionary(streams.compactMap { stream in stream["name"]?.stringValue.map { ($0, stream) } }, uniquingKeysWith: { first, _ in first })
         let names = chosen.isEmpty ? self.names : chosen
         var configured: [JSONValue] = []
@@ -25,7 +28,14 @@ public struct AirbyteCatalog: Sendable, Equatable {
             let modes = stream["supported_sync_modes"]?.arrayValue?.compactMap(\.stringValue) ?? ["full_refresh"]
             let cursorField = Self.path(stream["default_cursor_field"])
             let incremental = modes.contains("incremental") && (!cursorField.isEmpty || stream["source_defined_cursor"]?.boolValue == true)
-            let primaryKey = (stream["source_defined_primary_key"]?.arrayValue ?? []).map(Self.path).filter { !$0.isEmpty }
+            var primaryKey = (stream["source_defined_primary_key"]?.arrayValue ?? []).map(Self.path).filter { !$0.isEmpty }
+            if let chosenKey = primaryKeys[name] {
+                guard primaryKey.isEmpty || primaryKey == chosenKey else {
+                    let own = primaryKey.map { $0.joined(separator: ".") }.joined(separator: ", ")
+                    throw AirbyteLineProblem("stream \"\(name)\" has a primary key of its own (\(own)): primary_key.\(name) may not name another")
+                }
+                primaryKey = chosenKey
+            }
             configured.append([
                 "stream": stream,
                 "sync_mode": .string(incremental ? "incremental" : "full_refresh"),

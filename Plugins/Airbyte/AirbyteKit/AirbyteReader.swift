@@ -148,7 +148,7 @@ public final class AirbyteReader: Sendable {
         let configured: (catalog: JSONValue, streams: [AirbyteStream])
         let offered = AirbyteCatalog(catalog)
         do {
-            configured = try offered.configured(settings.streams)
+            configured = try offered.configured(settings.streams, primaryKeys: settings.primaryKeys)
         } catch {
             throw ConnectorError(.permanent, "[connector.config] streams of \(connector.id): \(error.description)")
         }

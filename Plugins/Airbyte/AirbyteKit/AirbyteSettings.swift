@@ -11,6 +11,8 @@ public import ConnectorProtocol
 /// count = 1000
 /// [connector.config.secrets]                # members of it taken from the vault: member = secret name
 /// "credentials.api_key" = "api_key"
+/// [connector.config.primary_key]            # for a stream whose source names no key: field, or fields
+/// customers = "id"
 /// [connector.config.map.users]              # a stream as canonical records (else generic `record`s)
 /// kind = "customer"
 /// name = "name"
@@ -28,20 +30,24 @@ public struct AirbyteSettings: Sendable, Equatable {
     public var secrets: [String: String]
     /// Streams read as canonical records, by stream name.
     public var mappings: [String: StreamMapping]
+    /// The key of a stream whose source names none (a CSV file's rows), by stream name: field paths.
+    public var primaryKeys: [String: [[String]]]
     /// Most records held read but not yet taken by the host: the source waits beyond that.
     public var bufferedRecords: Int
     /// How long a read may write nothing before it is stopped as hung (and read again from the last state).
     public var idleTimeoutSeconds: Int
 
-    public static let known: Set<String> = ["command", "streams", "source", "secrets", "map", "buffered_records", "idle_timeout_s"]
+    public static let known: Set<String> = ["command", "streams", "source", "secrets", "map", "primary_key", "buffered_records", "idle_timeout_s"]
 
     public init(command: [String], streams: [String] = [], source: JSONValue = .object([:]), secrets: [String: String] = [:],
-                mappings: [String: StreamMapping] = [:], bufferedRecords: Int = 20_000, idleTimeoutSeconds: Int = 600) {
+                mappings: [String: StreamMapping] = [:], primaryKeys: [String: [[String]]] = [:], bufferedRecords: Int = 20_000,
+                idleTimeoutSeconds: Int = 600) {
         self.command = command
         self.streams = streams
         self.source = source
         self.secrets = secrets
         self.mappings = mappings
+        self.primaryKeys = primaryKeys
         self.bufferedRecords = bufferedRecords
         self.idleTimeoutSeconds = idleTimeoutSeconds
     }
@@ -72,6 +78,19 @@ public struct AirbyteSettings: Sendable, Equatable {
             }
         }
         self.mappings = mappings
+        let keys = try table.table("primary_key")
+        var primaryKeys: [String: [[String]]] = [:]
+        for stream in keys.keys {
+            let fields = if case .string(let field)? = config["primary_key"]?[stream] { [field] } else { try keys.strings(stream, default: []) }
+            guard !fields.isEmpty, !fields.contains(where: \.isEmpty) else {
+                throw ConfigTable.Problem(key: keys.name(stream), message: "must name the key's field (\"id\"), or its fields ([\"order\", \"line\"])")
+            }
+            if !streams.isEmpty && !streams.contains(stream) {
+                throw ConfigTable.Problem(key: keys.name(stream), message: "is the key of a stream that is not read (streams: \(streams.joined(separator: ", ")))")
+            }
+            primaryKeys[stream] = fields.map { $0.split(separator: ".").map(String.init) }
+        }
+        self.primaryKeys = primaryKeys
         bufferedRecords = try table.int("buffered_records", default: 20_000, in: 100...1_000_000)
         idleTimeoutSeconds = try table.int("idle_timeout_s", default: 600, in: 1...86_400)
     }
