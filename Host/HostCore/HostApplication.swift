@@ -82,7 +82,8 @@ public struct HostApplication {
                 ])
             }
             services.append(.init(service: HTTPService(settings: http, budget: budget, supervisor: supervisor, pipeline: pipeline,
-                                                       metrics: metrics, listeners: listeners, health: { admin.health }, logger: logger)))
+                                                       metrics: metrics, listeners: listeners, health: { admin.health },
+                                                       connectors: { admin.connectorStatuses }, logger: logger)))
         }
         services += [.init(service: admin), .init(service: systemd)]
         // Started in this order, stopped in reverse: systemd hears STOPPING=1 first, the admin socket

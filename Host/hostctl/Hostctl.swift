@@ -151,15 +151,6 @@ func table(_ header: [String], _ rows: [[String]]) -> String {
     }.joined(separator: "\n")
 }
 
-func duration(_ seconds: Double?) -> String {
-    guard let seconds else { return "-" }
-    let total = Int(seconds)
-    if total < 60 { return "\(total)s" }
-    if total < 3600 { return "\(total / 60)m\(total % 60)s" }
-    if total < 86400 { return "\(total / 3600)h\(total % 3600 / 60)m" }
-    return "\(total / 86400)d\(total % 86400 / 3600)h"
-}
-
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Daemon version, uptime, health and connectors by state.")
     @OptionGroup var options: GlobalOptions

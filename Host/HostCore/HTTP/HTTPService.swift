@@ -21,8 +21,9 @@ public final class HTTPListeners: Sendable {
     }
 }
 
-/// The daemon's HTTP side (Hummingbird): `POST /hooks/{connector-id}` for SaaS webhooks on `listen`,
-/// `GET /healthz` and `GET /metrics` (Prometheus text format) on `metrics_listen` (loopback by default).
+/// The daemon's HTTP side (Hummingbird): `POST /hooks/{connector-id}` for SaaS webhooks on `listen`;
+/// `GET /healthz`, `GET /metrics` (Prometheus text format) and the status pages (`GET /`, `GET /trace`) on
+/// `metrics_listen` (loopback by default).
 /// Each listener holds a bounded number of connections, each of which must keep to its deadlines.
 public struct HTTPService: Service {
     enum Role: String { case webhooks, metrics }
@@ -33,18 +34,21 @@ public struct HTTPService: Service {
     let pipeline: Pipeline
     let ingress: WebhookIngress
     let health: @Sendable () -> HealthResult
+    let statusPage: StatusPage
     let metrics: HostMetrics
     let listeners: HTTPListeners
     let logger: Logger
 
     public init(settings: HTTPSettings, budget: DescriptorBudget, supervisor: Supervisor, pipeline: Pipeline, metrics: HostMetrics,
-                listeners: HTTPListeners, health: @escaping @Sendable () -> HealthResult, logger: Logger) {
+                listeners: HTTPListeners, health: @escaping @Sendable () -> HealthResult,
+                connectors: @escaping @Sendable () -> [ConnectorStatus], logger: Logger) {
         self.settings = settings
         self.budget = budget
         self.supervisor = supervisor
         self.pipeline = pipeline
         self.ingress = WebhookIngress(settings: settings, supervisor: supervisor, pipeline: pipeline, metrics: metrics, logger: logger)
         self.health = health
+        self.statusPage = StatusPage(store: pipeline.store, supervisor: supervisor, health: health, connectors: connectors)
         self.metrics = metrics
         self.listeners = listeners
         self.logger = logger
@@ -97,6 +101,7 @@ public struct HTTPService: Service {
                 return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                                 body: .init(byteBuffer: ByteBuffer(bytes: self.metrics.registry.emitToBuffer())))
             }
+            statusPage.register(on: router)
         case .webhooks:
             router.post("/hooks/:connector") { request, context -> Response in
                 try await self.webhook(request, connector: context.parameters.get("connector") ?? "")
