@@ -4,7 +4,7 @@ public import ConnectorProtocol
 
 public enum BuildInfo {
     /// The version of connector-hostd and hostctl built from this tree.
-    public static let version = "0.4.0"
+    public static let version = "0.5.0"
 }
 
 public enum AdminMethod {

@@ -6,6 +6,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # System libraries linked by the package (SwiftPM system-library targets) and tools the scripts use.
 APT_PACKAGES=(pkg-config libsystemd-dev libsqlite3-dev libcurl4-openssl-dev python3 python3-prometheus-client python3-venv e2fsprogs openssl postgresql)
 
+# What only the tests need besides: chromium loads the status pages; prometheus (promtool) and
+# python3-jsonschema check the alert rules and the dashboard (scripts/check-monitoring).
+TEST_APT_PACKAGES=(chromium prometheus python3-jsonschema)
+
 # What building and checking the Debian package needs besides (scripts/package, scripts/test-package).
 PACKAGE_APT_PACKAGES=(dpkg-dev debhelper fakeroot binutils lintian systemd systemd-container man-db adduser util-linux)
 
