@@ -1,4 +1,4 @@
-public import ConnectorProtocol
+import ConnectorProtocol
 import Foundation
 public import HostAdmin
 import HTTPTypes

@@ -36,8 +36,8 @@ struct StatusPage: Sendable {
     }
 
     /// A page that no one caches, frames or runs anything in: the only style is its own, inline.
-    static func response(_ html: HTML, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [
+    static func response(_ html: HTML) -> Response {
+        Response(status: .ok, headers: [
             .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
             .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
             .xContentTypeOptions: "nosniff", HTTPField.Name("Referrer-Policy")!: "no-referrer",

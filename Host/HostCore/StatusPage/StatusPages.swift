@@ -39,7 +39,7 @@ enum StatusPages {
             \(deadLetters(snapshot.deadLetters, now: snapshot.now))
             \(reconciliations(snapshot.reports, now: snapshot.now))
             """
-        return page(title: healthy ? "connector-host" : "connector-host: \(snapshot.health.status)", refresh: true, body: body)
+        return page(title: healthy ? "connector-host" : "connector-host: \(snapshot.health.status)", body: body)
     }
 
     static func connectors(_ connectors: [ConnectorStatus], now: Int64) -> HTML {
@@ -181,20 +181,17 @@ enum StatusPages {
                 <table><thead><tr><th>When</th><th>Who</th><th>Action</th><th>Subject</th><th>Detail</th></tr></thead><tbody>\(audit)</tbody></table>
                 """))
             """
-        return page(title: "Trace \(trace.correlationID)", refresh: true, body: body)
-    }
-
-    static func notFound(_ path: String) -> HTML {
-        page(title: "Not found", refresh: false, body: "<header><p><a href=\"/\">← connector-host</a></p><h1>No page \(path)</h1></header>")
+        return page(title: "Trace \(trace.correlationID)", body: body)
     }
 
     // MARK: Pieces
 
-    static func page(title: String, refresh: Bool, body: HTML) -> HTML {
+    /// A whole page, reloading itself every ``refreshSeconds``.
+    static func page(title: String, body: HTML) -> HTML {
         """
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">\
-        \(refresh ? HTML(stringLiteral: "<meta http-equiv=\"refresh\" content=\"\(refreshSeconds)\">") : "")<title>\(title)</title><style>\(style)</style></head>
+        <meta http-equiv="refresh" content="\(refreshSeconds)"><title>\(title)</title><style>\(style)</style></head>
         <body>\(body)</body></html>
         """
     }
@@ -251,7 +248,8 @@ enum StatusPages {
         return (negative ? "-" : "") + whole + grouped + (parts.count > 1 ? ".\(parts[1])" : "") + " \(currency)"
     }
 
-    static let style = """
+    /// The one style sheet, inline (the page loads nothing else). HTML, not text: CSS is not escaped.
+    static let style: HTML = """
         body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#1b1f24;background:#fff}h1{font-size:1.4em;margin:0}\
         h2{font-size:1.1em;margin:1.4em 0 .4em}header p{margin:.3em 0;color:#555}table{border-collapse:collapse;width:100%}\
         th,td{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top}th{background:#f4f5f7}\
