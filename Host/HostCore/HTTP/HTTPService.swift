@@ -2,11 +2,11 @@ import ConnectorProtocol
 import Foundation
 public import HostAdmin
 import HTTPTypes
-public import Hummingbird
+import Hummingbird
 public import Logging
 import NIOCore
 
-public import Prometheus
+import Prometheus
 public import ServiceLifecycle
 import Synchronization
 
