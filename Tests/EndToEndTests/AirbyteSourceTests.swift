@@ -93,7 +93,10 @@ extension DaemonHarness {
 @Suite(.serialized) struct AirbyteSourceTests {
     @Test(.enabled(if: AirbyteFaker.available)) func everyStreamBecomesEventsAndTheNextReadGoesOnFromTheState() throws {
         let daemon = try DaemonHarness()
-        try daemon.startIntoSampleSink(try AirbyteFaker.connector("faker", count: 200, slice: 50), from: "faker")
+        // One slice per stream (its STATE at its end): faker without always_updated emits nothing more of a
+        // stream that has any state, so a read stopped mid-stream after a STATE (its pool deadlocks now and
+        // then) would never finish it. A stream stopped before its STATE is read whole again.
+        try daemon.startIntoSampleSink(try AirbyteFaker.connector("faker", count: 200, slice: 200), from: "faker")
         let expected = AirbyteFaker.expected(count: 200)
         try AirbyteFaker.waitForEvery(expected, daemon)
         let effects = daemon.effects("effects")
@@ -131,7 +134,7 @@ extension DaemonHarness {
     @Test(.enabled(if: AirbyteFaker.available)) func usersMappedToCustomersBecomeOdooPartners() throws {
         let daemon = try DaemonHarness()
         let odoo = try OdooServer(version: 17, apiKey: DaemonHarness.odooKey, log: daemon.path("odoo.log"))
-        let faker = try AirbyteFaker.connector("faker", count: 40, slice: 10, entity: "acme-us") + """
+        let faker = try AirbyteFaker.connector("faker", count: 40, slice: 40, entity: "acme-us") + """
             [connector.config.map.users]
             kind = "customer"
             name = "name"
