@@ -27,6 +27,8 @@ public final class AirbyteReader: Sendable {
         var failure: ConnectorError?
         var catalog: (json: JSONValue, records: AirbyteRecords, offered: [String])?
         var stopped = false
+        /// Numbers the configuration files of `check` and `discover`: an operator's check may run beside a poll's discover.
+        var runs = 0
     }
     private let state = Mutex(State())
 
@@ -103,7 +105,7 @@ public final class AirbyteReader: Sendable {
         } catch {
             throw ConnectorError(.permanent, "connector \(connector.id): \(error.description)")
         }
-        var arguments = ["read", "--config", try await writeConfiguration(), "--catalog", try workspace.write("catalog.json", AirbyteJSON.encoder().encode(catalog.json))]
+        var arguments = ["read", "--config", try await writeConfiguration(as: Self.readConfiguration), "--catalog", try workspace.write("catalog.json", AirbyteJSON.encoder().encode(catalog.json))]
         if !checkpoints.state.isEmpty {
             arguments += ["--state", try workspace.write("state.json", Data(checkpoints.state.cursor.utf8))]
         }
@@ -123,7 +125,7 @@ public final class AirbyteReader: Sendable {
 
     /// Forgets an ended run; keeps its error for the next poll.
     private func finish(_ run: ReadRun, quietly: Bool = false) {
-        workspace.remove("config.json")
+        workspace.remove(Self.readConfiguration)
         let failure = quietly ? nil : run.failure
         state.withLock { state in
             if state.run === run { state.run = nil }
@@ -140,8 +142,7 @@ public final class AirbyteReader: Sendable {
     /// The configured catalog of the chosen streams, from `discover` (once per plugin run).
     func configuredCatalog() async throws -> (json: JSONValue, records: AirbyteRecords, offered: [String]) {
         if let catalog = state.withLock({ $0.catalog }) { return catalog }
-        let messages = try await runOnce(["discover", "--config", try await writeConfiguration()])
-        workspace.remove("config.json")
+        let messages = try await runOnce("discover")
         guard let catalog = messages.lazy.compactMap({ if case .catalog(let catalog) = $0 { catalog } else { nil } }).first else {
             throw Self.failure(of: messages, doing: "discover")
         }
@@ -161,8 +162,7 @@ public final class AirbyteReader: Sendable {
     /// `check`: whether the source reaches its system with this configuration, and then which of the
     /// streams it offers are read, and how (its `discover`).
     public func check() async throws -> CheckResult {
-        let messages = try await runOnce(["check", "--config", try await writeConfiguration()])
-        workspace.remove("config.json")
+        let messages = try await runOnce("check")
         for message in messages {
             if case .connectionStatus(let succeeded, let text) = message {
                 let said = "Airbyte source \(settings.command[0]): \(text ?? (succeeded ? "check succeeded" : "check failed"))"
@@ -190,8 +190,15 @@ public final class AirbyteReader: Sendable {
         workspace.removeAll()
     }
 
-    /// Runs a command of the source to its end and gathers its messages.
-    func runOnce(_ arguments: [String]) async throws -> [AirbyteMessage] {
+    /// The configuration file of the read (one runs at a time).
+    static let readConfiguration = "config.read.json"
+
+    /// Runs a command of the source (`check`, `discover`) to its end, with a configuration file of its
+    /// own, and gathers its messages.
+    func runOnce(_ command: String) async throws -> [AirbyteMessage] {
+        let configuration = "config.\(command).\(state.withLock { state in state.runs += 1; return state.runs }).json"
+        defer { workspace.remove(configuration) }
+        let arguments = [command, "--config", try await writeConfiguration(as: configuration)]
         let messages = Locked<[AirbyteMessage]>([])
         let badLines = Locked(0)
         let logger = logger
@@ -245,11 +252,11 @@ public final class AirbyteReader: Sendable {
     }
 
     /// The source's configuration file, with the vault's secrets in it.
-    func writeConfiguration() async throws -> String {
+    func writeConfiguration(as name: String) async throws -> String {
         var values: [String: String] = [:]
         for (path, name) in settings.secrets { values[path] = try await secret(name) }
         let config = AirbyteWorkspace.configuration(settings.source, secrets: values)
-        return try workspace.write("config.json", AirbyteJSON.encoder().encode(config))
+        return try workspace.write(name, AirbyteJSON.encoder().encode(config))
     }
 
     /// What the source runs with: a home of its own (the private folder), and the way out (proxies),

@@ -10,6 +10,8 @@ state it is given (`{"n": last}`). Its configuration (`--config FILE`):
   hang_at      on a run that starts from nothing, write nothing more after this record (a deadlock)
   name         each record's `name` is this plus its number (default "item ")
   refuse_check `check` answers FAILED (a wrong API key)
+Started as `counting_source.py --discover-delay-ms N COMMAND ...`, `discover` waits that long before it
+opens its configuration file: a check run meanwhile must not take that file away.
 """
 import json
 import sys
@@ -24,7 +26,13 @@ def option(name):
     return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else None
 
 
+discover_delay = 0
+if sys.argv[1:2] == ["--discover-delay-ms"]:
+    discover_delay = int(sys.argv[2]) / 1000
+    del sys.argv[1:3]
 command = sys.argv[1] if len(sys.argv) > 1 else ""
+if command == "discover":
+    time.sleep(discover_delay)
 config = json.load(open(option("--config"))) if option("--config") else {}
 if command == "spec":
     say({"type": "SPEC", "spec": {"connectionSpecification": {"type": "object", "properties": {}}}})

@@ -1,0 +1,32 @@
+@testable import AirbyteKit
+import ConnectorProtocol
+import Foundation
+import Logging
+import Testing
+
+/// The reader running a real source (the tests' counting source) as a child process.
+@Suite struct AirbyteReaderTests {
+    static let countingSource = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/airbyte/counting_source.py").path
+
+    /// An operator's check while the plugin's first poll runs `discover` (a slow one): each command has a
+    /// configuration file of its own, so the one that ends first does not take away the other's; both
+    /// succeed, and no configuration (it holds the vault's secrets) is left behind.
+    @Test func aCheckBesideADiscoverKeepsEachOnesConfiguration() async throws {
+        let parent = FileManager.default.temporaryDirectory.appendingPathComponent("airbyte-reader-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: parent) }
+        let workspace = try AirbyteWorkspace(parent: parent, connector: "items")
+        let reader = AirbyteReader(
+            settings: AirbyteSettings(command: [Self.countingSource, "--discover-delay-ms", "1000"], streams: ["items"]),
+            connector: ConnectorInfo(id: "items", plugin: "airbyte"), workspace: workspace, logger: Logger(label: "test"),
+            secret: { name in throw ConnectorError(.permanent, "no secret \(name)") })
+        async let discovered = reader.configuredCatalog()
+        try await Task.sleep(for: .milliseconds(200))
+        let checked = try await reader.check()
+        #expect(checked.ok, "\(checked.message)")
+        #expect(try await discovered.offered == ["items"])
+        let left = try FileManager.default.contentsOfDirectory(atPath: workspace.directory)
+        #expect(left.filter { $0.hasPrefix("config") }.isEmpty, "\(left)")
+    }
+}
