@@ -26,14 +26,23 @@ import Testing
     @Test func refusedCredentialsPauseTheTenantAndTheTargetOnlyWhenAllAreRefused() {
         let scopes = DeliveryScopes()
         scopes.record(b, success: true, unwell: false, now: 0)
-        #expect(scopes.refused(a, reason: "auth: no") == false)
+        #expect(scopes.refused(a, reason: "auth: no", superseded: { false }) == .tenant)
         #expect(scopes.admit(a, maxCooldownSeconds: 10, now: 1) == .wait(seconds: 1))
         #expect(scopes.admit(b, maxCooldownSeconds: 10, now: 1) == .go)
         #expect(scopes.problems().paused.map(\.tenant) == ["a"])
-        #expect(scopes.refused(b, reason: "auth: no") == true, "every tenant seen is refused: the target's own credentials")
+        #expect(scopes.refused(b, reason: "auth: no", superseded: { false }) == .target, "every tenant seen is refused: the target's own credentials")
         scopes.resume(target: "erp")
         #expect(scopes.problems().paused.isEmpty)
         // Deliveries without a tenant: the credentials are the target's.
-        #expect(scopes.refused(DeliveryScopes.Scope(route: "x->erp", target: "erp", tenant: ""), reason: "auth") == true)
+        #expect(scopes.refused(DeliveryScopes.Scope(route: "x->erp", target: "erp", tenant: ""), reason: "auth", superseded: { false }) == .target)
+    }
+
+    /// A refusal of a delivery sent before a secret was stored pauses nothing: it is tried again with it.
+    @Test func aRefusalOfAnOldSecretPausesNothing() {
+        let scopes = DeliveryScopes()
+        scopes.record(b, success: true, unwell: false, now: 0)
+        #expect(scopes.refused(a, reason: "auth: no", superseded: { true }) == .superseded)
+        #expect(scopes.admit(a, maxCooldownSeconds: 10, now: 1) == .go)
+        #expect(scopes.problems().paused.isEmpty)
     }
 }

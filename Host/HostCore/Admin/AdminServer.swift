@@ -320,12 +320,15 @@ public struct AdminServer: Service {
                 // The value is never logged; only the connector, name and version are.
                 let params = try codec.params(SecretSetParams.self, of: message)
                 let version = try await vault.set(connector: params.connector, name: params.name, value: params.value, rotate: params.rotate, actor: actor)
-                supervisor.existingInstance(params.connector)?.notify(Method.credentialsChanged, CredentialsChangedParams(name: params.name, version: version))
-                pipeline.scopes.resume(target: params.connector)  // tenants paused for refused credentials try again
+                let instance = supervisor.existingInstance(params.connector)
+                instance?.notify(Method.credentialsChanged, CredentialsChangedParams(name: params.name, version: version))
+                // A connector the host paused because its credentials were refused tries again with the new
+                // one, and so do its tenants; counted first, so that a refusal of the old secret answered
+                // meanwhile pauses neither again.
+                let resumed = instance?.credentialsStored() ?? false
+                pipeline.scopes.resume(target: params.connector)
                 let known = supervisor.connectorConfigs.contains { $0.id == params.connector }
-                // A connector the host paused because its credentials were refused tries again with the new one.
-                if let instance = supervisor.existingInstance(params.connector), instance.isPausedForCredentials {
-                    try supervisor.resume(id: params.connector)
+                if resumed {
                     logger.notice("connector resumed: a secret was stored after its credentials were refused", metadata: ["connector.id": "\(params.connector)"])
                     await audit("connector.resume", subject: params.connector, detail: "resumed after secret \(params.name) was stored (credentials had been refused)", actor: actor)
                 }

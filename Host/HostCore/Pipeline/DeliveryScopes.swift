@@ -73,16 +73,28 @@ final class DeliveryScopes: Sendable {
         }
     }
 
-    /// The target refused a delivery's credentials. Returns true when that means the target itself
-    /// must be paused: the delivery has no tenant, or every tenant it has seen is now refused.
-    func refused(_ scope: Scope, reason: String) -> Bool {
+    /// What a refusal of a delivery's credentials pauses.
+    enum Refusal: Equatable {
+        /// The target itself: the delivery has no tenant, or every tenant the target has seen is refused.
+        case target
+        /// The tenant's deliveries to the target.
+        case tenant
+        /// Nothing: a secret was stored after the delivery was sent (it is tried again with that one).
+        case superseded
+    }
+
+    /// The target refused a delivery's credentials. `superseded` is asked under this object's lock: a
+    /// secret stored meanwhile counts before it resumes the target's tenants, so a refusal either sees
+    /// the count or is resumed after it.
+    func refused(_ scope: Scope, reason: String, superseded: () -> Bool) -> Refusal {
         state.withLock { state in
+            guard !superseded() else { return .superseded }
             state.tenantsSeen[scope.target, default: []].insert(scope.tenant)
-            guard !scope.tenant.isEmpty else { return true }
+            guard !scope.tenant.isEmpty else { return .target }
             state.paused[scope.target, default: [:]][scope.tenant] = reason
             let seen = state.tenantsSeen[scope.target] ?? []
             let paused = Set(state.paused[scope.target].map { Array($0.keys) } ?? [])
-            return seen.count > 1 && seen.isSubset(of: paused)
+            return seen.count > 1 && seen.isSubset(of: paused) ? .target : .tenant
         }
     }
 

@@ -221,6 +221,7 @@ public final class Pipeline: Service, Sendable {
                 continue
             }
             var more = false
+            let credentials = instance.credentialsEpoch
             do {
                 for stream in streams {
                     // While one page is being stored, the next one is asked for: the plugin's work and
@@ -275,8 +276,8 @@ public final class Pipeline: Service, Sendable {
                     return failures
                 }
                 logger.warning("poll failed", metadata: ["connector.error": "\(error)", "poll.failures": "\(failures)"])
-                if connectorError?.code == .auth {
-                    instance.pause(reason: "auth: \(connectorError?.message ?? "")")
+                if let connectorError, connectorError.code == .auth {
+                    instance.pauseForCredentials(connectorError.message, epoch: credentials)
                 }
                 // A source that says when to come back (a 429's Retry-After) is asked again then, neither
                 // sooner nor later (a storm of short waits doubled into minutes); others back off.
@@ -535,6 +536,7 @@ struct RouteWorker {
     /// request fails each of its deliveries. Empty when cancelled by shutdown (they stay pending).
     private func deliver(_ items: [Item], to target: ConnectorInstance, plan: RequestPlan, logger: Logger) async -> [DeliveryOutcome] {
         let started = Store.now()
+        let credentials = target.credentialsEpoch
         let codec = pipeline.codec
         var results: [Result<DeliverResult, ConnectorError>]
         do {
@@ -566,15 +568,17 @@ struct RouteWorker {
         let finished = Store.now()
         var outcomes: [DeliveryOutcome] = []
         for (item, result) in zip(items, results) {
-            outcomes.append(await outcome(item.job, result, startedAt: started, finishedAt: finished, target: target, logger: logger))
+            outcomes.append(await outcome(item.job, result, startedAt: started, finishedAt: finished, target: target, credentials: credentials,
+                                          logger: logger))
         }
         return outcomes
     }
 
-    /// What follows from one delivery's answer, by the delivery policy.
+    /// What follows from one delivery's answer, by the delivery policy. `credentials`: the target's
+    /// credentials epoch when the delivery was sent.
     private func outcome(
         _ job: DeliveryJob, _ answer: Result<DeliverResult, ConnectorError>, startedAt: Int64, finishedAt: Int64,
-        target: ConnectorInstance, logger: Logger
+        target: ConnectorInstance, credentials: Int, logger: Logger
     ) async -> DeliveryOutcome {
         let result: DeliveryOutcome.Result
         switch answer {
@@ -600,18 +604,20 @@ struct RouteWorker {
                 // One tenant's refused credentials pause that tenant's deliveries to the target; the
                 // target itself only when they are its own (no tenant) or every tenant's are refused.
                 let tenant = job.tenant ?? ""
-                if pipeline.scopes.refused(scope(job), reason: "auth: \(failure.message)") {
-                    if !target.isPaused {
-                        target.pause(reason: "auth: \(failure.message)")
+                switch pipeline.scopes.refused(scope(job), reason: "auth: \(failure.message)", superseded: { target.credentialsEpoch != credentials }) {
+                case .target:
+                    if target.pauseForCredentials(failure.message, epoch: credentials) {
                         try? await pipeline.store.audit(correlationID: job.correlationID, actor: "host", action: "connector.paused",
                                                         subject: route.to, detail: "credentials rejected: \(failure.message)")
                     }
-                } else {
+                case .tenant:
                     logger.warning("deliveries of a tenant paused: the target refused its credentials", metadata: [
                         "tenant": "\(tenant)", "error.message": "\(failure.message)",
                     ])
                     try? await pipeline.store.audit(correlationID: job.correlationID, actor: "host", action: "tenant.paused",
                                                     subject: "\(route.to)/\(tenant)", detail: "credentials rejected: \(failure.message)")
+                case .superseded:
+                    logger.info("credentials refused before a new secret was stored: tried again with it", metadata: ["error.message": "\(failure.message)"])
                 }
                 result = .failed(failure, .retry(at: at))
             }

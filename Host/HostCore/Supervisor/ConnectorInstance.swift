@@ -36,6 +36,8 @@ public final class ConnectorInstance: Sendable {
         var pauseReason: String?
         /// The plugin's own gauges (`metrics`), the latest value of each.
         var gauges: [String: Double] = [:]
+        /// Counts the secrets stored for this connector while it runs.
+        var credentialsEpoch = 0
     }
 
     public let config: ConnectorConfig
@@ -97,21 +99,45 @@ public final class ConnectorInstance: Sendable {
     var capabilities: Capabilities? { snapshot.withLock { $0.capabilities } }
 
     var isPaused: Bool { snapshot.withLock { $0.lifecycle.paused } }
-    /// Paused by the host because the target refused its credentials (not by an operator).
-    var isPausedForCredentials: Bool { snapshot.withLock { $0.lifecycle.paused && $0.pauseReason?.hasPrefix("auth:") == true } }
 
     static let proxyVariables = ["http_proxy", "https_proxy", "no_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"]
 
-    /// Pauses the connector because of what happened to its work (e.g. credentials rejected).
-    func pause(reason: String) {
-        let wasPaused = snapshot.withLock { snapshot -> Bool in
+    /// Which secrets of this connector's work began with: taken before asking the plugin, it is handed
+    /// back to ``pauseForCredentials(_:epoch:)`` if the target refuses them.
+    var credentialsEpoch: Int { snapshot.withLock { $0.credentialsEpoch } }
+
+    /// Pauses the connector because its target refused its credentials, unless a secret was stored since
+    /// `epoch` (the refused work began before it, with the old secret or none): then nothing is paused
+    /// and the work is simply tried again. Returns whether this call paused it.
+    @discardableResult
+    func pauseForCredentials(_ message: String, epoch: Int) -> Bool {
+        let reason = "auth: \(message)"
+        let paused = snapshot.withLock { snapshot -> Bool in
+            guard snapshot.credentialsEpoch == epoch else { return false }
             defer {
                 snapshot.lifecycle.setPaused(true)
                 snapshot.pauseReason = reason
             }
-            return snapshot.lifecycle.paused
+            return !snapshot.lifecycle.paused
         }
-        if !wasPaused { logger.error("connector paused", metadata: ["connector.pause_reason": "\(reason)"]) }
+        if paused { logger.error("connector paused", metadata: ["connector.pause_reason": "\(reason)"]) }
+        return paused
+    }
+
+    /// A secret of this connector's was stored: work refused from now on is refused with it. A connector
+    /// the host paused because its credentials were refused is resumed to try the new one; returns
+    /// whether it was. Counting and resuming are one step, so a refusal of the old secret that arrives
+    /// later cannot pause it again.
+    func credentialsStored() -> Bool {
+        let resumed = snapshot.withLock { snapshot -> Bool in
+            snapshot.credentialsEpoch += 1
+            guard snapshot.lifecycle.paused, snapshot.pauseReason?.hasPrefix("auth:") == true else { return false }
+            snapshot.lifecycle.setPaused(false)
+            snapshot.pauseReason = nil
+            return true
+        }
+        if resumed { logger.notice("connector resumed") }
+        return resumed
     }
 
     /// Sends a request to the plugin. Not connected, no answer in time, or a broken connection
