@@ -65,7 +65,7 @@ extension Reconcile {
         }
 
         static func describe(_ report: ReconcileReport, items: Bool) -> String {
-            func money(_ value: Money?) -> String { value.map { "\($0.decimalText) \($0.currency)" } ?? "-" }
+            func money(_ value: Money?) -> String { value?.text() ?? "-" }
             var lines = [table(
                 ["TYPE", "COUNT", "TOTALS"],
                 report.snapshot.groups.map { group in
@@ -185,9 +185,9 @@ extension Reconcile {
     static func describe(_ report: DriftReport, items: Bool, byDay: Bool = false) -> String {
         func amount(_ minor: Int64, _ currency: String?) -> String {
             guard let currency, let code = CurrencyCode(currency) else { return "-" }
-            return "\(Money(amountMinor: minor, currency: code).decimalText) \(currency)"
+            return Money(amountMinor: minor, currency: code).text()
         }
-        func money(_ value: Money?) -> String { value.map { "\($0.decimalText) \($0.currency)" } ?? "-" }
+        func money(_ value: Money?) -> String { value?.text() ?? "-" }
         var lines = [
             "reconcile \(report.name) #\(report.id ?? 0): \(report.source) -> \(report.target)\(report.entity.map { " (entity \($0))" } ?? ""), "
                 + "\(report.from)..\(report.to), \(report.trigger.rawValue) run finished \(timestamp(report.finishedAt))",

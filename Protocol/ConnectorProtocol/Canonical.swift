@@ -64,6 +64,23 @@ public struct Money: Codable, Sendable, Hashable {
         let padded = String(repeating: "0", count: max(0, exponent + 1 - digits.count)) + digits
         return sign + padded.dropLast(exponent) + "." + padded.suffix(exponent)
     }
+
+    /// The amount and its currency for people to read: `-1234.50 EUR`, or with `grouped` digits
+    /// `-1,234.50 EUR` (a page's tables).
+    public func text(grouped: Bool = false) -> String {
+        let decimal = decimalText
+        guard grouped else { return "\(decimal) \(currency)" }
+        let sign = decimal.hasPrefix("-") ? "-" : ""
+        let parts = decimal.dropFirst(sign.count).split(separator: ".", maxSplits: 1)
+        var whole = Substring(parts[0])
+        var groups: [Substring] = []
+        while whole.count > 3 {
+            groups.insert(whole.suffix(3), at: 0)
+            whole = whole.dropLast(3)
+        }
+        groups.insert(whole, at: 0)
+        return sign + groups.joined(separator: ",") + (parts.count > 1 ? ".\(parts[1])" : "") + " \(currency)"
+    }
 }
 
 /// Where an event came from. With the connector id, it makes the idempotency key.

@@ -144,4 +144,15 @@ import Testing
         #expect(text(1234, "KWD") == "1.234")
         #expect(text(Int64.min, "EUR") == "-92233720368547758.08")
     }
+
+    @Test func moneyForPeopleNamesItsCurrencyAndMayGroupDigits() {
+        func money(_ minor: Int64, _ code: String) -> Money { Money(amountMinor: minor, currency: CurrencyCode(code)!) }
+        #expect(money(123_456, "EUR").text() == "1234.56 EUR")
+        #expect(money(123_456, "EUR").text(grouped: true) == "1,234.56 EUR")
+        #expect(money(-123_456_789, "USD").text(grouped: true) == "-1,234,567.89 USD")
+        #expect(money(-99_999, "USD").text(grouped: true) == "-999.99 USD")
+        #expect(money(1_999_000, "JPY").text(grouped: true) == "1,999,000 JPY")
+        #expect(money(-5, "EUR").text(grouped: true) == "-0.05 EUR")
+        #expect(money(1_234_567, "KWD").text(grouped: true) == "1,234.567 KWD")
+    }
 }

@@ -235,17 +235,7 @@ enum StatusPages {
     /// An amount in minor units with its currency's digits and code: `1,234.50 EUR`, `1,999 JPY`.
     static func money(_ minor: Int64, _ currency: String?) -> String {
         guard let currency, let code = CurrencyCode(currency) else { return String(minor) }
-        let text = Money(amountMinor: minor, currency: code).decimalText
-        let negative = text.hasPrefix("-")
-        let unsigned = negative ? String(text.dropFirst()) : text
-        let parts = unsigned.split(separator: ".", maxSplits: 1)
-        var whole = String(parts[0])
-        var grouped = ""
-        while whole.count > 3 {
-            grouped = "," + whole.suffix(3) + grouped
-            whole = String(whole.dropLast(3))
-        }
-        return (negative ? "-" : "") + whole + grouped + (parts.count > 1 ? ".\(parts[1])" : "") + " \(currency)"
+        return Money(amountMinor: minor, currency: code).text(grouped: true)
     }
 
     /// The one style sheet, inline (the page loads nothing else). HTML, not text: CSS is not escaped.

@@ -31,7 +31,7 @@ public enum OdooLines {
             let discount = Money(amountMinor: line.discountMinor, currency: currency).decimalText
             return priced + [Part(name: "Discount on \(line.description) (\(discount) \(currency))", quantity: 1, priceMinor: -line.discountMinor, isDiscount: true)]
         }
-        let note = line.discountMinor == 0 ? "" : ", discount \(Money(amountMinor: line.discountMinor, currency: currency).decimalText) \(currency) included"
+        let note = line.discountMinor == 0 ? "" : ", discount \(Money(amountMinor: line.discountMinor, currency: currency).text()) included"
         // A price-included tax is computed back from the price: only an exact unit price keeps it.
         if let priced = priced(line.description + note, quantity: line.quantity, amount: line.amountMinor, taxes: line.taxes), exclusive || priced.count == 1 {
             return priced

@@ -817,7 +817,7 @@ public final class OdooSink: Sendable {
     }
 
     static func format(_ minor: Int64, _ currency: CurrencyCode) -> String {
-        "\(Money(amountMinor: minor, currency: currency).decimalText) \(currency)"
+        Money(amountMinor: minor, currency: currency).text()
     }
 }
 
