@@ -1,6 +1,6 @@
 // The admin socket's API: JSON-RPC 2.0 lines, like the plugin protocol, over the daemon's
 // admin socket. hostctl, the daemon and the tests share these types.
-public import ConnectorProtocol
+import ConnectorProtocol
 
 public enum BuildInfo {
     /// The version of connector-hostd and hostctl built from this tree.

@@ -1,4 +1,4 @@
-public import ConnectorProtocol
+import ConnectorProtocol
 import Synchronization
 
 /// A secret a plugin reads from the host's vault once and keeps in memory (an API key, a private-app

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A CRM's free-text country (HubSpot's `country`, Salesforce's `BillingCountry`) as an ISO 3166 code:
 /// a two-letter code or an English name; anything else is nil (left out, never guessed).

@@ -1,4 +1,4 @@
-public import ConnectorProtocol
+import ConnectorProtocol
 import Crypto
 public import Foundation
 import _CryptoExtras

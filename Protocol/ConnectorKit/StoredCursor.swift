@@ -1,5 +1,5 @@
 public import ConnectorProtocol
-public import Foundation
+import Foundation
 
 /// A stream's cursor as the host stores it: JSON text the plugin wrote and reads back. A text that is
 /// not such a cursor is a `permanent` error naming the connector (the stream cannot go on from it).

@@ -42,7 +42,7 @@ final class JSONDocument {
 
     init(_ data: Data) throws {
         bytes = .allocate(byteCount: max(data.count, 1), alignment: 1)
-        data.copyBytes(to: bytes.bindMemory(to: UInt8.self))
+        _ = data.copyBytes(to: bytes.bindMemory(to: UInt8.self))
         let text = UnsafeRawBufferPointer(rebasing: bytes[0..<data.count])
         var nodes: [Node] = []
         nodes.reserveCapacity(data.count / 8)

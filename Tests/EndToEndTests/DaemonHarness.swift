@@ -105,7 +105,7 @@ final class DaemonHarness: @unchecked Sendable {
         environment["NOTIFY_SOCKET"] = nil
         for (key, value) in extraEnvironment { environment[key] = value }
         process.environment = environment
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
         process.standardOutput = log
@@ -123,8 +123,6 @@ final class DaemonHarness: @unchecked Sendable {
     var daemonPID: Int32? { process?.processIdentifier }
     var isRunning: Bool { process?.isRunning ?? false }
 
-    /// SIGTERM and wait; returns the exit status.
-    @discardableResult
     /// Starts the daemon on the connectors `initial`, stores `secrets` (connector, name, value) through
     /// hostctl, then loads `connectors`: no connector runs before its secrets are in the vault.
     func start(storing secrets: [(String, String, String)], initial: String = "", then connectors: String) throws {
@@ -139,6 +137,8 @@ final class DaemonHarness: @unchecked Sendable {
         guard reload.status == 0 else { throw HarnessError("reload: \(reload.stdout) \(reload.stderr)") }
     }
 
+    /// SIGTERM and wait; returns the exit status.
+    @discardableResult
     func stop(signal: Int32 = SIGTERM, timeout: TimeInterval = 15) throws -> Int32 {
         guard let process else { throw HarnessError("daemon not started") }
         kill(process.processIdentifier, signal)

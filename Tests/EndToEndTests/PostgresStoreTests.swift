@@ -17,7 +17,7 @@ enum TestPostgres {
         let created = try psql("CREATE DATABASE \(database)")
         guard created.status == 0 else { throw HarnessError("psql: \(created.stderr)") }
         let passwordFile = daemon.path("postgres.password")
-        FileManager.default.createFile(atPath: passwordFile, contents: Data((password + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: passwordFile, contents: Data((password + "\n").utf8), attributes: [.posixPermissions: 0o600])
         return "[store]\nkind = \"postgres\"\nurl = \"postgres://\(user)@\(host):\(url.port ?? 5432)/\(database)\"\npassword_file = \"\(passwordFile)\"\ntls = \"disable\"\n"
     }
 

@@ -103,7 +103,7 @@ import Testing
         let oldKey = try #require(FileManager.default.contents(atPath: path("vault.key")))
         _ = try await vault.rekey(actor: "operator")
         try FileManager.default.moveItem(atPath: path("vault.key"), toPath: path("vault.key.new"))
-        FileManager.default.createFile(atPath: path("vault.key"), contents: oldKey, attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: path("vault.key"), contents: oldKey, attributes: [.posixPermissions: 0o600])
         let reopened = try await Vault.open(store: store, source: source, logger: logger)
         #expect(try await reopened.read(connector: "a", name: "k", requester: "a").value == value)
         #expect(!FileManager.default.fileExists(atPath: path("vault.key.new")))
@@ -114,7 +114,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)
         let absent = Vault.KeySource.resolve(keyFile: path("vault.key"), stateDirectory: directory.path, environment: ["CREDENTIALS_DIRECTORY": credentials])
         #expect(!absent.isCredential)
-        FileManager.default.createFile(atPath: "\(credentials)/vault-master-key", contents: Data(repeating: 7, count: 32))
+        _ = FileManager.default.createFile(atPath: "\(credentials)/vault-master-key", contents: Data(repeating: 7, count: 32))
         let present = Vault.KeySource.resolve(keyFile: path("vault.key"), stateDirectory: directory.path, environment: ["CREDENTIALS_DIRECTORY": credentials])
         #expect(present.isCredential && present.path == "\(credentials)/vault-master-key")
     }

@@ -1,5 +1,5 @@
 import CHostSupport
-public import ConnectorProtocol
+import ConnectorProtocol
 import Foundation
 import HostAdmin
 public import Logging

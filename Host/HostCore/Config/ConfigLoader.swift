@@ -1,4 +1,4 @@
-public import ConnectorProtocol
+import ConnectorProtocol
 import Crypto
 import Foundation
 import TOMLKit

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-public import HummingbirdCore
+import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTPTypes

@@ -1,4 +1,4 @@
-public import ConnectorProtocol
+import ConnectorProtocol
 import Foundation
 import Logging
 import Synchronization

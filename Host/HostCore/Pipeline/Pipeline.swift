@@ -82,7 +82,7 @@ public final class Pipeline: Service, Sendable {
     }
 
     private func runUntilShutdown() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             // Other hosts sharing the store say when a route has new work: its worker wakes at once.
             let notices = Task {
                 for await route in self.store.workNotices() { self.doorbell(route: route).ring() }

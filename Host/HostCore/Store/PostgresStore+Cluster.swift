@@ -189,7 +189,7 @@ extension PostgresStore: HostCoordination {
         guard !ids.isEmpty else { return }
         // No longer renewed, whether or not the release below reaches the server: they expire at the latest.
         holdings.withLock { $0.claimed.subtract(ids) }
-        try await leased { connection in try await connection.query("""
+        _ = try await leased { connection in try await connection.query("""
             UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL WHERE id = ANY(\(ids)::int8[]) AND claimed_by = \(self.member)
             """, logger: self.logger) }
     }

@@ -1,7 +1,7 @@
-public import ConnectorProtocol
-public import Crypto
+import ConnectorProtocol
+import Crypto
 public import Foundation
-public import HostAdmin
+import HostAdmin
 public import Logging
 import NIOCore
 public import PostgresNIO

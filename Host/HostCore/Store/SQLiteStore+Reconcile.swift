@@ -1,4 +1,4 @@
-public import ConnectorProtocol
+import ConnectorProtocol
 import Foundation
 import GRDB
 public import HostAdmin
@@ -30,21 +30,23 @@ extension SQLiteStore {
 
     /// The reports of `name`, newest first; without a name, the latest of each reconciliation.
     public func driftReports(name: String?, limit: Int) async throws -> [DriftReport] {
-        let rows: [Row] = try await reader.read { db in
-            if let name {
-                return try Row.fetchAll(db, sql: "SELECT id, report FROM reconcile_runs WHERE name = ? ORDER BY id DESC LIMIT ?", arguments: [name, limit])
+        // Decoded in the read: rows are not Sendable, and the read must be the async one (a sync read
+        // would hold a cooperative thread for the query).
+        try await reader.read { db -> [DriftReport] in
+            let rows = if let name {
+                try Row.fetchAll(db, sql: "SELECT id, report FROM reconcile_runs WHERE name = ? ORDER BY id DESC LIMIT ?", arguments: [name, limit])
+            } else {
+                try Row.fetchAll(db, sql: """
+                    SELECT id, report FROM reconcile_runs WHERE id IN (SELECT MAX(id) FROM reconcile_runs GROUP BY name) ORDER BY name
+                    """)
             }
-            return try Row.fetchAll(db, sql: """
-                SELECT id, report FROM reconcile_runs WHERE id IN (SELECT MAX(id) FROM reconcile_runs GROUP BY name) ORDER BY name
-                """)
-        }
-        return try rows.map { row in
-            var report = try JSONDecoder().decode(DriftReport.self, from: row[1] as Data)
-            report.id = row[0]
-            return report
+            return try rows.map { row in
+                var report = try JSONDecoder().decode(DriftReport.self, from: row[1] as Data)
+                report.id = row[0]
+                return report
+            }
         }
     }
-
 
     /// Keyed by object id, for the records of one kind; a record the host never received is absent.
     /// The events are found through the idempotency key's unique index (`<connector>:<type>:<id>:<version>`).

@@ -1,9 +1,9 @@
 import CHostSupport
-public import ConnectorProtocol
+import ConnectorProtocol
 import Crypto
 import Foundation
 public import HostAdmin
-public import Logging
+import Logging
 import NIOCore
 import NIOPosix
 import Synchronization

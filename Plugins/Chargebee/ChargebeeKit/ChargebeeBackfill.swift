@@ -1,6 +1,6 @@
-public import ConnectorKit
-public import ConnectorProtocol
-public import Foundation
+import ConnectorKit
+import ConnectorProtocol
+import Foundation
 
 /// The backfill: the configured lists read once, from `since` up to a horizon, by `updated_at` windows
 /// with `include_deleted`; in each window every list in turn (item prices, customers, subscriptions,

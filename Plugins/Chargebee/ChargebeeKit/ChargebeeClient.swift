@@ -1,6 +1,6 @@
 public import ConnectorKit
 public import ConnectorProtocol
-public import Foundation
+import Foundation
 import Crypto
 import Synchronization
 

@@ -1,7 +1,7 @@
-public import ConnectorKit
+import ConnectorKit
 public import ConnectorProtocol
 import Crypto
-public import Foundation
+import Foundation
 
 /// Customers from another system (a CRM, Odoo) as Chargebee customers. Each is created under an id made
 /// from its source reference, so it is found again by that id — after a lost answer, a replay, or a

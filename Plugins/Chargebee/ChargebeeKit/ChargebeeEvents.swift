@@ -1,6 +1,6 @@
-public import ConnectorKit
+import ConnectorKit
 public import ConnectorProtocol
-public import Foundation
+import Foundation
 
 /// Chargebee's records as canonical events, whether they come in an event (from the feed or a webhook,
 /// the same JSON) or from a backfill's list. An event's version is its resource's `resource_version`

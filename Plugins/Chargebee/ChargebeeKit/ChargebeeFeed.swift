@@ -1,6 +1,6 @@
 public import ConnectorKit
-public import ConnectorProtocol
-public import Foundation
+import ConnectorProtocol
+import Foundation
 
 /// Chargebee's events feed, oldest first, every page a new query from the cursor's second
 /// (`occurred_at[after]` the second before it), the ids read at that second remembered; more events in

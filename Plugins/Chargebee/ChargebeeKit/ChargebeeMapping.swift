@@ -1,6 +1,6 @@
-public import ConnectorKit
+import ConnectorKit
 public import ConnectorProtocol
-public import Foundation
+import Foundation
 
 /// Chargebee resources as canonical records. Pure: tested without network.
 ///

@@ -1,6 +1,6 @@
-public import ConnectorKit
+import ConnectorKit
 public import ConnectorProtocol
-public import Foundation
+import Foundation
 
 /// A CRM record as HubSpot's v3 API answers it (`SimplePublicObject`): every property value a string.
 public struct HubSpotObject: Sendable, Hashable {

@@ -1,4 +1,4 @@
-public import ConnectorKit
+import ConnectorKit
 public import ConnectorProtocol
 
 /// `reconcile.snapshot` on the source side: the orders the connector's events carry over a range of

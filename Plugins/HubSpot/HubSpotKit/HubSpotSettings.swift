@@ -109,7 +109,7 @@ public struct HubSpotSettings: Sendable, Equatable {
 
     /// An instant given as epoch milliseconds or as an RFC 3339 date or date-time.
     static func instant(_ table: ConfigTable, _ key: String, default fallback: Int64) throws(Problem) -> Int64 {
-        if let number = try? table.int(key) { return number ?? fallback }
+        if let number = try? table.int(key) { return number }
         guard let text = try table.string(key) else { return fallback }
         guard let milliseconds = HubSpotTime.milliseconds(text.count == 10 ? text + "T00:00:00Z" : text) else {
             throw Problem(key: table.name(key), message: "\"\(text)\" is not a date (YYYY-MM-DD), an RFC 3339 time or epoch milliseconds")

@@ -1,4 +1,4 @@
-public import ConnectorProtocol
+import ConnectorProtocol
 import ConnectorKit
 import Foundation
 import Synchronization
