@@ -29,4 +29,27 @@ import Testing
         let left = try FileManager.default.contentsOfDirectory(atPath: workspace.directory)
         #expect(left.filter { $0.hasPrefix("config") }.isEmpty, "\(left)")
     }
+
+    /// A source that ends well and says nothing (no CATALOG, no CONNECTION_STATUS) will say nothing the
+    /// next time: a permanent error naming the message missing, not a transient one retried for ever.
+    @Test func aSourceThatSaysNothingIsAPermanentError() async throws {
+        let parent = FileManager.default.temporaryDirectory.appendingPathComponent("airbyte-reader-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: parent) }
+        let reader = AirbyteReader(
+            settings: AirbyteSettings(command: ["/bin/true"]), connector: ConnectorInfo(id: "quiet", plugin: "airbyte"),
+            workspace: try AirbyteWorkspace(parent: parent, connector: "quiet"), logger: Logger(label: "test"),
+            secret: { name in throw ConnectorError(.permanent, "no secret \(name)") })
+        let discover = await #expect(throws: ConnectorError.self) { try await reader.configuredCatalog() }
+        #expect(discover?.code == .permanent && discover?.message == "Airbyte discover ended without a CATALOG message (the source's log may say why)")
+        let check = await #expect(throws: ConnectorError.self) { try await reader.check() }
+        #expect(check?.code == .permanent && check?.message.contains("without a CONNECTION_STATUS message") == true)
+        // A source that dies is another matter: tried again.
+        let crashing = AirbyteReader(
+            settings: AirbyteSettings(command: ["/bin/false"]), connector: ConnectorInfo(id: "crashing", plugin: "airbyte"),
+            workspace: try AirbyteWorkspace(parent: parent, connector: "crashing"), logger: Logger(label: "test"),
+            secret: { name in throw ConnectorError(.permanent, "no secret \(name)") })
+        let crash = await #expect(throws: ConnectorError.self) { try await crashing.configuredCatalog() }
+        #expect(crash?.code == .transient && crash?.message == "Airbyte discover exited with status 1")
+    }
 }

@@ -144,7 +144,7 @@ public final class AirbyteReader: Sendable {
         if let catalog = state.withLock({ $0.catalog }) { return catalog }
         let messages = try await runOnce("discover")
         guard let catalog = messages.lazy.compactMap({ if case .catalog(let catalog) = $0 { catalog } else { nil } }).first else {
-            throw Self.failure(of: messages, doing: "discover")
+            throw Self.failure(of: messages, doing: "discover", missing: "CATALOG")
         }
         let configured: (catalog: JSONValue, streams: [AirbyteStream])
         let offered = AirbyteCatalog(catalog)
@@ -177,7 +177,7 @@ public final class AirbyteReader: Sendable {
                 }
             }
         }
-        throw Self.failure(of: messages, doing: "check")
+        throw Self.failure(of: messages, doing: "check", missing: "CONNECTION_STATUS")
     }
 
     public func stop() {
@@ -229,12 +229,14 @@ public final class AirbyteReader: Sendable {
         }
     }
 
-    /// The error a source's run ended with: its TRACE error, else its exit.
-    static func failure(of messages: [AirbyteMessage], doing command: String, status: Int32? = nil) -> ConnectorError {
+    /// The error a source's run ended with: its TRACE error, else its exit status (a crash: `transient`),
+    /// else the message it should have written and did not (it will not next time either: `permanent`).
+    static func failure(of messages: [AirbyteMessage], doing command: String, status: Int32? = nil, missing: String? = nil) -> ConnectorError {
         for case .trace(let trace) in messages.reversed() where trace.type == "ERROR" {
             return ConnectorError(trace.errorCode, "Airbyte \(command): \(trace.message ?? "failed") (\(trace.failureType ?? "no failure type"))")
         }
-        return ConnectorError(.transient, "Airbyte \(command) " + (status.map { "exited with status \($0)" } ?? "said nothing the host could use"))
+        if let status { return ConnectorError(.transient, "Airbyte \(command) exited with status \(status)") }
+        return ConnectorError(.permanent, "Airbyte \(command) ended without a \(missing ?? "result") message (the source's log may say why)")
     }
 
     static func launch(_ command: [String], _ arguments: [String], workspace: AirbyteWorkspace, environment: [String: String],
