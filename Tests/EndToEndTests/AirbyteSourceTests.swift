@@ -91,8 +91,11 @@ extension DaemonHarness {
 }
 
 @Suite(.serialized) struct AirbyteSourceTests {
+    /// Under the unit's MemoryDenyWriteExecute=yes, as the package runs it: the daemon, the plugin and
+    /// faker (CPython and its libraries) need no memory that is writable and executable.
     @Test(.enabled(if: AirbyteFaker.available)) func everyStreamBecomesEventsAndTheNextReadGoesOnFromTheState() throws {
         let daemon = try DaemonHarness()
+        daemon.launcher = [Self.fixtures + "/memory-deny-write-execute"]
         // One slice per stream (its STATE at its end): faker without always_updated emits nothing more of a
         // stream that has any state, so a read stopped mid-stream after a STATE (its pool deadlocks now and
         // then) would never finish it. A stream stopped before its STATE is read whole again.
@@ -163,8 +166,9 @@ extension DaemonHarness {
     }
 
     /// A source (Tests/Fixtures/airbyte/counting_source.py) that reads on exactly from the state it is given.
-    static let countingSource = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/airbyte/counting_source.py").path
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures").path
+    static let countingSource = fixtures + "/airbyte/counting_source.py"
 
     /// A connector on the counting source: `source` its configuration, `settings` more of the connector's.
     static func counting(_ id: String, _ source: String, settings: String = "", pollBatch: Int = 100, pollInterval: Int = 60_000) -> String {

@@ -32,6 +32,9 @@ final class DaemonHarness: @unchecked Sendable {
     var extraEnvironment: [String: String] = [:]
     /// RLIMIT_NOFILE (soft and hard) to start the daemon under, as a unit's LimitNOFILE= would.
     var descriptorLimit: Int?
+    /// A command the daemon is started through (its arguments follow), as a unit's settings would
+    /// (`Tests/Fixtures/memory-deny-write-execute`).
+    var launcher: [String] = []
 
     /// Fast supervision so that tests see restarts and hangs within a second or two.
     static let fastSupervisor = """
@@ -94,13 +97,11 @@ final class DaemonHarness: @unchecked Sendable {
     func start(waitForReady: Bool = true) throws {
         let process = Process()
         let daemon = Self.binDirectory.appendingPathComponent("connector-hostd")
-        if let descriptorLimit {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
-            process.arguments = ["--nofile=\(descriptorLimit):\(descriptorLimit)", "--", daemon.path, "--config", configPath]
-        } else {
-            process.executableURL = daemon
-            process.arguments = ["--config", configPath]
-        }
+        var command = [daemon.path, "--config", configPath]
+        if let descriptorLimit { command = ["/usr/bin/prlimit", "--nofile=\(descriptorLimit):\(descriptorLimit)", "--"] + command }
+        command = launcher + command
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = nil
         for (key, value) in extraEnvironment { environment[key] = value }
