@@ -38,6 +38,8 @@ import Testing
         let run = Task { await instance.run() }
         defer { run.cancel() }
         try await waitUntil { instance.isPaused }
+        // A delivery sent before the pause is refused meanwhile: the pause stays the operator's.
+        #expect(instance.pauseForCredentials("wrong api_key", epoch: instance.credentialsEpoch) == false)
         #expect(instance.credentialsStored() == false)
         #expect(instance.isPaused)
     }

@@ -108,17 +108,16 @@ public final class ConnectorInstance: Sendable {
 
     /// Pauses the connector because its target refused its credentials, unless a secret was stored since
     /// `epoch` (the refused work began before it, with the old secret or none): then nothing is paused
-    /// and the work is simply tried again. Returns whether this call paused it.
+    /// and the work is simply tried again. A connector paused already keeps its reason (an operator's
+    /// pause stays the operator's to lift). Returns whether this call paused it.
     @discardableResult
     func pauseForCredentials(_ message: String, epoch: Int) -> Bool {
         let reason = "auth: \(message)"
         let paused = snapshot.withLock { snapshot -> Bool in
-            guard snapshot.credentialsEpoch == epoch else { return false }
-            defer {
-                snapshot.lifecycle.setPaused(true)
-                snapshot.pauseReason = reason
-            }
-            return !snapshot.lifecycle.paused
+            guard snapshot.credentialsEpoch == epoch, !snapshot.lifecycle.paused else { return false }
+            snapshot.lifecycle.setPaused(true)
+            snapshot.pauseReason = reason
+            return true
         }
         if paused { logger.error("connector paused", metadata: ["connector.pause_reason": "\(reason)"]) }
         return paused
