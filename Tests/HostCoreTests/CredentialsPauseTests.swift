@@ -17,7 +17,7 @@ import Testing
         let sent = instance.credentialsEpoch
         #expect(instance.credentialsStored() == false, "nothing was paused: nothing to resume")
         #expect(instance.pauseForCredentials("no secret api_key", epoch: sent) == false)
-        #expect(!instance.isPaused)
+        #expect(!instance.status.paused)
     }
 
     /// The refusal arrives first: the connector is paused, once, and storing a secret resumes it.
@@ -25,9 +25,9 @@ import Testing
         let sent = instance.credentialsEpoch
         #expect(instance.pauseForCredentials("no secret api_key", epoch: sent))
         #expect(instance.pauseForCredentials("no secret api_key", epoch: sent) == false, "already paused")
-        #expect(instance.isPaused && instance.status.lastError == "auth: no secret api_key")
+        #expect(instance.status.paused && instance.status.lastError == "auth: no secret api_key")
         #expect(instance.credentialsStored())
-        #expect(!instance.isPaused && instance.status.lastError == nil)
+        #expect(!instance.status.paused && instance.status.lastError == nil)
         // The secret stored is refused as well: work sent with it pauses again.
         #expect(instance.pauseForCredentials("wrong api_key", epoch: instance.credentialsEpoch))
     }
@@ -37,11 +37,11 @@ import Testing
         instance.send(.pause)
         let run = Task { await instance.run() }
         defer { run.cancel() }
-        try await waitUntil { instance.isPaused }
+        try await waitUntil { instance.status.paused }
         // A delivery sent before the pause is refused meanwhile: the pause stays the operator's.
         #expect(instance.pauseForCredentials("wrong api_key", epoch: instance.credentialsEpoch) == false)
         #expect(instance.credentialsStored() == false)
-        #expect(instance.isPaused)
+        #expect(instance.status.paused)
     }
 
     private func waitUntil(_ condition: () -> Bool) async throws {

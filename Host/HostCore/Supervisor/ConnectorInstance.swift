@@ -98,7 +98,6 @@ public final class ConnectorInstance: Sendable {
 
     var capabilities: Capabilities? { snapshot.withLock { $0.capabilities } }
 
-    var isPaused: Bool { snapshot.withLock { $0.lifecycle.paused } }
 
     static let proxyVariables = ["http_proxy", "https_proxy", "no_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"]
 
@@ -126,17 +125,15 @@ public final class ConnectorInstance: Sendable {
     /// A secret of this connector's was stored: work refused from now on is refused with it. A connector
     /// the host paused because its credentials were refused is resumed to try the new one; returns
     /// whether it was. Counting and resuming are one step, so a refusal of the old secret that arrives
-    /// later cannot pause it again.
+    /// later cannot pause it again. The caller logs and audits the resume.
     func credentialsStored() -> Bool {
-        let resumed = snapshot.withLock { snapshot -> Bool in
+        snapshot.withLock { snapshot -> Bool in
             snapshot.credentialsEpoch += 1
             guard snapshot.lifecycle.paused, snapshot.pauseReason?.hasPrefix("auth:") == true else { return false }
             snapshot.lifecycle.setPaused(false)
             snapshot.pauseReason = nil
             return true
         }
-        if resumed { logger.notice("connector resumed") }
-        return resumed
     }
 
     /// Sends a request to the plugin. Not connected, no answer in time, or a broken connection
